@@ -1,0 +1,55 @@
+"""autograd.grad and autograd.backward over the core engine."""
+from __future__ import annotations
+
+from ember.core.autograd import run_backward
+from ember.core.tensor import Tensor
+
+
+def _as_list(x):
+    if x is None:
+        return None
+    return [x] if isinstance(x, Tensor) else list(x)
+
+
+def _grad_outputs(outputs, grad_outputs):
+    from ember.ops.creation import ones_like
+    grads = _as_list(grad_outputs) or [None] * len(outputs)
+    if len(grads) != len(outputs):
+        raise RuntimeError(f"grad_outputs has {len(grads)} tensors but there are {len(outputs)} outputs")
+    result = []
+    for out, g in zip(outputs, grads):
+        if g is None:
+            if out.numel() != 1:
+                raise RuntimeError(f"grad can be implicitly created only for scalar outputs, got shape "
+                                   f"{list(out.shape)}")
+            g = ones_like(out)
+        elif g.shape != out.shape:
+            raise RuntimeError(f"Mismatch in shape: grad_output has a shape of {list(g.shape)} and output "
+                               f"has a shape of {list(out.shape)}.")
+        result.append(g)
+    return result
+
+
+def backward(tensors, grad_tensors=None, retain_graph=None, create_graph=False, inputs=None):
+    tensors = _as_list(tensors)
+    run_backward(tensors, _grad_outputs(tensors, grad_tensors), retain_graph=retain_graph,
+                 create_graph=create_graph, inputs=_as_list(inputs))
+
+
+def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=False, only_inputs=True,
+         allow_unused=None, is_grads_batched=False, materialize_grads=False):
+    """Gradients of ``outputs`` with respect to ``inputs``, without touching ``.grad``."""
+    outputs = _as_list(outputs)
+    single = isinstance(inputs, Tensor)
+    inputs = _as_list(inputs)
+    for t in inputs:
+        if not t.requires_grad:
+            raise RuntimeError("One of the differentiated Tensors does not require grad")
+    allow_unused = materialize_grads if allow_unused is None else allow_unused
+    result = run_backward(outputs, _grad_outputs(outputs, grad_outputs), retain_graph=retain_graph,
+                          create_graph=create_graph, inputs=inputs, allow_unused=allow_unused,
+                          accumulate=False)
+    if materialize_grads:
+        from ember.ops.creation import zeros_like
+        result = tuple(zeros_like(t) if g is None else g for t, g in zip(inputs, result))
+    return result

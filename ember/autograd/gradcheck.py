@@ -1,0 +1,107 @@
+"""Finite-difference checks of analytical gradients (float64 inputs recommended)."""
+from __future__ import annotations
+
+import numpy as np
+
+from ember.core.autograd import no_grad
+from ember.core.tensor import Tensor
+
+
+class GradcheckError(RuntimeError):
+    pass
+
+
+def _outputs(fn, inputs):
+    out = fn(*inputs)
+    return [out] if isinstance(out, Tensor) else [o for o in out if isinstance(o, Tensor)]
+
+
+def _numerical_jacobians(fn, inputs, eps):
+    """d(flattened outputs)/d(each input element), by central differences."""
+    from ember.ops.creation import to_numpy
+    jacobians = []
+    for x in inputs:
+        if not (isinstance(x, Tensor) and x.requires_grad):
+            jacobians.append(None)
+            continue
+        columns = []
+        flat = x.detach().reshape(-1)
+        for i in range(x.numel()):
+            with no_grad():
+                orig = flat[i].item()
+                flat[i] = orig + eps
+                plus = [to_numpy(o).astype(np.float64).ravel() for o in _outputs(fn, inputs)]
+                flat[i] = orig - eps
+                minus = [to_numpy(o).astype(np.float64).ravel() for o in _outputs(fn, inputs)]
+                flat[i] = orig
+            columns.append(np.concatenate([(p - m) / (2 * eps) for p, m in zip(plus, minus)]))
+        jacobians.append(np.stack(columns, axis=1) if columns else np.zeros((0, 0)))
+    return jacobians
+
+
+def _analytical_jacobians(fn, inputs):
+    from ember.autograd.api import grad
+    from ember.ops.creation import to_numpy, zeros_like
+    outputs = _outputs(fn, inputs)
+    diff = [x for x in inputs if isinstance(x, Tensor) and x.requires_grad]
+    rows = []
+    for k, out in enumerate(outputs):
+        flat_out = out.reshape(-1)
+        for j in range(out.numel()):
+            if not out.requires_grad:
+                rows.append([np.zeros(x.numel()) for x in diff])
+                continue
+            seed = zeros_like(flat_out)
+            seed[j] = 1.0
+            grads = grad([out], diff, grad_outputs=[seed.reshape(out.shape)], retain_graph=True,
+                         allow_unused=True)
+            rows.append([np.zeros(x.numel()) if g is None else to_numpy(g.detach()).astype(np.float64).ravel()
+                         for x, g in zip(diff, grads)])
+    result, col = [], 0
+    for x in inputs:
+        if not (isinstance(x, Tensor) and x.requires_grad):
+            result.append(None)
+            continue
+        result.append(np.stack([r[col] for r in rows]) if rows else np.zeros((0, x.numel())))
+        col += 1
+    return result
+
+
+def gradcheck(func, inputs, *, eps=1e-6, atol=1e-5, rtol=1e-3, raise_exception=True, **_ignored) -> bool:
+    inputs = (inputs,) if isinstance(inputs, Tensor) else tuple(inputs)
+    numerical = _numerical_jacobians(func, inputs, eps)
+    analytical = _analytical_jacobians(func, inputs)
+    for i, (n, a) in enumerate(zip(numerical, analytical)):
+        if n is None:
+            continue
+        if n.shape != a.shape or not np.allclose(a, n, rtol=rtol, atol=atol):
+            err = np.abs(a - n).max() if n.shape == a.shape else float("inf")
+            message = (f"Jacobian mismatch for output 0 with respect to input {i}: max abs difference {err:.3g}\n"
+                       f"numerical:\n{n}\nanalytical:\n{a}")
+            if raise_exception:
+                raise GradcheckError(message)
+            return False
+    return True
+
+
+def gradgradcheck(func, inputs, grad_outputs=None, *, eps=1e-6, atol=1e-5, rtol=1e-3,
+                  raise_exception=True, **_ignored) -> bool:
+    """Check second derivatives: gradcheck of the function's vector-Jacobian product."""
+    from ember.autograd.api import grad
+    from ember.ops.random import randn_like
+    inputs = (inputs,) if isinstance(inputs, Tensor) else tuple(inputs)
+    outputs = _outputs(func, inputs)
+    if grad_outputs is None:
+        grad_outputs = [randn_like(o).requires_grad_(True) for o in outputs]
+    diff = [x for x in inputs if isinstance(x, Tensor) and x.requires_grad]
+
+    def vjp(*args):
+        xs, gs = args[:len(inputs)], args[len(inputs):]
+        outs = _outputs(func, xs)
+        d = [x for x in xs if isinstance(x, Tensor) and x.requires_grad]
+        return tuple(g for g in grad(outs, d, grad_outputs=list(gs), create_graph=True, allow_unused=True)
+                     if g is not None)
+
+    del diff
+    return gradcheck(vjp, tuple(inputs) + tuple(grad_outputs), eps=eps, atol=atol, rtol=rtol,
+                     raise_exception=raise_exception)

@@ -1,0 +1,471 @@
+"""Reverse-mode autograd: grad modes, graph nodes, saved tensors and the engine.
+
+Each differentiable call records a ``Node`` holding what its derivative rule needs.
+``backward`` walks the graph from the roots in dependency order, summing the
+gradients that reach each node, and accumulates into leaves' ``.grad``.
+"""
+from __future__ import annotations
+
+import weakref
+
+from ember.core.tensor import Tensor, make_tensor, version_counter
+
+
+# ---------------------------------------------------------------- grad modes
+class _GradMode:
+    __slots__ = ("enabled", "inference")
+
+    def __init__(self):
+        self.enabled = True
+        self.inference = False
+
+
+GRAD_MODE = _GradMode()
+
+
+def is_grad_enabled() -> bool:
+    return GRAD_MODE.enabled
+
+
+class _ModeContext:
+    """Context manager and decorator setting grad mode (PyTorch's no_grad family)."""
+
+    def __init__(self, enabled: bool):
+        self._enabled = enabled
+        self._prev = []
+
+    def __enter__(self):
+        self._prev.append(GRAD_MODE.enabled)
+        GRAD_MODE.enabled = self._enabled
+        return None
+
+    def __exit__(self, *exc):
+        GRAD_MODE.enabled = self._prev.pop()
+        return False
+
+    def __call__(self, fn):
+        import functools
+
+        @functools.wraps(fn)
+        def wrapper(*args, **kwargs):
+            with type(self)(*self._ctor_args()):
+                return fn(*args, **kwargs)
+        return wrapper
+
+    def _ctor_args(self):
+        return ()
+
+    def clone(self):
+        return type(self)(*self._ctor_args())
+
+
+class no_grad(_ModeContext):
+    def __init__(self):
+        super().__init__(False)
+
+
+class enable_grad(_ModeContext):
+    def __init__(self):
+        super().__init__(True)
+
+
+class set_grad_enabled(_ModeContext):
+    def __init__(self, mode: bool):
+        super().__init__(bool(mode))
+        # like PyTorch, calling it as a function switches the mode immediately
+        self._prev.append(GRAD_MODE.enabled)
+        GRAD_MODE.enabled = bool(mode)
+        self._entered_by_ctor = True
+
+    def __enter__(self):
+        return None  # the constructor already switched the mode
+
+    def _ctor_args(self):
+        return (self._enabled,)
+
+
+class inference_mode(_ModeContext):
+    """Grad off (ember has no separate inference tensors; tensors made here never need grad)."""
+
+    def __init__(self, mode: bool = True):
+        super().__init__(not mode)
+        self._mode = mode
+
+    def _ctor_args(self):
+        return (self._mode,)
+
+
+def is_inference_mode_enabled() -> bool:
+    return not GRAD_MODE.enabled
+
+
+# ---------------------------------------------------------------- saved tensors
+class SavedTensor:
+    """A tensor a derivative needs, with the version it had when saved."""
+    __slots__ = ("tensor", "version", "is_output", "data", "counter", "dtype", "device")
+
+    def __init__(self, t: Tensor, is_output: bool):
+        counter = version_counter(t)
+        self.version = counter.value
+        self.is_output = is_output
+        if is_output:
+            # keep only the data: the output's grad_fn is the node holding us (no cycle)
+            self.tensor = None
+            self.data, self.counter, self.dtype, self.device = t._data, counter, t.dtype, t.device
+        else:
+            self.tensor = t
+
+    def unpack(self, node: "Node") -> Tensor:
+        if self.is_output:
+            counter = self.counter
+            t = make_tensor(self.data, self.dtype, self.device, True)
+            t.grad_fn = node
+            t._version = counter
+        else:
+            t = self.tensor
+            counter = t._version
+        if counter.value != self.version:
+            raise RuntimeError(
+                f"one of the variables needed for gradient computation has been modified by an "
+                f"inplace operation: [{t.dtype} {list(t._data.shape)}], which is "
+                f"{'output' if self.is_output else 'an input'} of {node.name()}, is at version "
+                f"{counter.value}; expected version {self.version} instead.")
+        return t
+
+
+# ---------------------------------------------------------------- graph nodes
+class Node:
+    """One recorded call. ``next_edges[i]`` is (node, output_nr) for input i, or None."""
+    __slots__ = ("rule", "attrs", "next_edges", "saved", "input_meta", "n_outputs", "extra_outputs",
+                 "released", "had_saved", "tensor_hooks", "retained", "_name", "__weakref__")
+
+    def __init__(self, name, rule, attrs, next_edges, input_meta, n_outputs=1):
+        self._name = name
+        self.rule = rule
+        self.attrs = attrs
+        self.next_edges = next_edges
+        self.input_meta = input_meta    # (shape, dtype, device) per input, None for non-tensors
+        self.saved = None               # tuple of SavedTensor|None per input, + output
+        self.n_outputs = n_outputs
+        self.extra_outputs = None       # non-differentiable outputs (sort's indices), kept for rules
+        self.released = False
+        self.had_saved = False
+        self.tensor_hooks = None        # {output_nr: [hook]}
+        self.retained = None            # {output_nr: weakref to tensor}
+
+    def name(self) -> str:
+        return self._name
+
+    def __repr__(self):
+        return f"<{self._name} object at {hex(id(self))}>"
+
+    @property
+    def next_functions(self):
+        return tuple((e[0], e[1]) if e is not None else (None, 0) for e in self.next_edges)
+
+    # ---- used by derivative rules
+    def saved_input(self, i: int):
+        """Input i as saved at forward time (a Tensor, or the Python scalar it was)."""
+        s = self.saved[i]
+        return s.unpack(self) if isinstance(s, SavedTensor) else s
+
+    def needs_grad(self, i: int) -> bool:
+        return self.next_edges[i] is not None
+
+    def saved_output(self) -> Tensor:
+        return self.saved[-1].unpack(self)
+
+    def input_shape(self, i: int):
+        return self.input_meta[i][0]
+
+    def input_dtype(self, i: int):
+        return self.input_meta[i][1]
+
+    def check_not_released(self):
+        if self.released and self.had_saved:
+            raise RuntimeError(
+                "Trying to backward through the graph a second time (or to read saved tensors after "
+                f"they were freed): {self._name} already ran backward and released what it saved. "
+                "Pass retain_graph=True to the first backward() or autograd.grad() call to keep them.")
+
+    def apply(self, grads):
+        self.check_not_released()
+        return self.rule(self, grads[0] if self.n_outputs == 1 else grads)
+
+    def release(self):
+        self.released = True
+        self.saved = None
+        self.extra_outputs = None
+
+    def register_hook(self, fn):
+        raise NotImplementedError("Node hooks are not supported; register hooks on tensors instead")
+
+
+class AccumulateGrad:
+    """The end of the graph for a leaf: adds incoming gradient into ``variable.grad``."""
+    __slots__ = ("variable",)
+    n_outputs = 1
+    next_edges = ()
+
+    def __init__(self, variable):
+        self.variable = variable
+
+    def name(self):
+        return "AccumulateGrad"
+
+    def __repr__(self):
+        return f"<AccumulateGrad object at {hex(id(self))}>"
+
+    @property
+    def next_functions(self):
+        return ()
+
+    def __eq__(self, other):
+        return isinstance(other, AccumulateGrad) and other.variable is self.variable
+
+    def __hash__(self):
+        return id(self.variable)
+
+
+def edge_of(t: Tensor):
+    """The graph edge a gradient for ``t`` flows into, or None when t needs no grad."""
+    if not t._rg:
+        return None
+    if t.grad_fn is not None:
+        return (t.grad_fn, t._output_nr)
+    return (AccumulateGrad(t), 0)
+
+
+class RemovableHandle:
+    def __init__(self, container, item):
+        self._container = weakref.ref(container) if container is not None else None
+        self._item = item
+
+    def remove(self):
+        c = self._container() if self._container is not None else None
+        if c is not None and self._item in c:
+            c.remove(self._item)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.remove()
+
+
+class _HookList(list):
+    __slots__ = ("__weakref__",)
+
+
+def register_tensor_hook(t: Tensor, hook):
+    if not t._rg:
+        raise RuntimeError("cannot register a hook on a tensor that doesn't require gradient")
+    if t.grad_fn is None:
+        if t._hooks is None:
+            t._hooks = _HookList()
+        hooks = t._hooks
+    else:
+        node = t.grad_fn
+        if node.tensor_hooks is None:
+            node.tensor_hooks = {}
+        hooks = node.tensor_hooks.setdefault(t._output_nr, _HookList())
+    hooks.append(hook)
+    return RemovableHandle(hooks, hook)
+
+
+def retain_grad(t: Tensor):
+    if not t._rg:
+        raise RuntimeError("can't retain_grad on Tensor that has requires_grad=False")
+    if t.grad_fn is None:
+        return
+    node = t.grad_fn
+    if node.retained is None:
+        node.retained = {}
+    node.retained[t._output_nr] = weakref.ref(t)
+    t._retains_grad = True
+
+
+# ---------------------------------------------------------------- the engine
+def _add(a, b):
+    if a is None:
+        return b
+    if b is None:
+        return a
+    return a + b
+
+
+def _accumulate(variable: Tensor, grad: Tensor, create_graph: bool):
+    if variable._hooks:
+        for hook in list(variable._hooks):
+            r = hook(grad)
+            if r is not None:
+                grad = r
+    if variable.grad is None:
+        variable.grad = grad if create_graph else _detached(grad)
+    elif create_graph:
+        variable.grad = variable.grad + grad
+    else:
+        from ember.ops.elementwise import add
+        with no_grad():
+            if variable.grad.shape == grad.shape:
+                variable.grad.add_(grad)
+            else:
+                variable.grad = add(variable.grad, grad)
+
+
+def _detached(g: Tensor) -> Tensor:
+    if g.grad_fn is None and not g._rg:
+        return g
+    return make_tensor(g._data, g.dtype, g.device)
+
+
+def run_backward(roots, root_grads, retain_graph=False, create_graph=False,
+                 inputs=None, allow_unused=False, accumulate=True):
+    """Propagate ``root_grads`` from ``roots``. With ``inputs`` returns their gradients."""
+    if retain_graph is None:
+        retain_graph = create_graph
+    # Where gradients are captured for autograd.grad(inputs=...) / backward(inputs=...)
+    capture = None
+    if inputs is not None:
+        capture = {}
+        for i, t in enumerate(inputs):
+            if t.grad_fn is None:
+                capture[("leaf", id(t))] = i
+            else:
+                capture[(id(t.grad_fn), t._output_nr)] = i
+    captured = [None] * (len(inputs) if inputs is not None else 0)
+
+    start = []
+    for t, g in zip(roots, root_grads):
+        edge = edge_of(t)
+        if edge is None:
+            raise RuntimeError("element 0 of tensors does not require grad and does not have a grad_fn")
+        start.append((edge, g))
+
+    # dependency counts over the reachable graph (keyed by node identity)
+    deps = {}
+    nodes = {}
+    stack = []
+    for (node, _), _g in start:
+        key = _key(node)
+        if key not in nodes:
+            nodes[key] = node
+            stack.append(node)
+    while stack:
+        node = stack.pop()
+        for edge in node.next_edges:
+            if edge is None:
+                continue
+            child = edge[0]
+            key = _key(child)
+            deps[key] = deps.get(key, 0) + 1
+            if key not in nodes:
+                nodes[key] = child
+                stack.append(child)
+
+    buffers = {}
+    for (node, nr), g in start:
+        buf = buffers.setdefault(_key(node), [None] * node.n_outputs)
+        buf[nr] = _add(buf[nr], g)
+    ready = [nodes[k] for k in dict.fromkeys(_key(n) for (n, _), _ in start) if deps.get(k, 0) == 0]
+
+    prev_mode = GRAD_MODE.enabled
+    GRAD_MODE.enabled = create_graph
+    try:
+        while ready:
+            node = ready.pop()
+            key = _key(node)
+            grads = buffers.pop(key, None)
+            if isinstance(node, AccumulateGrad):
+                if grads is not None and grads[0] is not None:
+                    ck = ("leaf", id(node.variable))
+                    if capture is not None and ck in capture:
+                        captured[capture[ck]] = _add(captured[capture[ck]], grads[0])
+                    elif accumulate and capture is None:
+                        _accumulate(node.variable, grads[0], create_graph)
+                    elif accumulate:  # backward(inputs=...): accumulate only into the inputs
+                        pass
+                continue
+            results = None
+            if grads is not None and any(g is not None for g in grads):
+                grads = _run_tensor_hooks(node, grads)
+                if capture is not None:
+                    for nr, g in enumerate(grads):
+                        i = capture.get((key, nr))
+                        if i is not None:
+                            captured[i] = _add(captured[i], g)
+                results = node.apply(grads)
+                if not isinstance(results, (tuple, list)):
+                    results = (results,)
+                results = _fit_to_inputs(node, results)
+            if not retain_graph:
+                node.release()
+            for i, edge in enumerate(node.next_edges):
+                if edge is None:
+                    continue
+                child, nr = edge
+                ck = _key(child)
+                g = results[i] if results is not None and i < len(results) else None
+                if g is not None:
+                    buf = buffers.get(ck)
+                    if buf is None:
+                        buf = buffers[ck] = [None] * child.n_outputs
+                    buf[nr] = _add(buf[nr], g)
+                deps[ck] -= 1
+                if deps[ck] == 0:
+                    ready.append(child)
+    finally:
+        GRAD_MODE.enabled = prev_mode
+
+    if inputs is not None:
+        if accumulate:
+            for t, g in zip(inputs, captured):
+                if g is not None:
+                    _accumulate(t, g, create_graph)
+            return None
+        for t, g in zip(inputs, captured):
+            if g is None and not allow_unused:
+                raise RuntimeError("One of the differentiated Tensors appears to not have been used in the "
+                                   "graph. Set allow_unused=True if this is the desired behavior.")
+        return tuple(g if create_graph or g is None else _detached(g) for g in captured)
+    return None
+
+
+def _key(node):
+    return ("leaf", id(node.variable)) if isinstance(node, AccumulateGrad) else id(node)
+
+
+def _run_tensor_hooks(node, grads):
+    if node.tensor_hooks:
+        grads = list(grads)
+        for nr, hooks in node.tensor_hooks.items():
+            for hook in list(hooks):
+                if grads[nr] is None:
+                    continue
+                r = hook(grads[nr])
+                if r is not None:
+                    grads[nr] = r
+    if node.retained:
+        for nr, ref in node.retained.items():
+            t = ref()
+            if t is not None and grads[nr] is not None:
+                g = grads[nr] if GRAD_MODE.enabled else _detached(grads[nr])
+                t.grad = g if t.grad is None else t.grad + g
+    return grads
+
+
+def _fit_to_inputs(node, results):
+    """Sum broadcast gradients back to each input's shape and cast to its dtype."""
+    from ember.ops.reduction import sum_to_shape
+    out = []
+    for g, meta in zip(results, node.input_meta):
+        if g is None or meta is None:
+            out.append(None)
+            continue
+        shape, dtype, _device = meta
+        if g._data.shape != shape:
+            g = sum_to_shape(g, shape)
+        if g.dtype is not dtype:
+            g = g.to(dtype)
+        out.append(g)
+    return out

@@ -1,0 +1,201 @@
+"""The tensor-level dispatcher: from Tensors to the kernel that runs, and back.
+
+``call(op, *inputs, **attrs)`` computes the call's keys (device of the tensor inputs;
+Autograd when grad mode is on and an input requires grad), runs the resolved backend
+kernel on the native arrays, wraps the result, and for Autograd records a Node.
+"""
+from __future__ import annotations
+
+from ember.core import autograd as ag
+from ember.core.autograd import GRAD_MODE, Node, SavedTensor, edge_of
+from ember.core.device import device as Device
+from ember.core.tensor import Tensor, make_tensor, version_counter
+from ember.dispatch.registry import REGISTRY
+from ember.dispatch.table import resolve
+
+_BACKENDS = {}  # device type -> available Backend
+
+
+def backend_of(device_type: str):
+    b = _BACKENDS.get(device_type)
+    if b is None:
+        b = _BACKENDS[device_type] = REGISTRY.available_backend(device_type)
+    return b
+
+
+def _common_device(op, inputs):
+    """The device of a call; 0-d CPU tensors may join any device (moved there)."""
+    found = None
+    for t in inputs:
+        if isinstance(t, Tensor):
+            d = t.device
+            if found is None or found == d:
+                found = d
+            elif found.type == "cpu" and _is_cpu_scalar(inputs, found):
+                found = d
+            elif d.type == "cpu" and not t._data.shape:
+                continue
+            else:
+                raise RuntimeError(f"Expected all tensors to be on the same device, but found at least two "
+                                   f"devices, {found} and {d} (in op '{op.name}')")
+    return found
+
+
+def _is_cpu_scalar(inputs, cpu_device):
+    return all(t._data.shape == () for t in inputs if isinstance(t, Tensor) and t.device == cpu_device)
+
+
+def _move_cpu_scalars(inputs, device):
+    from ember.ops.creation import to_device
+    return tuple(to_device(t, device) if isinstance(t, Tensor) and t.device != device else t
+                 for t in inputs)
+
+
+def call(op, *inputs, **attrs):
+    device = None
+    needs_grad = False
+    for t in inputs:
+        if isinstance(t, Tensor):
+            if device is None:
+                device = t.device
+            elif t.device is not device and t.device != device:
+                device = _common_device(op, inputs)
+                inputs = _move_cpu_scalars(inputs, device)
+                break
+            if t._rg:
+                needs_grad = True
+    if device is None:
+        raise TypeError(f"op '{op.name}' needs at least one tensor argument")
+    if needs_grad is False:
+        for t in inputs:
+            if isinstance(t, Tensor) and t._rg:
+                needs_grad = True
+                break
+    kernel = op.resolved.get(device.type) or resolve(op, device.type)
+    out = kernel(*[t._data if isinstance(t, Tensor) else t for t in inputs], **attrs)
+    backend = _BACKENDS.get(device.type) or backend_of(device.type)
+    if type(out) is tuple:
+        outs = tuple(_wrap(backend, o, device) for o in out)
+        result = outs[0]
+    else:
+        outs = None
+        result = _wrap(backend, out, device)
+    if op.view:
+        _link_view(result, inputs[0], op, attrs)
+    if needs_grad and GRAD_MODE.enabled and op.rule is not None and result.dtype.is_floating_point:
+        _record(op, inputs, attrs, result, outs)
+    return outs if outs is not None else result
+
+
+def _wrap(backend, native, device):
+    native = backend.normalize(native)
+    return make_tensor(native, backend.dtype_of(native), device)
+
+
+def _link_view(view: Tensor, source: Tensor, op, attrs):
+    view._base = source._base if source._base is not None else source
+    view._version = version_counter(view._base)
+    view._view_fn = (source._view_fn, op, attrs)
+
+
+def replay_view(view_fn, base: Tensor) -> Tensor:
+    """Apply a view's recorded chain of view ops to ``base`` (used by in-place on views)."""
+    if view_fn is None:
+        return base
+    parent, op, attrs = view_fn
+    return call(op, replay_view(parent, base), **attrs)
+
+
+def _record(op, inputs, attrs, result, outs):
+    rule = op.rule
+    edges = []
+    meta = []
+    for t in inputs:
+        if isinstance(t, Tensor):
+            edges.append(edge_of(t))
+            meta.append((t._data.shape, t.dtype, t.device))
+        else:
+            edges.append(None)
+            meta.append(None)
+    node = Node(rule.node_name, rule, attrs, tuple(edges), tuple(meta))
+    if rule.saves_inputs or rule.saves_output:
+        saved = [(SavedTensor(t, False) if isinstance(t, Tensor) else t) if i in rule.saves_inputs else None
+                 for i, t in enumerate(inputs)]
+        saved.append(SavedTensor(result, True) if rule.saves_output else None)
+        node.saved = saved
+        node.had_saved = True
+    if outs is not None:
+        node.extra_outputs = outs[1:]
+        node.had_saved = True
+    result.grad_fn = node
+    result._rg = True
+
+
+def record_custom(node: Node, outputs):
+    for nr, t in enumerate(outputs):
+        if isinstance(t, Tensor) and t.dtype.is_floating_point:
+            t.grad_fn = node
+            t._output_nr = nr
+            t._rg = True
+
+
+# ---------------------------------------------------------------- in-place writes
+def write_inplace(target: Tensor, result):
+    """Make ``target`` hold ``result`` (a Tensor or scalar): the end of every in-place op.
+
+    Checks PyTorch's in-place rules, writes through the backend's ``copy_`` kernel (so a
+    view's base sees it), bumps the shared version counter and rebases the autograd graph.
+    """
+    is_tensor = isinstance(result, Tensor)
+    grad_flows = GRAD_MODE.enabled and (target._rg or (is_tensor and result._rg))
+    if grad_flows and target._rg and target.grad_fn is None and target._base is None:
+        raise RuntimeError("a leaf Variable that requires grad is being used in an in-place operation.")
+    if grad_flows and target._base is not None and target._base._rg and target._base.grad_fn is None:
+        raise RuntimeError("a view of a leaf Variable that requires grad is being used in an in-place operation.")
+    if is_tensor and result.dtype is not target.dtype:
+        from ember.ops.creation import cast
+        result = cast(result, target.dtype)
+    if is_tensor and result.device != target.device:
+        from ember.ops.creation import to_device
+        if result._data.shape == () and result.device.type == "cpu":
+            result = to_device(result, target.device)
+        else:
+            raise RuntimeError(f"Expected all tensors to be on the same device, but found at least two "
+                               f"devices, {target.device} and {result.device} (in an in-place write)")
+    copy = resolve_kernel("copy_", target.device.type)
+    src = result._data if is_tensor else result
+    new = copy(target._data, src)
+    if new is not target._data:
+        _rebind(target, new)
+    if target._version is not None:
+        target._version.value += 1
+    elif target._base is not None:
+        version_counter(target._base).value += 1
+    if grad_flows and is_tensor and result._rg:
+        _rebase_history(target, result)
+    return target
+
+
+def resolve_kernel(name, device_type):
+    from ember.dispatch.ops import OPS
+    op = OPS[name]
+    return op.resolved.get(device_type) or resolve(op, device_type)
+
+
+def _rebind(target: Tensor, new):
+    """For backends whose arrays cannot alias: give the target (and its base) the new value."""
+    target._data = new
+    base = target._base
+    if base is not None:
+        from ember.core.views import write_view_into_base
+        write_view_into_base(target, base)
+
+
+def _rebase_history(target: Tensor, result: Tensor):
+    if target._base is None:
+        target.grad_fn = result.grad_fn
+        target._output_nr = result._output_nr
+        target._rg = True
+        return
+    from ember.core.views import rebase_view_history
+    rebase_view_history(target, result)

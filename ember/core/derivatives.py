@@ -1,0 +1,543 @@
+"""One backward rule per differentiable primitive, written in ember ops.
+
+A rule receives the graph node (saved inputs/output, attributes, input shapes) and
+the gradient of the output, and returns one gradient per input (None where there is
+none). Because rules are ember ops they run on any backend and are themselves
+differentiable, which gives double backward. Broadcast inputs are handled by the
+engine: a gradient is summed back to its input's shape after the rule returns.
+"""
+from __future__ import annotations
+
+import math
+
+from ember.dispatch.ops import INDEX_SLOT, OPS
+
+
+class Rule:
+    __slots__ = ("fn", "node_name", "saves_inputs", "saves_output")
+
+    def __init__(self, fn, node_name, saves_inputs, saves_output):
+        self.fn = fn
+        self.node_name = node_name
+        self.saves_inputs = saves_inputs
+        self.saves_output = saves_output
+
+    def __call__(self, node, grad):
+        return self.fn(node, grad)
+
+
+def derivative(*names, inputs=(), output=False):
+    """Register the decorated function as the backward rule of ops ``names``."""
+    def register(fn):
+        for name in names:
+            camel = "".join(part.capitalize() for part in name.split("_"))
+            OPS[name].rule = Rule(fn, f"{camel}Backward0", frozenset(inputs), output)
+        return fn
+    return register
+
+
+# Rules use the public ops; imported here, after the op layer exists.
+from ember import ops as E  # noqa: E402
+from ember.core.call import call  # noqa: E402
+
+
+def _x(node, i=0):
+    return node.saved_input(i)
+
+
+def _out(node):
+    return node.saved_output()
+
+
+# ---------------------------------------------------------------- unary
+@derivative("neg")
+def _neg(node, g):
+    return (E.neg(g),)
+
+
+@derivative("abs", inputs=(0,))
+def _abs(node, g):
+    return (g * E.sign(_x(node)),)
+
+
+@derivative("sign", "floor", "ceil", "trunc", "round")
+def _zero_grad(node, g):
+    return (E.zeros_like(g),)
+
+
+@derivative("sqrt", output=True)
+def _sqrt(node, g):
+    return (g / (2 * _out(node)),)
+
+
+@derivative("rsqrt", output=True)
+def _rsqrt(node, g):
+    out = _out(node)
+    return (-0.5 * g * out * out * out,)
+
+
+@derivative("exp", output=True)
+def _exp(node, g):
+    return (g * _out(node),)
+
+
+@derivative("exp2", output=True)
+def _exp2(node, g):
+    return (g * _out(node) * math.log(2.0),)
+
+
+@derivative("expm1", output=True)
+def _expm1(node, g):
+    return (g * (_out(node) + 1),)
+
+
+@derivative("log", inputs=(0,))
+def _log(node, g):
+    return (g / _x(node),)
+
+
+@derivative("log2", inputs=(0,))
+def _log2(node, g):
+    return (g / (_x(node) * math.log(2.0)),)
+
+
+@derivative("log10", inputs=(0,))
+def _log10(node, g):
+    return (g / (_x(node) * math.log(10.0)),)
+
+
+@derivative("log1p", inputs=(0,))
+def _log1p(node, g):
+    return (g / (_x(node) + 1),)
+
+
+@derivative("sin", inputs=(0,))
+def _sin(node, g):
+    return (g * E.cos(_x(node)),)
+
+
+@derivative("cos", inputs=(0,))
+def _cos(node, g):
+    return (-g * E.sin(_x(node)),)
+
+
+@derivative("tan", output=True)
+def _tan(node, g):
+    out = _out(node)
+    return (g * (1 + out * out),)
+
+
+@derivative("asin", inputs=(0,))
+def _asin(node, g):
+    x = _x(node)
+    return (g * E.rsqrt(1 - x * x),)
+
+
+@derivative("acos", inputs=(0,))
+def _acos(node, g):
+    x = _x(node)
+    return (-g * E.rsqrt(1 - x * x),)
+
+
+@derivative("atan", inputs=(0,))
+def _atan(node, g):
+    x = _x(node)
+    return (g / (1 + x * x),)
+
+
+@derivative("sinh", inputs=(0,))
+def _sinh(node, g):
+    return (g * E.cosh(_x(node)),)
+
+
+@derivative("cosh", inputs=(0,))
+def _cosh(node, g):
+    return (g * E.sinh(_x(node)),)
+
+
+@derivative("tanh", output=True)
+def _tanh(node, g):
+    out = _out(node)
+    return (g * (1 - out * out),)
+
+
+@derivative("sigmoid", output=True)
+def _sigmoid(node, g):
+    out = _out(node)
+    return (g * out * (1 - out),)
+
+
+@derivative("relu", output=True)
+def _relu(node, g):
+    return (g * (_out(node) > 0),)
+
+
+@derivative("erf", inputs=(0,))
+def _erf(node, g):
+    x = _x(node)
+    return (g * (2.0 / math.sqrt(math.pi)) * E.exp(-(x * x)),)
+
+
+@derivative("erfinv", output=True)
+def _erfinv(node, g):
+    out = _out(node)
+    return (g * (math.sqrt(math.pi) / 2.0) * E.exp(out * out),)
+
+
+@derivative("reciprocal", output=True)
+def _reciprocal(node, g):
+    out = _out(node)
+    return (-g * out * out,)
+
+
+@derivative("cast")
+def _cast(node, g):
+    return (g,)  # the engine casts it back to the input's dtype
+
+
+# ---------------------------------------------------------------- binary
+def _is_tensor(v):
+    return isinstance(v, E.Tensor)
+
+
+@derivative("add")
+def _add(node, g):
+    return g, g
+
+
+@derivative("sub")
+def _sub(node, g):
+    return g, E.neg(g)
+
+
+@derivative("mul", inputs=(0, 1))
+def _mul(node, g):
+    a, b = _x(node, 0), _x(node, 1)
+    return (g * b if node.needs_grad(0) else None), (g * a if node.needs_grad(1) else None)
+
+
+@derivative("div", inputs=(1,), output=True)
+def _div(node, g):
+    b = _x(node, 1)
+    grad_a = g / b
+    return grad_a, (-grad_a * _out(node) if node.needs_grad(1) else None)
+
+
+@derivative("div_rounding")
+def _div_rounding(node, g):
+    return E.zeros_like(g), E.zeros_like(g)
+
+
+@derivative("pow", inputs=(0, 1), output=True)
+def _pow(node, g):
+    base, exponent = _x(node, 0), _x(node, 1)
+    grad_base = None
+    if node.needs_grad(0):
+        # x ** 0 has derivative 0 everywhere, including at x == 0
+        grad_base = E.where(exponent == 0, 0.0, g * exponent * E.pow(base, exponent - 1))
+    grad_exp = None
+    if node.needs_grad(1):
+        out = _out(node)
+        safe_log = E.log(E.where(base > 0, base, 1.0)) if _is_tensor(base) else math.log(base) if base > 0 else 0.0
+        grad_exp = E.where((base == 0) & (exponent >= 0), 0.0, g * out * safe_log) if _is_tensor(base) \
+            else g * out * safe_log
+    return grad_base, grad_exp
+
+
+@derivative("atan2", inputs=(0, 1))
+def _atan2(node, g):
+    y, x = _x(node, 0), _x(node, 1)
+    denom = x * x + y * y
+    return g * x / denom, -g * y / denom
+
+
+@derivative("remainder", inputs=(0, 1))
+def _remainder(node, g):
+    a, b = _x(node, 0), _x(node, 1)
+    return g, (-g * E.floor(a / b) if node.input_meta[1] is not None else None)
+
+
+@derivative("fmod", inputs=(0, 1))
+def _fmod(node, g):
+    a, b = _x(node, 0), _x(node, 1)
+    return g, (-g * E.trunc(a / b) if node.input_meta[1] is not None else None)
+
+
+def _select_extreme(node, g, pick_first):
+    a, b = _x(node, 0), _x(node, 1)
+    # ties split the gradient evenly, as PyTorch does
+    share = E.where(pick_first, 1.0, E.where(a == b, 0.5, 0.0))
+    return g * share, g * (1 - share)
+
+
+@derivative("maximum", inputs=(0, 1))
+def _maximum(node, g):
+    return _select_extreme(node, g, _x(node, 0) > _x(node, 1))
+
+
+@derivative("minimum", inputs=(0, 1))
+def _minimum(node, g):
+    return _select_extreme(node, g, _x(node, 0) < _x(node, 1))
+
+
+@derivative("where", inputs=(0,))
+def _where(node, g):
+    cond = _x(node, 0)
+    return None, E.where(cond, g, 0.0), E.where(cond, 0.0, g)
+
+
+# ---------------------------------------------------------------- reductions and scans
+def _unreduce(g, node, dims, keepdim):
+    """Broadcast a reduced gradient back over the reduced dims."""
+    shape = node.input_shape(0)
+    if not keepdim:
+        kept = list(g.shape)
+        for d in sorted(dims or range(len(shape))):
+            kept.insert(d, 1)
+        g = g.reshape(tuple(kept))
+    return g.expand(shape)
+
+
+@derivative("sum")
+def _sum(node, g):
+    return (_unreduce(g, node, node.attrs["dims"], node.attrs["keepdim"]),)
+
+
+@derivative("prod", inputs=(0,))
+def _prod(node, g):
+    x = _x(node)
+    dims, keepdim = node.attrs["dims"], node.attrs["keepdim"]
+    all_dims = dims or tuple(range(x.ndim))
+    is_zero = x == 0
+    nonzero = E.where(is_zero, 1.0, x)
+    prod_nonzero = call(OPS["prod"], nonzero, dims=all_dims, keepdim=True)
+    zeros = E.sum(is_zero, all_dims, keepdim=True)
+    # no zero: prod/x; one zero: the product of the others at the zero; more: nothing
+    share = E.where(zeros == 0, prod_nonzero / nonzero, E.where((zeros == 1) & is_zero, prod_nonzero, 0.0))
+    return (_unreduce(g, node, dims, keepdim) * share,)
+
+
+def _extreme_rule(node, g):
+    x, out = _x(node), _out(node)
+    dims, keepdim = node.attrs["dims"], node.attrs["keepdim"]
+    out = _unreduce(out, node, dims, keepdim)
+    hits = x == out
+    count = E.sum(hits, dims or tuple(range(x.ndim)), keepdim=True)
+    return (_unreduce(g, node, dims, keepdim) * hits / count,)
+
+
+derivative("amax", "amin", inputs=(0,), output=True)(_extreme_rule)
+
+
+@derivative("cumsum")
+def _cumsum(node, g):
+    dim = node.attrs["dim"]
+    if g.ndim == 0:
+        return (g,)
+    return (E.flip(E.cumsum(E.flip(g, (dim,)), dim), (dim,)),)
+
+
+@derivative("cumprod", inputs=(0,), output=True)
+def _cumprod(node, g):
+    x, out = _x(node), _out(node)
+    dim = node.attrs["dim"]
+    if g.ndim == 0:
+        return (g,)
+    # d out_j / d x_i = out_j / x_i for j >= i (inputs without zeros)
+    tail = E.flip(E.cumsum(E.flip(g * out, (dim,)), dim), (dim,))
+    return (tail / x,)
+
+
+# ---------------------------------------------------------------- linear algebra
+@derivative("matmul", inputs=(0, 1))
+def _matmul(node, g):
+    a, b = _x(node, 0), _x(node, 1)
+    a2 = a.unsqueeze(0) if a.ndim == 1 else a
+    b2 = b.unsqueeze(-1) if b.ndim == 1 else b
+    g2 = g
+    if a.ndim == 1:
+        g2 = g2.unsqueeze(-2)
+    if b.ndim == 1:
+        g2 = g2.unsqueeze(-1)
+    grad_a = grad_b = None
+    if node.needs_grad(0):
+        grad_a = E.sum_to_shape(E.matmul(g2, b2.mT), a2.shape).reshape(a.shape)
+    if node.needs_grad(1):
+        grad_b = E.sum_to_shape(E.matmul(a2.mT, g2), b2.shape).reshape(b.shape)
+    return grad_a, grad_b
+
+
+@derivative("einsum", inputs=(0, 1, 2, 3, 4, 5, 6, 7))
+def _einsum(node, g):
+    lhs, out_subs = node.attrs["equation"].split("->")
+    terms = lhs.split(",")
+    operands = [_x(node, i) for i in range(len(terms))]
+    grads = []
+    for i, term in enumerate(terms):
+        others = [(t, o) for j, (t, o) in enumerate(zip(terms, operands)) if j != i]
+        grads.append(_einsum_operand_grad(g, out_subs, others, term, operands[i].shape))
+    return tuple(grads)
+
+
+def _einsum_operand_grad(g, out_subs, others, term, shape):
+    import string
+    size = dict(zip(term, shape))
+    present = set(out_subs).union(*(set(t) for t, _ in others))
+    unique = "".join(dict.fromkeys(term))
+    reachable = "".join(c for c in unique if c in present)
+    inputs = [out_subs] + [t for t, _ in others]
+    grad = E.einsum(",".join(inputs) + "->" + reachable, g, *[o for _, o in others])
+    # letters only this operand sums over: the gradient is constant along them
+    for pos, c in enumerate(unique):
+        if c not in present:
+            grad = grad.unsqueeze(pos).expand(*grad.shape[:pos], size[c], *grad.shape[pos + 1:])
+    if unique == term:
+        return grad
+    # repeated letters (a diagonal): spread with identity matrices on fresh letters
+    spare = iter(c for c in string.ascii_letters if c not in term)
+    seen, renamed, eyes = set(), [], []
+    for c in term:
+        if c in seen:
+            fresh = next(spare)
+            renamed.append(fresh)
+            eyes.append((c + fresh, E.eye(size[c], dtype=g.dtype, device=g.device)))
+        else:
+            seen.add(c)
+            renamed.append(c)
+    equation = ",".join([unique] + [e for e, _ in eyes]) + "->" + "".join(renamed)
+    return E.einsum(equation, grad, *[m for _, m in eyes])
+
+
+# ---------------------------------------------------------------- views
+@derivative("view")
+def _view(node, g):
+    return (g.reshape(node.input_shape(0)),)
+
+
+@derivative("permute")
+def _permute(node, g):
+    dims = node.attrs["dims"]
+    inverse = [0] * len(dims)
+    for i, d in enumerate(dims):
+        inverse[d] = i
+    return (E.permute(g, tuple(inverse)),)
+
+
+@derivative("expand")
+def _expand(node, g):
+    return (g,)  # the engine sums it back to the input's shape
+
+
+def _scatter_into_zeros(node, g, view_op, **attrs):
+    z = E.zeros(node.input_shape(0), dtype=g.dtype, device=g.device)
+    E.write_inplace(call(view_op, z, **attrs), g)
+    return (z,)
+
+
+@derivative("basic_index")
+def _basic_index(node, g):
+    return _scatter_into_zeros(node, g, OPS["basic_index"], key=node.attrs["key"])
+
+
+@derivative("diagonal")
+def _diagonal(node, g):
+    return _scatter_into_zeros(node, g, OPS["diagonal"], **node.attrs)
+
+
+# ---------------------------------------------------------------- copies and layout
+@derivative("clone")
+def _clone(node, g):
+    return (g,)
+
+
+@derivative("flip")
+def _flip(node, g):
+    return (E.flip(g, node.attrs["dims"]),)
+
+
+@derivative("roll")
+def _roll(node, g):
+    return (E.roll(g, tuple(-s for s in node.attrs["shifts"]), node.attrs["dims"]),)
+
+
+@derivative("cat")
+def _cat(node, g):
+    dim = node.attrs["dim"]
+    sizes = [meta[0][dim] for meta in node.input_meta]
+    return E.split(g, sizes, dim)
+
+
+@derivative("tril")
+def _tril(node, g):
+    return (E.tril(g, node.attrs["diagonal"]),)
+
+
+@derivative("triu")
+def _triu(node, g):
+    return (E.triu(g, node.attrs["diagonal"]),)
+
+
+# ---------------------------------------------------------------- indexing
+@derivative("index", inputs=tuple(range(1, 33)))
+def _index(node, g):
+    indices = [_x(node, i) for i in range(1, len(node.input_meta))]
+    z = E.zeros(node.input_shape(0), dtype=g.dtype, device=g.device)
+    grad = call(OPS["index_put"], z, g, *indices, key=node.attrs["key"], accumulate=True)
+    return (grad,) + (None,) * len(indices)
+
+
+@derivative("index_put", inputs=tuple(range(2, 34)))
+def _index_put(node, g):
+    indices = [_x(node, i) for i in range(2, len(node.input_meta))]
+    key = node.attrs["key"]
+    grad_values = call(OPS["index"], g, *indices, key=key)
+    if node.attrs["accumulate"]:
+        grad_x = g
+    else:
+        grad_x = call(OPS["index_put"], E.clone(g), E.zeros((), dtype=g.dtype, device=g.device), *indices,
+                      key=key, accumulate=False)
+    return (grad_x, grad_values) + (None,) * len(indices)
+
+
+@derivative("gather", inputs=(1,))
+def _gather(node, g):
+    index = _x(node, 1)
+    z = E.zeros(node.input_shape(0), dtype=g.dtype, device=g.device)
+    return E.scatter(z, node.attrs["dim"], index, g, reduce="add"), None
+
+
+@derivative("scatter", inputs=(1,))
+def _scatter(node, g):
+    index = _x(node, 1)
+    dim, reduce = node.attrs["dim"], node.attrs["reduce"]
+    if reduce is None:
+        return E.scatter(g, dim, index, value=0.0), None, E.gather(g, dim, index)
+    if reduce == "add":
+        return g, None, E.gather(g, dim, index)
+    raise NotImplementedError(f"the derivative of scatter with reduce='{reduce}' is not implemented in ember; "
+                              f"use reduce='add' or None")
+
+
+@derivative("sort")
+def _sort(node, g):
+    indices = node.extra_outputs[0]
+    z = E.zeros(node.input_shape(0), dtype=g.dtype, device=g.device)
+    return (E.scatter(z, node.attrs["dim"], indices, g),)
+
+
+# ---------------------------------------------------------------- fused composites
+@derivative("softmax", output=True)
+def _softmax(node, g):
+    out = _out(node)
+    dim = node.attrs["dim"]
+    return (out * (g - E.sum(g * out, dim, keepdim=True)),)
+
+
+@derivative("log_softmax", output=True)
+def _log_softmax(node, g):
+    out = _out(node)
+    dim = node.attrs["dim"]
+    return (g - E.exp(out) * E.sum(g, dim, keepdim=True),)
+
+
+del INDEX_SLOT

@@ -1,0 +1,82 @@
+"""The Backend contract: what a plugin hands ember for one device type.
+
+Subclass it, fill in the attributes and methods below, and return an instance from
+the ``ember_backend`` hook. Kernels are registered separately (``ember_register_kernels``).
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from ember.core import dtype as dt
+
+
+class Backend:
+    #: device type users write in device strings ("cpu", "opencl", ...)
+    device_type: str = ""
+    #: dispatch key (see ember.dispatch.keys)
+    dispatch_key: str = ""
+    #: plugin name and version, for ``python -m ember``
+    name: str = ""
+    version: str = ""
+    #: whether ops without a native kernel may run on the CPU (copy in, run, copy out)
+    allow_cpu_fallback: bool = True
+    #: whether native arrays alias memory (views share storage with their base)
+    aliasing_views: bool = True
+
+    # ---- availability
+    def is_available(self) -> bool:
+        return self.unavailable_reason() is None
+
+    def unavailable_reason(self) -> str | None:
+        """None when usable, else a sentence saying why not."""
+        return None
+
+    def device_count(self) -> int:
+        return 1
+
+    def supported_dtypes(self, index: int | None = None) -> tuple:
+        return dt.ALL_DTYPES
+
+    def canonical_index(self, index: int | None) -> int | None:
+        """The index tensors on this device report (cpu: None, accelerators: 0)."""
+        return index
+
+    # ---- data movement
+    def from_numpy(self, array: np.ndarray, index: int | None):
+        """A native array on device ``index`` holding a copy of ``array``."""
+        raise NotImplementedError
+
+    def to_numpy(self, native) -> np.ndarray:
+        raise NotImplementedError
+
+    def index_of(self, native) -> int | None:
+        """The device index a native array lives on."""
+        return None
+
+    def dtype_of(self, native) -> dt.dtype:
+        return dt.from_numpy_dtype(native.dtype)
+
+    def normalize(self, native):
+        """Turn whatever a kernel returned into the backend's array type."""
+        return native
+
+    # ---- device management
+    def synchronize(self, index: int | None = None) -> None:
+        return None
+
+    def memory_stats(self, index: int | None = None) -> dict:
+        return {}
+
+    def describe(self) -> dict:
+        """A plugin summary for ``python -m ember``."""
+        reason = self.unavailable_reason()
+        return {
+            "name": self.name or self.device_type,
+            "version": self.version,
+            "device_type": self.device_type,
+            "dispatch_key": self.dispatch_key,
+            "available": reason is None,
+            "reason": reason,
+            "devices": self.device_count() if reason is None else 0,
+            "dtypes": [d.name for d in self.supported_dtypes()] if reason is None else [],
+        }

@@ -1,0 +1,121 @@
+"""Plugin discovery: the pluggy manager, the ``ember.backends`` entry points, and the
+backends they provide. Loaded once, at first use; a plugin that fails to load is
+recorded with its error and never breaks the others.
+"""
+from __future__ import annotations
+
+import importlib
+import importlib.metadata
+import os
+import traceback
+
+import pluggy
+
+from ember.dispatch import hookspecs
+from ember.dispatch.ops import OPS
+
+ENTRY_POINT_GROUP = "ember.backends"
+# Used only when ember runs from a source tree that was never pip-installed.
+_BUILTIN_MODULES = {"cpu": "ember.plugins.cpu"}
+
+
+class PluginFailure:
+    def __init__(self, name, error, detail):
+        self.name, self.error, self.detail = name, error, detail
+
+    def __str__(self):
+        return (f"ember backend plugin '{self.name}' failed to load: {self.error}. "
+                f"To skip it, select the plugins to load, e.g. EMBER_BACKENDS=cpu")
+
+
+class Registry:
+    def __init__(self):
+        self.manager = None
+        self.backends = {}      # device type -> Backend (available or not)
+        self.plugin_of = {}     # device type -> plugin (entry point) name
+        self.failures = []      # PluginFailure
+        self.skipped = []       # entry points not selected by EMBER_BACKENDS
+
+    # ---- discovery
+    def load(self):
+        if self.manager is not None:
+            return
+        self.manager = pluggy.PluginManager(hookspecs.PROJECT)
+        self.manager.add_hookspecs(hookspecs)
+        selected = os.environ.get("EMBER_BACKENDS")
+        selected = {s.strip() for s in selected.split(",") if s.strip()} if selected else None
+        candidates = {ep.name: ep for ep in importlib.metadata.entry_points(group=ENTRY_POINT_GROUP)}
+        for name, module in _BUILTIN_MODULES.items():
+            candidates.setdefault(name, module)
+        for name, source in sorted(candidates.items(), key=lambda kv: kv[0] != "cpu"):
+            # the CPU backend is the reference every other one is checked against: always loaded
+            if selected is not None and name not in selected and name != "cpu":
+                self.skipped.append(name)
+                continue
+            self._load_plugin(name, source)
+
+    def _load_plugin(self, name, source):
+        try:
+            plugin = importlib.import_module(source) if isinstance(source, str) else source.load()
+            self.manager.register(plugin, name=name)
+            backend = plugin.ember_backend()
+        except Exception as exc:  # a broken plugin must not break ember
+            if self.manager.get_plugin(name) is not None:
+                self.manager.unregister(name=name)
+            self.failures.append(PluginFailure(name, f"{type(exc).__name__}: {exc}",
+                                               traceback.format_exc()))
+            return
+        self.backends[backend.device_type] = backend
+        self.plugin_of[backend.device_type] = name
+        if backend.is_available():
+            self._register_kernels(plugin, backend, name)
+
+    def _register_kernels(self, plugin, backend, name):
+        def register(op_name, kernel):
+            op = OPS.get(op_name)
+            if op is None:
+                raise KeyError(f"plugin '{name}' registers a kernel for unknown op '{op_name}'")
+            op.kernels[backend.dispatch_key] = kernel
+            op.resolved.clear()
+        try:
+            plugin.ember_register_kernels(backend=backend, register=register)
+        except Exception as exc:
+            self.failures.append(PluginFailure(name, f"kernel registration failed: {type(exc).__name__}: {exc}",
+                                               traceback.format_exc()))
+
+    def register_plugin(self, plugin, name):
+        """Register a plugin object at run time (tests, notebooks)."""
+        self.load()
+        self._load_plugin(name, _Loaded(plugin))
+
+    # ---- lookup
+    def backend(self, device_type: str):
+        backend = self.backends.get(device_type)
+        if backend is not None:
+            return backend
+        self.load()
+        backend = self.backends.get(device_type)
+        if backend is None:
+            known = ", ".join(sorted(self.backends)) or "none"
+            failed = "".join(f"; {f}" for f in self.failures)
+            raise RuntimeError(f"no ember backend provides device type '{device_type}' "
+                               f"(loaded backends: {known}{failed})")
+        return backend
+
+    def available_backend(self, device_type: str):
+        backend = self.backend(device_type)
+        reason = backend.unavailable_reason()
+        if reason is not None:
+            raise RuntimeError(f"device '{device_type}' is not available: {reason}")
+        return backend
+
+
+class _Loaded:
+    def __init__(self, plugin):
+        self.plugin = plugin
+
+    def load(self):
+        return self.plugin
+
+
+REGISTRY = Registry()

@@ -1,0 +1,519 @@
+"""Tensor creation, conversion between dtypes and devices, and host interop."""
+from __future__ import annotations
+
+import numbers
+
+import numpy as np
+
+from ember.core import dtype as dt
+from ember.core.autograd import GRAD_MODE, Node, edge_of
+from ember.core.call import backend_of, call
+from ember.core.device import as_device
+from ember.core.device import device as Device
+from ember.core.tensor import Tensor, make_tensor
+from ember.dispatch.meta import as_shape
+from ember.dispatch.ops import OPS
+from ember.dispatch.table import resolve
+
+CPU = Device("cpu")
+_CANONICAL = {}  # (type, index) -> the Device object tensors on it carry
+
+
+def canonical_device(device) -> Device:
+    """The one Device object for ``device`` (None = CPU), with the backend's default index."""
+    if device is None:
+        return CPU
+    if isinstance(device, Device):
+        key = (device.type, device.index)
+    elif isinstance(device, str):
+        key = device
+    else:
+        d = Device(device)
+        key = (d.type, d.index)
+    found = _CANONICAL.get(key)
+    if found is None:
+        d = as_device(device) if not isinstance(device, tuple) else Device(*device)
+        backend = backend_of(d.type)
+        index = backend.canonical_index(d.index)
+        if index is not None and index >= backend.device_count():
+            raise RuntimeError(f"device '{d}' is out of range: {d.type} has {backend.device_count()} device(s)")
+        found = _CANONICAL[key] = CPU if d.type == "cpu" else Device(d.type, index)
+    return found
+
+
+def _resolve_dtype(dtype, default=None):
+    if dtype is None:
+        return default or dt.get_default_dtype()
+    if isinstance(dtype, dt.dtype):
+        return dtype
+    if dtype is float:  # Python's types name PyTorch's 64-bit dtypes
+        return dt.float64
+    if dtype is int:
+        return dt.int64
+    if dtype is bool:
+        return dt.bool_
+    return dt.from_numpy_dtype(dtype)
+
+
+def _check_dtype_supported(dtype, device):
+    if dtype not in backend_of(device.type).supported_dtypes(device.index):
+        raise TypeError(f"{device} tensors do not support dtype {dtype}")
+
+
+def create(op_name, device, requires_grad=False, **attrs):
+    """Run a creation kernel (no tensor inputs) on ``device``."""
+    device = canonical_device(device)
+    op = OPS[op_name]
+    kernel = op.resolved.get(device.type) or resolve(op, device.type)
+    backend = backend_of(device.type)
+    native = backend.normalize(kernel(index=device.index, **attrs))
+    t = make_tensor(native, backend.dtype_of(native), device)
+    if requires_grad:
+        t.requires_grad_(True)
+    return t
+
+
+def from_host(array: np.ndarray, device=None, requires_grad=False) -> Tensor:
+    """A tensor on ``device`` holding a copy of a numpy array."""
+    device = canonical_device(device)
+    backend = backend_of(device.type)
+    t = make_tensor(backend.from_numpy(array, device.index), dt.from_numpy_dtype(array.dtype), device)
+    if requires_grad:
+        t.requires_grad_(True)
+    return t
+
+
+# ---------------------------------------------------------------- from data
+def _infer_numpy(data):
+    if isinstance(data, Tensor):
+        return to_numpy(data.detach())
+    if isinstance(data, (list, tuple)) and any(isinstance(x, Tensor) for x in data):
+        return np.array([_infer_numpy(x) for x in data])
+    arr = np.asarray(data)
+    if isinstance(data, np.ndarray) or isinstance(data, np.generic):
+        return arr
+    if arr.dtype.kind == "f":
+        return arr.astype(dt.get_default_dtype().numpy)
+    if arr.dtype.kind in "iu":
+        return arr.astype(np.int64)
+    if arr.dtype.kind == "b":
+        return arr
+    if arr.dtype == object:
+        raise TypeError(f"could not infer a dtype from {type(data).__name__} data")
+    return arr
+
+
+def tensor(data, *, dtype=None, device=None, requires_grad=False, pin_memory=False) -> Tensor:
+    arr = _infer_numpy(data)
+    if dtype is not None:
+        arr = arr.astype(_resolve_dtype(dtype).numpy)
+    elif arr.dtype.kind not in "biuf" or np.dtype(arr.dtype) not in dt._BY_NUMPY:
+        if arr.dtype.kind == "f":
+            arr = arr.astype(np.float64)
+        dt.from_numpy_dtype(arr.dtype)  # raises a TypeError naming the numpy dtype
+    return from_host(np.ascontiguousarray(arr), device, requires_grad)
+
+
+def as_tensor(data, dtype=None, device=None) -> Tensor:
+    if isinstance(data, Tensor):
+        out = data
+        if dtype is not None and _resolve_dtype(dtype) is not out.dtype:
+            out = out.to(_resolve_dtype(dtype))
+        if device is not None and canonical_device(device) != out.device:
+            out = to_device(out, device)
+        return out
+    if isinstance(data, np.ndarray) and (device is None or canonical_device(device) is CPU) and (
+            dtype is None or _resolve_dtype(dtype).numpy == data.dtype):
+        return from_numpy(data)
+    return tensor(data, dtype=dtype, device=device)
+
+
+asarray = as_tensor
+
+
+def from_numpy(array: np.ndarray) -> Tensor:
+    """A CPU tensor sharing memory with ``array``."""
+    if not isinstance(array, np.ndarray):
+        raise TypeError(f"expected np.ndarray (got {type(array).__name__})")
+    return make_tensor(array, dt.from_numpy_dtype(array.dtype), CPU)
+
+
+def from_dlpack(obj) -> Tensor:
+    if isinstance(obj, Tensor):
+        return obj
+    return from_numpy(np.from_dlpack(obj))
+
+
+# ---------------------------------------------------------------- filled tensors
+def full(size, fill_value, *, dtype=None, device=None, requires_grad=False, layout=None, out=None) -> Tensor:
+    if dtype is None:
+        dtype = dt.scalar_dtype(fill_value) if not isinstance(fill_value, bool) else dt.bool_
+    dtype = _resolve_dtype(dtype)
+    return create("full", device, requires_grad, shape=as_shape((size,)), value=fill_value, dtype=dtype)
+
+
+def zeros(*size, dtype=None, device=None, requires_grad=False, layout=None, out=None) -> Tensor:
+    return create("full", device, requires_grad, shape=as_shape(size), value=0, dtype=_resolve_dtype(dtype))
+
+
+def ones(*size, dtype=None, device=None, requires_grad=False, layout=None, out=None) -> Tensor:
+    return create("full", device, requires_grad, shape=as_shape(size), value=1, dtype=_resolve_dtype(dtype))
+
+
+def empty(*size, dtype=None, device=None, requires_grad=False, layout=None, pin_memory=False,
+          memory_format=None, out=None) -> Tensor:
+    return zeros(*size, dtype=dtype, device=device, requires_grad=requires_grad)
+
+
+def _like(t, dtype, device):
+    return (_resolve_dtype(dtype) if dtype is not None else t.dtype,
+            t.device if device is None else device)
+
+
+def zeros_like(input, *, dtype=None, device=None, requires_grad=False, memory_format=None) -> Tensor:
+    dtype, device = _like(input, dtype, device)
+    return create("full", device, requires_grad, shape=input._data.shape, value=0, dtype=dtype)
+
+
+def ones_like(input, *, dtype=None, device=None, requires_grad=False, memory_format=None) -> Tensor:
+    dtype, device = _like(input, dtype, device)
+    return create("full", device, requires_grad, shape=input._data.shape, value=1, dtype=dtype)
+
+
+def full_like(input, fill_value, *, dtype=None, device=None, requires_grad=False, memory_format=None) -> Tensor:
+    dtype, device = _like(input, dtype, device)
+    return create("full", device, requires_grad, shape=input._data.shape, value=fill_value, dtype=dtype)
+
+
+def empty_like(input, *, dtype=None, device=None, requires_grad=False, memory_format=None) -> Tensor:
+    return zeros_like(input, dtype=dtype, device=device, requires_grad=requires_grad)
+
+
+def new_tensor(self, data, *, dtype=None, device=None, requires_grad=False) -> Tensor:
+    return tensor(data, dtype=dtype or self.dtype, device=device or self.device, requires_grad=requires_grad)
+
+
+def new_zeros(self, *size, dtype=None, device=None, requires_grad=False) -> Tensor:
+    return zeros(*size, dtype=dtype or self.dtype, device=device or self.device, requires_grad=requires_grad)
+
+
+def new_ones(self, *size, dtype=None, device=None, requires_grad=False) -> Tensor:
+    return ones(*size, dtype=dtype or self.dtype, device=device or self.device, requires_grad=requires_grad)
+
+
+def new_full(self, size, fill_value, *, dtype=None, device=None, requires_grad=False) -> Tensor:
+    return full(size, fill_value, dtype=dtype or self.dtype, device=device or self.device,
+                requires_grad=requires_grad)
+
+
+def new_empty(self, *size, dtype=None, device=None, requires_grad=False) -> Tensor:
+    return new_zeros(self, *size, dtype=dtype, device=device, requires_grad=requires_grad)
+
+
+def arange(start, end=None, step=1, *, dtype=None, device=None, requires_grad=False, out=None) -> Tensor:
+    if end is None:
+        start, end = 0, start
+    values = [v.item() if isinstance(v, Tensor) else v for v in (start, end, step)]
+    start, end, step = values
+    if step == 0:
+        raise RuntimeError("step must be nonzero")
+    if (end - start) * step < 0:
+        raise RuntimeError(f"upper bound and larger bound inconsistent with step sign: "
+                           f"start={start}, end={end}, step={step}")
+    if dtype is None:
+        dtype = dt.get_default_dtype() if any(isinstance(v, float) for v in values) else dt.int64
+    return create("arange", device, requires_grad, start=start, end=end, step=step, dtype=_resolve_dtype(dtype))
+
+
+def linspace(start, end, steps, *, dtype=None, device=None, requires_grad=False, out=None) -> Tensor:
+    if steps < 0:
+        raise RuntimeError(f"number of steps must be non-negative, got {steps}")
+    dtype = _resolve_dtype(dtype)
+    if steps == 1:
+        return full((1,), start, dtype=dtype, device=device, requires_grad=requires_grad)
+    idx = create("arange", device, start=0, end=steps, step=1, dtype=dt.float64)
+    step = (end - start) / max(steps - 1, 1)
+    # fill from both ends so the last element is exactly ``end``, as PyTorch does
+    half = steps // 2
+    from ember.ops.elementwise import where
+    values = where(idx < half, start + step * idx, end - step * (steps - 1 - idx))
+    out = values.to(dtype)
+    return out.requires_grad_(True) if requires_grad else out
+
+
+def logspace(start, end, steps, base=10.0, *, dtype=None, device=None, requires_grad=False) -> Tensor:
+    exps = linspace(start, end, steps, dtype=dt.float64, device=device)
+    out = (base ** exps).to(_resolve_dtype(dtype))
+    return out.requires_grad_(True) if requires_grad else out
+
+
+def eye(n, m=None, *, dtype=None, device=None, requires_grad=False, out=None) -> Tensor:
+    m = n if m is None else m
+    rows = arange(n, device=device).view(n, 1)
+    cols = arange(m, device=device).view(1, m)
+    out = (rows == cols).to(_resolve_dtype(dtype))
+    return out.requires_grad_(True) if requires_grad else out
+
+
+# ---------------------------------------------------------------- dtype and device conversion
+def cast(input: Tensor, dtype) -> Tensor:
+    dtype = _resolve_dtype(dtype)
+    if input.dtype is dtype:
+        return input
+    return call(OPS["cast"], input, dtype=dtype)
+
+
+class _TransferRule:
+    saves_inputs = ()
+    saves_output = False
+    node_name = "ToCopyBackward0"
+
+    def __init__(self, source_device):
+        self.source_device = source_device
+
+    def __call__(self, node, grad):
+        return (to_device(grad, self.source_device),)
+
+
+def to_device(input: Tensor, device, non_blocking=False) -> Tensor:
+    device = canonical_device(device)
+    if input.device == device:
+        return input
+    source = backend_of(input.device.type)
+    target = backend_of(device.type)
+    _check_dtype_supported(input.dtype, device)
+    native = target.from_numpy(np.ascontiguousarray(source.to_numpy(input._data)), device.index)
+    out = make_tensor(native, input.dtype, device)
+    if input._rg and GRAD_MODE.enabled:
+        node = Node("ToCopyBackward0", _TransferRule(input.device), None, (edge_of(input),),
+                    ((input._data.shape, input.dtype, input.device),))
+        out.grad_fn = node
+        out._rg = True
+    return out
+
+
+def to_numpy(t: Tensor) -> np.ndarray:
+    """The tensor's values as a numpy array (shares memory for CPU tensors)."""
+    return backend_of(t.device.type).to_numpy(t._data)
+
+
+def _parse_to(args, kwargs):
+    dtype = kwargs.pop("dtype", None)
+    device = kwargs.pop("device", None)
+    copy = kwargs.pop("copy", False)
+    kwargs.pop("non_blocking", None)
+    kwargs.pop("memory_format", None)
+    if kwargs:
+        raise TypeError(f"to() got unexpected keyword arguments {sorted(kwargs)}")
+    for a in args:
+        if isinstance(a, Tensor):
+            dtype, device = a.dtype, a.device
+        elif isinstance(a, dt.dtype) or a in (float, int, bool):
+            dtype = a
+        elif isinstance(a, (str, Device, int)):
+            device = a
+        elif isinstance(a, bool):
+            continue
+        else:
+            raise TypeError(f"to() received an invalid combination of arguments: {a!r}")
+    return dtype, device, copy
+
+
+def to(self, *args, **kwargs) -> Tensor:
+    dtype, device, copy = _parse_to(args, dict(kwargs))
+    out = self
+    if device is not None:
+        out = to_device(out, device)
+    if dtype is not None:
+        out = cast(out, _resolve_dtype(dtype))
+    if copy and out is self:
+        out = self.clone()
+    return out
+
+
+def cpu(self) -> Tensor:
+    return to_device(self, CPU)
+
+
+def cuda(self, device=None, non_blocking=False) -> Tensor:
+    return to_device(self, "cuda" if device is None else (f"cuda:{device}" if isinstance(device, int) else device))
+
+
+def float_(self) -> Tensor:
+    return cast(self, dt.float32)
+
+
+def double(self) -> Tensor:
+    return cast(self, dt.float64)
+
+
+def half(self) -> Tensor:
+    return cast(self, dt.float16)
+
+
+def bfloat16(self) -> Tensor:
+    return cast(self, dt.bfloat16)
+
+
+def long(self) -> Tensor:
+    return cast(self, dt.int64)
+
+
+def int_(self) -> Tensor:
+    return cast(self, dt.int32)
+
+
+def short(self) -> Tensor:
+    return cast(self, dt.int16)
+
+
+def char(self) -> Tensor:
+    return cast(self, dt.int8)
+
+
+def byte(self) -> Tensor:
+    return cast(self, dt.uint8)
+
+
+def bool_(self) -> Tensor:
+    return cast(self, dt.bool_)
+
+
+def type_as(self, other: Tensor) -> Tensor:
+    return cast(self, other.dtype)
+
+
+def type_(self, dtype=None):
+    if dtype is None:
+        return f"ember.{self.dtype.name}"
+    return cast(self, dtype)
+
+
+# ---------------------------------------------------------------- copies and aliases
+def clone(input: Tensor, *, memory_format=None) -> Tensor:
+    return call(OPS["clone"], input)
+
+
+def contiguous(self, memory_format=None) -> Tensor:
+    return self if is_contiguous(self) else call(OPS["clone"], self)
+
+
+def is_contiguous(self, memory_format=None) -> bool:
+    data = self._data
+    flags = getattr(data, "flags", None)
+    return True if flags is None else bool(flags.c_contiguous)
+
+
+def detach(self) -> Tensor:
+    out = make_tensor(self._data, self.dtype, self.device)
+    from ember.core.tensor import version_counter
+    out._version = version_counter(self)
+    out._base, out._view_fn = self._base, self._view_fn
+    return out
+
+
+def detach_(self) -> Tensor:
+    self.grad_fn = None
+    self._rg = False
+    return self
+
+
+def _get_data(self) -> Tensor:
+    out = make_tensor(self._data, self.dtype, self.device)
+    out._base, out._view_fn = self._base, self._view_fn
+    return out
+
+
+def _set_data(self, value: Tensor):
+    self._data, self.dtype, self.device = value._data, value.dtype, value.device
+
+
+data = property(_get_data, _set_data)
+
+
+def numpy(self, *, force=False) -> np.ndarray:
+    if self._rg and not force:
+        raise RuntimeError("Can't call numpy() on Tensor that requires grad. Use tensor.detach().numpy() instead.")
+    if self.device.type != "cpu" and not force:
+        raise TypeError(f"can't convert {self.device} device type tensor to numpy. "
+                        f"Use Tensor.cpu() to copy the tensor to host memory first.")
+    return to_numpy(self)
+
+
+def item(self):
+    n = self.numel()
+    if n != 1:
+        raise RuntimeError(f"a Tensor with {n} elements cannot be converted to Scalar")
+    value = to_numpy(self).reshape(()).item() if self.device.type != "cpu" else self._data.item()
+    if self.dtype is dt.bfloat16:
+        value = float(value)
+    return value
+
+
+def tolist(self):
+    arr = to_numpy(self)
+    if self.dtype is dt.bfloat16:
+        arr = arr.astype(np.float32)
+    return arr.tolist()
+
+
+def __array__(self, dtype=None, copy=None):
+    arr = numpy(self) if self.device.type == "cpu" else to_numpy(self)
+    return arr if dtype is None else arr.astype(dtype)
+
+
+def __dlpack__(self, stream=None, **kwargs):
+    if self._rg:
+        raise RuntimeError("Can't export tensors that require gradient, use tensor.detach()")
+    return self._data.__dlpack__(**({} if stream is None else {"stream": stream}), **kwargs)
+
+
+def __dlpack_device__(self):
+    return self._data.__dlpack_device__()
+
+
+def __float__(self):
+    return float(item(self))
+
+
+def __int__(self):
+    return int(item(self))
+
+
+def __index__(self):
+    if self.dtype.is_floating_point or self.dtype is dt.bool_ or self.numel() != 1:
+        raise TypeError("only integer tensors of a single element can be converted to an index")
+    return int(item(self))
+
+
+def is_tensor(obj) -> bool:
+    return isinstance(obj, Tensor)
+
+
+def numel(input: Tensor) -> int:
+    return input.numel()
+
+
+def _legacy_new(cls, *args, dtype=None, device=None, requires_grad=False):
+    """``ember.Tensor(2, 3)`` (uninitialised float) and ``ember.Tensor([1, 2])`` (from data)."""
+    if args and all(isinstance(a, numbers.Integral) for a in args):
+        t = zeros(*args, dtype=dtype, device=device)
+    elif len(args) == 1:
+        t = tensor(args[0], dtype=dtype or dt.get_default_dtype(), device=device)
+    elif not args:
+        t = zeros(0, dtype=dtype, device=device)
+    else:
+        raise TypeError(f"Tensor() got an invalid combination of arguments: {args}")
+    if cls is not Tensor:
+        t = _rewrap(cls, t)
+    if requires_grad:
+        t.requires_grad_(True)
+    return t
+
+
+def _rewrap(cls, t: Tensor):
+    out = object.__new__(cls)
+    for slot in Tensor.__slots__:
+        if slot != "__weakref__":
+            setattr(out, slot, getattr(t, slot))
+    return out

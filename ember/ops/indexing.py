@@ -1,0 +1,462 @@
+"""Indexing: ``__getitem__``/``__setitem__``, gather/scatter, index_* ops, masks, sort.
+
+Indexing runs in two stages, as PyTorch defines it: ints, slices and None select a
+view (``basic_index``); index tensors then gather (``index``). Boolean masks become
+int64 indices first, so backends only ever see int64 index tensors.
+"""
+from __future__ import annotations
+
+from collections import namedtuple
+
+import numpy as np
+
+from ember.core import dtype as dt
+from ember.core.autograd import GRAD_MODE
+from ember.core.call import call, resolve_kernel, write_inplace
+from ember.core.tensor import Tensor, version_counter
+from ember.dispatch.meta import normalize_dim
+from ember.dispatch.ops import INDEX_SLOT, OPS
+from ember.ops.creation import cast, from_host, to_device, zeros_like
+from ember.ops import elementwise as ew
+
+sort_result = namedtuple("sort", ["values", "indices"])
+topk_result = namedtuple("topk", ["values", "indices"])
+median_result = namedtuple("median", ["values", "indices"])
+_FULL = slice(None)
+
+
+# ---------------------------------------------------------------- key parsing
+def _as_index_tensor(k, device):
+    if isinstance(k, Tensor):
+        t = k
+    else:
+        arr = np.asarray(k)
+        if arr.dtype.kind not in "biu":
+            raise IndexError(f"tensors used as indices must be long, int, byte or bool tensors, got {arr.dtype}")
+        t = from_host(arr.astype(np.bool_ if arr.dtype.kind == "b" else np.int64), device)
+    if t.dtype.category == dt.FLOAT:
+        raise IndexError(f"tensors used as indices must be long, int, byte or bool tensors, got {t.dtype}")
+    if t.device != device:
+        t = to_device(t, device)
+    return t
+
+
+def _parse_key(x: Tensor, key):
+    """Split a key into (basic key, [(position, index tensors)]) for the two stages."""
+    if not isinstance(key, tuple):
+        key = (key,)
+    items = []
+    for k in key:
+        if isinstance(k, (list, np.ndarray)) or (isinstance(k, Tensor)):
+            items.append(_as_index_tensor(k, x.device))
+        elif isinstance(k, bool):
+            items.append(_as_index_tensor(np.array(k), x.device))
+        elif isinstance(k, (int, np.integer)):
+            items.append(int(k))
+        elif k is None or k is Ellipsis or isinstance(k, slice):
+            items.append(k)
+        else:
+            raise IndexError(f"only integers, slices (`:`), ellipsis (`...`), None and long or byte Variables "
+                             f"are valid indices (got {type(k).__name__})")
+    used = sum(k.ndim if isinstance(k, Tensor) and k.dtype is dt.bool_ else 0 if k is None or k is Ellipsis
+               else 1 for k in items)
+    if sum(k is Ellipsis for k in items) > 1:
+        raise IndexError("an index can only have a single ellipsis ('...')")
+    if used > x.ndim:
+        raise IndexError(f"too many indices for tensor of dimension {x.ndim}")
+    if any(k is Ellipsis for k in items):
+        i = next(i for i, k in enumerate(items) if k is Ellipsis)
+        items[i:i + 1] = [_FULL] * (x.ndim - used)
+    basic, advanced, dim = [], [], 0
+    for k in items:
+        if isinstance(k, Tensor):
+            span = k.ndim if k.dtype is dt.bool_ else 1
+            if k.dtype is dt.bool_:
+                _check_mask(x, k, dim)
+                if k.ndim == 0:  # x[True] adds a dim of 1 (x[False] one of 0)
+                    basic.append(None)
+                    advanced.append((len(basic) - 1, [_mask_as_zero_dim_index(k)]))
+                    continue
+            basic.extend([_FULL] * span)
+            advanced.append((len(basic) - span, _to_int_indices(k)))
+            dim += span
+        elif isinstance(k, int):
+            size = x._data.shape[dim]
+            if not -size <= k < size:
+                raise IndexError(f"index {k} is out of bounds for dimension {dim} with size {size}")
+            basic.append(k % size)
+            dim += 1
+        else:
+            basic.append(k)
+            dim += k is not None
+    return tuple(basic), advanced
+
+
+def _check_mask(x, mask, start):
+    for i, s in enumerate(mask._data.shape):
+        if x._data.shape[start + i] != s:
+            raise IndexError(f"The shape of the mask {list(mask._data.shape)} at index {i} does not match "
+                             f"the shape of the indexed tensor {list(x._data.shape)} at index {start + i}")
+
+
+def _mask_as_zero_dim_index(mask):
+    from ember.ops.creation import zeros
+    n = 1 if mask.item() else 0
+    return zeros(n, dtype=dt.int64, device=mask.device)
+
+
+def _to_int_indices(k: Tensor):
+    if k.dtype is not dt.bool_:
+        return [k if k.dtype is dt.int64 else cast(k, dt.int64)]
+    rows = call(OPS["nonzero"], k)
+    return [call(OPS["basic_index"], rows, key=(_FULL, i)) for i in range(k.ndim)]
+
+
+def _advanced_key(view: Tensor, basic, advanced):
+    """The stage-two key over the basic view: INDEX_SLOT at each indexed dim."""
+    # positions in `basic` map to dims of the view: ints removed a dim, None added one
+    dim_of = []
+    d = 0
+    for k in basic:
+        dim_of.append(d)
+        if not isinstance(k, int):
+            d += 1
+    key = [_FULL] * view.ndim
+    tensors = []
+    for pos, idx in advanced:
+        for j, t in enumerate(idx):
+            key[dim_of[pos] + j] = INDEX_SLOT
+            tensors.append(t)
+    while key and key[-1] is _FULL:
+        key.pop()
+    return tuple(key), tensors
+
+
+def _basic_view(x, basic):
+    if all(k is _FULL or (isinstance(k, slice) and k == _FULL) for k in basic):
+        return x
+    return call(OPS["basic_index"], x, key=basic)
+
+
+def getitem(self, key):
+    basic, advanced = _parse_key(self, key)
+    view = _basic_view(self, basic)
+    if not advanced:
+        return view if view is not self else call(OPS["view"], self, shape=self._data.shape)
+    adv_key, tensors = _advanced_key(view, basic, advanced)
+    return call(OPS["index"], view, *tensors, key=adv_key)
+
+
+def setitem(self, key, value):
+    basic, advanced = _parse_key(self, key)
+    view = _basic_view(self, basic)
+    if not advanced:
+        write_inplace(view, value)
+        return
+    adv_key, tensors = _advanced_key(view, basic, advanced)
+    values = _values_for(view, value)
+    _index_put_inplace(view, values, tensors, adv_key, accumulate=False)
+
+
+def _values_for(target, value):
+    if isinstance(value, Tensor):
+        if value.device != target.device:
+            value = to_device(value, target.device)
+        return cast(value, target.dtype)
+    from ember.ops.creation import full
+    return full((), value, dtype=target.dtype, device=target.device)
+
+
+def _index_put_inplace(target, values, tensors, key, accumulate):
+    grad_flows = GRAD_MODE.enabled and (target._rg or values._rg)
+    if grad_flows:
+        write_inplace(target, call(OPS["index_put"], call(OPS["clone"], target), values, *tensors,
+                                   key=key, accumulate=accumulate))
+        return target
+    kernel = resolve_kernel("index_put", target.device.type)
+    new = kernel(target._data, values._data, *[t._data for t in tensors], key=key, accumulate=accumulate)
+    if new is not target._data:
+        from ember.core.call import _rebind
+        _rebind(target, new)
+    version_counter(target).value += 1
+    return target
+
+
+def index_put(input, indices, values, accumulate=False):
+    """Out of place: a copy of input with values put at ``input[indices]``."""
+    key, tensors = (INDEX_SLOT,) * len(indices), [_as_index_tensor(i, input.device) for i in indices]
+    tensors = [t2 for t in tensors for t2 in _to_int_indices(t)]
+    key = (INDEX_SLOT,) * len(tensors)
+    return call(OPS["index_put"], call(OPS["clone"], input), _values_for(input, values), *tensors,
+                key=key, accumulate=accumulate)
+
+
+def index_put_(self, indices, values, accumulate=False):
+    tensors = [t2 for i in indices for t2 in _to_int_indices(_as_index_tensor(i, self.device))]
+    return _index_put_inplace(self, _values_for(self, values), tensors, (INDEX_SLOT,) * len(tensors), accumulate)
+
+
+# ---------------------------------------------------------------- gather / scatter
+def _check_gather_shapes(input, dim, index, name, src=None):
+    if index.dtype is not dt.int64:
+        raise RuntimeError(f"{name}(): Expected dtype int64 for index, got {index.dtype}")
+    if index.ndim != input.ndim and not (index.ndim <= 1 and input.ndim <= 1):
+        raise RuntimeError(f"Index tensor must have the same number of dimensions as input tensor "
+                           f"({index.ndim} vs {input.ndim}) in {name}")
+    for d in range(index.ndim):
+        if d != dim and index._data.shape[d] > input._data.shape[d]:
+            raise RuntimeError(f"Size does not match at dimension {d} expected index {list(index.shape)} to be "
+                               f"smaller than self {list(input.shape)} apart from dimension {dim}")
+
+
+def gather(input, dim, index, *, sparse_grad=False, out=None):
+    dim = normalize_dim(dim, input.ndim)
+    _check_gather_shapes(input, dim, index, "gather")
+    return call(OPS["gather"], input, index, dim=dim)
+
+
+def scatter(input, dim, index, src=None, *, value=None, reduce=None):
+    dim = normalize_dim(dim, input.ndim)
+    _check_gather_shapes(input, dim, index, "scatter")
+    if src is None:
+        src = value
+    if isinstance(src, Tensor):
+        src = cast(src, input.dtype)
+    else:
+        from ember.ops.creation import full
+        src = full(index.shape, src, dtype=input.dtype, device=input.device)
+    reduce = {"add": "add", "multiply": "multiply", None: None}.get(reduce, reduce)
+    return call(OPS["scatter"], input, index, src, dim=dim, reduce=reduce)
+
+
+def scatter_add(input, dim, index, src):
+    return scatter(input, dim, index, src, reduce="add")
+
+
+def scatter_reduce(input, dim, index, src, reduce, *, include_self=True):
+    names = {"sum": "add", "prod": "multiply", "amax": "amax", "amin": "amin"}
+    if reduce == "mean":
+        total = scatter_reduce(input, dim, index, src, "sum", include_self=include_self)
+        count = scatter(zeros_like(input) + (1 if include_self else 0), dim, index,
+                        ew.add(zeros_like(src), 1), reduce="add")
+        out = ew.div(total, ew.clamp(count, min=1))
+        return out if input.dtype.is_floating_point else cast(ew.floor(out), input.dtype)
+    if reduce not in names:
+        raise RuntimeError(f"reduce argument must be either sum, prod, mean, amax or amin, got {reduce}")
+    if not include_self:
+        identity = {"sum": 0, "prod": 1, "amax": -float("inf"), "amin": float("inf")}[reduce]
+        if not input.dtype.is_floating_point and reduce in ("amax", "amin"):
+            info = np.iinfo(input.dtype.numpy)
+            identity = info.min if reduce == "amax" else info.max
+        base = scatter(input, dim, index, value=identity)
+        touched = scatter(zeros_like(input, dtype=dt.bool_), dim, index, value=True)
+        reduced = scatter(base, dim, index, src, reduce=names[reduce])
+        return ew.where(touched, reduced, input)
+    return scatter(input, dim, index, src, reduce=names[reduce])
+
+
+def index_select(input, dim, index, *, out=None):
+    dim = normalize_dim(dim, input.ndim) if input.ndim else 0
+    if index.ndim > 1:
+        raise IndexError(f"index_select(): Index is supposed to be a vector, got {index.ndim}-d")
+    index = _as_index_tensor(index, input.device)
+    if input.ndim == 0:
+        return call(OPS["index"], input.view(1), cast(index.reshape(-1), dt.int64), key=(INDEX_SLOT,)).view(())
+    key = (_FULL,) * dim + (INDEX_SLOT,)
+    return call(OPS["index"], input, cast(index.reshape(-1), dt.int64), key=key)
+
+
+def _dim_key(input, dim):
+    return (_FULL,) * normalize_dim(dim, input.ndim) + (INDEX_SLOT,)
+
+
+def index_add(input, dim, index, source, *, alpha=1):
+    values = ew.mul(source, alpha) if alpha != 1 else source
+    return call(OPS["index_put"], call(OPS["clone"], input), cast(values, input.dtype),
+                cast(index, dt.int64), key=_dim_key(input, dim), accumulate=True)
+
+
+def index_copy(input, dim, index, source):
+    return call(OPS["index_put"], call(OPS["clone"], input), cast(source, input.dtype),
+                cast(index, dt.int64), key=_dim_key(input, dim), accumulate=False)
+
+
+def index_fill(input, dim, index, value):
+    return call(OPS["index_put"], call(OPS["clone"], input), _values_for(input, value),
+                cast(index, dt.int64), key=_dim_key(input, dim), accumulate=False)
+
+
+def masked_fill(input, mask, value):
+    if mask.dtype is not dt.bool_:
+        raise RuntimeError(f"masked_fill_ only supports boolean masks, but got mask with dtype {mask.dtype}")
+    if isinstance(value, Tensor):
+        if value.ndim:
+            raise RuntimeError(f"masked_fill_ only supports a 0-dimensional value tensor, but got tensor with "
+                               f"{value.ndim} dimension(s).")
+        value = cast(value, input.dtype)
+    return ew.where(mask, value, input) if isinstance(value, Tensor) else \
+        ew.where(mask, _values_for(input, value), input)
+
+
+def masked_select(input, mask):
+    from ember.ops.shape import broadcast_tensors
+    input, mask = broadcast_tensors(input, mask)
+    return getitem(input, mask)
+
+
+def masked_scatter(input, mask, source):
+    from ember.ops.shape import broadcast_tensors
+    target, mask = broadcast_tensors(input, mask)
+    idx = _to_int_indices(mask)
+    n = idx[0].numel()
+    values = source.reshape(-1)[:n]
+    return call(OPS["index_put"], call(OPS["clone"], target), cast(values, input.dtype), *idx,
+                key=(INDEX_SLOT,) * len(idx), accumulate=False)
+
+
+def take(input, index):
+    return index_select(input.reshape(-1), 0, index.reshape(-1)).view(index.shape)
+
+
+def take_along_dim(input, indices, dim=None):
+    if dim is None:
+        return take(input, indices)
+    from ember.dispatch.meta import broadcast_shapes
+    dim = normalize_dim(dim, input.ndim)
+    shape_in = list(input.shape)
+    shape_idx = list(indices.shape)
+    shape_in[dim] = shape_idx[dim] = 1
+    common = list(broadcast_shapes(tuple(shape_in), tuple(shape_idx)))
+    want_in, want_idx = list(common), list(common)
+    want_in[dim], want_idx[dim] = input.shape[dim], indices.shape[dim]
+    return gather(input.expand(want_in), dim, indices.expand(want_idx))
+
+
+def nonzero(input, *, as_tuple=False):
+    rows = call(OPS["nonzero"], input if input.ndim else input.reshape(1))
+    if as_tuple:
+        if input.ndim == 0:
+            return (call(OPS["basic_index"], rows, key=(_FULL, 0)),)
+        return tuple(call(OPS["basic_index"], rows, key=(_FULL, i)) for i in range(input.ndim))
+    return rows if input.ndim else rows.reshape(-1, 0)
+
+
+def argwhere(input):
+    return nonzero(input)
+
+
+# ---------------------------------------------------------------- sorting
+def sort(input, dim=-1, descending=False, stable=False, *, out=None):
+    if input.ndim == 0:
+        from ember.ops.creation import zeros
+        return sort_result(input.clone(), zeros((), dtype=dt.int64, device=input.device))
+    values, indices = call(OPS["sort"], input, dim=normalize_dim(dim, input.ndim),
+                           descending=descending, stable=stable)
+    return sort_result(values, indices)
+
+
+def argsort(input, dim=-1, descending=False, stable=False):
+    return sort(input, dim, descending, stable).indices
+
+
+def msort(input):
+    return sort(input, 0).values
+
+
+def topk(input, k, dim=-1, largest=True, sorted=True, *, out=None):
+    dim = normalize_dim(dim, input.ndim) if input.ndim else 0
+    size = input._data.shape[dim] if input.ndim else 1
+    if not 0 <= k <= size:
+        raise RuntimeError(f"selected index k out of range: k={k} for a dimension of size {size}")
+    values, indices = sort(input, dim, descending=largest, stable=True)
+    from ember.ops.shape import narrow
+    if input.ndim == 0:
+        return topk_result(values, indices)
+    return topk_result(narrow(values, dim, 0, k), narrow(indices, dim, 0, k))
+
+
+def kthvalue(input, k, dim=-1, keepdim=False):
+    dim = normalize_dim(dim, input.ndim)
+    values, indices = sort(input, dim, stable=True)
+    from ember.ops.shape import select
+    v, i = select(values, dim, k - 1), select(indices, dim, k - 1)
+    if keepdim:
+        v, i = v.unsqueeze(dim), i.unsqueeze(dim)
+    return median_result(v, i)
+
+
+def median(input, dim=None, keepdim=False):
+    if dim is None:
+        flat = input.reshape(-1)
+        return sort(flat, 0, stable=True).values[(flat.numel() - 1) // 2]
+    dim = normalize_dim(dim, input.ndim)
+    return kthvalue(input, (input._data.shape[dim] + 1) // 2, dim, keepdim)
+
+
+def unique(input, sorted=True, return_inverse=False, return_counts=False, dim=None):
+    if dim is not None:
+        return _unique_dim(input, dim, return_inverse, return_counts)
+    values, inverse, counts = call(OPS["unique"], input, return_inverse=return_inverse,
+                                   return_counts=return_counts)
+    out = (values,)
+    if return_inverse:
+        out += (inverse,)
+    if return_counts:
+        out += (counts,)
+    return out[0] if len(out) == 1 else out
+
+
+def _unique_dim(input, dim, return_inverse, return_counts):
+    """Unique slices along ``dim``: rows compared lexicographically on the host."""
+    dim = normalize_dim(dim, input.ndim)
+    moved = input.movedim(dim, 0)
+    rows = moved.reshape(moved.shape[0], -1)
+    host = rows.cpu().numpy() if not rows._rg else rows.detach().cpu().numpy()
+    _, first, inverse, counts = np.unique(host, axis=0, return_index=True, return_inverse=True,
+                                          return_counts=True)
+    values = index_select(input, dim, from_host(first.astype(np.int64), input.device))
+    out = (values,)
+    if return_inverse:
+        out += (from_host(inverse.reshape(-1).astype(np.int64), input.device),)
+    if return_counts:
+        out += (from_host(counts.astype(np.int64), input.device),)
+    return out[0] if len(out) == 1 else out
+
+
+def unique_consecutive(input, return_inverse=False, return_counts=False, dim=None):
+    flat = input.reshape(-1)
+    if flat.numel() == 0:
+        return unique(input, return_inverse=return_inverse, return_counts=return_counts)
+    from ember.ops.shape import cat
+    change = ew.ne(flat[1:], flat[:-1])
+    starts = cat([from_host(np.ones(1, dtype=np.bool_), input.device), change])
+    values = flat[starts]
+    out = (values,)
+    group = starts.long().cumsum(0) - 1
+    if return_inverse:
+        out += (group.view(input.shape),)
+    if return_counts:
+        from ember.ops.creation import zeros
+        out += (zeros(values.numel(), dtype=dt.int64, device=input.device).index_add(0, group, ew.add(
+            zeros_like(group), 1)),)
+    return out[0] if len(out) == 1 else out
+
+
+def searchsorted(sorted_sequence, values, *, out_int32=False, right=False, side=None, sorter=None):
+    """Indices where values would be inserted to keep each row of sorted_sequence sorted."""
+    if side is not None:
+        right = side == "right"
+    seq = sorted_sequence
+    if sorter is not None:
+        seq = gather(seq, -1, sorter)
+    v = values if isinstance(values, Tensor) else from_host(np.asarray(values), seq.device)
+    if seq.ndim == 1:
+        cmp = ew.le(seq, v.unsqueeze(-1)) if right else ew.lt(seq, v.unsqueeze(-1))
+    else:
+        cmp = ew.le(seq.unsqueeze(-2), v.unsqueeze(-1)) if right else ew.lt(seq.unsqueeze(-2), v.unsqueeze(-1))
+    out = cmp.sum(-1)
+    return cast(out, dt.int32 if out_int32 else dt.int64)
+
+
+def bucketize(input, boundaries, *, out_int32=False, right=False):
+    return searchsorted(boundaries, input, out_int32=out_int32, right=right)

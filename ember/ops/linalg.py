@@ -1,0 +1,172 @@
+"""Matrix products: matmul and the forms PyTorch spells out (mm, bmm, mv, dot, ...), einsum."""
+from __future__ import annotations
+
+import string
+
+from ember.core.call import call
+from ember.core.tensor import Tensor
+from ember.dispatch.meta import broadcast_shapes
+from ember.dispatch.ops import OPS
+from ember.ops import elementwise as ew
+
+
+def _same_dtype(a, b, name):
+    if a.dtype is not b.dtype:
+        raise RuntimeError(f"{name}: expected m1 and m2 to have the same dtype, but got: "
+                           f"{a.dtype.name} != {b.dtype.name}")
+
+
+def matmul(input, other, *, out=None):
+    if input.ndim == 0 or other.ndim == 0:
+        raise RuntimeError(f"both arguments to matmul need to be at least 1D, but they are "
+                           f"{input.ndim}D and {other.ndim}D")
+    _same_dtype(input, other, "matmul")
+    k1 = input._data.shape[-1]
+    k2 = other._data.shape[-2] if other.ndim > 1 else other._data.shape[0]
+    if k1 != k2:
+        a = "x".join(map(str, input._data.shape[-2:] if input.ndim > 1 else (input._data.shape[0],)))
+        b = "x".join(map(str, other._data.shape[-2:] if other.ndim > 1 else (other._data.shape[0],)))
+        raise RuntimeError(f"mat1 and mat2 shapes cannot be multiplied ({a} and {b})" if input.ndim <= 2 and
+                           other.ndim <= 2 else f"matmul: inner dimensions differ ({k1} vs {k2}) for shapes "
+                           f"{list(input.shape)} and {list(other.shape)}")
+    if input.ndim > 2 or other.ndim > 2:
+        broadcast_shapes(input._data.shape[:-2], other._data.shape[:-2] if other.ndim > 1 else ())
+    return call(OPS["matmul"], input, other)
+
+
+def mm(input, mat2, *, out=None):
+    if input.ndim != 2 or mat2.ndim != 2:
+        raise RuntimeError(f"mm: expected 2D tensors, got {input.ndim}D and {mat2.ndim}D")
+    return matmul(input, mat2)
+
+
+def bmm(input, mat2, *, out=None):
+    if input.ndim != 3 or mat2.ndim != 3:
+        raise RuntimeError(f"batch1 must be a 3D tensor and batch2 must be a 3D tensor, got {input.ndim}D and "
+                           f"{mat2.ndim}D")
+    if input._data.shape[0] != mat2._data.shape[0]:
+        raise RuntimeError(f"bmm: batch sizes differ: {input._data.shape[0]} and {mat2._data.shape[0]}")
+    return matmul(input, mat2)
+
+
+def mv(input, vec, *, out=None):
+    if input.ndim != 2 or vec.ndim != 1:
+        raise RuntimeError(f"vector + matrix @ vector expected, got {input.ndim}D and {vec.ndim}D")
+    return matmul(input, vec)
+
+
+def dot(input, other, *, out=None):
+    if input.ndim != 1 or other.ndim != 1:
+        raise RuntimeError(f"1D tensors expected, but got {input.ndim}D and {other.ndim}D tensors")
+    if input._data.shape != other._data.shape:
+        raise RuntimeError(f"inconsistent tensor size, expected tensor [{input._data.shape[0]}] and src "
+                           f"[{other._data.shape[0]}] to have the same number of elements, but got "
+                           f"{input._data.shape[0]} and {other._data.shape[0]} elements respectively")
+    return matmul(input, other)
+
+
+vdot = inner_1d = dot
+
+
+def inner(input, other):
+    if input.ndim == 0 or other.ndim == 0:
+        return ew.mul(input, other)
+    return matmul(input, other.mT if other.ndim > 1 else other) if other.ndim <= 2 else \
+        einsum("...i,...ji->...j", input, other)
+
+
+def outer(input, vec2, *, out=None):
+    if input.ndim != 1 or vec2.ndim != 1:
+        raise RuntimeError(f"outer: expected 1D tensors, got {input.ndim}D and {vec2.ndim}D")
+    return ew.mul(input.unsqueeze(1), vec2.unsqueeze(0))
+
+
+ger = outer
+
+
+def _scaled(x, alpha):
+    return x if alpha == 1 else ew.mul(x, alpha)
+
+
+def addmm(input, mat1, mat2, *, beta=1, alpha=1, out=None):
+    product = _scaled(mm(mat1, mat2), alpha)
+    return product if beta == 0 else ew.add(_scaled(input, beta), product)
+
+
+def addmv(input, mat, vec, *, beta=1, alpha=1, out=None):
+    product = _scaled(mv(mat, vec), alpha)
+    return product if beta == 0 else ew.add(_scaled(input, beta), product)
+
+
+def baddbmm(input, batch1, batch2, *, beta=1, alpha=1, out=None):
+    product = _scaled(bmm(batch1, batch2), alpha)
+    return product if beta == 0 else ew.add(_scaled(input, beta), product)
+
+
+def addbmm(input, batch1, batch2, *, beta=1, alpha=1, out=None):
+    product = _scaled(bmm(batch1, batch2).sum(0), alpha)
+    return product if beta == 0 else ew.add(_scaled(input, beta), product)
+
+
+def tensordot(a, b, dims=2, out=None):
+    if isinstance(dims, int):
+        dims_a, dims_b = list(range(a.ndim - dims, a.ndim)), list(range(dims))
+    else:
+        dims_a, dims_b = [list(d) if not isinstance(d, int) else [d] for d in dims]
+    letters = iter(string.ascii_letters)
+    sa = [next(letters) for _ in range(a.ndim)]
+    sb = [next(letters) for _ in range(b.ndim)]
+    for i, j in zip(dims_a, dims_b):
+        sb[j] = sa[i]
+    out_letters = [c for i, c in enumerate(sa) if i not in dims_a] + [c for j, c in enumerate(sb) if j not in dims_b]
+    return einsum(f"{''.join(sa)},{''.join(sb)}->{''.join(out_letters)}", a, b)
+
+
+# ---------------------------------------------------------------- einsum
+def canonical_equation(equation: str, shapes) -> str:
+    """An explicit einsum equation: ellipses spelled out, the output written after '->'."""
+    equation = equation.replace(" ", "")
+    lhs, arrow, rhs = equation.partition("->")
+    terms = lhs.split(",")
+    if len(terms) != len(shapes):
+        raise RuntimeError(f"einsum(): {len(terms)} operands in the equation but {len(shapes)} were given")
+    used = set(c for c in equation if c.isalpha())
+    spare = iter(c for c in string.ascii_letters if c not in used)
+    ell_rank = 0
+    for term, shape in zip(terms, shapes):
+        named = len(term.replace("...", ""))
+        if "..." in term:
+            ell_rank = max(ell_rank, len(shape) - named)
+        elif named != len(shape):
+            raise RuntimeError(f"einsum(): the number of subscripts in the equation ({named}) does not match "
+                               f"the number of dimensions ({len(shape)}) for operand {term!r}")
+    ell = "".join(next(spare) for _ in range(ell_rank))
+    out_terms = []
+    for term, shape in zip(terms, shapes):
+        if "..." in term:
+            k = len(shape) - len(term.replace("...", ""))
+            term = term.replace("...", ell[ell_rank - k:] if k else "")
+        out_terms.append(term)
+    if arrow:
+        out = rhs.replace("...", ell)
+    else:
+        counts = {}
+        for term in out_terms:
+            for c in term:
+                counts[c] = counts.get(c, 0) + 1
+        out = ell + "".join(sorted(c for c, n in counts.items() if n == 1 and c not in ell))
+    return ",".join(out_terms) + "->" + out
+
+
+def einsum(equation, *operands):
+    if len(operands) == 1 and isinstance(operands[0], (list, tuple)):
+        operands = tuple(operands[0])
+    for op in operands:
+        if not isinstance(op, Tensor):
+            raise TypeError(f"einsum(): operands must be tensors, got {type(op).__name__}")
+    dtype = operands[0].dtype
+    for op in operands[1:]:
+        if op.dtype is not dtype:
+            raise RuntimeError(f"einsum(): operands do not all have the same dtype: {dtype.name} and {op.dtype.name}")
+    eq = canonical_equation(equation, [o._data.shape for o in operands])
+    return call(OPS["einsum"], *operands, equation=eq)

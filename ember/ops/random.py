@@ -1,0 +1,209 @@
+"""Random numbers: Generators and the sampling functions.
+
+All devices draw from ember's Philox stream (see ``ember.plugins.xp``): a generator is
+a (seed, offset) pair, and each call advances the offset by what it consumed, so the
+same seed gives the same numbers on every device.
+"""
+from __future__ import annotations
+
+import time
+
+from ember.core import dtype as dt
+from ember.core.tensor import Tensor
+from ember.dispatch.meta import as_shape
+from ember.ops.creation import _resolve_dtype, canonical_device, create
+from ember.plugins.xp import counter_steps
+
+_DEFAULT_SEED = 67280421310721
+
+
+class Generator:
+    def __init__(self, device="cpu"):
+        self.device = canonical_device(device)
+        self._seed = _DEFAULT_SEED
+        self._offset = 0
+
+    def manual_seed(self, seed) -> "Generator":
+        seed = int(seed)
+        if not -0x8000_0000_0000_0000 <= seed <= 0xFFFF_FFFF_FFFF_FFFF:
+            raise RuntimeError(f"Overflow when unpacking long: seed {seed} does not fit in 64 bits")
+        self._seed = seed & 0xFFFF_FFFF_FFFF_FFFF
+        self._offset = 0
+        return self
+
+    def seed(self) -> int:
+        self.manual_seed(time.time_ns() & 0xFFFF_FFFF_FFFF)
+        return self._seed
+
+    def initial_seed(self) -> int:
+        return self._seed
+
+    def get_state(self) -> Tensor:
+        from ember.ops.creation import tensor
+        return tensor([self._seed & 0x7FFF_FFFF_FFFF_FFFF, self._seed >> 63, self._offset], dtype=dt.int64)
+
+    def set_state(self, state: Tensor) -> "Generator":
+        low, high, offset = state.tolist()
+        self._seed = low | (high << 63)
+        self._offset = offset
+        return self
+
+    def _take(self, numel: int, normal: bool):
+        start = self._offset
+        self._offset += counter_steps(numel, normal)
+        return self._seed, start
+
+
+default_generator = Generator()
+
+
+def manual_seed(seed) -> Generator:
+    return default_generator.manual_seed(seed)
+
+
+def seed() -> int:
+    return default_generator.seed()
+
+
+def initial_seed() -> int:
+    return default_generator.initial_seed()
+
+
+def get_rng_state() -> Tensor:
+    return default_generator.get_state()
+
+
+def set_rng_state(state: Tensor) -> None:
+    default_generator.set_state(state)
+
+
+def _draw(kind, shape, dtype, device, generator, requires_grad=False):
+    gen = generator or default_generator
+    numel = 1
+    for s in shape:
+        numel *= s
+    seed_, offset = gen._take(numel, kind == "philox_normal")
+    return create(kind, device, requires_grad, shape=shape, dtype=dtype, seed=seed_, offset=offset)
+
+
+def _float_dtype(dtype):
+    d = _resolve_dtype(dtype)
+    if not d.is_floating_point:
+        raise RuntimeError(f"expected a floating-point dtype for random floats, got {d}")
+    return d
+
+
+def rand(*size, generator=None, dtype=None, device=None, requires_grad=False, out=None) -> Tensor:
+    return _draw("philox_uniform", as_shape(size), _float_dtype(dtype), device, generator, requires_grad)
+
+
+def randn(*size, generator=None, dtype=None, device=None, requires_grad=False, out=None) -> Tensor:
+    return _draw("philox_normal", as_shape(size), _float_dtype(dtype), device, generator, requires_grad)
+
+
+def rand_like(input, *, dtype=None, device=None, requires_grad=False, generator=None) -> Tensor:
+    return rand(input.shape, dtype=dtype or input.dtype, device=device or input.device,
+                requires_grad=requires_grad, generator=generator)
+
+
+def randn_like(input, *, dtype=None, device=None, requires_grad=False, generator=None) -> Tensor:
+    return randn(input.shape, dtype=dtype or input.dtype, device=device or input.device,
+                 requires_grad=requires_grad, generator=generator)
+
+
+def randint(low=0, high=None, size=None, *, generator=None, dtype=None, device=None,
+            requires_grad=False, out=None) -> Tensor:
+    if high is None:
+        low, high = 0, low
+    if size is None:
+        raise TypeError("randint() missing required argument 'size'")
+    if high <= low:
+        raise RuntimeError(f"random_ expects 'from' to be less than 'to', but got from={low} >= to={high}")
+    u = _draw("philox_uniform", as_shape((size,)), dt.float64, device, generator)
+    out = (u * (high - low)).floor_() + low
+    return out.to(_resolve_dtype(dtype, dt.int64))
+
+
+def randint_like(input, low=0, high=None, *, dtype=None, device=None, generator=None) -> Tensor:
+    return randint(low, high, input.shape, dtype=dtype or input.dtype, device=device or input.device,
+                   generator=generator)
+
+
+def randperm(n, *, generator=None, dtype=None, device=None, requires_grad=False, out=None) -> Tensor:
+    keys = _draw("philox_uniform", (n,), dt.float64, device, generator)
+    return keys.argsort(stable=True).to(_resolve_dtype(dtype, dt.int64))
+
+
+def normal(mean=0.0, std=1.0, size=None, *, generator=None, dtype=None, device=None,
+           requires_grad=False, out=None) -> Tensor:
+    if isinstance(mean, Tensor) or isinstance(std, Tensor):
+        like = mean if isinstance(mean, Tensor) else std
+        from ember.dispatch.meta import broadcast_shapes
+        shape = broadcast_shapes(*(x.shape for x in (mean, std) if isinstance(x, Tensor)))
+        z = _draw("philox_normal", shape, like.dtype, like.device, generator)
+        return z * std + mean
+    if size is None:
+        raise TypeError("normal() with float mean and std needs a size")
+    z = _draw("philox_normal", as_shape((size,)), _float_dtype(dtype), device, generator)
+    out = z * std + mean
+    return out.requires_grad_(True) if requires_grad else out
+
+
+def bernoulli(input, p=None, *, generator=None) -> Tensor:
+    probs = input if p is None else p
+    u = _draw("philox_uniform", input.shape, dt.float64, input.device, generator)
+    return (u < probs).to(input.dtype)
+
+
+def multinomial(input, num_samples, replacement=False, *, generator=None) -> Tensor:
+    """Sample category indices from (unnormalised) weights along the last dim."""
+    from ember.ops.shape import stack
+    if input.ndim not in (1, 2):
+        raise RuntimeError(f"prob_dist must be 1 or 2 dim, got {input.ndim}")
+    rows = input.reshape(1, -1) if input.ndim == 1 else input
+    n_cat = rows.shape[-1]
+    if not replacement and num_samples > n_cat:
+        raise RuntimeError(f"cannot sample n_sample > prob_dist.size(-1) samples without replacement "
+                           f"(n_sample={num_samples}, categories={n_cat})")
+    weights = rows.double()
+    if bool((weights < 0).any()) or not bool(weights.isfinite().all()):
+        raise RuntimeError("probability tensor contains either `inf`, `nan` or element < 0")
+    if replacement:
+        cdf = weights.cumsum(-1)
+        cdf = cdf / cdf[:, -1:]
+        u = _draw("philox_uniform", (rows.shape[0], num_samples), dt.float64, input.device, generator)
+        out = stack([(cdf[i].unsqueeze(0) <= u[i].unsqueeze(1)).sum(-1) for i in range(rows.shape[0])])
+        out = out.clamp(max=n_cat - 1)
+    else:
+        # Gumbel-top-k: keys u^(1/w) ordered descending give weighted sampling without replacement
+        u = _draw("philox_uniform", tuple(rows.shape), dt.float64, input.device, generator)
+        keys = (u.clamp(min=1e-300).log() / weights).where(weights > 0, weights.new_full((), -float("inf")))
+        out = keys.topk(num_samples, dim=-1).indices
+    return out.reshape(-1) if input.ndim == 1 else out
+
+
+# ---------------------------------------------------------------- in-place sampling (Tensor methods)
+def uniform_(self, a=0.0, b=1.0, *, generator=None) -> Tensor:
+    u = _draw("philox_uniform", self.shape, dt.float64, self.device, generator)
+    return self.copy_(u * (b - a) + a)
+
+
+def normal_(self, mean=0.0, std=1.0, *, generator=None) -> Tensor:
+    z = _draw("philox_normal", self.shape, dt.float64, self.device, generator)
+    return self.copy_(z * std + mean)
+
+
+def bernoulli_(self, p=0.5, *, generator=None) -> Tensor:
+    u = _draw("philox_uniform", self.shape, dt.float64, self.device, generator)
+    return self.copy_(u < p)
+
+
+def random_(self, from_=0, to=None, *, generator=None) -> Tensor:
+    if to is None:
+        to = 2 ** 24 if self.dtype.is_floating_point else 2 ** 63 - 1
+    return self.copy_(randint(from_, to, self.shape, device=self.device, generator=generator))
+
+
+def exponential_(self, lambd=1.0, *, generator=None) -> Tensor:
+    u = _draw("philox_uniform", self.shape, dt.float64, self.device, generator)
+    return self.copy_(-(1.0 - u).log() / lambd)

@@ -1,0 +1,55 @@
+"""CPU backend: hook implementations, transfers and memory for numpy arrays."""
+from __future__ import annotations
+
+import numpy as np
+
+from ember.core import dtype as dt
+from ember.dispatch.backend import Backend
+from ember.dispatch.hookspecs import hookimpl
+
+_NDARRAY = np.ndarray
+_BY_NUMPY = {d.numpy: d for d in dt.ALL_DTYPES}
+
+
+class CPUBackend(Backend):
+    device_type = "cpu"
+    dispatch_key = "CPU"
+    name = "cpu"
+    version = np.__version__
+    allow_cpu_fallback = False
+
+    def canonical_index(self, index):
+        return None
+
+    def from_numpy(self, array, index):
+        return np.array(array, copy=True)
+
+    def to_numpy(self, native):
+        return native
+
+    def dtype_of(self, native):
+        return _BY_NUMPY[native.dtype]
+
+    def normalize(self, native):
+        # numpy returns scalars for 0-d results; tensors always hold arrays
+        return native if type(native) is _NDARRAY else np.asarray(native)
+
+    def describe(self):
+        info = super().describe()
+        info["version"] = f"numpy {np.__version__}"
+        return info
+
+
+BACKEND = CPUBackend()
+
+
+@hookimpl
+def ember_backend():
+    return BACKEND
+
+
+@hookimpl
+def ember_register_kernels(backend, register):
+    from ember.plugins.cpu.kernels import KERNELS
+    for name, kernel in KERNELS.items():
+        register(name, kernel)

@@ -1,0 +1,320 @@
+"""Kernels written once over an array module ``xp`` (numpy or cupy).
+
+The CPU plugin uses ``XpKernels(numpy, scipy.special)``; the CUDA and ROCm plugins use
+the same class with cupy. Each method implements one primitive of
+``ember.dispatch.ops`` with that op's calling convention.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from ember.dispatch.ops import INDEX_SLOT
+
+_UNARY = {  # primitive -> xp function name
+    "neg": "negative", "abs": "abs", "sign": "sign", "sqrt": "sqrt", "exp": "exp",
+    "exp2": "exp2", "expm1": "expm1", "log": "log", "log2": "log2", "log10": "log10",
+    "log1p": "log1p", "sin": "sin", "cos": "cos", "tan": "tan", "asin": "arcsin",
+    "acos": "arccos", "atan": "arctan", "sinh": "sinh", "cosh": "cosh", "tanh": "tanh",
+    "floor": "floor", "ceil": "ceil", "trunc": "trunc", "isnan": "isnan", "isinf": "isinf",
+    "logical_not": "logical_not", "bitwise_not": "invert",
+}
+_BINARY = {
+    "add": "add", "sub": "subtract", "mul": "multiply", "div": "true_divide", "pow": "power",
+    "atan2": "arctan2", "remainder": "remainder", "fmod": "fmod", "maximum": "maximum",
+    "minimum": "minimum", "eq": "equal", "ne": "not_equal", "lt": "less", "le": "less_equal",
+    "gt": "greater", "ge": "greater_equal", "logical_and": "logical_and",
+    "logical_or": "logical_or", "logical_xor": "logical_xor", "bitwise_and": "bitwise_and",
+    "bitwise_or": "bitwise_or", "bitwise_xor": "bitwise_xor",
+    "bitwise_left_shift": "left_shift", "bitwise_right_shift": "right_shift",
+}
+# numpy computes these poorly or not at all in half precision: go through float32
+_LOW_PRECISION = ("float16", "bfloat16")
+
+
+class XpKernels:
+    def __init__(self, xp, special):
+        self.xp = xp
+        self.special = special
+        for name, fn_name in _UNARY.items():
+            setattr(self, name, self._unary(getattr(xp, fn_name)))
+        for name, fn_name in _BINARY.items():
+            setattr(self, name, getattr(xp, fn_name))
+
+    def kernels(self) -> dict:
+        """{op name: kernel} for every primitive this class implements."""
+        from ember.dispatch.ops import OPS
+        return {name: getattr(self, name) for name in OPS if hasattr(self, name)}
+
+    def _unary(self, fn):
+        xp = self.xp
+
+        def kernel(x):
+            if x.dtype.name == "bfloat16" and fn is not xp.negative and fn is not xp.abs:
+                return fn(x.astype(xp.float32)).astype(x.dtype)
+            return fn(x)
+        return kernel
+
+    # ---------------------------------------------------------------- elementwise
+    def rsqrt(self, x):
+        return self.xp.reciprocal(self.xp.sqrt(x))
+
+    def reciprocal(self, x):
+        return self.xp.reciprocal(x)
+
+    def sigmoid(self, x):
+        xp = self.xp
+        work = x.astype(xp.float32) if x.dtype.name in _LOW_PRECISION else x
+        # exp of a non-positive number only: no overflow for large |x|
+        e = xp.exp(-xp.abs(work))
+        r = xp.where(work >= 0, 1 / (1 + e), e / (1 + e))
+        return r.astype(x.dtype, copy=False)
+
+    def relu(self, x):
+        return self.xp.maximum(x, 0).astype(x.dtype, copy=False)
+
+    def erf(self, x):
+        return self._special(self.special.erf, x)
+
+    def erfinv(self, x):
+        return self._special(self.special.erfinv, x)
+
+    def _special(self, fn, x):
+        if x.dtype.name in _LOW_PRECISION:
+            return fn(x.astype(self.xp.float32)).astype(x.dtype)
+        return fn(x)
+
+    def round(self, x, *, decimals):
+        return self.xp.round(x, decimals)
+
+    def div_rounding(self, x, y, *, mode):
+        xp = self.xp
+        if mode == "floor":
+            return xp.floor_divide(x, y)
+        dtype = getattr(x, "dtype", None) or getattr(y, "dtype")
+        if dtype.kind in "iu":
+            q = xp.floor_divide(x, y)
+            # floor and trunc differ where the signs differ and the division is inexact
+            fix = (xp.remainder(x, y) != 0) & ((x < 0) != (y < 0))
+            return (q + fix).astype(q.dtype, copy=False)
+        return xp.trunc(xp.true_divide(x, y))
+
+    def where(self, cond, x, y):
+        return self.xp.where(cond, x, y)
+
+    def cast(self, x, *, dtype):
+        return x.astype(dtype.numpy)
+
+    # ---------------------------------------------------------------- reductions
+    def _axes(self, x, dims):
+        return tuple(dims) if dims else None
+
+    def sum(self, x, *, dims, keepdim):
+        xp = self.xp
+        if x.dtype.kind in "biu":  # integers and bool sum to int64, as in PyTorch
+            return xp.sum(x, axis=self._axes(x, dims), keepdims=keepdim, dtype=xp.int64)
+        if x.dtype.name in _LOW_PRECISION:
+            return xp.sum(x, axis=self._axes(x, dims), keepdims=keepdim, dtype=xp.float32).astype(x.dtype)
+        return xp.sum(x, axis=self._axes(x, dims), keepdims=keepdim)
+
+    def prod(self, x, *, dims, keepdim):
+        xp = self.xp
+        if x.dtype.kind in "biu":
+            return xp.prod(x, axis=self._axes(x, dims), keepdims=keepdim, dtype=xp.int64)
+        return xp.prod(x, axis=self._axes(x, dims), keepdims=keepdim)
+
+    def amax(self, x, *, dims, keepdim):
+        return self.xp.amax(x, axis=self._axes(x, dims), keepdims=keepdim)
+
+    def amin(self, x, *, dims, keepdim):
+        return self.xp.amin(x, axis=self._axes(x, dims), keepdims=keepdim)
+
+    def all(self, x, *, dims, keepdim):
+        return self.xp.all(x, axis=self._axes(x, dims), keepdims=keepdim)
+
+    def any(self, x, *, dims, keepdim):
+        return self.xp.any(x, axis=self._axes(x, dims), keepdims=keepdim)
+
+    def argmax(self, x, *, dim, keepdim):
+        return self._arg(self.xp.argmax, x, dim, keepdim)
+
+    def argmin(self, x, *, dim, keepdim):
+        return self._arg(self.xp.argmin, x, dim, keepdim)
+
+    def _arg(self, fn, x, dim, keepdim):
+        if dim is None:
+            r = fn(x)
+            return r.reshape((1,) * x.ndim) if keepdim else r
+        return fn(x, axis=dim, keepdims=keepdim)
+
+    def cumsum(self, x, *, dim):
+        dtype = self.xp.int64 if x.dtype.kind in "biu" else x.dtype
+        return self.xp.cumsum(x, axis=dim, dtype=dtype)
+
+    def cumprod(self, x, *, dim):
+        dtype = self.xp.int64 if x.dtype.kind in "biu" else x.dtype
+        return self.xp.cumprod(x, axis=dim, dtype=dtype)
+
+    # ---------------------------------------------------------------- linear algebra
+    def matmul(self, x, y):
+        return self.xp.matmul(x, y)
+
+    def einsum(self, *operands, equation):
+        return self.xp.einsum(equation, *operands, optimize=len(operands) > 2)
+
+    # ---------------------------------------------------------------- views
+    def view(self, x, *, shape):
+        try:
+            return self.xp.reshape(x, shape, copy=False)
+        except ValueError:
+            raise RuntimeError(
+                f"view size is not compatible with input tensor's size and stride (at least one dimension "
+                f"spans across two contiguous subspaces): cannot view shape {tuple(x.shape)} as "
+                f"{tuple(shape)}. Use .reshape(...) instead.") from None
+
+    def permute(self, x, *, dims):
+        return self.xp.transpose(x, dims)
+
+    def expand(self, x, *, shape):
+        return self.xp.broadcast_to(x, shape)
+
+    def basic_index(self, x, *, key):
+        return x[key]
+
+    def diagonal(self, x, *, offset, dim1, dim2):
+        return self.xp.diagonal(x, offset, dim1, dim2)
+
+    # ---------------------------------------------------------------- copies
+    def clone(self, x):
+        return self.xp.array(x, copy=True, order="C")
+
+    def flip(self, x, *, dims):
+        return self.xp.flip(x, dims).copy()
+
+    def roll(self, x, *, shifts, dims):
+        return self.xp.roll(x, shifts, dims)
+
+    def cat(self, *xs, dim):
+        return self.xp.concatenate(xs, axis=dim)
+
+    def tril(self, x, *, diagonal):
+        return self.xp.tril(x, diagonal)
+
+    def triu(self, x, *, diagonal):
+        return self.xp.triu(x, diagonal)
+
+    # ---------------------------------------------------------------- indexing
+    @staticmethod
+    def _fill_key(key, indices):
+        it = iter(indices)
+        return tuple(next(it) if k == INDEX_SLOT else k for k in key)
+
+    def index(self, x, *indices, key):
+        return x[self._fill_key(key, indices)]
+
+    def gather(self, x, index, *, dim):
+        return self.xp.take_along_axis(x, index, axis=dim)
+
+    def scatter(self, x, index, src, *, dim, reduce):
+        xp = self.xp
+        out = x.copy()
+        if not isinstance(src, xp.ndarray):
+            src = xp.full(index.shape, src, dtype=x.dtype)
+        grid = list(xp.indices(index.shape, sparse=True))
+        grid[dim] = index
+        grid = tuple(grid)
+        src = src[tuple(slice(0, s) for s in index.shape)]
+        if reduce is None:
+            out[grid] = src
+        elif reduce == "add":
+            xp.add.at(out, grid, src)
+        elif reduce == "multiply":
+            xp.multiply.at(out, grid, src)
+        elif reduce == "amax":
+            xp.maximum.at(out, grid, src)
+        elif reduce == "amin":
+            xp.minimum.at(out, grid, src)
+        else:
+            raise ValueError(f"unknown scatter reduction '{reduce}'")
+        return out
+
+    def nonzero(self, x):
+        return self.xp.stack(self.xp.nonzero(x), axis=-1).astype(self.xp.int64).reshape(-1, x.ndim)
+
+    def sort(self, x, *, dim, descending, stable):
+        xp = self.xp
+        if descending:
+            # a stable descending order: sort the reversed axis ascending, then reverse back
+            idx = xp.flip(xp.argsort(xp.flip(x, dim), axis=dim, kind="stable"), dim)
+            idx = x.shape[dim] - 1 - idx if x.ndim else idx
+        else:
+            idx = xp.argsort(x, axis=dim, kind="stable")
+        if x.ndim == 0:
+            return x.copy(), xp.zeros((), dtype=xp.int64)
+        return xp.take_along_axis(x, idx, axis=dim), idx.astype(xp.int64)
+
+    def unique(self, x, *, return_inverse, return_counts):
+        xp = self.xp
+        values, inverse, counts = xp.unique(x.reshape(-1), return_inverse=True, return_counts=True)
+        return values, inverse.reshape(x.shape).astype(xp.int64), counts.astype(xp.int64)
+
+    # ---------------------------------------------------------------- in place
+    def copy_(self, dst, src):
+        dst[...] = src
+        return dst
+
+    def index_put(self, dst, values, *indices, key, accumulate):
+        full_key = self._fill_key(key, indices)
+        if accumulate:
+            self.xp.add.at(dst, full_key, values)
+        else:
+            dst[full_key] = values
+        return dst
+
+    # ---------------------------------------------------------------- creation and random
+    def full(self, *, shape, value, dtype, index):
+        return self.xp.full(shape, value, dtype=dtype.numpy)
+
+    def arange(self, *, start, end, step, dtype, index):
+        return self.xp.arange(start, end, step, dtype=np.float64 if dtype.is_floating_point else np.int64
+                              ).astype(dtype.numpy)
+
+    def philox_uniform(self, *, shape, dtype, seed, offset, index):
+        return self.xp.asarray(philox_uniform(shape, seed, offset)).astype(dtype.numpy)
+
+    def philox_normal(self, *, shape, dtype, seed, offset, index):
+        return self.xp.asarray(philox_normal(shape, seed, offset)).astype(dtype.numpy)
+
+
+# ---------------------------------------------------------------- ember's random stream
+# The same (seed, offset) gives the same numbers on every device: 64-bit words from
+# Philox4x64-10 (numpy's Philox) keyed by the seed, its counter set to ``offset``
+# (each counter step gives 4 words); uniform floats are
+# the top 53 bits scaled to [0, 1); normals come from Box-Muller on consecutive pairs.
+def philox_words(n: int, seed: int, offset: int) -> np.ndarray:
+    gen = np.random.Philox(key=seed & 0xFFFFFFFFFFFFFFFF, counter=offset)
+    return gen.random_raw(n)
+
+
+def philox_uniform(shape, seed, offset) -> np.ndarray:
+    n = int(np.prod(shape, dtype=np.int64))
+    words = philox_words(n, seed, offset)
+    return ((words >> np.uint64(11)).astype(np.float64) * (1.0 / 9007199254740992.0)).reshape(shape)
+
+
+def philox_normal(shape, seed, offset) -> np.ndarray:
+    n = int(np.prod(shape, dtype=np.int64))
+    pairs = (n + 1) // 2
+    u = philox_uniform((2 * pairs,), seed, offset)
+    u1 = 1.0 - u[0::2]  # in (0, 1]: log is finite
+    radius = np.sqrt(-2.0 * np.log(u1))
+    angle = 2.0 * np.pi * u[1::2]
+    z = np.empty(2 * pairs)
+    z[0::2] = radius * np.cos(angle)
+    z[1::2] = radius * np.sin(angle)
+    return z[:n].reshape(shape)
+
+
+def counter_steps(numel: int, normal: bool) -> int:
+    """How far a random op advances the generator's offset (one Philox block = 4 words)."""
+    words = 2 * ((numel + 1) // 2) if normal else numel
+    return (words + 3) // 4
