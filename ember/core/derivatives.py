@@ -234,7 +234,11 @@ def _pow(node, g):
     grad_base = None
     if node.needs_grad(0):
         # x ** 0 has derivative 0 everywhere, including at x == 0
-        grad_base = E.where(exponent == 0, 0.0, g * exponent * E.pow(base, exponent - 1))
+        grad_base = g * exponent * E.pow(base, exponent - 1)
+        if _is_tensor(exponent):
+            grad_base = E.where(exponent == 0, 0.0, grad_base)
+        elif exponent == 0:
+            grad_base = E.zeros_like(g)
     grad_exp = None
     if node.needs_grad(1):
         out = _out(node)

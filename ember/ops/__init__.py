@@ -6,8 +6,10 @@ the same function objects (or in-place wrappers of them).
 """
 from __future__ import annotations
 
+import builtins as _builtins
+
 from ember.core import dtype as _dt
-from ember.core.autograd import register_tensor_hook, retain_grad, run_backward
+from ember.core.autograd import GRAD_MODE, register_tensor_hook, retain_grad, run_backward
 from ember.core.call import write_inplace
 from ember.core.tensor import Tensor
 from ember.dispatch.meta import result_type
@@ -34,7 +36,10 @@ from ember.ops import linalg as _l
 def _inplace(fn, name):
     """``x.op_(...)``: compute ``op(x, ...)`` and write it into x."""
     def method(self, *args, **kwargs):
-        result = fn(self, *args, **kwargs)
+        # Under autograd, compute from a copy: the rule may save the input, which the write overwrites.
+        grad_flows = GRAD_MODE.enabled and (self._rg or _builtins.any(isinstance(a, Tensor) and a._rg
+                                                                      for a in args))
+        result = fn(_c.clone(self) if grad_flows else self, *args, **kwargs)
         if isinstance(result, Tensor) and result.dtype is not self.dtype and \
                 result.dtype.category > self.dtype.category:
             raise RuntimeError(f"result type {result.dtype.name} can't be cast to the desired output type "

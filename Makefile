@@ -1,0 +1,31 @@
+# make demo  - create .venv, install ember with every backend this machine can run, run the main job
+# make test  - same set-up, then the whole test suite (conformance on every available device)
+# make bench - same set-up, then the benchmarks
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
+EXTRAS ?= test,bench,opencl,mps
+
+.PHONY: demo test bench venv clean
+
+$(STAMP): pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e ".[$(EXTRAS)]"
+	rm -f $(VENV)/.installed-*
+	touch $(STAMP)
+
+venv: $(STAMP)
+
+demo: $(STAMP)
+	EMBER_MPS_DEVICE=$${EMBER_MPS_DEVICE:-cpu} $(PY) -m ember.examples.demo
+
+test: $(STAMP)
+	EMBER_MPS_DEVICE=$${EMBER_MPS_DEVICE:-cpu} $(PY) -m pytest tests
+
+bench: $(STAMP)
+	$(PY) -m pytest benchmarks --benchmark-only --benchmark-columns=min,median,mean,rounds
+
+clean:
+	rm -rf $(VENV) .pytest_cache .benchmarks
