@@ -305,12 +305,13 @@ def _accumulate(variable: Tensor, grad: Tensor, create_graph: bool):
     elif create_graph:
         variable.grad = variable.grad + grad
     else:
-        from ember.ops.elementwise import add
         with no_grad():
-            if variable.grad.shape == grad.shape:
-                variable.grad.add_(grad)
+            total = variable.grad + grad
+            if total._data.shape == variable.grad._data.shape:
+                from ember.core.call import write_inplace
+                write_inplace(variable.grad, total)  # keep the same .grad tensor, as PyTorch does
             else:
-                variable.grad = add(variable.grad, grad)
+                variable.grad = total
 
 
 def _detached(g: Tensor) -> Tensor:
@@ -329,10 +330,8 @@ def run_backward(roots, root_grads, retain_graph=False, create_graph=False,
     if inputs is not None:
         capture = {}
         for i, t in enumerate(inputs):
-            if t.grad_fn is None:
-                capture[("leaf", id(t))] = i
-            else:
-                capture[(id(t.grad_fn), t._output_nr)] = i
+            node = AccumulateGrad(t) if t.grad_fn is None else t.grad_fn
+            capture[(node, 0 if t.grad_fn is None else t._output_nr)] = i
     captured = [None] * (len(inputs) if inputs is not None else 0)
 
     start = []
@@ -342,14 +341,14 @@ def run_backward(roots, root_grads, retain_graph=False, create_graph=False,
             raise RuntimeError("element 0 of tensors does not require grad and does not have a grad_fn")
         start.append((edge, g))
 
-    # dependency counts over the reachable graph (keyed by node identity)
+    # dependency counts over the reachable graph (nodes are their own keys; AccumulateGrad
+    # objects compare equal when they accumulate into the same leaf)
     deps = {}
-    nodes = {}
+    seen = set()
     stack = []
     for (node, _), _g in start:
-        key = _key(node)
-        if key not in nodes:
-            nodes[key] = node
+        if node not in seen:
+            seen.add(node)
             stack.append(node)
     while stack:
         node = stack.pop()
@@ -357,28 +356,26 @@ def run_backward(roots, root_grads, retain_graph=False, create_graph=False,
             if edge is None:
                 continue
             child = edge[0]
-            key = _key(child)
-            deps[key] = deps.get(key, 0) + 1
-            if key not in nodes:
-                nodes[key] = child
+            deps[child] = deps.get(child, 0) + 1
+            if child not in seen:
+                seen.add(child)
                 stack.append(child)
 
     buffers = {}
     for (node, nr), g in start:
-        buf = buffers.setdefault(_key(node), [None] * node.n_outputs)
+        buf = buffers.setdefault(node, [None] * node.n_outputs)
         buf[nr] = _add(buf[nr], g)
-    ready = [nodes[k] for k in dict.fromkeys(_key(n) for (n, _), _ in start) if deps.get(k, 0) == 0]
+    ready = [n for n in dict.fromkeys(n for (n, _), _ in start) if deps.get(n, 0) == 0]
 
     prev_mode = GRAD_MODE.enabled
     GRAD_MODE.enabled = create_graph
     try:
         while ready:
             node = ready.pop()
-            key = _key(node)
-            grads = buffers.pop(key, None)
-            if isinstance(node, AccumulateGrad):
+            grads = buffers.pop(node, None)
+            if type(node) is AccumulateGrad:
                 if grads is not None and grads[0] is not None:
-                    ck = ("leaf", id(node.variable))
+                    ck = (node, 0)
                     if capture is not None and ck in capture:
                         captured[capture[ck]] = _add(captured[capture[ck]], grads[0])
                     elif accumulate and capture is None:
@@ -391,7 +388,7 @@ def run_backward(roots, root_grads, retain_graph=False, create_graph=False,
                 grads = _run_tensor_hooks(node, grads)
                 if capture is not None:
                     for nr, g in enumerate(grads):
-                        i = capture.get((key, nr))
+                        i = capture.get((node, nr))
                         if i is not None:
                             captured[i] = _add(captured[i], g)
                 results = node.apply(grads)
@@ -404,15 +401,14 @@ def run_backward(roots, root_grads, retain_graph=False, create_graph=False,
                 if edge is None:
                     continue
                 child, nr = edge
-                ck = _key(child)
                 g = results[i] if results is not None and i < len(results) else None
                 if g is not None:
-                    buf = buffers.get(ck)
+                    buf = buffers.get(child)
                     if buf is None:
-                        buf = buffers[ck] = [None] * child.n_outputs
+                        buf = buffers[child] = [None] * child.n_outputs
                     buf[nr] = _add(buf[nr], g)
-                deps[ck] -= 1
-                if deps[ck] == 0:
+                deps[child] -= 1
+                if deps[child] == 0:
                     ready.append(child)
     finally:
         GRAD_MODE.enabled = prev_mode
@@ -429,10 +425,6 @@ def run_backward(roots, root_grads, retain_graph=False, create_graph=False,
                                    "graph. Set allow_unused=True if this is the desired behavior.")
         return tuple(g if create_graph or g is None else _detached(g) for g in captured)
     return None
-
-
-def _key(node):
-    return ("leaf", id(node.variable)) if isinstance(node, AccumulateGrad) else id(node)
 
 
 def _run_tensor_hooks(node, grads):
@@ -456,7 +448,6 @@ def _run_tensor_hooks(node, grads):
 
 def _fit_to_inputs(node, results):
     """Sum broadcast gradients back to each input's shape and cast to its dtype."""
-    from ember.ops.reduction import sum_to_shape
     out = []
     for g, meta in zip(results, node.input_meta):
         if g is None or meta is None:
@@ -464,6 +455,7 @@ def _fit_to_inputs(node, results):
             continue
         shape, dtype, _device = meta
         if g._data.shape != shape:
+            from ember.ops.reduction import sum_to_shape
             g = sum_to_shape(g, shape)
         if g.dtype is not dtype:
             g = g.to(dtype)

@@ -8,8 +8,10 @@ from __future__ import annotations
 
 from ember.core import autograd as ag
 from ember.core.autograd import GRAD_MODE, Node, SavedTensor, edge_of
+from ember.core.dtype import FLOAT
 from ember.core.device import device as Device
 from ember.core.tensor import Tensor, make_tensor, version_counter
+from ember.dispatch.ops import OPS
 from ember.dispatch.registry import REGISTRY
 from ember.dispatch.table import resolve
 
@@ -61,35 +63,42 @@ def call(op, *inputs, **attrs):
             elif t.device is not device and t.device != device:
                 device = _common_device(op, inputs)
                 inputs = _move_cpu_scalars(inputs, device)
+                needs_grad = any(isinstance(x, Tensor) and x._rg for x in inputs)
                 break
             if t._rg:
                 needs_grad = True
     if device is None:
         raise TypeError(f"op '{op.name}' needs at least one tensor argument")
-    if needs_grad is False:
-        for t in inputs:
-            if isinstance(t, Tensor) and t._rg:
-                needs_grad = True
-                break
-    kernel = op.resolved.get(device.type) or resolve(op, device.type)
+    dtype_kind = device.type
+    kernel = op.resolved.get(dtype_kind) or resolve(op, dtype_kind)
     out = kernel(*[t._data if isinstance(t, Tensor) else t for t in inputs], **attrs)
-    backend = _BACKENDS.get(device.type) or backend_of(device.type)
+    wrap = _WRAPPERS.get(dtype_kind) or _wrapper(dtype_kind)
     if type(out) is tuple:
-        outs = tuple(_wrap(backend, o, device) for o in out)
+        outs = tuple(wrap(o, device) for o in out)
         result = outs[0]
     else:
         outs = None
-        result = _wrap(backend, out, device)
+        result = wrap(out, device)
     if op.view:
         _link_view(result, inputs[0], op, attrs)
-    if needs_grad and GRAD_MODE.enabled and op.rule is not None and result.dtype.is_floating_point:
+    if needs_grad and GRAD_MODE.enabled and op.rule is not None and result.dtype.category == _FLOAT:
         _record(op, inputs, attrs, result, outs)
     return outs if outs is not None else result
 
 
-def _wrap(backend, native, device):
-    native = backend.normalize(native)
-    return make_tensor(native, backend.dtype_of(native), device)
+_WRAPPERS = {}  # device type -> function(native, device) -> Tensor
+_FLOAT = FLOAT
+
+
+def _wrapper(device_type):
+    backend = backend_of(device_type)
+    normalize, dtype_of = backend.normalize, backend.dtype_of
+
+    def wrap(native, device):
+        native = normalize(native)
+        return make_tensor(native, dtype_of(native), device)
+    _WRAPPERS[device_type] = wrap
+    return wrap
 
 
 def _link_view(view: Tensor, source: Tensor, op, attrs):
@@ -177,7 +186,6 @@ def write_inplace(target: Tensor, result):
 
 
 def resolve_kernel(name, device_type):
-    from ember.dispatch.ops import OPS
     op = OPS[name]
     return op.resolved.get(device_type) or resolve(op, device_type)
 

@@ -294,6 +294,8 @@ def _where(node, g):
 def _unreduce(g, node, dims, keepdim):
     """Broadcast a reduced gradient back over the reduced dims."""
     shape = node.input_shape(0)
+    if g._data.shape == shape:
+        return g
     if not keepdim:
         kept = list(g.shape)
         for d in sorted(dims or range(len(shape))):
@@ -542,6 +544,32 @@ def _log_softmax(node, g):
     out = _out(node)
     dim = node.attrs["dim"]
     return (g - E.exp(out) * E.sum(g, dim, keepdim=True),)
+
+
+# The conv rules are conv / conv_transpose calls again (built by ember.nn.functional.conv), so a
+# backend's fused kernels also run the backward pass, and the rules differentiate in turn.
+@derivative("conv", inputs=(0, 1))
+def _conv(node, g):
+    from ember.nn.functional import conv as C
+    x, w = _x(node, 0), _x(node, 1)
+    a = node.attrs
+    geometry = dict(stride=a["stride"], padding=a["padding"], dilation=a["dilation"], groups=a["groups"])
+    grad_x = C.conv_input_grad(g, w, x.shape, **geometry) if node.needs_grad(0) else None
+    grad_w = C.conv_weight_grad(x, g, w.shape[2:], **geometry) if node.needs_grad(1) else None
+    grad_b = C.bias_grad(g) if node.needs_grad(2) else None
+    return grad_x, grad_w, grad_b
+
+
+@derivative("conv_transpose", inputs=(0, 1))
+def _conv_transpose(node, g):
+    from ember.nn.functional import conv as C
+    x, w = _x(node, 0), _x(node, 1)
+    a = node.attrs
+    geometry = dict(stride=a["stride"], padding=a["padding"], dilation=a["dilation"], groups=a["groups"])
+    grad_x = C.conv_transpose_input_grad(g, w, x.shape, **geometry) if node.needs_grad(0) else None
+    grad_w = C.conv_weight_grad(g, x, w.shape[2:], **geometry) if node.needs_grad(1) else None
+    grad_b = C.bias_grad(g) if node.needs_grad(2) else None
+    return grad_x, grad_w, grad_b
 
 
 del INDEX_SLOT

@@ -98,6 +98,10 @@ _declare(PRIMITIVE, "philox_uniform philox_normal",
 
 # ---------------------------------------------------------------- composites a backend may fuse
 _declare(COMPOSITE, "softmax log_softmax", "(x, *, dim)")
+_declare(COMPOSITE, "conv", "(x, weight, bias, *, stride, padding, dilation, groups)  # bias may be None; "
+         "N-d by weight.ndim - 2; padding: symmetric amounts per spatial dim")
+_declare(COMPOSITE, "conv_transpose", "(x, weight, bias, *, stride, padding, output_padding, dilation, groups)  "
+         "# weight (C_in, C_out / groups, *kernel); bias may be None")
 
 
 def primitives():

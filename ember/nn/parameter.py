@@ -1,1 +1,107 @@
-"""nn.Parameter."""
+"""``nn.Parameter`` and ``nn.Buffer``.
+
+A Parameter is a leaf Tensor that a Module registers as learnable state when it is
+assigned as an attribute. It shares memory with the tensor it wraps. Results of ops on a
+Parameter are plain Tensors. A Buffer is only a marker: assigning ``nn.Buffer(t)`` to a
+module attribute registers ``t`` as a buffer; the module stores a plain Tensor.
+"""
+from __future__ import annotations
+
+from ember.core.tensor import Tensor, make_tensor, version_counter
+
+__all__ = ["Parameter", "Buffer", "is_lazy"]
+
+
+def _share(cls, data: Tensor):
+    """A new ``cls`` instance holding ``data``'s memory, with fresh autograd fields."""
+    out = object.__new__(cls)
+    out._data = data._data
+    out.dtype = data.dtype
+    out.device = data.device
+    out._rg = False
+    out.grad = None
+    out.grad_fn = None
+    out._output_nr = 0
+    out._version = version_counter(data)
+    out._base = None
+    out._view_fn = None
+    out._hooks = None
+    out._retains_grad = False
+    return out
+
+
+class Parameter(Tensor):
+    """A tensor that is a module parameter: ``requires_grad=True`` unless told otherwise."""
+
+    def __new__(cls, data=None, requires_grad=True):
+        if data is None:
+            from ember.ops.creation import empty
+            data = empty(0)
+        if not isinstance(data, Tensor):
+            raise TypeError(f"Parameter(): data must be a Tensor, not {type(data).__name__}")
+        out = _share(cls, data)
+        if requires_grad:
+            out.requires_grad_(True)
+        return out
+
+    def __init__(self, data=None, requires_grad=True):
+        pass  # all the work happens in __new__
+
+    def __repr__(self):
+        return "Parameter containing:\n" + super().__repr__()
+
+    __str__ = __repr__
+
+    def __deepcopy__(self, memo):
+        if id(self) in memo:
+            return memo[id(self)]
+        from ember.core.autograd import no_grad
+        with no_grad():
+            result = type(self)(self.data.clone(), self.requires_grad)
+        if self.grad is not None:
+            result.grad = self.grad.detach().clone()
+        result.__dict__.update({k: v for k, v in self.__dict__.items()})
+        memo[id(self)] = result
+        return result
+
+    def __reduce_ex__(self, protocol):
+        return (_rebuild_parameter, (_plain(self), self.requires_grad, dict(self.__dict__)))
+
+
+def _plain(t: Tensor) -> Tensor:
+    """A plain Tensor aliasing ``t``'s memory (no autograd history)."""
+    return make_tensor(t._data, t.dtype, t.device)
+
+
+def _rebuild_parameter(data, requires_grad, attributes):
+    p = Parameter(data, requires_grad)
+    p.__dict__.update(attributes)
+    return p
+
+
+class Buffer(Tensor):
+    """A tensor meant as module state that is not learned (running statistics, masks).
+
+    Assigning ``nn.Buffer(t)`` to a module attribute registers it as a buffer;
+    ``persistent=False`` keeps it out of ``state_dict()``. It shares ``t``'s memory.
+    """
+
+    def __new__(cls, data=None, *, persistent: bool = True):
+        if data is None:
+            from ember.ops.creation import empty
+            data = empty(0)
+        if not isinstance(data, Tensor):
+            raise TypeError(f"Buffer(): data must be a Tensor, not {type(data).__name__}")
+        out = _share(cls, data)
+        if data.requires_grad:
+            out.requires_grad_(True)
+        out.persistent = persistent
+        return out
+
+    def __init__(self, data=None, *, persistent: bool = True):
+        pass
+
+
+def is_lazy(param) -> bool:
+    """ember has no lazily shaped parameters; kept for code that asks."""
+    return False

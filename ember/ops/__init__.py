@@ -216,6 +216,8 @@ _OPERATORS = {
 for _name, _fn in {**_METHODS, **_OPERATORS}.items():
     setattr(Tensor, _name, _fn)
 Tensor.__new__ = staticmethod(_legacy_tensor_new)
+from ember.core.pickling import tensor_deepcopy as _deepcopy, tensor_reduce_ex as _reduce_ex  # noqa: E402
+Tensor.__reduce_ex__, Tensor.__deepcopy__ = _reduce_ex, _deepcopy
 Tensor.__hash__ = lambda self: id(self)  # __eq__ is elementwise, identity hashing as in PyTorch
 del _name, _fn
 

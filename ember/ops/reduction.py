@@ -237,12 +237,15 @@ def sum_to_shape(grad: Tensor, shape) -> Tensor:
 
 
 # ---------------------------------------------------------------- softmax family
-def run_composite(op, composite, input, **attrs):
-    """Run a backend's fused override of a composite if it has one, else the composite."""
+def run_composite(op, composite, input, *others, **attrs):
+    """Run a backend's fused override of a composite if it has one, else the composite.
+
+    ``input`` (a Tensor) picks the device; ``others`` are further arguments (Tensors or None).
+    """
     kernel = op.resolved.get(input.device.type) or resolve(op, input.device.type)
     if kernel is None:
-        return composite(input, **attrs)
-    return call(op, input, **attrs)
+        return composite(input, *others, **attrs)
+    return call(op, input, *others, **attrs)
 
 
 def _softmax_reference(input, *, dim):

@@ -1,1 +1,341 @@
-__all__ = []
+"""Padding, resampling and patch rearrangement: pad, interpolate / upsample, unfold / fold,
+pixel_shuffle / pixel_unshuffle.
+
+Everything here is written in ember ops (cat, slicing, index_select, matmul), so it runs
+and differentiates on every backend. ``fold`` is a transposed convolution with one-hot
+weights and so uses a backend's fused ``conv_transpose`` where there is one.
+"""
+from __future__ import annotations
+
+import math
+import numbers
+
+import numpy as np
+
+import ember
+
+__all__ = ["pad", "interpolate", "upsample", "upsample_nearest", "upsample_bilinear", "unfold", "fold",
+           "pixel_shuffle", "pixel_unshuffle"]
+
+
+# ---------------------------------------------------------------- helpers shared with conv and pooling
+def _ntuple(value, n, name):
+    """``value`` as a tuple of ``n`` ints (an int or a 1-element sequence is repeated)."""
+    if isinstance(value, numbers.Integral):
+        return (int(value),) * n
+    value = tuple(int(v) for v in value)
+    if len(value) == 1:
+        return value * n
+    if len(value) != n:
+        raise RuntimeError(f"expected {name} to be a single integer value or a list of {n} values, "
+                           f"but got {name}={list(value)}")
+    return value
+
+
+def _index_tensor(values, device):
+    return ember.tensor(np.asarray(values, dtype=np.int64), device=device)
+
+
+# ---------------------------------------------------------------- pad
+def pad(input, pad, mode="constant", value=None):
+    """Pad the last ``len(pad) // 2`` dims: ``pad = (last_left, last_right, 2nd_last_left, ...)``.
+
+    Modes: 'constant' (``value``, default 0; negative amounts crop), 'reflect' (mirror without
+    the edge), 'replicate' (repeat the edge) and 'circular' (wrap around).
+    """
+    pad = tuple(int(p) for p in pad)
+    if len(pad) % 2:
+        raise RuntimeError(f"Padding length must be divisible by 2, got padding {list(pad)}")
+    n_dims = len(pad) // 2
+    if n_dims > input.ndim:
+        raise RuntimeError(f"Padding length should be less than or equal to two times the input dimension but "
+                           f"got padding length {len(pad)} and input of dimension {input.ndim}")
+    if mode == "constant":
+        return _pad_constant(input, pad, 0 if value is None else value)
+    if mode not in ("reflect", "replicate", "circular"):
+        raise NotImplementedError(f"Unrecognised padding mode {mode}")
+    if value is not None and value != 0:
+        raise ValueError(f"Padding mode \"{mode}\" doesn't take in value argument, got value={value}")
+    if not 2 <= input.ndim - n_dims + 1 <= 3 or n_dims > 3:
+        raise NotImplementedError(
+            f"Only 2D, 3D, 4D, 5D padding with non-constant padding are supported for now; got mode '{mode}' "
+            f"with padding of length {len(pad)} for an input of {input.ndim} dimensions")
+    out = input
+    for i in range(n_dims):
+        dim = input.ndim - 1 - i
+        left, right = pad[2 * i], pad[2 * i + 1]
+        if left == 0 and right == 0:
+            continue
+        size = out.shape[dim]
+        index = _pad_index(mode, size, left, right, dim, input.shape)
+        out = ember.index_select(out, dim, _index_tensor(index, input.device))
+    return out
+
+
+def _pad_index(mode, size, left, right, dim, shape):
+    positions = np.arange(-left, size + right)
+    if mode == "reflect":
+        if left >= size or right >= size or left < 0 or right < 0:
+            raise RuntimeError(f"Argument #4: Padding size should be less than the corresponding input dimension, "
+                               f"but got: padding ({left}, {right}) at dimension {dim} of input {list(shape)}")
+        positions = np.abs(positions)
+        return np.where(positions >= size, 2 * (size - 1) - positions, positions)
+    if mode == "replicate":
+        if size == 0:
+            raise RuntimeError(f"padding mode 'replicate' needs a non-empty dimension {dim} of input {list(shape)}")
+        return np.clip(positions, 0, size - 1)
+    if left > size or right > size:
+        raise RuntimeError(f"Padding value causes wrapping around more than once: padding ({left}, {right}) at "
+                           f"dimension {dim} of input {list(shape)}")
+    return np.mod(positions, size)
+
+
+def _pad_constant(input, pad, value):
+    out = input
+    for i in range(len(pad) // 2):
+        dim = input.ndim - 1 - i
+        left, right = pad[2 * i], pad[2 * i + 1]
+        if left < 0 or right < 0:  # negative amounts crop
+            size = out.shape[dim]
+            start, stop = max(-left, 0), size - max(-right, 0)
+            if stop < start:
+                raise RuntimeError(f"The input size {size}, plus negative padding {left} and {right} resulted in "
+                                   f"a negative output size, which is invalid. Check dimension {dim} of your input.")
+            out = ember.narrow(out, dim, start, stop - start)
+            left, right = max(left, 0), max(right, 0)
+        if left == 0 and right == 0:
+            continue
+        parts = []
+        for amount in (left, right):
+            shape = list(out.shape)
+            shape[dim] = amount
+            parts.append(ember.full(shape, value, dtype=input.dtype, device=input.device) if amount else None)
+        out = ember.cat([p for p in (parts[0], out, parts[1]) if p is not None], dim)
+    return out if out is not input else ember.clone(input)
+
+
+# ---------------------------------------------------------------- pixel shuffle
+def pixel_shuffle(input, upscale_factor):
+    """(*, C*r*r, H, W) -> (*, C, H*r, W*r)."""
+    r = int(upscale_factor)
+    if input.ndim < 3:
+        raise RuntimeError(f"pixel_shuffle expects input to have at least 3 dimensions, but got input with "
+                           f"{input.ndim} dimension(s)")
+    *batch, c, h, w = input.shape
+    if r <= 0 or c % (r * r):
+        raise RuntimeError(f"pixel_shuffle expects its input's 'channel' dimension to be divisible by the square "
+                           f"of upscale_factor, but input.size(-3)={c} is not divisible by {r * r}")
+    b = len(batch)
+    x = input.reshape(*batch, c // (r * r), r, r, h, w)
+    x = x.permute(*range(b), b, b + 3, b + 1, b + 4, b + 2)
+    return x.reshape(*batch, c // (r * r), h * r, w * r)
+
+
+def pixel_unshuffle(input, downscale_factor):
+    """(*, C, H*r, W*r) -> (*, C*r*r, H, W)."""
+    r = int(downscale_factor)
+    if input.ndim < 3:
+        raise RuntimeError(f"pixel_unshuffle expects input to have at least 3 dimensions, but got input with "
+                           f"{input.ndim} dimension(s)")
+    *batch, c, h, w = input.shape
+    if r <= 0 or h % r or w % r:
+        raise RuntimeError(f"pixel_unshuffle expects height ({h}) and width ({w}) to be divisible by "
+                           f"downscale_factor ({r})")
+    b = len(batch)
+    x = input.reshape(*batch, c, h // r, r, w // r, r)
+    x = x.permute(*range(b), b, b + 2, b + 4, b + 1, b + 3)
+    return x.reshape(*batch, c * r * r, h // r, w // r)
+
+
+# ---------------------------------------------------------------- unfold / fold (im2col / col2im)
+def unfold(input, kernel_size, dilation=1, padding=0, stride=1):
+    """Sliding local blocks: (N, C, H, W) -> (N, C * kh * kw, L), channel-major as in PyTorch."""
+    from ember.nn.functional.conv import _windows
+    batched = input.ndim == 4
+    if input.ndim not in (3, 4):
+        raise NotImplementedError(f"Input Error: Only 3D or 4D input Tensors are supported (got {input.ndim}D)")
+    x = input if batched else input.unsqueeze(0)
+    kernel = _ntuple(kernel_size, 2, "kernel_size")
+    dilation, padding, stride = (_ntuple(v, 2, n) for v, n in ((dilation, "dilation"), (padding, "padding"),
+                                                                (stride, "stride")))
+    sizes = [(x.shape[2 + i] + 2 * padding[i] - dilation[i] * (kernel[i] - 1) - 1) // stride[i] + 1
+             for i in range(2)]
+    if min(sizes) <= 0:
+        raise RuntimeError(f"Given input with spatial size {tuple(x.shape[2:])}, kernel_size={kernel}, "
+                           f"dilation={dilation}, padding={padding}, calculated shape of the array of sliding "
+                           f"blocks as {tuple(sizes)}, but its components must be at least one.")
+    if any(padding):
+        x = _pad_constant(x, (padding[1], padding[1], padding[0], padding[0]), 0)
+    cols = _windows(x, kernel, stride, dilation)  # (N, C, kh*kw, oh, ow)
+    n, c = x.shape[:2]
+    cols = cols.reshape(n, c * kernel[0] * kernel[1], sizes[0] * sizes[1])
+    return cols if batched else cols.squeeze(0)
+
+
+def fold(input, output_size, kernel_size, dilation=1, padding=0, stride=1):
+    """Sum sliding local blocks back into an image: (N, C * kh * kw, L) -> (N, C, H, W)."""
+    from ember.nn.functional.conv import _conv_transpose
+    batched = input.ndim == 3
+    if input.ndim not in (2, 3):
+        raise NotImplementedError(f"Input Error: Only unbatched (2D) or batched (3D) input Tensors are "
+                                  f"supported (got {input.ndim}D)")
+    x = input if batched else input.unsqueeze(0)
+    out_size = _ntuple(output_size, 2, "output_size")
+    kernel = _ntuple(kernel_size, 2, "kernel_size")
+    dilation, padding, stride = (_ntuple(v, 2, n) for v, n in ((dilation, "dilation"), (padding, "padding"),
+                                                                (stride, "stride")))
+    n, ck, length = x.shape
+    k = kernel[0] * kernel[1]
+    if ck % k:
+        raise RuntimeError(f"Expected size of input's dimension 1 to be divisible by the product of kernel_size, "
+                           f"but got input.size(1)={ck} and kernel_size={kernel}")
+    blocks = [(out_size[i] + 2 * padding[i] - dilation[i] * (kernel[i] - 1) - 1) // stride[i] + 1 for i in range(2)]
+    if blocks[0] * blocks[1] != length or min(blocks) <= 0:
+        raise RuntimeError(f"Given output_size={out_size}, kernel_size={kernel}, dilation={dilation}, "
+                           f"padding={padding}, stride={stride}, expected size of input's dimension 2 to match the "
+                           f"calculated number of sliding blocks {blocks[0]} * {blocks[1]} = {blocks[0] * blocks[1]}, "
+                           f"but got input.size(2)={length}.")
+    c = ck // k
+    # one-hot weights: input channel (c, kernel offset) writes only its own offset of output channel c
+    eye = ember.eye(k, dtype=x.dtype, device=x.device).reshape(k, 1, *kernel)
+    weight = eye.repeat(c, 1, 1, 1)
+    reached = [(blocks[i] - 1) * stride[i] + dilation[i] * (kernel[i] - 1) + 1 - 2 * padding[i] for i in range(2)]
+    output_padding = tuple(out_size[i] - reached[i] for i in range(2))
+    out = _conv_transpose(x.reshape(n, ck, *blocks), weight, None, stride=stride, padding=padding,
+                          output_padding=output_padding, dilation=dilation, groups=c)
+    return out if batched else out.squeeze(0)
+
+
+# ---------------------------------------------------------------- interpolate
+_MODES = ("nearest", "nearest-exact", "linear", "bilinear", "bicubic", "trilinear", "area")
+_MODE_DIMS = {"linear": 1, "bilinear": 2, "trilinear": 3, "bicubic": 2}
+
+
+def interpolate(input, size=None, scale_factor=None, mode="nearest", align_corners=None,
+                recompute_scale_factor=None, antialias=False):
+    """Resample the spatial dims (everything after N and C) to ``size`` or by ``scale_factor``."""
+    if mode not in _MODES:
+        raise NotImplementedError(f"Input Error: Only 3D, 4D and 5D input Tensors supported (got {input.ndim}D) "
+                                  f"for the modes: nearest | linear | bilinear | bicubic | trilinear | area | "
+                                  f"nearest-exact (got {mode})")
+    if antialias:
+        raise NotImplementedError("interpolate(antialias=True) is not implemented in ember")
+    nd = input.ndim - 2
+    if nd < 1 or nd > 3:
+        raise NotImplementedError(f"Input Error: Only 3D, 4D and 5D input Tensors supported (got {input.ndim}D) "
+                                  f"for the modes: nearest | linear | bilinear | bicubic | trilinear | area | "
+                                  f"nearest-exact (got {mode})")
+    if mode in _MODE_DIMS and _MODE_DIMS[mode] != nd:
+        expected = {1: "3D", 2: "4D", 3: "5D"}[_MODE_DIMS[mode]]
+        raise NotImplementedError(f"Got {input.ndim}D input, but {mode} mode needs {expected} input")
+    if align_corners is not None and mode not in ("linear", "bilinear", "bicubic", "trilinear"):
+        raise ValueError("align_corners option can only be set with the interpolating modes: "
+                         "linear | bilinear | bicubic | trilinear")
+    align_corners = bool(align_corners)
+    in_sizes = tuple(input.shape[2:])
+    out_sizes, scales = _output_sizes(in_sizes, size, scale_factor, recompute_scale_factor, nd)
+    if mode == "area":
+        from ember.nn.functional.pooling import _adaptive_avg
+        return _adaptive_avg(input, out_sizes)
+    out = input
+    for i in range(nd):
+        dim = 2 + i
+        if mode in ("nearest", "nearest-exact"):
+            index = _nearest_index(in_sizes[i], out_sizes[i], scales[i], exact=mode == "nearest-exact")
+            out = ember.index_select(out, dim, _index_tensor(index, input.device))
+        elif mode == "bicubic":
+            out = _cubic_along(out, dim, in_sizes[i], out_sizes[i], scales[i], align_corners)
+        else:
+            out = _linear_along(out, dim, in_sizes[i], out_sizes[i], scales[i], align_corners)
+    return out
+
+
+def _output_sizes(in_sizes, size, scale_factor, recompute_scale_factor, nd):
+    if (size is None) == (scale_factor is None):
+        raise ValueError("either size or scale_factor should be defined" if size is None
+                         else "only one of size or scale_factor should be defined")
+    if size is not None:
+        sizes = _ntuple(size, nd, "size") if not isinstance(size, numbers.Integral) else (int(size),) * nd
+        if len(sizes) != nd:
+            raise ValueError(f"Input and output must have the same number of spatial dimensions, but got input "
+                             f"with spatial dimensions of {list(in_sizes)} and output size of {list(sizes)}. "
+                             f"Please provide input tensor in (N, C, d1, d2, ...,dK) format and output size in "
+                             f"(o1, o2, ...,oK) format.")
+        return sizes, (None,) * nd
+    factors = (float(scale_factor),) * nd if isinstance(scale_factor, numbers.Real) \
+        else tuple(float(f) for f in scale_factor)
+    if len(factors) != nd:
+        raise ValueError(f"Input and scale_factor must have the same number of spatial dimensions, but got input "
+                         f"with spatial dimensions of {list(in_sizes)} and scale_factor of shape {list(factors)}. "
+                         f"Please provide input tensor in (N, C, d1, d2, ...,dK) format and scale_factor in "
+                         f"(s1, s2, ...,sK) format.")
+    sizes = tuple(int(math.floor(s * f)) for s, f in zip(in_sizes, factors))
+    # the kernels use the user's factor unless asked to recompute it from the sizes
+    scales = (None,) * nd if recompute_scale_factor else factors
+    return sizes, scales
+
+
+def _source_scale(in_size, out_size, scale, align_corners):
+    if align_corners:
+        return (in_size - 1) / (out_size - 1) if out_size > 1 else 0.0
+    return 1.0 / scale if scale is not None and scale > 0 else in_size / out_size
+
+
+def _nearest_index(in_size, out_size, scale, exact):
+    ratio = _source_scale(in_size, out_size, scale, False)
+    dst = np.arange(out_size, dtype=np.float64)
+    src = np.floor((dst + 0.5) * ratio) if exact else np.floor(dst.astype(np.float32) * np.float32(ratio))
+    return np.minimum(src.astype(np.int64), in_size - 1)
+
+
+def _linear_along(x, dim, in_size, out_size, scale, align_corners):
+    ratio = _source_scale(in_size, out_size, scale, align_corners)
+    dst = np.arange(out_size, dtype=np.float64)
+    src = dst * ratio if align_corners else np.maximum((dst + 0.5) * ratio - 0.5, 0.0)
+    lo = np.minimum(np.floor(src).astype(np.int64), in_size - 1)
+    hi = np.minimum(lo + 1, in_size - 1)
+    frac = src - lo
+    shape = [1] * x.ndim
+    shape[dim] = out_size
+    w = ember.tensor(frac.reshape(shape), dtype=x.dtype, device=x.device)
+    a = ember.index_select(x, dim, _index_tensor(lo, x.device))
+    b = ember.index_select(x, dim, _index_tensor(hi, x.device))
+    return a + (b - a) * w
+
+
+def _cubic_along(x, dim, in_size, out_size, scale, align_corners):
+    ratio = _source_scale(in_size, out_size, scale, align_corners)
+    dst = np.arange(out_size, dtype=np.float64)
+    src = dst * ratio if align_corners else (dst + 0.5) * ratio - 0.5
+    base = np.floor(src).astype(np.int64)
+    t = src - base
+    a = -0.75  # the cubic convolution coefficient PyTorch uses
+
+    def near(d):  # |d| <= 1
+        return ((a + 2) * d - (a + 3)) * d * d + 1
+
+    def far(d):  # 1 < |d| < 2
+        return ((a * d - 5 * a) * d + 8 * a) * d - 4 * a
+    weights = (far(t + 1), near(t), near(1 - t), far(2 - t))
+    out = None
+    shape = [1] * x.ndim
+    shape[dim] = out_size
+    for k, wk in enumerate(weights):
+        index = np.clip(base - 1 + k, 0, in_size - 1)
+        term = ember.index_select(x, dim, _index_tensor(index, x.device)) * \
+            ember.tensor(wk.reshape(shape), dtype=x.dtype, device=x.device)
+        out = term if out is None else out + term
+    return out
+
+
+def upsample(input, size=None, scale_factor=None, mode="nearest", align_corners=None):
+    return interpolate(input, size, scale_factor, mode, align_corners)
+
+
+def upsample_nearest(input, size=None, scale_factor=None):
+    return interpolate(input, size, scale_factor, mode="nearest")
+
+
+def upsample_bilinear(input, size=None, scale_factor=None):
+    return interpolate(input, size, scale_factor, mode="bilinear", align_corners=True)
+

@@ -6,3 +6,7 @@ from ember.plugins.xp import XpKernels
 
 XP = XpKernels(np, scipy.special)
 KERNELS = XP.kernels()
+
+# fused overrides of composites (conv, ...): numpy-specific, kept in their own file
+from ember.plugins.cpu import fused  # noqa: E402
+KERNELS.update(fused.KERNELS)

@@ -1,0 +1,1 @@
+"""Benchmarks run with pytest-benchmark: `make bench`. Never assert timings."""

@@ -1,0 +1,100 @@
+"""Fused numpy kernels for composites where one kernel clearly beats the decomposition.
+
+Each function has the calling convention of its composite in ``ember/dispatch/ops.py``
+and must match the composite (``ember/nn/functional``) to within rounding; the tests
+compare both against float64 references.
+
+* ``conv``: im2col as a strided view of the padded input (no Python loop over the
+  kernel), one contiguous copy, one BLAS matmul per group.
+* ``conv_transpose``: one matmul to columns, then col2im as one strided add per kernel
+  offset.
+"""
+from __future__ import annotations
+
+import itertools
+
+import numpy as np
+from numpy.lib.stride_tricks import as_strided
+
+_LOW_PRECISION = ("float16", "bfloat16")
+
+
+def _work_dtype(x):
+    """numpy has no fast half-precision matmul: compute those in float32."""
+    return np.float32 if x.dtype.name in _LOW_PRECISION else x.dtype
+
+
+def _out_sizes(spatial, kernel, stride, dilation):
+    return tuple((spatial[i] - dilation[i] * (kernel[i] - 1) - 1) // stride[i] + 1 for i in range(len(kernel)))
+
+
+def conv(x, weight, bias, *, stride, padding, dilation, groups):
+    out_dtype = x.dtype
+    work = _work_dtype(x)
+    x = x.astype(work, copy=False)
+    weight = weight.astype(work, copy=False)
+    nd = weight.ndim - 2
+    if any(padding):
+        x = np.pad(x, [(0, 0), (0, 0)] + [(p, p) for p in padding])
+    n, c = x.shape[:2]
+    o = weight.shape[0]
+    kernel = weight.shape[2:]
+    out = _out_sizes(x.shape[2:], kernel, stride, dilation)
+    # a view (N, *out, C, *kernel) of the padded input: no data is copied until the reshape
+    s = x.strides
+    view = as_strided(
+        x, shape=(n,) + out + (c,) + tuple(kernel),
+        strides=(s[0],) + tuple(s[2 + i] * stride[i] for i in range(nd)) + (s[1],)
+        + tuple(s[2 + i] * dilation[i] for i in range(nd)),
+        writeable=False)
+    length = int(np.prod(out))
+    ckk = c * int(np.prod(kernel))
+    cols = view.reshape(n * length, ckk)
+    if groups == 1:
+        y = cols @ weight.reshape(o, ckk).T                      # (N*L, O)
+    else:
+        cg = ckk // groups
+        w = weight.reshape(groups, o // groups, cg).transpose(0, 2, 1)         # (G, Cg*K, Og)
+        y = np.matmul(cols.reshape(n * length, groups, cg).transpose(1, 0, 2), w)  # (G, N*L, Og)
+        y = y.transpose(1, 0, 2).reshape(n * length, o)
+    if bias is not None:
+        y += bias.astype(work, copy=False)
+    y = y.reshape((n,) + out + (o,))
+    y = np.ascontiguousarray(np.moveaxis(y, -1, 1))
+    return y.astype(out_dtype, copy=False)
+
+
+def conv_transpose(x, weight, bias, *, stride, padding, output_padding, dilation, groups):
+    out_dtype = x.dtype
+    work = _work_dtype(x)
+    x = x.astype(work, copy=False)
+    weight = weight.astype(work, copy=False)
+    nd = weight.ndim - 2
+    n, c_in = x.shape[:2]
+    spatial = x.shape[2:]
+    c_out_g = weight.shape[1]
+    kernel = tuple(weight.shape[2:])
+    kk = int(np.prod(kernel))
+    length = int(np.prod(spatial))
+    cg = c_in // groups
+    # columns (N, G, Cout/G * K, L) = W^T x, per group
+    w = weight.reshape(groups, cg, c_out_g * kk).transpose(0, 2, 1)     # (G, Cout/G*K, Cin/G)
+    xm = x.reshape(n, groups, cg, length)
+    cols = np.matmul(w[None], xm)                                      # (N, G, Cout/G*K, L)
+    cols = cols.reshape((n, groups * c_out_g) + kernel + spatial)
+    full = tuple((spatial[i] - 1) * stride[i] + dilation[i] * (kernel[i] - 1) + 1 + output_padding[i]
+                 for i in range(nd))
+    out = np.zeros((n, groups * c_out_g) + full, dtype=work)
+    for offsets in itertools.product(*[range(k) for k in kernel]):
+        key = (slice(None), slice(None)) + tuple(
+            slice(offsets[i] * dilation[i], offsets[i] * dilation[i] + (spatial[i] - 1) * stride[i] + 1, stride[i])
+            for i in range(nd))
+        out[key] += cols[(slice(None), slice(None)) + offsets]
+    crop = (slice(None), slice(None)) + tuple(slice(padding[i], full[i] - padding[i]) for i in range(nd))
+    out = out[crop]
+    if bias is not None:
+        out = out + bias.astype(work, copy=False).reshape((-1,) + (1,) * nd)
+    return np.ascontiguousarray(out).astype(out_dtype, copy=False)
+
+
+KERNELS = {"conv": conv, "conv_transpose": conv_transpose}
