@@ -26,7 +26,8 @@ _PUBLIC = {
         div divide true_divide floor_divide remainder fmod pow float_power atan2 arctan2 maximum minimum
         fmax fmin clamp clip clamp_min clamp_max lerp where eq ne lt le gt ge not_equal less less_equal
         greater greater_equal equal allclose isclose logical_and logical_or logical_xor logical_not
-        bitwise_and bitwise_or bitwise_xor bitwise_not bitwise_left_shift bitwise_right_shift""",
+        bitwise_and bitwise_or bitwise_xor bitwise_not bitwise_left_shift bitwise_right_shift
+        addcmul addcdiv""",
     _r: """sum nansum prod mean nanmean amax amin aminmax max min argmax argmin all any count_nonzero var std
         var_mean std_mean norm dist logsumexp cumsum cumprod softmax log_softmax""",
     _s: """reshape flatten ravel unflatten squeeze unsqueeze permute transpose swapaxes swapdims movedim

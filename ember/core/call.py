@@ -93,6 +93,7 @@ _FLOAT = FLOAT
 def _wrapper(device_type):
     backend = backend_of(device_type)
     normalize, dtype_of = backend.normalize, backend.dtype_of
+    _ALIASING[device_type] = backend.aliasing_views
 
     def wrap(native, device):
         native = normalize(native)
@@ -102,9 +103,33 @@ def _wrapper(device_type):
 
 
 def _link_view(view: Tensor, source: Tensor, op, attrs):
-    view._base = source._base if source._base is not None else source
-    view._version = version_counter(view._base)
+    base = view._base = source._base if source._base is not None else source
+    view._version = version_counter(base)
     view._view_fn = (source._view_fn, op, attrs)
+    if not _ALIASING.get(view.device.type, True):
+        from ember.core.views import track_view
+        track_view(base, view)
+
+
+# device type -> whether its arrays alias memory (filled as backends are first used)
+_ALIASING = {}
+
+
+def link_detached_alias(alias: Tensor, source: Tensor):
+    """Link a detached alias to ``source``'s base on a backend that cannot alias memory."""
+    base = alias._base = source._base if source._base is not None else source
+    alias._view_fn = (source._view_fn, None, None)  # op None: identity, not an autograd view
+    from ember.core.views import track_view
+    track_view(base, alias)
+
+
+def is_autograd_view(t: Tensor) -> bool:
+    chain = t._view_fn
+    while chain is not None:
+        if chain[1] is None:
+            return False
+        chain = chain[0]
+    return t._base is not None
 
 
 def replay_view(view_fn, base: Tensor) -> Tensor:
@@ -112,7 +137,8 @@ def replay_view(view_fn, base: Tensor) -> Tensor:
     if view_fn is None:
         return base
     parent, op, attrs = view_fn
-    return call(op, replay_view(parent, base), **attrs)
+    source = replay_view(parent, base)
+    return source if op is None else call(op, source, **attrs)
 
 
 def _record(op, inputs, attrs, result, outs):
@@ -159,7 +185,7 @@ def write_inplace(target: Tensor, result):
     grad_flows = GRAD_MODE.enabled and (target._rg or (is_tensor and result._rg))
     if grad_flows and target._rg and target.grad_fn is None and target._base is None:
         raise RuntimeError("a leaf Variable that requires grad is being used in an in-place operation.")
-    if grad_flows and target._base is not None and target._base._rg and target._base.grad_fn is None:
+    if grad_flows and is_autograd_view(target) and target._base._rg and target._base.grad_fn is None:
         raise RuntimeError("a view of a leaf Variable that requires grad is being used in an in-place operation.")
     if is_tensor and result.dtype is not target.dtype:
         from ember.ops.creation import cast
@@ -191,16 +217,14 @@ def resolve_kernel(name, device_type):
 
 
 def _rebind(target: Tensor, new):
-    """For backends whose arrays cannot alias: give the target (and its base) the new value."""
-    target._data = new
-    base = target._base
-    if base is not None:
-        from ember.core.views import write_view_into_base
-        write_view_into_base(target, base)
+    """For backends whose arrays cannot alias: give the target, its base and the base's
+    other live views the new value."""
+    from ember.core.views import propagate_write
+    propagate_write(target, new)
 
 
 def _rebase_history(target: Tensor, result: Tensor):
-    if target._base is None:
+    if not is_autograd_view(target):
         target.grad_fn = result.grad_fn
         target._output_nr = result._output_nr
         target._rg = True

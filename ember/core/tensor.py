@@ -35,7 +35,7 @@ class VersionCounter:
 
 class Tensor:
     __slots__ = ("_data", "dtype", "device", "_rg", "grad", "grad_fn", "_output_nr",
-                 "_version", "_base", "_view_fn", "_hooks", "_retains_grad", "__weakref__")
+                 "_version", "_base", "_view_fn", "_views", "_hooks", "_retains_grad", "__weakref__")
 
     # Tensor(...) as a constructor is ember.tensor's job; ember.ops sets __new__ semantics.
 
@@ -147,6 +147,7 @@ def make_tensor(data, dtype, device, requires_grad=False):
     t._version = None
     t._base = None
     t._view_fn = None
+    t._views = None       # live views of this base, kept only on backends that cannot alias
     t._hooks = None
     t._retains_grad = False
     return t

@@ -7,6 +7,8 @@ write a view's new value back into its base.
 """
 from __future__ import annotations
 
+import weakref
+
 from ember.core.autograd import GRAD_MODE, Node, edge_of, no_grad
 from ember.core.tensor import Tensor
 
@@ -51,21 +53,79 @@ def rebase_view_history(view: Tensor, result: Tensor):
     view._rg = True
 
 
-def write_view_into_base(view: Tensor, base: Tensor):
-    """Scatter a view's (new) values into its base, for backends without aliasing.
+# ---------------------------------------------------------------- backends that cannot alias
+def track_view(base: Tensor, view: Tensor):
+    """Remember a live view of ``base`` so later writes can refresh it."""
+    if base._views is None:
+        base._views = weakref.WeakSet()
+    base._views.add(view)
 
-    The view's positions in the base are found by replaying the view on an index
-    tensor; works for every view op, at the cost of one index_put.
+
+def replay_native(view_fn, native, device_type):
+    """Apply a view chain to a native array with the backend's view kernels (no Tensors)."""
+    if view_fn is None:
+        return native
+    parent, op, attrs = view_fn
+    source = replay_native(parent, native, device_type)
+    if op is None:  # a detached alias: identity
+        return source
+    from ember.core.call import resolve_kernel
+    return resolve_kernel(op.name, device_type)(source, **attrs)
+
+
+def propagate_write(target: Tensor, new):
+    """``target`` now holds ``new`` (a fresh array): make its base and every live view agree.
+
+    On aliasing backends this never runs: the write went into shared memory. Otherwise a
+    view's new value is scattered into its base (at positions found by replaying the view
+    on an index tensor), then every live view of the base is re-derived from it.
     """
-    from ember.core.call import replay_view
+    base = target._base
+    if base is None:
+        target._data = new
+        _refresh_views(target, skip=None)
+        return
+    if _is_whole_base(target._view_fn):  # an alias of the whole base (detach, .data)
+        base._data = new
+    else:
+        target._data = new
+        _scatter_into_base(target, base)
+    target._data = replay_native(target._view_fn, base._data, base.device.type)
+    _refresh_views(base, skip=target)
+
+
+def _is_whole_base(view_fn):
+    while view_fn is not None:
+        if view_fn[1] is not None:
+            return False
+        view_fn = view_fn[0]
+    return True
+
+
+def _refresh_views(base: Tensor, skip):
+    if base._views is None:
+        return
+    for view in list(base._views):
+        if view is not skip:
+            view._data = replay_native(view._view_fn, base._data, base.device.type)
+
+
+def _scatter_into_base(view: Tensor, base: Tensor):
+    from ember.core.call import call, replay_view
+    from ember.dispatch.ops import INDEX_SLOT, OPS
     from ember.ops.creation import arange
     with no_grad():
-        positions = replay_view(view._view_fn, arange(base.numel(), device=base.device).view(base.shape))
-        flat = base.reshape(-1)
-        flat = flat.index_put((positions.reshape(-1),), _detached_alias(view).reshape(-1))
-        base._data = flat.view(base.shape)._data
+        positions = replay_view(view._view_fn, arange(base.numel(), device=base.device).reshape(base.shape))
+        flat_positions = call(OPS["view"], call(OPS["clone"], positions), shape=(positions.numel(),))
+        values = _alias(view)
+        flat_values = call(OPS["view"], call(OPS["clone"], values), shape=(values.numel(),))
+        flat_base = call(OPS["view"], call(OPS["clone"], _alias(base)), shape=(base.numel(),))
+        updated = call(OPS["index_put"], flat_base, flat_values, flat_positions, key=(INDEX_SLOT,),
+                       accumulate=False)
+        base._data = call(OPS["view"], updated, shape=base._data.shape)._data
 
 
-def _detached_alias(view: Tensor) -> Tensor:
+def _alias(t: Tensor) -> Tensor:
+    """A plain tensor over the same native array (no view links, no graph)."""
     from ember.core.tensor import make_tensor
-    return make_tensor(view._data, view.dtype, view.device)
+    return make_tensor(t._data, t.dtype, t.device)

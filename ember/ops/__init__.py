@@ -165,7 +165,7 @@ _ELEMENTWISE_METHODS = """abs absolute neg negative sign sqrt rsqrt exp exp2 exp
     sin cos tan asin acos atan arcsin arccos arctan sinh cosh tanh sigmoid relu erf erfinv floor ceil
     trunc fix round frac reciprocal isnan isinf isfinite isposinf isneginf nan_to_num
     add sub subtract mul multiply div divide true_divide floor_divide remainder fmod pow float_power
-    atan2 arctan2 maximum minimum fmax fmin clamp clip clamp_min clamp_max lerp where
+    atan2 arctan2 maximum minimum fmax fmin clamp clip clamp_min clamp_max lerp addcmul addcdiv where
     eq ne lt le gt ge not_equal less less_equal greater greater_equal equal allclose isclose
     logical_and logical_or logical_xor logical_not bitwise_and bitwise_or bitwise_xor bitwise_not
     bitwise_left_shift bitwise_right_shift""".split()
@@ -177,7 +177,7 @@ _INPLACE = """abs neg sign sqrt rsqrt exp exp2 expm1 log log2 log10 log1p sin co
     add sub mul div floor_divide remainder fmod pow atan2 clamp clip clamp_min clamp_max lerp
     logical_and logical_or logical_xor logical_not bitwise_and bitwise_or bitwise_xor bitwise_not
     eq ne lt le gt ge masked_fill index_add index_copy index_fill scatter scatter_add scatter_reduce
-    masked_scatter tril triu cumsum cumprod squeeze unsqueeze t transpose""".split()
+    masked_scatter tril triu cumsum cumprod squeeze unsqueeze t transpose addcmul addcdiv""".split()
 _VIEW_INPLACE = {"squeeze", "unsqueeze", "t", "transpose"}  # change metadata only
 
 

@@ -405,10 +405,23 @@ def is_contiguous(self, memory_format=None) -> bool:
 
 
 def detach(self) -> Tensor:
-    out = make_tensor(self._data, self.dtype, self.device)
+    out = _memory_alias(self)
     from ember.core.tensor import version_counter
     out._version = version_counter(self)
-    out._base, out._view_fn = self._base, self._view_fn
+    return out
+
+
+def _memory_alias(self) -> Tensor:
+    """A graph-free tensor sharing ``self``'s memory (detach, .data).
+
+    Where arrays alias, sharing the native array is enough. Where they cannot, the alias
+    is linked to the base like a view whose last step is an identity marked detached, so
+    writes propagate but autograd does not treat it as a view.
+    """
+    out = make_tensor(self._data, self.dtype, self.device)
+    if not backend_of(self.device.type).aliasing_views:
+        from ember.core.call import link_detached_alias
+        link_detached_alias(out, self)
     return out
 
 
@@ -419,9 +432,7 @@ def detach_(self) -> Tensor:
 
 
 def _get_data(self) -> Tensor:
-    out = make_tensor(self._data, self.dtype, self.device)
-    out._base, out._view_fn = self._base, self._view_fn
-    return out
+    return _memory_alias(self)
 
 
 def _set_data(self, value: Tensor):

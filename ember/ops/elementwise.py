@@ -301,6 +301,22 @@ def lerp(input, end, weight, *, out=None):
     return add(input, mul(weight, sub(end, input)))
 
 
+def addcmul(input, tensor1, tensor2, *, value=1, out=None):
+    """``input + value * tensor1 * tensor2`` (the scale applies to tensor1 first, as in PyTorch)."""
+    scaled = tensor1 if value == 1 else mul(tensor1, value)
+    return add(input, mul(scaled, tensor2))
+
+
+def addcdiv(input, tensor1, tensor2, *, value=1, out=None):
+    """``input + value * tensor1 / tensor2``; integer tensor1 and tensor2 are refused, as in PyTorch."""
+    if all(isinstance(t, Tensor) and t.dtype.category != _FLOAT for t in (tensor1, tensor2)):
+        raise RuntimeError(f"Integer division with addcdiv is no longer supported (got {tensor1.dtype.name} "
+                           f"and {tensor2.dtype.name}); use addcmul with a float reciprocal or true "
+                           f"division instead.")
+    scaled = tensor1 if value == 1 else mul(tensor1, value)
+    return add(input, div(scaled, tensor2))
+
+
 def where(condition, input=None, other=None, *, out=None):
     if input is None and other is None:
         from ember.ops.indexing import nonzero

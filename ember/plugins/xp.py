@@ -178,10 +178,14 @@ class XpKernels:
         return self.xp.broadcast_to(x, shape)
 
     def basic_index(self, x, *, key):
-        return x[key]
+        # a trailing Ellipsis keeps all-integer keys returning a 0-d view, not a scalar copy
+        return x[key + (Ellipsis,)]
 
     def diagonal(self, x, *, offset, dim1, dim2):
-        return self.xp.diagonal(x, offset, dim1, dim2)
+        view = self.xp.diagonal(x, offset, dim1, dim2)
+        if self.xp is np and x.flags.writeable:
+            view.flags.writeable = True  # numpy hands out read-only diagonals; PyTorch's are writable
+        return view
 
     # ---------------------------------------------------------------- copies
     def clone(self, x):

@@ -39,8 +39,9 @@ class SampleInput:
             a.setflags(write=False)  # samples are shared between checks: never mutate them
 
     def operands(self):
-        """Every array and Python scalar taking part, for dtype promotion."""
-        return [input_ for input_ in (self.input, *self.args, *self.kwargs.values())]
+        """The positional arrays and Python scalars: what takes part in dtype promotion."""
+        return [o for o in (self.input, *self.args)
+                if isinstance(o, (np.ndarray, bool, int, float)) and o is not None]
 
     def __repr__(self):
         return f"SampleInput({self.desc})"
@@ -78,7 +79,7 @@ def same(sample, dtype):
 
 def promoted(sample, dtype):
     """PyTorch's promotion over every array and scalar operand (add, maximum ...)."""
-    return D.result_type(*[o for o in sample.operands() if _is_operand(o)])
+    return D.result_type(*sample.operands())
 
 
 def floating(sample, dtype):
@@ -98,10 +99,6 @@ def integer_to_int64(sample, dtype):
     """sum/prod/cumsum: integer and bool inputs accumulate in int64."""
     name = same(sample, dtype)
     return name if D.is_float(name) else "int64"
-
-
-def _is_operand(o):
-    return isinstance(o, np.ndarray) or (isinstance(o, (bool, int, float)) and not isinstance(o, type(None)))
 
 
 # ---------------------------------------------------------------- the op entry
@@ -124,13 +121,14 @@ class OpInfo:
     supports_grad  whether the op is differentiable (checked in float64)
     tol         {dtype: (rtol, atol)} where the op's error legitimately exceeds the default
     scalar_input  whether the function form accepts a Python scalar as its first operand
+    ref_dtype   the reference also gets ``dtype=<name>`` (for results that depend on it)
     """
 
-    def __init__(self, name, *, ref, samples, dtypes, result_dtype=same, op=None, method=None, operator=None,
+    def __init__(self, name, *, ref, samples, dtypes, result_dtype=same, op=..., method=None, operator=None,
                  inplace=None, inplace_operator=None, aliases=(), supports_grad=True, tol=None,
-                 grad_tol=None, scalar_input=False, notes=""):
+                 grad_tol=None, scalar_input=False, ref_dtype=False, notes=""):
         self.name = name
-        self.op = name if op is None and method is None else op
+        self.op = name if op is ... else op
         self.method = method
         self.operator = operator
         self.inplace = inplace
@@ -144,6 +142,7 @@ class OpInfo:
         self.tol = tol or {}
         self.grad_tol = grad_tol
         self.scalar_input = scalar_input
+        self.ref_dtype = ref_dtype
         self.notes = notes
 
     def __repr__(self):

@@ -5,7 +5,7 @@ and must match the composite (``ember/nn/functional``) to within rounding; the t
 compare both against float64 references.
 
 * ``conv``: im2col as a strided view of the padded input (no Python loop over the
-  kernel), one contiguous copy, one BLAS matmul per group.
+  kernel), one contiguous copy, one batched BLAS matmul over the groups.
 * ``conv_transpose``: one matmul to columns, then col2im as one strided add per kernel
   offset.
 """
@@ -40,27 +40,22 @@ def conv(x, weight, bias, *, stride, padding, dilation, groups):
     o = weight.shape[0]
     kernel = weight.shape[2:]
     out = _out_sizes(x.shape[2:], kernel, stride, dilation)
-    # a view (N, *out, C, *kernel) of the padded input: no data is copied until the reshape
+    # a view (C, *kernel, N, *out) of the padded input: nothing is copied until the reshape;
+    # this layout makes the matmul (O, C*K) @ (C*K, N*L), which BLAS runs well for small O
     s = x.strides
     view = as_strided(
-        x, shape=(n,) + out + (c,) + tuple(kernel),
-        strides=(s[0],) + tuple(s[2 + i] * stride[i] for i in range(nd)) + (s[1],)
-        + tuple(s[2 + i] * dilation[i] for i in range(nd)),
+        x, shape=(c,) + tuple(kernel) + (n,) + out,
+        strides=(s[1],) + tuple(s[2 + i] * dilation[i] for i in range(nd)) + (s[0],)
+        + tuple(s[2 + i] * stride[i] for i in range(nd)),
         writeable=False)
-    length = int(np.prod(out))
+    length = n * int(np.prod(out))
     ckk = c * int(np.prod(kernel))
-    cols = view.reshape(n * length, ckk)
-    if groups == 1:
-        y = cols @ weight.reshape(o, ckk).T                      # (N*L, O)
-    else:
-        cg = ckk // groups
-        w = weight.reshape(groups, o // groups, cg).transpose(0, 2, 1)         # (G, Cg*K, Og)
-        y = np.matmul(cols.reshape(n * length, groups, cg).transpose(1, 0, 2), w)  # (G, N*L, Og)
-        y = y.transpose(1, 0, 2).reshape(n * length, o)
+    cols = view.reshape(groups, ckk // groups, length)
+    y = np.matmul(weight.reshape(groups, o // groups, ckk // groups), cols)   # (G, O/G, N*L)
+    y = y.reshape((o, n) + out)
     if bias is not None:
-        y += bias.astype(work, copy=False)
-    y = y.reshape((n,) + out + (o,))
-    y = np.ascontiguousarray(np.moveaxis(y, -1, 1))
+        y += bias.astype(work, copy=False).reshape((o,) + (1,) * (nd + 1))
+    y = np.ascontiguousarray(y.swapaxes(0, 1))
     return y.astype(out_dtype, copy=False)
 
 
