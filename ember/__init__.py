@@ -48,5 +48,10 @@ del _module, _names, _name
 
 from ember import autograd  # noqa: E402,F401
 from ember import dispatch  # noqa: E402,F401
+from ember import cuda  # noqa: E402,F401  (torch.cuda's helpers; imports no GPU library)
+from ember import serialization  # noqa: E402,F401
+from ember.serialization import save, load  # noqa: E402,F401
+from ember import optim  # noqa: E402,F401
+from ember import utils  # noqa: E402,F401  (ember.utils.data after a plain `import ember`)
 
 __version__ = "0.1.0"

@@ -14,7 +14,7 @@ _MARK = {"native": "N", "composite": "c", "fallback": "F", "missing": "-"}
 
 
 def plugin_report() -> str:
-    REGISTRY.load()
+    REGISTRY.probe_all()
     lines = ["ember backend plugins:"]
     for device_type, backend in sorted(REGISTRY.backends.items(), key=lambda kv: kv[0] != "cpu"):
         info = backend.describe()
@@ -35,7 +35,7 @@ def plugin_report() -> str:
 
 def coverage_table() -> dict:
     """{device type: {op: status}} for every available backend, from the dispatch table."""
-    REGISTRY.load()
+    REGISTRY.probe_all()
     return {d: coverage(d) for d, b in REGISTRY.backends.items() if b.is_available()}
 
 

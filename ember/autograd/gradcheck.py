@@ -27,12 +27,15 @@ def _numerical_jacobians(fn, inputs, eps):
         columns = []
         flat = x.detach().reshape(-1)
         for i in range(x.numel()):
+            # fn runs with grad mode as the caller has it: gradgradcheck's fn calls autograd.grad
             with no_grad():
                 orig = flat[i].item()
                 flat[i] = orig + eps
-                plus = [to_numpy(o).astype(np.float64).ravel() for o in _outputs(fn, inputs)]
+            plus = [to_numpy(o.detach()).astype(np.float64).ravel() for o in _outputs(fn, inputs)]
+            with no_grad():
                 flat[i] = orig - eps
-                minus = [to_numpy(o).astype(np.float64).ravel() for o in _outputs(fn, inputs)]
+            minus = [to_numpy(o.detach()).astype(np.float64).ravel() for o in _outputs(fn, inputs)]
+            with no_grad():
                 flat[i] = orig
             columns.append(np.concatenate([(p - m) / (2 * eps) for p, m in zip(plus, minus)]))
         jacobians.append(np.stack(columns, axis=1) if columns else np.zeros((0, 0)))

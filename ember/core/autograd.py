@@ -137,7 +137,7 @@ class SavedTensor:
 class Node:
     """One recorded call. ``next_edges[i]`` is (node, output_nr) for input i, or None."""
     __slots__ = ("rule", "attrs", "next_edges", "saved", "input_meta", "n_outputs", "extra_outputs",
-                 "released", "had_saved", "tensor_hooks", "retained", "_name", "__weakref__")
+                 "released", "had_saved", "tensor_hooks", "retained", "view_version", "_name", "__weakref__")
 
     def __init__(self, name, rule, attrs, next_edges, input_meta, n_outputs=1):
         self._name = name
@@ -152,6 +152,7 @@ class Node:
         self.had_saved = False
         self.tensor_hooks = None        # {output_nr: [hook]}
         self.retained = None            # {output_nr: weakref to tensor}
+        self.view_version = None        # for a view op's node: the base's version when it was made
 
     def name(self) -> str:
         return self._name
@@ -231,9 +232,29 @@ def edge_of(t: Tensor):
     """The graph edge a gradient for ``t`` flows into, or None when t needs no grad."""
     if not t._rg:
         return None
-    if t.grad_fn is not None:
-        return (t.grad_fn, t._output_nr)
+    node = t.grad_fn
+    if node is not None:
+        if t._base is not None and node.view_version is not None and node.view_version != t._version.value:
+            node = _refresh_view_history(t)
+        return (node, t._output_nr)
     return (AccumulateGrad(t), 0)
+
+
+def _refresh_view_history(view: Tensor):
+    """A view whose base was modified in place since its grad_fn was recorded: derive a new
+    grad_fn from the base's current history (as PyTorch does), so gradients see the write."""
+    from ember.core.call import replay_view
+    prev = GRAD_MODE.enabled
+    GRAD_MODE.enabled = True
+    try:
+        fresh = replay_view(view._view_fn, view._base)
+    finally:
+        GRAD_MODE.enabled = prev
+    if fresh.grad_fn is None:
+        return view.grad_fn
+    view.grad_fn = fresh.grad_fn
+    view._output_nr = fresh._output_nr
+    return view.grad_fn
 
 
 class RemovableHandle:
@@ -419,9 +440,9 @@ def run_backward(roots, root_grads, retain_graph=False, create_graph=False,
                 if g is not None:
                     _accumulate(t, g, create_graph)
             return None
-        for t, g in zip(inputs, captured):
+        for i, g in enumerate(captured):
             if g is None and not allow_unused:
-                raise RuntimeError("One of the differentiated Tensors appears to not have been used in the "
+                raise RuntimeError(f"The differentiated Tensor at index {i} appears to not have been used in the "
                                    "graph. Set allow_unused=True if this is the desired behavior.")
         return tuple(g if create_graph or g is None else _detached(g) for g in captured)
     return None

@@ -162,6 +162,8 @@ def _record(op, inputs, attrs, result, outs):
     if outs is not None:
         node.extra_outputs = outs[1:]
         node.had_saved = True
+    if op.view:
+        node.view_version = result._version.value  # see autograd.edge_of: stale views
     result.grad_fn = node
     result._rg = True
 
@@ -175,6 +177,15 @@ def record_custom(node: Node, outputs):
 
 
 # ---------------------------------------------------------------- in-place writes
+def _is_expanded(view_fn) -> bool:
+    """Whether a view was made through ``expand`` (several elements share one memory location)."""
+    while view_fn is not None:
+        view_fn, op, _ = view_fn
+        if op is not None and op.name == "expand":
+            return True
+    return False
+
+
 def write_inplace(target: Tensor, result):
     """Make ``target`` hold ``result`` (a Tensor or scalar): the end of every in-place op.
 
@@ -197,17 +208,24 @@ def write_inplace(target: Tensor, result):
         else:
             raise RuntimeError(f"Expected all tensors to be on the same device, but found at least two "
                                f"devices, {target.device} and {result.device} (in an in-place write)")
+    if _is_expanded(target._view_fn) and target.numel() > target._base.numel():
+        raise RuntimeError("unsupported operation: more than one element of the written-to tensor refers to a "
+                           "single memory location. Please clone() the tensor before performing the operation.")
     copy = resolve_kernel("copy_", target.device.type)
     src = result._data if is_tensor else result
     new = copy(target._data, src)
     if new is not target._data:
         _rebind(target, new)
-    if target._version is not None:
-        target._version.value += 1
-    elif target._base is not None:
-        version_counter(target._base).value += 1
-    if grad_flows and is_tensor and result._rg:
-        _rebase_history(target, result)
+    counter = target._version
+    if counter is None:  # the first write: start counting (saved tensors compare against it)
+        counter = version_counter(target._base if target._base is not None else target)
+    counter.value += 1
+    if grad_flows:
+        if is_tensor and result._rg:
+            _rebase_history(target, result)
+        elif target._rg:
+            # a value without history replaced (part of) target: no gradient flows there any more
+            _rebase_history(target, None)
     return target
 
 
@@ -223,10 +241,42 @@ def _rebind(target: Tensor, new):
     propagate_write(target, new)
 
 
-def _rebase_history(target: Tensor, result: Tensor):
+class _CopyRule:
+    """Backward of an in-place copy of a leaf (or broadcast) tensor over a whole tensor."""
+    node_name = "CopyBackwards"
+    saves_inputs = ()
+    saves_output = False
+
+    def __call__(self, node, grad):
+        return (grad,)  # the engine sums it back to the source's shape and dtype
+
+
+class _OverwrittenRule:
+    """Backward of an in-place write of a value without history over a whole tensor."""
+    node_name = "FillBackward0"
+    saves_inputs = ()
+    saves_output = False
+
+    def __call__(self, node, grad):
+        from ember.ops.creation import zeros_like
+        return (zeros_like(grad),)
+
+
+def _rebase_history(target: Tensor, result: Tensor | None):
+    """Point target's autograd history at ``result`` (None: a value that needs no grad)."""
     if not is_autograd_view(target):
-        target.grad_fn = result.grad_fn
-        target._output_nr = result._output_nr
+        if result is None:
+            meta = ((target._data.shape, target.dtype, target.device),)
+            target.grad_fn = Node("FillBackward0", _OverwrittenRule(), None, (edge_of(target),), meta)
+            target._output_nr = 0
+        elif result.grad_fn is None or result._data.shape != target._data.shape:
+            # a leaf (its edge is AccumulateGrad, not a grad_fn) or a broadcast source
+            meta = ((result._data.shape, result.dtype, result.device),)
+            target.grad_fn = Node("CopyBackwards", _CopyRule(), None, (edge_of(result),), meta)
+            target._output_nr = 0
+        else:
+            target.grad_fn = result.grad_fn
+            target._output_nr = result._output_nr
         target._rg = True
         return
     from ember.core.views import rebase_view_history

@@ -287,15 +287,25 @@ def _minimum(node, g):
 @derivative("where", inputs=(0,))
 def _where(node, g):
     cond = _x(node, 0)
-    return None, E.where(cond, g, 0.0), E.where(cond, 0.0, g)
+    return (None, E.where(cond, g, 0.0) if node.needs_grad(1) else None,
+            E.where(cond, 0.0, g) if node.needs_grad(2) else None)
 
 
 # ---------------------------------------------------------------- reductions and scans
+def _numel(shape):
+    n = 1
+    for s in shape:
+        n *= s
+    return n
+
+
 def _unreduce(g, node, dims, keepdim):
     """Broadcast a reduced gradient back over the reduced dims."""
     shape = node.input_shape(0)
     if g._data.shape == shape:
         return g
+    if g.numel() == _numel(shape):  # only size-1 dims were reduced: a reshape restores them
+        return g.reshape(shape)
     if not keepdim:
         kept = list(g.shape)
         for d in sorted(dims or range(len(shape))):
@@ -349,9 +359,17 @@ def _cumprod(node, g):
     dim = node.attrs["dim"]
     if g.ndim == 0:
         return (g,)
-    # d out_j / d x_i = out_j / x_i for j >= i (inputs without zeros)
-    tail = E.flip(E.cumsum(E.flip(g * out, (dim,)), dim), (dim,))
-    return (tail / x,)
+    if not bool(E.any(x == 0)):
+        # d out_j / d x_i = out_j / x_i for j >= i (inputs without zeros)
+        tail = E.flip(E.cumsum(E.flip(g * out, (dim,)), dim), (dim,))
+        return (tail / x,)
+    # with zeros out_j / x_i is 0/0: form each product leaving one x_i out, prod_{k<=j, k!=i} x_k
+    n = x.shape[dim]
+    xs, gs = x.movedim(dim, -1), g.movedim(dim, -1)
+    eye = E.eye(n, dtype=x.dtype, device=x.device) == 1
+    left_out = E.cumprod(E.where(eye, 1.0, xs.unsqueeze(-2)), -1)    # [..., i, j]
+    later = E.triu(E.ones(n, n, dtype=x.dtype, device=x.device))      # j >= i
+    return (E.sum(left_out * later * gs.unsqueeze(-2), -1).movedim(-1, dim),)
 
 
 # ---------------------------------------------------------------- linear algebra
@@ -361,10 +379,10 @@ def _matmul(node, g):
     a2 = a.unsqueeze(0) if a.ndim == 1 else a
     b2 = b.unsqueeze(-1) if b.ndim == 1 else b
     g2 = g
+    if b.ndim == 1:  # first: when both are 1-d, g is 0-d and becomes (1, 1)
+        g2 = g2.unsqueeze(-1)
     if a.ndim == 1:
         g2 = g2.unsqueeze(-2)
-    if b.ndim == 1:
-        g2 = g2.unsqueeze(-1)
     grad_a = grad_b = None
     if node.needs_grad(0):
         grad_a = E.sum_to_shape(E.matmul(g2, b2.mT), a2.shape).reshape(a.shape)

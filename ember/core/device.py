@@ -16,7 +16,7 @@ class device:
         text = type.strip()
         if ":" in text:
             if index is not None:
-                raise ValueError(f"device string {type!r} already has an index; got index={index}")
+                raise RuntimeError(f"device string {type!r} already has an index; got index={index}")
             text, _, idx = text.partition(":")
             if not idx.isdigit():
                 raise RuntimeError(f"Invalid device string: '{type}'")

@@ -1,4 +1,5 @@
 """finfo / iinfo / can_cast: numeric facts about dtypes."""
+import ml_dtypes
 import numpy as np
 
 from ember.core import dtype as dt
@@ -9,7 +10,7 @@ class finfo:
         type = type or dt.get_default_dtype()
         if not type.is_floating_point:
             raise TypeError(f"finfo() requires a floating point dtype, got {type}")
-        info = np.finfo(type.numpy)
+        info = ml_dtypes.finfo(type.numpy)  # numpy's finfo does not know bfloat16
         self.dtype = type.name
         self.bits = info.bits
         self.eps = float(info.eps)

@@ -10,39 +10,73 @@ THRESHOLD = 1000
 EDGEITEMS = 3
 
 
-def _float_formatter(values: np.ndarray):
-    finite = values[np.isfinite(values)]
-    if finite.size == 0:
-        return lambda v: _special(v) or f"{v:.{PRECISION}f}"
-    if np.all(finite == np.round(finite)) and np.abs(finite).max() < 1e8:
-        width = max(len(f"{v:.0f}.") for v in finite)
-        return lambda v: (_special(v) or f"{v:.0f}.").rjust(width)
-    amax, amin = np.abs(finite).max(), np.abs(finite[finite != 0]).min() if np.any(finite != 0) else 0
-    if amax >= 1e8 or (amin and amin < 1e-4) or (amin and amax / amin > 1e5 and amax >= 1e3):
-        fmt = lambda v: _special(v) or f"{v:.{PRECISION}e}"  # noqa: E731
-    else:
-        fmt = lambda v: _special(v) or f"{v:.{PRECISION}f}"  # noqa: E731
-    width = max(len(fmt(v)) for v in values.reshape(-1)[:2000])
-    return lambda v: fmt(v).rjust(width)
+LINEWIDTH = 80
 
 
-def _special(v):
-    if np.isnan(v):
-        return "nan"
-    if np.isinf(v):
-        return "inf" if v > 0 else "-inf"
-    return None
+class _Formatter:
+    """PyTorch's element formatter: one width for the whole tensor, int/fixed/scientific mode."""
+
+    def __init__(self, values: np.ndarray, floating: bool):
+        self.floating = floating
+        self.int_mode = True
+        self.sci_mode = False
+        self.max_width = 1
+        flat = values.reshape(-1)
+        if not floating:
+            for v in flat.tolist():
+                self.max_width = max(self.max_width, len(str(v)))
+            return
+        flat = flat.astype(np.float64)
+        finite = flat[np.isfinite(flat) & (flat != 0)]
+        if finite.size == 0:
+            return
+        magnitude = np.abs(finite)
+        amin, amax = magnitude.min(), magnitude.max()
+        self.int_mode = bool(np.all(finite == np.ceil(finite)))
+        self.sci_mode = bool(amax / amin > 1000.0 or amax > 1.0e8 or amin < 1.0e-4)
+        for v in finite.tolist():
+            if self.sci_mode:
+                text = f"{v:.{PRECISION}e}"
+            elif self.int_mode:
+                text = f"{v:.0f}."
+            else:
+                text = f"{v:.{PRECISION}f}"
+            self.max_width = max(self.max_width, len(text))
+
+    def format(self, v) -> str:
+        if self.floating:
+            if self.sci_mode:
+                text = f"{v:{self.max_width}.{PRECISION}e}"
+            elif self.int_mode:
+                text = f"{v:.0f}" + ("" if np.isinf(v) or np.isnan(v) else ".")
+            else:
+                text = f"{v:.{PRECISION}f}"
+        else:
+            text = str(v)
+        return text.rjust(self.max_width)
 
 
-def _format(values: np.ndarray, fmt, indent: int, summarize: bool) -> str:
+def _summarized(values: np.ndarray) -> np.ndarray:
+    """The elements a summarized print shows (EDGEITEMS at each end of every dim)."""
     if values.ndim == 0:
-        return fmt(values.item())
+        return values
+    if values.shape[0] > 2 * EDGEITEMS:
+        values = np.concatenate([values[:EDGEITEMS], values[-EDGEITEMS:]])
+    return np.stack([_summarized(v) for v in values]) if values.ndim > 1 and values.shape[0] else values
+
+
+def _format(values: np.ndarray, fmt: _Formatter, indent: int, summarize: bool) -> str:
+    if values.ndim == 0:
+        return fmt.format(values.item())
     if values.ndim == 1:
         if summarize and values.shape[0] > 2 * EDGEITEMS:
-            items = [fmt(v) for v in values[:EDGEITEMS]] + ["..."] + [fmt(v) for v in values[-EDGEITEMS:]]
+            items = ([fmt.format(v) for v in values[:EDGEITEMS].tolist()] + [" ..."]
+                     + [fmt.format(v) for v in values[-EDGEITEMS:].tolist()])
         else:
-            items = [fmt(v) for v in values]
-        return "[" + ", ".join(items) + "]"
+            items = [fmt.format(v) for v in values.tolist()]
+        per_line = max(1, (LINEWIDTH - indent) // (fmt.max_width + 2))
+        lines = [", ".join(items[i:i + per_line]) for i in range(0, len(items), per_line)]
+        return "[" + (",\n" + " " * (indent + 1)).join(lines) + "]"
     rows = range(values.shape[0])
     if summarize and values.shape[0] > 2 * EDGEITEMS:
         rows = list(range(EDGEITEMS)) + [None] + list(range(values.shape[0] - EDGEITEMS, values.shape[0]))
@@ -57,13 +91,7 @@ def tensor_repr(t) -> str:
     if t.dtype in (dt.bfloat16, dt.float16):
         values = values.astype(np.float32)
     summarize = values.size > THRESHOLD
-    if t.dtype.is_floating_point:
-        fmt = _float_formatter(values.astype(np.float64))
-    elif t.dtype is dt.bool_:
-        fmt = lambda v: str(bool(v))  # noqa: E731
-    else:
-        width = max((len(str(v)) for v in values.reshape(-1)[:2000]), default=1)
-        fmt = lambda v: str(int(v)).rjust(width)  # noqa: E731
+    fmt = _Formatter(_summarized(values) if summarize else values, t.dtype.is_floating_point)
     prefix = "tensor("
     body = _format(values, fmt, len(prefix), summarize) if values.size or values.ndim == 0 else "[]"
     suffix = []

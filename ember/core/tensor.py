@@ -93,6 +93,11 @@ class Tensor:
         return self
 
     @property
+    def retains_grad(self) -> bool:
+        """True for a non-leaf tensor after ``retain_grad()``."""
+        return self._retains_grad
+
+    @property
     def is_cuda(self) -> bool:
         return self.device.type == "cuda"
 

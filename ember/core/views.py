@@ -33,12 +33,17 @@ class _CopySlicesRule:
         return grad_base, grad_result
 
 
-def rebase_view_history(view: Tensor, result: Tensor):
+def rebase_view_history(view: Tensor, result: Tensor | None):
+    """After writing ``result`` (None: a value that needs no grad) into ``view``."""
     from ember.core.call import replay_view
     base = view._base
     rule = _CopySlicesRule(view._view_fn)
-    meta = ((base._data.shape, base.dtype, base.device), (result._data.shape, result.dtype, result.device))
-    node = Node("CopySlices", rule, None, (edge_of(base), edge_of(result)), meta)
+    if result is None:
+        result_meta, result_edge = None, None
+    else:
+        result_meta, result_edge = (result._data.shape, result.dtype, result.device), edge_of(result)
+    meta = ((base._data.shape, base.dtype, base.device), result_meta)
+    node = Node("CopySlices", rule, None, (edge_of(base), result_edge), meta)
     base.grad_fn = node
     base._output_nr = 0
     base._rg = True

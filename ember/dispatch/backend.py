@@ -22,6 +22,12 @@ class Backend:
     allow_cpu_fallback: bool = True
     #: whether native arrays alias memory (views share storage with their base)
     aliasing_views: bool = True
+    #: whether ``from_numpy`` / ``to_numpy`` accept ``non_blocking=True`` (queue the copy and
+    #: return; the caller synchronizes), as ``tensor.to(device, non_blocking=True)`` asks
+    supports_non_blocking: bool = False
+    #: whether a device string without an index means the current device, which
+    #: ``canonical_index(None)`` answers at each call (CUDA's ``set_device``)
+    index_follows_current_device: bool = False
 
     # ---- availability
     def is_available(self) -> bool:
@@ -59,6 +65,14 @@ class Backend:
     def normalize(self, native):
         """Turn whatever a kernel returned into the backend's array type."""
         return native
+
+    # ---- page-locked host memory (accelerators whose transfers use it)
+    def pin(self, array: np.ndarray) -> np.ndarray:
+        """A copy of ``array`` in page-locked host memory (``Tensor.pin_memory()``)."""
+        raise RuntimeError(f"device type '{self.device_type}' has no pinned host memory")
+
+    def is_pinned(self, array: np.ndarray) -> bool:
+        return False
 
     # ---- device management
     def synchronize(self, index: int | None = None) -> None:

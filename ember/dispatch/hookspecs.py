@@ -24,7 +24,9 @@ def ember_backend():
 def ember_register_kernels(backend, register):
     """Register the plugin's kernels by calling ``register(op_name, kernel)``.
 
-    Called once, after ``ember_backend``, only for backends that are available.
+    Called once, for an available backend, the first time its device type is looked up
+    (not at discovery: a plugin's availability check may be slow, and CPU-only work
+    should not pay for it).
     ``backend`` is the object this plugin returned. ``op_name`` is a primitive from
     ``ember.dispatch.ops`` (every one is expected) or a composite the backend
     overrides with a fused kernel. A kernel takes native arrays (and Python scalars)

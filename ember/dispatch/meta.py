@@ -43,10 +43,11 @@ def _mismatch_message(shapes, ndim):
         sizes = [(k, s[i - (ndim - len(s))]) for k, s in enumerate(shapes) if i - (ndim - len(s)) >= 0]
         distinct = {v for _, v in sizes if v != 1}
         if len(distinct) > 1:
-            (ka, a), (kb, b) = [p for p in sizes if p[1] != 1][:2]
+            (ka, a) = next(p for p in sizes if p[1] != 1)
+            (kb, b) = next(p for p in sizes if p[1] not in (1, a))
             names = "abcdefgh"
             return (f"The size of tensor {names[ka]} ({a}) must match the size of tensor {names[kb]} ({b}) "
-                    f"at non-singleton dimension {i - (ndim - len(shapes[ka]))}")
+                    f"at non-singleton dimension {i}")
     return f"shapes {shapes} cannot be broadcast together"
 
 

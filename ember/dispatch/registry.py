@@ -1,6 +1,11 @@
 """Plugin discovery: the pluggy manager, the ``ember.backends`` entry points, and the
 backends they provide. Loaded once, at first use; a plugin that fails to load is
 recorded with its error and never breaks the others.
+
+Loading a plugin only imports its module and asks for its Backend. Whether the device
+is usable (which may mean importing a large library and probing a driver, as the CUDA
+plugin does) is asked the first time that device type is looked up, and its kernels are
+registered then: CPU-only work never pays for the probes of other backends.
 """
 from __future__ import annotations
 
@@ -16,7 +21,7 @@ from ember.dispatch.ops import OPS
 
 ENTRY_POINT_GROUP = "ember.backends"
 # Used only when ember runs from a source tree that was never pip-installed.
-_BUILTIN_MODULES = {"cpu": "ember.plugins.cpu"}
+_BUILTIN_MODULES = {"cpu": "ember.plugins.cpu", "cuda": "ember.plugins.cuda", "rocm": "ember.plugins.rocm"}
 
 
 class PluginFailure:
@@ -35,6 +40,7 @@ class Registry:
         self.plugin_of = {}     # device type -> plugin (entry point) name
         self.failures = []      # PluginFailure
         self.skipped = []       # entry points not selected by EMBER_BACKENDS
+        self._pending = {}      # device type -> (plugin, name): kernels not registered yet
 
     # ---- discovery
     def load(self):
@@ -67,7 +73,20 @@ class Registry:
             return
         self.backends[backend.device_type] = backend
         self.plugin_of[backend.device_type] = name
-        if backend.is_available():
+        self._pending[backend.device_type] = (plugin, name)  # registered at the first lookup
+
+    def _register_pending(self, device_type):
+        plugin, name = self._pending[device_type]
+        backend = self.backends[device_type]
+        try:
+            available = backend.is_available()
+        except Exception as exc:  # unavailable_reason must not raise; if it does, say so
+            del self._pending[device_type]
+            self.failures.append(PluginFailure(name, f"availability check failed: {type(exc).__name__}: {exc}",
+                                               traceback.format_exc()))
+            return
+        if available:  # an unavailable device stays pending: it is asked again at the next lookup
+            del self._pending[device_type]
             self._register_kernels(plugin, backend, name)
 
     def _register_kernels(self, plugin, backend, name):
@@ -91,16 +110,23 @@ class Registry:
     # ---- lookup
     def backend(self, device_type: str):
         backend = self.backends.get(device_type)
-        if backend is not None:
-            return backend
-        self.load()
-        backend = self.backends.get(device_type)
         if backend is None:
-            known = ", ".join(sorted(self.backends)) or "none"
-            failed = "".join(f"; {f}" for f in self.failures)
-            raise RuntimeError(f"no ember backend provides device type '{device_type}' "
-                               f"(loaded backends: {known}{failed})")
+            self.load()
+            backend = self.backends.get(device_type)
+            if backend is None:
+                known = ", ".join(sorted(self.backends)) or "none"
+                failed = "".join(f"; {f}" for f in self.failures)
+                raise RuntimeError(f"no ember backend provides device type '{device_type}' "
+                                   f"(loaded backends: {known}{failed})")
+        if device_type in self._pending:
+            self._register_pending(device_type)
         return backend
+
+    def probe_all(self):
+        """Load every plugin, check each device's availability and register its kernels."""
+        self.load()
+        for device_type in list(self._pending):
+            self.backend(device_type)
 
     def available_backend(self, device_type: str):
         backend = self.backend(device_type)

@@ -12,7 +12,7 @@ import atexit
 import os
 import warnings
 
-from ember.dispatch.ops import COMPOSITE, OpDef
+from ember.dispatch.ops import COMPOSITE, OPS, OpDef
 from ember.dispatch.registry import REGISTRY
 
 
@@ -103,6 +103,12 @@ def _make_fallback(op, backend, cpu_kernel, warn):
             # the CPU kernel wrote into a host copy: hand the new value back to the caller
             out = from_numpy(out, index)
             copied += out.nbytes
+            if backend.aliasing_views and op.name != "copy_":
+                # write it into the destination array itself, so that the views aliasing
+                # it see the change (a new array would leave them stale)
+                native_copy = OPS["copy_"].kernels.get(backend.dispatch_key)
+                if native_copy is not None:
+                    out = native_copy(args[0], out)
         elif isinstance(out, tuple):
             out = tuple(from_numpy(o, index) for o in out)
             copied += sum(o.nbytes for o in out)

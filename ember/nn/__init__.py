@@ -2,4 +2,44 @@
 from ember.nn import functional, init, utils  # noqa: F401
 from ember.nn.parameter import Parameter, Buffer  # noqa: F401
 # ---- Module, containers, linear, activations, losses, dropout, embedding (engineer A)
+from ember.nn.modules.module import Module  # noqa: F401
+from ember.nn.modules.container import (  # noqa: F401
+    Sequential, ModuleList, ModuleDict, ParameterList, ParameterDict,
+)
+from ember.nn.modules.linear import Identity, Linear, Bilinear  # noqa: F401
+from ember.nn.modules.flatten import Flatten, Unflatten  # noqa: F401
+from ember.nn.modules.dropout import (  # noqa: F401
+    Dropout, Dropout1d, Dropout2d, Dropout3d, AlphaDropout, FeatureAlphaDropout,
+)
+from ember.nn.modules.sparse import Embedding, EmbeddingBag  # noqa: F401
+from ember.nn.modules.activation import (  # noqa: F401
+    Threshold, ReLU, RReLU, Hardtanh, ReLU6, Sigmoid, Hardsigmoid, Tanh, SiLU, Mish, Hardswish, ELU, CELU, SELU,
+    GLU, GELU, Hardshrink, LeakyReLU, LogSigmoid, Softplus, Softshrink, PReLU, Softsign, Tanhshrink, Softmin,
+    Softmax, Softmax2d, LogSoftmax,
+)
+from ember.nn.modules.loss import (  # noqa: F401
+    L1Loss, MSELoss, SmoothL1Loss, HuberLoss, BCELoss, BCEWithLogitsLoss, NLLLoss, CrossEntropyLoss, KLDivLoss,
+    CosineEmbeddingLoss, MarginRankingLoss, TripletMarginLoss, TripletMarginWithDistanceLoss, HingeEmbeddingLoss,
+    SoftMarginLoss, MultiLabelSoftMarginLoss, MultiMarginLoss, PoissonNLLLoss, GaussianNLLLoss,
+)
 # ---- conv, pooling, normalization, upsampling, recurrent, attention, transformer (engineer B)
+from ember.nn.modules.conv import (  # noqa: F401
+    Conv1d, Conv2d, Conv3d, ConvTranspose1d, ConvTranspose2d, ConvTranspose3d,
+)
+from ember.nn.modules.pooling import (  # noqa: F401
+    MaxPool1d, MaxPool2d, MaxPool3d, AvgPool1d, AvgPool2d, AvgPool3d, AdaptiveAvgPool1d, AdaptiveAvgPool2d,
+    AdaptiveAvgPool3d, AdaptiveMaxPool1d, AdaptiveMaxPool2d, LPPool1d, LPPool2d,
+)
+from ember.nn.modules.normalization import (  # noqa: F401
+    BatchNorm1d, BatchNorm2d, BatchNorm3d, InstanceNorm1d, InstanceNorm2d, InstanceNorm3d, LayerNorm, GroupNorm,
+    RMSNorm, LocalResponseNorm,
+)
+from ember.nn.modules.upsampling import Upsample, UpsamplingNearest2d, UpsamplingBilinear2d  # noqa: F401
+from ember.nn.modules.pixelshuffle import PixelShuffle, PixelUnshuffle  # noqa: F401
+from ember.nn.modules.rnn import (  # noqa: F401
+    RNNBase, RNN, LSTM, GRU, RNNCellBase, RNNCell, LSTMCell, GRUCell,
+)
+from ember.nn.modules.transformer import (  # noqa: F401
+    MultiheadAttention, TransformerEncoderLayer, TransformerEncoder, TransformerDecoderLayer, TransformerDecoder,
+    Transformer,
+)

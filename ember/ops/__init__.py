@@ -14,6 +14,7 @@ from ember.core.call import write_inplace
 from ember.core.tensor import Tensor
 from ember.dispatch.meta import result_type
 from ember.ops.creation import *  # noqa: F401,F403
+from ember.ops.creation import is_pinned, pin_memory  # noqa: E402
 from ember.ops.creation import (_legacy_new, bool_, byte, char, clone, contiguous, cpu, cuda, data, detach,
                                 detach_, double, float_, half, int_, is_contiguous, item, long, new_empty,
                                 new_full, new_ones, new_tensor, new_zeros, numpy, short, to, tolist, type_,
@@ -44,6 +45,9 @@ def _inplace(fn, name):
                 result.dtype.category > self.dtype.category:
             raise RuntimeError(f"result type {result.dtype.name} can't be cast to the desired output type "
                                f"{self.dtype.name}")
+        if isinstance(result, Tensor) and result._data.shape != self._data.shape:
+            raise RuntimeError(f"output with shape {list(self._data.shape)} doesn't match the broadcast shape "
+                               f"{list(result._data.shape)}")
         return write_inplace(self, result)
     method.__name__ = method.__qualname__ = name
     return method
@@ -73,6 +77,8 @@ def copy_(self, src, non_blocking=False):
 
 def backward(self, gradient=None, retain_graph=None, create_graph=False, inputs=None):
     """Accumulate the gradient of this tensor into the leaves' ``.grad``."""
+    if not self._rg:  # checked first, as PyTorch does
+        raise RuntimeError("element 0 of tensors does not require grad and does not have a grad_fn")
     if gradient is None:
         if self.numel() != 1:
             raise RuntimeError(f"grad can be implicitly created only for scalar outputs, got shape "
@@ -106,8 +112,8 @@ def _method_not_available(name):
 
 
 def _legacy_tensor_new(cls, *args, **kwargs):
-    if not args and not kwargs:
-        return object.__new__(cls)
+    # ember.Tensor() is an empty float tensor, as torch.Tensor() is (pickling never calls
+    # Tensor.__new__: tensors reduce to ember.core.pickling.rebuild_tensor)
     return _legacy_new(cls, *args, **kwargs)
 
 
@@ -120,7 +126,7 @@ _METHODS = {
     "tolist": tolist, "new_tensor": new_tensor, "new_zeros": new_zeros, "new_ones": new_ones,
     "new_full": new_full, "new_empty": new_empty, "data": data, "__array__": __array__,
     "__dlpack__": __dlpack__, "__dlpack_device__": __dlpack_device__, "__float__": __float__,
-    "__int__": __int__, "__index__": __index__,
+    "__int__": __int__, "__index__": __index__, "pin_memory": pin_memory, "is_pinned": is_pinned,
     # autograd
     "backward": backward, "register_hook": register_hook, "retain_grad": retain_grad,
     # shape
@@ -171,12 +177,13 @@ _ELEMENTWISE_METHODS = """abs absolute neg negative sign sqrt rsqrt exp exp2 exp
     bitwise_left_shift bitwise_right_shift""".split()
 for _name in _ELEMENTWISE_METHODS:
     _METHODS[_name] = getattr(_e, _name)
+_METHODS["where"] = lambda self, condition, other: _e.where(condition, self, other)  # x.where(cond, y)
 
 _INPLACE = """abs neg sign sqrt rsqrt exp exp2 expm1 log log2 log10 log1p sin cos tan asin acos atan
     sinh cosh tanh sigmoid relu erf erfinv floor ceil trunc round frac reciprocal nan_to_num
     add sub mul div floor_divide remainder fmod pow atan2 clamp clip clamp_min clamp_max lerp
     logical_and logical_or logical_xor logical_not bitwise_and bitwise_or bitwise_xor bitwise_not
-    eq ne lt le gt ge masked_fill index_add index_copy index_fill scatter scatter_add scatter_reduce
+    bitwise_left_shift bitwise_right_shift eq ne lt le gt ge masked_fill index_add index_copy index_fill scatter scatter_add scatter_reduce
     masked_scatter tril triu cumsum cumprod squeeze unsqueeze t transpose addcmul addcdiv""".split()
 _VIEW_INPLACE = {"squeeze", "unsqueeze", "t", "transpose"}  # change metadata only
 
@@ -206,6 +213,8 @@ _OPERATORS = {
     "__and__": _e.bitwise_and, "__rand__": _reverse(_e.bitwise_and), "__or__": _e.bitwise_or,
     "__ror__": _reverse(_e.bitwise_or), "__xor__": _e.bitwise_xor, "__rxor__": _reverse(_e.bitwise_xor),
     "__lshift__": _e.bitwise_left_shift, "__rshift__": _e.bitwise_right_shift,
+    "__rlshift__": _reverse(_e.bitwise_left_shift), "__rrshift__": _reverse(_e.bitwise_right_shift),
+    "__ilshift__": _METHODS["bitwise_left_shift_"], "__irshift__": _METHODS["bitwise_right_shift_"],
     "__eq__": _e.eq, "__ne__": _e.ne, "__lt__": _e.lt, "__le__": _e.le, "__gt__": _e.gt, "__ge__": _e.ge,
     "__iadd__": _METHODS["add_"], "__isub__": _METHODS["sub_"], "__imul__": _METHODS["mul_"],
     "__itruediv__": _METHODS["div_"], "__ifloordiv__": _METHODS["floor_divide_"],

@@ -37,7 +37,9 @@ def canonical_device(device) -> Device:
         index = backend.canonical_index(d.index)
         if index is not None and index >= backend.device_count():
             raise RuntimeError(f"device '{d}' is out of range: {d.type} has {backend.device_count()} device(s)")
-        found = _CANONICAL[key] = CPU if d.type == "cpu" else Device(d.type, index)
+        found = CPU if d.type == "cpu" else _CANONICAL.setdefault((d.type, index), Device(d.type, index))
+        if d.index is not None or not backend.index_follows_current_device:
+            _CANONICAL[key] = found  # 'cuda' alone is not cached: it means the current device
     return found
 
 
@@ -63,6 +65,10 @@ def _check_dtype_supported(dtype, device):
 def create(op_name, device, requires_grad=False, **attrs):
     """Run a creation kernel (no tensor inputs) on ``device``."""
     device = canonical_device(device)
+    shape = attrs.get("shape")
+    if shape is not None and any(s < 0 for s in shape):
+        bad = next(s for s in shape if s < 0)
+        raise RuntimeError(f"Trying to create tensor with negative dimension {bad}: {list(shape)}")
     op = OPS[op_name]
     kernel = op.resolved.get(device.type) or resolve(op, device.type)
     backend = backend_of(device.type)
@@ -111,7 +117,9 @@ def tensor(data, *, dtype=None, device=None, requires_grad=False, pin_memory=Fal
         if arr.dtype.kind == "f":
             arr = arr.astype(np.float64)
         dt.from_numpy_dtype(arr.dtype)  # raises a TypeError naming the numpy dtype
-    return from_host(np.ascontiguousarray(arr), device, requires_grad)
+    # np.ascontiguousarray would turn a 0-d array into a 1-d one
+    out = from_host(np.asarray(arr, order="C"), device, requires_grad)
+    return _pin_tensor(out) if pin_memory else out
 
 
 def as_tensor(data, dtype=None, device=None) -> Tensor:
@@ -162,7 +170,8 @@ def ones(*size, dtype=None, device=None, requires_grad=False, layout=None, out=N
 
 def empty(*size, dtype=None, device=None, requires_grad=False, layout=None, pin_memory=False,
           memory_format=None, out=None) -> Tensor:
-    return zeros(*size, dtype=dtype, device=device, requires_grad=requires_grad)
+    result = zeros(*size, dtype=dtype, device=device, requires_grad=requires_grad)
+    return _pin_tensor(result) if pin_memory else result
 
 
 def _like(t, dtype, device):
@@ -282,7 +291,15 @@ def to_device(input: Tensor, device, non_blocking=False) -> Tensor:
     source = backend_of(input.device.type)
     target = backend_of(device.type)
     _check_dtype_supported(input.dtype, device)
-    native = target.from_numpy(np.ascontiguousarray(source.to_numpy(input._data)), device.index)
+    if non_blocking and device.type == "cpu" and source.supports_non_blocking:
+        # queued into page-locked memory: the values are there after synchronize(), as in PyTorch
+        native = source.to_numpy(input._data, non_blocking=True)
+    else:
+        host = np.asarray(source.to_numpy(input._data), order="C")
+        if non_blocking and target.supports_non_blocking:
+            native = target.from_numpy(host, device.index, non_blocking=True)
+        else:
+            native = target.from_numpy(host, device.index)
     out = make_tensor(native, input.dtype, device)
     if input._rg and GRAD_MODE.enabled:
         node = Node("ToCopyBackward0", _TransferRule(input.device), None, (edge_of(input),),
@@ -320,10 +337,11 @@ def _parse_to(args, kwargs):
 
 
 def to(self, *args, **kwargs) -> Tensor:
+    non_blocking = bool(kwargs.get("non_blocking", False))
     dtype, device, copy = _parse_to(args, dict(kwargs))
     out = self
     if device is not None:
-        out = to_device(out, device)
+        out = to_device(out, device, non_blocking)
     if dtype is not None:
         out = cast(out, _resolve_dtype(dtype))
     if copy and out is self:
@@ -336,7 +354,44 @@ def cpu(self) -> Tensor:
 
 
 def cuda(self, device=None, non_blocking=False) -> Tensor:
-    return to_device(self, "cuda" if device is None else (f"cuda:{device}" if isinstance(device, int) else device))
+    return to_device(self, "cuda" if device is None else (f"cuda:{device}" if isinstance(device, int) else device),
+                     non_blocking)
+
+
+# ---------------------------------------------------------------- page-locked (pinned) host memory
+def _pinning_backend(device):
+    """The accelerator backend whose pinned memory is meant (PyTorch's default: cuda)."""
+    return backend_of("cuda" if device is None else as_device(device).type)
+
+
+def _pin_tensor(t: Tensor, device=None) -> Tensor:
+    if t.device.type != "cpu":
+        raise RuntimeError(f"cannot pin '{t.device}' memory: only CPU tensors can be pinned")
+    backend = _pinning_backend(device)
+    if backend.is_pinned(t._data):
+        return t
+    out = make_tensor(backend.pin(np.asarray(t._data, order="C")), t.dtype, CPU)
+    if t._rg and GRAD_MODE.enabled:
+        out.grad_fn = Node("ToCopyBackward0", _TransferRule(CPU), None, (edge_of(t),),
+                           ((t._data.shape, t.dtype, t.device),))
+        out._rg = True
+    return out
+
+
+def pin_memory(self, device=None) -> Tensor:
+    """A copy of this CPU tensor in page-locked memory, from which copies to ``device``
+    (default ``cuda``) can be asynchronous (``.to(device, non_blocking=True)``)."""
+    return _pin_tensor(self, device)
+
+
+def is_pinned(self, device=None) -> bool:
+    if self.device.type != "cpu":
+        return False
+    try:
+        backend = _pinning_backend(device)
+    except RuntimeError:  # no such accelerator here: nothing can be pinned for it
+        return False
+    return backend.is_pinned(self._data)
 
 
 def float_(self) -> Tensor:

@@ -13,11 +13,42 @@ _FLOAT = dt.FLOAT
 
 # ---------------------------------------------------------------- helpers
 def _promoted(a, b, dtype):
-    if isinstance(a, Tensor) and a.dtype is not dtype:
-        a = cast(a, dtype)
-    if isinstance(b, Tensor) and b.dtype is not dtype:
-        b = cast(b, dtype)
+    if isinstance(a, Tensor):
+        if a.dtype is not dtype:
+            a = cast(a, dtype)
+    elif dtype.category == dt.INT:
+        a = _wrapped_int(a, dtype)
+    elif dtype is dt.bfloat16 and isinstance(b, Tensor):
+        a = _bfloat16_scalar(a, b)
+    if isinstance(b, Tensor):
+        if b.dtype is not dtype:
+            b = cast(b, dtype)
+    elif dtype.category == dt.INT:
+        b = _wrapped_int(b, dtype)
+    elif dtype is dt.bfloat16 and isinstance(a, Tensor):
+        b = _bfloat16_scalar(b, a)
     return a, b
+
+
+def _bfloat16_scalar(value, like: Tensor):
+    """A Python float as a 0-d bfloat16 tensor: numpy (ml_dtypes) would promote
+    bfloat16 with a Python float to float32 or float64, PyTorch keeps bfloat16."""
+    if type(value) is not float:
+        return value
+    from ember.ops.creation import full
+    return full((), value, dtype=dt.bfloat16, device=like.device)
+
+
+def _wrapped_int(value, dtype):
+    """A Python int outside ``dtype``'s range wraps around, as in PyTorch (numpy 2 would raise)."""
+    if type(value) is not int:
+        return value
+    info = dtype.numpy
+    import numpy as np
+    limits = np.iinfo(info)
+    if limits.min <= value <= limits.max:
+        return value
+    return int(np.array(value & 0xFFFF_FFFF_FFFF_FFFF, dtype=np.uint64).astype(info))
 
 
 def _binary(op, a, b, floating=False):
@@ -163,7 +194,8 @@ def nan_to_num(input, nan=0.0, posinf=None, neginf=None, *, out=None):
     if input.dtype.category != _FLOAT:
         return input.clone()
     import numpy as np
-    info = np.finfo(input.dtype.numpy)
+    import ml_dtypes
+    info = ml_dtypes.finfo(input.dtype.numpy)  # numpy's finfo does not know bfloat16
     posinf = float(info.max) if posinf is None else posinf
     neginf = float(info.min) if neginf is None else neginf
     out = where(isnan(input), nan, input)
@@ -230,11 +262,18 @@ def floor_divide(input, other, *, out=None):
 
 
 def remainder(input, other, *, out=None):
+    _check_integer_divisor(input, other)
     return _binary(OPS["remainder"], input, other)
 
 
 def fmod(input, other, *, out=None):
+    _check_integer_divisor(input, other)
     return _binary(OPS["fmod"], input, other)
+
+
+def _check_integer_divisor(input, other):
+    if result_type(input, other).category != _FLOAT and _has_zero(other):
+        raise RuntimeError("ZeroDivisionError: integer division by zero")
 
 
 def pow(input, exponent, *, out=None):
@@ -368,11 +407,12 @@ logical_xor = _make_logical("logical_xor")
 
 
 def _check_bitwise(x, name):
+    # NotImplementedError (a RuntimeError) is what PyTorch raises for a dtype a kernel lacks
     if isinstance(x, Tensor) and x.dtype.category == _FLOAT:
-        raise RuntimeError(f"\"{name}\" not implemented for '{x.dtype.name}': bitwise ops need integer "
-                           f"or bool tensors")
+        raise NotImplementedError(f"\"{name}\" not implemented for '{x.dtype.name}': bitwise ops need "
+                                  f"integer or bool tensors")
     if isinstance(x, float):
-        raise RuntimeError(f"\"{name}\" not implemented for a float scalar ({x})")
+        raise NotImplementedError(f"\"{name}\" not implemented for a float scalar ({x})")
 
 
 def _make_bitwise(name):

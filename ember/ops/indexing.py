@@ -338,7 +338,7 @@ def nonzero(input, *, as_tuple=False):
         if input.ndim == 0:
             return (call(OPS["basic_index"], rows, key=(_FULL, 0)),)
         return tuple(call(OPS["basic_index"], rows, key=(_FULL, i)) for i in range(input.ndim))
-    return rows if input.ndim else rows.reshape(-1, 0)
+    return rows if input.ndim else call(OPS["basic_index"], rows, key=(_FULL, slice(0, 0)))  # (n, 0)
 
 
 def argwhere(input):

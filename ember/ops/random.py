@@ -115,6 +115,8 @@ def randint(low=0, high=None, size=None, *, generator=None, dtype=None, device=N
             requires_grad=False, out=None) -> Tensor:
     if high is None:
         low, high = 0, low
+    elif size is None and isinstance(high, (tuple, list)):  # randint(high, size)
+        low, high, size = 0, low, high
     if size is None:
         raise TypeError("randint() missing required argument 'size'")
     if high <= low:
@@ -177,7 +179,9 @@ def multinomial(input, num_samples, replacement=False, *, generator=None) -> Ten
     else:
         # Gumbel-top-k: keys u^(1/w) ordered descending give weighted sampling without replacement
         u = _draw("philox_uniform", tuple(rows.shape), dt.float64, input.device, generator)
-        keys = (u.clamp(min=1e-300).log() / weights).where(weights > 0, weights.new_full((), -float("inf")))
+        positive = weights > 0
+        safe = weights.where(positive, weights.new_full((), 1.0))  # no division by zero (numpy warns)
+        keys = (u.clamp(min=1e-300).log() / safe).where(positive, weights.new_full((), -float("inf")))
         out = keys.topk(num_samples, dim=-1).indices
     return out.reshape(-1) if input.ndim == 1 else out
 

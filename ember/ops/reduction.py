@@ -37,7 +37,8 @@ def _check_nonempty(input, dims, name):
 def sum(input, dim=None, keepdim=False, *, dtype=None, out=None):
     if dtype is not None:
         input = cast(input, _resolve_dtype(dtype))
-    return call(OPS["sum"], input, dims=_dims(input, dim), keepdim=keepdim)
+    out = call(OPS["sum"], input, dims=_dims(input, dim), keepdim=keepdim)
+    return out if dtype is None else cast(out, _resolve_dtype(dtype))  # integers: keep the asked dtype
 
 
 def nansum(input, dim=None, keepdim=False, *, dtype=None):
@@ -128,11 +129,13 @@ def aminmax(input, *, dim=None, keepdim=False):
 
 
 def all(input, dim=None, keepdim=False, *, out=None):
-    return call(OPS["all"], input, dims=_dims(input, dim), keepdim=keepdim)
+    result = call(OPS["all"], input, dims=_dims(input, dim), keepdim=keepdim)
+    return cast(result, dt.uint8) if input.dtype is dt.uint8 else result  # PyTorch keeps uint8
 
 
 def any(input, dim=None, keepdim=False, *, out=None):
-    return call(OPS["any"], input, dims=_dims(input, dim), keepdim=keepdim)
+    result = call(OPS["any"], input, dims=_dims(input, dim), keepdim=keepdim)
+    return cast(result, dt.uint8) if input.dtype is dt.uint8 else result  # PyTorch keeps uint8
 
 
 def count_nonzero(input, dim=None):
@@ -217,13 +220,15 @@ def _squeeze_dims(t, dims):
 def cumsum(input, dim, *, dtype=None, out=None):
     if dtype is not None:
         input = cast(input, _resolve_dtype(dtype))
-    return call(OPS["cumsum"], input, dim=normalize_dim(dim, input.ndim) if input.ndim else 0)
+    out = call(OPS["cumsum"], input, dim=normalize_dim(dim, input.ndim) if input.ndim else 0)
+    return out if dtype is None else cast(out, _resolve_dtype(dtype))
 
 
 def cumprod(input, dim, *, dtype=None, out=None):
     if dtype is not None:
         input = cast(input, _resolve_dtype(dtype))
-    return call(OPS["cumprod"], input, dim=normalize_dim(dim, input.ndim) if input.ndim else 0)
+    out = call(OPS["cumprod"], input, dim=normalize_dim(dim, input.ndim) if input.ndim else 0)
+    return out if dtype is None else cast(out, _resolve_dtype(dtype))
 
 
 def sum_to_shape(grad: Tensor, shape) -> Tensor:

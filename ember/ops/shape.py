@@ -8,7 +8,7 @@ from ember.dispatch.meta import as_shape, broadcast_shapes, infer_size, normaliz
 from ember.dispatch.ops import OPS
 from ember.dispatch.meta import result_type
 from ember.core import dtype as dt
-from ember.ops.creation import cast, is_contiguous
+from ember.ops.creation import cast
 
 _VIEW, _PERMUTE, _EXPAND, _BASIC_INDEX = OPS["view"], OPS["permute"], OPS["expand"], OPS["basic_index"]
 
@@ -25,11 +25,9 @@ def view_as(self, other):
 
 def reshape(input, *shape):
     shape = infer_size(as_shape(shape), input.numel())
-    if is_contiguous(input):
-        return call(_VIEW, input, shape=shape)
     try:
         return call(_VIEW, input, shape=shape)
-    except RuntimeError:  # not expressible as a view of this layout: copy first
+    except RuntimeError:  # not expressible as a view of this layout (contiguity may be unknown): copy first
         return call(_VIEW, call(OPS["clone"], input), shape=shape)
 
 

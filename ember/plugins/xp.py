@@ -6,6 +6,7 @@ the same class with cupy. Each method implements one primitive of
 """
 from __future__ import annotations
 
+import ml_dtypes
 import numpy as np
 
 from ember.dispatch.ops import INDEX_SLOT
@@ -28,7 +29,8 @@ _BINARY = {
     "bitwise_left_shift": "left_shift", "bitwise_right_shift": "right_shift",
 }
 # numpy computes these poorly or not at all in half precision: go through float32
-_LOW_PRECISION = ("float16", "bfloat16")
+_LOW_PRECISION = frozenset({np.dtype(np.float16), np.dtype(ml_dtypes.bfloat16)})
+_BFLOAT16 = np.dtype(ml_dtypes.bfloat16)
 
 
 class XpKernels:
@@ -49,8 +51,11 @@ class XpKernels:
         xp = self.xp
 
         def kernel(x):
-            if x.dtype.name == "bfloat16" and fn is not xp.negative and fn is not xp.abs:
-                return fn(x.astype(xp.float32)).astype(x.dtype)
+            if x.dtype == _BFLOAT16 and fn is not xp.negative and fn is not xp.abs:
+                r = fn(x.astype(xp.float32))
+                return r.astype(x.dtype) if r.dtype.kind == "f" else r  # isnan & co. stay bool
+            if x.dtype.kind == "b" and fn is xp.sign:
+                return x.copy()  # sign of a bool is itself (numpy has no bool loop)
             return fn(x)
         return kernel
 
@@ -63,7 +68,7 @@ class XpKernels:
 
     def sigmoid(self, x):
         xp = self.xp
-        work = x.astype(xp.float32) if x.dtype.name in _LOW_PRECISION else x
+        work = x.astype(xp.float32) if x.dtype in _LOW_PRECISION else x
         # exp of a non-positive number only: no overflow for large |x|
         e = xp.exp(-xp.abs(work))
         r = xp.where(work >= 0, 1 / (1 + e), e / (1 + e))
@@ -79,7 +84,7 @@ class XpKernels:
         return self._special(self.special.erfinv, x)
 
     def _special(self, fn, x):
-        if x.dtype.name in _LOW_PRECISION:
+        if x.dtype in _LOW_PRECISION:
             return fn(x.astype(self.xp.float32)).astype(x.dtype)
         return fn(x)
 
@@ -108,31 +113,31 @@ class XpKernels:
     def _axes(self, x, dims):
         return tuple(dims) if dims else None
 
+    # Reductions call the array methods: numpy's module-level wrappers cost microseconds.
     def sum(self, x, *, dims, keepdim):
-        xp = self.xp
+        axes = self._axes(x, dims)
         if x.dtype.kind in "biu":  # integers and bool sum to int64, as in PyTorch
-            return xp.sum(x, axis=self._axes(x, dims), keepdims=keepdim, dtype=xp.int64)
-        if x.dtype.name in _LOW_PRECISION:
-            return xp.sum(x, axis=self._axes(x, dims), keepdims=keepdim, dtype=xp.float32).astype(x.dtype)
-        return xp.sum(x, axis=self._axes(x, dims), keepdims=keepdim)
+            return x.sum(axis=axes, keepdims=keepdim, dtype=self.xp.int64)
+        if x.dtype in _LOW_PRECISION:
+            return x.sum(axis=axes, keepdims=keepdim, dtype=self.xp.float32).astype(x.dtype)
+        return x.sum(axis=axes, keepdims=keepdim)
 
     def prod(self, x, *, dims, keepdim):
-        xp = self.xp
         if x.dtype.kind in "biu":
-            return xp.prod(x, axis=self._axes(x, dims), keepdims=keepdim, dtype=xp.int64)
-        return xp.prod(x, axis=self._axes(x, dims), keepdims=keepdim)
+            return x.prod(axis=self._axes(x, dims), keepdims=keepdim, dtype=self.xp.int64)
+        return x.prod(axis=self._axes(x, dims), keepdims=keepdim)
 
     def amax(self, x, *, dims, keepdim):
-        return self.xp.amax(x, axis=self._axes(x, dims), keepdims=keepdim)
+        return x.max(axis=self._axes(x, dims), keepdims=keepdim)
 
     def amin(self, x, *, dims, keepdim):
-        return self.xp.amin(x, axis=self._axes(x, dims), keepdims=keepdim)
+        return x.min(axis=self._axes(x, dims), keepdims=keepdim)
 
     def all(self, x, *, dims, keepdim):
-        return self.xp.all(x, axis=self._axes(x, dims), keepdims=keepdim)
+        return x.all(axis=self._axes(x, dims), keepdims=keepdim)
 
     def any(self, x, *, dims, keepdim):
-        return self.xp.any(x, axis=self._axes(x, dims), keepdims=keepdim)
+        return x.any(axis=self._axes(x, dims), keepdims=keepdim)
 
     def argmax(self, x, *, dim, keepdim):
         return self._arg(self.xp.argmax, x, dim, keepdim)
@@ -148,17 +153,24 @@ class XpKernels:
 
     def cumsum(self, x, *, dim):
         dtype = self.xp.int64 if x.dtype.kind in "biu" else x.dtype
-        return self.xp.cumsum(x, axis=dim, dtype=dtype)
+        return self.xp.cumsum(x, axis=dim, dtype=dtype).reshape(x.shape)  # 0-d stays 0-d
 
     def cumprod(self, x, *, dim):
         dtype = self.xp.int64 if x.dtype.kind in "biu" else x.dtype
-        return self.xp.cumprod(x, axis=dim, dtype=dtype)
+        return self.xp.cumprod(x, axis=dim, dtype=dtype).reshape(x.shape)  # 0-d stays 0-d
 
     # ---------------------------------------------------------------- linear algebra
     def matmul(self, x, y):
+        if x.dtype in _LOW_PRECISION:  # accumulate in float32, as PyTorch does; keep the dtype
+            f32 = self.xp.float32
+            return self.xp.matmul(x.astype(f32), y.astype(f32)).astype(x.dtype)
         return self.xp.matmul(x, y)
 
     def einsum(self, *operands, equation):
+        if operands[0].dtype in _LOW_PRECISION:  # numpy's einsum has no bfloat16 loop
+            f32 = self.xp.float32
+            out = self.xp.einsum(equation, *(o.astype(f32) for o in operands), optimize=len(operands) > 2)
+            return out.astype(operands[0].dtype)
         return self.xp.einsum(equation, *operands, optimize=len(operands) > 2)
 
     # ---------------------------------------------------------------- views
@@ -216,14 +228,23 @@ class XpKernels:
         return x[self._fill_key(key, indices)]
 
     def gather(self, x, index, *, dim):
-        return self.xp.take_along_axis(x, index, axis=dim)
+        if x.ndim == 0:
+            return self.xp.broadcast_to(x, index.shape).copy()  # a 0-d index (value 0) reads x
+        # PyTorch allows an index smaller than x in the other dims: only that corner is read
+        corner = tuple(slice(None) if d == dim else slice(0, s) for d, s in enumerate(index.shape))
+        return self.xp.take_along_axis(x[corner], index, axis=dim)
 
     def scatter(self, x, index, src, *, dim, reduce):
         xp = self.xp
+        if x.ndim == 0:  # a 0-d x is addressed by a 0-d index (value 0): scatter into its one element
+            src = src.reshape(-1) if isinstance(src, xp.ndarray) else src
+            return self.scatter(x.reshape(1), index.reshape(-1), src, dim=0, reduce=reduce).reshape(())
         out = x.copy()
         if not isinstance(src, xp.ndarray):
             src = xp.full(index.shape, src, dtype=x.dtype)
-        grid = list(xp.indices(index.shape, sparse=True))
+        # open index grids (numpy's indices(sparse=True), which CuPy lacks)
+        grid = [xp.arange(s).reshape((1,) * i + (s,) + (1,) * (index.ndim - i - 1))
+                for i, s in enumerate(index.shape)]
         grid[dim] = index
         grid = tuple(grid)
         src = src[tuple(slice(0, s) for s in index.shape)]
@@ -283,7 +304,8 @@ class XpKernels:
                               ).astype(dtype.numpy)
 
     def philox_uniform(self, *, shape, dtype, seed, offset, index):
-        return self.xp.asarray(philox_uniform(shape, seed, offset)).astype(dtype.numpy)
+        u = unit_uniform_for(philox_uniform(shape, seed, offset), dtype.name)
+        return self.xp.asarray(u).astype(dtype.numpy)
 
     def philox_normal(self, *, shape, dtype, seed, offset, index):
         return self.xp.asarray(philox_normal(shape, seed, offset)).astype(dtype.numpy)
@@ -303,6 +325,20 @@ def philox_uniform(shape, seed, offset) -> np.ndarray:
     n = int(np.prod(shape, dtype=np.int64))
     words = philox_words(n, seed, offset)
     return ((words >> np.uint64(11)).astype(np.float64) * (1.0 / 9007199254740992.0)).reshape(shape)
+
+
+# significand bits of each floating dtype: a uniform float in [0, 1) must stay below 1
+# after rounding to the dtype, so it is truncated to that many bits first (as PyTorch does)
+_SIGNIFICAND_BITS = {"float16": 11, "bfloat16": 8, "float32": 24, "float64": 53}
+
+
+def unit_uniform_for(u: np.ndarray, dtype_name: str) -> np.ndarray:
+    """float64 uniforms in [0, 1) truncated to ``dtype_name``'s precision (still < 1)."""
+    bits = _SIGNIFICAND_BITS.get(dtype_name, 53)
+    if bits >= 53:
+        return u
+    scale = float(2 ** bits)
+    return np.floor(u * scale) / scale
 
 
 def philox_normal(shape, seed, offset) -> np.ndarray:

@@ -6,6 +6,7 @@ the tensors on the device under test, so one database serves every backend. A
 """
 from __future__ import annotations
 
+import math
 import zlib
 
 import numpy as np
@@ -28,9 +29,11 @@ class SampleInput:
     __slots__ = ("input", "args", "kwargs", "desc", "layout", "grad", "inplace")
 
     def __init__(self, input, *args, desc, kwargs=None, layout=CONTIGUOUS, grad=True, inplace=True):
+        # numpy values are tensors (a numpy scalar is a 0-d one), Python values are scalars
+        input, args, kwargs = _zero_dim_arrays((input, args, dict(kwargs or {})))
         self.input = input
         self.args = args
-        self.kwargs = dict(kwargs or {})
+        self.kwargs = kwargs
         self.desc = desc
         self.layout = layout
         self.grad = grad
@@ -45,6 +48,18 @@ class SampleInput:
 
     def __repr__(self):
         return f"SampleInput({self.desc})"
+
+
+def _zero_dim_arrays(obj):
+    if isinstance(obj, np.generic):
+        return np.asarray(obj)
+    if isinstance(obj, tuple) and not hasattr(obj, "_fields"):
+        return tuple(_zero_dim_arrays(o) for o in obj)
+    if isinstance(obj, list):
+        return [_zero_dim_arrays(o) for o in obj]
+    if isinstance(obj, dict):
+        return {k: _zero_dim_arrays(v) for k, v in obj.items()}
+    return obj
 
 
 def _arrays(obj):
@@ -106,12 +121,14 @@ class OpInfo:
     """Everything the runner needs to check one public op on any device.
 
     name        the id used in test names ("add", "sum_dim" ...)
-    op          name of an ``ember`` function, or a callable taking tensors; None when
-                PyTorch has only the method (``Tensor.view``)
+    op          name of an ``ember`` function (default: ``name``), or a callable taking
+                tensors; None when PyTorch has only the method (``Tensor.view``) or only
+                the in-place form (``zero_``)
     method      name of the Tensor method, called as ``input.method(*args, **kwargs)``
     operator    a Python operator function (``operator.add``) called on the operands
                 when the sample has no keyword arguments
-    inplace     name of the in-place method (``"add_"``); ``inplace_operator`` likewise
+    inplace     name of the in-place method (``"add_"``); ``inplace_operator`` likewise;
+                ``inplace_dtypes`` where the in-place form differs (default: ``dtypes``)
     aliases     other ``ember`` function names that must give the same result
     ref         float64 numpy reference with the op's signature (arrays upcast: floats
                 to float64, integers to int64, bool kept)
@@ -121,12 +138,12 @@ class OpInfo:
     supports_grad  whether the op is differentiable (checked in float64)
     tol         {dtype: (rtol, atol)} where the op's error legitimately exceeds the default
     scalar_input  whether the function form accepts a Python scalar as its first operand
-    ref_dtype   the reference also gets ``dtype=<name>`` (for results that depend on it)
+    ref_dtype   the reference also gets ``test_dtype=<name>`` (for results that depend on it)
     """
 
     def __init__(self, name, *, ref, samples, dtypes, result_dtype=same, op=..., method=None, operator=None,
                  inplace=None, inplace_operator=None, aliases=(), supports_grad=True, tol=None,
-                 grad_tol=None, scalar_input=False, ref_dtype=False, notes=""):
+                 grad_tol=None, scalar_input=False, ref_dtype=False, inplace_dtypes=None, notes=""):
         self.name = name
         self.op = name if op is ... else op
         self.method = method
@@ -143,6 +160,7 @@ class OpInfo:
         self.grad_tol = grad_tol
         self.scalar_input = scalar_input
         self.ref_dtype = ref_dtype
+        self.inplace_dtypes = tuple(inplace_dtypes) if inplace_dtypes is not None else self.dtypes
         self.notes = notes
 
     def __repr__(self):
@@ -180,27 +198,31 @@ class Maker:
         self.is_bool = dtype == "bool"
 
     def __call__(self, *shape, low=None, high=None, dtype=None, nonzero=False):
-        """Uniform values in [low, high) (integers: [low, high) too), in ``dtype``."""
+        """Uniform values in [low, high) in ``dtype`` (integers: [ceil(low), ceil(high))).
+
+        ``nonzero`` keeps values away from zero (divisors)."""
         dtype = dtype or self.dtype
         np_dtype = D.NUMPY[dtype]
         if dtype == "bool":
-            return self.rng.random(shape) < 0.5
+            return np.asarray(self.rng.random(shape) < 0.5)
         if D.is_float(dtype):
             lo, hi = _DEFAULT_RANGE["float"]
             lo = lo if low is None else low
             hi = hi if high is None else high
-            a = self.rng.uniform(lo, hi, size=shape)
+            a = np.asarray(self.rng.uniform(lo, hi, size=shape))
             if nonzero:
                 a = np.where(np.abs(a) < 0.25 * (hi - lo) / 10, np.copysign(0.25 * (hi - lo) / 10, a) + a, a)
-            return a.astype(np_dtype)
+            return np.asarray(a, dtype=np_dtype)
         info = np.iinfo(np_dtype)
         lo, hi = _DEFAULT_RANGE["uint8" if dtype == "uint8" else "int"]
-        lo = max(int(lo if low is None else low), int(info.min))
-        hi = min(int(hi if high is None else high), int(info.max) + 1)
-        a = self.rng.integers(lo, hi, size=shape)
+        # integers in [ceil(low), ceil(high)): a float domain such as (0.1, 5) gives 1..4
+        lo = max(math.ceil(lo if low is None else low), int(info.min))
+        hi = min(math.ceil(hi if high is None else high), int(info.max) + 1)
+        hi = max(hi, lo + 1)
+        a = np.asarray(self.rng.integers(lo, hi, size=shape))
         if nonzero:
             a = np.where(a == 0, 1 if hi > 1 else -1, a)
-        return a.astype(np_dtype)
+        return np.asarray(a, dtype=np_dtype)
 
     def distinct(self, *shape, dtype=None, step=None):
         """Pairwise different values (no ties): for max/sort/topk and their gradients."""
@@ -217,14 +239,14 @@ class Maker:
 
     def index(self, *shape, high):
         """int64 indices in [0, high)."""
-        return self.rng.integers(0, high, size=shape).astype(np.int64)
+        return np.asarray(self.rng.integers(0, high, size=shape), dtype=np.int64)
 
     def perm_index(self, n, k=None):
         """k distinct int64 indices in [0, n)."""
         return self.rng.permutation(n)[: n if k is None else k].astype(np.int64)
 
     def mask(self, *shape, p=0.5):
-        return self.rng.random(shape) < p
+        return np.asarray(self.rng.random(shape) < p)
 
     def like(self, array, dtype):
         return np.asarray(array).astype(D.NUMPY[dtype])

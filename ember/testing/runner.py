@@ -18,6 +18,8 @@ Checks:
 """
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 
 from ember.testing import dtypes as D
@@ -90,7 +92,7 @@ def build(obj, device, layout, built, requires_grad=False, dtype_override=None):
         if kind == TRANSPOSED and a.ndim < 2:
             kind = STRIDED
         if kind == TRANSPOSED:
-            base = ember.tensor(np.ascontiguousarray(np.swapaxes(a, -1, -2)), device=device, requires_grad=rg)
+            base = ember.tensor(np.array(np.swapaxes(a, -1, -2), order="C"), device=device, requires_grad=rg)
             t = base.transpose(-1, -2)
             untouched = None
             grad_of = lambda g: np.swapaxes(g, -1, -2)  # noqa: E731
@@ -102,7 +104,7 @@ def build(obj, device, layout, built, requires_grad=False, dtype_override=None):
             untouched = (lambda b: b[..., 1::2], big[..., 1::2].copy())
             grad_of = lambda g: g[..., ::2]  # noqa: E731
         else:
-            base = t = ember.tensor(np.ascontiguousarray(a), device=device, requires_grad=rg)
+            base = t = ember.tensor(np.array(a, order="C"), device=device, requires_grad=rg)
             untouched = None
             grad_of = lambda g: g  # noqa: E731
         if rg:
@@ -127,8 +129,9 @@ def reference(op, sample, dtype, arrays=None):
     inp, args, kwargs = arrays if arrays is not None else (sample.input, sample.args, sample.kwargs)
     inp, args, kwargs = map_arrays((inp, args, kwargs), _upcast)
     if op.ref_dtype:
-        kwargs = dict(kwargs, dtype=dtype)
-    with np.errstate(all="ignore"):
+        kwargs = dict(kwargs, test_dtype=dtype)
+    with np.errstate(all="ignore"), warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # numpy's "mean of empty slice" and such
         return op.ref(inp, *args, **kwargs)
 
 
@@ -172,29 +175,28 @@ def assert_close(actual, expected, dtype, rtol, atol, where):
         if bad.any():
             i = tuple(int(v) for v in np.argwhere(bad)[0])
             err = np.abs(actual.astype(np.float64) - want.astype(np.float64))
+            rel = err / np.maximum(np.abs(want.astype(np.float64)), 1.0)
             raise ConformanceError(f"{where}: {int(bad.sum())} of {bad.size} elements differ (exact dtype); "
-                                   f"max abs err {err.max():.6g}; at {list(i)} got {actual[i]!r}, "
-                                   f"expected {want[i]!r}")
+                                   f"max abs err {err.max():.6g}, max rel err {rel.max():.6g}; "
+                                   f"at {list(i)} got {actual[i]!r}, expected {want[i]!r}")
         return
     a = actual.astype(np.float64)
     e = expected.astype(np.float64)
     with np.errstate(all="ignore"):
-        e = e.astype(D.NUMPY[dtype]).astype(np.float64) if dtype in ("float16", "bfloat16") and np.isinf(
-            e.astype(D.NUMPY[dtype])).any() else e  # overflow in the dtype is part of the answer
-        nan_a, nan_e = np.isnan(a), np.isnan(e)
-        same_inf = np.isinf(a) & (a == e)
-        err = np.where(nan_a | nan_e | same_inf, 0.0, np.abs(a - e))
-        err = np.where(np.isnan(err), np.inf, err)
-        bad = (nan_a != nan_e) | (err > atol + rtol * np.abs(np.where(np.isfinite(e), e, 0.0))) \
-            | (np.isinf(e) & ~same_inf & ~nan_e)
+        in_dtype = e.astype(D.NUMPY[dtype]).astype(np.float64)
+        e = np.where(np.isinf(in_dtype) & np.isfinite(e), in_dtype, e)  # overflow in the dtype is the answer
+        finite = np.isfinite(a) & np.isfinite(e)
+        diff = np.where(finite, np.abs(a - e), 0.0)
+        rel = np.where(finite, diff / np.maximum(np.abs(e), np.finfo(np.float64).tiny), 0.0)
+        bad_value = finite & (diff > atol + rtol * np.abs(e))
+        bad_special = ~finite & ~(np.isnan(a) & np.isnan(e)) & (a != e)  # NaN or inf where the other is not
+    bad = bad_value | bad_special
     if bad.any():
         i = tuple(int(v) for v in np.argwhere(bad)[0])
-        with np.errstate(all="ignore"):
-            rel = err / np.maximum(np.abs(e), np.finfo(np.float64).tiny)
-        rel = np.where(np.isfinite(e), rel, np.where(bad, np.inf, 0.0))
+        special = f", {int(bad_special.sum())} NaN/inf mismatches" if bad_special.any() else ""
         raise ConformanceError(
-            f"{where}: {int(bad.sum())} of {bad.size} elements out of tolerance (rtol={rtol}, atol={atol}); "
-            f"max abs err {float(err.max()):.6g}, max rel err {float(rel.max()):.6g}; "
+            f"{where}: {int(bad.sum())} of {bad.size} elements out of tolerance (rtol={rtol}, atol={atol}){special}; "
+            f"max abs err {float(diff.max(initial=0.0)):.6g}, max rel err {float(rel.max(initial=0.0)):.6g}; "
             f"at {list(i)} got {a[i]!r}, expected {e[i]!r}")
 
 
@@ -462,6 +464,18 @@ def check_view(case, device, dtype):
         expected[positions] += 10
         _expect(base, expected.reshape(case.shape), dtype, f"{where}: base after an in-place op on the view")
         base_np = expected.reshape(case.shape)
+    else:  # elements share memory: PyTorch refuses to write (RuntimeError), and nothing changes
+        try:
+            view.add_(10)
+        except RuntimeError:
+            pass
+        except Exception as e:
+            raise ConformanceError(f"{where}: an in-place op on an overlapping view raised {type(e).__name__}: "
+                                   f"{e}; PyTorch raises RuntimeError") from e
+        else:
+            raise ConformanceError(f"{where}: an in-place op on an overlapping view (several elements, one "
+                                   f"memory location) did not raise; PyTorch raises RuntimeError")
+        _expect(base, base_np, dtype, f"{where}: base after a refused in-place op on an overlapping view")
     base.mul_(2)
     _expect(view, (base_np * 2).reshape(-1)[positions], dtype, f"{where}: view after base.mul_(2)")
     fresh = (rng.permutation(n) + 3).reshape(case.shape).astype(D.NUMPY[dtype])
@@ -562,7 +576,7 @@ def inplace_cases(device, ops=None):
     have = supported_dtypes(device)
     return [Case("inplace", op, s, dtype, device)
             for op in (OP_DB if ops is None else ops) if op.inplace or op.inplace_operator
-            for dtype in op.dtypes if dtype in have
+            for dtype in op.inplace_dtypes if dtype in have
             for s in op.samples(dtype) if inplace_applies(op, s)]
 
 

@@ -1,1 +1,241 @@
-__all__ = []
+"""Attention: scaled_dot_product_attention and multi_head_attention_forward.
+
+Written in ember ops (matmul, softmax, where), so they run and differentiate on every
+backend. Masks follow PyTorch: for ``scaled_dot_product_attention`` a boolean mask marks
+the positions that *may* be attended; for ``multi_head_attention_forward`` a boolean
+``attn_mask`` / ``key_padding_mask`` marks the positions that may *not*. A float mask is
+added to the scores. A query row that may attend to nothing gives zeros (and zero
+gradients) in ``scaled_dot_product_attention``, as PyTorch's CPU kernels do.
+"""
+from __future__ import annotations
+
+import math
+
+import ember
+from ember.core import dtype as dt
+from ember.core.autograd import no_grad
+
+__all__ = ["scaled_dot_product_attention", "multi_head_attention_forward"]
+
+
+def _dropout(x, p, training=True):
+    from ember.nn.functional.misc import dropout
+    return dropout(x, p, training)
+
+
+def scaled_dot_product_attention(query, key, value, attn_mask=None, dropout_p=0.0, is_causal=False, scale=None,
+                                 enable_gqa=False):
+    """softmax(Q K^T * scale + mask) V over (..., L, E) queries and (..., S, E) keys / (..., S, Ev) values."""
+    for name, t in (("query", query), ("key", key), ("value", value)):
+        if not isinstance(t, ember.Tensor):
+            raise TypeError(f"scaled_dot_product_attention(): argument '{name}' must be Tensor, not "
+                            f"{type(t).__name__}")
+    if query.dtype is not key.dtype or query.dtype is not value.dtype:
+        raise RuntimeError(f"Expected query, key, and value to have the same dtype, but got query.dtype: "
+                           f"{query.dtype} key.dtype: {key.dtype} and value.dtype: {value.dtype} instead.")
+    if query.ndim < 2 or key.ndim < 2 or value.ndim < 2:
+        raise RuntimeError(f"scaled_dot_product_attention: expected query, key and value with at least 2 dims, "
+                           f"got {list(query.shape)}, {list(key.shape)} and {list(value.shape)}")
+    if query.shape[-1] != key.shape[-1]:
+        raise RuntimeError(f"scaled_dot_product_attention: query and key must have the same embedding size, got "
+                           f"query {list(query.shape)} and key {list(key.shape)}")
+    if key.shape[-2] != value.shape[-2]:
+        raise RuntimeError(f"scaled_dot_product_attention: key and value must have the same sequence length, got "
+                           f"key {list(key.shape)} and value {list(value.shape)}")
+    if enable_gqa and query.ndim >= 3 and key.ndim >= 3:
+        hq, hk, hv = query.shape[-3], key.shape[-3], value.shape[-3]
+        if hq % hk or hq % hv:
+            raise RuntimeError(f"scaled_dot_product_attention: number of heads in key/value ({hk}/{hv}) must divide "
+                               f"the number of heads in query ({hq}) when enable_gqa=True")
+        if hk != hq:
+            key = key.repeat_interleave(hq // hk, -3)
+        if hv != hq:
+            value = value.repeat_interleave(hq // hv, -3)
+    length, source = query.shape[-2], key.shape[-2]
+    if scale is None:
+        scale = 1.0 / math.sqrt(query.shape[-1]) if query.shape[-1] else 1.0
+    scores = ember.matmul(query * scale, key.transpose(-2, -1))
+    allowed = None
+    if is_causal and attn_mask is not None:
+        raise RuntimeError("_scaled_dot_product_attention: Explicit attn_mask should not be set when is_causal=True")
+    if is_causal:
+        allowed = ember.ones((length, source), dtype=dt.bool_, device=query.device).tril()
+    if attn_mask is not None:
+        if attn_mask.dtype is dt.bool_:
+            allowed = attn_mask if allowed is None else allowed & attn_mask
+        else:
+            scores = scores + attn_mask.to(scores.dtype)
+    if allowed is not None:
+        scores = scores.masked_fill(allowed.logical_not(), -math.inf)
+    if allowed is not None or (attn_mask is not None and attn_mask.dtype is not dt.bool_):
+        # rows with nothing to attend to: softmax over zeros, then zeroed (no NaN reaches a gradient)
+        with no_grad():
+            live = (scores > -math.inf).any(-1, keepdim=True)
+        scores = ember.where(live, scores, 0.0)
+        weights = ember.where(live, ember.softmax(scores, -1), 0.0)
+    else:
+        weights = ember.softmax(scores, -1)
+    if dropout_p > 0.0:
+        weights = _dropout(weights, dropout_p)
+    return ember.matmul(weights, value)
+
+
+# ---------------------------------------------------------------- multi-head attention
+def _float_mask(mask, name, dtype):
+    """A boolean 'may not attend' mask as an additive float mask (-inf where True)."""
+    if mask is None:
+        return None
+    if mask.dtype is dt.bool_:
+        return ember.zeros(mask.shape, dtype=dtype, device=mask.device).masked_fill(mask, -math.inf)
+    if not mask.dtype.is_floating_point:
+        raise AssertionError(f"only bool and floating types of {name} are supported, got {mask.dtype}")
+    return mask.to(dtype)
+
+
+def _linear(x, weight, bias):
+    out = ember.matmul(x, weight.transpose(0, 1))
+    return out + bias if bias is not None else out
+
+
+def multi_head_attention_forward(query, key, value, embed_dim_to_check, num_heads, in_proj_weight, in_proj_bias,
+                                 bias_k, bias_v, add_zero_attn, dropout_p, out_proj_weight, out_proj_bias,
+                                 training=True, key_padding_mask=None, need_weights=True, attn_mask=None,
+                                 use_separate_proj_weight=False, q_proj_weight=None, k_proj_weight=None,
+                                 v_proj_weight=None, static_k=None, static_v=None, average_attn_weights=True,
+                                 is_causal=False):
+    """Multi-head attention over sequence-first inputs: query (L, N, E), key (S, N, Ek), value (S, N, Ev),
+    or unbatched (L, E) / (S, Ek) / (S, Ev). Returns (output (L, N, E), weights or None)."""
+    batched = query.ndim == 3
+    if query.ndim not in (2, 3) or key.ndim != query.ndim or value.ndim != query.ndim:
+        raise AssertionError(f"query, key and value should all be 2-D (unbatched) or 3-D (batched) tensors, but "
+                             f"received query of shape {list(query.shape)}, key of shape {list(key.shape)} and "
+                             f"value of shape {list(value.shape)}")
+    if not batched:
+        query, key, value = query.unsqueeze(1), key.unsqueeze(1), value.unsqueeze(1)
+        if key_padding_mask is not None:
+            key_padding_mask = key_padding_mask.unsqueeze(0)
+    tgt_len, bsz, embed_dim = query.shape
+    src_len = key.shape[0]
+    if embed_dim != embed_dim_to_check:
+        raise AssertionError(f"was expecting embedding dimension of {embed_dim_to_check}, but got {embed_dim}")
+    if embed_dim % num_heads:
+        raise AssertionError(f"embed_dim {embed_dim} not divisible by num_heads {num_heads}")
+    head_dim = embed_dim // num_heads
+    if key.shape[:2] != value.shape[:2]:
+        raise AssertionError(f"key shape {list(key.shape)} does not match value shape {list(value.shape)}")
+
+    if key_padding_mask is not None and tuple(key_padding_mask.shape) != (bsz, src_len):
+        raise AssertionError(f"expecting key_padding_mask shape of {(bsz, src_len)}, but got "
+                             f"{tuple(key_padding_mask.shape)}")
+    key_padding_mask = _float_mask(key_padding_mask, "key_padding_mask", query.dtype)
+    attn_mask = _float_mask(attn_mask, "attn_mask", query.dtype)
+    if is_causal and attn_mask is None:
+        raise RuntimeError("Need attn_mask if specifying the is_causal hint. You may use the Transformer module "
+                           "method `generate_square_subsequent_mask` to create this mask.")
+    if is_causal and key_padding_mask is None and not need_weights:
+        attn_mask = None  # the hint lets scaled_dot_product_attention build the causal mask itself
+    else:
+        is_causal = False
+
+    # input projections
+    if not use_separate_proj_weight:
+        if in_proj_weight is None:
+            raise AssertionError("use_separate_proj_weight is False but in_proj_weight is None")
+        w_q, w_k, w_v = in_proj_weight.chunk(3)
+    else:
+        if q_proj_weight is None or k_proj_weight is None or v_proj_weight is None:
+            raise AssertionError("use_separate_proj_weight is True but q_proj_weight, k_proj_weight or "
+                                 "v_proj_weight is None")
+        w_q, w_k, w_v = q_proj_weight, k_proj_weight, v_proj_weight
+    b_q = b_k = b_v = None
+    if in_proj_bias is not None:
+        b_q, b_k, b_v = in_proj_bias.chunk(3)
+    q = _linear(query, w_q, b_q)
+    k = _linear(key, w_k, b_k)
+    v = _linear(value, w_v, b_v)
+
+    if attn_mask is not None:
+        if attn_mask.ndim == 2:
+            if tuple(attn_mask.shape) != (tgt_len, src_len):
+                raise RuntimeError(f"The shape of the 2D attn_mask is {tuple(attn_mask.shape)}, but should be "
+                                   f"{(tgt_len, src_len)}.")
+            attn_mask = attn_mask.unsqueeze(0)
+        elif attn_mask.ndim == 3:
+            if tuple(attn_mask.shape) != (bsz * num_heads, tgt_len, src_len):
+                raise RuntimeError(f"The shape of the 3D attn_mask is {tuple(attn_mask.shape)}, but should be "
+                                   f"{(bsz * num_heads, tgt_len, src_len)}.")
+        else:
+            raise RuntimeError(f"attn_mask's dimension {attn_mask.ndim} is not supported")
+
+    if bias_k is not None and bias_v is not None:
+        if static_k is not None or static_v is not None:
+            raise AssertionError("bias cannot be added to static key or value.")
+        k = ember.cat([k, bias_k.reshape(1, 1, embed_dim).expand(1, bsz, embed_dim)])
+        v = ember.cat([v, bias_v.reshape(1, 1, embed_dim).expand(1, bsz, embed_dim)])
+        attn_mask = _pad_last(attn_mask)
+        key_padding_mask = _pad_last(key_padding_mask)
+    elif (bias_k is None) != (bias_v is None):
+        raise AssertionError("bias_k and bias_v must both be given or both be None")
+
+    q = q.reshape(tgt_len, bsz * num_heads, head_dim).transpose(0, 1)
+    if static_k is None:
+        k = k.reshape(k.shape[0], bsz * num_heads, head_dim).transpose(0, 1)
+    else:
+        k = static_k
+    if static_v is None:
+        v = v.reshape(v.shape[0], bsz * num_heads, head_dim).transpose(0, 1)
+    else:
+        v = static_v
+    if add_zero_attn:
+        k = ember.cat([k, ember.zeros((bsz * num_heads, 1, head_dim), dtype=k.dtype, device=k.device)], 1)
+        v = ember.cat([v, ember.zeros((bsz * num_heads, 1, head_dim), dtype=v.dtype, device=v.device)], 1)
+        attn_mask = _pad_last(attn_mask)
+        key_padding_mask = _pad_last(key_padding_mask)
+    src_len = k.shape[1]
+
+    if key_padding_mask is not None:
+        kpm = key_padding_mask.reshape(bsz, 1, 1, src_len).expand(bsz, num_heads, 1, src_len)
+        kpm = kpm.reshape(bsz * num_heads, 1, src_len)
+        attn_mask = kpm if attn_mask is None else attn_mask + kpm
+    if not training:
+        dropout_p = 0.0
+
+    if need_weights:
+        scores = ember.matmul(q * (1.0 / math.sqrt(head_dim)), k.transpose(-2, -1))
+        if attn_mask is not None:
+            scores = scores + attn_mask
+        weights = ember.softmax(scores, -1)
+        if dropout_p > 0.0:
+            weights = _dropout(weights, dropout_p)
+        out = ember.matmul(weights, v)                                   # (N*H, L, hd)
+        out = out.transpose(0, 1).reshape(tgt_len * bsz, embed_dim)
+        out = _linear(out, out_proj_weight, out_proj_bias).reshape(tgt_len, bsz, embed_dim)
+        weights = weights.reshape(bsz, num_heads, tgt_len, src_len)
+        if average_attn_weights:
+            weights = weights.mean(1)
+        if not batched:
+            out, weights = out.squeeze(1), weights.squeeze(0)
+        return out, weights
+
+    if attn_mask is not None:
+        if attn_mask.shape[0] == 1:
+            attn_mask = attn_mask.unsqueeze(0)
+        else:
+            attn_mask = attn_mask.reshape(bsz, num_heads, -1, src_len)
+    q = q.reshape(bsz, num_heads, tgt_len, head_dim)
+    k = k.reshape(bsz, num_heads, src_len, head_dim)
+    v = v.reshape(bsz, num_heads, src_len, head_dim)
+    out = scaled_dot_product_attention(q, k, v, attn_mask, dropout_p, is_causal)
+    out = out.permute(2, 0, 1, 3).reshape(bsz * tgt_len, embed_dim)
+    out = _linear(out, out_proj_weight, out_proj_bias).reshape(tgt_len, bsz, embed_dim)
+    if not batched:
+        out = out.squeeze(1)
+    return out, None
+
+
+def _pad_last(mask):
+    """Append one 'may attend' column to a float mask."""
+    if mask is None:
+        return None
+    from ember.nn.functional.sampling import _pad_constant
+    return _pad_constant(mask, (0, 1), 0)

@@ -26,12 +26,16 @@ __all__ = ["conv1d", "conv2d", "conv3d", "conv_transpose1d", "conv_transpose2d",
 
 
 # ---------------------------------------------------------------- building blocks
-def _windows(x, kernel, stride, dilation):
-    """Sliding windows of an already padded (N, C, *S): (N, C, prod(kernel), *out)."""
+def _windows(x, kernel, stride, dilation, kernel_last=False):
+    """Sliding windows of an already padded (N, C, *S): (N, C, prod(kernel), *out), or
+    (N, C, *out, prod(kernel)) with ``kernel_last`` (what a reduction over each window wants)."""
     nd = len(kernel)
     spatial = x.shape[2:]
     out = [(spatial[i] - dilation[i] * (kernel[i] - 1) - 1) // stride[i] + 1 for i in range(nd)]
     n, c = x.shape[:2]
+    size = 1
+    for k in kernel:
+        size *= k
     if tuple(kernel) == tuple(stride) and all(d == 1 for d in dilation):
         # non-overlapping windows: a crop, a reshape and one permute
         x = x[(slice(None), slice(None)) + tuple(slice(0, o * k) for o, k in zip(out, kernel))]
@@ -39,18 +43,18 @@ def _windows(x, kernel, stride, dilation):
         for o, k in zip(out, kernel):
             split += [o, k]
         x = x.reshape(split)
-        order = [0, 1] + [3 + 2 * i for i in range(nd)] + [2 + 2 * i for i in range(nd)]
-        size = 1
-        for k in kernel:
-            size *= k
-        return x.permute(order).reshape(n, c, size, *out)
+        outer = [2 + 2 * i for i in range(nd)]
+        inner = [3 + 2 * i for i in range(nd)]
+        if kernel_last:
+            return x.permute([0, 1] + outer + inner).reshape(n, c, *out, size)
+        return x.permute([0, 1] + inner + outer).reshape(n, c, size, *out)
     pieces = []
     for offsets in itertools.product(*[range(k) for k in kernel]):
         key = (slice(None), slice(None)) + tuple(
             slice(offsets[i] * dilation[i], offsets[i] * dilation[i] + (out[i] - 1) * stride[i] + 1, stride[i])
             for i in range(nd))
         pieces.append(x[key])
-    return ember.stack(pieces, 2)
+    return ember.stack(pieces, -1 if kernel_last else 2)
 
 
 def _dilate(x, stride):

@@ -1,1 +1,170 @@
-__all__ = []
+"""Normalization: batch_norm, instance_norm, layer_norm, group_norm, rms_norm,
+and local_response_norm.
+
+Statistics use the biased variance (divide by n), as PyTorch does for normalizing;
+running variances are updated with the unbiased one. Running statistics are updated in
+place, outside the autograd graph.
+"""
+from __future__ import annotations
+
+import ember
+from ember.core.autograd import no_grad
+
+__all__ = ["batch_norm", "instance_norm", "layer_norm", "group_norm", "rms_norm", "local_response_norm"]
+
+
+def _moments(x, dims):
+    mean = x.mean(dims, keepdim=True)
+    centered = x - mean
+    var = (centered * centered).mean(dims, keepdim=True)
+    return mean, centered, var
+
+
+def _channel_shape(x):
+    return (1, x.shape[1]) + (1,) * (x.ndim - 2)
+
+
+def _affine(out, weight, bias, shape):
+    if weight is not None:
+        out = out * weight.reshape(shape)
+    if bias is not None:
+        out = out + bias.reshape(shape)
+    return out
+
+
+def _update_running(running, value, momentum):
+    with no_grad():
+        running.mul_(1 - momentum).add_(value.detach().to(running.dtype) * momentum)
+
+
+def batch_norm(input, running_mean, running_var, weight=None, bias=None, training=False, momentum=0.1, eps=1e-5):
+    """Normalize each channel (dim 1) over the batch and spatial dims."""
+    if input.ndim < 2:
+        raise ValueError(f"batch_norm: expected an input with at least 2 dims (N, C, ...), got input of size "
+                         f"{list(input.shape)}")
+    channels = input.shape[1]
+    for name, t in (("running_mean", running_mean), ("running_var", running_var), ("weight", weight),
+                    ("bias", bias)):
+        if t is not None and t.numel() != channels:
+            raise RuntimeError(f"batch_norm: {name} should contain {channels} elements not {t.numel()}")
+    dims = (0,) + tuple(range(2, input.ndim))
+    shape = _channel_shape(input)
+    if training:
+        count = input.numel() // max(channels, 1)
+        if count <= 1:
+            raise ValueError(f"Expected more than 1 value per channel when training, got input size "
+                             f"{list(input.shape)}")
+        mean, centered, var = _moments(input, dims)
+        if running_mean is not None:
+            _update_running(running_mean, mean.reshape(channels), momentum)
+        if running_var is not None:
+            _update_running(running_var, var.reshape(channels) * (count / (count - 1)), momentum)
+        out = centered * ember.rsqrt(var + eps)
+    else:
+        if running_mean is None or running_var is None:
+            raise RuntimeError("batch_norm: running_mean and running_var must be defined in evaluation mode "
+                               "(training=False)")
+        out = (input - running_mean.reshape(shape)) * ember.rsqrt(running_var.reshape(shape) + eps)
+    return _affine(out, weight, bias, shape)
+
+
+def instance_norm(input, running_mean=None, running_var=None, weight=None, bias=None, use_input_stats=True,
+                  momentum=0.1, eps=1e-5):
+    """Normalize each (sample, channel) over its spatial dims."""
+    if input.ndim < 3:
+        raise ValueError(f"instance_norm: expected an input with at least 3 dims (N, C, ...), got input of size "
+                         f"{list(input.shape)}")
+    n, c = input.shape[:2]
+    shape = _channel_shape(input)
+    if use_input_stats:
+        dims = tuple(range(2, input.ndim))
+        if input.numel() // max(n * c, 1) <= 1:
+            raise ValueError(f"Expected more than 1 spatial element when training, got input size "
+                             f"{list(input.shape)}")
+        mean, centered, var = _moments(input, dims)
+        count = input.numel() // max(n * c, 1)
+        if running_mean is not None:
+            _update_running(running_mean, mean.reshape(n, c).mean(0), momentum)
+        if running_var is not None:
+            _update_running(running_var, (var.reshape(n, c) * (count / (count - 1))).mean(0), momentum)
+        out = centered * ember.rsqrt(var + eps)
+    else:
+        if running_mean is None or running_var is None:
+            raise RuntimeError("instance_norm: Expected running_mean and running_var to be defined when "
+                               "use_input_stats is false")
+        out = (input - running_mean.reshape(shape)) * ember.rsqrt(running_var.reshape(shape) + eps)
+    return _affine(out, weight, bias, shape)
+
+
+def _normalized_dims(input, normalized_shape, name):
+    shape = (normalized_shape,) if isinstance(normalized_shape, int) else tuple(normalized_shape)
+    k = len(shape)
+    if k == 0 or tuple(input.shape[input.ndim - k:]) != shape or input.ndim < k:
+        raise RuntimeError(f"Given normalized_shape={list(shape)}, expected input with shape [*, "
+                           f"{', '.join(str(s) for s in shape)}], but got input of size{list(input.shape)}")
+    return shape, tuple(range(input.ndim - k, input.ndim))
+
+
+def layer_norm(input, normalized_shape, weight=None, bias=None, eps=1e-5):
+    """Normalize over the trailing ``normalized_shape`` dims."""
+    shape, dims = _normalized_dims(input, normalized_shape, "layer_norm")
+    for name, t in (("weight", weight), ("bias", bias)):
+        if t is not None and tuple(t.shape) != shape:
+            raise RuntimeError(f"layer_norm: expected {name} of shape {list(shape)}, got {list(t.shape)}")
+    _, centered, var = _moments(input, dims)
+    out = centered * ember.rsqrt(var + eps)
+    if weight is not None:
+        out = out * weight
+    if bias is not None:
+        out = out + bias
+    return out
+
+
+def rms_norm(input, normalized_shape, weight=None, eps=None):
+    """x / sqrt(mean(x ** 2) + eps) over the trailing dims; eps defaults to the dtype's machine epsilon."""
+    shape, dims = _normalized_dims(input, normalized_shape, "rms_norm")
+    if weight is not None and tuple(weight.shape) != shape:
+        raise RuntimeError(f"rms_norm: expected weight of shape {list(shape)}, got {list(weight.shape)}")
+    if eps is None:
+        eps = ember.finfo(input.dtype).eps
+    out = input * ember.rsqrt((input * input).mean(dims, keepdim=True) + eps)
+    return out * weight if weight is not None else out
+
+
+def group_norm(input, num_groups, weight=None, bias=None, eps=1e-5):
+    """Split the channels into ``num_groups`` groups; normalize each (sample, group)."""
+    if input.ndim < 2:
+        raise RuntimeError(f"group_norm: expected an input with at least 2 dims (N, C, ...), got input of size "
+                           f"{list(input.shape)}")
+    n, c = input.shape[:2]
+    if num_groups <= 0 or c % num_groups:
+        raise RuntimeError(f"Expected number of channels in input to be divisible by num_groups, but got input of "
+                           f"shape {list(input.shape)} and num_groups={num_groups}")
+    for name, t in (("weight", weight), ("bias", bias)):
+        if t is not None and t.numel() != c:
+            raise RuntimeError(f"Expected {name} to be a vector of size equal to the number of channels in input, "
+                               f"but got {name} of shape {list(t.shape)} and input of shape {list(input.shape)}")
+    grouped = input.reshape(n, num_groups, -1)
+    _, centered, var = _moments(grouped, (2,))
+    out = (centered * ember.rsqrt(var + eps)).reshape(input.shape)
+    return _affine(out, weight, bias, _channel_shape(input))
+
+
+def local_response_norm(input, size, alpha=1e-4, beta=0.75, k=1.0):
+    """Divide by (k + alpha * mean of squares over ``size`` neighbouring channels) ** beta."""
+    if input.ndim < 3:
+        raise ValueError(f"Expected 3D or higher dimensionality input (got {input.ndim} dimensions)")
+    if input.numel() == 0:
+        return input
+    from ember.nn.functional.sampling import _pad_constant
+    squares = (input * input).unsqueeze(1)                              # (N, 1, C, ...)
+    amounts = (0, 0) * (input.ndim - 2) + (size // 2, (size - 1) // 2)
+    padded = _pad_constant(squares, amounts, 0)
+    channels = input.shape[1]
+    total = None
+    for j in range(size):
+        part = padded.narrow(2, j, channels)
+        total = part if total is None else total + part
+    div = (total.squeeze(1) * (alpha / size) + k).pow(beta)
+    return input / div
+

@@ -1,1 +1,332 @@
-__all__ = []
+"""Pooling: max / average over sliding windows, and their adaptive forms.
+
+Windows come from ``conv._windows`` (strided slices of the padded input, or a reshape when
+windows do not overlap). Max pooling picks each window's first maximum with argmax and
+gathers it, so its gradient flows to exactly that element, as in PyTorch, and the same
+argmax gives ``return_indices``. Adaptive average pooling is one averaging matrix per
+spatial dim.
+"""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+import ember
+from ember.nn.functional.sampling import _index_tensor, _ntuple, _pad_constant
+
+__all__ = ["max_pool1d", "max_pool2d", "max_pool3d", "max_pool1d_with_indices", "max_pool2d_with_indices",
+           "avg_pool1d", "avg_pool2d", "avg_pool3d", "adaptive_avg_pool1d", "adaptive_avg_pool2d",
+           "adaptive_avg_pool3d", "adaptive_max_pool1d", "adaptive_max_pool2d", "adaptive_max_pool1d_with_indices",
+           "adaptive_max_pool2d_with_indices", "lp_pool1d", "lp_pool2d"]
+
+
+# ---------------------------------------------------------------- geometry
+def _batched(input, nd, name):
+    if input.ndim not in (nd + 1, nd + 2):
+        raise RuntimeError(f"{name}: Expected {nd + 1}D or {nd + 2}D (batch mode) tensor for input, but got "
+                           f"input of size: {list(input.shape)}")
+    return (input, True) if input.ndim == nd + 2 else (input.unsqueeze(0), False)
+
+
+def _pool_geometry(x, nd, kernel_size, stride, padding, dilation, ceil_mode, name):
+    kernel = _ntuple(kernel_size, nd, "kernel_size")
+    stride = kernel if stride is None or (not isinstance(stride, int) and len(stride) == 0) \
+        else _ntuple(stride, nd, "stride")
+    padding = _ntuple(padding, nd, "padding")
+    dilation = _ntuple(dilation, nd, "dilation")
+    if any(k <= 0 for k in kernel):
+        raise RuntimeError(f"{name}: kernel_size must be greater than zero, but got kernel_size={list(kernel)}")
+    if any(s <= 0 for s in stride):
+        raise RuntimeError(f"{name}: stride must be greater than zero, but got stride={list(stride)}")
+    if any(d <= 0 for d in dilation):
+        raise RuntimeError(f"{name}: dilation must be greater than zero, but got dilation={list(dilation)}")
+    for i in range(nd):
+        effective = dilation[i] * (kernel[i] - 1) + 1
+        if padding[i] < 0 or padding[i] > effective // 2:
+            raise RuntimeError(f"{name}: pad should be at most half of effective kernel size, but got "
+                               f"pad={padding[i]}, kernel_size={kernel[i]} and dilation={dilation[i]}")
+    out = []
+    for i in range(nd):
+        size = x.shape[2 + i]
+        span = size + 2 * padding[i] - dilation[i] * (kernel[i] - 1) - 1
+        o = (-(-span // stride[i]) if ceil_mode else span // stride[i]) + 1
+        if ceil_mode and (o - 1) * stride[i] >= size + padding[i]:
+            o -= 1  # the last window must start inside the input or its left padding
+        out.append(o)
+    if min(out) <= 0:
+        raise RuntimeError(f"{name}: Given input size: {tuple(x.shape[1:])}. Calculated output size: "
+                           f"({', '.join(str(o) for o in out)}). "
+                           f"Output size is too small")
+    return kernel, stride, padding, dilation, tuple(out)
+
+
+def _pad_for_windows(x, kernel, stride, padding, dilation, out, value):
+    """Pad left by ``padding`` and right as far as the last window reaches (crop if less)."""
+    amounts = []
+    for i in reversed(range(len(kernel))):
+        reach = (out[i] - 1) * stride[i] + dilation[i] * (kernel[i] - 1) + 1
+        amounts += [padding[i], reach - x.shape[2 + i] - padding[i]]
+    if any(amounts):
+        return _pad_constant(x, tuple(amounts), value)
+    return x
+
+
+# ---------------------------------------------------------------- max pooling
+def _lowest(dtype):
+    return -math.inf if dtype.is_floating_point else ember.iinfo(dtype).min
+
+
+def _max_pool(input, nd, kernel_size, stride, padding, dilation, ceil_mode, return_indices, name):
+    x, batched = _batched(input, nd, name)
+    kernel, stride, padding, dilation, out = _pool_geometry(x, nd, kernel_size, stride, padding, dilation,
+                                                            ceil_mode, name)
+    padded = _pad_for_windows(x, kernel, stride, padding, dilation, out, _lowest(x.dtype))
+    windows = _windows_of(padded, kernel, stride, dilation)        # (N, C, *out, K)
+    which = ember.argmax(windows, -1, keepdim=True)
+    result = _pick(windows, which, windows.ndim - 1)
+    if not return_indices:
+        return result if batched else result.squeeze(0)
+    indices = _flat_indices(which.squeeze(-1), x.shape[2:], kernel, stride, padding, dilation, out)
+    if not batched:
+        result, indices = result.squeeze(0), indices.squeeze(0)
+    return result, indices
+
+
+def _pick(windows, which, dim):
+    """windows[..., which, ...] along ``dim`` (dropped), differentiable to exactly the picked element.
+
+    A one-hot select and a sum rather than ``gather``: the same value and gradient, but the
+    backward pass is elementwise instead of a scatter-add.
+    """
+    positions = ember.arange(windows.shape[dim], device=windows.device)
+    shape = [1] * windows.ndim
+    shape[dim] = windows.shape[dim]
+    chosen = positions.reshape(shape) == which
+    return ember.where(chosen, windows, 0.0).sum(dim)
+
+
+def _windows_of(x, kernel, stride, dilation):
+    """(N, C, *out, K): the windows, each flattened along the last dim."""
+    from ember.nn.functional.conv import _windows
+    return _windows(x, kernel, stride, dilation, kernel_last=True)
+
+
+def _flat_indices(offset, spatial, kernel, stride, padding, dilation, out):
+    """Row-major index into the input plane of each window's chosen element."""
+    nd = len(kernel)
+    flat = None
+    rest = offset
+    for i in reversed(range(nd)):  # the last kernel dim varies fastest in the window's flat offset
+        k_i = rest % kernel[i] if i else rest
+        rest = rest // kernel[i]
+        shape = [1] * (2 + nd)
+        shape[2 + i] = out[i]
+        start = _index_tensor(np.arange(out[i]).reshape(shape) * stride[i] - padding[i], offset.device)
+        pos = start + k_i * dilation[i]
+        plane = 1
+        for s in spatial[i + 1:]:
+            plane *= s
+        term = pos * plane
+        flat = term if flat is None else flat + term
+    return flat
+
+
+def max_pool1d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False, return_indices=False):
+    return _max_pool(input, 1, kernel_size, stride, padding, dilation, ceil_mode, return_indices, "max_pool1d")
+
+
+def max_pool2d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False, return_indices=False):
+    return _max_pool(input, 2, kernel_size, stride, padding, dilation, ceil_mode, return_indices, "max_pool2d")
+
+
+def max_pool3d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False, return_indices=False):
+    return _max_pool(input, 3, kernel_size, stride, padding, dilation, ceil_mode, return_indices, "max_pool3d")
+
+
+def max_pool1d_with_indices(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False,
+                            return_indices=True):
+    return max_pool1d(input, kernel_size, stride, padding, dilation, ceil_mode, True)
+
+
+def max_pool2d_with_indices(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False,
+                            return_indices=True):
+    return max_pool2d(input, kernel_size, stride, padding, dilation, ceil_mode, True)
+
+
+# ---------------------------------------------------------------- average pooling
+def _divisor_1d(size, out, kernel, stride, padding, count_include_pad):
+    """How many elements each window of one spatial dim averages over (PyTorch's rule)."""
+    starts = np.arange(out) * stride - padding
+    ends = np.minimum(starts + kernel, size + padding)
+    if count_include_pad:
+        return ends - starts
+    return np.minimum(ends, size) - np.maximum(starts, 0)
+
+
+def _avg_pool(input, nd, kernel_size, stride, padding, ceil_mode, count_include_pad, divisor_override, name):
+    x, batched = _batched(input, nd, name)
+    if not x.dtype.is_floating_point:
+        raise RuntimeError(f"\"{name}\" not implemented for '{x.dtype}'")
+    kernel, stride, padding, dilation, out = _pool_geometry(x, nd, kernel_size, stride, padding, 1, ceil_mode,
+                                                            name)
+    padded = _pad_for_windows(x, kernel, stride, padding, dilation, out, 0)
+    total = _windows_of(padded, kernel, stride, dilation).sum(-1)
+    if divisor_override is not None:
+        if divisor_override == 0:
+            raise RuntimeError(f"{name}: divisor must be not zero")
+        result = total / divisor_override
+    else:
+        counts = np.ones((), dtype=np.float64)
+        for i in range(nd):
+            d = _divisor_1d(x.shape[2 + i], out[i], kernel[i], stride[i], padding[i], count_include_pad)
+            counts = np.multiply.outer(counts, d)
+        if np.all(counts == counts.flat[0]):
+            result = total / float(counts.flat[0])
+        else:
+            result = total / ember.tensor(counts, dtype=x.dtype, device=x.device)
+    return result if batched else result.squeeze(0)
+
+
+def avg_pool1d(input, kernel_size, stride=None, padding=0, ceil_mode=False, count_include_pad=True):
+    return _avg_pool(input, 1, kernel_size, stride, padding, ceil_mode, count_include_pad, None, "avg_pool1d")
+
+
+def avg_pool2d(input, kernel_size, stride=None, padding=0, ceil_mode=False, count_include_pad=True,
+               divisor_override=None):
+    return _avg_pool(input, 2, kernel_size, stride, padding, ceil_mode, count_include_pad, divisor_override,
+                     "avg_pool2d")
+
+
+def avg_pool3d(input, kernel_size, stride=None, padding=0, ceil_mode=False, count_include_pad=True,
+               divisor_override=None):
+    return _avg_pool(input, 3, kernel_size, stride, padding, ceil_mode, count_include_pad, divisor_override,
+                     "avg_pool3d")
+
+
+def lp_pool1d(input, norm_type, kernel_size, stride=None, ceil_mode=False):
+    """(sum of x ** p over each window) ** (1 / p)."""
+    kernel = _ntuple(kernel_size, 1, "kernel_size")
+    pooled = avg_pool1d(input.pow(norm_type), kernel, stride, 0, ceil_mode)
+    return (ember.sign(pooled) * ember.relu(ember.abs(pooled))).mul(kernel[0]).pow(1.0 / norm_type)
+
+
+def lp_pool2d(input, norm_type, kernel_size, stride=None, ceil_mode=False):
+    kernel = _ntuple(kernel_size, 2, "kernel_size")
+    pooled = avg_pool2d(input.pow(norm_type), kernel, stride, 0, ceil_mode)
+    return (ember.sign(pooled) * ember.relu(ember.abs(pooled))).mul(kernel[0] * kernel[1]).pow(1.0 / norm_type)
+
+
+# ---------------------------------------------------------------- adaptive pooling
+def _adaptive_bounds(size, out):
+    """PyTorch's adaptive windows: [floor(i * size / out), ceil((i + 1) * size / out))."""
+    i = np.arange(out)
+    return (i * size) // out, -((-(i + 1) * size) // out)
+
+
+def _output_size(x, nd, output_size, name):
+    if isinstance(output_size, int):
+        sizes = (output_size,) * nd
+    else:
+        sizes = tuple(output_size)
+        if len(sizes) == 1:
+            sizes = sizes * nd
+        if len(sizes) != nd:
+            raise ValueError(f"{name}: output_size must be an int or a sequence of {nd} ints, got {output_size}")
+    sizes = tuple(x.shape[2 + i] if s is None else int(s) for i, s in enumerate(sizes))
+    if any(s < 0 for s in sizes):
+        raise RuntimeError(f"{name}: elements of output_size must be greater than or equal to 0 but received "
+                           f"{list(sizes)}")
+    for i in range(nd):
+        if x.shape[2 + i] == 0 and sizes[i] > 0:
+            raise RuntimeError(f"{name}(): Expected input to have non-zero size for non-batch dimensions, but "
+                               f"input has sizes {list(x.shape)} with dimension {2 + i} being empty")
+    return sizes
+
+
+def _adaptive_avg(x, sizes):
+    """Average over adaptive windows of every spatial dim of (N, C, *S): one matmul per dim."""
+    out = x
+    for i, o in enumerate(sizes):
+        size = x.shape[2 + i]
+        if o == size:
+            continue
+        starts, ends = _adaptive_bounds(size, o)
+        matrix = np.zeros((size, o))
+        for j in range(o):
+            matrix[starts[j]:ends[j], j] = 1.0 / (ends[j] - starts[j])
+        m = ember.tensor(matrix, dtype=x.dtype, device=x.device)
+        out = ember.matmul(out.movedim(2 + i, -1), m).movedim(-1, 2 + i)
+    return out if out is not x else ember.clone(x)
+
+
+def _adaptive_avg_pool(input, nd, output_size, name):
+    x, batched = _batched(input, nd, name)
+    if not x.dtype.is_floating_point:
+        raise RuntimeError(f"\"{name}\" not implemented for '{x.dtype}'")
+    out = _adaptive_avg(x, _output_size(x, nd, output_size, name))
+    return out if batched else out.squeeze(0)
+
+
+def adaptive_avg_pool1d(input, output_size):
+    return _adaptive_avg_pool(input, 1, output_size, "adaptive_avg_pool1d")
+
+
+def adaptive_avg_pool2d(input, output_size):
+    return _adaptive_avg_pool(input, 2, output_size, "adaptive_avg_pool2d")
+
+
+def adaptive_avg_pool3d(input, output_size):
+    return _adaptive_avg_pool(input, 3, output_size, "adaptive_avg_pool3d")
+
+
+def _adaptive_max_pool(input, nd, output_size, return_indices, name):
+    x, batched = _batched(input, nd, name)
+    sizes = _output_size(x, nd, output_size, name)
+    # every window padded to the longest one by repeating its last element (the max is unchanged,
+    # and argmax still picks the first occurrence), then one advanced index gathers them all
+    positions = []
+    for i in range(nd):
+        starts, ends = _adaptive_bounds(x.shape[2 + i], sizes[i])
+        longest = int((ends - starts).max()) if sizes[i] else 1
+        positions.append(np.minimum(starts[:, None] + np.arange(longest)[None, :], ends[:, None] - 1))
+    grids = np.ix_(*[p.reshape(-1) for p in positions])
+    index = [_index_tensor(g, x.device) for g in grids]
+    flat = x[(slice(None), slice(None)) + tuple(index)]             # (N, C, o0*k0, o1*k1, ...)
+    split = list(x.shape[:2])
+    for p in positions:
+        split += list(p.shape)
+    flat = flat.reshape(split)                                    # (N, C, o0, k0, o1, k1, ...)
+    order = [0, 1] + [2 + 2 * i for i in range(nd)] + [3 + 2 * i for i in range(nd)]
+    windows = flat.permute(order).reshape(*x.shape[:2], *sizes, -1)
+    which = ember.argmax(windows, -1, keepdim=True)
+    result = _pick(windows, which, windows.ndim - 1)
+    if return_indices:
+        plane = np.zeros([p.shape[0] for p in positions] + [p.shape[1] for p in positions], dtype=np.int64)
+        for i, p in enumerate(positions):
+            stride = int(np.prod(x.shape[3 + i:]))
+            shape = [1] * (2 * nd)
+            shape[i], shape[nd + i] = p.shape
+            plane = plane + p.reshape(shape) * stride
+        plane = _index_tensor(plane.reshape(*sizes, -1), x.device)
+        indices = ember.gather(plane.expand(*x.shape[:2], *plane.shape), -1, which).squeeze(-1)
+        if not batched:
+            return result.squeeze(0), indices.squeeze(0)
+        return result, indices
+    return result if batched else result.squeeze(0)
+
+
+def adaptive_max_pool1d(input, output_size, return_indices=False):
+    return _adaptive_max_pool(input, 1, output_size, return_indices, "adaptive_max_pool1d")
+
+
+def adaptive_max_pool2d(input, output_size, return_indices=False):
+    return _adaptive_max_pool(input, 2, output_size, return_indices, "adaptive_max_pool2d")
+
+
+def adaptive_max_pool1d_with_indices(input, output_size, return_indices=True):
+    return _adaptive_max_pool(input, 1, output_size, True, "adaptive_max_pool1d")
+
+
+def adaptive_max_pool2d_with_indices(input, output_size, return_indices=True):
+    return _adaptive_max_pool(input, 2, output_size, True, "adaptive_max_pool2d")

@@ -346,7 +346,7 @@ class ParameterList(Module):
         return self
 
     def extra_repr(self) -> str:
-        return "\n".join(f"({i}): {_describe_parameter(p)}" for i, p in enumerate(self))
+        return "\n".join(f"  ({i}): {_describe_parameter(p)}" for i, p in enumerate(self))
 
     def __call__(self, *args, **kwargs):
         raise RuntimeError("ParameterList should not be called.")
@@ -465,7 +465,7 @@ class ParameterDict(Module):
         return self
 
     def extra_repr(self) -> str:
-        return "\n".join(f"({k}): {_describe_parameter(v)}" for k, v in self.items())
+        return "\n".join(f"  ({k}): {_describe_parameter(v)}" for k, v in self.items())
 
     def __call__(self, *args, **kwargs):
         raise RuntimeError("ParameterDict should not be called.")

@@ -61,7 +61,7 @@ def register_module_full_backward_pre_hook(hook) -> RemovableHandle:
     return handle
 
 
-class _IncompatibleKeys(namedtuple("IncompatibleKeys", ["missing_keys", "unexpected_keys"])):
+class _IncompatibleKeys(namedtuple("_IncompatibleKeys", ["missing_keys", "unexpected_keys"])):
     """What ``load_state_dict`` returns: the keys it could not match."""
     __slots__ = ()
 

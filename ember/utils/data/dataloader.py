@@ -350,9 +350,15 @@ class _MultiProcessIter(_BaseIter):
         while True:
             wait = STATUS_INTERVAL if deadline is None else max(0.0, min(STATUS_INTERVAL, deadline - time.monotonic()))
             try:
-                return pickle.loads(self._result_queue.get(timeout=wait))
+                reply = self._result_queue.get(timeout=wait)
             except queue.Empty:
-                pass
+                reply = None
+            if reply is not None:
+                try:
+                    return pickle.loads(reply)
+                except BaseException:  # e.g. a sample class this process cannot import
+                    self._shutdown_workers()
+                    raise
             dead = [w for w, active in zip(self._workers, self._active) if active and not w.is_alive()]
             if dead:
                 self._shutdown_workers()
@@ -425,14 +431,17 @@ class _MultiProcessIter(_BaseIter):
                     index_queue.put(None)
                 except (OSError, ValueError):
                     pass
+            deadline = time.monotonic() + JOIN_TIMEOUT
             for process in self._workers:
+                process.join(timeout=max(0.0, deadline - time.monotonic()))
+            stuck = [p for p in self._workers if p.is_alive()]  # busy in user code: stop them
+            for process in stuck:
+                process.terminate()
+            for process in stuck:
                 process.join(timeout=JOIN_TIMEOUT)
                 if process.is_alive():
-                    process.terminate()
-                    process.join(timeout=JOIN_TIMEOUT)
-                    if process.is_alive():
-                        process.kill()
-                        process.join()
+                    process.kill()
+                    process.join()
             for q in (*self._index_queues, self._result_queue):
                 q.cancel_join_thread()
                 q.close()
@@ -447,16 +456,17 @@ class _MultiProcessIter(_BaseIter):
 
 
 def _describe_dead(processes) -> str:
-    parts = []
+    pids, causes = [], []
     for p in processes:
         code = p.exitcode
         if code is not None and code < 0:
             try:
-                how = f"killed by signal {signal.Signals(-code).name}"
+                cause = f"killed by signal {signal.Signals(-code).name}"
             except ValueError:
-                how = f"killed by signal {-code}"
+                cause = f"killed by signal {-code}"
         else:
-            how = f"exit code {code}"
-        parts.append(f"pid {p.pid}, {how}")
-    noun = "worker" if len(processes) == 1 else "workers"
-    return f"DataLoader {noun} ({'; '.join(parts)}) exited unexpectedly"
+            cause = f"exit code {code}"
+        pids.append(str(p.pid))
+        causes.append(f"pid {p.pid}: {cause}" if len(processes) > 1 else cause)
+    label = "pid" if len(processes) == 1 else "pids"
+    return f"DataLoader worker ({label} {', '.join(pids)}) exited unexpectedly ({'; '.join(causes)})"

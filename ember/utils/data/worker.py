@@ -14,6 +14,7 @@ when an iterable dataset's iterator is exhausted in this worker.
 from __future__ import annotations
 
 import os
+import pickle
 import queue
 import random
 import sys
@@ -44,9 +45,16 @@ class WorkerInfo:
     def __setattr__(self, name, value):
         raise RuntimeError(f"WorkerInfo is read-only: cannot set {name!r}")
 
+    def __reduce__(self):
+        return (_worker_info_from, (self.id, self.num_workers, self.seed, self.dataset))
+
     def __repr__(self):
         return (f"WorkerInfo(id={self.id}, num_workers={self.num_workers}, seed={self.seed}, "
                 f"dataset={self.dataset!r})")
+
+
+def _worker_info_from(id, num_workers, seed, dataset) -> WorkerInfo:
+    return WorkerInfo(id=id, num_workers=num_workers, seed=seed, dataset=dataset)
 
 
 def get_worker_info() -> WorkerInfo | None:
@@ -110,16 +118,20 @@ def _seed_everything(seed: int, worker_id: int, base_seed: int) -> None:
     np.random.seed(np.random.SeedSequence([worker_id, base_seed & 0xFFFF_FFFF_FFFF_FFFF]).generate_state(4))
 
 
+def _dumps(obj) -> bytes:
+    return bytes(ForkingPickler.dumps(obj, pickle.HIGHEST_PROTOCOL))
+
+
 def _pack(task_id, item, where: str) -> bytes:
     try:
-        return ForkingPickler.dumps((task_id, item))
+        return _dumps((task_id, item))
     except Exception:
         error = WorkerError.current(where)
     try:
-        return ForkingPickler.dumps((task_id, error))
+        return _dumps((task_id, error))
     except Exception:  # the exception type itself does not pickle
         error.exc_type = RuntimeError
-        return ForkingPickler.dumps((task_id, error))
+        return _dumps((task_id, error))
 
 
 def worker_loop(is_iterable, dataset, index_queue, result_queue, done_event, auto_collation, collate_fn,

@@ -1,0 +1,379 @@
+"""Recurrent layers: RNN (tanh / relu), LSTM (with optional projection), GRU, and their cells.
+
+Parameter names, shapes, gate order and initialisation follow PyTorch, so state_dicts
+interoperate: ``weight_ih_l{k}[_reverse]`` (gates x input), ``weight_hh_l{k}[_reverse]``,
+``bias_ih_l{k}``, ``bias_hh_l{k}``, ``weight_hr_l{k}`` (LSTM projection); gates stacked
+as (i, f, g, o) for LSTM and (r, z, n) for GRU; every weight ~ U(-1/sqrt(hidden), 1/sqrt(hidden)).
+
+Each layer projects the whole input sequence with one matmul, then steps through time
+with one matmul per step, all in ember ops (so it runs and differentiates everywhere).
+"""
+from __future__ import annotations
+
+import math
+import numbers
+import warnings
+
+import ember
+from ember.nn import functional as F
+from ember.nn import init
+from ember.nn.modules.module import Module
+from ember.nn.parameter import Parameter
+from ember.ops.creation import empty
+
+__all__ = ["RNNBase", "RNN", "LSTM", "GRU", "RNNCellBase", "RNNCell", "LSTMCell", "GRUCell"]
+
+_GATES = {"RNN_TANH": 1, "RNN_RELU": 1, "LSTM": 4, "GRU": 3}
+
+
+def _linear(x, weight, bias):
+    out = ember.matmul(x, weight.transpose(0, 1))
+    return out + bias if bias is not None else out
+
+
+# ---------------------------------------------------------------- one time step, given x @ W_ih^T + b_ih
+def _rnn_step(mode, xw, h, c, w_hh, b_hh, w_hr):
+    """-> (h', c') for one step; ``xw`` is the input's projection (with b_ih)."""
+    hw = _linear(h, w_hh, b_hh)
+    if mode == "LSTM":
+        i, f, g, o = (xw + hw).chunk(4, -1)
+        c = ember.sigmoid(f) * c + ember.sigmoid(i) * ember.tanh(g)
+        h = ember.sigmoid(o) * ember.tanh(c)
+        if w_hr is not None:
+            h = ember.matmul(h, w_hr.transpose(0, 1))
+        return h, c
+    if mode == "GRU":
+        x_r, x_z, x_n = xw.chunk(3, -1)
+        h_r, h_z, h_n = hw.chunk(3, -1)
+        r = ember.sigmoid(x_r + h_r)
+        z = ember.sigmoid(x_z + h_z)
+        n = ember.tanh(x_n + r * h_n)
+        return n + z * (h - n), None
+    pre = xw + hw
+    return (ember.tanh(pre) if mode == "RNN_TANH" else ember.relu(pre)), None
+
+
+class RNNBase(Module):
+    """Shared machinery of RNN, LSTM and GRU (parameters, checks, the layer loop)."""
+
+    def __init__(self, mode, input_size, hidden_size, num_layers=1, bias=True, batch_first=False, dropout=0.0,
+                 bidirectional=False, proj_size=0, device=None, dtype=None):
+        super().__init__()
+        if mode not in _GATES:
+            raise ValueError(f"Unrecognized RNN mode: {mode}")
+        if not isinstance(dropout, numbers.Number) or not 0 <= dropout <= 1 or isinstance(dropout, bool):
+            raise ValueError("dropout should be a number in range [0, 1] representing the probability of an "
+                             "element being zeroed")
+        if dropout > 0 and num_layers == 1:
+            warnings.warn(f"dropout option adds dropout after all but last recurrent layer, so non-zero dropout "
+                          f"expects num_layers greater than 1, but got dropout={dropout} and "
+                          f"num_layers={num_layers}")
+        if not isinstance(hidden_size, int) or isinstance(hidden_size, bool):
+            raise TypeError(f"hidden_size should be of type int, got: {type(hidden_size).__name__}")
+        if hidden_size <= 0:
+            raise ValueError("hidden_size must be greater than zero")
+        if num_layers <= 0:
+            raise ValueError("num_layers must be greater than zero")
+        if proj_size < 0:
+            raise ValueError("proj_size should be a positive integer or zero to disable projections")
+        if proj_size >= hidden_size:
+            raise ValueError("proj_size has to be smaller than hidden_size")
+        if proj_size and mode != "LSTM":
+            raise ValueError("proj_size argument is only supported for LSTM, not RNN or GRU")
+        self.mode = mode
+        self.input_size = input_size
+        self.hidden_size = hidden_size
+        self.num_layers = num_layers
+        self.bias = bias
+        self.batch_first = batch_first
+        self.dropout = float(dropout)
+        self.bidirectional = bidirectional
+        self.proj_size = proj_size
+        directions = 2 if bidirectional else 1
+        gate_size = _GATES[mode] * hidden_size
+        real_hidden = proj_size if proj_size > 0 else hidden_size
+        self._flat_weights_names = []
+        self._all_weights = []
+        for layer in range(num_layers):
+            for direction in range(directions):
+                layer_input = input_size if layer == 0 else real_hidden * directions
+                suffix = "_reverse" if direction == 1 else ""
+                shapes = [(f"weight_ih_l{layer}{suffix}", (gate_size, layer_input)),
+                          (f"weight_hh_l{layer}{suffix}", (gate_size, real_hidden))]
+                if bias:
+                    shapes += [(f"bias_ih_l{layer}{suffix}", (gate_size,)),
+                               (f"bias_hh_l{layer}{suffix}", (gate_size,))]
+                if proj_size > 0:
+                    shapes.append((f"weight_hr_l{layer}{suffix}", (proj_size, hidden_size)))
+                for name, shape in shapes:
+                    setattr(self, name, Parameter(empty(*shape, device=device, dtype=dtype)))
+                self._flat_weights_names.extend(name for name, _ in shapes)
+                self._all_weights.append([name for name, _ in shapes])
+        self.reset_parameters()
+
+    def reset_parameters(self) -> None:
+        bound = 1.0 / math.sqrt(self.hidden_size) if self.hidden_size > 0 else 0
+        for weight in self.parameters():
+            init.uniform_(weight, -bound, bound)
+
+    def flatten_parameters(self) -> None:
+        """Kept for compatibility: ember's weights need no flattening."""
+
+    @property
+    def _flat_weights(self):
+        return [getattr(self, name, None) for name in self._flat_weights_names]
+
+    @property
+    def all_weights(self):
+        return [[getattr(self, name) for name in names] for names in self._all_weights]
+
+    def extra_repr(self) -> str:
+        s = f"{self.input_size}, {self.hidden_size}"
+        if self.proj_size != 0:
+            s += f", proj_size={self.proj_size}"
+        if self.num_layers != 1:
+            s += f", num_layers={self.num_layers}"
+        if self.bias is not True:
+            s += f", bias={self.bias}"
+        if self.batch_first is not False:
+            s += f", batch_first={self.batch_first}"
+        if self.dropout != 0:
+            s += f", dropout={self.dropout}"
+        if self.bidirectional is not False:
+            s += f", bidirectional={self.bidirectional}"
+        return s
+
+    # ------------------------------------------------------------ forward
+    def _layer_weights(self, layer, direction):
+        suffix = "_reverse" if direction == 1 else ""
+        get = lambda name: getattr(self, f"{name}_l{layer}{suffix}", None)  # noqa: E731
+        return get("weight_ih"), get("weight_hh"), get("bias_ih"), get("bias_hh"), get("weight_hr")
+
+    def _check_hidden(self, hx, expected, name="hidden"):
+        if tuple(hx.shape) != tuple(expected):
+            raise RuntimeError(f"Expected {name} size {tuple(expected)}, got {list(hx.shape)}")
+
+    def _prepare(self, input, hx):
+        """-> (sequence-first batched input, h0, c0, batched) with checks as PyTorch does them."""
+        if input.ndim not in (2, 3):
+            raise ValueError(f"{type(self).__name__}: Expected input to be 2D or 3D, got {input.ndim}D tensor "
+                             f"instead")
+        batched = input.ndim == 3
+        if input.shape[-1] != self.input_size:
+            raise RuntimeError(f"input.size(-1) must be equal to input_size. Expected {self.input_size}, got "
+                               f"{input.shape[-1]}")
+        x = input if batched else input.unsqueeze(1)
+        if batched and self.batch_first:
+            x = x.transpose(0, 1)
+        batch = x.shape[1]
+        directions = 2 if self.bidirectional else 1
+        real_hidden = self.proj_size if self.proj_size > 0 else self.hidden_size
+        h_shape = (self.num_layers * directions, batch, real_hidden)
+        c_shape = (self.num_layers * directions, batch, self.hidden_size)
+        if hx is None:
+            h0 = ember.zeros(h_shape, dtype=x.dtype, device=x.device)
+            c0 = ember.zeros(c_shape, dtype=x.dtype, device=x.device) if self.mode == "LSTM" else None
+            return x, h0, c0, batched
+        if self.mode == "LSTM":
+            if not isinstance(hx, (tuple, list)) or len(hx) != 2:
+                raise RuntimeError("LSTM expects hx to be a tuple (h_0, c_0)")
+            h0, c0 = hx
+        else:
+            if not isinstance(hx, ember.Tensor):
+                raise RuntimeError(f"{type(self).__name__} expects hx to be a Tensor, got {type(hx).__name__}")
+            h0, c0 = hx, None
+        for t in (h0, c0):
+            if t is None:
+                continue
+            if batched and t.ndim != 3:
+                raise RuntimeError(f"For batched 3-D input, hx and cx should also be 3-D but got {t.ndim}-D "
+                                   f"tensor")
+            if not batched and t.ndim != 2:
+                raise RuntimeError(f"For unbatched 2-D input, hx and cx should also be 2-D but got {t.ndim}-D "
+                                   f"tensor")
+        if not batched:
+            h0 = h0.unsqueeze(1)
+            c0 = c0.unsqueeze(1) if c0 is not None else None
+        self._check_hidden(h0, h_shape)
+        if c0 is not None:
+            self._check_hidden(c0, c_shape, "cell")
+        return x, h0, c0, batched
+
+    def _run(self, x, h0, c0):
+        directions = 2 if self.bidirectional else 1
+        steps = x.shape[0]
+        h_last, c_last = [], []
+        layer_input = x
+        for layer in range(self.num_layers):
+            outputs = []
+            for direction in range(directions):
+                w_ih, w_hh, b_ih, b_hh, w_hr = self._layer_weights(layer, direction)
+                index = layer * directions + direction
+                h = h0[index]
+                c = c0[index] if c0 is not None else None
+                projected = _linear(layer_input, w_ih, b_ih)           # (L, N, gates)
+                seq = [None] * steps
+                order = range(steps - 1, -1, -1) if direction == 1 else range(steps)
+                for t in order:
+                    h, c = _rnn_step(self.mode, projected[t], h, c, w_hh, b_hh, w_hr)
+                    seq[t] = h
+                outputs.append(ember.stack(seq) if steps else
+                               ember.zeros((0,) + tuple(h.shape), dtype=x.dtype, device=x.device))
+                h_last.append(h)
+                if c is not None:
+                    c_last.append(c)
+            layer_input = outputs[0] if directions == 1 else ember.cat(outputs, -1)
+            if self.dropout > 0 and self.training and layer < self.num_layers - 1:
+                layer_input = F.dropout(layer_input, self.dropout, True)
+        h_n = ember.stack(h_last)
+        c_n = ember.stack(c_last) if c_last else None
+        return layer_input, h_n, c_n
+
+    def forward(self, input, hx=None):
+        if not isinstance(input, ember.Tensor):
+            raise NotImplementedError(f"{type(self).__name__}: packed sequences are not supported by ember; pass "
+                                      f"a padded Tensor")
+        x, h0, c0, batched = self._prepare(input, hx)
+        output, h_n, c_n = self._run(x, h0, c0)
+        if batched and self.batch_first:
+            output = output.transpose(0, 1)
+        if not batched:
+            output = output.squeeze(1)
+            h_n = h_n.squeeze(1)
+            c_n = c_n.squeeze(1) if c_n is not None else None
+        if self.mode == "LSTM":
+            return output, (h_n, c_n)
+        return output, h_n
+
+
+class RNN(RNNBase):
+    """Elman RNN: h_t = tanh(x_t W_ih^T + b_ih + h_{t-1} W_hh^T + b_hh) (or relu)."""
+
+    def __init__(self, input_size, hidden_size, num_layers=1, nonlinearity="tanh", bias=True, batch_first=False,
+                 dropout=0.0, bidirectional=False, device=None, dtype=None):
+        if nonlinearity == "tanh":
+            mode = "RNN_TANH"
+        elif nonlinearity == "relu":
+            mode = "RNN_RELU"
+        else:
+            raise ValueError(f"Unknown nonlinearity '{nonlinearity}'. Select from 'tanh' or 'relu'.")
+        super().__init__(mode, input_size, hidden_size, num_layers, bias, batch_first, dropout, bidirectional,
+                         device=device, dtype=dtype)
+        self.nonlinearity = nonlinearity
+
+    def extra_repr(self) -> str:
+        s = super().extra_repr()
+        return s + (f", nonlinearity={self.nonlinearity}" if self.nonlinearity != "tanh" else "")
+
+
+class LSTM(RNNBase):
+    """Long short-term memory; gates (i, f, g, o); ``proj_size`` > 0 projects h by weight_hr."""
+
+    def __init__(self, input_size, hidden_size, num_layers=1, bias=True, batch_first=False, dropout=0.0,
+                 bidirectional=False, proj_size=0, device=None, dtype=None):
+        super().__init__("LSTM", input_size, hidden_size, num_layers, bias, batch_first, dropout, bidirectional,
+                         proj_size, device, dtype)
+
+
+class GRU(RNNBase):
+    """Gated recurrent unit; gates (r, z, n), n = tanh(x_n + r * (h W_hn^T + b_hn))."""
+
+    def __init__(self, input_size, hidden_size, num_layers=1, bias=True, batch_first=False, dropout=0.0,
+                 bidirectional=False, device=None, dtype=None):
+        super().__init__("GRU", input_size, hidden_size, num_layers, bias, batch_first, dropout, bidirectional,
+                         device=device, dtype=dtype)
+
+
+# ---------------------------------------------------------------- cells
+class RNNCellBase(Module):
+    _mode = None
+
+    def __init__(self, input_size, hidden_size, bias, num_chunks, device=None, dtype=None):
+        super().__init__()
+        self.input_size = input_size
+        self.hidden_size = hidden_size
+        self.bias = bias
+        self.weight_ih = Parameter(empty(num_chunks * hidden_size, input_size, device=device, dtype=dtype))
+        self.weight_hh = Parameter(empty(num_chunks * hidden_size, hidden_size, device=device, dtype=dtype))
+        if bias:
+            self.bias_ih = Parameter(empty(num_chunks * hidden_size, device=device, dtype=dtype))
+            self.bias_hh = Parameter(empty(num_chunks * hidden_size, device=device, dtype=dtype))
+        else:
+            self.register_parameter("bias_ih", None)
+            self.register_parameter("bias_hh", None)
+        self.reset_parameters()
+
+    def reset_parameters(self) -> None:
+        bound = 1.0 / math.sqrt(self.hidden_size) if self.hidden_size > 0 else 0
+        for weight in self.parameters():
+            init.uniform_(weight, -bound, bound)
+
+    def extra_repr(self) -> str:
+        s = f"{self.input_size}, {self.hidden_size}"
+        if self.bias is not True:
+            s += f", bias={self.bias}"
+        nonlinearity = getattr(self, "nonlinearity", "tanh")
+        if nonlinearity != "tanh":
+            s += f", nonlinearity={nonlinearity}"
+        return s
+
+    def _prepare(self, input, hx):
+        name = type(self).__name__
+        if input.ndim not in (1, 2):
+            raise ValueError(f"{name}: Expected input to be 1D or 2D, got {input.ndim}D instead")
+        if input.shape[-1] != self.input_size:
+            raise RuntimeError(f"input has inconsistent input_size: got {input.shape[-1]} expected "
+                               f"{self.input_size}")
+        for t in (hx if isinstance(hx, tuple) else (hx,)):
+            if t is not None and t.ndim != input.ndim:
+                raise ValueError(f"{name}: Expected hidden to be {input.ndim}D, got {t.ndim}D instead")
+        batched = input.ndim == 2
+        x = input if batched else input.unsqueeze(0)
+        return x, batched
+
+    def _zeros(self, x):
+        return ember.zeros((x.shape[0], self.hidden_size), dtype=x.dtype, device=x.device)
+
+    def _state(self, t, x):
+        if t is None:
+            return self._zeros(x)
+        t = t if t.ndim == 2 else t.unsqueeze(0)
+        if tuple(t.shape) != (x.shape[0], self.hidden_size):
+            raise RuntimeError(f"hidden{tuple(t.shape)} has inconsistent hidden_size or batch: expected "
+                               f"{(x.shape[0], self.hidden_size)}")
+        return t
+
+    def forward(self, input, hx=None):
+        x, batched = self._prepare(input, hx)
+        mode = self._mode if self._mode != "RNN" else ("RNN_TANH" if self.nonlinearity == "tanh" else "RNN_RELU")
+        xw = _linear(x, self.weight_ih, self.bias_ih)
+        if mode == "LSTM":
+            h, c = (None, None) if hx is None else hx
+            h, c = _rnn_step(mode, xw, self._state(h, x), self._state(c, x), self.weight_hh, self.bias_hh, None)
+            return (h, c) if batched else (h.squeeze(0), c.squeeze(0))
+        h, _ = _rnn_step(mode, xw, self._state(hx, x), None, self.weight_hh, self.bias_hh, None)
+        return h if batched else h.squeeze(0)
+
+
+class RNNCell(RNNCellBase):
+    _mode = "RNN"
+
+    def __init__(self, input_size, hidden_size, bias=True, nonlinearity="tanh", device=None, dtype=None):
+        if nonlinearity not in ("tanh", "relu"):
+            raise ValueError(f"Unknown nonlinearity: {nonlinearity}")
+        super().__init__(input_size, hidden_size, bias, 1, device, dtype)
+        self.nonlinearity = nonlinearity
+
+
+class LSTMCell(RNNCellBase):
+    _mode = "LSTM"
+
+    def __init__(self, input_size, hidden_size, bias=True, device=None, dtype=None):
+        super().__init__(input_size, hidden_size, bias, 4, device, dtype)
+
+
+class GRUCell(RNNCellBase):
+    _mode = "GRU"
+
+    def __init__(self, input_size, hidden_size, bias=True, device=None, dtype=None):
+        super().__init__(input_size, hidden_size, bias, 3, device, dtype)

@@ -1,0 +1,66 @@
+"""Adam (Kingma & Ba), with optional AMSGrad and decoupled (AdamW-style) weight decay."""
+from __future__ import annotations
+
+from ember.core.tensor import Tensor
+from ember.ops.creation import zeros_like
+from ember.ops.elementwise import maximum
+from ember.optim.optimizer import (Optimizer, check_at_least, check_betas, check_lr, increment_step, scalar,
+                                   step_tensor)
+
+__all__ = ["Adam"]
+
+
+class Adam(Optimizer):
+    """For step t (g the gradient, negated when ``maximize``)::
+
+        p *= 1 - lr * weight_decay      if decoupled_weight_decay, else g += weight_decay * p
+        m = beta1 * m + (1 - beta1) * g
+        v = beta2 * v + (1 - beta2) * g * g
+        v_max = max(v_max, v)           (amsgrad; used in place of v below)
+        p -= lr / (1 - beta1**t) * m / (sqrt(v) / sqrt(1 - beta2**t) + eps)
+
+    State: ``step``, ``exp_avg`` (m), ``exp_avg_sq`` (v), ``max_exp_avg_sq`` (amsgrad).
+    """
+
+    def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0, amsgrad=False, *,
+                 foreach=None, maximize=False, capturable=False, differentiable=False, fused=None,
+                 decoupled_weight_decay=False):
+        check_lr(lr)
+        check_at_least(eps, 0.0, "epsilon value")
+        check_betas(betas)
+        check_at_least(weight_decay, 0.0, "weight_decay value")
+        if not (all(isinstance(b, float) for b in betas) or all(isinstance(b, Tensor) for b in betas)):
+            raise ValueError(f"betas must be either both floats or both Tensors, got {betas}")
+        defaults = dict(lr=lr, betas=betas, eps=eps, weight_decay=weight_decay, amsgrad=amsgrad, maximize=maximize,
+                        foreach=foreach, capturable=capturable, differentiable=differentiable, fused=fused,
+                        decoupled_weight_decay=decoupled_weight_decay)
+        super().__init__(params, defaults)
+
+    def init_state(self, param, group):
+        state = {"step": step_tensor(), "exp_avg": zeros_like(param), "exp_avg_sq": zeros_like(param)}
+        if group["amsgrad"]:
+            state["max_exp_avg_sq"] = zeros_like(param)
+        return state
+
+    def update(self, param, grad, state, group):
+        lr, eps, weight_decay = scalar(group["lr"]), group["eps"], group["weight_decay"]
+        beta1, beta2 = (scalar(b) for b in group["betas"])
+        exp_avg, exp_avg_sq = state["exp_avg"], state["exp_avg_sq"]
+        if group["maximize"]:
+            grad = -grad
+        step = increment_step(state)
+        if weight_decay != 0:
+            if group["decoupled_weight_decay"]:
+                param.mul_(1 - lr * weight_decay)
+            else:
+                grad = grad.add(param, alpha=weight_decay)
+        exp_avg.lerp_(grad, 1 - beta1)
+        exp_avg_sq.mul_(beta2).addcmul_(grad, grad, value=1 - beta2)
+        step_size = lr / (1 - beta1 ** step)
+        bias_correction2_sqrt = (1 - beta2 ** step) ** 0.5
+        if group["amsgrad"]:
+            max_exp_avg_sq = state["max_exp_avg_sq"]
+            max_exp_avg_sq.copy_(maximum(max_exp_avg_sq, exp_avg_sq))
+            exp_avg_sq = max_exp_avg_sq
+        denom = (exp_avg_sq.sqrt() / bias_correction2_sqrt).add_(eps)
+        param.addcdiv_(exp_avg, denom, value=-step_size)

@@ -1,0 +1,73 @@
+"""The kernel table of the CUDA and ROCm plugins: the shared array-module kernels over
+CuPy, CuPy-specific fixes, the fused kernels, and device selection.
+
+* ``XpKernels(cupy, cupyx.scipy.special)`` implements every primitive, as on the CPU.
+* ``CupyKernels`` overrides what CuPy cannot do the numpy way (``multiply.at``).
+* ``FusedKernels`` adds softmax/log_softmax and the device-side Philox stream.
+* With more than one GPU, every kernel runs under ``cupy.cuda.Device`` of its first
+  array argument (creation kernels: of their ``index``), as CuPy computes on the
+  current device.
+"""
+from __future__ import annotations
+
+from ember.dispatch.ops import OPS
+from ember.plugins.gpu.fused import FusedKernels
+from ember.plugins.xp import XpKernels
+
+
+class CupyKernels(XpKernels):
+    def scatter(self, x, index, src, *, dim, reduce):
+        if reduce != "multiply":
+            return super().scatter(x, index, src, dim=dim, reduce=reduce)
+        # CuPy has no multiply.at: apply the products in rounds, each writing at most one
+        # value per destination (the first remaining one), until none remain.
+        xp = self.xp
+        out = x.copy()
+        if not isinstance(src, xp.ndarray):
+            src = xp.full(index.shape, src, dtype=x.dtype)
+        src = src[tuple(slice(0, s) for s in index.shape)]
+        grid = [xp.arange(s).reshape((1,) * i + (s,) + (1,) * (index.ndim - i - 1))
+                for i, s in enumerate(index.shape)]
+        grid[dim] = index
+        targets = xp.ravel_multi_index(tuple(xp.broadcast_to(g, index.shape) for g in grid), x.shape).ravel()
+        values = src.ravel()
+        flat = out.reshape(-1)
+        while targets.size:
+            unique, first = xp.unique(targets, return_index=True)
+            flat[unique] *= values[first]
+            keep = xp.ones(targets.size, dtype=bool)
+            keep[first] = False
+            targets, values = targets[keep], values[keep]
+        return out
+
+
+# Fused overrides registered for ops the table declares (composites and the random primitives).
+FUSED_OPS = ("softmax", "log_softmax", "philox_uniform", "philox_normal")
+
+
+def build_kernels(cupy, special, multi_device: bool) -> dict:
+    """{op name: kernel} for the dispatch table (``special``: ``cupyx.scipy.special``)."""
+    kernels = CupyKernels(cupy, special).kernels()
+    fused = FusedKernels(cupy)
+    for name in FUSED_OPS:
+        if name in OPS:
+            kernels[name] = getattr(fused, name)
+    if multi_device:
+        kernels = {name: _on_device_of_inputs(cupy, kernel) for name, kernel in kernels.items()}
+    return kernels
+
+
+def _on_device_of_inputs(cupy, kernel):
+    ndarray, Device = cupy.ndarray, cupy.cuda.Device
+
+    def run(*args, **attrs):
+        for a in args:
+            if isinstance(a, ndarray):
+                device = a.device
+                break
+        else:
+            device = Device(attrs.get("index") or 0)
+        with device:
+            return kernel(*args, **attrs)
+    run.__wrapped__ = kernel
+    return run

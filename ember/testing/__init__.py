@@ -1,0 +1,11 @@
+"""ember's cross-backend conformance suite.
+
+``ember.testing.opdb.OP_DB`` describes every public op (samples, dtypes, float64 numpy
+reference, result dtype, differentiability); ``ember.testing.runner`` checks a device
+against it: ``for case in runner.cases("cpu"): case.run()``. Nothing here depends on
+pytest, so any harness (tests/test_conformance.py, a backend's own CI) can drive it.
+"""
+from ember.testing.opinfo import OpInfo, SampleInput  # noqa: F401
+from ember.testing.runner import (  # noqa: F401
+    Case, ConformanceError, cases, check_forward, check_grad, check_inplace, check_view, check_view_grad,
+)

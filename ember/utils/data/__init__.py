@@ -1,0 +1,22 @@
+"""ember.utils.data: datasets, samplers, collation and the DataLoader (``torch.utils.data``).
+
+The package is split by idea: ``dataset.py`` (where samples come from), ``sampler.py`` and
+``distributed.py`` (in which order), ``collate.py`` (how samples become a batch),
+``fetch.py`` (one request to one batch), ``worker.py`` (the worker process side) and
+``dataloader.py`` (the iterator that ties them together). This module only re-exports.
+"""
+from ember.utils.data.collate import default_collate, default_convert
+from ember.utils.data.dataloader import DataLoader, _DatasetKind
+from ember.utils.data.dataset import (ChainDataset, ConcatDataset, Dataset, IterableDataset, StackDataset, Subset,
+                                      TensorDataset, random_split)
+from ember.utils.data.distributed import DistributedSampler
+from ember.utils.data.sampler import (BatchSampler, RandomSampler, Sampler, SequentialSampler, SubsetRandomSampler,
+                                      WeightedRandomSampler)
+from ember.utils.data.worker import WorkerInfo, get_worker_info
+
+__all__ = [
+    "BatchSampler", "ChainDataset", "ConcatDataset", "DataLoader", "Dataset", "DistributedSampler",
+    "IterableDataset", "RandomSampler", "Sampler", "SequentialSampler", "StackDataset", "Subset",
+    "SubsetRandomSampler", "TensorDataset", "WeightedRandomSampler", "WorkerInfo", "_DatasetKind",
+    "default_collate", "default_convert", "get_worker_info", "random_split",
+]

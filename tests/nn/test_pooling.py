@@ -1,0 +1,152 @@
+"""Pooling (functional and modules) against float64 numpy references, on every device."""
+import numpy as np
+import pytest
+
+import ember
+import ember.nn as nn
+import ember.nn.functional as F
+
+from layer_refs import RNG, adaptive_pool_ref, assert_close, avg_pool_ref, check_layer, host, max_pool_ref, tensor
+
+DTYPES = [ember.float32, ember.float64]
+
+MAX_POOL_CASES = [
+    # x shape, kernel, stride, padding, dilation, ceil_mode
+    ((2, 3, 8, 8), (2, 2), (2, 2), (0, 0), (1, 1), False),
+    ((2, 2, 7, 6), (3, 3), (1, 1), (1, 1), (1, 1), False),
+    ((2, 2, 7, 6), (2, 2), (2, 2), (1, 1), (1, 1), True),
+    ((1, 2, 9, 10), (3, 2), (2, 3), (1, 0), (1, 1), True),
+    ((2, 2, 9, 9), (3, 3), (2, 2), (1, 1), (2, 1), False),
+]
+
+
+@pytest.mark.parametrize("dtype", DTYPES, ids=str)
+@pytest.mark.parametrize("case", MAX_POOL_CASES, ids=lambda c: f"k{c[1]}-s{c[2]}-p{c[3]}-d{c[4]}-ceil{c[5]}")
+def test_max_pool2d(device, dtype, case):
+    xs, kernel, stride, padding, dilation, ceil_mode = case
+    x = RNG(0).standard_normal(xs)
+    check_layer(lambda x: F.max_pool2d(x, kernel, stride, padding, dilation, ceil_mode),
+                lambda x: max_pool_ref(x, kernel, stride, padding, dilation, ceil_mode), [x], device, dtype)
+
+
+def test_max_pool_return_indices(device):
+    x = RNG(1).standard_normal((2, 3, 7, 9))
+    out, idx = F.max_pool2d(tensor(x, device), 3, 2, 1, dilation=(1, 2), ceil_mode=True, return_indices=True)
+    ref, ref_idx = max_pool_ref(x, (3, 3), (2, 2), (1, 1), (1, 2), True, return_indices=True)
+    assert_close(out, ref, 1e-12, 1e-12)
+    assert idx.dtype is ember.int64
+    np.testing.assert_array_equal(idx.cpu().numpy(), ref_idx)
+    out, idx = F.max_pool1d(tensor(x[0], device), 3, 2, 1, return_indices=True)
+    ref, ref_idx = max_pool_ref(x[0], (3,), (2,), (1,), (1,), False, return_indices=True)
+    assert_close(out, ref, 1e-12, 1e-12)
+    np.testing.assert_array_equal(idx.cpu().numpy(), ref_idx)
+
+
+def test_max_pool_gradient_goes_to_one_element(device):
+    """Ties send the whole gradient to one element (the first maximum), as PyTorch does."""
+    x = ember.zeros(1, 1, 4, 4, device=device, requires_grad=True)
+    F.max_pool2d(x, 2).sum().backward()
+    g = x.grad.cpu().numpy()[0, 0]
+    assert g.sum() == 4 and set(np.unique(g)) == {0.0, 1.0}
+    assert g[0, 0] == 1 and g[0, 2] == 1
+
+
+def test_max_pool1d_and_3d(device):
+    rng = RNG(2)
+    x = rng.standard_normal((2, 3, 11))
+    check_layer(lambda x: F.max_pool1d(x, 3, 2, 1, ceil_mode=True),
+                lambda x: max_pool_ref(x, (3,), (2,), (1,), (1,), True), [x], device)
+    x = rng.standard_normal((1, 2, 5, 4, 5))
+    check_layer(lambda x: F.max_pool3d(x, 2, 2, 1),
+                lambda x: max_pool_ref(x, (2,) * 3, (2,) * 3, (1,) * 3, (1,) * 3, False), [x], device)
+
+
+AVG_CASES = [
+    # x shape, kernel, stride, padding, ceil_mode, count_include_pad, divisor_override
+    ((2, 3, 8, 8), (2, 2), (2, 2), (0, 0), False, True, None),
+    ((2, 2, 7, 6), (3, 3), (2, 2), (1, 1), False, True, None),
+    ((2, 2, 7, 6), (3, 3), (2, 2), (1, 1), False, False, None),
+    ((2, 2, 7, 6), (3, 3), (2, 2), (1, 1), True, True, None),
+    ((2, 2, 8, 6), (3, 2), (2, 2), (1, 1), True, False, None),
+    ((2, 2, 7, 6), (3, 3), (2, 2), (1, 1), False, True, 5),
+]
+
+
+@pytest.mark.parametrize("dtype", DTYPES, ids=str)
+@pytest.mark.parametrize("case", AVG_CASES, ids=lambda c: f"k{c[1]}-s{c[2]}-p{c[3]}-ceil{c[4]}-cip{c[5]}-div{c[6]}")
+def test_avg_pool2d(device, dtype, case):
+    xs, kernel, stride, padding, ceil_mode, count_include_pad, divisor = case
+    x = RNG(3).standard_normal(xs)
+    check_layer(lambda x: F.avg_pool2d(x, kernel, stride, padding, ceil_mode, count_include_pad, divisor),
+                lambda x: avg_pool_ref(x, kernel, stride, padding, ceil_mode, count_include_pad, divisor),
+                [x], device, dtype)
+
+
+def test_avg_pool1d_and_unbatched(device):
+    x = RNG(4).standard_normal((2, 3, 9))
+    check_layer(lambda x: F.avg_pool1d(x, 4, 3, 2, ceil_mode=True),
+                lambda x: avg_pool_ref(x, (4,), (3,), (2,), True, True), [x], device)
+    check_layer(lambda x: F.avg_pool2d(x, 2),
+                lambda x: avg_pool_ref(x[None], (2, 2), (2, 2), (0, 0), False, True)[0], [x], device)
+
+
+@pytest.mark.parametrize("dtype", DTYPES, ids=str)
+@pytest.mark.parametrize("in_size,out_size", [((7, 10), (3, 4)), ((6, 6), (6, 6)), ((3, 4), (5, 7)),
+                                              ((5, 9), (1, 1))])
+def test_adaptive_avg_pool2d(device, dtype, in_size, out_size):
+    x = RNG(5).standard_normal((2, 3) + in_size)
+    check_layer(lambda x: F.adaptive_avg_pool2d(x, out_size),
+                lambda x: adaptive_pool_ref(x, out_size, "mean")[0], [x], device, dtype)
+
+
+def test_adaptive_avg_pool_none_and_1d(device):
+    x = RNG(6).standard_normal((2, 3, 7, 10))
+    check_layer(lambda x: F.adaptive_avg_pool2d(x, (None, 4)),
+                lambda x: adaptive_pool_ref(x, (7, 4), "mean")[0], [x], device)
+    x = RNG(7).standard_normal((2, 3, 7))
+    check_layer(lambda x: F.adaptive_avg_pool1d(x, 5), lambda x: adaptive_pool_ref(x, (5,), "mean")[0], [x], device)
+
+
+@pytest.mark.parametrize("in_size,out_size", [((7, 10), (3, 4)), ((3, 4), (5, 7)), ((6, 8), 2)])
+def test_adaptive_max_pool2d(device, in_size, out_size):
+    x = RNG(8).standard_normal((2, 3) + in_size)
+    sizes = (out_size, out_size) if isinstance(out_size, int) else out_size
+    check_layer(lambda x: F.adaptive_max_pool2d(x, out_size),
+                lambda x: adaptive_pool_ref(x, sizes, "max")[0], [x], device)
+    out, idx = F.adaptive_max_pool2d(tensor(x, device), out_size, return_indices=True)
+    np.testing.assert_array_equal(idx.cpu().numpy(), adaptive_pool_ref(x, sizes, "max")[1])
+
+
+def test_pooling_errors(device):
+    x = ember.randn(2, 3, 7, 9, device=device)
+    with pytest.raises(RuntimeError, match="pad should be at most half of effective kernel size, but got pad=2, "
+                                           "kernel_size=2 and dilation=1"):
+        F.max_pool2d(x, 2, 2, 2)
+    with pytest.raises(RuntimeError, match="Expected 3D or 4D"):
+        F.max_pool2d(ember.randn(3, 4, device=device), 2)
+    with pytest.raises(RuntimeError, match="divisor must be not zero"):
+        F.avg_pool2d(x, 2, divisor_override=0)
+    with pytest.raises(RuntimeError, match="Output size is too small"):
+        F.max_pool2d(ember.randn(1, 1, 2, 2, device=device), 3)
+
+
+# ---------------------------------------------------------------- modules
+def test_pooling_modules(device):
+    x = RNG(9).standard_normal((2, 3, 8, 7))
+    t = tensor(x, device)
+    assert_close(nn.MaxPool2d(3, 2, 1)(t), max_pool_ref(x, (3, 3), (2, 2), (1, 1), (1, 1), False), 1e-12, 1e-12)
+    assert_close(nn.AvgPool2d(2, ceil_mode=True, count_include_pad=False)(t),
+                 avg_pool_ref(x, (2, 2), (2, 2), (0, 0), True, False), 1e-12, 1e-12)
+    assert_close(nn.AdaptiveAvgPool2d((2, 3))(t), adaptive_pool_ref(x, (2, 3), "mean")[0], 1e-12, 1e-12)
+    out, idx = nn.AdaptiveMaxPool2d(3, return_indices=True)(t)
+    assert_close(out, adaptive_pool_ref(x, (3, 3), "max")[0], 1e-12, 1e-12)
+    out, idx = nn.MaxPool1d(2, return_indices=True)(tensor(x[:, :, 0], device))
+    ref, ref_idx = max_pool_ref(x[:, :, 0], (2,), (2,), (0,), (1,), False, True)
+    assert_close(out, ref, 1e-12, 1e-12)
+    np.testing.assert_array_equal(idx.cpu().numpy(), ref_idx)
+    assert_close(nn.AvgPool1d(3, 2, 1)(tensor(x[:, :, 0], device)),
+                 avg_pool_ref(x[:, :, 0], (3,), (2,), (1,), False, True), 1e-12, 1e-12)
+    assert_close(nn.AdaptiveAvgPool1d(4)(tensor(x[:, :, 0], device)),
+                 adaptive_pool_ref(x[:, :, 0], (4,), "mean")[0], 1e-12, 1e-12)
+    assert repr(nn.MaxPool2d(2)) == "MaxPool2d(kernel_size=2, stride=2, padding=0, dilation=1, ceil_mode=False)"
+    assert host(nn.LPPool2d(2, 2)(tensor(np.abs(x), device))).shape == (2, 3, 4, 3)
