@@ -52,6 +52,7 @@ from ember import cuda  # noqa: E402,F401  (torch.cuda's helpers; imports no GPU
 from ember import serialization  # noqa: E402,F401
 from ember.serialization import save, load  # noqa: E402,F401
 from ember import optim  # noqa: E402,F401
+from ember import nn  # noqa: E402,F401  (torch.nn after a plain `import torch`)
 from ember import utils  # noqa: E402,F401  (ember.utils.data after a plain `import ember`)
 
 __version__ = "0.1.0"

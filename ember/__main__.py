@@ -24,7 +24,8 @@ def plugin_report() -> str:
                          f"devices={info['devices']}")
             lines.append(f"  {'':8} dtypes: {', '.join(info['dtypes'])}")
         else:
-            lines.append(f"  {device_type:8} unavailable  plugin={plugin} {info['version']}: {info['reason']}")
+            version = f" {info['version']}" if info["version"] else ""
+            lines.append(f"  {device_type:8} unavailable  plugin={plugin}{version}: {info['reason']}")
     for failure in REGISTRY.failures:
         lines.append(f"  {failure.name:8} FAILED       {failure.error}")
         lines.append(f"  {'':8} skip it with EMBER_BACKENDS=<the plugins to load>, e.g. EMBER_BACKENDS=cpu")

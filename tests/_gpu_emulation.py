@@ -66,8 +66,27 @@ _CTYPES = {
 }
 
 
+_COMPILER = []
+
+
 def host_compiler():
-    return shutil.which("g++") or shutil.which("clang++")
+    """A C++20 compiler with ``<barrier>`` (g++ 11+, clang++ 15+), or None."""
+    if not _COMPILER:
+        _COMPILER.append(None)
+        for name in ("g++", "clang++"):
+            path = shutil.which(name)
+            if path is None:
+                continue
+            with tempfile.TemporaryDirectory() as tmp:
+                probe = os.path.join(tmp, "probe.cpp")
+                with open(probe, "w") as f:
+                    f.write("#include <barrier>\nint main() { std::barrier<> b(1); b.arrive_and_wait(); }\n")
+                done = subprocess.run([path, "-std=c++20", "-pthread", probe, "-o", os.path.join(tmp, "probe")],
+                                      capture_output=True)
+            if done.returncode == 0:
+                _COMPILER[0] = path
+                break
+    return _COMPILER[0]
 
 
 class EmulatedKernel:

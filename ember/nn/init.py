@@ -156,9 +156,10 @@ def dirac_(tensor, groups=1):
 
 
 def _copy_from_host(tensor, values: np.ndarray):
+    """Write host ``values`` into ``tensor`` (cast on the host first: not every device has float64)."""
     from ember.ops.creation import from_host
     with no_grad():
-        return tensor.copy_(from_host(values.astype(np.float64), tensor.device))
+        return tensor.copy_(from_host(values.astype(np.float64)).to(tensor.dtype).to(tensor.device))
 
 
 def xavier_uniform_(tensor, gain=1.0, generator=None):
@@ -246,6 +247,6 @@ def sparse_(tensor, sparsity, std=0.01, generator=None):
     order = np.argsort(keys, axis=0)
     for c in range(cols):
         mask[order[:zeros_per_col, c], c] = 0.0
-    from ember.ops.creation import from_host
     with no_grad():
-        return tensor.mul_(from_host(mask.astype(np.float64), tensor.device).to(tensor.dtype))
+        normal_values = tensor.detach().cpu().numpy().astype(np.float64)
+    return _copy_from_host(tensor, normal_values * mask)

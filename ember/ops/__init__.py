@@ -14,7 +14,7 @@ from ember.core.call import write_inplace
 from ember.core.tensor import Tensor
 from ember.dispatch.meta import result_type
 from ember.ops.creation import *  # noqa: F401,F403
-from ember.ops.creation import is_pinned, pin_memory  # noqa: E402
+from ember.ops.creation import is_pinned, pin_memory
 from ember.ops.creation import (_legacy_new, bool_, byte, char, clone, contiguous, cpu, cuda, data, detach,
                                 detach_, double, float_, half, int_, is_contiguous, item, long, new_empty,
                                 new_full, new_ones, new_tensor, new_zeros, numpy, short, to, tolist, type_,

@@ -160,8 +160,7 @@ def np_nll(logp, target, weight=None, ignore_index=-100, reduction="mean"):
         weights[i] = w[t]
         losses[i] = -flat_logp[i, t] * w[t]
     if reduction == "none":
-        return losses.reshape(target.shape).squeeze(0) if logp.shape[0] == 1 and target.ndim == 1 \
-            and np.asarray(target).shape == (1,) and False else losses.reshape(target.shape)
+        return losses.reshape(target.shape)
     if reduction == "sum":
         return losses.sum()
     return losses.sum() / weights.sum()
@@ -424,7 +423,8 @@ def test_other_losses(reduction, device):
 
     def poisson(a, b):
         loss = np.exp(a) - b * a
-        stirling = np.where(b > 1, b * np.log(np.where(b > 1, b, 1)) - b + 0.5 * np.log(2 * np.pi * b), 0)
+        safe = np.where(b > 1, b, 1)
+        stirling = np.where(b > 1, safe * np.log(safe) - safe + 0.5 * np.log(2 * np.pi * safe), 0)
         return reduce_np(loss + stirling, reduction)
     compare(lambda a, b: F.poisson_nll_loss(a, b, full=True, reduction=reduction), poisson, [rate, counts], device,
             dtype)
@@ -444,3 +444,32 @@ def test_loss_module_reprs_and_defaults():
     assert repr(nn.BCELoss()) == "BCELoss()"
     with pytest.raises(ValueError, match="margin"):
         nn.TripletMarginLoss(margin=0.0)
+
+
+def test_loss_modules_match_functional(device):
+    r = rng(13)
+    x = ember.tensor(r.standard_normal((3, 4)), device=device)
+    y = ember.tensor(r.standard_normal((3, 4)), device=device)
+    p, t01 = x.sigmoid(), ember.tensor(r.uniform(0, 1, (3, 4)), device=device)
+    sign = ember.tensor([1.0, -1.0, 1.0], device=device)
+    cls = ember.tensor([0, 3, 1], device=device)
+    pairs = [
+        (nn.L1Loss(reduction="sum")(x, y), F.l1_loss(x, y, reduction="sum")),
+        (nn.MSELoss()(x, y), F.mse_loss(x, y)),
+        (nn.SmoothL1Loss(beta=0.3)(x, y), F.smooth_l1_loss(x, y, beta=0.3)),
+        (nn.HuberLoss(delta=0.4)(x, y), F.huber_loss(x, y, delta=0.4)),
+        (nn.BCELoss()(p, t01), F.binary_cross_entropy(p, t01)),
+        (nn.KLDivLoss(reduction="batchmean", log_target=True)(x, y), F.kl_div(x, y, reduction="batchmean",
+                                                                                 log_target=True)),
+        (nn.CosineEmbeddingLoss(0.2)(x, y, sign), F.cosine_embedding_loss(x, y, sign, 0.2)),
+        (nn.MarginRankingLoss(0.1)(x[:, 0], y[:, 0], sign), F.margin_ranking_loss(x[:, 0], y[:, 0], sign, 0.1)),
+        (nn.TripletMarginLoss(0.5)(x, y, p), F.triplet_margin_loss(x, y, p, 0.5)),
+        (nn.HingeEmbeddingLoss(0.5)(x[:, 0], sign), F.hinge_embedding_loss(x[:, 0], sign, 0.5)),
+        (nn.SoftMarginLoss()(x[:, 0], sign), F.soft_margin_loss(x[:, 0], sign)),
+        (nn.MultiLabelSoftMarginLoss()(x, t01.round()), F.multilabel_soft_margin_loss(x, t01.round())),
+        (nn.MultiMarginLoss(p=2)(x, cls), F.multi_margin_loss(x, cls, p=2)),
+        (nn.PoissonNLLLoss()(x, t01), F.poisson_nll_loss(x, t01)),
+        (nn.GaussianNLLLoss()(x, y, t01 + 0.1), F.gaussian_nll_loss(x, y, t01 + 0.1)),
+    ]
+    for got, want in pairs:
+        np.testing.assert_allclose(host(got), host(want), rtol=1e-6)

@@ -564,6 +564,13 @@ def test_embedding_bag(device):
     for mode, reduce in [("sum", np.sum), ("mean", np.mean), ("max", np.max)]:
         out = F.embedding_bag(it, weight, ot, mode=mode)
         np.testing.assert_allclose(host(out), np.stack([reduce(w[b], axis=0) for b in bags]), rtol=1e-12)
+    for mode, reduce in [("sum", np.sum), ("mean", np.mean), ("max", np.max)]:
+        compare(lambda ww: F.embedding_bag(it, ww, ot, mode=mode),
+                lambda ww: np.stack([reduce(ww[b], axis=0) for b in bags]), [w], device, ember.float64)
+    psw = r.standard_normal(8)
+    compare(lambda ww, s: F.embedding_bag(it, ww, ot, mode="sum", per_sample_weights=s),
+            lambda ww, s: np.stack([(ww[b] * s[lo:lo + len(b), None]).sum(0) for b, lo in zip(bags, offsets)]),
+            [w, psw], device, ember.float64, grad_wrt=(0, 1))
     bag = nn.EmbeddingBag(10, 3, mode="sum").to(device)
     out = bag(ember.tensor([[1, 2], [3, 3]], device=device))
     np.testing.assert_allclose(host(out), host(bag.weight)[[1, 3]] + host(bag.weight)[[2, 3]], rtol=1e-6)
@@ -664,3 +671,18 @@ def test_normalize_cosine_pairwise(dtype, device):
     compare(lambda a, b: F.pairwise_distance(a, b, keepdim=True),
             lambda a, b: np.linalg.norm(a - b + 1e-6, axis=-1, keepdims=True), [x, y], device, dtype,
             grad_wrt=(0, 1))
+
+
+def test_pdist_and_gumbel_softmax(device):
+    from scipy.spatial.distance import pdist as scipy_pdist
+    x = np.random.default_rng(9).standard_normal((5, 3))
+    compare(lambda a: F.pdist(a), lambda a: scipy_pdist(a), [x], device, ember.float64)
+    compare(lambda a: F.pdist(a, p=1.0), lambda a: scipy_pdist(a, "minkowski", p=1.0), [x], device, ember.float64)
+    logits = ember.randn(4, 6, device=device, requires_grad=True)
+    soft = F.gumbel_softmax(logits, tau=0.5)
+    np.testing.assert_allclose(host(soft).sum(1), 1.0, rtol=1e-6)
+    hard = F.gumbel_softmax(logits, hard=True)
+    np.testing.assert_allclose(np.sort(host(hard), 1)[:, -1], 1.0, rtol=1e-6)
+    np.testing.assert_allclose(host(hard).sum(1), 1.0, rtol=1e-6)
+    (hard * ember.arange(6.0, device=device)).sum().backward()
+    assert logits.grad is not None and np.abs(host(logits.grad)).sum() > 0

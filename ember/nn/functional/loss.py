@@ -15,7 +15,7 @@ from ember.autograd.function import Function
 from ember.core import dtype as dt
 from ember.core.tensor import Tensor
 from ember.nn.functional.activation import _softplus_unit, log_softmax
-from ember.nn.functional.misc import cosine_similarity, pairwise_distance
+from ember.nn.functional.misc import pairwise_distance
 from ember.ops import elementwise as ew
 from ember.ops import reduction as red
 from ember.ops.creation import cast

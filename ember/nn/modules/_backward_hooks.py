@@ -60,6 +60,8 @@ class BackwardHookState:
         self.n_inputs = 0
         self.input_positions = ()
         self.has_input_node = False
+        self.n_outputs = 0
+        self.output_positions = ()
         self.grad_output = None
 
     # ---- forward side
@@ -110,7 +112,7 @@ class BackwardHookState:
 
     def _on_grad_input(self, grads):
         grad_input = _spread(grads, self.input_positions, self.n_inputs)
-        grad_output = self.grad_output if self.grad_output is not None else (None,) * getattr(self, "n_outputs", 0)
+        grad_output = self.grad_output if self.grad_output is not None else (None,) * self.n_outputs
         for hook in self.hooks:
             new = hook(self.module, grad_input, grad_output)
             if new is not None:
