@@ -64,6 +64,28 @@ def test_grad_accumulates_over_backward_calls_until_reset():
     np.testing.assert_allclose(values(x.grad), 2 * values(x), **F64)
 
 
+def test_accumulating_a_broadcast_gradient():
+    x = leaf((3,))
+    x.sum().backward()   # sum's backward hands out a broadcast view of one value
+    x.sum().backward()
+    np.testing.assert_array_equal(values(x.grad), [2.0, 2.0, 2.0])
+    x.grad.zero_()       # .grad is an ordinary writable tensor
+    np.testing.assert_array_equal(values(x.grad), [0.0, 0.0, 0.0])
+
+
+def test_leaves_get_gradients_of_their_own():
+    a, b = leaf((2,)), leaf((2,))
+    g = ember.tensor([1.0, 2.0], dtype=ember.float64)
+    (a + b).backward(g)  # add's backward gives both inputs the same gradient tensor
+    assert a.grad is not b.grad and a.grad is not g
+    (a + b).backward(g)
+    np.testing.assert_array_equal(values(a.grad), [2.0, 4.0])
+    np.testing.assert_array_equal(values(b.grad), [2.0, 4.0])
+    np.testing.assert_array_equal(values(g), [1.0, 2.0])  # the caller's gradient is untouched
+    a.grad.mul_(0)
+    np.testing.assert_array_equal(values(b.grad), [2.0, 4.0])
+
+
 def test_a_tensor_used_twice_gets_both_contributions():
     x = leaf()
     y = x * 2

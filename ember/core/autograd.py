@@ -322,7 +322,12 @@ def _accumulate(variable: Tensor, grad: Tensor, create_graph: bool):
             if r is not None:
                 grad = r
     if variable.grad is None:
-        variable.grad = grad if create_graph else _detached(grad)
+        # a copy of its own, as PyTorch's AccumulateGrad makes: the incoming gradient may be
+        # a broadcast view (sum's backward), shared with other leaves (add's backward gives
+        # both inputs the same tensor) or the user's backward(gradient=...); a later
+        # accumulation writes into .grad in place
+        from ember.ops.creation import clone
+        variable.grad = clone(grad) if create_graph else _detached(clone(grad))
     elif create_graph:
         variable.grad = variable.grad + grad
     else:
