@@ -252,3 +252,28 @@ def test_conv_module_trains(device):
                 p -= 0.1 * p.grad
         losses.append(loss.item())
     assert losses[2] < losses[0]
+
+
+def test_composites_run_on_a_backend_without_fused_kernels():
+    """A backend with only basic kernels runs conv / conv_transpose / fold / pooling as composites
+    (everything else falling back to the CPU) and gets the reference's values and gradients."""
+    import warnings
+
+    from _fakedev import fake_device
+    backend = fake_device("fakelayers")
+    rng = RNG(12)
+    x, w, b = rng.standard_normal((2, 4, 6, 5)), rng.standard_normal((6, 2, 3, 2)), rng.standard_normal(6)
+    wt = rng.standard_normal((4, 3, 3, 2))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        check_layer(lambda x, w, b: F.conv2d(x, w, b, 2, 1, (1, 2), 2),
+                    lambda x, w, b: conv_ref(x, w, b, (2, 2), (1, 1), (1, 2), 2), [x, w, b], "fakelayers")
+        check_layer(lambda x, w: F.conv_transpose2d(x, w, None, 2, 1, 1),
+                    lambda x, w: conv_transpose_ref(x, w, None, (2, 2), (1, 1), (1, 1), (1, 1), 1), [x, wt],
+                    "fakelayers")
+        out = F.max_pool2d(tensor(x, "fakelayers"), 2, return_indices=True)[1]
+        assert out.device.type == "fakelayers"
+        cols = F.unfold(tensor(x, "fakelayers"), 2, stride=2)
+        assert_close(F.fold(cols, (6, 5), 2, stride=2), np.pad(x[:, :, :6, :4], [(0, 0)] * 3 + [(0, 1)]), 0, 0)
+    assert backend.native_calls["matmul"] > 0  # the composite's own matmuls ran on the device
+    assert "conv" not in backend.native_calls and "conv_transpose" not in backend.native_calls

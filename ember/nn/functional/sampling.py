@@ -1,5 +1,5 @@
 """Padding, resampling and patch rearrangement: pad, interpolate / upsample, unfold / fold,
-pixel_shuffle / pixel_unshuffle.
+pixel_shuffle / pixel_unshuffle, affine_grid / grid_sample.
 
 Everything here is written in ember ops (cat, slicing, index_select, matmul), so it runs
 and differentiates on every backend. ``fold`` is a transposed convolution with one-hot
@@ -15,7 +15,7 @@ import numpy as np
 import ember
 
 __all__ = ["pad", "interpolate", "upsample", "upsample_nearest", "upsample_bilinear", "unfold", "fold",
-           "pixel_shuffle", "pixel_unshuffle"]
+           "pixel_shuffle", "pixel_unshuffle", "affine_grid", "grid_sample"]
 
 
 # ---------------------------------------------------------------- helpers shared with conv and pooling
@@ -339,3 +339,119 @@ def upsample_nearest(input, size=None, scale_factor=None):
 def upsample_bilinear(input, size=None, scale_factor=None):
     return interpolate(input, size, scale_factor, mode="bilinear", align_corners=True)
 
+
+
+# ---------------------------------------------------------------- affine_grid / grid_sample
+def _base_coords(size, align_corners, like):
+    """The normalized [-1, 1] coordinate of each of ``size`` pixel centres (or corners)."""
+    if align_corners:
+        values = np.linspace(-1.0, 1.0, size) if size > 1 else np.zeros(1)
+    else:
+        values = (np.arange(size) * 2.0 + 1.0) / size - 1.0
+    return values
+
+
+def affine_grid(theta, size, align_corners=None):
+    """Sampling grid (N, H, W, 2) (or (N, D, H, W, 3)) of the affine maps ``theta`` (N, 2, 3) (or (N, 3, 4))."""
+    align_corners = bool(align_corners)
+    if not theta.dtype.is_floating_point:
+        raise ValueError(f"Expected theta to have floating point type, but got {theta.dtype}")
+    size = [int(s) for s in size]
+    if len(size) == 4:
+        if theta.ndim != 3 or tuple(theta.shape[1:]) != (2, 3):
+            raise ValueError(f"Expected a batch of 2D affine matrices of shape Nx2x3 for size {size}. Got "
+                             f"{list(theta.shape)}.")
+        spatial = size[2:]
+    elif len(size) == 5:
+        if theta.ndim != 3 or tuple(theta.shape[1:]) != (3, 4):
+            raise ValueError(f"Expected a batch of 3D affine matrices of shape Nx3x4 for size {size}. Got "
+                             f"{list(theta.shape)}.")
+        spatial = size[2:]
+    else:
+        raise NotImplementedError(f"affine_grid only supports 4D and 5D sizes, for 2D and 3D affine transforms, "
+                                  f"respectively. Got size {size}.")
+    if theta.shape[0] != size[0]:
+        raise ValueError(f"Expected theta to have the batch size {size[0]} of size, got {theta.shape[0]}")
+    axes = [_base_coords(n, align_corners, theta) for n in reversed(spatial)]  # x (width) first
+    mesh = np.meshgrid(*axes[::-1], indexing="ij")                            # spatial order
+    coords = [m for m in reversed(mesh)] + [np.ones_like(mesh[0])]           # (x, y[, z], 1)
+    base = np.stack(coords, -1).reshape(-1, len(coords))                      # (points, nd + 1)
+    base = ember.tensor(base, dtype=theta.dtype, device=theta.device)
+    grid = ember.matmul(base, theta.transpose(1, 2))                          # (N, points, nd)
+    return grid.reshape(size[0], *spatial, len(spatial))
+
+
+def _unnormalize(coord, size, align_corners):
+    if align_corners:
+        return (coord + 1) * ((size - 1) / 2)
+    return ((coord + 1) * size - 1) / 2
+
+
+def _reflect(coord, low2, high2):
+    """Fold ``coord`` into [low2 / 2, high2 / 2] by reflecting at the ends (repeatedly)."""
+    if low2 == high2:
+        return coord * 0
+    low = low2 / 2
+    span = (high2 - low2) / 2
+    shifted = ember.abs(coord - low)
+    extra = ember.fmod(shifted, span)
+    flips = ember.floor(shifted / span)
+    even = ember.remainder(flips, 2) == 0
+    return ember.where(even, extra + low, span - extra + low)
+
+
+def _source_coord(coord, size, padding_mode, align_corners):
+    coord = _unnormalize(coord, size, align_corners)
+    if padding_mode == "border":
+        return ember.clamp(coord, 0, size - 1)
+    if padding_mode == "reflection":
+        coord = _reflect(coord, 0, 2 * (size - 1)) if align_corners else _reflect(coord, -1, 2 * size - 1)
+        return ember.clamp(coord, 0, size - 1)
+    return coord
+
+
+def _gather_pixels(flat, iy, ix, height, width):
+    """flat (N, C, H*W); iy / ix (N, Ho, Wo) integer-valued floats -> (N, C, Ho, Wo), 0 outside."""
+    n, c = flat.shape[:2]
+    inside = (ix >= 0) & (ix <= width - 1) & (iy >= 0) & (iy <= height - 1)
+    index = (ember.clamp(iy, 0, height - 1) * width + ember.clamp(ix, 0, width - 1)).to(ember.int64)
+    out_shape = tuple(index.shape[1:])
+    index = index.reshape(n, 1, -1).expand(n, c, index[0].numel())
+    values = ember.gather(flat, 2, index).reshape(n, c, *out_shape)
+    return ember.where(inside.unsqueeze(1), values, 0.0)
+
+
+def grid_sample(input, grid, mode="bilinear", padding_mode="zeros", align_corners=None):
+    """Sample (N, C, H, W) ``input`` at the normalized (x, y) locations of ``grid`` (N, Ho, Wo, 2)."""
+    if mode not in ("bilinear", "nearest", "bicubic"):
+        raise ValueError(f"nn.functional.grid_sample(): expected mode to be 'bilinear', 'nearest' or 'bicubic', "
+                         f"but got: '{mode}'")
+    if padding_mode not in ("zeros", "border", "reflection"):
+        raise ValueError(f"nn.functional.grid_sample(): expected padding_mode to be 'zeros', 'border', or "
+                         f"'reflection', but got: '{padding_mode}'")
+    if mode == "bicubic" or input.ndim != 4:
+        raise NotImplementedError(f"grid_sample in ember supports 4-D input with modes 'bilinear' and 'nearest'; "
+                                  f"got a {input.ndim}-D input and mode '{mode}'")
+    if grid.ndim != 4 or grid.shape[-1] != 2 or grid.shape[0] != input.shape[0]:
+        raise RuntimeError(f"grid_sample(): expected grid of shape (N, H_out, W_out, 2) with N = {input.shape[0]}, "
+                           f"but got grid of shape {list(grid.shape)}")
+    if grid.dtype is not input.dtype:
+        raise RuntimeError(f"grid_sample(): expected input and grid to have the same dtype, but input has "
+                           f"{input.dtype} and grid has {grid.dtype}")
+    align_corners = bool(align_corners)
+    n, c, height, width = input.shape
+    ix = _source_coord(grid[..., 0], width, padding_mode, align_corners)
+    iy = _source_coord(grid[..., 1], height, padding_mode, align_corners)
+    flat = input.reshape(n, c, height * width)
+    if mode == "nearest":
+        return _gather_pixels(flat, ember.round(iy).detach(), ember.round(ix).detach(), height, width)
+    x0, y0 = ember.floor(ix).detach(), ember.floor(iy).detach()
+    x1, y1 = x0 + 1, y0 + 1
+    wx1, wy1 = ix - x0, iy - y0
+    wx0, wy0 = 1 - wx1, 1 - wy1
+    out = None
+    for yy, wy in ((y0, wy0), (y1, wy1)):
+        for xx, wx in ((x0, wx0), (x1, wx1)):
+            term = _gather_pixels(flat, yy, xx, height, width) * (wy * wx).unsqueeze(1)
+            out = term if out is None else out + term
+    return out

@@ -6,7 +6,7 @@ The package is split by idea: ``dataset.py`` (where samples come from), ``sample
 ``dataloader.py`` (the iterator that ties them together). This module only re-exports.
 """
 from ember.utils.data.collate import default_collate, default_convert
-from ember.utils.data.dataloader import DataLoader, _DatasetKind
+from ember.utils.data.dataloader import DataLoader, _DatasetKind  # noqa: F401  (_DatasetKind: as torch has it)
 from ember.utils.data.dataset import (ChainDataset, ConcatDataset, Dataset, IterableDataset, StackDataset, Subset,
                                       TensorDataset, random_split)
 from ember.utils.data.distributed import DistributedSampler
@@ -17,6 +17,6 @@ from ember.utils.data.worker import WorkerInfo, get_worker_info
 __all__ = [
     "BatchSampler", "ChainDataset", "ConcatDataset", "DataLoader", "Dataset", "DistributedSampler",
     "IterableDataset", "RandomSampler", "Sampler", "SequentialSampler", "StackDataset", "Subset",
-    "SubsetRandomSampler", "TensorDataset", "WeightedRandomSampler", "WorkerInfo", "_DatasetKind",
+    "SubsetRandomSampler", "TensorDataset", "WeightedRandomSampler", "WorkerInfo",
     "default_collate", "default_convert", "get_worker_info", "random_split",
 ]

@@ -164,6 +164,8 @@ def worker_loop(is_iterable, dataset, index_queue, result_queue, done_event, aut
                 if os.getppid() != parent:
                     break  # the main process died without telling us
                 continue
+            except (EOFError, OSError):
+                break  # the queue is gone: nobody is listening any more
             if message is None:
                 break
             if isinstance(message, ResumeIteration):
