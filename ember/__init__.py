@@ -19,7 +19,7 @@ from ember.core.info import finfo, iinfo, can_cast  # noqa: F401
 
 _PUBLIC = {
     _c: """tensor as_tensor asarray from_numpy from_dlpack full zeros ones empty zeros_like ones_like
-        full_like empty_like arange linspace logspace eye clone is_tensor numel""",
+        full_like empty_like arange linspace logspace eye clone is_tensor is_floating_point numel""",
     _e: """abs absolute neg negative sign sqrt rsqrt exp exp2 expm1 log log2 log10 log1p sin cos tan asin
         acos atan arcsin arccos arctan sinh cosh tanh sigmoid relu erf erfinv floor ceil trunc fix round
         frac reciprocal isnan isinf isfinite isposinf isneginf nan_to_num add sub subtract rsub mul multiply

@@ -117,6 +117,16 @@ def test_retain_grad_keeps_a_non_leaf_gradient():
     np.testing.assert_allclose(values(x.grad), 8 * values(x), **F64)
 
 
+def test_retained_grad_is_of_the_value_after_an_inplace_change():
+    x = leaf((2,))
+    y = x.clone()
+    y.retain_grad()
+    y.mul_(2)
+    (y * 3).sum().backward()
+    np.testing.assert_array_equal(values(y.grad), [3.0, 3.0])
+    np.testing.assert_array_equal(values(x.grad), [6.0, 6.0])
+
+
 def test_backward_restricted_to_inputs():
     x, w = leaf(), leaf()
     (x * w).sum().backward(inputs=[x])

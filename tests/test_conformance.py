@@ -5,6 +5,9 @@ only parametrizes them: one test per (op, sample, dtype, device), with ids such 
 ``test_forward[add-float32-broadcast-cpu]``. Run one backend with
 ``EMBER_TEST_DEVICES=opencl pytest tests/test_conformance.py``.
 """
+import subprocess
+import sys
+
 import numpy as np
 import pytest
 
@@ -38,6 +41,10 @@ def test_inplace(case):
 @pytest.mark.parametrize(**_params(runner.view_cases))
 def test_view(case):
     case.run()
+
+
+def test_promotion(device):
+    runner.check_promotion(device)
 
 
 # ---------------------------------------------------------------- the database itself
@@ -117,3 +124,8 @@ def test_view_check_reports_a_copy():
     copy = ViewCase("clone", (3, 4), lambda b: b.clone(), lambda a: a)
     with pytest.raises(AssertionError, match="view 'clone'"):
         runner.check_view(copy, "cpu", "float32")
+
+
+def test_suite_does_not_need_pytest():
+    code = "import sys, ember.testing.runner as r; r.cases('cpu'); sys.exit('pytest' in sys.modules)"
+    assert subprocess.run([sys.executable, "-c", code]).returncode == 0

@@ -415,3 +415,28 @@ def test_inplace_op_cannot_change_the_dtype_category():
     t = ember.tensor([1, 2], dtype=ember.int64)
     with pytest.raises(RuntimeError, match="Float.*Long|float32.*int64"):
         t.mul_(1.5)
+
+
+def test_size_keyword_in_factories():
+    assert ember.zeros(size=(2, 3)).shape == (2, 3)
+    assert ember.ones(size=[4]).tolist() == [1.0] * 4
+    assert ember.empty(size=(1, 2)).shape == (1, 2)
+    assert ember.rand(size=(3,)).shape == (3,) and ember.randn(size=(2, 2)).shape == (2, 2)
+
+
+def test_strides_and_device_index():
+    t = ember.zeros(2, 3, 4)
+    assert t.stride() == (12, 4, 1) and t.stride(1) == 4 and t.stride(-1) == 1
+    assert t.permute(2, 0, 1).stride() == (1, 12, 4)
+    assert ember.zeros(3, 1).expand(3, 5).stride() == (1, 0)
+    assert t.get_device() == -1
+
+
+def test_small_helpers():
+    assert ember.is_floating_point(ember.ones(1)) and not ember.is_floating_point(ember.ones(1, dtype=ember.int64))
+    assert ember.Size([2]) + ember.Size([3]) == ember.Size([2, 3])
+    assert isinstance(ember.Size([2]) + (3,), ember.Size)
+    assert [row.tolist() for row in ember.tensor([[1, 2], [3, 4]])] == [[1, 2], [3, 4]]
+    assert 2 in ember.tensor([1, 2, 3]) and 5 not in ember.tensor([1, 2, 3])
+    with pytest.raises(TypeError):
+        len(ember.tensor(1))

@@ -306,6 +306,14 @@ def retain_grad(t: Tensor):
     t._retains_grad = True
 
 
+def move_retained_grad(t: Tensor, old_node, old_nr: int):
+    """After an in-place op gave ``t`` a new grad_fn: retain the new value's gradient."""
+    if old_node is not None and old_node.retained:
+        old_node.retained.pop(old_nr, None)
+    t._retains_grad = False
+    retain_grad(t)
+
+
 # ---------------------------------------------------------------- the engine
 def _add(a, b):
     if a is None:

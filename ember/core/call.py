@@ -221,11 +221,14 @@ def write_inplace(target: Tensor, result):
         counter = version_counter(target._base if target._base is not None else target)
     counter.value += 1
     if grad_flows:
+        old_fn, old_nr = target.grad_fn, target._output_nr
         if is_tensor and result._rg:
             _rebase_history(target, result)
         elif target._rg:
             # a value without history replaced (part of) target: no gradient flows there any more
             _rebase_history(target, None)
+        if target._retains_grad and target.grad_fn is not old_fn:
+            ag.move_retained_grad(target, old_fn, old_nr)  # .grad is of the new value, as in PyTorch
     return target
 
 

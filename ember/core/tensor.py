@@ -24,6 +24,9 @@ class Size(tuple):
         r = tuple.__getitem__(self, item)
         return Size(r) if isinstance(item, slice) else r
 
+    def __add__(self, other):
+        return Size(tuple.__add__(self, tuple(other)))
+
 
 class VersionCounter:
     """Shared by a tensor and all its views; bumped by every in-place write."""
@@ -69,6 +72,25 @@ class Tensor:
 
     def element_size(self) -> int:
         return self.dtype.itemsize
+
+    def stride(self, dim=None):
+        """Strides in elements (the native array's, or row-major ones where it has none)."""
+        data = self._data
+        strides = getattr(data, "strides", None)
+        if strides is not None:
+            itemsize = self.dtype.itemsize
+            strides = tuple(s // itemsize for s in strides)
+        else:
+            strides, step = [], 1
+            for s in reversed(data.shape):
+                strides.append(step)
+                step *= max(s, 1)
+            strides = tuple(reversed(strides))
+        return strides if dim is None else strides[_wrap_dim(dim, len(strides))]
+
+    def get_device(self) -> int:
+        """-1 for CPU tensors, else the device index (PyTorch's convention)."""
+        return -1 if self.device.type == "cpu" else (self.device.index or 0)
 
     @property
     def is_leaf(self) -> bool:

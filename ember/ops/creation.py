@@ -160,17 +160,19 @@ def full(size, fill_value, *, dtype=None, device=None, requires_grad=False, layo
     return create("full", device, requires_grad, shape=as_shape((size,)), value=fill_value, dtype=dtype)
 
 
-def zeros(*size, dtype=None, device=None, requires_grad=False, layout=None, out=None) -> Tensor:
-    return create("full", device, requires_grad, shape=as_shape(size), value=0, dtype=_resolve_dtype(dtype))
+def zeros(*shape, size=None, dtype=None, device=None, requires_grad=False, layout=None, out=None) -> Tensor:
+    shape = as_shape(shape if size is None else (size,))  # zeros(2, 3), zeros((2, 3)), zeros(size=(2, 3))
+    return create("full", device, requires_grad, shape=shape, value=0, dtype=_resolve_dtype(dtype))
 
 
-def ones(*size, dtype=None, device=None, requires_grad=False, layout=None, out=None) -> Tensor:
-    return create("full", device, requires_grad, shape=as_shape(size), value=1, dtype=_resolve_dtype(dtype))
+def ones(*shape, size=None, dtype=None, device=None, requires_grad=False, layout=None, out=None) -> Tensor:
+    shape = as_shape(shape if size is None else (size,))
+    return create("full", device, requires_grad, shape=shape, value=1, dtype=_resolve_dtype(dtype))
 
 
-def empty(*size, dtype=None, device=None, requires_grad=False, layout=None, pin_memory=False,
+def empty(*shape, size=None, dtype=None, device=None, requires_grad=False, layout=None, pin_memory=False,
           memory_format=None, out=None) -> Tensor:
-    result = zeros(*size, dtype=dtype, device=device, requires_grad=requires_grad)
+    result = zeros(*shape, size=size, dtype=dtype, device=device, requires_grad=requires_grad)
     return _pin_tensor(result) if pin_memory else result
 
 
@@ -550,6 +552,10 @@ def __index__(self):
     if self.dtype.is_floating_point or self.dtype is dt.bool_ or self.numel() != 1:
         raise TypeError("only integer tensors of a single element can be converted to an index")
     return int(item(self))
+
+
+def is_floating_point(input: Tensor) -> bool:
+    return input.dtype.is_floating_point
 
 
 def is_tensor(obj) -> bool:

@@ -93,12 +93,14 @@ def _float_dtype(dtype):
     return d
 
 
-def rand(*size, generator=None, dtype=None, device=None, requires_grad=False, out=None) -> Tensor:
-    return _draw("philox_uniform", as_shape(size), _float_dtype(dtype), device, generator, requires_grad)
+def rand(*shape, size=None, generator=None, dtype=None, device=None, requires_grad=False, out=None) -> Tensor:
+    shape = as_shape(shape if size is None else (size,))
+    return _draw("philox_uniform", shape, _float_dtype(dtype), device, generator, requires_grad)
 
 
-def randn(*size, generator=None, dtype=None, device=None, requires_grad=False, out=None) -> Tensor:
-    return _draw("philox_normal", as_shape(size), _float_dtype(dtype), device, generator, requires_grad)
+def randn(*shape, size=None, generator=None, dtype=None, device=None, requires_grad=False, out=None) -> Tensor:
+    shape = as_shape(shape if size is None else (size,))
+    return _draw("philox_normal", shape, _float_dtype(dtype), device, generator, requires_grad)
 
 
 def rand_like(input, *, dtype=None, device=None, requires_grad=False, generator=None) -> Tensor:

@@ -7,5 +7,6 @@ pytest, so any harness (tests/test_conformance.py, a backend's own CI) can drive
 """
 from ember.testing.opinfo import OpInfo, SampleInput  # noqa: F401
 from ember.testing.runner import (  # noqa: F401
-    Case, ConformanceError, cases, check_forward, check_grad, check_inplace, check_view, check_view_grad,
+    Case, ConformanceError, cases, check_forward, check_grad, check_inplace, check_promotion, check_view,
+    check_view_grad,
 )

@@ -14,11 +14,14 @@ Checks:
                   gradient
   check_inplace   ``x.op_(...)`` (and ``x op= y``) writes the out-of-place result into
                   x (through views), returns x, and raises where PyTorch does
-  check_view      a view shares memory with its base in both directions
+  check_view      a view shares memory with its base in both directions (and
+                  check_view_grad: gradients through in-place ops on views)
+  check_promotion promote_types / result_type against PyTorch's table
 """
 from __future__ import annotations
 
 import warnings
+import zlib
 
 import numpy as np
 
@@ -72,11 +75,14 @@ class Built:
     """Tensors made from a sample's arrays, and how to get at their leaves' gradients."""
 
     def __init__(self):
-        self.leaves = []   # (leaf tensor, array, gradient-of-array from leaf.grad, slot number)
-        self.views = []    # (tensor given to the op, source array, base tensor, base's untouched parts)
+        # (leaf tensor, source array, leaf gradient -> gradient of the array, slot number, untouched)
+        self.leaves = []
+        # (tensor given to the op, source array, base tensor, untouched); untouched is None or
+        # (base -> the base elements outside the view, their original values)
+        self.views = []
 
 
-def build(obj, device, layout, built, requires_grad=False, dtype_override=None):
+def build(obj, device, layout, built, requires_grad=False):
     """``obj`` with every array made a tensor on ``device`` in the sample's ``layout``."""
     ember = _ember()
     slot = [0]
@@ -84,8 +90,6 @@ def build(obj, device, layout, built, requires_grad=False, dtype_override=None):
     def make(a):
         n = slot[0]
         slot[0] += 1
-        if dtype_override is not None and D.is_float_array(a):
-            a = a.astype(D.NUMPY[dtype_override])
         name = D.name_of(a.dtype)
         rg = requires_grad and D.is_float(name)
         kind = layout if a.ndim else "contiguous"
@@ -346,7 +350,7 @@ def check_grad(op, sample, device):
         raise ConformanceError(f"{where}: forward raised {type(e).__name__}: {e}") from e
     outs = _flatten_outputs(out)
     float_outputs = [k for k, t in enumerate(outs) if t.dtype.is_floating_point]
-    rng = np.random.default_rng(len(sample.desc) + 7)
+    rng = np.random.default_rng(zlib.crc32(f"{op.name}/{sample.desc}".encode()))
     upstream = [rng.standard_normal(tuple(outs[k].shape)) for k in float_outputs]
     roots = [(outs[k], g) for k, g in zip(float_outputs, upstream) if outs[k].requires_grad]
     numeric = numerical_grads(op, sample, upstream, float_outputs)
@@ -526,6 +530,35 @@ def _expect(t, expected, dtype, where):
     assert_close(to_numpy(t), expected, dtype, 0.0, 0.0, where)
 
 
+# ---------------------------------------------------------------- promotion
+def check_promotion(device):
+    """``ember.promote_types`` and ``ember.result_type`` against PyTorch's rules, for every
+    pair of dtypes the device has, as dimensioned tensors, 0-d tensors and Python scalars."""
+    ember = _ember()
+    have = [d for d in D.ALL if d in supported_dtypes(device)]
+    samples = {d: (np.zeros(2, dtype=D.NUMPY[d]), np.zeros((), dtype=D.NUMPY[d])) for d in have}
+    tensors = {d: tuple(ember.tensor(a, device=device) for a in arrays) for d, arrays in samples.items()}
+    bad = []
+    for a in have:
+        for b in have:
+            got = ember.promote_types(getattr(ember, a), getattr(ember, b)).name
+            if got != D.promote_types(a, b):
+                bad.append(f"promote_types({a}, {b}) = {got}, expected {D.promote_types(a, b)}")
+            for i, j in ((0, 0), (0, 1), (1, 0), (1, 1)):
+                want = D.result_type(samples[a][i], samples[b][j])
+                got = ember.result_type(tensors[a][i], tensors[b][j]).name
+                if got != want:
+                    bad.append(f"result_type({a}{' 0-d' * i}, {b}{' 0-d' * j}) = {got}, expected {want}")
+        for scalar in (True, 2, 2.5):
+            for i in (0, 1):
+                want = D.result_type(samples[a][i], scalar)
+                got = ember.result_type(tensors[a][i], scalar).name
+                if got != want:
+                    bad.append(f"result_type({a}{' 0-d' * i}, {scalar!r}) = {got}, expected {want}")
+    if bad:
+        raise ConformanceError(f"promotion on device={device}: {len(bad)} wrong: " + "; ".join(bad[:10]))
+
+
 # ---------------------------------------------------------------- the list of checks
 class Case:
     """One check: ``run()`` it; ``id`` reads like ``add-float32-broadcast-cpu``."""
@@ -555,20 +588,37 @@ class Case:
         return f"Case({self.id})"
 
 
+def _sample_dtypes(sample) -> set:
+    """Every dtype a sample uses: its arrays' and any dtype keyword (``sum(x, dtype=...)``)."""
+    found = set()
+
+    def visit(a):
+        found.add(D.name_of(a.dtype))
+        return a
+    map_arrays((sample.input, sample.args, sample.kwargs), visit)
+    found.update(v.name for v in sample.kwargs.values() if type(v).__name__ == "dtype" and hasattr(v, "name"))
+    return found
+
+
+def _runs_on(sample, have) -> bool:
+    return _sample_dtypes(sample) <= have
+
+
 def forward_cases(device, ops=None):
     from ember.testing.opdb import OP_DB
     have = supported_dtypes(device)
     return [Case("forward", op, s, dtype, device)
             for op in (OP_DB if ops is None else ops) if op.op is not None or op.method
             for dtype in op.dtypes if dtype in have
-            for s in op.samples(dtype)]
+            for s in op.samples(dtype) if _runs_on(s, have)]
 
 
 def grad_cases(device, ops=None):
     from ember.testing.opdb import OP_DB
+    have = supported_dtypes(device) | {"float64"}  # float64 samples are rounded where it is missing
     return [Case("grad", op, s, None, device)
             for op in (OP_DB if ops is None else ops) if op.supports_grad and "float64" in op.dtypes
-            for s in op.samples("float64") if s.grad and _float_slots(s)]
+            for s in op.samples("float64") if s.grad and _float_slots(s) and _runs_on(s, have)]
 
 
 def inplace_cases(device, ops=None):
@@ -577,7 +627,7 @@ def inplace_cases(device, ops=None):
     return [Case("inplace", op, s, dtype, device)
             for op in (OP_DB if ops is None else ops) if op.inplace or op.inplace_operator
             for dtype in op.inplace_dtypes if dtype in have
-            for s in op.samples(dtype) if inplace_applies(op, s)]
+            for s in op.samples(dtype) if inplace_applies(op, s) and _runs_on(s, have)]
 
 
 VIEW_DTYPES = ("float32", "int64")
@@ -597,4 +647,5 @@ def cases(device):
 
 
 __all__ = ["ConformanceError", "check_forward", "check_grad", "check_inplace", "check_view", "check_view_grad",
-           "cases", "forward_cases", "grad_cases", "inplace_cases", "view_cases", "Case", "assert_close"]
+           "check_promotion", "cases", "forward_cases", "grad_cases", "inplace_cases", "view_cases", "Case",
+           "assert_close"]

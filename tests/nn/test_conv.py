@@ -94,7 +94,8 @@ CONV_T_CASES = [
 
 
 @pytest.mark.parametrize("dtype", DTYPES, ids=str)
-@pytest.mark.parametrize("case", CONV_T_CASES, ids=lambda c: f"x{c[0]}-w{c[1]}-s{c[2]}-p{c[3]}-op{c[4]}-d{c[5]}-g{c[6]}")
+@pytest.mark.parametrize("case", CONV_T_CASES,
+                         ids=lambda c: f"x{c[0]}-w{c[1]}-s{c[2]}-p{c[3]}-op{c[4]}-d{c[5]}-g{c[6]}")
 def test_conv_transpose2d_matches_reference(device, dtype, case):
     xs, ws, stride, padding, output_padding, dilation, groups = case
     rng = RNG(4)
@@ -115,7 +116,7 @@ def test_conv_transpose1d_and_3d(device):
                 [x, w], device)
 
 
-# ---------------------------------------------------------------- the composites (what backends without a fused kernel run)
+# ---------------------------------------------------------------- the composites (run where no fused kernel is)
 @pytest.mark.parametrize("case", CONV2D_CASES[:4], ids=_case_id)
 def test_conv_composite_matches_reference(device, case):
     xs, ws, _, stride, padding, dilation, groups = case

@@ -128,7 +128,8 @@ def test_cells(device, cls, mode):
         h1, c1 = m(ember.tensor(x[0], device=device))  # unbatched, zero state
         assert tuple(h1.shape) == (HID,) and tuple(c1.shape) == (HID,)
     else:
-        check_module(m, lambda m, x, h: (m(x, h),), lambda p, x, h: (_step(mode, x, h, None, p, "")[0],), [x, h], device)
+        check_module(m, lambda m, x, h: (m(x, h),), lambda p, x, h: (_step(mode, x, h, None, p, "")[0],), [x, h],
+                     device)
         assert tuple(m(ember.tensor(x[0], device=device)).shape) == (HID,)
 
 

@@ -248,3 +248,72 @@ def _unshuffle_ref(y, r):
     for ch, i, j in itertools.product(range(c), range(r), range(r)):
         out[:, ch * r * r + i * r + j] = y[:, ch, i::r, j::r]
     return out
+
+
+# ---------------------------------------------------------------- affine_grid / grid_sample
+def _source(coord, size, padding_mode, align_corners):
+    """The documented pixel coordinate of a normalized one, with border / reflection handling."""
+    c = (coord + 1) / 2 * (size - 1) if align_corners else ((coord + 1) * size - 1) / 2
+    if padding_mode == "border":
+        return min(max(c, 0.0), size - 1.0)
+    if padding_mode == "reflection":
+        lo, hi = (0.0, size - 1.0) if align_corners else (-0.5, size - 0.5)
+        while c < lo or c > hi:  # mirror at the ends until inside
+            c = 2 * lo - c if c < lo else 2 * hi - c
+        return min(max(c, 0.0), size - 1.0)
+    return c
+
+
+def _grid_sample_ref(x, grid, mode, padding_mode, align_corners):
+    n, c, h, w = x.shape
+    ho, wo = grid.shape[1:3]
+    out = np.zeros((n, c, ho, wo))
+
+    def pixel(b, yy, xx):
+        return x[b, :, yy, xx] if 0 <= yy < h and 0 <= xx < w else np.zeros(c)
+    for b, i, j in itertools.product(range(n), range(ho), range(wo)):
+        sx = _source(grid[b, i, j, 0], w, padding_mode, align_corners)
+        sy = _source(grid[b, i, j, 1], h, padding_mode, align_corners)
+        if mode == "nearest":
+            out[b, :, i, j] = pixel(b, int(np.round(sy)), int(np.round(sx)))
+            continue
+        x0, y0 = math.floor(sx), math.floor(sy)
+        fx, fy = sx - x0, sy - y0
+        out[b, :, i, j] = (pixel(b, y0, x0) * (1 - fy) * (1 - fx) + pixel(b, y0, x0 + 1) * (1 - fy) * fx
+                           + pixel(b, y0 + 1, x0) * fy * (1 - fx) + pixel(b, y0 + 1, x0 + 1) * fy * fx)
+    return out
+
+
+@pytest.mark.parametrize("padding_mode", ["zeros", "border", "reflection"])
+@pytest.mark.parametrize("align_corners", [False, True])
+def test_grid_sample_bilinear(device, padding_mode, align_corners):
+    rng = RNG(10)
+    x, grid = rng.standard_normal((2, 3, 4, 5)), rng.uniform(-1.4, 1.4, (2, 3, 4, 2))
+    check_layer(lambda x, g: F.grid_sample(x, g, padding_mode=padding_mode, align_corners=align_corners),
+                lambda x, g: _grid_sample_ref(x, g, "bilinear", padding_mode, align_corners), [x, grid], device)
+
+
+def test_grid_sample_nearest(device):
+    rng = RNG(11)
+    x, grid = rng.standard_normal((2, 3, 4, 5)), rng.uniform(-1.4, 1.4, (2, 3, 4, 2))
+    for padding_mode in ("zeros", "border", "reflection"):
+        check_layer(lambda x: F.grid_sample(x, tensor(grid, device, grad=False), "nearest", padding_mode),
+                    lambda x: _grid_sample_ref(x, grid, "nearest", padding_mode, False), [x], device)
+
+
+def test_affine_grid(device):
+    theta = RNG(12).standard_normal((2, 2, 3))
+    for align_corners in (False, True):
+        xs = np.linspace(-1, 1, 5) if align_corners else (np.arange(5) * 2 + 1) / 5 - 1
+        ys = np.linspace(-1, 1, 4) if align_corners else (np.arange(4) * 2 + 1) / 4 - 1
+
+        def ref(th):
+            base = np.stack(list(np.meshgrid(xs, ys)) + [np.ones((4, 5))], -1)  # (H, W, 3): (x, y, 1)
+            return np.einsum("hwk,nik->nhwi", base, th)
+        check_layer(lambda th: F.affine_grid(th, (2, 3, 4, 5), align_corners=align_corners), ref, [theta], device)
+    identity = ember.tensor([[[1.0, 0, 0], [0, 1.0, 0]]], dtype=ember.float64, device=device)
+    x = RNG(13).standard_normal((1, 2, 4, 5))
+    resampled = F.grid_sample(tensor(x, device), F.affine_grid(identity, (1, 2, 4, 5), align_corners=False),
+                              align_corners=False)
+    assert_close(resampled, x, 1e-12, 1e-12)  # the identity map samples every pixel centre
+    assert tuple(F.affine_grid(ember.randn(2, 3, 4, device=device), (2, 1, 2, 3, 4)).shape) == (2, 2, 3, 4, 3)

@@ -10,7 +10,7 @@ import ember
 import ember.nn as nn
 import ember.nn.functional as F
 
-from layer_refs import RNG, assert_close, check_module, host, layer_norm_ref, mha_ref, tensor
+from layer_refs import RNG, assert_close, check_module, host, layer_norm_ref, mha_ref
 
 D, HEADS, FF = 8, 2, 12
 
@@ -131,8 +131,9 @@ def test_transformer_end_to_end(device):
             t = decoder_layer_ref(p, t, mem, prefix=f"decoder.layers.{i}.", self_mask=_causal(3))
         return (_ln(p, "decoder.norm", t),)
     check_module(m, lambda m, s, t: (m(s, t, tgt_mask=mask),), ref, [src, tgt], device,
-                 grad_params={"encoder.layers.0.self_attn.out_proj.weight", "decoder.layers.0.multihead_attn.in_proj_bias",
-                              "decoder.layers.1.norm3.weight", "decoder.norm.bias"})
+                 grad_params={"encoder.layers.0.self_attn.out_proj.weight",
+                              "decoder.layers.0.multihead_attn.in_proj_bias", "decoder.layers.1.norm3.weight",
+                              "decoder.norm.bias"})
     with pytest.raises(RuntimeError, match="the batch number of src and tgt must be equal"):
         m(ember.randn(5, 2, D, device=device, dtype=ember.float64), ember.randn(3, 3, D, device=device,
                                                                                dtype=ember.float64))

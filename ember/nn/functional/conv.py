@@ -231,11 +231,11 @@ def _check_output(x, kernel, stride, padding, dilation, name):
     spatial = x.shape[2:]
     out = [(spatial[i] + 2 * padding[i] - dilation[i] * (kernel[i] - 1) - 1) // stride[i] + 1
            for i in range(len(kernel))]
-    if min(out) <= 0 or any(spatial[i] + 2 * padding[i] < dilation[i] * (kernel[i] - 1) + 1
-                            for i in range(len(kernel))):
-        raise RuntimeError(f"Calculated padded input size per channel: "
-                           f"({' x '.join(str(spatial[i] + 2 * padding[i]) for i in range(len(kernel)))}). "
-                           f"Kernel size: ({' x '.join(str(dilation[i] * (kernel[i] - 1) + 1) for i in range(len(kernel)))}). "
+    padded = [spatial[i] + 2 * padding[i] for i in range(len(kernel))]
+    extent = [dilation[i] * (kernel[i] - 1) + 1 for i in range(len(kernel))]
+    if min(out) <= 0 or any(p < e for p, e in zip(padded, extent)):
+        raise RuntimeError(f"Calculated padded input size per channel: ({' x '.join(map(str, padded))}). "
+                           f"Kernel size: ({' x '.join(map(str, extent))}). "
                            f"Kernel size can't be greater than actual input size")
 
 

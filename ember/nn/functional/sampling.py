@@ -342,13 +342,11 @@ def upsample_bilinear(input, size=None, scale_factor=None):
 
 
 # ---------------------------------------------------------------- affine_grid / grid_sample
-def _base_coords(size, align_corners, like):
+def _base_coords(size, align_corners):
     """The normalized [-1, 1] coordinate of each of ``size`` pixel centres (or corners)."""
     if align_corners:
-        values = np.linspace(-1.0, 1.0, size) if size > 1 else np.zeros(1)
-    else:
-        values = (np.arange(size) * 2.0 + 1.0) / size - 1.0
-    return values
+        return np.linspace(-1.0, 1.0, size) if size > 1 else np.zeros(1)
+    return (np.arange(size) * 2.0 + 1.0) / size - 1.0
 
 
 def affine_grid(theta, size, align_corners=None):
@@ -372,7 +370,7 @@ def affine_grid(theta, size, align_corners=None):
                                   f"respectively. Got size {size}.")
     if theta.shape[0] != size[0]:
         raise ValueError(f"Expected theta to have the batch size {size[0]} of size, got {theta.shape[0]}")
-    axes = [_base_coords(n, align_corners, theta) for n in reversed(spatial)]  # x (width) first
+    axes = [_base_coords(n, align_corners) for n in reversed(spatial)]  # x (width) first
     mesh = np.meshgrid(*axes[::-1], indexing="ij")                            # spatial order
     coords = [m for m in reversed(mesh)] + [np.ones_like(mesh[0])]           # (x, y[, z], 1)
     base = np.stack(coords, -1).reshape(-1, len(coords))                      # (points, nd + 1)

@@ -40,22 +40,31 @@ def conv(x, weight, bias, *, stride, padding, dilation, groups):
     o = weight.shape[0]
     kernel = weight.shape[2:]
     out = _out_sizes(x.shape[2:], kernel, stride, dilation)
-    # a view (C, *kernel, N, *out) of the padded input: nothing is copied until the reshape;
-    # this layout makes the matmul (O, C*K) @ (C*K, N*L), which BLAS runs well for small O
     s = x.strides
-    view = as_strided(
-        x, shape=(c,) + tuple(kernel) + (n,) + out,
-        strides=(s[1],) + tuple(s[2 + i] * dilation[i] for i in range(nd)) + (s[0],)
-        + tuple(s[2 + i] * stride[i] for i in range(nd)),
-        writeable=False)
+    kernel_strides = tuple(s[2 + i] * dilation[i] for i in range(nd))
+    out_strides = tuple(s[2 + i] * stride[i] for i in range(nd))
     length = n * int(np.prod(out))
     ckk = c * int(np.prod(kernel))
-    cols = view.reshape(groups, ckk // groups, length)
-    y = np.matmul(weight.reshape(groups, o // groups, ckk // groups), cols)   # (G, O/G, N*L)
-    y = y.reshape((o, n) + out)
+    cg, og = ckk // groups, o // groups
+    # im2col as a strided view of the padded input; the reshape makes the one copy. The layout
+    # keeps the longer of (kernel window, output row) innermost, so the copy runs over long rows:
+    # small kernels (the usual conv) give (C*K, N*L) columns, large kernels (the weight
+    # gradient, a conv whose kernel is the output gradient) give (N*L, C*K) rows.
+    if int(np.prod(kernel)) <= int(np.prod(out)):
+        view = as_strided(x, shape=(c,) + tuple(kernel) + (n,) + out,
+                          strides=(s[1],) + kernel_strides + (s[0],) + out_strides, writeable=False)
+        cols = view.reshape(groups, cg, length)
+        y = np.matmul(weight.reshape(groups, og, cg), cols)                      # (G, O/G, N*L)
+        y = y.reshape((o, n) + out).swapaxes(0, 1)
+    else:
+        view = as_strided(x, shape=(n,) + out + (c,) + tuple(kernel),
+                          strides=(s[0],) + out_strides + (s[1],) + kernel_strides, writeable=False)
+        rows = view.reshape(length, groups, cg).transpose(1, 0, 2)               # (G, N*L, Cg*K)
+        y = np.matmul(rows, weight.reshape(groups, og, cg).transpose(0, 2, 1))   # (G, N*L, O/G)
+        y = np.moveaxis(y.transpose(1, 0, 2).reshape((n,) + out + (o,)), -1, 1)
     if bias is not None:
-        y += bias.astype(work, copy=False).reshape((o,) + (1,) * (nd + 1))
-    y = np.ascontiguousarray(y.swapaxes(0, 1))
+        y = y + bias.astype(work, copy=False).reshape((o,) + (1,) * nd)
+    y = np.ascontiguousarray(y)
     return y.astype(out_dtype, copy=False)
 
 

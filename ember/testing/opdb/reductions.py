@@ -320,7 +320,8 @@ def _cumprod_samples(mk):
 
 
 _add(OpInfo("cumprod", ref=_scan_ref(np.cumprod), samples=_cumprod_samples, dtypes=D.ALL, method="cumprod",
-            inplace="cumprod_", inplace_dtypes=D.ALL_BUT_BOOL, result_dtype=_with_dtype_kwarg(integer_to_int64), tol={"bfloat16": (3e-2, 2e-2)}))
+            inplace="cumprod_", inplace_dtypes=D.ALL_BUT_BOOL, result_dtype=_with_dtype_kwarg(integer_to_int64),
+            tol={"bfloat16": (3e-2, 2e-2)}))
 
 
 # ---------------------------------------------------------------- softmax family
