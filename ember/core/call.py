@@ -176,6 +176,28 @@ def record_custom(node: Node, outputs):
             t._rg = True
 
 
+def call_update(op, targets, *inputs, **attrs) -> bool:
+    """Run a fused in-place update (an optimizer step) if the device has one.
+
+    ``inputs`` are Tensors or None; ``targets`` the positions of those the kernel writes.
+    Returns False, touching nothing, when the device has no kernel for ``op`` (the caller
+    then runs the composite). No autograd: updates run under no_grad.
+    """
+    device = inputs[0].device
+    kernel = op.resolved.get(device.type) or resolve(op, device.type)
+    if kernel is None:
+        return False
+    new = kernel(*[None if t is None else t._data for t in inputs], **attrs)
+    for k, i in enumerate(targets):
+        target = inputs[i]
+        if target is None:
+            continue
+        if new is not None and new[k] is not target._data:
+            _rebind(target, new[k])
+        version_counter(target if target._base is None else target._base).value += 1
+    return True
+
+
 # ---------------------------------------------------------------- in-place writes
 def _is_expanded(view_fn) -> bool:
     """Whether a view was made through ``expand`` (several elements share one memory location)."""

@@ -590,4 +590,12 @@ def _conv_transpose(node, g):
     return grad_x, grad_w, grad_b
 
 
+@derivative("max_pool")
+def _max_pool(node, g):
+    from ember.nn.functional.pooling import max_pool_input_grad
+    a = node.attrs
+    return (max_pool_input_grad(g, node.extra_outputs[0], node.input_shape(0), kernel=a["kernel"],
+                                stride=a["stride"], dilation=a["dilation"]),)
+
+
 del INDEX_SLOT

@@ -98,10 +98,16 @@ _declare(PRIMITIVE, "philox_uniform philox_normal",
 
 # ---------------------------------------------------------------- composites a backend may fuse
 _declare(COMPOSITE, "softmax log_softmax", "(x, *, dim)")
+_declare(COMPOSITE, "adam_step", "(param, grad, exp_avg, exp_avg_sq, max_exp_avg_sq, *, lr, beta1, beta2, eps, "
+         "weight_decay, step, decoupled_weight_decay, amsgrad, maximize)  # one Adam/AdamW step; writes "
+         "param and the moments in place (None returned) or returns their new values "
+         "(param, exp_avg, exp_avg_sq, max_exp_avg_sq); max_exp_avg_sq is None unless amsgrad", inplace=True)
 _declare(COMPOSITE, "conv", "(x, weight, bias, *, stride, padding, dilation, groups)  # bias may be None; "
          "N-d by weight.ndim - 2; padding: symmetric amounts per spatial dim")
 _declare(COMPOSITE, "conv_transpose", "(x, weight, bias, *, stride, padding, output_padding, dilation, groups)  "
          "# weight (C_in, C_out / groups, *kernel); bias may be None")
+_declare(COMPOSITE, "max_pool", "(x, *, kernel, stride, padding, dilation, output_size)  # -> (values, int64 "
+         "row-major positions of the picked elements in each input plane); N-d by len(kernel)")
 
 
 def primitives():

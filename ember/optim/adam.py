@@ -1,7 +1,9 @@
 """Adam (Kingma & Ba), with optional AMSGrad and decoupled (AdamW-style) weight decay."""
 from __future__ import annotations
 
+from ember.core.call import call_update
 from ember.core.tensor import Tensor
+from ember.dispatch.ops import OPS
 from ember.ops.creation import zeros_like
 from ember.ops.elementwise import maximum
 from ember.optim.optimizer import (Optimizer, check_at_least, check_betas, check_lr, increment_step, scalar,
@@ -46,9 +48,11 @@ class Adam(Optimizer):
         lr, eps, weight_decay = scalar(group["lr"]), group["eps"], group["weight_decay"]
         beta1, beta2 = (scalar(b) for b in group["betas"])
         exp_avg, exp_avg_sq = state["exp_avg"], state["exp_avg_sq"]
+        step = increment_step(state)
+        if not group["differentiable"] and self._fused_update(param, grad, state, group, step):
+            return
         if group["maximize"]:
             grad = -grad
-        step = increment_step(state)
         if weight_decay != 0:
             if group["decoupled_weight_decay"]:
                 param.mul_(1 - lr * weight_decay)
@@ -64,3 +68,16 @@ class Adam(Optimizer):
             exp_avg_sq = max_exp_avg_sq
         denom = (exp_avg_sq.sqrt() / bias_correction2_sqrt).add_(eps)
         param.addcdiv_(exp_avg, denom, value=-step_size)
+
+    @staticmethod
+    def _fused_update(param, grad, state, group, step) -> bool:
+        """The device's fused kernel for this update, when it has one (the code above is the
+        reference it is tested against)."""
+        if grad.dtype is not param.dtype or grad.shape != param.shape:
+            return False
+        beta1, beta2 = (scalar(b) for b in group["betas"])
+        return call_update(OPS["adam_step"], (0, 2, 3, 4), param, grad, state["exp_avg"], state["exp_avg_sq"],
+                           state.get("max_exp_avg_sq"), lr=scalar(group["lr"]), beta1=beta1, beta2=beta2,
+                           eps=group["eps"], weight_decay=group["weight_decay"], step=step,
+                           decoupled_weight_decay=group["decoupled_weight_decay"], amsgrad=group["amsgrad"],
+                           maximize=group["maximize"])

@@ -2,8 +2,9 @@
 
 Windows come from ``conv._windows`` (strided slices of the padded input, or a reshape when
 windows do not overlap). Max pooling picks each window's first maximum with argmax and
-gathers it, so its gradient flows to exactly that element, as in PyTorch, and the same
-argmax gives ``return_indices``. Adaptive average pooling is one averaging matrix per
+selects it, so its gradient flows to exactly that element, as in PyTorch, and the same
+argmax gives ``return_indices``; it is the ``max_pool`` composite, which a backend may run
+as a fused kernel (the CPU does). Adaptive average pooling is one averaging matrix per
 spatial dim.
 """
 from __future__ import annotations
@@ -13,7 +14,9 @@ import math
 import numpy as np
 
 import ember
+from ember.dispatch.ops import OPS
 from ember.nn.functional.sampling import _index_tensor, _ntuple, _pad_constant
+from ember.ops.reduction import run_composite
 
 __all__ = ["max_pool1d", "max_pool2d", "max_pool3d", "max_pool1d_with_indices", "max_pool2d_with_indices",
            "avg_pool1d", "avg_pool2d", "avg_pool3d", "adaptive_avg_pool1d", "adaptive_avg_pool2d",
@@ -81,16 +84,40 @@ def _max_pool(input, nd, kernel_size, stride, padding, dilation, ceil_mode, retu
     x, batched = _batched(input, nd, name)
     kernel, stride, padding, dilation, out = _pool_geometry(x, nd, kernel_size, stride, padding, dilation,
                                                             ceil_mode, name)
-    padded = _pad_for_windows(x, kernel, stride, padding, dilation, out, _lowest(x.dtype))
-    windows = _windows_of(padded, kernel, stride, dilation)        # (N, C, *out, K)
-    which = ember.argmax(windows, -1, keepdim=True)
-    result = _pick(windows, which, windows.ndim - 1)
+    result, indices = run_composite(OPS["max_pool"], _max_pool_reference, x, kernel=kernel, stride=stride,
+                                    padding=padding, dilation=dilation, output_size=out)
     if not return_indices:
         return result if batched else result.squeeze(0)
-    indices = _flat_indices(which.squeeze(-1), x.shape[2:], kernel, stride, padding, dilation, out)
     if not batched:
         result, indices = result.squeeze(0), indices.squeeze(0)
     return result, indices
+
+
+def _max_pool_reference(x, *, kernel, stride, padding, dilation, output_size):
+    """The ``max_pool`` composite: (values, int64 row-major positions in each input plane)."""
+    padded = _pad_for_windows(x, kernel, stride, padding, dilation, output_size, _lowest(x.dtype))
+    windows = _windows_of(padded, kernel, stride, dilation)        # (N, C, *out, K)
+    which = ember.argmax(windows, -1, keepdim=True)
+    result = _pick(windows, which, windows.ndim - 1)
+    indices = _flat_indices(which.squeeze(-1), x.shape[2:], kernel, stride, padding, dilation, output_size)
+    return result, indices
+
+
+def max_pool_input_grad(grad, indices, input_shape, *, kernel, stride, dilation):
+    """d(max_pool)/d(input): each output's gradient goes to the element it picked (used by the
+    derivative rule of the fused ``max_pool``)."""
+    n, c = input_shape[:2]
+    plane = 1
+    for s in input_shape[2:]:
+        plane *= s
+    zeros = ember.zeros((n, c, plane), dtype=grad.dtype, device=grad.device)
+    flat_grad, flat_indices = grad.reshape(n, c, -1), indices.reshape(n, c, -1)
+    overlapping = any(s < d * (k - 1) + 1 for k, s, d in zip(kernel, stride, dilation))
+    if overlapping:  # an element may be picked by several windows: add
+        out = ember.scatter_add(zeros, 2, flat_indices, flat_grad)
+    else:
+        out = ember.scatter(zeros, 2, flat_indices, flat_grad)
+    return out.reshape(input_shape)
 
 
 def _pick(windows, which, dim):
