@@ -746,10 +746,13 @@ def test_multi_device_guard_runs_kernels_on_their_inputs_device():
     assert guarded(shape=(2,), index=1) == "ran" and entered == [3, 1]
 
 
-def test_fused_adam_step_declines_what_it_cannot_do():
-    from ember.plugins.gpu import fused_adam_step
-    p = ember.randn(4)
-    state = [ember.randn(4), ember.zeros(4), ember.zeros(4)]
-    before = p.numpy().copy()
-    assert fused_adam_step(p, *state, lr=0.1, beta1=0.9, beta2=0.99, eps=1e-8, weight_decay=0, step=1) is False
-    np.testing.assert_array_equal(p.numpy(), before)  # the optimizer's generic path runs instead
+def test_adam_step_kernel_uses_the_generic_update_where_the_fused_one_cannot_run():
+    from ember.plugins.gpu.kernels import _adam_step
+    calls = []
+    fused = types.SimpleNamespace(adam_step=lambda *a, **k: calls.append("fused"))
+    kernel = _adam_step(fused, lambda *a, **k: calls.append("generic"))
+    contiguous = [np.zeros(4, np.float32) for _ in range(4)]
+    kernel(*contiguous, None, lr=0.1)
+    kernel(np.zeros(4, np.float16), *contiguous[1:], None, lr=0.1)        # dtype the kernel lacks
+    kernel(np.zeros((4, 2), np.float32).T, *[np.zeros((2, 4), np.float32)] * 3, None, lr=0.1)  # strided
+    assert calls == ["fused", "generic", "generic"]

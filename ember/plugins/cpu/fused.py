@@ -8,6 +8,8 @@ compare both against float64 references.
   kernel), one contiguous copy, one batched BLAS matmul over the groups.
 * ``conv_transpose``: one matmul to columns, then col2im as one strided add per kernel
   offset.
+* ``max_pool``: the windows as one strided view, one argmax; the positions for the backward
+  pass (and ``return_indices``) computed from it.
 """
 from __future__ import annotations
 
@@ -101,4 +103,31 @@ def conv_transpose(x, weight, bias, *, stride, padding, output_padding, dilation
     return np.ascontiguousarray(out).astype(out_dtype, copy=False)
 
 
-KERNELS = {"conv": conv, "conv_transpose": conv_transpose}
+def max_pool(x, *, kernel, stride, padding, dilation, output_size):
+    nd = len(kernel)
+    n, c = x.shape[:2]
+    spatial = x.shape[2:]
+    lowest = -np.inf if x.dtype.kind == "f" or x.dtype.name == "bfloat16" else np.iinfo(x.dtype).min
+    # left padding, and right padding only as far as the last window reaches
+    right = [max((output_size[i] - 1) * stride[i] + dilation[i] * (kernel[i] - 1) + 1 - spatial[i] - padding[i], 0)
+             for i in range(nd)]
+    if any(padding) or any(right):
+        x = np.pad(x, [(0, 0), (0, 0)] + [(padding[i], right[i]) for i in range(nd)], constant_values=lowest)
+    s = x.strides
+    view = as_strided(x, shape=(n, c) + tuple(output_size) + tuple(kernel),
+                      strides=s[:2] + tuple(s[2 + i] * stride[i] for i in range(nd))
+                      + tuple(s[2 + i] * dilation[i] for i in range(nd)), writeable=False)
+    windows = view.reshape((n, c) + tuple(output_size) + (-1,))
+    which = windows.argmax(-1)                       # the first maximum (or the first NaN)
+    values = np.take_along_axis(windows, which[..., None], -1)[..., 0]
+    offsets = np.unravel_index(which, kernel)
+    index = np.zeros(which.shape, dtype=np.int64)
+    for i in range(nd):
+        shape = [1] * (2 + nd)
+        shape[2 + i] = output_size[i]
+        start = (np.arange(output_size[i], dtype=np.int64) * stride[i] - padding[i]).reshape(shape)
+        index = index * spatial[i] + start + offsets[i] * dilation[i]
+    return values, index
+
+
+KERNELS = {"conv": conv, "conv_transpose": conv_transpose, "max_pool": max_pool}

@@ -52,9 +52,22 @@ def build_kernels(cupy, special, multi_device: bool) -> dict:
     for name in FUSED_OPS:
         if name in OPS:
             kernels[name] = getattr(fused, name)
+    kernels["adam_step"] = _adam_step(fused, kernels["adam_step"])
     if multi_device:
         kernels = {name: _on_device_of_inputs(cupy, kernel) for name, kernel in kernels.items()}
     return kernels
+
+
+def _adam_step(fused, generic):
+    """The one-kernel Adam update where it applies (contiguous float32/float64 arrays of one
+    shape), else the generic array-module update."""
+    def adam_step(param, grad, exp_avg, exp_avg_sq, max_exp_avg_sq, **attrs):
+        arrays = [a for a in (param, grad, exp_avg, exp_avg_sq, max_exp_avg_sq) if a is not None]
+        if param.dtype.name in ("float32", "float64") and all(
+                a.dtype == param.dtype and a.shape == param.shape and a.flags.c_contiguous for a in arrays):
+            return fused.adam_step(param, grad, exp_avg, exp_avg_sq, max_exp_avg_sq, **attrs)
+        return generic(param, grad, exp_avg, exp_avg_sq, max_exp_avg_sq, **attrs)
+    return adam_step
 
 
 def _on_device_of_inputs(cupy, kernel):
