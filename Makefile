@@ -5,7 +5,7 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
-EXTRAS ?= test,bench,opencl,mps
+EXTRAS ?= demo,test,bench,opencl,mps
 
 .PHONY: demo test bench venv clean
 
@@ -19,7 +19,7 @@ $(STAMP): pyproject.toml
 venv: $(STAMP)
 
 demo: $(STAMP)
-	EMBER_MPS_DEVICE=$${EMBER_MPS_DEVICE:-cpu} $(PY) -m ember.examples.demo
+	EMBER_MPS_DEVICE=$${EMBER_MPS_DEVICE:-cpu} $(PY) -m ember.examples.digits
 
 test: $(STAMP)
 	EMBER_MPS_DEVICE=$${EMBER_MPS_DEVICE:-cpu} $(PY) -m pytest tests

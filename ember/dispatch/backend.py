@@ -43,6 +43,10 @@ class Backend:
     def supported_dtypes(self, index: int | None = None) -> tuple:
         return dt.ALL_DTYPES
 
+    def unsupported_dtype_error(self, dtype: dt.dtype, device) -> Exception:
+        """The exception raised for a ``dtype`` tensor on ``device`` that ``supported_dtypes`` lacks."""
+        return TypeError(f"{device} tensors do not support dtype {dtype}")
+
     def canonical_index(self, index: int | None) -> int | None:
         """The index tensors on this device report (cpu: None, accelerators: 0)."""
         return index

@@ -58,8 +58,9 @@ def _resolve_dtype(dtype, default=None):
 
 
 def _check_dtype_supported(dtype, device):
-    if dtype not in backend_of(device.type).supported_dtypes(device.index):
-        raise TypeError(f"{device} tensors do not support dtype {dtype}")
+    backend = backend_of(device.type)
+    if dtype not in backend.supported_dtypes(device.index):
+        raise backend.unsupported_dtype_error(dtype, device)
 
 
 def create(op_name, device, requires_grad=False, **attrs):

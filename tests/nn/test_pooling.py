@@ -6,7 +6,10 @@ import ember
 import ember.nn as nn
 import ember.nn.functional as F
 
-from layer_refs import RNG, adaptive_pool_ref, assert_close, avg_pool_ref, check_layer, host, max_pool_ref, tensor
+from ember.nn.functional import pooling as pooling_impl
+
+from layer_refs import (RNG, adaptive_pool_ref, assert_close, avg_pool_ref, check_layer, host, max_pool_ref,
+                        pool_out_size, tensor)
 
 DTYPES = [ember.float32, ember.float64]
 
@@ -49,6 +52,36 @@ def test_max_pool_gradient_goes_to_one_element(device):
     g = x.grad.cpu().numpy()[0, 0]
     assert g.sum() == 4 and set(np.unique(g)) == {0.0, 1.0}
     assert g[0, 0] == 1 and g[0, 2] == 1
+
+
+@pytest.mark.parametrize("case", MAX_POOL_CASES, ids=lambda c: f"k{c[1]}-s{c[2]}-p{c[3]}-d{c[4]}-ceil{c[5]}")
+def test_max_pool_composite_matches_reference(device, case):
+    """The composite (what runs where no fused max_pool kernel is): values, gradient and positions."""
+    xs, kernel, stride, padding, dilation, ceil_mode = case
+    x = RNG(0).standard_normal(xs)
+    out_size = tuple(pool_out_size(xs[2 + i], kernel[i], stride[i], padding[i], dilation[i], ceil_mode)
+                     for i in range(2))
+    geometry = dict(kernel=kernel, stride=stride, padding=padding, dilation=dilation, output_size=out_size)
+    check_layer(lambda x: pooling_impl._max_pool_reference(x, **geometry)[0],
+                lambda x: max_pool_ref(x, kernel, stride, padding, dilation, ceil_mode), [x], device)
+    indices = pooling_impl._max_pool_reference(tensor(x, device), **geometry)[1]
+    np.testing.assert_array_equal(indices.cpu().numpy(),
+                                  max_pool_ref(x, kernel, stride, padding, dilation, ceil_mode, True)[1])
+
+
+def test_max_pool_double_backward(device):
+    """The fused op's derivative is differentiable: grad-of-grad matches the composite's."""
+    x0 = RNG(13).standard_normal((2, 2, 7, 6))
+    results = []
+    for fn in (lambda x: F.max_pool2d(x, 3, 2, 1),
+               lambda x: pooling_impl._max_pool_reference(x, kernel=(3, 3), stride=(2, 2), padding=(1, 1),
+                                                          dilation=(1, 1), output_size=(4, 3))[0]):
+        x = tensor(x0, device)
+        (g,) = ember.autograd.grad((fn(x) ** 2).sum(), (x,), create_graph=True)
+        (g * g * ember.tensor(x0, device=device)).sum().backward()
+        results.append((host(g), host(x.grad)))
+    for a, b in zip(*results):
+        assert_close(a, b, 1e-12, 1e-12)
 
 
 def test_max_pool1d_and_3d(device):
