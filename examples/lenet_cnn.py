@@ -34,6 +34,7 @@ def make_shapes(n, size=28, noise=0.2):
     ], dim=1)                                                          # (n, classes, size, size)
     images = masks[torch.arange(n), labels].float()
     images = images + noise * torch.randn(n, size, size)
+    images = (images - images.mean()) / images.std()                   # normalise, as for MNIST
     return images.unsqueeze(1), labels
 
 
