@@ -1,6 +1,6 @@
 """A LeNet-style CNN on synthetic 1x28x28 images of simple shapes, trained with SGD + momentum.
 
-Five classes: filled square, disk, plus sign, ring and diagonal cross, at random
+Five classes: horizontal bar, vertical bar, diagonal, anti-diagonal and disk, at random
 positions and sizes, with pixel noise.
 
     python examples/lenet_cnn.py --steps 150 --device cpu
@@ -12,29 +12,27 @@ import ember.nn as nn
 import ember.nn.functional as F
 from ember.utils.data import DataLoader, TensorDataset
 
-CLASSES = ("square", "disk", "plus", "ring", "cross")
+CLASSES = ("horizontal bar", "vertical bar", "diagonal", "anti-diagonal", "disk")
 
 
 def make_shapes(n, size=28, noise=0.2):
-    """(images of shape (n, 1, size, size), labels of shape (n,))."""
+    """(images of shape (n, 1, size, size), labels of shape (n,)): one shape per image."""
     labels = torch.randint(0, len(CLASSES), (n,))
     cy = torch.randint(9, size - 9, (n, 1, 1)).float()
     cx = torch.randint(9, size - 9, (n, 1, 1)).float()
     r = torch.randint(4, 9, (n, 1, 1)).float()
-    ys = torch.arange(size).float().view(1, size, 1)
-    xs = torch.arange(size).float().view(1, 1, size)
-    dy, dx = (ys - cy).abs(), (xs - cx).abs()
-    dist = (dy ** 2 + dx ** 2).sqrt()
+    dy = torch.arange(size).float().view(1, size, 1) - cy
+    dx = torch.arange(size).float().view(1, 1, size) - cx
+    near = (dy.abs() <= r) & (dx.abs() <= r)
     masks = torch.stack([
-        (dy <= r) & (dx <= r),                                         # square
-        dist <= r,                                                     # disk
-        ((dy <= 1) & (dx <= r)) | ((dx <= 1) & (dy <= r)),             # plus
-        (dist - r).abs() <= 1,                                         # ring
-        ((dy - dx).abs() <= 1) & (dx <= r),                            # diagonal cross
-    ], dim=1)                                                          # (n, classes, size, size)
-    images = masks[torch.arange(n), labels].float()
-    images = images + noise * torch.randn(n, size, size)
-    images = (images - images.mean()) / images.std()                   # normalise, as for MNIST
+        near & (dy.abs() <= 1),                     # horizontal bar
+        near & (dx.abs() <= 1),                     # vertical bar
+        near & ((dy - dx).abs() <= 1),              # diagonal
+        near & ((dy + dx).abs() <= 1),              # anti-diagonal
+        dy ** 2 + dx ** 2 <= r ** 2,                # disk
+    ], dim=1)                                       # (n, classes, size, size)
+    images = masks[torch.arange(n), labels].float() + noise * torch.randn(n, size, size)
+    images = (images - images.mean()) / images.std()    # normalise, as for MNIST
     return images.unsqueeze(1), labels
 
 

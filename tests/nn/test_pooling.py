@@ -183,3 +183,25 @@ def test_pooling_modules(device):
                  adaptive_pool_ref(x[:, :, 0], (4,), "mean")[0], 1e-12, 1e-12)
     assert repr(nn.MaxPool2d(2)) == "MaxPool2d(kernel_size=2, stride=2, padding=0, dilation=1, ceil_mode=False)"
     assert host(nn.LPPool2d(2, 2)(tensor(np.abs(x), device))).shape == (2, 3, 4, 3)
+
+
+def test_max_unpool(device):
+    x = RNG(14).standard_normal((2, 3, 7, 9))
+    values, idx = max_pool_ref(x, (3, 3), (2, 2), (1, 1), (1, 1), False, True)
+
+    def ref(v, size):
+        out = np.zeros((2, 3) + size)
+        for n, c in np.ndindex(2, 3):
+            out[n, c].reshape(-1)[idx[n, c].reshape(-1)] = v[n, c].reshape(-1)
+        return out
+    indices = ember.tensor(idx, device=device)
+    check_layer(lambda v: F.max_unpool2d(v, indices, 3, 2, 1, output_size=(7, 9)), lambda v: ref(v, (7, 9)),
+                [values], device)
+    check_layer(lambda v: nn.MaxUnpool2d(3, 2, 1)(v, indices), lambda v: ref(v, (7, 7)), [values], device)
+    # the inverse of max_pool on the picked elements
+    pooled, where = F.max_pool1d(tensor(x[0], device, grad=False), 3, return_indices=True)
+    restored = host(F.max_unpool1d(pooled, where, 3))
+    kept = restored != 0
+    assert_close(restored[kept], x[0][kept], 0, 0)
+    with pytest.raises(ValueError, match="invalid output_size"):
+        F.max_unpool2d(tensor(values, device), indices, 3, 2, 1, output_size=(12, 9))

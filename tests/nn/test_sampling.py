@@ -9,7 +9,7 @@ import ember
 import ember.nn as nn
 import ember.nn.functional as F
 
-from layer_refs import RNG, adaptive_pool_ref, assert_close, check_layer, tensor
+from layer_refs import RNG, adaptive_pool_ref, assert_close, check_layer, host, tensor
 
 DTYPES = [ember.float32, ember.float64]
 
@@ -317,3 +317,21 @@ def test_affine_grid(device):
                               align_corners=False)
     assert_close(resampled, x, 1e-12, 1e-12)  # the identity map samples every pixel centre
     assert tuple(F.affine_grid(ember.randn(2, 3, 4, device=device), (2, 1, 2, 3, 4)).shape) == (2, 2, 3, 4, 3)
+
+
+def test_padding_and_fold_modules(device):
+    x = RNG(14).standard_normal((2, 3, 4, 5))
+    t = tensor(x, device)
+    spec = [(0, 0), (0, 0), (3, 4), (1, 2)]
+    assert_close(nn.ZeroPad2d((1, 2, 3, 4))(t), np.pad(x, spec), 0, 0)
+    assert_close(nn.ConstantPad2d((1, 2, 3, 4), 2.5)(t), np.pad(x, spec, constant_values=2.5), 0, 0)
+    assert_close(nn.ReflectionPad2d((1, 2, 3, 2))(t), np.pad(x, [(0, 0), (0, 0), (3, 2), (1, 2)], "reflect"), 0, 0)
+    assert_close(nn.ReplicationPad2d(2)(t), np.pad(x, [(0, 0), (0, 0), (2, 2), (2, 2)], "edge"), 0, 0)
+    assert_close(nn.CircularPad1d(2)(tensor(x[0], device)), np.pad(x[0], [(0, 0), (0, 0), (2, 2)], "wrap"), 0, 0)
+    assert_close(nn.ZeroPad3d(1)(t), np.pad(x, [(0, 0), (1, 1), (1, 1), (1, 1)]), 0, 0)
+    assert repr(nn.ZeroPad2d(2)) == "ZeroPad2d((2, 2, 2, 2))"
+    assert repr(nn.ConstantPad1d((1, 2), 3.5)) == "ConstantPad1d(padding=(1, 2), value=3.5)"
+    cols = nn.Unfold((2, 3), padding=1)(t)
+    assert_close(cols, _unfold_ref(x, (2, 3), (1, 1), (1, 1), (1, 1)), 0, 0)
+    assert_close(nn.Fold((4, 5), (2, 3), padding=1)(cols), _fold_ref(host(cols), (4, 5), (2, 3), (1, 1), (1, 1),
+                                                                      (1, 1)), 1e-12, 1e-12)

@@ -21,7 +21,8 @@ from ember.ops.reduction import run_composite
 __all__ = ["max_pool1d", "max_pool2d", "max_pool3d", "max_pool1d_with_indices", "max_pool2d_with_indices",
            "avg_pool1d", "avg_pool2d", "avg_pool3d", "adaptive_avg_pool1d", "adaptive_avg_pool2d",
            "adaptive_avg_pool3d", "adaptive_max_pool1d", "adaptive_max_pool2d", "adaptive_max_pool1d_with_indices",
-           "adaptive_max_pool2d_with_indices", "lp_pool1d", "lp_pool2d"]
+           "adaptive_max_pool2d_with_indices", "lp_pool1d", "lp_pool2d", "max_unpool1d", "max_unpool2d",
+           "max_unpool3d"]
 
 
 # ---------------------------------------------------------------- geometry
@@ -179,6 +180,53 @@ def max_pool1d_with_indices(input, kernel_size, stride=None, padding=0, dilation
 def max_pool2d_with_indices(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False,
                             return_indices=True):
     return max_pool2d(input, kernel_size, stride, padding, dilation, ceil_mode, True)
+
+
+def _max_unpool(input, indices, nd, kernel_size, stride, padding, output_size, name):
+    """Scatter each value to the position ``indices`` gives it in a zero plane (max pooling's inverse)."""
+    kernel = _ntuple(kernel_size, nd, "kernel_size")
+    stride = kernel if stride is None else _ntuple(stride, nd, "stride")
+    padding = _ntuple(padding, nd, "padding")
+    if input.ndim not in (nd + 1, nd + 2):
+        raise RuntimeError(f"{name}: Expected {nd + 1}D or {nd + 2}D input, but got input of size: "
+                           f"{list(input.shape)}")
+    if tuple(indices.shape) != tuple(input.shape):
+        raise RuntimeError(f"Expected shape of indices to be same as that of the input tensor ({list(input.shape)}) "
+                           f"but got indices tensor with shape: {list(indices.shape)}")
+    batched = input.ndim == nd + 2
+    x, idx = (input, indices) if batched else (input.unsqueeze(0), indices.unsqueeze(0))
+    default = [(x.shape[2 + i] - 1) * stride[i] - 2 * padding[i] + kernel[i] for i in range(nd)]
+    if output_size is None:
+        sizes = default
+    else:
+        sizes = [int(s) for s in output_size][-nd:]
+        if len(sizes) != nd:
+            raise ValueError(f"output_size should be a sequence containing {nd} or {nd + 2} elements, but it has a "
+                             f"length of '{len(output_size)}'")
+        for i in range(nd):
+            low, high = default[i] - stride[i], default[i] + stride[i]
+            if not low < sizes[i] < high:
+                raise ValueError(f"invalid output_size \"{list(output_size)}\" (dim {i} must be between {low} and "
+                                 f"{high})")
+    n, c = x.shape[:2]
+    plane = 1
+    for s in sizes:
+        plane *= s
+    zeros = ember.zeros((n, c, plane), dtype=x.dtype, device=x.device)
+    out = ember.scatter(zeros, 2, idx.reshape(n, c, -1), x.reshape(n, c, -1)).reshape(n, c, *sizes)
+    return out if batched else out.squeeze(0)
+
+
+def max_unpool1d(input, indices, kernel_size, stride=None, padding=0, output_size=None):
+    return _max_unpool(input, indices, 1, kernel_size, stride, padding, output_size, "max_unpool1d")
+
+
+def max_unpool2d(input, indices, kernel_size, stride=None, padding=0, output_size=None):
+    return _max_unpool(input, indices, 2, kernel_size, stride, padding, output_size, "max_unpool2d")
+
+
+def max_unpool3d(input, indices, kernel_size, stride=None, padding=0, output_size=None):
+    return _max_unpool(input, indices, 3, kernel_size, stride, padding, output_size, "max_unpool3d")
 
 
 # ---------------------------------------------------------------- average pooling

@@ -23,33 +23,39 @@ def _head(state, maxd, extra=""):
 
 
 # ---------------------------------------------------------------- reductions
-REDUCE_META = "typedef struct { long nout; long nred; long kd; long rd; long kshape[MAXD]; long kst[MAXD]; " \
-              "long rshape[MAXD]; long rst[MAXD]; long ost[MAXD]; } red_meta;"
+REDUCE_META = "typedef struct { long nout; long nred; long kd; long rd; long split; long chunk; long kshape[MAXD]; " \
+              "long kst[MAXD]; long rshape[MAXD]; long rst[MAXD]; long ost[MAXD]; } red_meta;"
 
 
-def reduction(state, maxd, ls, in_c, out_c, acc, init, combine, final="v"):
-    """Two kernels: ``reduce_wg`` (a work-group per output) and ``reduce_item`` (a work-item each)."""
+def reduction(state, maxd, ls, in_c, out_c, acc, init, combine, pre=None):
+    """``reduce_wg`` (a work-group per output, or per part of one when ``m.split > 1``: then
+    it writes ``split`` partial results per output, contiguously) and ``reduce_item`` (a
+    work-item per output)."""
     load = T.load(in_c, "in", "base + ember_off(r, m.rd, m.rshape, m.rst)")
-    store = T.store(out_c, "out", "out_off + ember_off(o, m.kd, m.kshape, m.ost)", f"FINAL({{v}})", acc)
+    value = f"({acc})({load})" if pre is None else pre.replace("LOAD", load)
+    store_wg = T.store(out_c, "out", "(m.split > 1 ? out_off + o : out_off + ember_off(ko, m.kd, m.kshape, m.ost))",
+                       "v", acc)
+    store_item = T.store(out_c, "out", "out_off + ember_off(o, m.kd, m.kshape, m.ost)", "v", acc)
     return _head(state, maxd) + f"""
 {REDUCE_META}
 #define COMBINE(x, y) ({combine})
-#define FINAL(v) ({final})
 __kernel __attribute__((reqd_work_group_size({ls}, 1, 1)))
 void reduce_wg(__global {out_c.storage}* out, long out_off, __global const {in_c.storage}* in, long in_off, red_meta m) {{
     __local {acc} part[{ls}];
     int lid = get_local_id(0);
-    for (long o = get_group_id(0); o < m.nout; o += get_num_groups(0)) {{
-        long base = in_off + ember_off(o, m.kd, m.kshape, m.kst);
+    for (long o = get_group_id(0); o < m.nout * m.split; o += get_num_groups(0)) {{
+        long ko = o / m.split, r0 = (o % m.split) * m.chunk;
+        long r1 = min(m.nred, r0 + m.chunk);
+        long base = in_off + ember_off(ko, m.kd, m.kshape, m.kst);
         {acc} x = {init};
-        for (long r = lid; r < m.nred; r += {ls}) {{ {acc} y = ({acc})({load}); x = COMBINE(x, y); }}
+        for (long r = r0 + lid; r < r1; r += {ls}) {{ {acc} y = {value}; x = COMBINE(x, y); }}
         part[lid] = x;
         barrier(CLK_LOCAL_MEM_FENCE);
         for (int s = {ls} / 2; s > 0; s >>= 1) {{
             if (lid < s) {{ {acc} x = part[lid]; {acc} y = part[lid + s]; part[lid] = COMBINE(x, y); }}
             barrier(CLK_LOCAL_MEM_FENCE);
         }}
-        if (lid == 0) {{ {acc} v = part[0]; {store.replace('{v}', 'v')} }}
+        if (lid == 0) {{ {acc} v = part[0]; {store_wg} }}
         barrier(CLK_LOCAL_MEM_FENCE);
     }}
 }}
@@ -58,9 +64,9 @@ __kernel void reduce_item(__global {out_c.storage}* out, long out_off, __global 
     for (long o = get_global_id(0); o < m.nout; o += get_global_size(0)) {{
         long base = in_off + ember_off(o, m.kd, m.kshape, m.kst);
         {acc} x = {init};
-        for (long r = 0; r < m.nred; ++r) {{ {acc} y = ({acc})({load}); x = COMBINE(x, y); }}
+        for (long r = 0; r < m.nred; ++r) {{ {acc} y = {value}; x = COMBINE(x, y); }}
         {acc} v = x;
-        {store.replace('{v}', 'v')}
+        {store_item}
     }}
 }}
 """
@@ -500,4 +506,51 @@ void softmax(__global {c.storage}* out, long out_off, __global const {c.storage}
         barrier(CLK_LOCAL_MEM_FENCE);
     }}
 }}
+"""
+
+
+# ---------------------------------------------------------------- einsum: a generic contraction
+def einsum(state, maxd, nops, c, acc):
+    ptrs = "".join(f", __global const {c.storage}* p{k}, long off{k}" for k in range(nops))
+    init = " ".join(f"long o{k} = off{k};" for k in range(nops))
+    step = " ".join(f"o{k} += cc * m.st[{k}][d];" for k in range(nops))
+    qinit = " ".join(f"long q{k} = o{k};" for k in range(nops))
+    qstep = " ".join(f"q{k} += cc * m.cst[{k}][d];" for k in range(nops))
+    product = " * ".join(f"({acc})({T.load(c, f'p{k}', f'q{k}')})" for k in range(nops))
+    store = T.store(c, "out", "oo", "x", acc)
+    return _head(state, maxd) + f"""
+typedef struct {{ long n; long nd; long shape[MAXD]; long ost[MAXD]; long cn; long cd; long cshape[MAXD];
+                 long st[{nops}][MAXD]; long cst[{nops}][MAXD]; }} es_meta;
+__kernel void einsum(__global {c.storage}* out, long out_off{ptrs}, es_meta m) {{
+    for (long gid = get_global_id(0); gid < m.n; gid += get_global_size(0)) {{
+        long rem = gid, oo = out_off;
+        {init}
+        for (int d = (int)m.nd - 1; d >= 0; --d) {{
+            long cc = rem % m.shape[d]; rem /= m.shape[d]; oo += cc * m.ost[d]; {step}
+        }}
+        {acc} x = 0;
+        for (long r = 0; r < m.cn; ++r) {{
+            long rr = r;
+            {qinit}
+            for (int d = (int)m.cd - 1; d >= 0; --d) {{
+                long cc = rr % m.cshape[d]; rr /= m.cshape[d]; {qstep}
+            }}
+            x += {product};
+        }}
+        {store}
+    }}
+}}
+"""
+
+
+# ---------------------------------------------------------------- index bounds
+def bounds(state, maxd):
+    return _head(state, maxd) + """
+typedef struct { long n; long nd; long shape[MAXD]; long st[MAXD]; } nz_meta;
+__kernel void bounds(__global int* flag, __global const long* idx, long off, long size, nz_meta m) {
+    for (long gid = get_global_id(0); gid < m.n; gid += get_global_size(0)) {
+        long v = idx[off + ember_off(gid, m.nd, m.shape, m.st)];
+        if (v < -size || v >= size) flag[0] = 1;
+    }
+}
 """
