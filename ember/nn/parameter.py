@@ -25,6 +25,7 @@ def _share(cls, data: Tensor):
     out._version = version_counter(data)
     out._base = None
     out._view_fn = None
+    out._views = None
     out._hooks = None
     out._retains_grad = False
     return out

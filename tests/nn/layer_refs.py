@@ -11,13 +11,31 @@ import itertools
 import math
 
 import numpy as np
+import pytest
 
 import ember
 
 RNG = np.random.default_rng
 
 
-def tensor(a, device, dtype=ember.float64, grad=True):
+def supports(device, dtype):
+    from ember.dispatch.registry import REGISTRY
+    return dtype in REGISTRY.available_backend(ember.device(device).type).supported_dtypes()
+
+
+def float_dtype(device):
+    """The most precise float dtype ``device`` has: float64, or float32 (e.g. on MPS)."""
+    return ember.float64 if supports(device, ember.float64) else ember.float32
+
+
+def need(device, dtype):
+    """Skip the calling test where ``device`` has no ``dtype`` (float64 on MPS)."""
+    if not supports(device, dtype):
+        pytest.skip(f"{device} has no {dtype}")
+
+
+def tensor(a, device, dtype=None, grad=True):
+    dtype = float_dtype(device) if dtype is None else dtype
     return ember.tensor(np.asarray(a), dtype=dtype, device=device, requires_grad=grad)
 
 
@@ -36,7 +54,14 @@ def grad_tolerances(dtype):
 
 
 def assert_close(actual, expected, rtol, atol, what=""):
-    actual = host(actual) if isinstance(actual, ember.Tensor) else np.asarray(actual, dtype=np.float64)
+    """allclose; a Tensor held in float32 (a device without float64) gets at least float32's tolerances."""
+    if isinstance(actual, ember.Tensor):
+        if actual.dtype is ember.float32:
+            floor = tolerances(ember.float32)
+            rtol, atol = max(rtol, floor[0]), max(atol, floor[1])
+        actual = host(actual)
+    else:
+        actual = np.asarray(actual, dtype=np.float64)
     assert actual.shape == np.shape(expected), f"{what}: shape {actual.shape} != {np.shape(expected)}"
     np.testing.assert_allclose(actual, expected, rtol=rtol, atol=atol, err_msg=what)
 
@@ -51,7 +76,8 @@ def _value_key(v, depth=0):
     if callable(v) and hasattr(v, "__code__") and depth < 8:
         cells = tuple(_value_key(c.cell_contents, depth + 1) for c in (v.__closure__ or ()))
         defaults = tuple(_value_key(d, depth + 1) for d in (v.__defaults__ or ()))
-        return v.__module__, v.__qualname__, v.__code__.co_code, v.__code__.co_consts, cells, defaults
+        code = v.__code__  # not the name: identical reference lambdas in different tests share a result
+        return v.__module__, code.co_code, code.co_consts, code.co_names, cells, defaults
     if isinstance(v, (list, tuple)):
         return type(v).__name__, tuple(_value_key(x, depth + 1) for x in v)
     if isinstance(v, dict):
@@ -93,9 +119,14 @@ def _numeric_grads(fn, arrays, weights, which, eps):
     return grads
 
 
-def check_layer(ember_fn, ref_fn, arrays, device, dtype=ember.float64, which=None, grad=True, seed=1):
+def check_layer(ember_fn, ref_fn, arrays, device, dtype=None, which=None, grad=True, seed=1):
     """Compare ember_fn(*tensors) with ref_fn(*arrays) (output), and the gradients of
-    sum(out * w) for a random w with respect to the arrays in ``which`` (all ndarrays by default)."""
+    sum(out * w) for a random w with respect to the arrays in ``which`` (all ndarrays by default).
+
+    ``dtype`` defaults to the device's most precise float; a dtype the device lacks skips the test."""
+    if dtype is None:
+        dtype = float_dtype(device)
+    need(device, dtype)
     rtol, atol = tolerances(dtype)
     which = [i for i, a in enumerate(arrays) if isinstance(a, np.ndarray)] if which is None else list(which)
     tensors = [tensor(a, device, dtype, grad=grad and i in which) if isinstance(a, np.ndarray) else a
@@ -122,7 +153,8 @@ def check_module(module, run, ref, inputs, device, grad_params=None):
     """Outputs of run(module, *tensors) against ref(params, *inputs), then the gradients of a random
     weighting of all outputs with respect to the inputs and the parameters named in ``grad_params``
     (every parameter by default)."""
-    module = module.to(device).double()
+    dtype = float_dtype(device)
+    module = module.to(device).to(dtype)
     names = [n for n, _ in module.named_parameters()]
     params = {n: host(p) for n, p in module.named_parameters()}
     tensors = [tensor(a, device) for a in inputs]
@@ -130,9 +162,9 @@ def check_module(module, run, ref, inputs, device, grad_params=None):
     expected = ref(params, *inputs)
     assert len(outs) == len(expected)
     for o, e in zip(outs, expected):
-        assert_close(o, e, 1e-9, 1e-10, "output")
+        assert_close(o, e, *tolerances(dtype), "output")
     weights = [RNG(100 + i).standard_normal(np.shape(e)) for i, e in enumerate(expected)]
-    loss = sum((o * ember.tensor(w, device=device)).sum() for o, w in zip(outs, weights))
+    loss = sum((o * ember.tensor(w, dtype=dtype, device=device)).sum() for o, w in zip(outs, weights))
     loss.backward()
 
     def flat(*arrays):
@@ -145,7 +177,7 @@ def check_module(module, run, ref, inputs, device, grad_params=None):
     got = [t.grad for t in tensors] + [dict(module.named_parameters())[n].grad for n in checked]
     for name, g, r in zip([f"input {i}" for i in range(len(inputs))] + checked, got, ref_grads):
         assert g is not None, f"no gradient for {name}"
-        assert_close(g, r, 1e-5, 1e-6, f"gradient of {name}")
+        assert_close(g, r, *grad_tolerances(dtype), f"gradient of {name}")
 
 
 # ---------------------------------------------------------------- convolution
@@ -206,26 +238,23 @@ def pool_out_size(size, k, s, p, d, ceil_mode):
 
 
 def max_pool_ref(x, kernel, stride, padding, dilation, ceil_mode, return_indices=False):
+    """Each window's first maximum (scanning the window row-major) and its row-major input position."""
     nd = len(kernel)
     spatial = x.shape[2:]
     out_sizes = [pool_out_size(spatial[i], kernel[i], stride[i], padding[i], dilation[i], ceil_mode)
                  for i in range(nd)]
-    out = np.zeros(x.shape[:2] + tuple(out_sizes))
-    idx = np.zeros(out.shape, dtype=np.int64)
-    for pos in itertools.product(*[range(o) for o in out_sizes]):
-        best = np.full(x.shape[:2], -np.inf)
-        best_i = np.zeros(x.shape[:2], dtype=np.int64)
-        for k in itertools.product(*[range(kk) for kk in kernel]):
-            src = [pos[i] * stride[i] - padding[i] + k[i] * dilation[i] for i in range(nd)]
-            if any(s < 0 or s >= spatial[i] for i, s in enumerate(src)):
-                continue
-            v = x[(slice(None), slice(None)) + tuple(src)]
-            better = v > best
-            best = np.where(better, v, best)
-            best_i = np.where(better, np.ravel_multi_index(src, spatial), best_i)
-        out[(slice(None), slice(None)) + pos] = best
-        idx[(slice(None), slice(None)) + pos] = best_i
-    return (out, idx) if return_indices else out
+    best = np.full(x.shape[:2] + tuple(out_sizes), -np.inf)
+    best_i = np.zeros(best.shape, dtype=np.int64)
+    grids = np.meshgrid(*[np.arange(o) for o in out_sizes], indexing="ij")
+    for k in itertools.product(*[range(kk) for kk in kernel]):
+        src = [grids[i] * stride[i] - padding[i] + k[i] * dilation[i] for i in range(nd)]
+        inside = np.all([(s >= 0) & (s < spatial[i]) for i, s in enumerate(src)], axis=0)
+        clipped = [np.clip(s, 0, spatial[i] - 1) for i, s in enumerate(src)]
+        v = np.where(inside, x[(slice(None), slice(None)) + tuple(clipped)], -np.inf)
+        better = v > best
+        best = np.where(better, v, best)
+        best_i = np.where(better, np.ravel_multi_index(clipped, spatial), best_i)
+    return (best, best_i) if return_indices else best
 
 
 def avg_pool_ref(x, kernel, stride, padding, ceil_mode, count_include_pad, divisor_override=None):

@@ -9,7 +9,7 @@ import ember
 import ember.nn as nn
 import ember.nn.functional as F
 
-from layer_refs import RNG, assert_close, check_layer, host, mha_ref, sdpa_ref, softmax, tensor
+from layer_refs import RNG, assert_close, check_layer, float_dtype, host, mha_ref, need, sdpa_ref, softmax, tensor
 
 DTYPES = [ember.float32, ember.float64]
 
@@ -32,6 +32,7 @@ def test_sdpa_plain_scaled_and_causal(device, dtype):
 
 @pytest.mark.parametrize("dtype", DTYPES, ids=str)
 def test_sdpa_masks(device, dtype):
+    need(device, dtype)
     q, k, v = _qkv(1)
     rng = RNG(2)
     additive = rng.standard_normal((3, 5))
@@ -72,7 +73,7 @@ def test_sdpa_errors(device):
         F.scaled_dot_product_attention(q, k, v, attn_mask=ember.ones(3, 5, dtype=ember.bool, device=device),
                                        is_causal=True)
     with pytest.raises(RuntimeError, match="Expected query, key, and value to have the same dtype"):
-        F.scaled_dot_product_attention(q, k.double(), v)
+        F.scaled_dot_product_attention(q, k.half(), v)
 
 
 # ---------------------------------------------------------------- multi-head attention
@@ -91,6 +92,7 @@ def _mha(q, k, v, w_in, b_in, w_out, b_out, **kw):
 
 @pytest.mark.parametrize("dtype", DTYPES, ids=str)
 def test_mha_forward_with_masks(device, dtype):
+    need(device, dtype)
     rng = RNG(6)
     q, k, v = rng.standard_normal((3, 2, E)), rng.standard_normal((5, 2, E)), rng.standard_normal((5, 2, E))
     params = _mha_params(7)
@@ -126,7 +128,7 @@ def test_mha_bool_attn_mask_and_unbatched(device):
 
 
 def test_multihead_attention_module(device):
-    m = nn.MultiheadAttention(E, H).to(device).double()
+    m = nn.MultiheadAttention(E, H).to(device).to(float_dtype(device))
     assert [n for n, _ in m.named_parameters()] == ["in_proj_weight", "in_proj_bias", "out_proj.weight",
                                                     "out_proj.bias"]
     assert np.all(host(m.in_proj_bias) == 0) and np.all(host(m.out_proj.bias) == 0)
@@ -145,7 +147,7 @@ def test_multihead_attention_module(device):
 
 
 def test_multihead_attention_kdim_vdim_bias_kv_zero_attn(device):
-    m = nn.MultiheadAttention(E, H, kdim=6, vdim=4, add_bias_kv=True, add_zero_attn=True).to(device).double()
+    m = nn.MultiheadAttention(E, H, kdim=6, vdim=4, add_bias_kv=True, add_zero_attn=True).to(device).to(float_dtype(device))
     names = [n for n, _ in m.named_parameters()]
     assert names == ["q_proj_weight", "k_proj_weight", "v_proj_weight", "in_proj_bias", "bias_k", "bias_v",
                      "out_proj.weight", "out_proj.bias"]

@@ -9,7 +9,8 @@ import ember.nn as nn
 import ember.nn.functional as F
 from ember.nn.functional import conv as conv_impl
 
-from layer_refs import RNG, assert_close, check_layer, conv_ref, conv_transpose_ref, host, tensor
+from layer_refs import (RNG, assert_close, check_layer, conv_ref, conv_transpose_ref, float_dtype, host, tensor,
+                        tolerances)
 
 DTYPES = [ember.float32, ember.float64]
 
@@ -153,7 +154,7 @@ def test_conv_double_backward_matches_composite(device):
         ((gx * gx).sum() + (gw * gw).sum()).backward()
         results.append((host(gx), host(gw), host(x.grad), host(w.grad)))
     for a, b in zip(*results):
-        assert_close(a, b, 1e-9, 1e-9)
+        assert_close(a, b, *tolerances(float_dtype(device)))
 
 
 def test_conv_grad_only_for_inputs_that_need_it(device):
@@ -179,8 +180,8 @@ def test_conv_grad_only_for_inputs_that_need_it(device):
      r"expected weight to be divisible by 2 at dimension 0, but got weight of size \[3, 2, 3, 3\]"),
     (lambda d: F.conv2d(ember.randn(2, 3, 7, 8, device=d), ember.randn(4, 3, 3, 3, device=d),
                         ember.randn(3, device=d)), r"expected bias to be 1-dimensional with 4 elements"),
-    (lambda d: F.conv2d(ember.randn(2, 3, 7, 8, device=d), ember.randn(4, 3, 3, 3, dtype=ember.float64, device=d)),
-     r"Input type \(ember.float32\) and weight type \(ember.float64\) should be the same"),
+    (lambda d: F.conv2d(ember.randn(2, 3, 7, 8, device=d), ember.randn(4, 3, 3, 3, device=d).half()),
+     r"Input type \(ember.float32\) and weight type \(ember.float16\) should be the same"),
     (lambda d: F.conv_transpose2d(ember.randn(2, 4, 5, 6, device=d), ember.randn(4, 3, 3, 3, device=d),
                                   output_padding=1), "output padding must be smaller than either stride or dilation"),
 ])
@@ -211,7 +212,7 @@ def test_conv2d_module_parameters_and_init():
 @pytest.mark.parametrize("mode,np_mode", [("zeros", "constant"), ("reflect", "reflect"), ("replicate", "edge"),
                                           ("circular", "wrap")])
 def test_conv2d_module_padding_modes(device, mode, np_mode):
-    m = nn.Conv2d(2, 3, 3, padding=(1, 2), padding_mode=mode).to(device).double()
+    m = nn.Conv2d(2, 3, 3, padding=(1, 2), padding_mode=mode).to(device).to(float_dtype(device))
     x = RNG(9).standard_normal((2, 2, 5, 6))
     w, b = host(m.weight), host(m.bias)
     expected = conv_ref(np.pad(x, [(0, 0), (0, 0), (1, 1), (2, 2)], mode=np_mode), w, b, (1, 1), (0, 0), (1, 1), 1)
@@ -220,7 +221,7 @@ def test_conv2d_module_padding_modes(device, mode, np_mode):
 
 
 def test_conv1d_module_same_padding_replicate(device):
-    m = nn.Conv1d(2, 3, 4, padding="same", padding_mode="replicate").to(device).double()
+    m = nn.Conv1d(2, 3, 4, padding="same", padding_mode="replicate").to(device).to(float_dtype(device))
     x = RNG(10).standard_normal((2, 2, 7))
     expected = conv_ref(np.pad(x, [(0, 0), (0, 0), (1, 2)], mode="edge"), host(m.weight), host(m.bias), (1,), (0,),
                         (1,), 1)
@@ -228,7 +229,7 @@ def test_conv1d_module_same_padding_replicate(device):
 
 
 def test_conv_transpose2d_module_output_size(device):
-    m = nn.ConvTranspose2d(2, 3, 3, stride=2, padding=1).to(device).double()
+    m = nn.ConvTranspose2d(2, 3, 3, stride=2, padding=1).to(device).to(float_dtype(device))
     x = RNG(11).standard_normal((2, 2, 4, 5))
     for size, op in (((7, 9), (0, 0)), ((8, 10), (1, 1)), ((2, 3, 8, 9), (1, 0))):
         out = m(tensor(x, device), output_size=size)

@@ -6,7 +6,7 @@ import ember
 import ember.nn as nn
 import ember.nn.functional as F
 
-from layer_refs import RNG, assert_close, check_layer, host, tensor
+from layer_refs import RNG, assert_close, check_layer, float_dtype, host, need, tensor
 
 DTYPES = [ember.float32, ember.float64]
 
@@ -29,6 +29,7 @@ def _unbiased_var(x):
 @pytest.mark.parametrize("dtype", DTYPES, ids=str)
 @pytest.mark.parametrize("shape", [(6, 3), (4, 3, 5), (4, 3, 3, 2)])
 def test_batch_norm_training(device, dtype, shape):
+    need(device, dtype)
     rng = RNG(0)
     x, w, b = rng.standard_normal(shape) * 2 + 1, rng.standard_normal(3), rng.standard_normal(3)
     running_mean = ember.zeros(3, dtype=dtype, device=device)
@@ -67,7 +68,7 @@ def test_batch_norm_errors(device):
 
 def test_batchnorm_module_running_stats_and_modes(device):
     rng = RNG(2)
-    m = nn.BatchNorm2d(3, momentum=0.2).to(device).double()
+    m = nn.BatchNorm2d(3, momentum=0.2).to(device).to(float_dtype(device))
     assert [n for n, _ in m.named_buffers()] == ["running_mean", "running_var", "num_batches_tracked"]
     assert list(m.state_dict()) == ["weight", "bias", "running_mean", "running_var", "num_batches_tracked"]
     assert m.num_batches_tracked.dtype is ember.int64
@@ -91,7 +92,7 @@ def test_batchnorm_module_running_stats_and_modes(device):
 
 def test_batchnorm_momentum_none_is_cumulative_average(device):
     rng = RNG(3)
-    m = nn.BatchNorm1d(2, momentum=None).to(device).double()
+    m = nn.BatchNorm1d(2, momentum=None).to(device).to(float_dtype(device))
     batches = [rng.standard_normal((5, 2)) + i for i in range(4)]
     for x in batches:
         m(tensor(x, device))
@@ -101,7 +102,7 @@ def test_batchnorm_momentum_none_is_cumulative_average(device):
 
 def test_batchnorm_module_options(device):
     x = RNG(4).standard_normal((4, 3, 5))
-    m = nn.BatchNorm1d(3, affine=False, track_running_stats=False).to(device).double()
+    m = nn.BatchNorm1d(3, affine=False, track_running_stats=False).to(device).to(float_dtype(device))
     assert list(m.parameters()) == [] and m.running_mean is None and list(m.state_dict()) == []
     m.eval()  # no running stats: batch statistics even in eval mode
     assert_close(m(tensor(x, device)), _bn_ref(x, np.ones(3), np.zeros(3)), 1e-9, 1e-9)
@@ -118,7 +119,7 @@ def test_batchnorm_module_options(device):
 def test_batchnorm_gradients_through_module(device):
     rng = RNG(5)
     x, w, b = rng.standard_normal((4, 3, 2, 2)), rng.standard_normal(3), rng.standard_normal(3)
-    m = nn.BatchNorm2d(3).to(device).double()
+    m = nn.BatchNorm2d(3).to(device).to(float_dtype(device))
     with ember.no_grad():
         m.weight.copy_(tensor(w, device, grad=False))
         m.bias.copy_(tensor(b, device, grad=False))
@@ -175,7 +176,7 @@ def test_rms_norm(device):
     eps64 = np.finfo(np.float64).eps
     check_layer(lambda x: F.rms_norm(x, (3, 5)),
                 lambda x: x / np.sqrt((x ** 2).mean((-2, -1), keepdims=True) + eps64), [x], device)
-    m = nn.RMSNorm(5, eps=1e-6).to(device).double()
+    m = nn.RMSNorm(5, eps=1e-6).to(device).to(float_dtype(device))
     assert_close(m(tensor(x, device)), x / np.sqrt((x ** 2).mean(-1, keepdims=True) + 1e-6), 1e-9, 1e-9)
 
 
@@ -188,7 +189,7 @@ def test_instance_norm(device):
         out = (x - mu) / np.sqrt(x.var((2, 3), keepdims=True) + 1e-5)
         return out * w.reshape(1, 3, 1, 1) + b.reshape(1, 3, 1, 1)
     check_layer(lambda x, w, b: F.instance_norm(x, weight=w, bias=b), ref, [x, w, b], device)
-    m = nn.InstanceNorm2d(3, track_running_stats=True, momentum=0.5).to(device).double()
+    m = nn.InstanceNorm2d(3, track_running_stats=True, momentum=0.5).to(device).to(float_dtype(device))
     assert_close(m(tensor(x, device)), ref(x, np.ones(3), np.zeros(3)), 1e-9, 1e-9)
     assert_close(m.running_mean, 0.5 * x.mean((2, 3)).mean(0), 1e-9, 1e-12)
     assert_close(m.running_var, 0.5 + 0.5 * x.var((2, 3), ddof=1).mean(0), 1e-9, 1e-12)
@@ -210,3 +211,18 @@ def test_local_response_norm(device):
         return x / (k + alpha / size * div) ** beta
     check_layer(lambda x: F.local_response_norm(x, 4, 0.01, 0.6, 1.5), ref, [x], device)
     assert_close(nn.LocalResponseNorm(4, 0.01, 0.6, 1.5)(tensor(x, device)), ref(x), 1e-9, 1e-9)
+
+
+@pytest.mark.parametrize("dtype", [ember.float16, ember.bfloat16], ids=str)
+def test_half_precision_inputs_are_normalized_in_float32(device, dtype):
+    x = RNG(11).standard_normal((4, 3, 16)) * 3 + 50  # a large mean: fatal to half-precision statistics
+    t = ember.tensor(x, dtype=dtype, device=device)
+    xr = host(t)  # the values the half-precision tensor really holds
+    tol = 2e-2 if dtype is ember.float16 else 5e-2
+    out = F.layer_norm(t, (16,))
+    assert out.dtype is dtype
+    assert_close(out, (xr - xr.mean(-1, keepdims=True)) / np.sqrt(xr.var(-1, keepdims=True) + 1e-5), tol, tol)
+    assert_close(F.batch_norm(t, None, None, training=True), _bn_ref(xr, np.ones(3), np.zeros(3)), tol, tol)
+    g = xr.reshape(4, 1, -1)
+    assert_close(F.group_norm(t, 1), ((g - g.mean(-1, keepdims=True)) / np.sqrt(g.var(-1, keepdims=True) + 1e-5))
+                 .reshape(x.shape), tol, tol)

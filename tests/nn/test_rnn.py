@@ -8,7 +8,7 @@ import pytest
 import ember
 import ember.nn as nn
 
-from layer_refs import RNG, assert_close, check_module, host
+from layer_refs import RNG, assert_close, check_module, host, tensor
 
 
 def _sigmoid(a):
@@ -125,12 +125,12 @@ def test_cells(device, cls, mode):
         c = rng.standard_normal((N, HID))
         check_module(m, lambda m, x, h, c: m(x, (h, c)), lambda p, x, h, c: _step("LSTM", x, h, c, p, ""), [x, h, c],
                  device)
-        h1, c1 = m(ember.tensor(x[0], device=device))  # unbatched, zero state
+        h1, c1 = m(tensor(x[0], device))  # unbatched, zero state
         assert tuple(h1.shape) == (HID,) and tuple(c1.shape) == (HID,)
     else:
         check_module(m, lambda m, x, h: (m(x, h),), lambda p, x, h: (_step(mode, x, h, None, p, "")[0],), [x, h],
                      device)
-        assert tuple(m(ember.tensor(x[0], device=device)).shape) == (HID,)
+        assert tuple(m(tensor(x[0], device)).shape) == (HID,)
 
 
 def test_rnn_init_and_state_dict():

@@ -216,7 +216,7 @@ def test_fold(device, dtype):
 
 
 def test_fold_of_unfold_counts_overlaps(device):
-    x = ember.ones(1, 2, 5, 5, device=device, dtype=ember.float64)
+    x = ember.ones(1, 2, 5, 5, device=device)
     counts = F.fold(F.unfold(x, 3, padding=1), (5, 5), 3, padding=1).cpu().numpy()
     expected = np.outer([2, 3, 3, 3, 2], [2, 3, 3, 3, 2])
     np.testing.assert_allclose(counts[0, 0], expected)
@@ -311,7 +311,7 @@ def test_affine_grid(device):
             base = np.stack(list(np.meshgrid(xs, ys)) + [np.ones((4, 5))], -1)  # (H, W, 3): (x, y, 1)
             return np.einsum("hwk,nik->nhwi", base, th)
         check_layer(lambda th: F.affine_grid(th, (2, 3, 4, 5), align_corners=align_corners), ref, [theta], device)
-    identity = ember.tensor([[[1.0, 0, 0], [0, 1.0, 0]]], dtype=ember.float64, device=device)
+    identity = tensor([[[1.0, 0, 0], [0, 1.0, 0]]], device, grad=False)
     x = RNG(13).standard_normal((1, 2, 4, 5))
     resampled = F.grid_sample(tensor(x, device), F.affine_grid(identity, (1, 2, 4, 5), align_corners=False),
                               align_corners=False)

@@ -10,7 +10,7 @@ import ember
 import ember.nn as nn
 import ember.nn.functional as F
 
-from layer_refs import RNG, assert_close, check_module, host, layer_norm_ref, mha_ref
+from layer_refs import RNG, assert_close, check_module, float_dtype, host, layer_norm_ref, mha_ref, tensor
 
 D, HEADS, FF = 8, 2, 12
 
@@ -76,7 +76,7 @@ def test_encoder_layer_batch_first_with_masks(device):
     x = RNG(1).standard_normal((2, 4, D))
     padding = np.array([[False, False, False, True], [False, False, False, False]])
     additive = _causal(4)[None, None] + np.where(padding, -np.inf, 0.0)[:, None, None, :]
-    mask = ember.tensor(_causal(4), dtype=ember.float64, device=device)
+    mask = tensor(_causal(4), device, grad=False)
     kpm = ember.tensor(padding, device=device)
     check_module(m, lambda m, x: (m(x, src_mask=mask, src_key_padding_mask=kpm),),
                  lambda p, x: (encoder_layer_ref(p, x.transpose(1, 0, 2), additive=additive).transpose(1, 0, 2),),
@@ -93,7 +93,7 @@ def test_encoder_stack_with_final_norm(device):
     assert m.layers[0].linear1.weight is not m.layers[1].linear1.weight
     np.testing.assert_array_equal(host(m.layers[0].linear1.weight), host(m.layers[1].linear1.weight))
     x = RNG(2).standard_normal((4, 2, D))
-    mask = ember.tensor(_causal(4), dtype=ember.float64, device=device)
+    mask = tensor(_causal(4), device, grad=False)
 
     def ref(p, x):
         for i in range(2):
@@ -108,7 +108,7 @@ def test_decoder_layer(device, norm_first):
     m = nn.TransformerDecoderLayer(D, HEADS, FF, dropout=0.0, norm_first=norm_first)
     rng = RNG(3)
     tgt, mem = rng.standard_normal((3, 2, D)), rng.standard_normal((5, 2, D))
-    mask = ember.tensor(_causal(3), dtype=ember.float64, device=device)
+    mask = tensor(_causal(3), device, grad=False)
     check_module(m, lambda m, t, s: (m(t, s, tgt_mask=mask),),
                  lambda p, t, s: (decoder_layer_ref(p, t, s, norm_first=norm_first, self_mask=_causal(3)),),
                  [tgt, mem], device)
@@ -122,7 +122,7 @@ def test_transformer_end_to_end(device):
             assert np.abs(host(p)).max() <= bound, name
     rng = RNG(4)
     src, tgt = rng.standard_normal((5, 2, D)), rng.standard_normal((3, 2, D))
-    mask = nn.Transformer.generate_square_subsequent_mask(3).to(device).double()
+    mask = nn.Transformer.generate_square_subsequent_mask(3, device=device, dtype=float_dtype(device))
     assert_close(mask, _causal(3), 0, 0)
 
     def ref(p, s, t):
@@ -135,8 +135,7 @@ def test_transformer_end_to_end(device):
                               "decoder.layers.0.multihead_attn.in_proj_bias", "decoder.layers.1.norm3.weight",
                               "decoder.norm.bias"})
     with pytest.raises(RuntimeError, match="the batch number of src and tgt must be equal"):
-        m(ember.randn(5, 2, D, device=device, dtype=ember.float64), ember.randn(3, 3, D, device=device,
-                                                                               dtype=ember.float64))
+        m(tensor(np.zeros((5, 2, D)), device), tensor(np.zeros((3, 3, D)), device))
 
 
 def test_dropout_train_vs_eval(device):

@@ -3,7 +3,7 @@
 Two composites carry all of them, for any number of spatial dims:
 
 * ``conv`` (x, weight, bias; stride, padding, dilation, groups): im2col built from strided
-  slices of the padded input (``_windows``), then one batched matmul per group.
+  slices of the padded input (``_windows``), then one matmul batched over the groups.
 * ``conv_transpose`` (same, plus output_padding): zeros inserted between input elements,
   then ``conv`` with the flipped, transposed kernel.
 
@@ -177,7 +177,7 @@ def bias_grad(grad):
 
 
 # ---------------------------------------------------------------- argument checks
-def _prepare(input, weight, bias, nd, name, transposed=False):
+def _prepare(input, weight, bias, nd, name):
     if not isinstance(input, ember.Tensor) or not isinstance(weight, ember.Tensor):
         raise TypeError(f"{name}(): argument 'input' and 'weight' must be Tensors, got "
                         f"{type(input).__name__} and {type(weight).__name__}")
@@ -196,7 +196,7 @@ def _prepare(input, weight, bias, nd, name, transposed=False):
     return input.unsqueeze(0) if input.ndim == nd + 1 else input, input.ndim == nd + 2
 
 
-def _check_groups(x, weight, bias, groups, name, transposed):
+def _check_groups(x, weight, bias, groups, transposed):
     if groups <= 0:
         raise RuntimeError(f"non-positive groups is not supported, got groups={groups}")
     c_in = x.shape[1]
@@ -222,7 +222,7 @@ def _check_groups(x, weight, bias, groups, name, transposed):
                            f"{out_channels} elements, but got bias of size {list(bias.shape)} instead")
 
 
-def _check_output(x, kernel, stride, padding, dilation, name):
+def _check_output(x, kernel, stride, padding, dilation):
     for name_, values in (("stride", stride), ("dilation", dilation)):
         if any(v <= 0 for v in values):
             raise RuntimeError(f"non-positive {name_} is not supported, got {name_}={list(values)}")
@@ -262,19 +262,19 @@ def _convnd(input, weight, bias, stride, padding, dilation, groups, nd, name):
             raise RuntimeError(f"Invalid padding string '{padding}', should be one of ['valid', 'same']")
     else:
         padding = _ntuple(padding, nd, "padding")
-    _check_groups(x, weight, bias, groups, name, False)
-    _check_output(x, kernel, stride, padding, dilation, name)
+    _check_groups(x, weight, bias, groups, False)
+    _check_output(x, kernel, stride, padding, dilation)
     out = _conv(x, weight, bias, stride=stride, padding=padding, dilation=dilation, groups=int(groups))
     return out if batched else out.squeeze(0)
 
 
 def _conv_transposend(input, weight, bias, stride, padding, output_padding, groups, dilation, nd, name):
-    x, batched = _prepare(input, weight, bias, nd, name, transposed=True)
+    x, batched = _prepare(input, weight, bias, nd, name)
     stride = _ntuple(stride, nd, "stride")
     padding = _ntuple(padding, nd, "padding")
     output_padding = _ntuple(output_padding, nd, "output_padding")
     dilation = _ntuple(dilation, nd, "dilation")
-    _check_groups(x, weight, bias, groups, name, True)
+    _check_groups(x, weight, bias, groups, True)
     for name_, values in (("stride", stride), ("dilation", dilation)):
         if any(v <= 0 for v in values):
             raise RuntimeError(f"non-positive {name_} is not supported, got {name_}={list(values)}")

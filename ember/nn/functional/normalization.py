@@ -3,14 +3,27 @@ and local_response_norm.
 
 Statistics use the biased variance (divide by n), as PyTorch does for normalizing;
 running variances are updated with the unbiased one. Running statistics are updated in
-place, outside the autograd graph.
+place, outside the autograd graph. Half-precision inputs are normalized in float32.
 """
 from __future__ import annotations
 
 import ember
+from ember.core import dtype as dt
 from ember.core.autograd import no_grad
 
 __all__ = ["batch_norm", "instance_norm", "layer_norm", "group_norm", "rms_norm", "local_response_norm"]
+
+
+def _in_float32(fn):
+    """Run ``fn`` in float32 for half-precision inputs (statistics need the range) and cast back."""
+    import functools
+
+    @functools.wraps(fn)
+    def wrapper(input, *args, **kwargs):
+        if input.dtype not in (dt.float16, dt.bfloat16):
+            return fn(input, *args, **kwargs)
+        return fn(input.to(dt.float32), *args, **kwargs).to(input.dtype)
+    return wrapper
 
 
 def _moments(x, dims):
@@ -37,6 +50,7 @@ def _update_running(running, value, momentum):
         running.mul_(1 - momentum).add_(value.detach().to(running.dtype) * momentum)
 
 
+@_in_float32
 def batch_norm(input, running_mean, running_var, weight=None, bias=None, training=False, momentum=0.1, eps=1e-5):
     """Normalize each channel (dim 1) over the batch and spatial dims."""
     if input.ndim < 2:
@@ -68,6 +82,7 @@ def batch_norm(input, running_mean, running_var, weight=None, bias=None, trainin
     return _affine(out, weight, bias, shape)
 
 
+@_in_float32
 def instance_norm(input, running_mean=None, running_var=None, weight=None, bias=None, use_input_stats=True,
                   momentum=0.1, eps=1e-5):
     """Normalize each (sample, channel) over its spatial dims."""
@@ -105,6 +120,7 @@ def _normalized_dims(input, normalized_shape, name):
     return shape, tuple(range(input.ndim - k, input.ndim))
 
 
+@_in_float32
 def layer_norm(input, normalized_shape, weight=None, bias=None, eps=1e-5):
     """Normalize over the trailing ``normalized_shape`` dims."""
     shape, dims = _normalized_dims(input, normalized_shape, "layer_norm")
@@ -122,15 +138,21 @@ def layer_norm(input, normalized_shape, weight=None, bias=None, eps=1e-5):
 
 def rms_norm(input, normalized_shape, weight=None, eps=None):
     """x / sqrt(mean(x ** 2) + eps) over the trailing dims; eps defaults to the dtype's machine epsilon."""
+    if eps is None:
+        eps = ember.finfo(input.dtype).eps
+    return _rms_norm(input, normalized_shape, weight, eps)
+
+
+@_in_float32
+def _rms_norm(input, normalized_shape, weight, eps):
     shape, dims = _normalized_dims(input, normalized_shape, "rms_norm")
     if weight is not None and tuple(weight.shape) != shape:
         raise RuntimeError(f"rms_norm: expected weight of shape {list(shape)}, got {list(weight.shape)}")
-    if eps is None:
-        eps = ember.finfo(input.dtype).eps
     out = input * ember.rsqrt((input * input).mean(dims, keepdim=True) + eps)
     return out * weight if weight is not None else out
 
 
+@_in_float32
 def group_norm(input, num_groups, weight=None, bias=None, eps=1e-5):
     """Split the channels into ``num_groups`` groups; normalize each (sample, group)."""
     if input.ndim < 2:
@@ -150,6 +172,7 @@ def group_norm(input, num_groups, weight=None, bias=None, eps=1e-5):
     return _affine(out, weight, bias, _channel_shape(input))
 
 
+@_in_float32
 def local_response_norm(input, size, alpha=1e-4, beta=0.75, k=1.0):
     """Divide by (k + alpha * mean of squares over ``size`` neighbouring channels) ** beta."""
     if input.ndim < 3:

@@ -19,12 +19,16 @@ _LOW_PRECISION = (mx.float16, mx.bfloat16)
 
 
 def softmax(x, *, dim):
+    if x.size == 0:
+        return mx.array(x)
     if x.ndim == 0:
         return mx.softmax(x.reshape(1), axis=0, precise=True).reshape(())
     return mx.softmax(x, axis=dim, precise=True)  # precise: half precision accumulates in float32
 
 
 def log_softmax(x, *, dim):
+    if x.size == 0:  # MLX's logsumexp refuses empty arrays
+        return mx.array(x)
     work = x.astype(mx.float32) if x.dtype in _LOW_PRECISION else x
     if work.ndim == 0:
         return (work - mx.logsumexp(work, keepdims=True)).astype(x.dtype)

@@ -159,9 +159,13 @@ class MlxKernels:
         return mx.prod(x, axis=self._axes(dims), keepdims=keepdim)
 
     def amax(self, x, *, dims, keepdim):
+        if x.size == 0:  # MLX refuses empty reductions; an empty result (the core rejects the others)
+            return _empty_result(x, dims, keepdim, x.dtype)
         return mx.max(x, axis=self._axes(dims), keepdims=keepdim)
 
     def amin(self, x, *, dims, keepdim):
+        if x.size == 0:
+            return _empty_result(x, dims, keepdim, x.dtype)
         return mx.min(x, axis=self._axes(dims), keepdims=keepdim)
 
     def all(self, x, *, dims, keepdim):
@@ -178,6 +182,8 @@ class MlxKernels:
 
     @staticmethod
     def _arg(fn, x, dim, keepdim):
+        if x.size == 0:
+            return _empty_result(x, () if dim is None else (dim,), keepdim, mx.int64)
         if dim is None:
             r = fn(x.reshape(-1)) if x.ndim else mx.array(0)
             r = r.reshape((1,) * x.ndim) if keepdim else r
@@ -271,6 +277,8 @@ class MlxKernels:
         return mx.take_along_axis(x[corner], index, axis=dim)
 
     def scatter(self, x, index, src, *, dim, reduce):
+        if index.size == 0:  # nothing to write (MLX refuses empty updates)
+            return mx.array(x)
         if x.ndim == 0:  # a 0-d x is addressed by a 0-d index (value 0): scatter into its one element
             src = src.reshape(-1) if _is_array(src) else src
             return self.scatter(x.reshape(1), index.reshape(-1), src, dim=0, reduce=reduce).reshape(())
@@ -342,9 +350,11 @@ class MlxKernels:
             if src.dtype != dst.dtype:
                 src = src.astype(dst.dtype)
             return mx.broadcast_to(src, dst.shape) if src.shape != dst.shape else mx.array(src)
-        return mx.full(dst.shape, src, dtype=dst.dtype)
+        return mx.full(dst.shape, _scalar_as(src, EMBER_DTYPE[dst.dtype]), dtype=dst.dtype)
 
     def index_put(self, dst, values, *indices, key, accumulate):
+        if dst.size == 0 or any(i.size == 0 for i in indices):  # nothing to write (MLX refuses empty updates)
+            return mx.array(dst)
         full_key = self._fill_key(key, indices)
         if _is_array(values) and values.dtype != dst.dtype:
             values = values.astype(dst.dtype)
@@ -379,6 +389,13 @@ def random_array(values: np.ndarray, dtype: dt.dtype):
     so the same seed gives the same numbers on every device."""
     target = mx_dtype(dtype)
     return mx.array(np.asarray(values).astype(dtype.numpy), dtype=target)
+
+
+def _empty_result(x, dims, keepdim, dtype):
+    """The (empty) result of reducing an empty ``x`` over ``dims`` (() = all)."""
+    axes = {d % x.ndim for d in dims} if dims else set(range(x.ndim))
+    shape = tuple(1 if i in axes else s for i, s in enumerate(x.shape) if keepdim or i not in axes)
+    return mx.zeros(shape, dtype=dtype)
 
 
 def _scalar_as(value, dtype):

@@ -431,7 +431,7 @@ def to_numpy(x: CLArray) -> np.ndarray:
 
 
 def from_numpy(st, array: np.ndarray) -> CLArray:
-    host = np.ascontiguousarray(array)
+    host = np.asarray(array, order="C")
     out = CLArray.empty(st, host.shape, host.dtype)
     if host.size:
         with st.lock:

@@ -1,0 +1,73 @@
+"""Times the training steps of benchmarks/training_workloads.py in PyTorch (the reference
+that ember's benchmarks/test_training_bench.py is compared with), or in ember with the same
+timing loop.
+
+Not a test file: pytest never collects it, and ember never imports torch. Run it from a
+separate virtual environment that has PyTorch:
+
+    python3 -m venv /tmp/torchT && /tmp/torchT/bin/pip install torch numpy
+    OPENBLAS_NUM_THREADS=1 /tmp/torchT/bin/python benchmarks/pytorch_reference/bench_torch.py --threads 1
+    OPENBLAS_NUM_THREADS=1 .venv/bin/python benchmarks/pytorch_reference/bench_torch.py --framework ember
+
+--threads sets torch.set_num_threads; match it to the threads numpy's BLAS uses for ember
+(OPENBLAS_NUM_THREADS, else the number of cores). Each workload: 3 warm-up steps, then
+--rounds rounds of --steps steps; a round's time is its mean step time. Prints the min and
+median over rounds (ms per step); --json writes them.
+"""
+import argparse
+import importlib
+import json
+import os
+import pathlib
+import statistics
+import sys
+import time
+
+sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent.parent))
+from training_workloads import WORKLOADS, build  # noqa: E402
+
+
+def time_workload(torch, name, rounds, steps):
+    step = build(torch, name)
+    for _ in range(3):
+        step()
+    per_step = []
+    for _ in range(rounds):
+        start = time.perf_counter()
+        for _ in range(steps):
+            loss = step()
+        loss.item()
+        per_step.append((time.perf_counter() - start) / steps)
+    return min(per_step), statistics.median(per_step)
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--framework", choices=("torch", "ember"), default="torch")
+    parser.add_argument("--threads", type=int,
+                        default=int(os.environ.get("OPENBLAS_NUM_THREADS") or os.cpu_count()))
+    parser.add_argument("--rounds", type=int, default=7)
+    parser.add_argument("--steps", type=int, default=10, help="steps per round")
+    parser.add_argument("--only", nargs="*", choices=WORKLOADS, default=list(WORKLOADS))
+    parser.add_argument("--json", help="write {workload: {min_ms, median_ms}} here")
+    args = parser.parse_args(argv)
+
+    torch = importlib.import_module(args.framework)
+    if args.framework == "torch":
+        torch.set_num_threads(args.threads)
+        threads = torch.get_num_threads()
+    else:
+        threads = os.environ.get("OPENBLAS_NUM_THREADS", f"default ({os.cpu_count()} cores)")
+    print(f"{args.framework} {torch.__version__}, threads {threads}, load average {os.getloadavg()}")
+    results = {}
+    for name in args.only:
+        best, median = time_workload(torch, name, args.rounds, args.steps)
+        results[name] = {"min_ms": best * 1e3, "median_ms": median * 1e3}
+        print(f"{name:18s} min {best * 1e3:9.3f} ms   median {median * 1e3:9.3f} ms", flush=True)
+    if args.json:
+        pathlib.Path(args.json).write_text(json.dumps(results, indent=1))
+    return results
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,43 @@
+"""The OpenCL backend plugin (pyopencl): ember on any OpenCL 1.2 device.
+
+``pip install ember[opencl]`` brings pyopencl and the PoCL CPU driver, so ``opencl`` works
+on any machine. Files, top-down:
+
+* ``runtime.py``     — finds the devices (GPUs first; ``EMBER_OPENCL_DEVICE`` selects), one
+  context, queue, memory pool and program cache per device
+* ``backend.py``     — the Backend: transfers, synchronize, memory stats, dtypes
+* ``array.py``       — ``CLArray`` (buffer, offset, shape, strides in elements, dtype): views are
+  metadata over one buffer, so in-place writes through views reach the base
+* ``cltypes.py``     — each dtype in OpenCL C (float16 via vload_half/vstore_half, bfloat16 as
+  16-bit storage with float math; float64 only with cl_khr_fp64)
+* ``elementwise.py`` — the elementwise template and the C expression of each primitive
+* ``sources.py``     — the other OpenCL C templates (reductions, scans, GEMM, indexing, sort,
+  Philox, softmax, einsum)
+* ``kernels.py``, ``reductions.py``, ``linalg.py``, ``indexing.py`` — the launchers, one per
+  primitive, with the primitives' calling conventions
+
+Random numbers are generated on the device by a Philox4x64-10 kernel: the words, and so
+the uniforms, match the CPU's bit for bit; normals use the device's float64 log/sin/cos
+(Box-Muller), equal to the CPU's to within an ulp of float64.
+"""
+from ember.dispatch.hookspecs import hookimpl
+
+
+@hookimpl
+def ember_backend():
+    from ember.plugins.opencl.backend import BACKEND
+    return BACKEND
+
+
+@hookimpl
+def ember_register_kernels(backend, register):
+    for name, kernel in all_kernels().items():
+        register(name, kernel)
+
+
+def all_kernels() -> dict:
+    from ember.plugins.opencl import indexing, linalg, reductions  # noqa: F401  (they fill KERNELS)
+    from ember.plugins.opencl.kernels import KERNELS
+    table = dict(KERNELS)
+    table.update(reductions.FUSED)
+    return table
