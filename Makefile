@@ -4,15 +4,17 @@
 PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
-STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
+STAMP := $(VENV)/.installed-$(shell cat pyproject.toml examples/plugin-template/pyproject.toml | cksum | cut -d' ' -f1)
 EXTRAS ?= demo,test,bench,opencl,mps
 
 .PHONY: demo test bench venv clean
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml examples/plugin-template/pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -e ".[$(EXTRAS)]"
+	# the out-of-tree plugin template, so the conformance kit also proves a third-party backend
+	$(PY) -m pip install --quiet -e examples/plugin-template
 	rm -f $(VENV)/.installed-*
 	touch $(STAMP)
 
