@@ -136,9 +136,11 @@ def format_table(results: list[dict]) -> str:
 
 
 def available_devices() -> list[str]:
+    """Every available device of ember's own backends (third-party plugins: pass --device)."""
     from ember.dispatch.registry import REGISTRY
     REGISTRY.load()
-    return sorted((d for d, b in REGISTRY.backends.items() if b.is_available()), key=lambda d: d != "cpu")
+    return sorted((d for d, b in REGISTRY.backends.items()
+                   if b.is_available() and type(b).__module__.startswith("ember.")), key=lambda d: d != "cpu")
 
 
 def main(argv=None) -> int:
