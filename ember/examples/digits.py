@@ -151,16 +151,23 @@ def main(argv=None) -> int:
     parser.add_argument("--quiet", action="store_true", help="no progress bars")
     args = parser.parse_args(argv)
     devices = args.device or available_devices()
-    results = [train_on(d, args.epochs, args.out, args.quiet) for d in devices]
+    results, errors = [], {}
+    for device in devices:
+        try:
+            results.append(train_on(device, args.epochs, args.out, args.quiet))
+        except Exception as exc:  # one broken backend must not hide the others' results
+            errors[device] = f"{type(exc).__name__}: {str(exc).splitlines()[0]}"
     print(format_table(results))
-    plot = os.path.join(args.out, "digits-curves.png")
-    write_plot(results, plot)
-    print(f"plot: {plot}; checkpoints: {', '.join(r['checkpoint'] for r in results)}")
+    for device, error in errors.items():
+        print(f"{device:10} FAILED  {error}")
+    if results:
+        plot = os.path.join(args.out, "digits-curves.png")
+        write_plot(results, plot)
+        print(f"plot: {plot}; checkpoints: {', '.join(r['checkpoint'] for r in results)}")
     failed = [r["device"] for r in results if r["reloaded_accuracy"] != r["accuracy"]]
     if failed:
         print(f"reloaded checkpoints did not reproduce the test accuracy on: {', '.join(failed)}")
-        return 1
-    return 0
+    return 1 if failed or errors else 0
 
 
 if __name__ == "__main__":
