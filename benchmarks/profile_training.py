@@ -5,6 +5,11 @@ measured by timing every resolved kernel call) against everything else (Python: 
 autograd bookkeeping, modules, optimizer loops); the kernels that cost most; and the
 functions with the most own time under cProfile.
 
+Times are the process's CPU time (time.process_time), not wall-clock time: on a shared,
+oversubscribed machine a process waits for a core for much of its wall-clock time, and
+that waiting would be charged to whichever kernel was running. Run with one BLAS thread
+(OPENBLAS_NUM_THREADS=1) so that CPU time is the time of the work.
+
     OPENBLAS_NUM_THREADS=1 .venv/bin/python benchmarks/profile_training.py [--only cnn_b64] [--steps 20]
 
 Not a test file (pytest does not collect it).
@@ -25,12 +30,15 @@ from ember.dispatch.ops import OPS  # noqa: E402
 from training_workloads import WORKLOADS, build  # noqa: E402
 
 
+clock = time.process_time
+
+
 def run_steps(step, steps):
-    start = time.perf_counter()
+    start = clock()
     for _ in range(steps):
         loss = step()
     loss.item()
-    return (time.perf_counter() - start) / steps
+    return (clock() - start) / steps
 
 
 def kernel_times(step, steps, device="cpu"):
@@ -44,9 +52,9 @@ def kernel_times(step, steps, device="cpu"):
         originals[name] = kernel
 
         def timed(*args, _kernel=kernel, _entry=totals[name], **attrs):
-            start = time.perf_counter()
+            start = clock()
             out = _kernel(*args, **attrs)
-            _entry[0] += time.perf_counter() - start
+            _entry[0] += clock() - start
             _entry[1] += 1
             return out
         op.resolved[device] = timed
@@ -62,11 +70,11 @@ def profile(name, steps, top):
     step = build(ember, name)
     for _ in range(3):
         step()
-    wall = min(run_steps(step, steps) for _ in range(3))
+    wall = min(run_steps(step, steps) for _ in range(3))  # CPU seconds per step
     kernels = kernel_times(step, steps)
     kernel_s = sum(t for t, _ in kernels.values())
     calls = sum(n for _, n in kernels.values())
-    print(f"\n=== {name}: {wall * 1e3:.2f} ms/step, {calls:.0f} kernel calls/step")
+    print(f"\n=== {name}: {wall * 1e3:.2f} ms CPU time/step, {calls:.0f} kernel calls/step")
     print(f"    numpy kernels {kernel_s * 1e3:7.2f} ms ({kernel_s / wall:5.1%})   "
           f"Python (dispatch, autograd, modules, optimizer) {(wall - kernel_s) * 1e3:7.2f} ms "
           f"({1 - kernel_s / wall:5.1%}), {(wall - kernel_s) / max(calls, 1) * 1e6:.1f} us per kernel call")
@@ -74,7 +82,7 @@ def profile(name, steps, top):
     for op, (t, n) in sorted(kernels.items(), key=lambda kv: -kv[1][0])[:top]:
         print(f"      {op:22s} {t * 1e3:7.2f} ms  {t / wall:5.1%}  {n:5.1f} calls")
 
-    profiler = cProfile.Profile()
+    profiler = cProfile.Profile(clock)
     profiler.enable()
     run_steps(step, steps)
     profiler.disable()

@@ -18,6 +18,12 @@ from ember.testing.opinfo import OpInfo, SampleInput
 from ember.testing.views import ViewCase
 
 
+# A case takes well under a second. A kernel that hangs (seen: MLX on empty inputs) fails
+# with every thread's stack printed instead of blocking the run forever ("thread": a hang in
+# C code never returns to Python for a signal-based timeout to fire).
+pytestmark = pytest.mark.timeout(120, method="thread")
+
+
 def _params(make):
     cases = [c for device in DEVICES for c in make(device)]
     return dict(argnames="case", argvalues=cases, ids=[c.id for c in cases])

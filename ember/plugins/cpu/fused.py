@@ -7,7 +7,8 @@ compare both against float64 references.
 * ``conv``: im2col as a strided view of the padded input (no Python loop over the
   kernel), one contiguous copy, one batched BLAS matmul over the groups.
 * ``conv_transpose``: one matmul to columns, then col2im as one strided add per kernel
-  offset.
+  offset (for stride 1 and dilation 1, the usual conv backward, one contiguous add per
+  offset over the flattened output planes).
 * ``max_pool``: one strided slice per kernel offset, a running maximum over them, then the
   first offset that holds it (argmax's choice); the positions for the backward pass (and
   ``return_indices``) computed from it.
@@ -58,15 +59,17 @@ def conv(x, weight, bias, *, stride, padding, dilation, groups):
                           strides=(s[1],) + kernel_strides + (s[0],) + out_strides, writeable=False)
         cols = view.reshape(groups, cg, length)
         y = np.matmul(weight.reshape(groups, og, cg), cols)                      # (G, O/G, N*L)
+        if bias is not None:  # in place, before the transpose: the one copy below stays the only one
+            y += bias.astype(work, copy=False).reshape(groups, og, 1)
         y = y.reshape((o, n) + out).swapaxes(0, 1)
     else:
         view = as_strided(x, shape=(n,) + out + (c,) + tuple(kernel),
                           strides=(s[0],) + out_strides + (s[1],) + kernel_strides, writeable=False)
         rows = view.reshape(length, groups, cg).transpose(1, 0, 2)               # (G, N*L, Cg*K)
         y = np.matmul(rows, weight.reshape(groups, og, cg).transpose(0, 2, 1))   # (G, N*L, O/G)
+        if bias is not None:
+            y += bias.astype(work, copy=False).reshape(groups, 1, og)
         y = np.moveaxis(y.transpose(1, 0, 2).reshape((n,) + out + (o,)), -1, 1)
-    if bias is not None:
-        y = y + bias.astype(work, copy=False).reshape((o,) + (1,) * nd)
     y = np.ascontiguousarray(y)
     return y.astype(out_dtype, copy=False)
 
@@ -84,24 +87,58 @@ def conv_transpose(x, weight, bias, *, stride, padding, output_padding, dilation
     kk = int(np.prod(kernel))
     length = int(np.prod(spatial))
     cg = c_in // groups
-    # columns (N, G, Cout/G * K, L) = W^T x, per group
-    w = weight.reshape(groups, cg, c_out_g * kk).transpose(0, 2, 1)     # (G, Cout/G*K, Cin/G)
-    xm = x.reshape(n, groups, cg, length)
-    cols = np.matmul(w[None], xm)                                      # (N, G, Cout/G*K, L)
-    cols = cols.reshape((n, groups * c_out_g) + kernel + spatial)
     full = tuple((spatial[i] - 1) * stride[i] + dilation[i] * (kernel[i] - 1) + 1 + output_padding[i]
                  for i in range(nd))
-    out = np.zeros((n, groups * c_out_g) + full, dtype=work)
-    for offsets in itertools.product(*[range(k) for k in kernel]):
-        key = (slice(None), slice(None)) + tuple(
-            slice(offsets[i] * dilation[i], offsets[i] * dilation[i] + (spatial[i] - 1) * stride[i] + 1, stride[i])
-            for i in range(nd))
-        out[key] += cols[(slice(None), slice(None)) + offsets]
+    # W^T, per group: (G, Cout/G*K, Cin/G)
+    w = weight.reshape(groups, cg, c_out_g * kk).transpose(0, 2, 1)
+    if all(s == 1 for s in stride) and all(d == 1 for d in dilation):
+        out = _col2im_unit_stride(x, w, n, groups * c_out_g, kernel, full, work)
+    else:
+        xm = x.reshape(n, groups, cg, length)
+        cols = np.matmul(w[None], xm)                                  # (N, G, Cout/G*K, L)
+        cols = cols.reshape((n, groups * c_out_g) + kernel + spatial)
+        out = np.zeros((n, groups * c_out_g) + full, dtype=work)
+        for offsets in itertools.product(*[range(k) for k in kernel]):
+            key = (slice(None), slice(None)) + tuple(
+                slice(offsets[i] * dilation[i], offsets[i] * dilation[i] + (spatial[i] - 1) * stride[i] + 1,
+                      stride[i])
+                for i in range(nd))
+            out[key] += cols[(slice(None), slice(None)) + offsets]
     crop = (slice(None), slice(None)) + tuple(slice(padding[i], full[i] - padding[i]) for i in range(nd))
     out = out[crop]
     if bias is not None:
         out = out + bias.astype(work, copy=False).reshape((-1,) + (1,) * nd)
     return np.ascontiguousarray(out).astype(out_dtype, copy=False)
+
+
+def _col2im_unit_stride(x, w, n, c_out, kernel, full, work):
+    """conv_transpose's columns and col2im for stride 1 and dilation 1, as contiguous adds.
+
+    The input's trailing spatial dims are zero-padded to the output's sizes, so that in the
+    flattened output plane each kernel offset's contribution is one run of the padded
+    input's length, starting at the offset's flat position (the zero columns land on
+    positions that other offsets fill): one long add per offset instead of a short add per
+    output row.
+    """
+    nd = len(kernel)
+    n, c_in = x.shape[:2]
+    groups = w.shape[0]
+    spatial = x.shape[2:]
+    widened = (spatial[0],) + tuple(full[1:])
+    if widened != spatial:
+        padded = np.zeros((n, c_in) + widened, dtype=work)
+        padded[(slice(None), slice(None)) + tuple(slice(0, s) for s in spatial)] = x
+        x = padded
+    run = int(np.prod(widened))
+    cols = np.matmul(w[None], x.reshape(n, groups, c_in // groups, run))   # (N, G, Cout/G*K, run)
+    cols = cols.reshape(n, c_out, -1, run)
+    plane_strides = [int(np.prod(full[i + 1:])) for i in range(nd)]
+    rows = int(np.prod(full[1:]))
+    out = np.zeros((n, c_out, (full[0] + 1) * rows), dtype=work)        # one spare row: the last runs overhang
+    for k, offsets in enumerate(itertools.product(*[range(kk) for kk in kernel])):
+        start = sum(o * st for o, st in zip(offsets, plane_strides))
+        out[:, :, start:start + run] += cols[:, :, k]
+    return out[:, :, :full[0] * rows].reshape((n, c_out) + tuple(full))
 
 
 def max_pool(x, *, kernel, stride, padding, dilation, output_size):
