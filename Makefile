@@ -13,6 +13,9 @@ $(STAMP): pyproject.toml examples/plugin-template/pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -e ".[$(EXTRAS)]"
+	# CuPy without its CUDA toolkit wheels: on a machine with no GPU the cuda plugin is tested
+	# reporting why it is unavailable (ember[cuda] adds the toolkit for real GPUs)
+	$(PY) -m pip install --quiet "cupy-cuda12x>=14"
 	# the out-of-tree plugin template, so the conformance kit also proves a third-party backend
 	$(PY) -m pip install --quiet -e examples/plugin-template
 	rm -f $(VENV)/.installed-*
