@@ -27,7 +27,8 @@ demo: $(STAMP)
 	EMBER_MPS_DEVICE=$${EMBER_MPS_DEVICE:-cpu} $(PY) -m ember.examples.digits
 
 test: $(STAMP)
-	EMBER_MPS_DEVICE=$${EMBER_MPS_DEVICE:-cpu} $(PY) -m pytest tests
+	# one BLAS thread: the suite is thousands of tiny products, where a second thread only spins
+	OPENBLAS_NUM_THREADS=$${OPENBLAS_NUM_THREADS:-1} EMBER_MPS_DEVICE=$${EMBER_MPS_DEVICE:-cpu} $(PY) -m pytest tests
 
 bench: $(STAMP)
 	$(PY) -m pytest benchmarks --benchmark-only --benchmark-columns=min,median,mean,rounds

@@ -213,8 +213,9 @@ def ember_register_kernels(backend, register):
     table = MlxKernels().kernels()
     table.update(fused.build())
     window = backend.window
-    for name in ("copy_", "index_put"):  # their results bypass normalize(): remember them here
-        table[name] = _noting(table[name], window)
+    for name in ("copy_", "index_put", "adam_step"):  # their results bypass normalize(): remember them here
+        if name in table:
+            table[name] = _noting(table[name], window)
     device = backend.mlx_device()
     if mx.default_device() != device:  # e.g. EMBER_MPS_DEVICE=cpu on a Mac: run every kernel there
         table = {name: _on_device(kernel, mx, device) for name, kernel in table.items()}
@@ -226,7 +227,13 @@ def _noting(kernel, window):
     note = window.note
 
     def run(*args, **attrs):
-        return note(kernel(*args, **attrs))
+        out = kernel(*args, **attrs)
+        if type(out) is tuple:
+            for a in out:
+                if a is not None:
+                    note(a)
+            return out
+        return note(out)
     run.__wrapped__ = kernel
     return run
 

@@ -1,4 +1,5 @@
-"""Fused MLX kernels for composites of the op table (softmax, log_softmax, conv, conv_transpose).
+"""Fused MLX kernels for composites of the op table (softmax, log_softmax, conv, conv_transpose,
+max_pool, adam_step).
 
 Each has its composite's calling convention (``ember/dispatch/ops.py``) and must match
 the composite to within rounding; the conformance suite checks both against float64
@@ -10,6 +11,9 @@ C_in / groups)``); PyTorch's layout is channels-first, so each conv moves the ch
 axis on the way in and out (MLX makes those copies lazily, as part of the conv).
 """
 from __future__ import annotations
+
+import itertools
+import math
 
 import mlx.core as mx
 
@@ -72,7 +76,65 @@ def conv_transpose(x, weight, bias, *, stride, padding, output_padding, dilation
     return _add_bias(mx.moveaxis(y, -1, 1), bias, nd)
 
 
-_FUSED = {"softmax": softmax, "log_softmax": log_softmax, "conv": conv, "conv_transpose": conv_transpose}
+def adam_step(param, grad, exp_avg, exp_avg_sq, max_exp_avg_sq, *, lr, beta1, beta2, eps, weight_decay, step,
+              decoupled_weight_decay, amsgrad, maximize):
+    """ember.optim.Adam's update as one MLX expression per state array: returns their new
+    values (param, exp_avg, exp_avg_sq, max_exp_avg_sq or None), which the core rebinds."""
+    if maximize:
+        grad = -grad
+    if weight_decay:
+        if decoupled_weight_decay:
+            param = param * (1 - lr * weight_decay)
+        else:
+            grad = grad + weight_decay * param
+    exp_avg = exp_avg + (1 - beta1) * (grad - exp_avg)  # lerp towards grad
+    exp_avg_sq = exp_avg_sq * beta2 + (1 - beta2) * (grad * grad)
+    second = exp_avg_sq
+    if amsgrad:
+        max_exp_avg_sq = second = mx.maximum(max_exp_avg_sq, exp_avg_sq)
+    denom = mx.sqrt(second) / ((1 - beta2 ** step) ** 0.5) + eps
+    param = param - (lr / (1 - beta1 ** step)) * (exp_avg / denom)
+    return param, exp_avg, exp_avg_sq, (max_exp_avg_sq if amsgrad else None)
+
+
+def max_pool(x, *, kernel, stride, padding, dilation, output_size):
+    """(values, int64 row-major positions in each input plane) of each window's first maximum.
+
+    The windows are ``prod(kernel)`` strided slices of the padded input, stacked last;
+    argmax picks the first maximum (NaN counts as the maximum, as in PyTorch)."""
+    nd = len(kernel)
+    lowest = -math.inf if mx.issubdtype(x.dtype, mx.floating) else int(mx.iinfo(x.dtype).min)
+    spatial = x.shape[2:]
+    reach = [(output_size[i] - 1) * stride[i] + dilation[i] * (kernel[i] - 1) + 1 for i in range(nd)]
+    right = [reach[i] - spatial[i] - padding[i] for i in range(nd)]
+    if any(padding) or any(r > 0 for r in right):
+        x = mx.pad(x, [(0, 0), (0, 0)] + [(padding[i], max(right[i], 0)) for i in range(nd)],
+                   constant_values=lowest)
+    windows = []
+    for offsets in itertools.product(*[range(k) for k in kernel]):
+        key = (slice(None), slice(None)) + tuple(
+            slice(offsets[i] * dilation[i], offsets[i] * dilation[i] + (output_size[i] - 1) * stride[i] + 1,
+                  stride[i]) for i in range(nd))
+        windows.append(x[key])
+    windows = mx.stack(windows, axis=-1)                              # (N, C, *out, K)
+    which = mx.argmax(windows, axis=-1, keepdims=True)
+    values = mx.take_along_axis(windows, which, axis=-1).squeeze(-1)
+    rest = which.squeeze(-1).astype(mx.int64)
+    flat = None
+    plane = 1
+    for i in reversed(range(nd)):  # the last kernel dim varies fastest in a window's offset
+        k_i = mx.remainder(rest, kernel[i]) if i else rest
+        rest = mx.floor_divide(rest, kernel[i])
+        start = mx.arange(output_size[i], dtype=mx.int64) * stride[i] - padding[i]
+        start = start.reshape((output_size[i],) + (1,) * (nd - 1 - i))
+        term = (start + k_i * dilation[i]) * plane
+        flat = term if flat is None else flat + term
+        plane *= spatial[i]
+    return values, flat
+
+
+_FUSED = {"softmax": softmax, "log_softmax": log_softmax, "conv": conv, "conv_transpose": conv_transpose,
+          "adam_step": adam_step, "max_pool": max_pool}
 
 
 def build() -> dict:

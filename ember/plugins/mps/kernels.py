@@ -145,8 +145,12 @@ class MlxKernels:
     def _axes(dims):
         return tuple(dims) if dims else None
 
+    # An empty input is answered without MLX: its CPU reduction over a zero-size axis
+    # can hang (MLX 0.32), and the result is known (the identity, or an empty array).
     def sum(self, x, *, dims, keepdim):
         axes = self._axes(dims)
+        if x.size == 0:
+            return _empty_result(x, dims, keepdim, mx.int64 if x.dtype in _INTEGRAL else x.dtype, 0)
         if x.dtype in _INTEGRAL:  # integers and bool sum to int64, as in PyTorch
             return mx.sum(x.astype(mx.int64), axis=axes, keepdims=keepdim)
         if x.dtype in _LOW_PRECISION:  # accumulate in float32
@@ -154,12 +158,14 @@ class MlxKernels:
         return mx.sum(x, axis=axes, keepdims=keepdim)
 
     def prod(self, x, *, dims, keepdim):
+        if x.size == 0:
+            return _empty_result(x, dims, keepdim, mx.int64 if x.dtype in _INTEGRAL else x.dtype, 1)
         if x.dtype in _INTEGRAL:
             return mx.prod(x.astype(mx.int64), axis=self._axes(dims), keepdims=keepdim)
         return mx.prod(x, axis=self._axes(dims), keepdims=keepdim)
 
     def amax(self, x, *, dims, keepdim):
-        if x.size == 0:  # MLX refuses empty reductions; an empty result (the core rejects the others)
+        if x.size == 0:  # an empty result (the core rejects reducing a zero-size dim)
             return _empty_result(x, dims, keepdim, x.dtype)
         return mx.max(x, axis=self._axes(dims), keepdims=keepdim)
 
@@ -169,9 +175,13 @@ class MlxKernels:
         return mx.min(x, axis=self._axes(dims), keepdims=keepdim)
 
     def all(self, x, *, dims, keepdim):
+        if x.size == 0:
+            return _empty_result(x, dims, keepdim, mx.bool_, True)
         return mx.all(x, axis=self._axes(dims), keepdims=keepdim)
 
     def any(self, x, *, dims, keepdim):
+        if x.size == 0:
+            return _empty_result(x, dims, keepdim, mx.bool_, False)
         return mx.any(x, axis=self._axes(dims), keepdims=keepdim)
 
     def argmax(self, x, *, dim, keepdim):
@@ -391,11 +401,11 @@ def random_array(values: np.ndarray, dtype: dt.dtype):
     return mx.array(np.asarray(values).astype(dtype.numpy), dtype=target)
 
 
-def _empty_result(x, dims, keepdim, dtype):
-    """The (empty) result of reducing an empty ``x`` over ``dims`` (() = all)."""
+def _empty_result(x, dims, keepdim, dtype, identity=0):
+    """The result of reducing an empty ``x`` over ``dims`` (() = all): ``identity`` everywhere."""
     axes = {d % x.ndim for d in dims} if dims else set(range(x.ndim))
     shape = tuple(1 if i in axes else s for i, s in enumerate(x.shape) if keepdim or i not in axes)
-    return mx.zeros(shape, dtype=dtype)
+    return mx.full(shape, identity, dtype=dtype)
 
 
 def _scalar_as(value, dtype):

@@ -13,7 +13,7 @@ BF16 = np.dtype(ml_dtypes.bfloat16)
 
 
 class CType:
-    __slots__ = ("np", "name", "storage", "compute", "kind", "bits")
+    __slots__ = ("np", "name", "storage", "compute", "kind", "bits", "raw")
 
     def __init__(self, np_dtype, storage, compute, kind, bits):
         self.np = np.dtype(np_dtype)
@@ -22,6 +22,8 @@ class CType:
         self.compute = compute      # C type arithmetic on it runs in
         self.kind = kind            # 'b' bool, 'i' signed, 'u' unsigned, 'f' float
         self.bits = bits
+        # the type copies move it as (no arithmetic): half needs cl_khr_fp16 for plain loads
+        self.raw = "ushort" if storage == "half" else storage
 
     def __repr__(self):
         return f"CType({self.name})"

@@ -10,6 +10,7 @@ import math
 
 import numpy as np
 
+from ember.core import dtype as dt
 from ember.plugins.opencl import cltypes as T
 from ember.plugins.opencl import elementwise as ew
 from ember.plugins.opencl import sources
@@ -61,11 +62,17 @@ for _name in ew.UNARY:
 
 
 def _result_dtype(*operands):
+    """PyTorch's promotion of the operands (Python scalars take part only by category)."""
     arrays = [o.dtype for o in operands if isinstance(o, CLArray)]
     if len(set(arrays)) == 1 and len(arrays) == len(operands):
         return arrays[0]
+    result = None
+    for d in arrays:
+        d = dt.from_numpy_dtype(d)
+        result = d if result is None else dt.promote_types(result, d)
     scalars = [o for o in operands if not isinstance(o, CLArray)]
-    return np.result_type(*arrays, *scalars)
+    category = max((dt.scalar_dtype(s).category for s in scalars), default=None)
+    return dt.result_dtype(result, None, category).numpy
 
 
 def _broadcast_shape(*operands):
@@ -118,7 +125,7 @@ def where(cond, x, y):
     out = empty(st, _broadcast_shape(cond, x, y), dtype)
     if isinstance(cond, CLArray) and T.ctype(cond.dtype).kind == "f":
         cond = _cast_to(cond, np.bool_)
-    return ew.run(st, "where", "a ? b : c", out, [cond, x, y], ct)
+    return ew.run(st, "where", "(a != 0) ? b : c", out, [cond, x, y], ct)
 
 
 def _conversion(src: np.dtype, dst: np.dtype) -> str:

@@ -201,7 +201,7 @@ def take(state, maxd, nidx, c):
     ptrs, body = _index_common(nidx)
     return _head(state, maxd) + f"""
 {index_meta(nidx)}
-__kernel void take(__global {c.storage}* out, long out_off, __global const {c.storage}* x, long x_off{ptrs}, ix_meta m) {{
+__kernel void take(__global {c.raw}* out, long out_off, __global const {c.raw}* x, long x_off{ptrs}, ix_meta m) {{
     for (long gid = get_global_id(0); gid < m.n; gid += get_global_size(0)) {{
         {body}
         out[out_off + vo] = x[x_off + xo];
@@ -214,9 +214,11 @@ def put(state, maxd, nidx, c, reduce, atomic):
     """x[indexed places] (op)= values; ``reduce`` None (store) or a C expression over old, v."""
     ptrs, body = _index_common(nidx)
     ct = c.compute
+    storage = c.storage
     if reduce is None:
         update = "x[x_off + xo] = values[values_off + vo];"
         helper = ""
+        storage = c.raw
     else:
         value = T.load(c, "values", "values_off + vo")
         if atomic:
@@ -230,7 +232,7 @@ def put(state, maxd, nidx, c, reduce, atomic):
     ext = "#pragma OPENCL EXTENSION cl_khr_int64_base_atomics : enable\n" if atomic and c.bits == 64 else ""
     return _head(state, maxd, ext + helper) + f"""
 {index_meta(nidx)}
-__kernel void put(__global {c.storage}* x, long x_off, __global const {c.storage}* values, long values_off{ptrs},
+__kernel void put(__global {storage}* x, long x_off, __global const {storage}* values, long values_off{ptrs},
                   ix_meta m) {{
     for (long gid = get_global_id(0); gid < m.n; gid += get_global_size(0)) {{
         {body}
@@ -388,8 +390,8 @@ __kernel void uq_flags(__global long* flags, __global const {c.storage}* sv, lon
         flags[i] = !{same};
     }}
 }}
-__kernel void uq_fill(__global {c.storage}* values, __global long* starts, __global long* inverse,
-                      __global const {c.storage}* sv, __global const long* perm, __global const long* flags,
+__kernel void uq_fill(__global {c.raw}* values, __global long* starts, __global long* inverse,
+                      __global const {c.raw}* sv, __global const long* perm, __global const long* flags,
                       __global const long* group, long n) {{
     for (long i = get_global_id(0); i < n; i += get_global_size(0)) {{
         long g = group[i] - 1;
