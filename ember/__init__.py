@@ -49,6 +49,8 @@ del _module, _names, _name
 from ember import autograd  # noqa: E402,F401
 from ember import dispatch  # noqa: E402,F401
 from ember import cuda  # noqa: E402,F401  (torch.cuda's helpers; imports no GPU library)
+from ember import mps  # noqa: E402,F401  (torch.mps's helpers; imports no MLX)
+from ember import backends  # noqa: E402,F401  (torch.backends: ember.backends.mps.is_available() ...)
 from ember import serialization  # noqa: E402,F401
 from ember.serialization import save, load  # noqa: E402,F401
 from ember import optim  # noqa: E402,F401

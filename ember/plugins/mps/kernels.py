@@ -405,7 +405,7 @@ def _empty_result(x, dims, keepdim, dtype, identity=0):
     """The result of reducing an empty ``x`` over ``dims`` (() = all): ``identity`` everywhere."""
     axes = {d % x.ndim for d in dims} if dims else set(range(x.ndim))
     shape = tuple(1 if i in axes else s for i, s in enumerate(x.shape) if keepdim or i not in axes)
-    return mx.full(shape, identity, dtype=dtype)
+    return mx.full(shape, bool(identity) if dtype == mx.bool_ else identity, dtype=dtype)
 
 
 def _scalar_as(value, dtype):

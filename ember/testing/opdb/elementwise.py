@@ -28,13 +28,13 @@ def _f64(fn):
     return ref
 
 
-def _float_unary(name, ref, low, high, nonfinite=True, grad=True, tol=None, nonzero=False):
+def _float_unary(name, ref, low, high, nonfinite=True, grad=True, tol=None, nonzero=False, aliases=()):
     ref = _f64(ref)
 
     def samples(mk):
         return smp.unary(mk, low, high, nonzero=nonzero, specials=smp.NONFINITE if nonfinite else None)
     return _add(OpInfo(name, ref=ref, samples=samples, dtypes=D.ALL, result_dtype=floating, method=name,
-                       inplace=name + "_", supports_grad=grad, tol=tol))
+                       inplace=name + "_", supports_grad=grad, tol=tol, aliases=aliases))
 
 
 _float_unary("sqrt", np.sqrt, 0.1, 6)
@@ -49,9 +49,9 @@ _float_unary("log1p", np.log1p, -0.9, 6)
 _float_unary("sin", np.sin, -5, 5)
 _float_unary("cos", np.cos, -5, 5)
 _float_unary("tan", np.tan, -1.3, 1.3)
-_float_unary("asin", np.arcsin, -0.95, 0.95)
-_float_unary("acos", np.arccos, -0.95, 0.95)
-_float_unary("atan", np.arctan, -5, 5)
+_float_unary("asin", np.arcsin, -0.95, 0.95, aliases=("arcsin",))
+_float_unary("acos", np.arccos, -0.95, 0.95, aliases=("arccos",))
+_float_unary("atan", np.arctan, -5, 5, aliases=("arctan",))
 _float_unary("sinh", np.sinh, -3, 3)
 _float_unary("cosh", np.cosh, -3, 3)
 _float_unary("tanh", np.tanh, -3, 3)
@@ -59,16 +59,14 @@ _float_unary("sigmoid", scipy.special.expit, -6, 6)
 _float_unary("erf", scipy.special.erf, -2.5, 2.5)
 _float_unary("erfinv", scipy.special.erfinv, -0.95, 0.95)
 _float_unary("reciprocal", lambda x: 1 / x, -5, 5, nonzero=True)
-for _op in OPS:
-    if _op.name in ("asin", "acos", "atan"):
-        _op.aliases = ("arc" + _op.name[1:],)
 
 
 # ---------------------------------------------------------------- unary, dtype kept
 def _same_unary(name, ref, dtypes, low=None, high=None, nonfinite=True, grad=True, operator=None, inplace=True,
-                kwargs=None, result_dtype=same, aliases=()):
-    def samples(mk):
-        return smp.unary(mk, low, high, specials=smp.NONFINITE if nonfinite else None, kwargs=kwargs)
+                kwargs=None, result_dtype=same, aliases=(), samples=None):
+    if samples is None:
+        def samples(mk):
+            return smp.unary(mk, low, high, specials=smp.NONFINITE if nonfinite else None, kwargs=kwargs)
     return _add(OpInfo(name, ref=ref, samples=samples, dtypes=dtypes, result_dtype=result_dtype, method=name,
                        operator=operator, inplace=name + "_" if inplace else None, supports_grad=grad,
                        aliases=aliases))
@@ -80,7 +78,15 @@ def _sign(x):
 
 _same_unary("neg", np.negative, D.ALL_BUT_BOOL, operator=O.neg, aliases=("negative",))
 _same_unary("abs", np.abs, D.ALL_BUT_BOOL, operator=O.abs, aliases=("absolute",))
-_same_unary("sign", _sign, D.ALL, nonfinite=False)
+
+
+def _sign_samples(mk):
+    yield from smp.unary(mk)
+    if mk.is_float:
+        yield S(np.array([0.0, -0.0, np.inf, -np.inf, 2.0, -3.0], dtype=mk.np_dtype), desc="zeros_infs", grad=False)
+
+
+_same_unary("sign", _sign, D.ALL, samples=_sign_samples)
 _same_unary("relu", lambda x: np.maximum(x, 0), D.ALL_BUT_BOOL, nonfinite=False)
 _same_unary("floor", np.floor, D.ALL_BUT_BOOL)
 _same_unary("ceil", np.ceil, D.ALL_BUT_BOOL)
@@ -99,15 +105,6 @@ def _round_samples(mk):
 
 _add(OpInfo("round", ref=lambda x, decimals=0: np.round(x, decimals), samples=_round_samples, dtypes=D.ALL_BUT_BOOL,
             method="round", inplace="round_"))
-
-
-def _sign_samples(mk):
-    yield from smp.unary(mk)
-    if mk.is_float:
-        yield S(np.array([0.0, -0.0, np.inf, -np.inf, 2.0, -3.0], dtype=mk.np_dtype), desc="zeros_infs", grad=False)
-
-
-OPS[[o.name for o in OPS].index("sign")].sample_fn = _sign_samples
 
 
 def _isx_samples(mk):
@@ -190,8 +187,7 @@ _binary_op("div", _f64(np.true_divide), D.ALL, result_dtype=floating,
 
 
 def _div_trunc_ref(x, y, rounding_mode):
-    q = np.trunc(np.true_divide(x, y))
-    return q
+    return np.trunc(np.true_divide(x, y))
 
 
 def _div_floor_ref(x, y, rounding_mode=None):
