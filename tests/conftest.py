@@ -20,7 +20,19 @@ def available_devices():
 DEVICES = available_devices()
 
 
-@pytest.fixture(params=DEVICES)
+def _has_float64(device):
+    from ember.dispatch.registry import REGISTRY
+    return ember.float64 in REGISTRY.available_backend(device).supported_dtypes()
+
+
+# The layer, loss, optimizer and example tests compare against float64 computed on the
+# device itself, so they run where float64 exists. A device without it (mps, as in
+# PyTorch) is covered by the conformance suite, which checks it in float32 against the
+# same references, and by its plugin's own tests.
+FLOAT64_DEVICES = [d for d in DEVICES if _has_float64(d)]
+
+
+@pytest.fixture(params=FLOAT64_DEVICES)
 def device(request):
     return request.param
 
@@ -29,3 +41,26 @@ def device(request):
 def _seed():
     ember.manual_seed(0)
     yield
+
+
+def _unsupported_dtype(device, params):
+    """The first ember dtype among a test's parameters that ``device`` does not support."""
+    from ember.dispatch.registry import REGISTRY
+    supported = REGISTRY.available_backend(device).supported_dtypes()
+    for value in params.values():
+        if isinstance(value, ember.dtype) and value not in supported:
+            return value
+    return None
+
+
+def pytest_collection_modifyitems(items):
+    """A test parametrized with a device and a dtype that device lacks (mps: float64, as in
+    PyTorch) does not apply there: skip it, naming both. Which dtypes a backend supports is
+    its own declaration (Backend.supported_dtypes), tested by the conformance suite."""
+    for item in items:
+        params = getattr(getattr(item, "callspec", None), "params", {})
+        device = params.get("device")
+        if isinstance(device, str) and device in DEVICES:
+            missing = _unsupported_dtype(device, params)
+            if missing is not None:
+                item.add_marker(pytest.mark.skip(reason=f"{device} does not support {missing}"))

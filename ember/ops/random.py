@@ -86,6 +86,26 @@ def _draw(kind, shape, dtype, device, generator, requires_grad=False):
     return create(kind, device, requires_grad, shape=shape, dtype=dtype, seed=seed_, offset=offset)
 
 
+def _draw_wide(kind, shape, device, generator):
+    """float64 numbers for float64 arithmetic (randint, uniform_, ...). A device without
+    float64 (mps) has them made on the CPU, which gives the same numbers; the caller then
+    moves its result to the device (``_onto``)."""
+    return _draw(kind, shape, dt.float64, device if _has_float64(device) else None, generator)
+
+
+def _has_float64(device) -> bool:
+    from ember.core.call import backend_of
+    d = canonical_device(device)
+    return dt.float64 in backend_of(d.type).supported_dtypes(d.index)
+
+
+def _onto(value: Tensor, dtype, device) -> Tensor:
+    """``value`` (computed where ``_draw`` put it) as ``dtype`` on ``device``."""
+    from ember.ops.creation import to_device
+    value = value.to(dtype)
+    return value if device is None or value.device == canonical_device(device) else to_device(value, device)
+
+
 def _float_dtype(dtype):
     d = _resolve_dtype(dtype)
     if not d.is_floating_point:
@@ -123,9 +143,9 @@ def randint(low=0, high=None, size=None, *, generator=None, dtype=None, device=N
         raise TypeError("randint() missing required argument 'size'")
     if high <= low:
         raise RuntimeError(f"random_ expects 'from' to be less than 'to', but got from={low} >= to={high}")
-    u = _draw("philox_uniform", as_shape((size,)), dt.float64, device, generator)
+    u = _draw_wide("philox_uniform", as_shape((size,)), device, generator)
     out = (u * (high - low)).floor_() + low
-    return out.to(_resolve_dtype(dtype, dt.int64))
+    return _onto(out, _resolve_dtype(dtype, dt.int64), device)
 
 
 def randint_like(input, low=0, high=None, *, dtype=None, device=None, generator=None) -> Tensor:
@@ -134,8 +154,8 @@ def randint_like(input, low=0, high=None, *, dtype=None, device=None, generator=
 
 
 def randperm(n, *, generator=None, dtype=None, device=None, requires_grad=False, out=None) -> Tensor:
-    keys = _draw("philox_uniform", (n,), dt.float64, device, generator)
-    return keys.argsort(stable=True).to(_resolve_dtype(dtype, dt.int64))
+    keys = _draw_wide("philox_uniform", (n,), device, generator)
+    return _onto(keys.argsort(stable=True), _resolve_dtype(dtype, dt.int64), device)
 
 
 def normal(mean=0.0, std=1.0, size=None, *, generator=None, dtype=None, device=None,
@@ -155,8 +175,10 @@ def normal(mean=0.0, std=1.0, size=None, *, generator=None, dtype=None, device=N
 
 def bernoulli(input, p=None, *, generator=None) -> Tensor:
     probs = input if p is None else p
-    u = _draw("philox_uniform", input.shape, dt.float64, input.device, generator)
-    return (u < probs).to(input.dtype)
+    u = _draw_wide("philox_uniform", input.shape, input.device, generator)
+    if isinstance(probs, Tensor):
+        probs = probs.to(u.device)
+    return _onto(u < probs, input.dtype, input.device)
 
 
 def multinomial(input, num_samples, replacement=False, *, generator=None) -> Tensor:
@@ -164,6 +186,9 @@ def multinomial(input, num_samples, replacement=False, *, generator=None) -> Ten
     from ember.ops.shape import stack
     if input.ndim not in (1, 2):
         raise RuntimeError(f"prob_dist must be 1 or 2 dim, got {input.ndim}")
+    if not _has_float64(input.device):  # the weights are taken in float64: sample on the CPU
+        return _onto(multinomial(input.cpu(), num_samples, replacement, generator=generator), dt.int64,
+                     input.device)
     rows = input.reshape(1, -1) if input.ndim == 1 else input
     n_cat = rows.shape[-1]
     if not replacement and num_samples > n_cat:
@@ -175,12 +200,12 @@ def multinomial(input, num_samples, replacement=False, *, generator=None) -> Ten
     if replacement:
         cdf = weights.cumsum(-1)
         cdf = cdf / cdf[:, -1:]
-        u = _draw("philox_uniform", (rows.shape[0], num_samples), dt.float64, input.device, generator)
+        u = _draw_wide("philox_uniform", (rows.shape[0], num_samples), input.device, generator)
         out = stack([(cdf[i].unsqueeze(0) <= u[i].unsqueeze(1)).sum(-1) for i in range(rows.shape[0])])
         out = out.clamp(max=n_cat - 1)
     else:
         # Gumbel-top-k: keys u^(1/w) ordered descending give weighted sampling without replacement
-        u = _draw("philox_uniform", tuple(rows.shape), dt.float64, input.device, generator)
+        u = _draw_wide("philox_uniform", tuple(rows.shape), input.device, generator)
         positive = weights > 0
         safe = weights.where(positive, weights.new_full((), 1.0))  # no division by zero (numpy warns)
         keys = (u.clamp(min=1e-300).log() / safe).where(positive, weights.new_full((), -float("inf")))
@@ -190,18 +215,20 @@ def multinomial(input, num_samples, replacement=False, *, generator=None) -> Ten
 
 # ---------------------------------------------------------------- in-place sampling (Tensor methods)
 def uniform_(self, a=0.0, b=1.0, *, generator=None) -> Tensor:
-    u = _draw("philox_uniform", self.shape, dt.float64, self.device, generator)
-    return self.copy_(u * (b - a) + a)
+    u = _draw_wide("philox_uniform", self.shape, self.device, generator)
+    return self.copy_(_onto(u * (b - a) + a, self.dtype, self.device))
 
 
 def normal_(self, mean=0.0, std=1.0, *, generator=None) -> Tensor:
-    z = _draw("philox_normal", self.shape, dt.float64, self.device, generator)
-    return self.copy_(z * std + mean)
+    z = _draw_wide("philox_normal", self.shape, self.device, generator)
+    return self.copy_(_onto(z * std + mean, self.dtype, self.device))
 
 
 def bernoulli_(self, p=0.5, *, generator=None) -> Tensor:
-    u = _draw("philox_uniform", self.shape, dt.float64, self.device, generator)
-    return self.copy_(u < p)
+    u = _draw_wide("philox_uniform", self.shape, self.device, generator)
+    if isinstance(p, Tensor):
+        p = p.to(u.device)
+    return self.copy_(_onto(u < p, self.dtype, self.device))
 
 
 def random_(self, from_=0, to=None, *, generator=None) -> Tensor:
@@ -211,5 +238,5 @@ def random_(self, from_=0, to=None, *, generator=None) -> Tensor:
 
 
 def exponential_(self, lambd=1.0, *, generator=None) -> Tensor:
-    u = _draw("philox_uniform", self.shape, dt.float64, self.device, generator)
-    return self.copy_(-(1.0 - u).log() / lambd)
+    u = _draw_wide("philox_uniform", self.shape, self.device, generator)
+    return self.copy_(_onto(-(1.0 - u).log() / lambd, self.dtype, self.device))

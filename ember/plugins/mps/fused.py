@@ -34,9 +34,12 @@ def log_softmax(x, *, dim):
     if x.size == 0:  # MLX's logsumexp refuses empty arrays
         return mx.array(x)
     work = x.astype(mx.float32) if x.dtype in _LOW_PRECISION else x
-    if work.ndim == 0:
-        return (work - mx.logsumexp(work, keepdims=True)).astype(x.dtype)
-    return (work - mx.logsumexp(work, axis=dim, keepdims=True)).astype(x.dtype)
+    axis = dim if work.ndim else None
+    # shift by the max first and subtract the log of the shifted sum: x - logsumexp(x) would
+    # lose the small terms to the rounding of logsumexp's large value (1e4 + log 2 in float32)
+    shift = mx.max(work, axis=axis, keepdims=True)
+    shifted = work - mx.where(mx.isinf(shift), 0, shift)
+    return (shifted - mx.log(mx.sum(mx.exp(shifted), axis=axis, keepdims=True))).astype(x.dtype)
 
 
 def _channels_last(a):
