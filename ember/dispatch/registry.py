@@ -21,7 +21,8 @@ from ember.dispatch.ops import OPS
 
 ENTRY_POINT_GROUP = "ember.backends"
 # Used only when ember runs from a source tree that was never pip-installed.
-_BUILTIN_MODULES = {"cpu": "ember.plugins.cpu", "cuda": "ember.plugins.cuda", "rocm": "ember.plugins.rocm"}
+_BUILTIN_MODULES = {"cpu": "ember.plugins.cpu", "cuda": "ember.plugins.cuda", "rocm": "ember.plugins.rocm",
+                    "mps": "ember.plugins.mps"}
 
 
 class PluginFailure:

@@ -50,8 +50,18 @@ def _add_bias(y, bias, nd):
     return y if bias is None else y + bias.astype(y.dtype).reshape((-1,) + (1,) * nd)
 
 
+def _empty_conv(x, weight, bias, out_channels, spatial):
+    """A conv with nothing to sum over or nothing to produce: MLX's kernels divide by zero there."""
+    y = mx.zeros((x.shape[0], out_channels) + tuple(spatial), dtype=x.dtype)
+    return _add_bias(y, bias, len(spatial))
+
+
 def conv(x, weight, bias, *, stride, padding, dilation, groups):
     nd = weight.ndim - 2
+    if x.size == 0 or weight.size == 0:
+        spatial = [(x.shape[2 + i] + 2 * padding[i] - dilation[i] * (weight.shape[2 + i] - 1) - 1) // stride[i] + 1
+                   for i in range(nd)]
+        return _empty_conv(x, weight, bias, weight.shape[0], spatial)
     y = mx.conv_general(_channels_last(x), _channels_last(weight), stride=list(stride), padding=list(padding),
                         kernel_dilation=list(dilation), groups=groups)
     return _add_bias(mx.moveaxis(y, -1, 1), bias, nd)
@@ -64,6 +74,10 @@ def conv_transpose(x, weight, bias, *, stride, padding, output_padding, dilation
     nd = weight.ndim - 2
     c_in, c_out_g = weight.shape[:2]
     kernel = weight.shape[2:]
+    if x.size == 0 or weight.size == 0:
+        spatial = [(x.shape[2 + i] - 1) * stride[i] - 2 * padding[i] + dilation[i] * (kernel[i] - 1)
+                   + output_padding[i] + 1 for i in range(nd)]
+        return _empty_conv(x, weight, bias, c_out_g * groups, spatial)
     # (C_in, C_out/G, *k) -> (G, C_out/G, *k, C_in/G) -> (C_out, *k, C_in/G)
     w = weight.reshape((groups, c_in // groups, c_out_g) + tuple(kernel))
     w = mx.transpose(w, (0, 2) + tuple(range(3, 3 + nd)) + (1,))
@@ -106,6 +120,9 @@ def max_pool(x, *, kernel, stride, padding, dilation, output_size):
     The windows are ``prod(kernel)`` strided slices of the padded input, stacked last;
     argmax picks the first maximum (NaN counts as the maximum, as in PyTorch)."""
     nd = len(kernel)
+    if x.size == 0:  # no planes (N or C is 0): MLX's argmax refuses empty arrays
+        shape = tuple(x.shape[:2]) + tuple(output_size)
+        return mx.zeros(shape, dtype=x.dtype), mx.zeros(shape, dtype=mx.int64)
     lowest = -math.inf if mx.issubdtype(x.dtype, mx.floating) else int(mx.iinfo(x.dtype).min)
     spatial = x.shape[2:]
     reach = [(output_size[i] - 1) * stride[i] + dilation[i] * (kernel[i] - 1) + 1 for i in range(nd)]
