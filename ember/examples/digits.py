@@ -6,7 +6,7 @@ with a progress bar per epoch, evaluates on a held-out 20% split, then prints a 
 plot of the loss and accuracy curves and the checkpoint, and reloads the checkpoint to
 check that it reproduces the test accuracy.
 
-    python -m ember.examples.digits --device cpu --epochs 12 --out demo-out
+    python -m ember.examples.digits --device cpu --epochs 8 --out demo-out
 """
 from __future__ import annotations
 
@@ -146,7 +146,7 @@ def available_devices() -> list[str]:
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--device", action="append", help="device to train on (repeatable; default: all)")
-    parser.add_argument("--epochs", type=int, default=12)
+    parser.add_argument("--epochs", type=int, default=8)
     parser.add_argument("--out", default="demo-out")
     parser.add_argument("--quiet", action="store_true", help="no progress bars")
     args = parser.parse_args(argv)

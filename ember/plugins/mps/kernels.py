@@ -11,9 +11,10 @@ arrays and the in-place kernels (``copy_``, ``index_put``) return the new value 
 their destination; the core writes views back into their base
 (``Backend.aliasing_views = False``).
 
-Only three kernels read a value back to the host, because their output *shape*
-depends on the data: ``nonzero`` and ``unique`` (the number of results) and
-``philox_*`` (ember's random stream is generated on the host, see ``random_array``).
+The host takes part in three kernels only: ``nonzero`` and ``unique`` read one number
+back (how many results there are: their output *shape* depends on the data; the rest
+runs in MLX), and ``philox_*`` generate ember's random stream on the host, where it is
+defined, and copy it over (see ``random_array``).
 """
 from __future__ import annotations
 
