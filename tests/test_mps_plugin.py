@@ -376,3 +376,34 @@ def test_modules_initialise_on_mps():
     layer = ember.nn.Linear(8, 3, device="mps")
     assert layer.weight.device.type == "mps" and layer.weight.dtype is ember.float32
     assert float(layer.weight.abs().max()) <= 8 ** -0.5
+
+
+# ---------------------------------------------------------------- fused kernels in a model
+@needs_mps
+def test_small_cnn_trains_like_on_the_cpu():
+    # conv, conv_transpose, max_pool, log_softmax and adam_step run as fused MLX kernels on mps
+    nn = ember.nn
+
+    def run(device):
+        ember.manual_seed(11)
+        model = nn.Sequential(nn.Conv2d(2, 4, 3, padding=1, groups=2), nn.ReLU(), nn.MaxPool2d(2),
+                              nn.ConvTranspose2d(4, 3, 3, stride=2, padding=1, output_padding=1),
+                              nn.Flatten(), nn.Linear(3 * 8 * 8, 5)).to(device)
+        opt = ember.optim.AdamW(model.parameters(), lr=1e-2, weight_decay=0.1)
+        rng = np.random.default_rng(4)
+        losses = []
+        for _ in range(3):
+            x = ember.tensor(rng.standard_normal((6, 2, 8, 8), dtype=np.float32), device=device)
+            y = ember.tensor(rng.integers(0, 5, 6), device=device)
+            loss = nn.functional.cross_entropy(model(x), y)
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+            losses.append(loss.item())
+        return losses, [p.detach().cpu().numpy() for p in model.parameters()]
+
+    mps_losses, mps_params = run("mps")
+    cpu_losses, cpu_params = run("cpu")
+    np.testing.assert_allclose(mps_losses, cpu_losses, rtol=1e-4)
+    for got, want in zip(mps_params, cpu_params):
+        np.testing.assert_allclose(got, want, rtol=1e-3, atol=1e-4)

@@ -86,6 +86,7 @@ class MPSBackend(Backend):
         self.window = EvalWindow(EVAL_INTERVAL)
         self._array = None       # mlx.core.array, once MLX is imported
         self._kernels = None     # ember.plugins.mps.kernels, once imported
+        self._dtypes = {}        # MLX dtype -> ember dtype, once imported
 
     # ---------------------------------------------------------------- availability
     @property
@@ -141,6 +142,7 @@ class MPSBackend(Backend):
         from ember.plugins.mps import kernels
         self._kernels = kernels
         self._array = kernels.mx.array
+        self._dtypes = kernels.EMBER_DTYPE
         self.window.mx = kernels.mx
         return kernels
 
@@ -151,7 +153,9 @@ class MPSBackend(Backend):
         return (self._kernels or self._bind()).to_host(native)  # evaluates the array
 
     def dtype_of(self, native):
-        found = (self._kernels or self._bind()).EMBER_DTYPE.get(native.dtype)
+        found = self._dtypes.get(native.dtype)
+        if found is None:
+            found = self._bind().EMBER_DTYPE.get(native.dtype)
         if found is None:
             raise TypeError(f"an mps kernel returned an MLX array of dtype {native.dtype}, which ember lacks")
         return found
