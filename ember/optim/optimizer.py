@@ -385,10 +385,15 @@ class Optimizer:
 Optimizer.step = _hooked(Optimizer.step)
 
 
+# Per-parameter counters kept as CPU float32 scalars (read with .item() each step), which
+# loading leaves where and as they are.
+_SCALAR_STATE = ("step", "mu_product")
+
+
 def _cast_state(param: Tensor, value, key=None):
     """A loaded state value, placed for ``param``: its device, its dtype if floating, always a copy."""
     if isinstance(value, Tensor):
-        if key == "step":
+        if key in _SCALAR_STATE:
             out = value
         elif param.dtype.is_floating_point:
             out = value.to(dtype=param.dtype, device=param.device)
