@@ -1,6 +1,7 @@
 # make demo  - create .venv, install ember with every backend this machine can run, run the main job
 # make test  - same set-up plus the test tools, then the whole suite (conformance on every available device)
 # make bench - same set-up, then the benchmarks
+# make coverage-docs - regenerate docs/coverage.md (tests/test_coverage_docs.py fails when it is stale)
 PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
@@ -8,7 +9,7 @@ PY := $(VENV)/bin/python
 BASE := $(VENV)/.base-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
 TOOLS := $(VENV)/.tools-$(shell cat pyproject.toml examples/plugin-template/pyproject.toml | cksum | cut -d' ' -f1)
 
-.PHONY: demo test bench clean
+.PHONY: demo test bench clean coverage-docs
 
 $(BASE): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -36,6 +37,10 @@ test: $(TOOLS)
 
 bench: $(TOOLS)
 	$(PY) -m pytest benchmarks --benchmark-only --benchmark-columns=min,median,mean,rounds
+
+coverage-docs: $(BASE)
+	EMBER_MPS_DEVICE=$${EMBER_MPS_DEVICE:-cpu} $(PY) -m ember coverage --markdown > docs/coverage.md.tmp
+	mv docs/coverage.md.tmp docs/coverage.md
 
 clean:
 	rm -rf $(VENV) .pytest_cache .benchmarks

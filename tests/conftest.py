@@ -37,6 +37,12 @@ def device(request):
     return request.param
 
 
+@pytest.fixture(params=DEVICES)
+def any_device(request):
+    """Every available device, for tests that need nothing beyond float32."""
+    return request.param
+
+
 @pytest.fixture(autouse=True)
 def _seed():
     ember.manual_seed(0)

@@ -60,7 +60,8 @@ def run_example(name, device, small=None, extra=()):
 
 
 @pytest.mark.parametrize("name", sorted(CONFIGS))
-def test_example_loss_falls(name, device, capsys):
+def test_example_loss_falls(name, any_device, capsys):
+    device = any_device
     losses = run_example(name, device)
     out = capsys.readouterr().out
     last_line = out.strip().splitlines()[-1]
@@ -83,9 +84,10 @@ def assert_follows(device_losses, cpu_losses, device):
 
 
 @pytest.mark.parametrize("name", DETERMINISTIC)
-def test_device_matches_cpu(name, device, capsys):
+def test_device_matches_cpu(name, any_device, capsys):
     """On cpu: a second run reproduces the first bit for bit. Elsewhere: the device's loss
     curve matches the CPU's within float32 rounding."""
+    device = any_device
     cpu_losses = run_example(name, "cpu", small=True)
     device_losses = run_example(name, device, small=True)
     if device == "cpu":

@@ -64,16 +64,22 @@ typedef struct {{ long n; long nd; long shape[MAXD]; long st[{narr}][MAXD]; }} e
 __kernel void ew({", ".join(params)}) {{
     for (long gid = get_global_id(0); gid < m.n; gid += get_global_size(0)) {{
         long {offs};
-        if (m.nd == 0) {{ {flat} }}
-        else {{
-            {init}
-            long rem = gid;
-            for (int d = (int)m.nd - 1; d >= 0; --d) {{
-                long c = rem % m.shape[d];
-                rem /= m.shape[d];
-                {step}
-            }}
+        {init}
+        long rem = gid;
+        for (int d = (int)m.nd - 1; d >= 0; --d) {{
+            long c = rem % m.shape[d];
+            rem /= m.shape[d];
+            {step}
         }}
+        {body}
+        {result}
+    }}
+}}
+__kernel void ew_flat({", ".join(params)}) {{
+    long gid = get_global_id(0);
+    if (gid < m.n) {{
+        long {offs};
+        {flat}
         {body}
         {result}
     }}
@@ -106,7 +112,9 @@ def run(state, name, expr, out: CLArray, inputs, ct: str, extras=(), helpers="")
     if found is None:
         found = _SOURCES[(state.index, spec)] = _source(state, spec, expr, out_c, in_specs, ct,
                                                         [e[:2] for e in extras], helpers, maxd)
-    kernel = state.kernel(found, "ew")
+    groups = -(-n // state.local_size)
+    flat = nd == 0 and groups <= (1 << 22)
+    kernel = state.kernel(found, "ew_flat" if flat else "ew")
     cnp = T.NP_OF_C[ct]
     args = [out.storage.buf, np.int64(out.offset)]
     for x in inputs:
@@ -124,7 +132,8 @@ def run(state, name, expr, out: CLArray, inputs, ct: str, extras=(), helpers="")
     for st in merged:
         meta += _pad(st, maxd)
     args.append(meta_array(meta, 2 + maxd * (1 + narr)))
-    groups = state.groups_for(n)
+    if not flat:
+        groups = state.groups_for(n)
     state.launch(kernel, (groups * state.local_size,), (state.local_size,), args)
     return out
 

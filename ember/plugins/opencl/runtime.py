@@ -36,7 +36,7 @@ class Probe:
 
 
 _PROBE = []
-_LOCK = threading.Lock()
+_LOCK = threading.RLock()
 
 
 def probe() -> Probe:
@@ -204,8 +204,10 @@ class DeviceState:
             self.cl.enqueue_nd_range_kernel(self.queue, kernel, global_size, local_size)
 
     def groups_for(self, n: int) -> int:
-        """Work-groups for a grid-stride kernel over ``n`` items."""
-        return max(1, min(-(-n // self.local_size), self.max_groups))
+        """Work-groups for a grid-stride kernel over ``n`` items: one item per work-item
+        (PoCL vectorizes across work-items; a long per-item loop defeats that), up to a
+        bound past which work-items loop."""
+        return max(1, min(-(-n // self.local_size), 1 << 22))
 
 
 _STATES: dict[int, DeviceState] = {}
