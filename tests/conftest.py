@@ -65,7 +65,7 @@ def pytest_collection_modifyitems(items):
     its own declaration (Backend.supported_dtypes), tested by the conformance suite."""
     for item in items:
         params = getattr(getattr(item, "callspec", None), "params", {})
-        device = params.get("device")
+        device = params.get("device", params.get("any_device"))
         if isinstance(device, str) and device in DEVICES:
             missing = _unsupported_dtype(device, params)
             if missing is not None:

@@ -47,6 +47,8 @@ def selected_devices(config) -> list:
 
 
 def pytest_configure(config):
+    if config.getoption("ember_device", None):
+        selected_devices(config)  # a device that is not there: a usage error, before collecting
     path = config.getoption("ember_report", None)
     if path:
         config.pluginmanager.register(_Reporter(path), "ember-report")

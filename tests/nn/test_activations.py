@@ -9,7 +9,8 @@ from scipy.special import erf
 import ember
 import ember.nn as nn
 import ember.nn.functional as F
-from core_refs import FLOAT_DTYPES, away_from, compare, host
+from core_refs import FLOAT_DTYPES, away_from, compare, host, rounded
+from ember.dispatch.registry import REGISTRY
 
 SELU_ALPHA = 1.6732632423543772848170429916717
 SELU_SCALE = 1.0507009873554804934193349852946
@@ -71,14 +72,16 @@ ELEMENTWISE = {
 
 @pytest.mark.parametrize("dtype", FLOAT_DTYPES, ids=str)
 @pytest.mark.parametrize("name", sorted(ELEMENTWISE))
-def test_elementwise_activation(name, dtype, device):
+def test_elementwise_activation(name, dtype, any_device):
+    device = any_device
     fn, ref, kinks, scale = ELEMENTWISE[name]
     x = np.random.default_rng(len(name)).standard_normal((3, 5)) * scale
     x = away_from(x, kinks)
     compare(fn, ref, [x], device, dtype)
 
 
-def test_extreme_inputs_stay_finite(device):
+def test_extreme_inputs_stay_finite(any_device):
+    device = any_device
     x = ember.tensor([-1e4, -50.0, -1.0, 0.0, 1.0, 50.0, 1e4], dtype=ember.float32, device=device,
                      requires_grad=True)
     cases = {
@@ -97,8 +100,9 @@ def test_extreme_inputs_stay_finite(device):
         assert np.isfinite(host(x.grad)).all(), name
 
 
-def test_softplus_gradient_at_zero(device):
-    x = ember.zeros(3, dtype=ember.float64, device=device, requires_grad=True)
+def test_softplus_gradient_at_zero(any_device):
+    device = any_device
+    x = ember.zeros(3, dtype=ember.float32, device=device, requires_grad=True)
     F.softplus(x).sum().backward()
     np.testing.assert_allclose(host(x.grad), 0.5)
     x.grad = None
@@ -107,7 +111,8 @@ def test_softplus_gradient_at_zero(device):
 
 
 @pytest.mark.parametrize("dtype", FLOAT_DTYPES, ids=str)
-def test_prelu(dtype, device):
+def test_prelu(dtype, any_device):
+    device = any_device
     rng = np.random.default_rng(3)
     x = away_from(rng.standard_normal((2, 3, 4)), (0,))
     w = rng.standard_normal(3)
@@ -116,7 +121,8 @@ def test_prelu(dtype, device):
     compare(F.prelu, lambda a, b: np.where(a > 0, a, b * a), [x, w1], device, dtype, grad_wrt=(0, 1))
 
 
-def test_prelu_module(device):
+def test_prelu_module(any_device):
+    device = any_device
     m = nn.PReLU(3, init=0.1).to(device)
     assert tuple(m.weight.shape) == (3,)
     np.testing.assert_allclose(host(m.weight), 0.1)
@@ -127,7 +133,8 @@ def test_prelu_module(device):
 
 
 @pytest.mark.parametrize("dtype", FLOAT_DTYPES, ids=str)
-def test_glu(dtype, device):
+def test_glu(dtype, any_device):
+    device = any_device
     x = np.random.default_rng(4).standard_normal((2, 6, 3))
     compare(lambda t: F.glu(t, 1), lambda a: a[:, :3] * np_sigmoid(a[:, 3:]), [x], device, dtype)
     with pytest.raises(RuntimeError, match="even"):
@@ -136,14 +143,16 @@ def test_glu(dtype, device):
 
 @pytest.mark.parametrize("dtype", FLOAT_DTYPES, ids=str)
 @pytest.mark.parametrize("dim", [0, 1, -1])
-def test_softmax_family(dim, dtype, device):
+def test_softmax_family(dim, dtype, any_device):
+    device = any_device
     x = np.random.default_rng(5).standard_normal((3, 4, 2)) * 3
     compare(lambda t: F.softmax(t, dim), lambda a: np_softmax(a, dim), [x], device, dtype)
     compare(lambda t: F.log_softmax(t, dim), lambda a: np_log_softmax(a, dim), [x], device, dtype)
     compare(lambda t: F.softmin(t, dim), lambda a: np_softmax(-a, dim), [x], device, dtype)
 
 
-def test_softmax_implicit_dim_warns(device):
+def test_softmax_implicit_dim_warns(any_device):
+    device = any_device
     x = ember.randn(2, 3, device=device)
     with pytest.warns(UserWarning, match="Implicit dimension"):
         out = F.softmax(x)
@@ -152,12 +161,19 @@ def test_softmax_implicit_dim_warns(device):
         nn.Softmax()(x)
 
 
-def test_softmax_dtype_argument(device):
+def test_softmax_dtype_argument(any_device):
+    device = any_device
     x = ember.randn(2, 3, device=device)
-    assert F.softmax(x, 1, dtype=ember.float64).dtype is ember.float64
+    if ember.float64 in REGISTRY.available_backend(device).supported_dtypes():
+        assert F.softmax(x, 1, dtype=ember.float64).dtype is ember.float64
+    else:  # no float64 on this device (mps, as in PyTorch)
+        with pytest.raises(TypeError):
+            F.softmax(x, 1, dtype=ember.float64)
+    assert F.softmax(x.half(), 1, dtype=ember.float32).dtype is ember.float32
 
 
-def test_softmax2d(device):
+def test_softmax2d(any_device):
+    device = any_device
     x = ember.randn(2, 3, 2, 2, device=device)
     np.testing.assert_allclose(host(nn.Softmax2d()(x)), np_softmax(host(x), 1), rtol=1e-6)
 
@@ -178,24 +194,27 @@ INPLACE = {
 
 
 @pytest.mark.parametrize("name", sorted(INPLACE))
-def test_inplace_forms(name, device):
+def test_inplace_forms(name, any_device):
+    device = any_device
     fn, ref = INPLACE[name]
     rng = np.random.default_rng(6)
     data = away_from(rng.standard_normal((3, 4)) * 3, (0, 1, -1, 3, -3))
-    x = ember.tensor(data, dtype=ember.float64, device=device)
+    data = rounded(data, ember.float32)
+    x = ember.tensor(data, dtype=ember.float32, device=device)
     out = fn(x, inplace=True)
     assert out is x
-    np.testing.assert_allclose(host(x), ref(data), rtol=1e-12)
+    np.testing.assert_allclose(host(x), ref(data), rtol=1e-5, atol=1e-6)
     # under autograd: in place on a non-leaf gives the out-of-place gradient
-    leaf = ember.tensor(data, dtype=ember.float64, device=device, requires_grad=True)
+    leaf = ember.tensor(data, dtype=ember.float32, device=device, requires_grad=True)
     y = leaf * 1.0
     fn(y, inplace=True).sum().backward()
-    leaf2 = ember.tensor(data, dtype=ember.float64, device=device, requires_grad=True)
+    leaf2 = ember.tensor(data, dtype=ember.float32, device=device, requires_grad=True)
     fn(leaf2).sum().backward()
-    np.testing.assert_allclose(host(leaf.grad), host(leaf2.grad), rtol=1e-12)
+    np.testing.assert_allclose(host(leaf.grad), host(leaf2.grad), rtol=1e-6, atol=1e-7)
 
 
-def test_inplace_on_leaf_requiring_grad_raises(device):
+def test_inplace_on_leaf_requiring_grad_raises(any_device):
+    device = any_device
     x = ember.randn(3, device=device, requires_grad=True)
     with pytest.raises(RuntimeError, match="leaf"):
         F.relu(x, inplace=True)
@@ -203,7 +222,8 @@ def test_inplace_on_leaf_requiring_grad_raises(device):
         F.elu(x, inplace=True)
 
 
-def test_module_forms_match_functional(device):
+def test_module_forms_match_functional(any_device):
+    device = any_device
     x = ember.randn(3, 4, device=device) * 3
     pairs = [
         (nn.ReLU(), F.relu(x)), (nn.ReLU6(), F.relu6(x)), (nn.LeakyReLU(0.3), F.leaky_relu(x, 0.3)),
@@ -236,7 +256,8 @@ def test_module_reprs():
     assert repr(nn.Hardshrink()) == "Hardshrink(0.5)"
 
 
-def test_rrelu(device):
+def test_rrelu(any_device):
+    device = any_device
     x = ember.tensor([-2.0, -1.0, 1.0, 3.0] * 50, device=device)
     eval_out = F.rrelu(x, 0.1, 0.3, training=False)
     np.testing.assert_allclose(host(eval_out)[:4], [-0.4, -0.2, 1.0, 3.0], rtol=1e-6)
@@ -256,7 +277,8 @@ def test_activation_rejects_non_tensor():
         F.relu([1.0, 2.0])
 
 
-def test_half_precision_activations(device):
+def test_half_precision_activations(any_device):
+    device = any_device
     x = ember.tensor([-3.0, -0.5, 0.25, 2.0], dtype=ember.float16, device=device)
     for fn, ref in [(F.gelu, lambda v: 0.5 * v * (1 + erf(v / math.sqrt(2)))), (F.silu, lambda v: v * np_sigmoid(v)),
                     (F.softplus, np_softplus), (lambda t: F.softmax(t, 0), lambda v: np_softmax(v, 0))]:

@@ -56,9 +56,9 @@ def _gemm(st, out, a, b, batch):
     meta = [m, n, k, nb, len(bshape), a.estrides[-2], a.estrides[-1], b.estrides[-2], b.estrides[-1],
             out.estrides[-2], out.estrides[-1]] + _pad(bshape, maxd) + _pad(bsa, maxd) + _pad(bsb, maxd) + \
         _pad(bsc, maxd)
-    ts = sources.TILE
-    gx, gy = -(-n // ts) * ts, -(-m // ts) * ts
-    gz = min(nb, max(1, st.max_groups * 64 // max(gx * gy // (ts * ts), 1)), 65535)
+    ts, span = sources.TILE, sources.TILE * sources.BLOCK
+    gx, gy = -(-n // span) * ts, -(-m // span) * ts
+    gz = min(nb, 65535)
     st.launch(st.kernel(src, "gemm"), (gx, gy, gz), (ts, ts, 1),
               [out.storage.buf, np.int64(out.offset), a.storage.buf, np.int64(a.offset), b.storage.buf,
                np.int64(b.offset), meta_array(meta, 11 + 4 * maxd)])

@@ -134,37 +134,55 @@ __kernel void scan(__global {out_c.storage}* out, long out_off, __global const {
 GEMM_META = "typedef struct { long M; long N; long K; long nb; long bd; long sam; long sak; long sbk; long sbn; " \
             "long scm; long scn; long bshape[MAXD]; long bsa[MAXD]; long bsb[MAXD]; long bsc[MAXD]; } mm_meta;"
 
-TILE = 16
+TILE = 16      # work-group is TILE x TILE work-items
+BLOCK = 8      # each work-item computes BLOCK x BLOCK outputs: a work-group covers 128 x 128
+KTILE = 16     # the K extent of the tiles staged in local memory
 
 
 def gemm(state, maxd, in_c, out_c, acc):
-    ts = TILE
-    la = T.load(in_c, "A", "pa + row * m.sam + ka * m.sak")
-    lb = T.load(in_c, "B", "pb + kb * m.sbk + col * m.sbn")
-    store = T.store(out_c, "C", "pc + row * m.scm + col * m.scn", "x", acc)
+    ts, wb, tk = TILE, BLOCK, KTILE
+    tm = ts * wb
+    loads_a = (tm * tk) // (ts * ts)
+    la = T.load(in_c, "A", "pa + (row0 + am) * m.sam + (t + ak) * m.sak")
+    lb = T.load(in_c, "B", "pb + (t + bk) * m.sbk + (col0 + bn) * m.sbn")
+    store = T.store(out_c, "C", "pc + r * m.scm + c * m.scn", "x[i][j]", acc)
     return _head(state, maxd) + f"""
 {GEMM_META}
 __kernel __attribute__((reqd_work_group_size({ts}, {ts}, 1)))
 void gemm(__global {out_c.storage}* C, long offc, __global const {in_c.storage}* A, long offa,
           __global const {in_c.storage}* B, long offb, mm_meta m) {{
-    __local {acc} As[{ts}][{ts} + 1];
-    __local {acc} Bs[{ts}][{ts} + 1];
+    __local {acc} As[{tk}][{tm}];
+    __local {acc} Bs[{tk}][{tm}];
     int lc = get_local_id(0), lr = get_local_id(1);
-    long col = get_global_id(0), row = get_global_id(1);
+    int tid = lr * {ts} + lc;
+    long col0 = get_group_id(0) * {tm}, row0 = get_group_id(1) * {tm};
     for (long b = get_group_id(2); b < m.nb; b += get_num_groups(2)) {{
         long pa = offa + ember_off(b, m.bd, m.bshape, m.bsa);
         long pb = offb + ember_off(b, m.bd, m.bshape, m.bsb);
         long pc = offc + ember_off(b, m.bd, m.bshape, m.bsc);
-        {acc} x = 0;
-        for (long t = 0; t < m.K; t += {ts}) {{
-            long ka = t + lc, kb = t + lr;
-            As[lr][lc] = (row < m.M && ka < m.K) ? ({acc})({la}) : ({acc})0;
-            Bs[lr][lc] = (kb < m.K && col < m.N) ? ({acc})({lb}) : ({acc})0;
+        {acc} x[{wb}][{wb}];
+        for (int i = 0; i < {wb}; ++i) for (int j = 0; j < {wb}; ++j) x[i][j] = 0;
+        for (long t = 0; t < m.K; t += {tk}) {{
+            for (int l = 0; l < {loads_a}; ++l) {{
+                int e = tid + l * {ts * ts};
+                int am = e / {tk}, ak = e % {tk};
+                As[ak][am] = (row0 + am < m.M && t + ak < m.K) ? ({acc})({la}) : ({acc})0;
+                int bk = e / {tm}, bn = e % {tm};
+                Bs[bk][bn] = (t + bk < m.K && col0 + bn < m.N) ? ({acc})({lb}) : ({acc})0;
+            }}
             barrier(CLK_LOCAL_MEM_FENCE);
-            for (int k = 0; k < {ts}; ++k) x += As[lr][k] * Bs[k][lc];
+            for (int k = 0; k < {tk}; ++k) {{
+                {acc} a[{wb}], bv[{wb}];
+                for (int i = 0; i < {wb}; ++i) a[i] = As[k][lr + i * {ts}];
+                for (int j = 0; j < {wb}; ++j) bv[j] = Bs[k][lc + j * {ts}];
+                for (int i = 0; i < {wb}; ++i) for (int j = 0; j < {wb}; ++j) x[i][j] += a[i] * bv[j];
+            }}
             barrier(CLK_LOCAL_MEM_FENCE);
         }}
-        if (row < m.M && col < m.N) {{ {store} }}
+        for (int i = 0; i < {wb}; ++i) for (int j = 0; j < {wb}; ++j) {{
+            long r = row0 + lr + i * {ts}, c = col0 + lc + j * {ts};
+            if (r < m.M && c < m.N) {{ {store} }}
+        }}
     }}
 }}
 """
