@@ -69,10 +69,10 @@ def call(op, *inputs, **attrs):
                 needs_grad = True
     if device is None:
         raise TypeError(f"op '{op.name}' needs at least one tensor argument")
-    dtype_kind = device.type
-    kernel = op.resolved.get(dtype_kind) or resolve(op, dtype_kind)
+    device_type = device.type
+    kernel = op.resolved.get(device_type) or resolve(op, device_type)
     out = kernel(*[t._data if isinstance(t, Tensor) else t for t in inputs], **attrs)
-    wrap = _WRAPPERS.get(dtype_kind) or _wrapper(dtype_kind)
+    wrap = _WRAPPERS.get(device_type) or _wrapper(device_type)
     if type(out) is tuple:
         outs = tuple(wrap(o, device) for o in out)
         result = outs[0]
