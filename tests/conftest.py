@@ -25,10 +25,10 @@ def _has_float64(device):
     return ember.float64 in REGISTRY.available_backend(device).supported_dtypes()
 
 
-# The layer, loss, optimizer and example tests compare against float64 computed on the
-# device itself, so they run where float64 exists. A device without it (mps, as in
-# PyTorch) is covered by the conformance suite, which checks it in float32 against the
-# same references, and by its plugin's own tests.
+# Tests that need float64 on the device itself use ``device`` (the devices that have it).
+# A device without float64 (mps, as in PyTorch) runs the tests written for ``any_device``:
+# the nn and optim tests take their float64 references on the CPU / in numpy and check
+# that device in float32; their (device, float64) cases are skipped below.
 FLOAT64_DEVICES = [d for d in DEVICES if _has_float64(d)]
 
 
@@ -60,9 +60,10 @@ def _unsupported_dtype(device, params):
 
 
 def pytest_collection_modifyitems(items):
-    """A test parametrized with a device and a dtype that device lacks (mps: float64, as in
-    PyTorch) does not apply there: skip it, naming both. Which dtypes a backend supports is
-    its own declaration (Backend.supported_dtypes), tested by the conformance suite."""
+    """A test parametrized with a device (``device`` or ``any_device``) and a dtype that
+    device lacks (mps: float64, as in PyTorch) does not apply there: skip it, naming both.
+    Which dtypes a backend supports is its own declaration (Backend.supported_dtypes),
+    tested by the conformance suite."""
     for item in items:
         params = getattr(getattr(item, "callspec", None), "params", {})
         device = params.get("device", params.get("any_device"))

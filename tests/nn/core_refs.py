@@ -93,3 +93,10 @@ def away_from(x: np.ndarray, points, margin=1e-3) -> np.ndarray:
         close = np.abs(x - p) < margin
         x[close] = p + 2 * margin
     return x
+
+
+def widest_float(device) -> "ember.dtype":
+    """float64 where ``device`` has it, else float32 (mps has no float64, as in PyTorch)."""
+    from ember.dispatch.registry import REGISTRY
+    supported = REGISTRY.available_backend(device).supported_dtypes()
+    return ember.float64 if ember.float64 in supported else ember.float32

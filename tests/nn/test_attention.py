@@ -20,7 +20,8 @@ def _qkv(seed, q=(2, 2, 3, 4), k=(2, 2, 5, 4), v=(2, 2, 5, 6)):
 
 
 @pytest.mark.parametrize("dtype", DTYPES, ids=str)
-def test_sdpa_plain_scaled_and_causal(device, dtype):
+def test_sdpa_plain_scaled_and_causal(any_device, dtype):
+    device = any_device
     q, k, v = _qkv(0)
     check_layer(F.scaled_dot_product_attention, sdpa_ref, [q, k, v], device, dtype)
     check_layer(lambda q, k, v: F.scaled_dot_product_attention(q, k, v, scale=0.3),
@@ -31,7 +32,8 @@ def test_sdpa_plain_scaled_and_causal(device, dtype):
 
 
 @pytest.mark.parametrize("dtype", DTYPES, ids=str)
-def test_sdpa_masks(device, dtype):
+def test_sdpa_masks(any_device, dtype):
+    device = any_device
     need(device, dtype)
     q, k, v = _qkv(1)
     rng = RNG(2)
@@ -47,7 +49,8 @@ def test_sdpa_masks(device, dtype):
     assert np.all(host(out)[0, :, 1] == 0)
 
 
-def test_sdpa_gqa_and_3d(device):
+def test_sdpa_gqa_and_3d(any_device):
+    device = any_device
     q, k, v = _qkv(3, (2, 4, 3, 4), (2, 2, 5, 4), (2, 2, 5, 6))
     check_layer(lambda q, k, v: F.scaled_dot_product_attention(q, k, v, enable_gqa=True),
                 lambda q, k, v: sdpa_ref(q, np.repeat(k, 2, axis=1), np.repeat(v, 2, axis=1)), [q, k, v], device)
@@ -55,7 +58,8 @@ def test_sdpa_gqa_and_3d(device):
     check_layer(F.scaled_dot_product_attention, sdpa_ref, [q, k, v], device)
 
 
-def test_sdpa_dropout(device):
+def test_sdpa_dropout(any_device):
+    device = any_device
     q, k, v = (tensor(a, device, grad=False) for a in _qkv(5))
     plain = F.scaled_dot_product_attention(q, k, v)
     ember.manual_seed(7)
@@ -67,7 +71,8 @@ def test_sdpa_dropout(device):
     assert np.all(host(F.scaled_dot_product_attention(q, k, v, dropout_p=1.0)) == 0)
 
 
-def test_sdpa_errors(device):
+def test_sdpa_errors(any_device):
+    device = any_device
     q, k, v = (ember.randn(*s, device=device) for s in ((2, 3, 4), (2, 5, 4), (2, 5, 6)))
     with pytest.raises(RuntimeError, match="Explicit attn_mask should not be set when is_causal=True"):
         F.scaled_dot_product_attention(q, k, v, attn_mask=ember.ones(3, 5, dtype=ember.bool, device=device),
@@ -91,7 +96,8 @@ def _mha(q, k, v, w_in, b_in, w_out, b_out, **kw):
 
 
 @pytest.mark.parametrize("dtype", DTYPES, ids=str)
-def test_mha_forward_with_masks(device, dtype):
+def test_mha_forward_with_masks(any_device, dtype):
+    device = any_device
     need(device, dtype)
     rng = RNG(6)
     q, k, v = rng.standard_normal((3, 2, E)), rng.standard_normal((5, 2, E)), rng.standard_normal((5, 2, E))
@@ -110,7 +116,8 @@ def test_mha_forward_with_masks(device, dtype):
     assert_close(weights, mha_ref(q, k, v, *params, H, additive)[1], rtol, atol)
 
 
-def test_mha_bool_attn_mask_and_unbatched(device):
+def test_mha_bool_attn_mask_and_unbatched(any_device):
+    device = any_device
     rng = RNG(8)
     q = rng.standard_normal((4, E))
     params = _mha_params(9)
@@ -127,7 +134,8 @@ def test_mha_bool_attn_mask_and_unbatched(device):
     assert_close(out, ref_out[:, 0], 1e-9, 1e-10)
 
 
-def test_multihead_attention_module(device):
+def test_multihead_attention_module(any_device):
+    device = any_device
     m = nn.MultiheadAttention(E, H).to(device).to(float_dtype(device))
     assert [n for n, _ in m.named_parameters()] == ["in_proj_weight", "in_proj_bias", "out_proj.weight",
                                                     "out_proj.bias"]
@@ -146,7 +154,8 @@ def test_multihead_attention_module(device):
     assert tuple(weights.shape) == (2, H, 3, 5)
 
 
-def test_multihead_attention_kdim_vdim_bias_kv_zero_attn(device):
+def test_multihead_attention_kdim_vdim_bias_kv_zero_attn(any_device):
+    device = any_device
     m = nn.MultiheadAttention(E, H, kdim=6, vdim=4, add_bias_kv=True, add_zero_attn=True).to(device).to(float_dtype(device))
     names = [n for n, _ in m.named_parameters()]
     assert names == ["q_proj_weight", "k_proj_weight", "v_proj_weight", "in_proj_bias", "bias_k", "bias_v",
@@ -171,7 +180,8 @@ def test_multihead_attention_kdim_vdim_bias_kv_zero_attn(device):
     check_layer(lambda q, k, v: m(q, k, v)[0], ref, [q, k, v], device)
 
 
-def test_mha_errors(device):
+def test_mha_errors(any_device):
+    device = any_device
     m = nn.MultiheadAttention(E, H).to(device)
     q = ember.randn(3, 2, E, device=device)
     with pytest.raises(RuntimeError, match=r"The shape of the 2D attn_mask is \(4, 4\), but should be \(3, 3\)"):

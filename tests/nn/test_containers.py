@@ -14,7 +14,8 @@ def names(module):
 
 
 # ---------------------------------------------------------------- Sequential
-def test_sequential_forward_matches_composition(device):
+def test_sequential_forward_matches_composition(any_device):
+    device = any_device
     seq = nn.Sequential(nn.Linear(3, 4), nn.Tanh(), nn.Linear(4, 2)).to(device)
     x = ember.randn(5, 3, device=device)
     expected = seq[2](seq[1](seq[0](x)))
@@ -119,7 +120,8 @@ def test_module_list_repr_groups_repeats():
     assert repr(nn.ModuleList()) == "ModuleList()"
 
 
-def test_module_list_moves_with_parent(device):
+def test_module_list_moves_with_parent(any_device):
+    device = any_device
     class Net(nn.Module):
         def __init__(self):
             super().__init__()
@@ -156,7 +158,8 @@ def test_module_dict():
 
 
 # ---------------------------------------------------------------- ParameterList / ParameterDict
-def test_parameter_list(device):
+def test_parameter_list(any_device):
+    device = any_device
     plist = nn.ParameterList([ember.ones(2), nn.Parameter(ember.zeros(3))])
     assert all(isinstance(p, nn.Parameter) for p in plist) and len(plist) == 2
     plist.append(ember.full((1,), 2.0))
@@ -175,7 +178,8 @@ def test_parameter_list(device):
         plist()
 
 
-def test_parameter_dict(device):
+def test_parameter_dict(any_device):
+    device = any_device
     pd = nn.ParameterDict({"w": ember.ones(2), "b": nn.Parameter(ember.zeros(1))})
     assert isinstance(pd["w"], nn.Parameter) and list(pd.keys()) == ["w", "b"] and "w" in pd
     pd["c"] = ember.ones(3)

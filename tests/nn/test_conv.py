@@ -31,7 +31,8 @@ def _case_id(case):
 
 @pytest.mark.parametrize("dtype", DTYPES, ids=str)
 @pytest.mark.parametrize("case", CONV2D_CASES, ids=_case_id)
-def test_conv2d_matches_reference(device, dtype, case):
+def test_conv2d_matches_reference(any_device, dtype, case):
+    device = any_device
     xs, ws, has_bias, stride, padding, dilation, groups = case
     rng = RNG(0)
     x, w = rng.standard_normal(xs), rng.standard_normal(ws)
@@ -47,7 +48,8 @@ def test_conv2d_matches_reference(device, dtype, case):
 
 
 @pytest.mark.parametrize("dtype", DTYPES, ids=str)
-def test_conv1d_and_conv3d(device, dtype):
+def test_conv1d_and_conv3d(any_device, dtype):
+    device = any_device
     rng = RNG(1)
     x, w, b = rng.standard_normal((2, 4, 11)), rng.standard_normal((6, 2, 3)), rng.standard_normal(6)
     check_layer(lambda x, w, b: F.conv1d(x, w, b, stride=2, padding=1, dilation=2, groups=2),
@@ -58,7 +60,8 @@ def test_conv1d_and_conv3d(device, dtype):
 
 
 @pytest.mark.parametrize("kernel,dilation", [((3, 3), (1, 1)), ((4, 3), (1, 1)), ((2, 3), (3, 2))])
-def test_conv2d_padding_same_and_valid(device, kernel, dilation):
+def test_conv2d_padding_same_and_valid(any_device, kernel, dilation):
+    device = any_device
     rng = RNG(2)
     x, w = rng.standard_normal((2, 3, 7, 8)), rng.standard_normal((4, 3) + kernel)
     out = check_layer(lambda x, w: F.conv2d(x, w, padding="same", dilation=dilation),
@@ -78,7 +81,8 @@ def _same_ref(x, w, dilation):
     return conv_ref(xp, w, None, (1, 1), (0, 0), dilation, 1)
 
 
-def test_conv2d_unbatched_input(device):
+def test_conv2d_unbatched_input(any_device):
+    device = any_device
     rng = RNG(3)
     x, w = rng.standard_normal((3, 6, 5)), rng.standard_normal((2, 3, 3, 3))
     check_layer(lambda x, w: F.conv2d(x, w, padding=1),
@@ -97,7 +101,8 @@ CONV_T_CASES = [
 @pytest.mark.parametrize("dtype", DTYPES, ids=str)
 @pytest.mark.parametrize("case", CONV_T_CASES,
                          ids=lambda c: f"x{c[0]}-w{c[1]}-s{c[2]}-p{c[3]}-op{c[4]}-d{c[5]}-g{c[6]}")
-def test_conv_transpose2d_matches_reference(device, dtype, case):
+def test_conv_transpose2d_matches_reference(any_device, dtype, case):
+    device = any_device
     xs, ws, stride, padding, output_padding, dilation, groups = case
     rng = RNG(4)
     x, w, b = rng.standard_normal(xs), rng.standard_normal(ws), rng.standard_normal(ws[1] * groups)
@@ -106,7 +111,8 @@ def test_conv_transpose2d_matches_reference(device, dtype, case):
                 [x, w, b], device, dtype)
 
 
-def test_conv_transpose1d_and_3d(device):
+def test_conv_transpose1d_and_3d(any_device):
+    device = any_device
     rng = RNG(5)
     x, w, b = rng.standard_normal((2, 3, 6)), rng.standard_normal((3, 4, 3)), rng.standard_normal(4)
     check_layer(lambda x, w, b: F.conv_transpose1d(x, w, b, stride=3, padding=1, output_padding=2),
@@ -119,7 +125,8 @@ def test_conv_transpose1d_and_3d(device):
 
 # ---------------------------------------------------------------- the composites (run where no fused kernel is)
 @pytest.mark.parametrize("case", CONV2D_CASES[:4], ids=_case_id)
-def test_conv_composite_matches_reference(device, case):
+def test_conv_composite_matches_reference(any_device, case):
+    device = any_device
     xs, ws, _, stride, padding, dilation, groups = case
     rng = RNG(6)
     x, w, b = rng.standard_normal(xs), rng.standard_normal(ws), rng.standard_normal(ws[0])
@@ -129,7 +136,8 @@ def test_conv_composite_matches_reference(device, case):
 
 
 @pytest.mark.parametrize("case", CONV_T_CASES, ids=lambda c: f"s{c[2]}-p{c[3]}-op{c[4]}-d{c[5]}-g{c[6]}")
-def test_conv_transpose_composite_matches_reference(device, case):
+def test_conv_transpose_composite_matches_reference(any_device, case):
+    device = any_device
     xs, ws, stride, padding, output_padding, dilation, groups = case
     rng = RNG(7)
     x, w, b = rng.standard_normal(xs), rng.standard_normal(ws), rng.standard_normal(ws[1] * groups)
@@ -140,8 +148,9 @@ def test_conv_transpose_composite_matches_reference(device, case):
                 [x, w, b], device)
 
 
-def test_conv_double_backward_matches_composite(device):
+def test_conv_double_backward_matches_composite(any_device):
     """The derivative rules are themselves differentiable: grad-of-grad agrees with the composite's."""
+    device = any_device
     rng = RNG(8)
     x0, w0 = rng.standard_normal((2, 2, 6, 5)), rng.standard_normal((4, 1, 3, 2))
     results = []
@@ -157,7 +166,8 @@ def test_conv_double_backward_matches_composite(device):
         assert_close(a, b, *tolerances(float_dtype(device)))
 
 
-def test_conv_grad_only_for_inputs_that_need_it(device):
+def test_conv_grad_only_for_inputs_that_need_it(any_device):
+    device = any_device
     x = ember.randn(2, 3, 5, 5, device=device)
     w = ember.randn(4, 3, 3, 3, device=device, requires_grad=True)
     F.conv2d(x, w).sum().backward()
@@ -185,7 +195,8 @@ def test_conv_grad_only_for_inputs_that_need_it(device):
     (lambda d: F.conv_transpose2d(ember.randn(2, 4, 5, 6, device=d), ember.randn(4, 3, 3, 3, device=d),
                                   output_padding=1), "output padding must be smaller than either stride or dilation"),
 ])
-def test_conv_errors(device, make, match):
+def test_conv_errors(any_device, make, match):
+    device = any_device
     with pytest.raises(RuntimeError, match=match):
         make(device)
 
@@ -211,7 +222,8 @@ def test_conv2d_module_parameters_and_init():
 
 @pytest.mark.parametrize("mode,np_mode", [("zeros", "constant"), ("reflect", "reflect"), ("replicate", "edge"),
                                           ("circular", "wrap")])
-def test_conv2d_module_padding_modes(device, mode, np_mode):
+def test_conv2d_module_padding_modes(any_device, mode, np_mode):
+    device = any_device
     m = nn.Conv2d(2, 3, 3, padding=(1, 2), padding_mode=mode).to(device).to(float_dtype(device))
     x = RNG(9).standard_normal((2, 2, 5, 6))
     w, b = host(m.weight), host(m.bias)
@@ -220,7 +232,8 @@ def test_conv2d_module_padding_modes(device, mode, np_mode):
     assert_close(out, expected, 1e-9, 1e-10)
 
 
-def test_conv1d_module_same_padding_replicate(device):
+def test_conv1d_module_same_padding_replicate(any_device):
+    device = any_device
     m = nn.Conv1d(2, 3, 4, padding="same", padding_mode="replicate").to(device).to(float_dtype(device))
     x = RNG(10).standard_normal((2, 2, 7))
     expected = conv_ref(np.pad(x, [(0, 0), (0, 0), (1, 2)], mode="edge"), host(m.weight), host(m.bias), (1,), (0,),
@@ -228,7 +241,8 @@ def test_conv1d_module_same_padding_replicate(device):
     assert_close(m(tensor(x, device)), expected, 1e-9, 1e-10)
 
 
-def test_conv_transpose2d_module_output_size(device):
+def test_conv_transpose2d_module_output_size(any_device):
+    device = any_device
     m = nn.ConvTranspose2d(2, 3, 3, stride=2, padding=1).to(device).to(float_dtype(device))
     x = RNG(11).standard_normal((2, 2, 4, 5))
     for size, op in (((7, 9), (0, 0)), ((8, 10), (1, 1)), ((2, 3, 8, 9), (1, 0))):
@@ -239,8 +253,9 @@ def test_conv_transpose2d_module_output_size(device):
         m(tensor(x, device), output_size=(10, 10))
 
 
-def test_conv_module_trains(device):
+def test_conv_module_trains(any_device):
     """A step of gradient descent on a conv layer lowers a simple loss."""
+    device = any_device
     m = nn.Conv2d(1, 2, 3).to(device)
     x = ember.randn(4, 1, 6, 6, device=device)
     target = ember.randn(4, 2, 4, 4, device=device)

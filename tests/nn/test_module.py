@@ -11,7 +11,7 @@ import pytest
 import ember
 import ember.nn as nn
 import ember.nn.functional as F
-from core_refs import FLOAT_DTYPES, compare, host
+from core_refs import FLOAT_DTYPES, compare, host, rounded, widest_float
 
 
 class Net(nn.Module):
@@ -200,7 +200,8 @@ def test_state_dict_contents():
     assert sd._metadata[""]["version"] == 1
 
 
-def test_load_state_dict_round_trip(device):
+def test_load_state_dict_round_trip(any_device):
+    device = any_device
     a, b = Net().to(device), Net().to(device)
     weight = b.fc1.weight
     result = b.load_state_dict(a.state_dict())
@@ -301,7 +302,8 @@ def test_to_dtype_changes_only_floating():
         net.to(ember.int64)
 
 
-def test_to_device_keeps_parameter_identity(device):
+def test_to_device_keeps_parameter_identity(any_device):
+    device = any_device
     net = Net()
     weight = net.fc1.weight
     net.to(device)
@@ -309,8 +311,10 @@ def test_to_device_keeps_parameter_identity(device):
     assert net.steps.device.type == device
     out = net(ember.randn(5, 3, device=device))
     assert out.device.type == device
-    net.to(ember.zeros(1, dtype=ember.float64, device=device))
-    assert weight.dtype is ember.float64
+    # to(tensor) takes its dtype too: float64, or float16 where the device lacks it (mps)
+    other = widest_float(device) if widest_float(device) is ember.float64 else ember.float16
+    net.to(ember.zeros(1, dtype=other, device=device))
+    assert weight.dtype is other and weight.device.type == device
     net.cpu()
     assert weight.device.type == "cpu"
 
@@ -372,7 +376,8 @@ def test_hooks_with_kwargs_prepend_and_context_manager():
     np.testing.assert_allclose(host(m(ember.ones(1))), 3.0)
 
 
-def test_full_backward_hook(device):
+def test_full_backward_hook(any_device):
+    device = any_device
     class TwoOut(nn.Module):
         def __init__(self):
             super().__init__()
@@ -397,7 +402,8 @@ def test_full_backward_hook(device):
     np.testing.assert_allclose(host(x.grad), expected, rtol=1e-5)
 
 
-def test_full_backward_hook_replaces_grad_input_and_pre_hook(device):
+def test_full_backward_hook_replaces_grad_input_and_pre_hook(any_device):
+    device = any_device
     lin = nn.Linear(3, 2).to(device)
     lin.register_full_backward_hook(lambda mod, gi, go: (gi[0] * 2,))
     x = ember.randn(4, 3, device=device, requires_grad=True)
@@ -411,7 +417,8 @@ def test_full_backward_hook_replaces_grad_input_and_pre_hook(device):
     assert host(x.grad).sum() == 0 and host(lin2.weight.grad).sum() == 0
 
 
-def test_full_backward_hook_without_input_grad(device):
+def test_full_backward_hook_without_input_grad(any_device):
+    device = any_device
     lin = nn.Linear(3, 2).to(device)
     seen = []
     lin.register_full_backward_hook(lambda mod, gi, go: seen.append((gi, tuple(go[0].shape))))
@@ -454,7 +461,8 @@ def test_nested_repr():
 
 # ---------------------------------------------------------------- layers
 @pytest.mark.parametrize("dtype", FLOAT_DTYPES, ids=str)
-def test_linear_functional(dtype, device):
+def test_linear_functional(dtype, any_device):
+    device = any_device
     r = np.random.default_rng(0)
     x, w, b = r.standard_normal((2, 3, 4)), r.standard_normal((5, 4)), r.standard_normal(5)
     compare(F.linear, lambda a, ww, bb: a @ ww.T + bb, [x, w, b], device, dtype, grad_wrt=(0, 1, 2))
@@ -464,7 +472,8 @@ def test_linear_functional(dtype, device):
 
 
 @pytest.mark.parametrize("dtype", FLOAT_DTYPES, ids=str)
-def test_bilinear_functional(dtype, device):
+def test_bilinear_functional(dtype, any_device):
+    device = any_device
     r = np.random.default_rng(1)
     x1, x2, w, b = r.standard_normal((2, 3)), r.standard_normal((2, 4)), r.standard_normal((5, 3, 4)), \
         r.standard_normal(5)
@@ -472,14 +481,17 @@ def test_bilinear_functional(dtype, device):
             dtype, grad_wrt=(0, 1, 2, 3))
 
 
-def test_linear_and_bilinear_modules(device):
-    lin = nn.Linear(4, 3, device=device, dtype=ember.float64)
-    assert lin.weight.device.type == device and lin.weight.dtype is ember.float64
+def test_linear_and_bilinear_modules(any_device):
+    device = any_device
+    dtype = widest_float(device)
+    lin = nn.Linear(4, 3, device=device, dtype=dtype)
+    assert lin.weight.device.type == device and lin.weight.dtype is dtype
     bound = 1 / np.sqrt(4)
     assert np.abs(host(lin.weight)).max() <= bound and np.abs(host(lin.bias)).max() <= bound
     assert np.abs(host(lin.weight)).max() > 0.5 * bound
-    x = ember.randn(2, 4, dtype=ember.float64, device=device)
-    np.testing.assert_allclose(host(lin(x)), host(x) @ host(lin.weight).T + host(lin.bias))
+    x = ember.randn(2, 4, dtype=dtype, device=device)
+    tol = dict(rtol=1e-7) if dtype is ember.float64 else dict(rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(host(lin(x)), host(x) @ host(lin.weight).T + host(lin.bias), **tol)
     assert repr(lin) == "Linear(in_features=4, out_features=3, bias=True)"
     nb = nn.Linear(4, 3, bias=False)
     assert nb.bias is None and len(list(nb.parameters())) == 1
@@ -492,7 +504,8 @@ def test_linear_and_bilinear_modules(device):
     assert ident(x) is x
 
 
-def test_flatten_unflatten(device):
+def test_flatten_unflatten(any_device):
+    device = any_device
     x = ember.randn(2, 3, 4, 5, device=device)
     assert tuple(nn.Flatten()(x).shape) == (2, 60)
     assert tuple(nn.Flatten(0, 2)(x).shape) == (24, 5)
@@ -506,14 +519,16 @@ def test_flatten_unflatten(device):
 
 # ---------------------------------------------------------------- embedding
 @pytest.mark.parametrize("dtype", FLOAT_DTYPES, ids=str)
-def test_embedding_functional(dtype, device):
+def test_embedding_functional(dtype, any_device):
+    device = any_device
     r = np.random.default_rng(2)
     w = r.standard_normal((10, 3))
     idx = np.array([[1, 2, 4], [5, 4, 3], [2, 2, 9]])
     compare(lambda i, ww: F.embedding(i, ww), lambda i, ww: ww[i], [idx, w], device, dtype, grad_wrt=(1,))
 
 
-def test_embedding_padding_idx(device):
+def test_embedding_padding_idx(any_device):
+    device = any_device
     emb = nn.Embedding(6, 3, padding_idx=2).to(device)
     np.testing.assert_allclose(host(emb.weight)[2], 0.0)
     idx = ember.tensor([[0, 2, 2], [5, 2, 0]], device=device)
@@ -529,8 +544,9 @@ def test_embedding_padding_idx(device):
     assert nn.Embedding(6, 3, padding_idx=-1).padding_idx == 5
 
 
-def test_embedding_max_norm_and_scale_grad(device):
-    w = ember.tensor(np.arange(12.0).reshape(4, 3), device=device)
+def test_embedding_max_norm_and_scale_grad(any_device):
+    device = any_device
+    w = ember.tensor(np.arange(12.0).reshape(4, 3), dtype=widest_float(device), device=device)
     emb = nn.Embedding.from_pretrained(w.clone(), freeze=False, max_norm=1.0)
     out = emb(ember.tensor([1, 1, 3], device=device))
     norms = np.linalg.norm(host(emb.weight), axis=1)
@@ -542,7 +558,8 @@ def test_embedding_max_norm_and_scale_grad(device):
     np.testing.assert_allclose(host(emb2.weight.grad)[[1, 2]], 1.0)
 
 
-def test_embedding_from_pretrained_and_errors(device):
+def test_embedding_from_pretrained_and_errors(any_device):
+    device = any_device
     w = ember.randn(5, 2, device=device)
     frozen = nn.Embedding.from_pretrained(w)
     assert not frozen.weight.requires_grad
@@ -553,31 +570,36 @@ def test_embedding_from_pretrained_and_errors(device):
         nn.Embedding(3, 2, padding_idx=3)
 
 
-def test_embedding_bag(device):
+def test_embedding_bag(any_device):
+    device = any_device
     r = np.random.default_rng(3)
     w = r.standard_normal((10, 3))
     idx = np.array([1, 2, 4, 5, 4, 3, 2, 9])
     offsets = [0, 2, 5]
     bags = [idx[0:2], idx[2:5], idx[5:]]
-    weight = ember.tensor(w, dtype=ember.float64, device=device, requires_grad=True)
+    dtype = widest_float(device)
+    wq = rounded(w, dtype)
+    weight = ember.tensor(wq, dtype=dtype, device=device, requires_grad=True)
     it, ot = ember.tensor(idx, device=device), ember.tensor(offsets, device=device)
     for mode, reduce in [("sum", np.sum), ("mean", np.mean), ("max", np.max)]:
         out = F.embedding_bag(it, weight, ot, mode=mode)
-        np.testing.assert_allclose(host(out), np.stack([reduce(w[b], axis=0) for b in bags]), rtol=1e-12)
+        np.testing.assert_allclose(host(out), np.stack([reduce(wq[b], axis=0) for b in bags]),
+                                   rtol=1e-12 if dtype is ember.float64 else 1e-6)
     for mode, reduce in [("sum", np.sum), ("mean", np.mean), ("max", np.max)]:
         compare(lambda ww: F.embedding_bag(it, ww, ot, mode=mode),
-                lambda ww: np.stack([reduce(ww[b], axis=0) for b in bags]), [w], device, ember.float64)
+                lambda ww: np.stack([reduce(ww[b], axis=0) for b in bags]), [w], device, dtype)
     psw = r.standard_normal(8)
     compare(lambda ww, s: F.embedding_bag(it, ww, ot, mode="sum", per_sample_weights=s),
             lambda ww, s: np.stack([(ww[b] * s[lo:lo + len(b), None]).sum(0) for b, lo in zip(bags, offsets)]),
-            [w, psw], device, ember.float64, grad_wrt=(0, 1))
+            [w, psw], device, dtype, grad_wrt=(0, 1))
     bag = nn.EmbeddingBag(10, 3, mode="sum").to(device)
     out = bag(ember.tensor([[1, 2], [3, 3]], device=device))
     np.testing.assert_allclose(host(out), host(bag.weight)[[1, 3]] + host(bag.weight)[[2, 3]], rtol=1e-6)
 
 
 # ---------------------------------------------------------------- dropout
-def test_dropout_statistics_and_scaling(device):
+def test_dropout_statistics_and_scaling(any_device):
+    device = any_device
     x = ember.ones(20000, device=device)
     out = host(F.dropout(x, 0.3, training=True))
     kept = out != 0
@@ -591,14 +613,16 @@ def test_dropout_statistics_and_scaling(device):
         nn.Dropout(-0.1)
 
 
-def test_dropout_gradient_uses_same_mask(device):
+def test_dropout_gradient_uses_same_mask(any_device):
+    device = any_device
     x = ember.randn(1000, device=device, requires_grad=True)
     out = F.dropout(x, 0.5)
     out.sum().backward()
     np.testing.assert_allclose(host(x.grad), (host(out) != 0) * 2.0)
 
 
-def test_dropout_module_train_eval(device):
+def test_dropout_module_train_eval(any_device):
+    device = any_device
     m = nn.Dropout(0.5)
     x = ember.ones(100, device=device)
     assert (host(m(x)) == 0).any()
@@ -614,7 +638,8 @@ def test_dropout_module_train_eval(device):
     (F.dropout1d, (4, 8, 50), 2), (F.dropout1d, (8, 50), 1),
     (F.dropout2d, (4, 8, 5, 10), 2), (F.dropout3d, (4, 8, 2, 5, 5), 2), (F.dropout3d, (8, 2, 5, 5), 1),
 ])
-def test_channel_dropout_zeros_whole_channels(fn, shape, channel_dims, device):
+def test_channel_dropout_zeros_whole_channels(fn, shape, channel_dims, any_device):
+    device = any_device
     x = ember.ones(*shape, device=device)
     out = host(fn(x, 0.5, training=True))
     per_channel = out.reshape(shape[:channel_dims] + (-1,))
@@ -622,7 +647,8 @@ def test_channel_dropout_zeros_whole_channels(fn, shape, channel_dims, device):
     assert (per_channel == 0).all(-1).any() and (per_channel == 2.0).all(-1).any()
 
 
-def test_dropout2d_3d_input_warns(device):
+def test_dropout2d_3d_input_warns(any_device):
+    device = any_device
     with pytest.warns(UserWarning, match="3D"):
         F.dropout2d(ember.ones(2, 3, 4, device=device), 0.5)
     with pytest.raises(RuntimeError, match="2D or 3D"):
@@ -630,7 +656,8 @@ def test_dropout2d_3d_input_warns(device):
     assert repr(nn.Dropout2d(0.3)) == "Dropout2d(p=0.3, inplace=False)"
 
 
-def test_alpha_dropout_keeps_statistics(device):
+def test_alpha_dropout_keeps_statistics(any_device):
+    device = any_device
     x = ember.randn(40000, device=device)
     out = host(F.alpha_dropout(x, 0.2, training=True))
     assert abs(out.mean()) < 0.03 and abs(out.std() - 1) < 0.03
@@ -640,7 +667,8 @@ def test_alpha_dropout_keeps_statistics(device):
 
 
 # ---------------------------------------------------------------- misc functional
-def test_one_hot(device):
+def test_one_hot(any_device):
+    device = any_device
     t = ember.tensor([[0, 2], [1, 3]], device=device)
     out = F.one_hot(t)
     assert out.dtype is ember.int64 and tuple(out.shape) == (2, 2, 4)
@@ -655,7 +683,8 @@ def test_one_hot(device):
 
 
 @pytest.mark.parametrize("dtype", FLOAT_DTYPES, ids=str)
-def test_normalize_cosine_pairwise(dtype, device):
+def test_normalize_cosine_pairwise(dtype, any_device):
+    device = any_device
     r = np.random.default_rng(5)
     x, y = r.standard_normal((3, 4)), r.standard_normal((3, 4))
     compare(lambda a: F.normalize(a, p=3.0, dim=0),
@@ -673,11 +702,13 @@ def test_normalize_cosine_pairwise(dtype, device):
             grad_wrt=(0, 1))
 
 
-def test_pdist_and_gumbel_softmax(device):
+def test_pdist_and_gumbel_softmax(any_device):
+    device = any_device
     from scipy.spatial.distance import pdist as scipy_pdist
     x = np.random.default_rng(9).standard_normal((5, 3))
-    compare(lambda a: F.pdist(a), lambda a: scipy_pdist(a), [x], device, ember.float64)
-    compare(lambda a: F.pdist(a, p=1.0), lambda a: scipy_pdist(a, "minkowski", p=1.0), [x], device, ember.float64)
+    dtype = widest_float(device)
+    compare(lambda a: F.pdist(a), lambda a: scipy_pdist(a), [x], device, dtype)
+    compare(lambda a: F.pdist(a, p=1.0), lambda a: scipy_pdist(a, "minkowski", p=1.0), [x], device, dtype)
     logits = ember.randn(4, 6, device=device, requires_grad=True)
     soft = F.gumbel_softmax(logits, tau=0.5)
     np.testing.assert_allclose(host(soft).sum(1), 1.0, rtol=1e-6)

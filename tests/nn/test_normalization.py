@@ -28,7 +28,8 @@ def _unbiased_var(x):
 
 @pytest.mark.parametrize("dtype", DTYPES, ids=str)
 @pytest.mark.parametrize("shape", [(6, 3), (4, 3, 5), (4, 3, 3, 2)])
-def test_batch_norm_training(device, dtype, shape):
+def test_batch_norm_training(any_device, dtype, shape):
+    device = any_device
     need(device, dtype)
     rng = RNG(0)
     x, w, b = rng.standard_normal(shape) * 2 + 1, rng.standard_normal(3), rng.standard_normal(3)
@@ -44,7 +45,8 @@ def test_batch_norm_training(device, dtype, shape):
     assert running_mean.grad_fn is None and not running_mean.requires_grad
 
 
-def test_batch_norm_eval_uses_running_stats(device):
+def test_batch_norm_eval_uses_running_stats(any_device):
+    device = any_device
     rng = RNG(1)
     x, w, b = rng.standard_normal((4, 3, 5)), rng.standard_normal(3), rng.standard_normal(3)
     rm, rv = rng.standard_normal(3), rng.random(3) + 0.5
@@ -58,7 +60,8 @@ def test_batch_norm_eval_uses_running_stats(device):
     assert_close(running_mean, rm, 0, 0)  # eval does not update
 
 
-def test_batch_norm_errors(device):
+def test_batch_norm_errors(any_device):
+    device = any_device
     with pytest.raises(ValueError, match=r"Expected more than 1 value per channel when training, got input size "
                                          r"\[1, 3\]"):
         F.batch_norm(ember.randn(1, 3, device=device), None, None, training=True)
@@ -66,7 +69,8 @@ def test_batch_norm_errors(device):
         F.batch_norm(ember.randn(2, 3, device=device), ember.zeros(4, device=device), ember.ones(4, device=device))
 
 
-def test_batchnorm_module_running_stats_and_modes(device):
+def test_batchnorm_module_running_stats_and_modes(any_device):
+    device = any_device
     rng = RNG(2)
     m = nn.BatchNorm2d(3, momentum=0.2).to(device).to(float_dtype(device))
     assert [n for n, _ in m.named_buffers()] == ["running_mean", "running_var", "num_batches_tracked"]
@@ -90,7 +94,8 @@ def test_batchnorm_module_running_stats_and_modes(device):
     assert int(m.num_batches_tracked.item()) == 3
 
 
-def test_batchnorm_momentum_none_is_cumulative_average(device):
+def test_batchnorm_momentum_none_is_cumulative_average(any_device):
+    device = any_device
     rng = RNG(3)
     m = nn.BatchNorm1d(2, momentum=None).to(device).to(float_dtype(device))
     batches = [rng.standard_normal((5, 2)) + i for i in range(4)]
@@ -100,7 +105,8 @@ def test_batchnorm_momentum_none_is_cumulative_average(device):
     assert_close(m.running_var, np.mean([x.var(0, ddof=1) for x in batches], axis=0), 1e-9, 1e-12)
 
 
-def test_batchnorm_module_options(device):
+def test_batchnorm_module_options(any_device):
+    device = any_device
     x = RNG(4).standard_normal((4, 3, 5))
     m = nn.BatchNorm1d(3, affine=False, track_running_stats=False).to(device).to(float_dtype(device))
     assert list(m.parameters()) == [] and m.running_mean is None and list(m.state_dict()) == []
@@ -116,7 +122,8 @@ def test_batchnorm_module_options(device):
     nn.BatchNorm2d(3).load_state_dict(sd)
 
 
-def test_batchnorm_gradients_through_module(device):
+def test_batchnorm_gradients_through_module(any_device):
+    device = any_device
     rng = RNG(5)
     x, w, b = rng.standard_normal((4, 3, 2, 2)), rng.standard_normal(3), rng.standard_normal(3)
     m = nn.BatchNorm2d(3).to(device).to(float_dtype(device))
@@ -127,7 +134,8 @@ def test_batchnorm_gradients_through_module(device):
 
 
 @pytest.mark.parametrize("dtype", DTYPES, ids=str)
-def test_layer_norm(device, dtype):
+def test_layer_norm(any_device, dtype):
+    device = any_device
     rng = RNG(6)
     x, w, b = rng.standard_normal((2, 3, 4, 5)), rng.standard_normal((4, 5)), rng.standard_normal((4, 5))
 
@@ -141,7 +149,8 @@ def test_layer_norm(device, dtype):
                 dtype)
 
 
-def test_layer_norm_module_and_errors(device):
+def test_layer_norm_module_and_errors(any_device):
+    device = any_device
     m = nn.LayerNorm(5, bias=False).to(device)
     assert [n for n, _ in m.named_parameters()] == ["weight"]
     assert np.all(host(m.weight) == 1)
@@ -152,7 +161,8 @@ def test_layer_norm_module_and_errors(device):
 
 
 @pytest.mark.parametrize("dtype", DTYPES, ids=str)
-def test_group_norm(device, dtype):
+def test_group_norm(any_device, dtype):
+    device = any_device
     rng = RNG(7)
     x, w, b = rng.standard_normal((2, 6, 4, 3)), rng.standard_normal(6), rng.standard_normal(6)
 
@@ -168,7 +178,8 @@ def test_group_norm(device, dtype):
         F.group_norm(tensor(x, device, dtype), 4)
 
 
-def test_rms_norm(device):
+def test_rms_norm(any_device):
+    device = any_device
     rng = RNG(8)
     x, w = rng.standard_normal((2, 3, 5)), rng.standard_normal(5)
     check_layer(lambda x, w: F.rms_norm(x, [5], w, eps=1e-6),
@@ -180,7 +191,8 @@ def test_rms_norm(device):
     assert_close(m(tensor(x, device)), x / np.sqrt((x ** 2).mean(-1, keepdims=True) + 1e-6), 1e-9, 1e-9)
 
 
-def test_instance_norm(device):
+def test_instance_norm(any_device):
+    device = any_device
     rng = RNG(9)
     x, w, b = rng.standard_normal((2, 3, 4, 5)), rng.standard_normal(3), rng.standard_normal(3)
 
@@ -198,7 +210,8 @@ def test_instance_norm(device):
     assert_close(m(tensor(x, device)), (x - rm) / np.sqrt(rv + 1e-5), 1e-9, 1e-9)
 
 
-def test_local_response_norm(device):
+def test_local_response_norm(any_device):
+    device = any_device
     x = RNG(10).standard_normal((2, 7, 4, 3))
 
     def ref(x, size=4, alpha=0.01, beta=0.6, k=1.5):
@@ -214,7 +227,8 @@ def test_local_response_norm(device):
 
 
 @pytest.mark.parametrize("dtype", [ember.float16, ember.bfloat16], ids=str)
-def test_half_precision_inputs_are_normalized_in_float32(device, dtype):
+def test_half_precision_inputs_are_normalized_in_float32(any_device, dtype):
+    device = any_device
     x = RNG(11).standard_normal((4, 3, 16)) * 3 + 50  # a large mean: fatal to half-precision statistics
     t = ember.tensor(x, dtype=dtype, device=device)
     xr = host(t)  # the values the half-precision tensor really holds

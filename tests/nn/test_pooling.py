@@ -25,14 +25,16 @@ MAX_POOL_CASES = [
 
 @pytest.mark.parametrize("dtype", DTYPES, ids=str)
 @pytest.mark.parametrize("case", MAX_POOL_CASES, ids=lambda c: f"k{c[1]}-s{c[2]}-p{c[3]}-d{c[4]}-ceil{c[5]}")
-def test_max_pool2d(device, dtype, case):
+def test_max_pool2d(any_device, dtype, case):
+    device = any_device
     xs, kernel, stride, padding, dilation, ceil_mode = case
     x = RNG(0).standard_normal(xs)
     check_layer(lambda x: F.max_pool2d(x, kernel, stride, padding, dilation, ceil_mode),
                 lambda x: max_pool_ref(x, kernel, stride, padding, dilation, ceil_mode), [x], device, dtype)
 
 
-def test_max_pool_return_indices(device):
+def test_max_pool_return_indices(any_device):
+    device = any_device
     x = RNG(1).standard_normal((2, 3, 7, 9))
     out, idx = F.max_pool2d(tensor(x, device), 3, 2, 1, dilation=(1, 2), ceil_mode=True, return_indices=True)
     ref, ref_idx = max_pool_ref(x, (3, 3), (2, 2), (1, 1), (1, 2), True, return_indices=True)
@@ -45,8 +47,9 @@ def test_max_pool_return_indices(device):
     np.testing.assert_array_equal(idx.cpu().numpy(), ref_idx)
 
 
-def test_max_pool_gradient_goes_to_one_element(device):
+def test_max_pool_gradient_goes_to_one_element(any_device):
     """Ties send the whole gradient to one element (the first maximum), as PyTorch does."""
+    device = any_device
     x = ember.zeros(1, 1, 4, 4, device=device, requires_grad=True)
     F.max_pool2d(x, 2).sum().backward()
     g = x.grad.cpu().numpy()[0, 0]
@@ -55,8 +58,9 @@ def test_max_pool_gradient_goes_to_one_element(device):
 
 
 @pytest.mark.parametrize("case", MAX_POOL_CASES, ids=lambda c: f"k{c[1]}-s{c[2]}-p{c[3]}-d{c[4]}-ceil{c[5]}")
-def test_max_pool_composite_matches_reference(device, case):
+def test_max_pool_composite_matches_reference(any_device, case):
     """The composite (what runs where no fused max_pool kernel is): values, gradient and positions."""
+    device = any_device
     xs, kernel, stride, padding, dilation, ceil_mode = case
     x = RNG(0).standard_normal(xs)
     out_size = tuple(pool_out_size(xs[2 + i], kernel[i], stride[i], padding[i], dilation[i], ceil_mode)
@@ -69,8 +73,9 @@ def test_max_pool_composite_matches_reference(device, case):
                                   max_pool_ref(x, kernel, stride, padding, dilation, ceil_mode, True)[1])
 
 
-def test_max_pool_double_backward(device):
+def test_max_pool_double_backward(any_device):
     """The fused op's derivative is differentiable: grad-of-grad matches the composite's."""
+    device = any_device
     x0 = RNG(13).standard_normal((2, 2, 7, 6))
     results = []
     for fn in (lambda x: F.max_pool2d(x, 3, 2, 1),
@@ -84,7 +89,8 @@ def test_max_pool_double_backward(device):
         assert_close(a, b, *tolerances(float_dtype(device)))
 
 
-def test_max_pool1d_and_3d(device):
+def test_max_pool1d_and_3d(any_device):
+    device = any_device
     rng = RNG(2)
     x = rng.standard_normal((2, 3, 11))
     check_layer(lambda x: F.max_pool1d(x, 3, 2, 1, ceil_mode=True),
@@ -107,7 +113,8 @@ AVG_CASES = [
 
 @pytest.mark.parametrize("dtype", DTYPES, ids=str)
 @pytest.mark.parametrize("case", AVG_CASES, ids=lambda c: f"k{c[1]}-s{c[2]}-p{c[3]}-ceil{c[4]}-cip{c[5]}-div{c[6]}")
-def test_avg_pool2d(device, dtype, case):
+def test_avg_pool2d(any_device, dtype, case):
+    device = any_device
     xs, kernel, stride, padding, ceil_mode, count_include_pad, divisor = case
     x = RNG(3).standard_normal(xs)
     check_layer(lambda x: F.avg_pool2d(x, kernel, stride, padding, ceil_mode, count_include_pad, divisor),
@@ -115,7 +122,8 @@ def test_avg_pool2d(device, dtype, case):
                 [x], device, dtype)
 
 
-def test_avg_pool1d_and_unbatched(device):
+def test_avg_pool1d_and_unbatched(any_device):
+    device = any_device
     x = RNG(4).standard_normal((2, 3, 9))
     check_layer(lambda x: F.avg_pool1d(x, 4, 3, 2, ceil_mode=True),
                 lambda x: avg_pool_ref(x, (4,), (3,), (2,), True, True), [x], device)
@@ -126,13 +134,15 @@ def test_avg_pool1d_and_unbatched(device):
 @pytest.mark.parametrize("dtype", DTYPES, ids=str)
 @pytest.mark.parametrize("in_size,out_size", [((7, 10), (3, 4)), ((6, 6), (6, 6)), ((3, 4), (5, 7)),
                                               ((5, 9), (1, 1))])
-def test_adaptive_avg_pool2d(device, dtype, in_size, out_size):
+def test_adaptive_avg_pool2d(any_device, dtype, in_size, out_size):
+    device = any_device
     x = RNG(5).standard_normal((2, 3) + in_size)
     check_layer(lambda x: F.adaptive_avg_pool2d(x, out_size),
                 lambda x: adaptive_pool_ref(x, out_size, "mean")[0], [x], device, dtype)
 
 
-def test_adaptive_avg_pool_none_and_1d(device):
+def test_adaptive_avg_pool_none_and_1d(any_device):
+    device = any_device
     x = RNG(6).standard_normal((2, 3, 7, 10))
     check_layer(lambda x: F.adaptive_avg_pool2d(x, (None, 4)),
                 lambda x: adaptive_pool_ref(x, (7, 4), "mean")[0], [x], device)
@@ -141,7 +151,8 @@ def test_adaptive_avg_pool_none_and_1d(device):
 
 
 @pytest.mark.parametrize("in_size,out_size", [((7, 10), (3, 4)), ((3, 4), (5, 7)), ((6, 8), 2)])
-def test_adaptive_max_pool2d(device, in_size, out_size):
+def test_adaptive_max_pool2d(any_device, in_size, out_size):
+    device = any_device
     x = RNG(8).standard_normal((2, 3) + in_size)
     sizes = (out_size, out_size) if isinstance(out_size, int) else out_size
     check_layer(lambda x: F.adaptive_max_pool2d(x, out_size),
@@ -150,7 +161,8 @@ def test_adaptive_max_pool2d(device, in_size, out_size):
     np.testing.assert_array_equal(idx.cpu().numpy(), adaptive_pool_ref(x, sizes, "max")[1])
 
 
-def test_pooling_errors(device):
+def test_pooling_errors(any_device):
+    device = any_device
     x = ember.randn(2, 3, 7, 9, device=device)
     with pytest.raises(RuntimeError, match="pad should be at most half of effective kernel size, but got pad=2, "
                                            "kernel_size=2 and dilation=1"):
@@ -164,7 +176,8 @@ def test_pooling_errors(device):
 
 
 # ---------------------------------------------------------------- modules
-def test_pooling_modules(device):
+def test_pooling_modules(any_device):
+    device = any_device
     x = RNG(9).standard_normal((2, 3, 8, 7))
     t = tensor(x, device)
     assert_close(nn.MaxPool2d(3, 2, 1)(t), max_pool_ref(x, (3, 3), (2, 2), (1, 1), (1, 1), False), 1e-12, 1e-12)
@@ -185,7 +198,8 @@ def test_pooling_modules(device):
     assert host(nn.LPPool2d(2, 2)(tensor(np.abs(x), device))).shape == (2, 3, 4, 3)
 
 
-def test_max_unpool(device):
+def test_max_unpool(any_device):
+    device = any_device
     x = RNG(14).standard_normal((2, 3, 7, 9))
     values, idx = max_pool_ref(x, (3, 3), (2, 2), (1, 1), (1, 1), False, True)
 

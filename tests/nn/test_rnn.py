@@ -65,7 +65,8 @@ L, N, I, HID = 3, 2, 3, 4
 
 
 @pytest.mark.parametrize("mode", ["tanh", "relu"])
-def test_rnn_two_layers_bidirectional(device, mode):
+def test_rnn_two_layers_bidirectional(any_device, mode):
+    device = any_device
     m = nn.RNN(I, HID, 2, nonlinearity=mode, bidirectional=True)
     rng = RNG(0)
     x, h0 = rng.standard_normal((L, N, I)), rng.standard_normal((4, N, HID))
@@ -73,7 +74,8 @@ def test_rnn_two_layers_bidirectional(device, mode):
              lambda p, x, h0: rnn_ref(mode, p, x, h0, None, 2, 2)[:2], [x, h0], device)
 
 
-def test_lstm_with_projection_and_batch_first(device):
+def test_lstm_with_projection_and_batch_first(any_device):
+    device = any_device
     m = nn.LSTM(I, HID, 2, batch_first=True, bidirectional=True, proj_size=2)
     names = [n for n, _ in m.named_parameters()]
     assert names[:5] == ["weight_ih_l0", "weight_hh_l0", "bias_ih_l0", "bias_hh_l0", "weight_hr_l0"]
@@ -92,7 +94,8 @@ def test_lstm_with_projection_and_batch_first(device):
     check_module(m, run, ref, [x, h0, c0], device)
 
 
-def test_gru_default_state_and_unbatched(device):
+def test_gru_default_state_and_unbatched(any_device):
+    device = any_device
     m = nn.GRU(I, HID, 2)
     x = RNG(2).standard_normal((L, N, I))
     zeros = np.zeros((2, N, HID))
@@ -104,7 +107,8 @@ def test_gru_default_state_and_unbatched(device):
              [x[:, 0]], device)
 
 
-def test_lstm_single_layer_gradients(device):
+def test_lstm_single_layer_gradients(any_device):
+    device = any_device
     m = nn.LSTM(I, HID)
     x = RNG(3).standard_normal((L, N, I))
     zeros = np.zeros((1, N, HID))
@@ -116,7 +120,8 @@ def test_lstm_single_layer_gradients(device):
 
 
 @pytest.mark.parametrize("cls,mode", [(nn.RNNCell, "tanh"), (nn.GRUCell, "GRU"), (nn.LSTMCell, "LSTM")])
-def test_cells(device, cls, mode):
+def test_cells(any_device, cls, mode):
+    device = any_device
     m = cls(I, HID)
     assert [n for n, _ in m.named_parameters()] == ["weight_ih", "weight_hh", "bias_ih", "bias_hh"]
     rng = RNG(4)
@@ -149,7 +154,8 @@ def test_rnn_init_and_state_dict():
     assert repr(nn.GRU(3, 4, 2, batch_first=True)) == "GRU(3, 4, num_layers=2, batch_first=True)"
 
 
-def test_dropout_between_layers(device):
+def test_dropout_between_layers(any_device):
+    device = any_device
     m = nn.GRU(I, HID, 3, dropout=0.5).to(device)
     x = ember.randn(L, N, I, device=device)
     m.eval()
@@ -163,7 +169,8 @@ def test_dropout_between_layers(device):
         nn.RNN(2, 3, 1, dropout=0.2)
 
 
-def test_rnn_errors(device):
+def test_rnn_errors(any_device):
+    device = any_device
     m = nn.LSTM(I, HID, 2).to(device)
     with pytest.raises(RuntimeError, match="input.size\\(-1\\) must be equal to input_size. Expected 3, got 5"):
         m(ember.randn(L, N, 5, device=device))

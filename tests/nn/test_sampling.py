@@ -17,7 +17,8 @@ DTYPES = [ember.float32, ember.float64]
 # ---------------------------------------------------------------- pad
 @pytest.mark.parametrize("dtype", DTYPES, ids=str)
 @pytest.mark.parametrize("mode,np_mode", [("reflect", "reflect"), ("replicate", "edge"), ("circular", "wrap")])
-def test_pad_modes(device, dtype, mode, np_mode):
+def test_pad_modes(any_device, dtype, mode, np_mode):
+    device = any_device
     x = RNG(0).standard_normal((2, 3, 4, 5))
     check_layer(lambda x: F.pad(x, (1, 2, 3, 0), mode=mode),
                 lambda x: np.pad(x, [(0, 0), (0, 0), (3, 0), (1, 2)], mode=np_mode), [x], device, dtype)
@@ -26,7 +27,8 @@ def test_pad_modes(device, dtype, mode, np_mode):
                 lambda x: np.pad(x, [(0, 0), (0, 0), (4, 2)], mode=np_mode), [x1], device, dtype)
 
 
-def test_pad_constant_and_negative(device):
+def test_pad_constant_and_negative(any_device):
+    device = any_device
     x = RNG(2).standard_normal((2, 3, 4, 5))
     check_layer(lambda x: F.pad(x, (1, 2, 0, 3), value=1.5),
                 lambda x: np.pad(x, [(0, 0), (0, 0), (0, 3), (1, 2)], constant_values=1.5), [x], device)
@@ -40,7 +42,8 @@ def test_pad_constant_and_negative(device):
     np.testing.assert_array_equal(padded.cpu().numpy(), [[-1, 0, 1, 2], [-1, 3, 4, 5]])
 
 
-def test_pad_errors(device):
+def test_pad_errors(any_device):
+    device = any_device
     x = ember.randn(2, 3, 5, device=device)
     with pytest.raises(RuntimeError, match="Padding length must be divisible by 2"):
         F.pad(x, (1, 2, 3))
@@ -109,7 +112,8 @@ def _separable(x, matrices):
 
 
 @pytest.mark.parametrize("dtype", DTYPES, ids=str)
-def test_interpolate_nearest(device, dtype):
+def test_interpolate_nearest(any_device, dtype):
+    device = any_device
     x = RNG(3).standard_normal((2, 3, 4, 5))
     check_layer(lambda x: F.interpolate(x, scale_factor=2), lambda x: _nearest_ref(x, (8, 10), (2, 2)), [x], device,
                 dtype)
@@ -121,14 +125,16 @@ def test_interpolate_nearest(device, dtype):
 @pytest.mark.parametrize("dtype", DTYPES, ids=str)
 @pytest.mark.parametrize("align_corners", [False, True])
 @pytest.mark.parametrize("out_size", [(7, 9), (3, 2)])
-def test_interpolate_bilinear(device, dtype, align_corners, out_size):
+def test_interpolate_bilinear(any_device, dtype, align_corners, out_size):
+    device = any_device
     x = RNG(4).standard_normal((2, 3, 4, 5))
     check_layer(lambda x: F.interpolate(x, size=out_size, mode="bilinear", align_corners=align_corners),
                 lambda x: _separable(x, [_linear_matrix(4, out_size[0], align_corners),
                                          _linear_matrix(5, out_size[1], align_corners)]), [x], device, dtype)
 
 
-def test_interpolate_linear_bicubic_area(device):
+def test_interpolate_linear_bicubic_area(any_device):
+    device = any_device
     rng = RNG(5)
     x = rng.standard_normal((2, 3, 5))
     check_layer(lambda x: F.interpolate(x, scale_factor=2.5, mode="linear"),
@@ -143,7 +149,8 @@ def test_interpolate_linear_bicubic_area(device):
                 lambda x: adaptive_pool_ref(x, (3, 4), "mean")[0], [x], device)
 
 
-def test_interpolate_errors(device):
+def test_interpolate_errors(any_device):
+    device = any_device
     x = ember.randn(1, 1, 4, 4, device=device)
     with pytest.raises(ValueError, match="either size or scale_factor should be defined"):
         F.interpolate(x)
@@ -155,7 +162,8 @@ def test_interpolate_errors(device):
         F.interpolate(x, scale_factor=2, mode="linear")
 
 
-def test_upsample_modules(device):
+def test_upsample_modules(any_device):
+    device = any_device
     x = RNG(6).standard_normal((2, 3, 4, 5))
     t = tensor(x, device)
     assert_close(nn.Upsample(scale_factor=2)(t), _nearest_ref(x, (8, 10), (2, 2)), 1e-12, 1e-12)
@@ -193,7 +201,8 @@ def _fold_ref(cols, size, k, d, p, s):
 
 
 @pytest.mark.parametrize("dtype", DTYPES, ids=str)
-def test_unfold(device, dtype):
+def test_unfold(any_device, dtype):
+    device = any_device
     x = RNG(7).standard_normal((2, 3, 6, 7))
     check_layer(lambda x: F.unfold(x, (2, 3), dilation=(1, 2), padding=1, stride=(2, 1)),
                 lambda x: _unfold_ref(x, (2, 3), (1, 2), (1, 1), (2, 1)), [x], device, dtype)
@@ -202,7 +211,8 @@ def test_unfold(device, dtype):
 
 
 @pytest.mark.parametrize("dtype", DTYPES, ids=str)
-def test_fold(device, dtype):
+def test_fold(any_device, dtype):
+    device = any_device
     rng = RNG(8)
     cols = rng.standard_normal((2, 3 * 4, 16))
     check_layer(lambda c: F.fold(c, (7, 8), (2, 2), padding=1, stride=2, dilation=(1, 2)),
@@ -215,7 +225,8 @@ def test_fold(device, dtype):
         F.fold(ember.randn(2, 12, 20, device=device), (7, 8), (2, 2), padding=1, stride=2, dilation=(1, 2))
 
 
-def test_fold_of_unfold_counts_overlaps(device):
+def test_fold_of_unfold_counts_overlaps(any_device):
+    device = any_device
     x = ember.ones(1, 2, 5, 5, device=device)
     counts = F.fold(F.unfold(x, 3, padding=1), (5, 5), 3, padding=1).cpu().numpy()
     expected = np.outer([2, 3, 3, 3, 2], [2, 3, 3, 3, 2])
@@ -231,7 +242,8 @@ def _pixel_shuffle_ref(x, r):
     return out
 
 
-def test_pixel_shuffle_and_unshuffle(device):
+def test_pixel_shuffle_and_unshuffle(any_device):
+    device = any_device
     x = RNG(9).standard_normal((2, 8, 3, 4))
     check_layer(lambda x: F.pixel_shuffle(x, 2), lambda x: _pixel_shuffle_ref(x, 2), [x], device)
     y = _pixel_shuffle_ref(x, 2)
@@ -286,14 +298,16 @@ def _grid_sample_ref(x, grid, mode, padding_mode, align_corners):
 
 @pytest.mark.parametrize("padding_mode", ["zeros", "border", "reflection"])
 @pytest.mark.parametrize("align_corners", [False, True])
-def test_grid_sample_bilinear(device, padding_mode, align_corners):
+def test_grid_sample_bilinear(any_device, padding_mode, align_corners):
+    device = any_device
     rng = RNG(10)
     x, grid = rng.standard_normal((2, 3, 4, 5)), rng.uniform(-1.4, 1.4, (2, 3, 4, 2))
     check_layer(lambda x, g: F.grid_sample(x, g, padding_mode=padding_mode, align_corners=align_corners),
                 lambda x, g: _grid_sample_ref(x, g, "bilinear", padding_mode, align_corners), [x, grid], device)
 
 
-def test_grid_sample_nearest(device):
+def test_grid_sample_nearest(any_device):
+    device = any_device
     rng = RNG(11)
     x, grid = rng.standard_normal((2, 3, 4, 5)), rng.uniform(-1.4, 1.4, (2, 3, 4, 2))
     for padding_mode in ("zeros", "border", "reflection"):
@@ -301,7 +315,8 @@ def test_grid_sample_nearest(device):
                     lambda x: _grid_sample_ref(x, grid, "nearest", padding_mode, False), [x], device)
 
 
-def test_affine_grid(device):
+def test_affine_grid(any_device):
+    device = any_device
     theta = RNG(12).standard_normal((2, 2, 3))
     for align_corners in (False, True):
         xs = np.linspace(-1, 1, 5) if align_corners else (np.arange(5) * 2 + 1) / 5 - 1
@@ -319,7 +334,8 @@ def test_affine_grid(device):
     assert tuple(F.affine_grid(ember.randn(2, 3, 4, device=device), (2, 1, 2, 3, 4)).shape) == (2, 2, 3, 4, 3)
 
 
-def test_padding_and_fold_modules(device):
+def test_padding_and_fold_modules(any_device):
+    device = any_device
     x = RNG(14).standard_normal((2, 3, 4, 5))
     t = tensor(x, device)
     spec = [(0, 0), (0, 0), (3, 4), (1, 2)]

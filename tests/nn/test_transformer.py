@@ -64,14 +64,16 @@ def _causal(n):
 
 @pytest.mark.parametrize("norm_first,activation,act", [(False, "relu", _relu), (True, "gelu", _gelu),
                                                        (False, F.gelu, _gelu)])
-def test_encoder_layer(device, norm_first, activation, act):
+def test_encoder_layer(any_device, norm_first, activation, act):
+    device = any_device
     m = nn.TransformerEncoderLayer(D, HEADS, FF, dropout=0.0, activation=activation, norm_first=norm_first)
     x = RNG(0).standard_normal((4, 2, D))
     check_module(m, lambda m, x: (m(x),), lambda p, x: (encoder_layer_ref(p, x, norm_first=norm_first, act=act),),
                  [x], device)
 
 
-def test_encoder_layer_batch_first_with_masks(device):
+def test_encoder_layer_batch_first_with_masks(any_device):
+    device = any_device
     m = nn.TransformerEncoderLayer(D, HEADS, FF, dropout=0.0, batch_first=True)
     x = RNG(1).standard_normal((2, 4, D))
     padding = np.array([[False, False, False, True], [False, False, False, False]])
@@ -83,7 +85,8 @@ def test_encoder_layer_batch_first_with_masks(device):
                  [x], device)
 
 
-def test_encoder_stack_with_final_norm(device):
+def test_encoder_stack_with_final_norm(any_device):
+    device = any_device
     layer = nn.TransformerEncoderLayer(D, HEADS, FF, dropout=0.0)
     m = nn.TransformerEncoder(layer, 2, norm=nn.LayerNorm(D))
     names = [n for n, _ in m.named_parameters()]
@@ -104,7 +107,8 @@ def test_encoder_stack_with_final_norm(device):
 
 
 @pytest.mark.parametrize("norm_first", [False, True])
-def test_decoder_layer(device, norm_first):
+def test_decoder_layer(any_device, norm_first):
+    device = any_device
     m = nn.TransformerDecoderLayer(D, HEADS, FF, dropout=0.0, norm_first=norm_first)
     rng = RNG(3)
     tgt, mem = rng.standard_normal((3, 2, D)), rng.standard_normal((5, 2, D))
@@ -114,7 +118,8 @@ def test_decoder_layer(device, norm_first):
                  [tgt, mem], device)
 
 
-def test_transformer_end_to_end(device):
+def test_transformer_end_to_end(any_device):
+    device = any_device
     m = nn.Transformer(D, HEADS, 1, 2, FF, dropout=0.0)
     for name, p in m.named_parameters():  # every matrix starts xavier_uniform_
         if p.ndim > 1:
@@ -138,7 +143,8 @@ def test_transformer_end_to_end(device):
         m(tensor(np.zeros((5, 2, D)), device), tensor(np.zeros((3, 3, D)), device))
 
 
-def test_dropout_train_vs_eval(device):
+def test_dropout_train_vs_eval(any_device):
+    device = any_device
     m = nn.TransformerEncoderLayer(D, HEADS, FF, dropout=0.5).to(device)
     x = ember.randn(4, 2, D, device=device)
     m.eval()
@@ -156,7 +162,8 @@ def test_bad_activation():
         nn.TransformerEncoderLayer(D, HEADS, activation="tanh")
 
 
-def test_training_step_lowers_loss(device):
+def test_training_step_lowers_loss(any_device):
+    device = any_device
     ember.manual_seed(0)
     m = nn.TransformerEncoder(nn.TransformerEncoderLayer(D, HEADS, FF, dropout=0.0, batch_first=True), 1).to(device)
     x, target = ember.randn(3, 4, D, device=device), ember.randn(3, 4, D, device=device)

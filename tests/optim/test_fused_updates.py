@@ -39,7 +39,8 @@ OPTIONS = [
 
 
 @pytest.mark.parametrize("opt_cls,options", OPTIONS, ids=lambda v: getattr(v, "__name__", str(v)))
-def test_fused_adam_matches_composite(device, opt_cls, options, request):
+def test_fused_adam_matches_composite(any_device, opt_cls, options, request):
+    device = any_device
     fused = _run(opt_cls, device, **options)
     request.getfixturevalue("composite_only")
     reference = _run(opt_cls, device, **options)
