@@ -41,9 +41,9 @@ def test_kit_runs_on_a_plugin_and_writes_a_report(tmp_path):
     data = json.loads(report.read_text())
     assert list(data["devices"]) == ["counting"]
     ops = data["devices"]["counting"]
-    assert set(ops) == {"add"}
+    assert "add" in ops and all("add" in op for op in ops), sorted(ops)  # -k matches index_add too
     assert {"float32", "float64", "int64", "bool"} <= set(ops["add"])
-    for by_dtype in ops["add"].values():
+    for by_dtype in (r for op in ops.values() for r in op.values()):
         assert by_dtype["passed"] > 0 and by_dtype["failed"] == 0 and by_dtype["failures"] == []
     assert not list(report.parent.glob(".ember-report-*")), "the temporary file is left behind"
 
@@ -62,7 +62,7 @@ def test_unknown_device_is_a_usage_error(tmp_path):
 
 def test_a_wrong_kernel_is_reported_by_name(tmp_path):
     report = tmp_path / "report.json"
-    r = _kit(tmp_path, "--ember-device=counting", "-k", "test_forward and (sin- or cos-)",
+    r = _kit(tmp_path, "--ember-device=counting", "-k", "test_forward and (sin-float32 or cos-float32)",
              f"--ember-report={report}", plant=True)
     assert r.returncode == 1, r.stdout[-3000:] + r.stderr[-3000:]
     assert "FAILED" in r.stdout and "test_forward[sin-float32-" in r.stdout

@@ -50,7 +50,7 @@ def pytest_configure(config):
     if config.getoption("ember_device", None):
         selected_devices(config)  # a device that is not there: a usage error, before collecting
     path = config.getoption("ember_report", None)
-    if path:
+    if path and not hasattr(config, "workerinput"):  # pytest-xdist: the controller writes it
         config.pluginmanager.register(_Reporter(path), "ember-report")
 
 

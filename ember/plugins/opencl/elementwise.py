@@ -33,7 +33,7 @@ def _maxd(nd: int) -> int:
     raise NotImplementedError(f"OpenCL kernels take at most {2 * MAX_DIMS} dims after merging, got {nd}")
 
 
-def _source(state, spec, expr, out_c, in_specs, ct, extras, helpers, maxd):
+def _source(state, spec, expr, out_c, in_specs, ct, extras, helpers, maxd, idx):
     arrays = [i for i, (c, is_scalar) in enumerate(in_specs) if not is_scalar]
     narr = 1 + len(arrays)
     params = [f"__global {out_c.storage}* out", "long off0"]
@@ -60,15 +60,16 @@ def _source(state, spec, expr, out_c, in_specs, ct, extras, helpers, maxd):
     src = f"""{T.header(state.fp64)}
 {helpers}
 #define MAXD {maxd}
+#define IDX {idx}
 typedef struct {{ long n; long nd; long shape[MAXD]; long st[{narr}][MAXD]; }} ew_meta;
 __kernel void ew({", ".join(params)}) {{
     for (long gid = get_global_id(0); gid < m.n; gid += get_global_size(0)) {{
         long {offs};
         {init}
-        long rem = gid;
+        IDX rem = (IDX)gid;
         for (int d = (int)m.nd - 1; d >= 0; --d) {{
-            long c = rem % m.shape[d];
-            rem /= m.shape[d];
+            IDX c = rem % (IDX)m.shape[d];
+            rem /= (IDX)m.shape[d];
             {step}
         }}
         {body}
@@ -106,12 +107,13 @@ def run(state, name, expr, out: CLArray, inputs, ct: str, extras=(), helpers="")
         nd = len(shape)
     maxd = _maxd(nd)
     out_c = T.ctype(out.dtype)
+    idx = "uint" if n < 2 ** 31 else "long"  # 32-bit index arithmetic where it fits: much faster
     spec = (name, expr, out_c.name, tuple((c.name if c else None, s) for c, s in in_specs), ct,
-            tuple(e[:2] for e in extras), helpers, maxd)
+            tuple(e[:2] for e in extras), helpers, maxd, idx)
     found = _SOURCES.get((state.index, spec))
     if found is None:
         found = _SOURCES[(state.index, spec)] = _source(state, spec, expr, out_c, in_specs, ct,
-                                                        [e[:2] for e in extras], helpers, maxd)
+                                                        [e[:2] for e in extras], helpers, maxd, idx)
     groups = -(-n // state.local_size)
     flat = nd == 0 and groups <= (1 << 22)
     kernel = state.kernel(found, "ew_flat" if flat else "ew")

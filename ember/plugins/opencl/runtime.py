@@ -8,7 +8,9 @@ Devices: every device of every platform, GPUs first (then accelerators, then CPU
 platform order within a kind; ``opencl:N`` is the N-th. ``EMBER_OPENCL_DEVICE`` picks
 which ones ember sees, as a comma-separated list of selectors, each ``P:D`` (device D of
 platform P, numbered as ``clinfo -l`` numbers them), ``P`` (all devices of platform P)
-or a case-insensitive part of a platform or device name (``pocl``, ``nvidia``, ``cpu``).
+or a case-insensitive part of a platform or device name (``pocl``, ``nvidia``), or a
+device kind (``gpu``, ``accelerator``, ``cpu``). ``EMBER_OPENCL_NO_FP64=1`` hides the
+devices' cl_khr_fp64 (to check how ember behaves on a device without float64).
 
 Programs are built once per (context, source) and kept for the life of the process;
 pyopencl also caches the binaries on disk, so a second process skips the compiler.

@@ -11,6 +11,7 @@ from ember.plugins.opencl import cltypes as T
 
 OFFSET = """
 inline long ember_off(long i, long nd, const long* shape, const long* st) {
+    if (nd == 1) return i * st[0];
     long o = 0;
     for (int d = (int)nd - 1; d >= 0; --d) { long c = i % shape[d]; i /= shape[d]; o += c * st[d]; }
     return o;
@@ -492,6 +493,10 @@ def softmax(state, maxd, ls, c, log: bool):
     load = T.load(c, "in", "ib + j * m.st")
     out = ("x - mx - lse" if log else "exp(x - mx) / s")
     store = T.store(c, "out", "ob + j * m.ost", out, acc)
+    keep, last = "", f"{acc} x = {load}; {store}"
+    if not log and c.storage == acc:  # keep exp(x - max) in the output: one exp per element
+        keep = "out[ob + j * m.ost] = e;"
+        last = "out[ob + j * m.ost] /= s;"
     return _head(state, maxd) + f"""
 {SCAN_META}
 __kernel __attribute__((reqd_work_group_size({ls}, 1, 1)))
@@ -513,7 +518,7 @@ void softmax(__global {c.storage}* out, long out_off, __global const {c.storage}
         if (isinf(mx)) mx = 0;
         barrier(CLK_LOCAL_MEM_FENCE);
         {acc} s = 0;
-        for (long j = lid; j < m.len; j += {ls}) {{ {acc} x = {load}; s += exp(x - mx); }}
+        for (long j = lid; j < m.len; j += {ls}) {{ {acc} x = {load}; {acc} e = exp(x - mx); s += e; {keep} }}
         part[lid] = s;
         barrier(CLK_LOCAL_MEM_FENCE);
         for (int t = {ls} / 2; t > 0; t >>= 1) {{
@@ -522,7 +527,7 @@ void softmax(__global {c.storage}* out, long out_off, __global const {c.storage}
         }}
         s = part[0];
         {acc} lse = log(s);
-        for (long j = lid; j < m.len; j += {ls}) {{ {acc} x = {load}; {store} }}
+        for (long j = lid; j < m.len; j += {ls}) {{ {last} }}
         barrier(CLK_LOCAL_MEM_FENCE);
     }}
 }}
