@@ -135,3 +135,15 @@ def test_view_check_reports_a_copy():
 def test_suite_does_not_need_pytest():
     code = "import sys, ember.testing.runner as r; r.cases('cpu'); sys.exit('pytest' in sys.modules)"
     assert subprocess.run([sys.executable, "-c", code]).returncode == 0
+
+
+def test_missing_kernel_is_reported_with_the_op_name():
+    """A backend without a kernel for an op (and no CPU fallback) fails that op's cases
+    with an error naming the op and the device."""
+    from _fakedev import fake_device
+    fake_device("kitmissing", allow_cpu_fallback=False)  # basic kernels only: no sin
+    op = opdb.BY_NAME["sin"]
+    sample = op.samples("float32")[0]
+    with pytest.raises(runner.ConformanceError, match=r"sin \[ember.sin\] dtype=float32 device=kitmissing.*"
+                                                      r"NotImplementedError: op 'sin' has no kernel"):
+        runner.check_forward(op, sample, "kitmissing", "float32")
