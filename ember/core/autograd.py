@@ -338,6 +338,8 @@ def _accumulate(variable: Tensor, grad: Tensor, create_graph: bool):
         variable.grad = clone(grad) if create_graph else _detached(clone(grad))
     elif create_graph:
         variable.grad = variable.grad + grad
+    elif _add_into(variable.grad, grad):
+        pass
     else:
         with no_grad():
             total = variable.grad + grad
@@ -346,6 +348,22 @@ def _accumulate(variable: Tensor, grad: Tensor, create_graph: bool):
                 write_inplace(variable.grad, total)  # keep the same .grad tensor, as PyTorch does
             else:
                 variable.grad = total
+
+
+def _add_into(target: Tensor, grad: Tensor) -> bool:
+    """``target += grad`` straight through the kernels, for the common case of matching
+    plain tensors (the hot end of every training step); False when it does not apply."""
+    if (grad.dtype is not target.dtype or grad.device != target.device or target._base is not None
+            or grad._data.shape != target._data.shape):
+        return False
+    from ember.core.call import _rebind, resolve_kernel
+    device_type = target.device.type
+    total = resolve_kernel("add", device_type)(target._data, grad._data)
+    new = resolve_kernel("copy_", device_type)(target._data, total)
+    if new is not target._data:
+        _rebind(target, new)
+    version_counter(target).value += 1
+    return True
 
 
 def _detached(g: Tensor) -> Tensor:

@@ -51,10 +51,18 @@ def _wrapped_int(value, dtype):
     return int(np.array(value & 0xFFFF_FFFF_FFFF_FFFF, dtype=np.uint64).astype(info))
 
 
+# float dtypes numpy also keeps with a Python scalar (bfloat16 it would widen: see _promoted)
+_KEEPS_DTYPE_WITH_SCALARS = frozenset({dt.float16, dt.float32, dt.float64})
+
+
 def _binary(op, a, b, floating=False):
     """Promote a and b (PyTorch rules), check broadcasting, call the primitive."""
     if type(a) is Tensor and type(b) is Tensor and a.dtype is b.dtype and not floating \
             and a._data.shape == b._data.shape:
+        return call(op, a, b)
+    # a float tensor with a Python number keeps its dtype (the number takes part weakly)
+    tb = type(b)
+    if (tb is float or tb is int) and isinstance(a, Tensor) and a.dtype in _KEEPS_DTYPE_WITH_SCALARS:
         return call(op, a, b)
     if not isinstance(a, Tensor) and not isinstance(b, Tensor):
         raise TypeError(f"{op.name}(): expected at least one Tensor argument, got "
