@@ -23,7 +23,7 @@ from itertools import chain
 from ember.core import dtype as _dt
 from ember.core.autograd import enable_grad, set_grad_enabled
 from ember.core.tensor import Tensor
-from ember.utils.hooks import RemovableHandle
+from ember.utils.hooks import RemovableHandle, add_hook
 
 __all__ = ["Optimizer", "required", "register_optimizer_step_pre_hook", "register_optimizer_step_post_hook"]
 
@@ -43,16 +43,12 @@ _global_step_post_hooks: OrderedDict = OrderedDict()
 
 def register_optimizer_step_pre_hook(hook) -> RemovableHandle:
     """Run ``hook(optimizer, args, kwargs)`` before every optimizer's step."""
-    handle = RemovableHandle(_global_step_pre_hooks)
-    _global_step_pre_hooks[handle.id] = hook
-    return handle
+    return add_hook(_global_step_pre_hooks, hook)
 
 
 def register_optimizer_step_post_hook(hook) -> RemovableHandle:
     """Run ``hook(optimizer, args, kwargs)`` after every optimizer's step."""
-    handle = RemovableHandle(_global_step_post_hooks)
-    _global_step_post_hooks[handle.id] = hook
-    return handle
+    return add_hook(_global_step_post_hooks, hook)
 
 
 def _typename(obj) -> str:

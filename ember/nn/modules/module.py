@@ -16,7 +16,7 @@ from ember.core import dtype as dt
 from ember.core.autograd import no_grad
 from ember.core.tensor import Tensor
 from ember.nn.parameter import Buffer, Parameter
-from ember.utils.hooks import RemovableHandle
+from ember.utils.hooks import RemovableHandle, add_hook
 
 __all__ = ["Module", "register_module_forward_pre_hook", "register_module_forward_hook",
            "register_module_full_backward_hook", "register_module_full_backward_pre_hook"]
@@ -49,16 +49,12 @@ def register_module_forward_hook(hook, *, always_call: bool = False) -> Removabl
 
 def register_module_full_backward_hook(hook) -> RemovableHandle:
     """Run ``hook(module, grad_input, grad_output)`` in every module's backward."""
-    handle = RemovableHandle(_global_backward_hooks)
-    _global_backward_hooks[handle.id] = hook
-    return handle
+    return add_hook(_global_backward_hooks, hook)
 
 
 def register_module_full_backward_pre_hook(hook) -> RemovableHandle:
     """Run ``hook(module, grad_output)`` in every module's backward, before its gradients."""
-    handle = RemovableHandle(_global_backward_pre_hooks)
-    _global_backward_pre_hooks[handle.id] = hook
-    return handle
+    return add_hook(_global_backward_pre_hooks, hook)
 
 
 class _IncompatibleKeys(namedtuple("_IncompatibleKeys", ["missing_keys", "unexpected_keys"])):
