@@ -25,10 +25,18 @@ _LINEAR_GAIN_ONE = ("linear", "conv1d", "conv2d", "conv3d", "conv_transpose1d", 
 
 
 def calculate_gain(nonlinearity, param=None) -> float:
-    """The recommended scale of weights feeding into ``nonlinearity``.
+    """Return the recommended gain (scale) for weights feeding into ``nonlinearity``.
 
-    linear, conv*, sigmoid: 1; tanh: 5/3; relu: sqrt(2); leaky_relu: sqrt(2 / (1 + slope^2))
-    (slope ``param``, default 0.01); selu: 3/4.
+    The values: 1 for ``'linear'``, the ``'conv*'`` and ``'conv_transpose*'`` names and
+    ``'sigmoid'``; 5/3 for ``'tanh'``; ``sqrt(2)`` for ``'relu'``;
+    ``sqrt(2 / (1 + negative_slope ** 2))`` for ``'leaky_relu'``; 3/4 for ``'selu'``.
+
+    Args:
+        nonlinearity: the name of the nonlinearity; any other name raises ``ValueError``.
+        param: for ``'leaky_relu'``, the negative slope (default: 0.01).
+
+    Returns:
+        The gain, a Python number.
     """
     if nonlinearity in _LINEAR_GAIN_ONE:
         return 1
@@ -73,21 +81,56 @@ def _calculate_correct_fan(tensor, mode):
 
 
 def uniform_(tensor, a=0.0, b=1.0, generator=None):
-    """Fill with U(a, b)."""
+    """Fill ``tensor`` with values drawn from the uniform distribution U(a, b).
+
+    Args:
+        tensor: the tensor to fill, in place (autograd does not record it).
+        a: the lower bound (default: 0).
+        b: the upper bound (default: 1).
+        generator: the random generator to draw from (default: ember's global one).
+
+    Returns:
+        ``tensor``.
+    """
     _check(tensor, "uniform_")
     with no_grad():
         return tensor.uniform_(a, b, generator=generator)
 
 
 def normal_(tensor, mean=0.0, std=1.0, generator=None):
-    """Fill with N(mean, std^2)."""
+    """Fill ``tensor`` with values drawn from the normal distribution N(mean, std ** 2).
+
+    Args:
+        tensor: the tensor to fill, in place (autograd does not record it).
+        mean: the mean (default: 0).
+        std: the standard deviation (default: 1).
+        generator: the random generator to draw from (default: ember's global one).
+
+    Returns:
+        ``tensor``.
+    """
     _check(tensor, "normal_")
     with no_grad():
         return tensor.normal_(mean, std, generator=generator)
 
 
 def trunc_normal_(tensor, mean=0.0, std=1.0, a=-2.0, b=2.0, generator=None):
-    """Fill with N(mean, std^2) restricted to [a, b] (inverse-CDF sampling)."""
+    """Fill ``tensor`` with values from N(mean, std ** 2) truncated to ``[a, b]``.
+
+    The values are drawn by inverse-CDF sampling, so every one lies in ``[a, b]``. A
+    ``mean`` more than 2 standard deviations outside ``[a, b]`` gives a warning.
+
+    Args:
+        tensor: the tensor to fill, in place (autograd does not record it).
+        mean: the mean of the normal distribution (default: 0).
+        std: its standard deviation (default: 1).
+        a: the lower cut-off, in the tensor's units (default: -2).
+        b: the upper cut-off, in the tensor's units (default: 2).
+        generator: the random generator to draw from (default: ember's global one).
+
+    Returns:
+        ``tensor``.
+    """
     _check(tensor, "trunc_normal_")
     if mean < a - 2 * std or mean > b + 2 * std:
         warnings.warn("mean is more than 2 std from [a, b] in nn.init.trunc_normal_. The distribution of values "
@@ -112,23 +155,57 @@ def _draw_dtype(tensor):
 
 
 def constant_(tensor, val):
+    """Fill ``tensor`` with the value ``val``.
+
+    Args:
+        tensor: the tensor to fill, in place (autograd does not record it).
+        val: the fill value.
+
+    Returns:
+        ``tensor``.
+    """
     _check(tensor, "constant_")
     with no_grad():
         return tensor.fill_(val)
 
 
 def ones_(tensor):
+    """Fill ``tensor`` with ones.
+
+    Args:
+        tensor: the tensor to fill, in place (autograd does not record it).
+
+    Returns:
+        ``tensor``.
+    """
     return constant_(tensor, 1.0)
 
 
 def zeros_(tensor):
+    """Fill ``tensor`` with zeros.
+
+    Args:
+        tensor: the tensor to fill, in place (autograd does not record it).
+
+    Returns:
+        ``tensor``.
+    """
     _check(tensor, "zeros_")
     with no_grad():
         return tensor.zero_()
 
 
 def eye_(tensor):
-    """Fill a 2-D tensor with the identity (ones on the diagonal)."""
+    """Fill a 2-D ``tensor`` with the identity matrix: ones on the diagonal, zeros elsewhere.
+
+    It need not be square. Useful to make a ``Linear`` layer start as the identity map.
+
+    Args:
+        tensor: a 2-D tensor to fill, in place (autograd does not record it).
+
+    Returns:
+        ``tensor``.
+    """
     _check(tensor, "eye_")
     if tensor.ndim != 2:
         raise ValueError("Only tensors with 2 dimensions are supported")
@@ -138,7 +215,20 @@ def eye_(tensor):
 
 
 def dirac_(tensor, groups=1):
-    """Fill a {3, 4, 5}-D convolution weight so the convolution is the identity (per group)."""
+    """Fill a 3-, 4- or 5-D convolution weight so that the convolution passes its input through.
+
+    Each output channel ``c`` of a group gets a 1 at the centre of the kernel of input channel
+    ``c`` (for the first ``min(out_channels // groups, in_channels_per_group)`` channels), and
+    every other value is 0.
+
+    Args:
+        tensor: a ``(out_channels, in_channels / groups, *kernel)`` tensor to fill, in place.
+        groups: the number of groups of the convolution; ``tensor.shape[0]`` must be divisible by
+            it (default: 1).
+
+    Returns:
+        ``tensor``.
+    """
     _check(tensor, "dirac_")
     if tensor.ndim not in (3, 4, 5):
         raise ValueError("Only tensors with 3, 4, or 5 dimensions are supported")
@@ -163,7 +253,21 @@ def _copy_from_host(tensor, values: np.ndarray):
 
 
 def xavier_uniform_(tensor, gain=1.0, generator=None):
-    """Glorot uniform: U(-x, x) with x = gain * sqrt(6 / (fan_in + fan_out))."""
+    """Fill ``tensor`` with the Glorot (Xavier) uniform initialisation.
+
+    Values are drawn from U(-bound, bound) with ``bound = gain * sqrt(6 / (fan_in + fan_out))``.
+    ``fan_in`` is ``tensor.shape[1]`` times the product of the dims after the second (the
+    kernel size of a convolution weight), and ``fan_out`` is ``tensor.shape[0]`` times that
+    product; ``tensor`` needs at least 2 dims.
+
+    Args:
+        tensor: the tensor to fill, in place (autograd does not record it).
+        gain: a scale factor, such as ``calculate_gain(...)`` (default: 1).
+        generator: the random generator to draw from (default: ember's global one).
+
+    Returns:
+        ``tensor``.
+    """
     _check(tensor, "xavier_uniform_")
     fan_in, fan_out = _calculate_fan_in_and_fan_out(tensor)
     bound = gain * math.sqrt(6.0 / float(fan_in + fan_out))
@@ -171,7 +275,21 @@ def xavier_uniform_(tensor, gain=1.0, generator=None):
 
 
 def xavier_normal_(tensor, gain=1.0, generator=None):
-    """Glorot normal: N(0, std^2) with std = gain * sqrt(2 / (fan_in + fan_out))."""
+    """Fill ``tensor`` with the Glorot (Xavier) normal initialisation.
+
+    Values are drawn from N(0, std ** 2) with ``std = gain * sqrt(2 / (fan_in + fan_out))``.
+    ``fan_in`` is ``tensor.shape[1]`` times the product of the dims after the second (the
+    kernel size of a convolution weight), and ``fan_out`` is ``tensor.shape[0]`` times that
+    product; ``tensor`` needs at least 2 dims.
+
+    Args:
+        tensor: the tensor to fill, in place (autograd does not record it).
+        gain: a scale factor, such as ``calculate_gain(...)`` (default: 1).
+        generator: the random generator to draw from (default: ember's global one).
+
+    Returns:
+        ``tensor``.
+    """
     _check(tensor, "xavier_normal_")
     fan_in, fan_out = _calculate_fan_in_and_fan_out(tensor)
     return normal_(tensor, 0.0, gain * math.sqrt(2.0 / float(fan_in + fan_out)), generator)
@@ -183,8 +301,27 @@ def _kaiming_std(tensor, a, mode, nonlinearity):
 
 
 def kaiming_uniform_(tensor, a=0, mode="fan_in", nonlinearity="leaky_relu", generator=None):
-    """He uniform: U(-b, b) with b = gain * sqrt(3 / fan), fan per ``mode``, gain per
-    ``nonlinearity`` (``a`` is leaky_relu's negative slope)."""
+    """Fill ``tensor`` with the He (Kaiming) uniform initialisation.
+
+    Values are drawn from U(-bound, bound) with ``bound = gain * sqrt(3 / fan)``, where ``gain``
+    is ``calculate_gain(nonlinearity, a)`` and ``fan`` is ``fan_in`` or ``fan_out`` as ``mode``
+    says. ``fan_in`` is ``tensor.shape[1]`` times the product of the dims after the second (the
+    kernel size of a convolution weight), and ``fan_out`` is ``tensor.shape[0]`` times that
+    product; ``tensor`` needs at least 2 dims. A tensor with no elements is left as is, with a warning.
+
+    Args:
+        tensor: the tensor to fill, in place (autograd does not record it).
+        a: the negative slope of the rectifier after this layer (used with ``'leaky_relu'``)
+            (default: 0).
+        mode: ``'fan_in'`` (default) keeps the variance of the activations in the forward pass;
+            ``'fan_out'`` keeps that of the gradients in the backward pass.
+        nonlinearity: the nonlinearity after this layer, as ``calculate_gain`` names it
+            (default: ``'leaky_relu'``).
+        generator: the random generator to draw from (default: ember's global one).
+
+    Returns:
+        ``tensor``.
+    """
     _check(tensor, "kaiming_uniform_")
     if 0 in tuple(tensor.shape):
         warnings.warn("Initializing zero-element tensors is a no-op", stacklevel=2)
@@ -194,7 +331,27 @@ def kaiming_uniform_(tensor, a=0, mode="fan_in", nonlinearity="leaky_relu", gene
 
 
 def kaiming_normal_(tensor, a=0, mode="fan_in", nonlinearity="leaky_relu", generator=None):
-    """He normal: N(0, std^2) with std = gain / sqrt(fan)."""
+    """Fill ``tensor`` with the He (Kaiming) normal initialisation.
+
+    Values are drawn from N(0, std ** 2) with ``std = gain / sqrt(fan)``, where ``gain`` is
+    ``calculate_gain(nonlinearity, a)`` and ``fan`` is ``fan_in`` or ``fan_out`` as ``mode``
+    says. ``fan_in`` is ``tensor.shape[1]`` times the product of the dims after the second (the
+    kernel size of a convolution weight), and ``fan_out`` is ``tensor.shape[0]`` times that
+    product; ``tensor`` needs at least 2 dims. A tensor with no elements is left as is, with a warning.
+
+    Args:
+        tensor: the tensor to fill, in place (autograd does not record it).
+        a: the negative slope of the rectifier after this layer (used with ``'leaky_relu'``)
+            (default: 0).
+        mode: ``'fan_in'`` (default) keeps the variance of the activations in the forward pass;
+            ``'fan_out'`` keeps that of the gradients in the backward pass.
+        nonlinearity: the nonlinearity after this layer, as ``calculate_gain`` names it
+            (default: ``'leaky_relu'``).
+        generator: the random generator to draw from (default: ember's global one).
+
+    Returns:
+        ``tensor``.
+    """
     _check(tensor, "kaiming_normal_")
     if 0 in tuple(tensor.shape):
         warnings.warn("Initializing zero-element tensors is a no-op", stacklevel=2)
@@ -203,10 +360,20 @@ def kaiming_normal_(tensor, a=0, mode="fan_in", nonlinearity="leaky_relu", gener
 
 
 def orthogonal_(tensor, gain=1, generator=None):
-    """Fill with a (semi-)orthogonal matrix (trailing dims flattened), scaled by ``gain``.
+    """Fill ``tensor`` with a (semi-)orthogonal matrix, scaled by ``gain``.
 
-    The normal draws come from ember's generator; the QR decomposition runs in numpy on
-    the host (an init-time cost), and the result is copied to the tensor's device.
+    The dims after the first are flattened: a ``(rows, cols)`` view gets orthonormal rows
+    (when ``rows <= cols``) or columns. The normal draws come from ember's generator; the QR
+    decomposition runs in numpy on the host (an init-time cost), and the result is copied to
+    the tensor's device. A tensor with no elements is left as is.
+
+    Args:
+        tensor: a tensor with at least 2 dims to fill, in place (autograd does not record it).
+        gain: a scale factor (default: 1).
+        generator: the random generator to draw from (default: ember's global one).
+
+    Returns:
+        ``tensor``.
     """
     _check(tensor, "orthogonal_")
     if tensor.ndim < 2:
@@ -232,7 +399,19 @@ def orthogonal_(tensor, gain=1, generator=None):
 
 
 def sparse_(tensor, sparsity, std=0.01, generator=None):
-    """Fill a 2-D tensor with N(0, std^2) and zero a ``sparsity`` fraction of each column."""
+    """Fill a 2-D ``tensor`` as a sparse matrix: N(0, std ** 2) values with a fraction of each column zeroed.
+
+    In every column, ``ceil(sparsity * rows)`` randomly chosen elements are set to zero.
+
+    Args:
+        tensor: a 2-D tensor to fill, in place (autograd does not record it).
+        sparsity: the fraction of each column to zero, in ``[0, 1]``.
+        std: the standard deviation of the non-zero values (default: 0.01).
+        generator: the random generator to draw from (default: ember's global one).
+
+    Returns:
+        ``tensor``.
+    """
     _check(tensor, "sparse_")
     if tensor.ndim != 2:
         raise ValueError("Only tensors with 2 dimensions are supported")

@@ -32,7 +32,16 @@ def _share(cls, data: Tensor):
 
 
 class Parameter(Tensor):
-    """A tensor that is a module parameter: ``requires_grad=True`` unless told otherwise."""
+    """A tensor that is a module parameter: ``requires_grad=True`` unless told otherwise.
+
+    Assigning a ``Parameter`` as a module attribute registers it, so it appears in
+    ``parameters()`` and ``state_dict()``. It shares memory with ``data`` and starts with no
+    gradient and no autograd history; results of operations on it are plain tensors.
+
+    Args:
+        data: the tensor to wrap (default: an empty tensor).
+        requires_grad: whether autograd records operations on it (default: True).
+    """
 
     def __new__(cls, data=None, requires_grad=True):
         if data is None:
@@ -85,6 +94,10 @@ class Buffer(Tensor):
 
     Assigning ``nn.Buffer(t)`` to a module attribute registers it as a buffer;
     ``persistent=False`` keeps it out of ``state_dict()``. It shares ``t``'s memory.
+
+    Args:
+        data: the tensor to wrap (default: an empty tensor); its ``requires_grad`` is kept.
+        persistent: whether the buffer is saved in ``state_dict()`` (default: True).
     """
 
     def __new__(cls, data=None, *, persistent: bool = True):
@@ -104,5 +117,12 @@ class Buffer(Tensor):
 
 
 def is_lazy(param) -> bool:
-    """ember has no lazily shaped parameters; kept for code that asks."""
+    """Tell whether ``param`` is a lazily shaped parameter; ember has none, so always False.
+
+    Args:
+        param: any parameter or tensor.
+
+    Returns:
+        False.
+    """
     return False

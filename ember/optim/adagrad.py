@@ -8,7 +8,9 @@ __all__ = ["Adagrad"]
 
 
 class Adagrad(Optimizer):
-    """For step t (g the gradient, negated when ``maximize``)::
+    """Adagrad: per-coordinate steps that shrink with the accumulated sum of squared gradients.
+
+    For step t (g the gradient, negated when ``maximize``)::
 
         g += weight_decay * p
         lr_t = lr / (1 + (t - 1) * lr_decay)
@@ -17,6 +19,18 @@ class Adagrad(Optimizer):
 
     State (made for every parameter at construction, as PyTorch does): ``step`` and
     ``sum`` (s), which starts at ``initial_accumulator_value``.
+
+    Args:
+        params: the parameters to optimize: an iterable of tensors, of ``(name, tensor)`` pairs, or of
+            parameter-group dicts (see :class:`Optimizer`).
+        lr: the learning rate, a number or a 1-element tensor. Default: ``1e-2``.
+        lr_decay: how fast the learning rate decays with the step count. Default: ``0``.
+        weight_decay: L2 penalty coefficient; ``weight_decay * p`` is added to the gradient. Default: ``0``.
+        initial_accumulator_value: the starting value of ``sum``. Default: ``0``.
+        eps: added to the denominator, for numerical stability. Default: ``1e-10``.
+        maximize: if ``True``, the objective is maximized (the gradient is negated). Default: ``False``.
+        differentiable: if ``True``, the step runs with autograd enabled so that the update itself can be
+            differentiated through. Default: ``False``.
     """
 
     def __init__(self, params, lr=1e-2, lr_decay=0, weight_decay=0, initial_accumulator_value=0, eps=1e-10,
@@ -35,9 +49,28 @@ class Adagrad(Optimizer):
                 self.state[p] = self.init_state(p, group)
 
     def init_state(self, param, group):
+        """Creates the state of ``param`` before its first update.
+
+        It holds ``step`` 0 and ``sum`` filled with ``initial_accumulator_value``.
+
+        Args:
+            param: the parameter.
+            group: its parameter group.
+
+        Returns:
+            The new state dict.
+        """
         return {"step": step_tensor(), "sum": full_like(param, group["initial_accumulator_value"])}
 
     def update(self, param, grad, state, group):
+        """Applies one Adagrad step to ``param`` in place and advances its ``state``.
+
+        Args:
+            param: the parameter to update.
+            grad: its gradient.
+            state: its state dict.
+            group: its parameter group, holding the options.
+        """
         lr, weight_decay, eps = scalar(group["lr"]), group["weight_decay"], group["eps"]
         step = increment_step(state)
         if group["maximize"]:

@@ -13,7 +13,9 @@ __all__ = ["Adam"]
 
 
 class Adam(Optimizer):
-    """For step t (g the gradient, negated when ``maximize``)::
+    """Adam: adaptive moment estimation, with optional AMSGrad and decoupled weight decay.
+
+    For step t (g the gradient, negated when ``maximize``)::
 
         p *= 1 - lr * weight_decay      if decoupled_weight_decay, else g += weight_decay * p
         m = beta1 * m + (1 - beta1) * g
@@ -22,6 +24,25 @@ class Adam(Optimizer):
         p -= lr / (1 - beta1**t) * m / (sqrt(v) / sqrt(1 - beta2**t) + eps)
 
     State: ``step``, ``exp_avg`` (m), ``exp_avg_sq`` (v), ``max_exp_avg_sq`` (amsgrad).
+
+    Args:
+        params: the parameters to optimize: an iterable of tensors, of ``(name, tensor)`` pairs, or of
+            parameter-group dicts (see :class:`Optimizer`).
+        lr: the learning rate, a number or a 1-element tensor. Default: ``1e-3``.
+        betas: ``(beta1, beta2)``, the decay rates of the two moment estimates; each in ``[0, 1)``, both
+            floats or both tensors. Default: ``(0.9, 0.999)``.
+        eps: added to the denominator, for numerical stability. Default: ``1e-8``.
+        weight_decay: weight decay coefficient, applied as an L2 term on the gradient or, with
+            ``decoupled_weight_decay``, directly to the parameters. Default: ``0``.
+        amsgrad: use the running maximum of ``v`` (AMSGrad). Default: ``False``.
+        maximize: if ``True``, the objective is maximized (the gradient is negated). Default: ``False``.
+        differentiable: if ``True``, the step runs with autograd enabled so that the update itself can be
+            differentiated through. Default: ``False``.
+        decoupled_weight_decay: shrink the parameters directly (as :class:`AdamW`) instead of adding the
+            decay to the gradient. Default: ``False``.
+
+    Raises:
+        ValueError: on a negative ``lr``, ``eps`` or ``weight_decay``, or invalid ``betas``.
     """
 
     def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0, amsgrad=False, *,
@@ -39,12 +60,34 @@ class Adam(Optimizer):
         super().__init__(params, defaults)
 
     def init_state(self, param, group):
+        """Creates the state of ``param`` before its first update.
+
+        It holds ``step`` 0 and zeroed ``exp_avg`` and ``exp_avg_sq`` (and ``max_exp_avg_sq`` with
+        ``amsgrad``).
+
+        Args:
+            param: the parameter.
+            group: its parameter group.
+
+        Returns:
+            The new state dict.
+        """
         state = {"step": step_tensor(), "exp_avg": zeros_like(param), "exp_avg_sq": zeros_like(param)}
         if group["amsgrad"]:
             state["max_exp_avg_sq"] = zeros_like(param)
         return state
 
     def update(self, param, grad, state, group):
+        """Applies one Adam step to ``param`` in place and advances its ``state``.
+
+        Uses the device's fused Adam kernel when it has one and ``differentiable`` is off.
+
+        Args:
+            param: the parameter to update.
+            grad: its gradient.
+            state: its state dict.
+            group: its parameter group, holding the options.
+        """
         lr, eps, weight_decay = scalar(group["lr"]), group["eps"], group["weight_decay"]
         beta1, beta2 = (scalar(b) for b in group["betas"])
         exp_avg, exp_avg_sq = state["exp_avg"], state["exp_avg_sq"]

@@ -10,7 +10,9 @@ __all__ = ["Adamax"]
 
 
 class Adamax(Optimizer):
-    """For step t (g the gradient, negated when ``maximize``)::
+    """Adamax: the variant of Adam that uses an infinity norm in place of the second moment.
+
+    For step t (g the gradient, negated when ``maximize``)::
 
         g += weight_decay * p
         m = beta1 * m + (1 - beta1) * g
@@ -18,6 +20,18 @@ class Adamax(Optimizer):
         p -= lr / (1 - beta1**t) * m / u
 
     State: ``step``, ``exp_avg`` (m), ``exp_inf`` (u).
+
+    Args:
+        params: the parameters to optimize: an iterable of tensors, of ``(name, tensor)`` pairs, or of
+            parameter-group dicts (see :class:`Optimizer`).
+        lr: the learning rate, a number or a 1-element tensor. Default: ``2e-3``.
+        betas: ``(beta1, beta2)``, the decay rates of the running averages; each in ``[0, 1)``.
+            Default: ``(0.9, 0.999)``.
+        eps: added to ``|g|`` inside the maximum. Default: ``1e-8``.
+        weight_decay: L2 penalty coefficient; ``weight_decay * p`` is added to the gradient. Default: ``0``.
+        maximize: if ``True``, the objective is maximized (the gradient is negated). Default: ``False``.
+        differentiable: if ``True``, the step runs with autograd enabled so that the update itself can be
+            differentiated through. Default: ``False``.
     """
 
     def __init__(self, params, lr=2e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0, foreach=None, *,
@@ -31,9 +45,28 @@ class Adamax(Optimizer):
         super().__init__(params, defaults)
 
     def init_state(self, param, group):
+        """Creates the state of ``param`` before its first update.
+
+        It holds ``step`` 0 and zeroed ``exp_avg`` and ``exp_inf``.
+
+        Args:
+            param: the parameter.
+            group: its parameter group.
+
+        Returns:
+            The new state dict.
+        """
         return {"step": step_tensor(), "exp_avg": zeros_like(param), "exp_inf": zeros_like(param)}
 
     def update(self, param, grad, state, group):
+        """Applies one Adamax step to ``param`` in place and advances its ``state``.
+
+        Args:
+            param: the parameter to update.
+            grad: its gradient.
+            state: its state dict.
+            group: its parameter group, holding the options.
+        """
         lr, eps, weight_decay = scalar(group["lr"]), group["eps"], group["weight_decay"]
         beta1, beta2 = group["betas"]
         exp_avg, exp_inf = state["exp_avg"], state["exp_inf"]

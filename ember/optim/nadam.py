@@ -9,7 +9,9 @@ __all__ = ["NAdam"]
 
 
 class NAdam(Optimizer):
-    """For step t (g the gradient, negated when ``maximize``)::
+    """NAdam: Adam with Nesterov momentum and a warming-up momentum schedule.
+
+    For step t (g the gradient, negated when ``maximize``)::
 
         p *= 1 - lr * weight_decay   if decoupled_weight_decay, else g += weight_decay * p
         mu_t = beta1 * (1 - 0.5 * 0.96 ** (t * momentum_decay))
@@ -20,6 +22,22 @@ class NAdam(Optimizer):
         p -= lr * (1 - mu_t) / (1 - P_t) * g / d + lr * mu_{t+1} / (1 - P_t * mu_{t+1}) * m / d
 
     State: ``step``, ``mu_product`` (a float32 0-d tensor, as in PyTorch), ``exp_avg``, ``exp_avg_sq``.
+
+    Args:
+        params: the parameters to optimize: an iterable of tensors, of ``(name, tensor)`` pairs, or of
+            parameter-group dicts (see :class:`Optimizer`).
+        lr: the learning rate, a number or a 1-element tensor. Default: ``2e-3``.
+        betas: ``(beta1, beta2)``, the decay rates of the running averages; each in ``[0, 1)``.
+            Default: ``(0.9, 0.999)``.
+        eps: added to the denominator, for numerical stability. Default: ``1e-8``.
+        weight_decay: weight decay coefficient, applied as an L2 term on the gradient or, with
+            ``decoupled_weight_decay``, directly to the parameters. Default: ``0``.
+        momentum_decay: how fast ``mu_t`` warms up towards ``beta1``. Default: ``4e-3``.
+        decoupled_weight_decay: shrink the parameters directly instead of adding the decay to the
+            gradient. Default: ``False``.
+        maximize: if ``True``, the objective is maximized (the gradient is negated). Default: ``False``.
+        differentiable: if ``True``, the step runs with autograd enabled so that the update itself can be
+            differentiated through. Default: ``False``.
     """
 
     def __init__(self, params, lr=2e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0, momentum_decay=4e-3,
@@ -36,10 +54,29 @@ class NAdam(Optimizer):
         super().__init__(params, defaults)
 
     def init_state(self, param, group):
+        """Creates the state of ``param`` before its first update.
+
+        It holds ``step`` 0, ``mu_product`` 1 and zeroed ``exp_avg`` and ``exp_avg_sq``.
+
+        Args:
+            param: the parameter.
+            group: its parameter group.
+
+        Returns:
+            The new state dict.
+        """
         return {"step": step_tensor(), "mu_product": step_tensor(1.0),
                 "exp_avg": zeros_like(param), "exp_avg_sq": zeros_like(param)}
 
     def update(self, param, grad, state, group):
+        """Applies one NAdam step to ``param`` in place and advances its ``state``.
+
+        Args:
+            param: the parameter to update.
+            grad: its gradient.
+            state: its state dict.
+            group: its parameter group, holding the options.
+        """
         lr, eps, weight_decay = scalar(group["lr"]), group["eps"], group["weight_decay"]
         beta1, beta2 = group["betas"]
         momentum_decay = group["momentum_decay"]

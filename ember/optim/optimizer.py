@@ -42,12 +42,31 @@ _global_step_post_hooks: OrderedDict = OrderedDict()
 
 
 def register_optimizer_step_pre_hook(hook) -> RemovableHandle:
-    """Run ``hook(optimizer, args, kwargs)`` before every optimizer's step."""
+    """Run ``hook(optimizer, args, kwargs)`` before every optimizer's step.
+
+    Global pre-hooks run before the optimizer's own ones. A hook may return ``None`` or a
+    pair ``(new_args, new_kwargs)`` that replaces the arguments passed on to ``step``.
+
+    Args:
+        hook: the callable to register.
+
+    Returns:
+        A handle whose ``remove()`` unregisters the hook.
+    """
     return add_hook(_global_step_pre_hooks, hook)
 
 
 def register_optimizer_step_post_hook(hook) -> RemovableHandle:
-    """Run ``hook(optimizer, args, kwargs)`` after every optimizer's step."""
+    """Run ``hook(optimizer, args, kwargs)`` after every optimizer's step.
+
+    Global post-hooks run after the optimizer's own ones; their return value is ignored.
+
+    Args:
+        hook: the callable to register.
+
+    Returns:
+        A handle whose ``remove()`` unregisters the hook.
+    """
     return add_hook(_global_step_post_hooks, hook)
 
 
@@ -59,12 +78,26 @@ def _typename(obj) -> str:
 
 
 def scalar(value) -> float:
-    """A hyper-parameter as a Python float (groups may hold 1-element tensors, e.g. lr)."""
+    """A hyper-parameter as a Python float (groups may hold 1-element tensors, e.g. lr).
+
+    Args:
+        value: a number or a 1-element tensor.
+
+    Returns:
+        ``value.item()`` for a tensor, else ``value`` unchanged.
+    """
     return float(value.item()) if isinstance(value, Tensor) else value
 
 
 def check_lr(lr):
-    """PyTorch's lr check, shared by every optimizer: a 1-element tensor or a number >= 0."""
+    """PyTorch's lr check, shared by every optimizer: a 1-element tensor or a number >= 0.
+
+    Args:
+        lr: the learning rate to validate.
+
+    Raises:
+        ValueError: if ``lr`` is a tensor with more than one element, or is negative.
+    """
     if isinstance(lr, Tensor) and lr.numel() != 1:
         raise ValueError("Tensor lr must be 1-element")
     if not 0.0 <= lr:
@@ -72,25 +105,53 @@ def check_lr(lr):
 
 
 def check_at_least(value, minimum_ok: float, what: str):
-    """Raise ``ValueError("Invalid {what}: {value}")`` unless ``value >= minimum_ok``."""
+    """Raise ``ValueError("Invalid {what}: {value}")`` unless ``value >= minimum_ok``.
+
+    Args:
+        value: the hyper-parameter to validate.
+        minimum_ok: the smallest accepted value.
+        what: the name used in the error message.
+    """
     if not minimum_ok <= value:
         raise ValueError(f"Invalid {what}: {value}")
 
 
 def check_betas(betas):
+    """Checks that the first two entries of ``betas`` lie in ``[0, 1)``.
+
+    Args:
+        betas: the sequence of momentum coefficients.
+
+    Raises:
+        ValueError: naming the index of the first coefficient out of range.
+    """
     for i, beta in enumerate(betas[:2]):
         if not 0.0 <= beta < 1.0:
             raise ValueError(f"Invalid beta parameter at index {i}: {beta}")
 
 
 def step_tensor(value: float = 0.0) -> Tensor:
-    """The ``state['step']`` counter: a float32 0-d CPU tensor, as PyTorch keeps it."""
+    """The ``state['step']`` counter: a float32 0-d CPU tensor, as PyTorch keeps it.
+
+    Args:
+        value: the initial count. Default: ``0.0``.
+
+    Returns:
+        A new 0-d float32 tensor.
+    """
     from ember.ops.creation import tensor
     return tensor(float(value), dtype=_dt.float32)
 
 
 def increment_step(state) -> float:
-    """``state['step'] += 1``; returns the new count as a Python float."""
+    """``state['step'] += 1``; returns the new count as a Python float.
+
+    Args:
+        state: a parameter's state dict holding a ``'step'`` tensor, which is incremented in place.
+
+    Returns:
+        The new step count as a float.
+    """
     step_t = state["step"]
     step_t.add_(1)
     return step_t.item()
@@ -128,6 +189,20 @@ class Optimizer:
     ``params`` is an iterable of tensors, of ``(name, tensor)`` pairs, or of dicts that
     each define a parameter group (``{'params': [...], 'lr': ...}``); ``defaults`` holds
     the options a group does not set itself.
+
+    Subclasses implement ``init_state`` and ``update``; this class keeps the groups and the
+    per-parameter ``state``, runs ``step`` and the hooks, and saves and loads checkpoints.
+
+    Args:
+        params: the parameters to optimize: an iterable of tensors, of ``(name, tensor)`` pairs, or of
+            parameter-group dicts. It must not be empty, nor a single tensor.
+        defaults: the default value of each option (``lr``, ...) for groups that do not set it; a value
+            of ``required`` makes the option mandatory in every group.
+
+    Attributes:
+        param_groups: the list of parameter-group dicts.
+        state: a dict mapping each parameter to its state dict.
+        defaults: the ``defaults`` given.
     """
 
     def __init_subclass__(cls, **kwargs):
@@ -179,7 +254,20 @@ class Optimizer:
 
     # ---------------------------------------------------------------- parameter groups
     def add_param_group(self, param_group: dict) -> None:
-        """Add a group of parameters (with its own options) to optimize from now on."""
+        """Add a group of parameters (with its own options) to optimize from now on.
+
+        Options the group leaves out are filled in from ``defaults``.
+
+        Args:
+            param_group: a dict with a ``'params'`` entry (a tensor, or a list of tensors or of
+                ``(name, tensor)`` pairs, but not a set) and any per-group options.
+
+        Raises:
+            TypeError: if ``param_group`` is not a dict, ``params`` is a set or holds something other than
+                tensors.
+            ValueError: if a parameter is a non-leaf tensor (unless ``differentiable``), already belongs to
+                another group, a required option is missing, or named and unnamed groups are mixed.
+        """
         if not isinstance(param_group, dict):
             raise TypeError(f"param_group must be a dict, but got {type(param_group)}")
         params = param_group["params"]
@@ -233,7 +321,12 @@ class Optimizer:
 
     # ---------------------------------------------------------------- gradients and steps
     def zero_grad(self, set_to_none: bool = True) -> None:
-        """Reset every parameter's gradient: to ``None`` (default) or to zeros in place."""
+        """Reset every parameter's gradient: to ``None`` (default) or to zeros in place.
+
+        Args:
+            set_to_none: if ``True`` (default) the ``grad`` attributes are set to ``None``; if ``False`` the
+                existing gradients are detached from any graph and filled with zeros.
+        """
         for group in self.param_groups:
             for p in group["params"]:
                 if p.grad is None:
@@ -248,15 +341,44 @@ class Optimizer:
                     p.grad.zero_()
 
     def init_state(self, param: Tensor, group: dict) -> dict:
-        """The state ``param`` starts with; called before its first update."""
+        """The state ``param`` starts with; called before its first update.
+
+        Args:
+            param: the parameter.
+            group: the parameter group ``param`` belongs to.
+
+        Returns:
+            A dict of initial state (empty in this base class).
+        """
         return {}
 
     def update(self, param: Tensor, grad: Tensor, state: dict, group: dict) -> None:
-        """Apply one step to ``param`` in place, updating ``state`` in place."""
+        """Apply one step to ``param`` in place, updating ``state`` in place.
+
+        Args:
+            param: the parameter to update.
+            grad: its gradient.
+            state: its state dict, as created by ``init_state``.
+            group: the parameter group holding the options.
+
+        Raises:
+            NotImplementedError: in this base class; subclasses override it.
+        """
         raise NotImplementedError(f"{type(self).__name__} implements neither step() nor update()")
 
     def step(self, closure=None):
-        """One optimization step over every parameter with a gradient; returns the closure's loss."""
+        """One optimization step over every parameter with a gradient; returns the closure's loss.
+
+        Parameters whose ``grad`` is ``None`` are skipped. The registered step pre- and post-hooks
+        run around the step.
+
+        Args:
+            closure: optional callable that re-evaluates the model and returns the loss; it runs with
+                gradients enabled, before any parameter is updated.
+
+        Returns:
+            The value returned by ``closure``, or ``None`` without one.
+        """
         loss = None
         if closure is not None:
             with enable_grad():
@@ -278,23 +400,78 @@ class Optimizer:
 
     # ---------------------------------------------------------------- hooks
     def register_step_pre_hook(self, hook) -> RemovableHandle:
-        """``hook(optimizer, args, kwargs)`` runs before each step; it may return new (args, kwargs)."""
+        """``hook(optimizer, args, kwargs)`` runs before each step; it may return new (args, kwargs).
+
+        Args:
+            hook: the callable to register.
+
+        Returns:
+            A handle whose ``remove()`` unregisters the hook.
+        """
         return self._add_hook(self._optimizer_step_pre_hooks, hook)
 
     def register_step_post_hook(self, hook) -> RemovableHandle:
-        """``hook(optimizer, args, kwargs)`` runs after each step."""
+        """``hook(optimizer, args, kwargs)`` runs after each step.
+
+        Args:
+            hook: the callable to register; its return value is ignored.
+
+        Returns:
+            A handle whose ``remove()`` unregisters the hook.
+        """
         return self._add_hook(self._optimizer_step_post_hooks, hook)
 
     def register_state_dict_pre_hook(self, hook, prepend: bool = False) -> RemovableHandle:
+        """Registers ``hook(optimizer)``, called at the start of :meth:`state_dict`.
+
+        Args:
+            hook: the callable to register; its return value is ignored.
+            prepend: if ``True``, the hook runs before those already registered. Default: ``False``.
+
+        Returns:
+            A handle whose ``remove()`` unregisters the hook.
+        """
         return self._add_hook(self._optimizer_state_dict_pre_hooks, hook, prepend)
 
     def register_state_dict_post_hook(self, hook, prepend: bool = False) -> RemovableHandle:
+        """Registers ``hook(optimizer, state_dict)``, called on the result of :meth:`state_dict`.
+
+        A hook may return a dict, which then replaces the state dict being returned.
+
+        Args:
+            hook: the callable to register.
+            prepend: if ``True``, the hook runs before those already registered. Default: ``False``.
+
+        Returns:
+            A handle whose ``remove()`` unregisters the hook.
+        """
         return self._add_hook(self._optimizer_state_dict_post_hooks, hook, prepend)
 
     def register_load_state_dict_pre_hook(self, hook, prepend: bool = False) -> RemovableHandle:
+        """Registers ``hook(optimizer, state_dict)``, called before :meth:`load_state_dict` loads anything.
+
+        The hook receives a shallow copy of the state dict being loaded; if it returns a dict,
+        that dict is loaded instead.
+
+        Args:
+            hook: the callable to register.
+            prepend: if ``True``, the hook runs before those already registered. Default: ``False``.
+
+        Returns:
+            A handle whose ``remove()`` unregisters the hook.
+        """
         return self._add_hook(self._optimizer_load_state_dict_pre_hooks, hook, prepend)
 
     def register_load_state_dict_post_hook(self, hook, prepend: bool = False) -> RemovableHandle:
+        """Registers ``hook(optimizer)``, called once :meth:`load_state_dict` has loaded the state.
+
+        Args:
+            hook: the callable to register; its return value is ignored.
+            prepend: if ``True``, the hook runs before those already registered. Default: ``False``.
+
+        Returns:
+            A handle whose ``remove()`` unregisters the hook.
+        """
         return self._add_hook(self._optimizer_load_state_dict_post_hooks, hook, prepend)
 
     @staticmethod
@@ -311,6 +488,10 @@ class Optimizer:
 
         The state tensors are the live ones (as in PyTorch); save or deep-copy the result
         to keep a snapshot.
+
+        Returns:
+            A dict with ``'state'`` (each parameter's state, keyed by its index) and ``'param_groups'``
+            (each group's options, with ``'params'`` replaced by the list of indices).
         """
         for hook in self._optimizer_state_dict_pre_hooks.values():
             hook(self)
@@ -339,6 +520,13 @@ class Optimizer:
         State tensors are moved to each parameter's device (floating ones to its dtype,
         ``step`` kept as is) and copied, so the loaded optimizer never shares buffers with
         the one that saved.
+
+        Args:
+            state_dict: the dict to load; its groups must match this optimizer's groups in number and size.
+                Options it lacks are filled in from ``defaults``.
+
+        Raises:
+            ValueError: if the number of groups or the size of a group differs.
         """
         state_dict = state_dict.copy()
         for hook in self._optimizer_load_state_dict_pre_hooks.values():

@@ -9,7 +9,9 @@ __all__ = ["RAdam"]
 
 
 class RAdam(Optimizer):
-    """For step t (g the gradient, negated when ``maximize``)::
+    """RAdam: Adam with a rectified, variance-aware warm-up of the adaptive step.
+
+    For step t (g the gradient, negated when ``maximize``)::
 
         p *= 1 - lr * weight_decay   if decoupled_weight_decay, else g += weight_decay * p
         m = beta1 * m + (1 - beta1) * g
@@ -24,6 +26,21 @@ class RAdam(Optimizer):
             p -= lr * m_hat
 
     State: ``step``, ``exp_avg`` (m), ``exp_avg_sq`` (v).
+
+    Args:
+        params: the parameters to optimize: an iterable of tensors, of ``(name, tensor)`` pairs, or of
+            parameter-group dicts (see :class:`Optimizer`).
+        lr: the learning rate, a number or a 1-element tensor. Default: ``1e-3``.
+        betas: ``(beta1, beta2)``, the decay rates of the running averages; each in ``[0, 1)``.
+            Default: ``(0.9, 0.999)``.
+        eps: added to the denominator, for numerical stability. Default: ``1e-8``.
+        weight_decay: weight decay coefficient, applied as an L2 term on the gradient or, with
+            ``decoupled_weight_decay``, directly to the parameters. Default: ``0``.
+        decoupled_weight_decay: shrink the parameters directly instead of adding the decay to the
+            gradient. Default: ``False``.
+        maximize: if ``True``, the objective is maximized (the gradient is negated). Default: ``False``.
+        differentiable: if ``True``, the step runs with autograd enabled so that the update itself can be
+            differentiated through. Default: ``False``.
     """
 
     def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0,
@@ -39,9 +56,28 @@ class RAdam(Optimizer):
         super().__init__(params, defaults)
 
     def init_state(self, param, group):
+        """Creates the state of ``param`` before its first update.
+
+        It holds ``step`` 0 and zeroed ``exp_avg`` and ``exp_avg_sq``.
+
+        Args:
+            param: the parameter.
+            group: its parameter group.
+
+        Returns:
+            The new state dict.
+        """
         return {"step": step_tensor(), "exp_avg": zeros_like(param), "exp_avg_sq": zeros_like(param)}
 
     def update(self, param, grad, state, group):
+        """Applies one RAdam step to ``param`` in place and advances its ``state``.
+
+        Args:
+            param: the parameter to update.
+            grad: its gradient.
+            state: its state dict.
+            group: its parameter group, holding the options.
+        """
         lr, eps, weight_decay = scalar(group["lr"]), group["eps"], group["weight_decay"]
         beta1, beta2 = group["betas"]
         exp_avg, exp_avg_sq = state["exp_avg"], state["exp_avg_sq"]

@@ -8,7 +8,9 @@ __all__ = ["RMSprop"]
 
 
 class RMSprop(Optimizer):
-    """For each step (g the gradient, negated when ``maximize``)::
+    """RMSprop: divides the gradient by a running root-mean-square of recent gradients.
+
+    For each step (g the gradient, negated when ``maximize``)::
 
         g += weight_decay * p
         v = alpha * v + (1 - alpha) * g * g
@@ -18,6 +20,20 @@ class RMSprop(Optimizer):
         p -= lr * g / denom                                               (otherwise)
 
     State: ``step``, ``square_avg`` (v), ``momentum_buffer`` (b), ``grad_avg`` (a, centered).
+
+    Args:
+        params: the parameters to optimize: an iterable of tensors, of ``(name, tensor)`` pairs, or of
+            parameter-group dicts (see :class:`Optimizer`).
+        lr: the learning rate, a number or a 1-element tensor. Default: ``1e-2``.
+        alpha: smoothing constant of the running averages. Default: ``0.99``.
+        eps: added to the denominator, for numerical stability. Default: ``1e-8``.
+        weight_decay: L2 penalty coefficient; ``weight_decay * p`` is added to the gradient. Default: ``0``.
+        momentum: momentum factor; 0 disables momentum. Default: ``0``.
+        centered: normalize by an estimate of the gradient's variance (subtracting the squared running
+            mean) instead of its raw second moment. Default: ``False``.
+        maximize: if ``True``, the objective is maximized (the gradient is negated). Default: ``False``.
+        differentiable: if ``True``, the step runs with autograd enabled so that the update itself can be
+            differentiated through. Default: ``False``.
     """
 
     def __init__(self, params, lr=1e-2, alpha=0.99, eps=1e-8, weight_decay=0, momentum=0, centered=False,
@@ -33,6 +49,18 @@ class RMSprop(Optimizer):
         super().__init__(params, defaults)
 
     def init_state(self, param, group):
+        """Creates the state of ``param`` before its first update.
+
+        It holds ``step`` 0 and a zeroed ``square_avg`` (plus ``momentum_buffer`` when ``momentum > 0`` and
+        ``grad_avg`` when ``centered``).
+
+        Args:
+            param: the parameter.
+            group: its parameter group.
+
+        Returns:
+            The new state dict.
+        """
         state = {"step": step_tensor(), "square_avg": zeros_like(param)}
         if group["momentum"] > 0:
             state["momentum_buffer"] = zeros_like(param)
@@ -41,6 +69,14 @@ class RMSprop(Optimizer):
         return state
 
     def update(self, param, grad, state, group):
+        """Applies one RMSprop step to ``param`` in place and advances its ``state``.
+
+        Args:
+            param: the parameter to update.
+            grad: its gradient.
+            state: its state dict.
+            group: its parameter group, holding the options.
+        """
         lr, alpha, eps = scalar(group["lr"]), group["alpha"], group["eps"]
         weight_decay, momentum = group["weight_decay"], group["momentum"]
         if group["maximize"]:

@@ -9,7 +9,9 @@ __all__ = ["Rprop"]
 
 
 class Rprop(Optimizer):
-    """For each step (g the gradient, negated when ``maximize``; s starts at lr)::
+    """Rprop: resilient backpropagation, with per-coordinate step sizes adapted from the gradient's sign alone.
+
+    For each step (g the gradient, negated when ``maximize``; s starts at lr)::
 
         same sign as the previous gradient:  s = min(s * eta_plus, step_max)
         sign flipped:                        s = max(s * eta_minus, step_min), and g = 0 for this step
@@ -17,6 +19,17 @@ class Rprop(Optimizer):
         p -= sign(g) * s
 
     State: ``step``, ``prev`` (the previous g), ``step_size`` (s).
+
+    Args:
+        params: the parameters to optimize: an iterable of tensors, of ``(name, tensor)`` pairs, or of
+            parameter-group dicts (see :class:`Optimizer`).
+        lr: the initial step size of every coordinate. Default: ``1e-2``.
+        etas: ``(eta_minus, eta_plus)``, the factors that shrink and grow the step sizes; they must satisfy
+            ``0 < eta_minus < 1 < eta_plus``. Default: ``(0.5, 1.2)``.
+        step_sizes: ``(step_min, step_max)``, the bounds of the step sizes. Default: ``(1e-6, 50)``.
+        maximize: if ``True``, the objective is maximized (the gradient is negated). Default: ``False``.
+        differentiable: if ``True``, the step runs with autograd enabled so that the update itself can be
+            differentiated through. Default: ``False``.
     """
 
     def __init__(self, params, lr=1e-2, etas=(0.5, 1.2), step_sizes=(1e-6, 50), *, capturable=False,
@@ -29,10 +42,29 @@ class Rprop(Optimizer):
         super().__init__(params, defaults)
 
     def init_state(self, param, group):
+        """Creates the state of ``param`` before its first update.
+
+        It holds ``step`` 0, a zeroed ``prev`` and ``step_size`` filled with ``lr``.
+
+        Args:
+            param: the parameter.
+            group: its parameter group.
+
+        Returns:
+            The new state dict.
+        """
         return {"step": step_tensor(), "prev": zeros_like(param),
                 "step_size": full_like(param, scalar(group["lr"]))}
 
     def update(self, param, grad, state, group):
+        """Applies one Rprop step to ``param`` in place and advances its ``state``.
+
+        Args:
+            param: the parameter to update.
+            grad: its gradient.
+            state: its state dict.
+            group: its parameter group, holding the options.
+        """
         eta_minus, eta_plus = group["etas"]
         step_min, step_max = group["step_sizes"]
         prev, step_size = state["prev"], state["step_size"]

@@ -7,7 +7,9 @@ __all__ = ["SGD"]
 
 
 class SGD(Optimizer):
-    """For each step (g the gradient, negated when ``maximize``)::
+    """Stochastic gradient descent, optionally with (Nesterov) momentum and weight decay.
+
+    For each step (g the gradient, negated when ``maximize``)::
 
         g += weight_decay * p
         b = g on the first step, else momentum * b + (1 - dampening) * g
@@ -15,6 +17,22 @@ class SGD(Optimizer):
         p -= lr * g
 
     State: ``momentum_buffer`` when momentum is used; nothing otherwise.
+
+    Args:
+        params: the parameters to optimize: an iterable of tensors, of ``(name, tensor)`` pairs, or of
+            parameter-group dicts (see :class:`Optimizer`).
+        lr: the learning rate, a number or a 1-element tensor. Default: ``1e-3``.
+        momentum: momentum factor; 0 disables momentum. Default: ``0``.
+        dampening: dampening of the gradient's contribution to the momentum. Default: ``0``.
+        weight_decay: L2 penalty coefficient; ``weight_decay * p`` is added to the gradient. Default: ``0``.
+        nesterov: use Nesterov momentum; requires a positive ``momentum`` and zero ``dampening``.
+            Default: ``False``.
+        maximize: if ``True``, the objective is maximized (the gradient is negated). Default: ``False``.
+        differentiable: if ``True``, the step runs with autograd enabled so that the update itself can be
+            differentiated through. Default: ``False``.
+
+    Raises:
+        ValueError: on a negative ``lr``, ``momentum`` or ``weight_decay``, or an invalid Nesterov setting.
     """
 
     def __init__(self, params, lr=1e-3, momentum=0, dampening=0, weight_decay=0, nesterov=False, *,
@@ -32,6 +50,14 @@ class SGD(Optimizer):
         super().__init__(params, defaults)
 
     def update(self, param, grad, state, group):
+        """Applies one SGD step to ``param`` in place and advances its ``state``.
+
+        Args:
+            param: the parameter to update.
+            grad: its gradient.
+            state: its state dict.
+            group: its parameter group, holding the options.
+        """
         lr, momentum, weight_decay = scalar(group["lr"]), group["momentum"], group["weight_decay"]
         if group["maximize"]:
             grad = -grad

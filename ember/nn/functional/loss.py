@@ -77,7 +77,25 @@ def _warn_size_mismatch(input, target, name):
 
 # ---------------------------------------------------------------- regression
 def l1_loss(input, target, size_average=None, reduce=None, reduction="mean", weight=None):
-    """Mean (or sum) absolute error."""
+    """Mean absolute error between ``input`` and ``target``.
+
+    A warning is raised when the two shapes differ, since they are broadcast against each other.
+
+    Args:
+        input: the predictions.
+        target: the targets, normally of ``input``'s shape.
+        size_average: deprecated, use ``reduction``. If it or ``reduce`` is given (not ``None``), the
+            pair picks the reduction instead, with a warning: ``reduce=False`` gives ``'none'``, otherwise
+            ``size_average=False`` gives ``'sum'`` and anything else ``'mean'``.
+        reduce: deprecated, use ``reduction``; see ``size_average``.
+        reduction: ``'mean'`` (default) averages the per-element losses, ``'sum'`` adds them up, ``'none'``
+            returns them unreduced.
+        weight: optional tensor multiplied into the per-element losses (broadcast) before reduction;
+            ``'mean'`` still divides by the number of elements.
+
+    Returns:
+        The loss: a 0-d tensor, or the per-element losses (``input``'s shape) for ``reduction='none'``.
+    """
     _check_tensors("l1_loss", input=input, target=target)
     reduction = _resolve_reduction(size_average, reduce, reduction)
     _check_reduction(reduction)
@@ -89,7 +107,25 @@ def l1_loss(input, target, size_average=None, reduce=None, reduction="mean", wei
 
 
 def mse_loss(input, target, size_average=None, reduce=None, reduction="mean", weight=None):
-    """Mean (or sum) squared error."""
+    """Mean squared error between ``input`` and ``target``.
+
+    A warning is raised when the two shapes differ, since they are broadcast against each other.
+
+    Args:
+        input: the predictions.
+        target: the targets, normally of ``input``'s shape.
+        size_average: deprecated, use ``reduction``. If it or ``reduce`` is given (not ``None``), the
+            pair picks the reduction instead, with a warning: ``reduce=False`` gives ``'none'``, otherwise
+            ``size_average=False`` gives ``'sum'`` and anything else ``'mean'``.
+        reduce: deprecated, use ``reduction``; see ``size_average``.
+        reduction: ``'mean'`` (default) averages the per-element losses, ``'sum'`` adds them up, ``'none'``
+            returns them unreduced.
+        weight: optional tensor multiplied into the per-element losses (broadcast) before reduction;
+            ``'mean'`` still divides by the number of elements.
+
+    Returns:
+        The loss: a 0-d tensor, or the per-element losses (``input``'s shape) for ``reduction='none'``.
+    """
     _check_tensors("mse_loss", input=input, target=target)
     reduction = _resolve_reduction(size_average, reduce, reduction)
     _check_reduction(reduction)
@@ -102,7 +138,28 @@ def mse_loss(input, target, size_average=None, reduce=None, reduction="mean", we
 
 
 def smooth_l1_loss(input, target, size_average=None, reduce=None, reduction="mean", beta=1.0):
-    """Squared error / (2 beta) where |error| < beta, else |error| - beta / 2."""
+    """Smooth L1 loss: quadratic for small errors, linear for large ones.
+
+    With ``d = |input - target|`` each element contributes ``0.5 * d**2 / beta`` where
+    ``d < beta`` and ``d - 0.5 * beta`` elsewhere; ``beta=0`` gives the plain L1 loss.
+
+    Args:
+        input: the predictions.
+        target: the targets, normally of ``input``'s shape (a warning is raised when they differ).
+        size_average: deprecated, use ``reduction``. If it or ``reduce`` is given (not ``None``), the
+            pair picks the reduction instead, with a warning: ``reduce=False`` gives ``'none'``, otherwise
+            ``size_average=False`` gives ``'sum'`` and anything else ``'mean'``.
+        reduce: deprecated, use ``reduction``; see ``size_average``.
+        reduction: ``'mean'`` (default) averages the per-element losses, ``'sum'`` adds them up, ``'none'``
+            returns them unreduced.
+        beta: where the loss switches from quadratic to linear; must be non-negative. Default: ``1.0``.
+
+    Returns:
+        The loss: a 0-d tensor, or the per-element losses (``input``'s shape) for ``reduction='none'``.
+
+    Raises:
+        RuntimeError: if ``beta`` is negative.
+    """
     _check_tensors("smooth_l1_loss", input=input, target=target)
     reduction = _resolve_reduction(size_average, reduce, reduction)
     _check_reduction(reduction)
@@ -117,7 +174,25 @@ def smooth_l1_loss(input, target, size_average=None, reduce=None, reduction="mea
 
 
 def huber_loss(input, target, reduction="mean", delta=1.0, weight=None):
-    """Squared error / 2 where |error| < delta, else delta * (|error| - delta / 2)."""
+    """Huber loss: quadratic for errors below ``delta``, linear (with slope ``delta``) above.
+
+    With ``d = |input - target|`` each element contributes ``0.5 * d**2`` where ``d < delta``
+    and ``delta * (d - 0.5 * delta)`` elsewhere.
+
+    Args:
+        input: the predictions.
+        target: the targets, normally of ``input``'s shape (a warning is raised when they differ).
+        reduction: ``'mean'`` (default) averages the per-element losses, ``'sum'`` adds them up, ``'none'``
+            returns them unreduced.
+        delta: where the loss switches from quadratic to linear; must be positive. Default: ``1.0``.
+        weight: optional tensor multiplied into the per-element losses (broadcast) before reduction.
+
+    Returns:
+        The loss: a 0-d tensor, or the per-element losses (``input``'s shape) for ``reduction='none'``.
+
+    Raises:
+        RuntimeError: if ``delta`` is not positive.
+    """
     _check_tensors("huber_loss", input=input, target=target)
     _check_reduction(reduction)
     if delta <= 0:
@@ -159,7 +234,28 @@ class _BinaryCrossEntropy(Function):
 
 
 def binary_cross_entropy(input, target, weight=None, size_average=None, reduce=None, reduction="mean"):
-    """Cross entropy between probabilities ``input`` and targets in [0, 1]."""
+    """Binary cross entropy between predicted probabilities ``input`` and targets ``target``.
+
+    Each element contributes ``-(y * log(x) + (1 - y) * log(1 - x))``, with both logarithms
+    clamped to at least -100 so that probabilities of exactly 0 or 1 stay finite.
+
+    Args:
+        input: probabilities in ``[0, 1]``.
+        target: targets in ``[0, 1]`` of ``input``'s shape; cast to ``input``'s dtype.
+        weight: optional rescaling of each element's loss, broadcastable to ``input``.
+        size_average: deprecated, use ``reduction``. If it or ``reduce`` is given (not ``None``), the
+            pair picks the reduction instead, with a warning: ``reduce=False`` gives ``'none'``, otherwise
+            ``size_average=False`` gives ``'sum'`` and anything else ``'mean'``.
+        reduce: deprecated, use ``reduction``; see ``size_average``.
+        reduction: ``'mean'`` (default) averages the per-element losses, ``'sum'`` adds them up, ``'none'``
+            returns them unreduced.
+
+    Returns:
+        The loss: a 0-d tensor, or the per-element losses (``input``'s shape) for ``reduction='none'``.
+
+    Raises:
+        ValueError: if ``target``'s shape differs from ``input``'s.
+    """
     _check_tensors("binary_cross_entropy", input=input, target=target)
     reduction = _resolve_reduction(size_average, reduce, reduction)
     _check_reduction(reduction)
@@ -175,8 +271,30 @@ def binary_cross_entropy(input, target, weight=None, size_average=None, reduce=N
 
 def binary_cross_entropy_with_logits(input, target, weight=None, size_average=None, reduce=None,
                                      reduction="mean", pos_weight=None):
-    """``binary_cross_entropy(sigmoid(input), target)`` computed stably from the logits;
-    ``pos_weight`` (broadcast over the last dim) weights the positive term."""
+    """Binary cross entropy of ``sigmoid(input)`` against ``target``, computed stably from the logits.
+
+    Each element contributes ``-(p * y * log(sigmoid(x)) + (1 - y) * log(1 - sigmoid(x)))``,
+    where ``p`` is ``pos_weight`` (1 when not given); no intermediate overflows for large logits.
+
+    Args:
+        input: the logits.
+        target: targets in ``[0, 1]`` of ``input``'s shape; cast to ``input``'s dtype.
+        weight: optional rescaling of each element's loss, broadcastable to ``input``.
+        size_average: deprecated, use ``reduction``. If it or ``reduce`` is given (not ``None``), the
+            pair picks the reduction instead, with a warning: ``reduce=False`` gives ``'none'``, otherwise
+            ``size_average=False`` gives ``'sum'`` and anything else ``'mean'``.
+        reduce: deprecated, use ``reduction``; see ``size_average``.
+        reduction: ``'mean'`` (default) averages the per-element losses, ``'sum'`` adds them up, ``'none'``
+            returns them unreduced.
+        pos_weight: optional weight of the positive term, broadcast against ``target`` (e.g. one value per
+            class along the last dim).
+
+    Returns:
+        The loss: a 0-d tensor, or the per-element losses (``input``'s shape) for ``reduction='none'``.
+
+    Raises:
+        ValueError: if ``target``'s shape differs from ``input``'s.
+    """
     _check_tensors("binary_cross_entropy_with_logits", input=input, target=target)
     reduction = _resolve_reduction(size_average, reduce, reduction)
     _check_reduction(reduction)
@@ -251,8 +369,30 @@ def _nll(input, target, weight, ignore_index, class_dim):
 
 
 def nll_loss(input, target, weight=None, size_average=None, ignore_index=-100, reduce=None, reduction="mean"):
-    """Negative log likelihood of class indices ``target`` under log-probabilities ``input``
-    of shape (C), (N, C) or (N, C, d1, ...); the weighted mean divides by the total weight."""
+    """Negative log-likelihood of class indices ``target`` under the log-probabilities ``input``.
+
+    Each target position contributes ``-weight[c] * input[..., c, ...]`` for its class ``c``;
+    positions whose target equals ``ignore_index`` contribute nothing.
+
+    Args:
+        input: log-probabilities of shape ``(C,)``, ``(N, C)`` or ``(N, C, d1, d2, ...)``, e.g. from
+            :func:`log_softmax`.
+        target: integer class indices in ``[0, C)`` of shape ``()``, ``(N,)`` or ``(N, d1, d2, ...)``.
+        weight: optional ``(C,)`` tensor of per-class weights.
+        size_average: deprecated, use ``reduction``. If it or ``reduce`` is given (not ``None``), the
+            pair picks the reduction instead, with a warning: ``reduce=False`` gives ``'none'``, otherwise
+            ``size_average=False`` gives ``'sum'`` and anything else ``'mean'``.
+        reduce: deprecated, use ``reduction``; see ``size_average``.
+        ignore_index: a target value that is skipped. Default: ``-100``.
+        reduction: ``'mean'`` (default) divides the weighted sum by the total weight of the targets that are
+            not ignored, ``'sum'`` adds them up, ``'none'`` returns them unreduced.
+
+    Returns:
+        The loss: a 0-d tensor, or for ``reduction='none'`` one value per target position (``target``'s shape).
+
+    Raises:
+        IndexError: if a target (other than ``ignore_index``) lies outside ``[0, C)``.
+    """
     _check_tensors("nll_loss", input=input, target=target)
     reduction = _resolve_reduction(size_average, reduce, reduction)
     _check_reduction(reduction)
@@ -274,6 +414,32 @@ def cross_entropy(input, target, weight=None, size_average=None, ignore_index=-1
     ``input`` is (C), (N, C) or (N, C, d1, ...). An integer ``target`` holds class
     indices (shape of input without the class dim); a floating ``target`` of input's shape
     holds probabilities. ``label_smoothing`` mixes the target with the uniform distribution.
+
+    Args:
+        input: unnormalized scores (logits) of shape ``(C,)``, ``(N, C)`` or ``(N, C, d1, d2, ...)``;
+            :func:`log_softmax` is applied along the class dim.
+        target: either integer class indices in ``[0, C)`` of shape ``()``, ``(N,)`` or ``(N, d1, ...)``,
+            or floating class probabilities of ``input``'s shape.
+        weight: optional ``(C,)`` tensor of per-class weights.
+        size_average: deprecated, use ``reduction``. If it or ``reduce`` is given (not ``None``), the
+            pair picks the reduction instead, with a warning: ``reduce=False`` gives ``'none'``, otherwise
+            ``size_average=False`` gives ``'sum'`` and anything else ``'mean'``.
+        reduce: deprecated, use ``reduction``; see ``size_average``.
+        ignore_index: a class-index target value that is skipped (only used with index targets).
+            Default: ``-100``.
+        reduction: ``'mean'`` (default), ``'sum'`` or ``'none'``. With index targets ``'mean'`` divides by the
+            total weight of the targets that are not ignored; with probability targets it divides by the
+            number of samples (``N * d1 * ...``).
+        label_smoothing: in ``[0, 1]``; the target becomes ``(1 - label_smoothing) * target +
+            label_smoothing / C``. Default: ``0.0``.
+
+    Returns:
+        The loss: a 0-d tensor, or for ``reduction='none'`` one value per sample (``input``'s shape without
+        the class dim).
+
+    Raises:
+        RuntimeError: if ``label_smoothing`` is outside ``[0, 1]`` or the shapes do not fit.
+        IndexError: if a class index (other than ``ignore_index``) lies outside ``[0, C)``.
     """
     _check_tensors("cross_entropy", input=input, target=target)
     reduction = _resolve_reduction(size_average, reduce, reduction)
@@ -329,6 +495,21 @@ def kl_div(input, target, size_average=None, reduce=None, reduction="mean", log_
 
     ``reduction='batchmean'`` divides the sum by the batch size (the mathematical KL);
     ``'mean'`` divides by the number of elements.
+
+    Args:
+        input: log-probabilities.
+        target: probabilities (or log-probabilities when ``log_target``), broadcastable with ``input``.
+            Zero probabilities contribute 0.
+        size_average: deprecated, use ``reduction``. If it or ``reduce`` is given (not ``None``), the
+            pair picks the reduction instead, with a warning: ``reduce=False`` gives ``'none'``, otherwise
+            ``size_average=False`` gives ``'sum'`` and anything else ``'mean'``.
+        reduce: deprecated, use ``reduction``; see ``size_average``.
+        reduction: ``'mean'`` (default, with a warning that it divides by the number of elements),
+            ``'batchmean'`` (the sum divided by ``input.shape[0]``), ``'sum'`` or ``'none'``.
+        log_target: if ``True``, ``target`` holds log-probabilities. Default: ``False``.
+
+    Returns:
+        The divergence: a 0-d tensor, or the per-element terms for ``reduction='none'``.
     """
     _check_tensors("kl_div", input=input, target=target)
     reduction = _resolve_reduction(size_average, reduce, reduction)
@@ -353,7 +534,26 @@ def kl_div(input, target, size_average=None, reduce=None, reduction="mean", log_
 
 # ---------------------------------------------------------------- embeddings and ranking
 def cosine_embedding_loss(input1, input2, target, margin=0.0, size_average=None, reduce=None, reduction="mean"):
-    """1 - cos(x1, x2) where target is 1; max(0, cos(x1, x2) - margin) where it is -1."""
+    """Embedding loss from the cosine similarity of ``input1`` and ``input2``.
+
+    A pair labelled 1 contributes ``1 - cos(x1, x2)``; a pair labelled -1 contributes
+    ``max(0, cos(x1, x2) - margin)``; any other label contributes 0.
+
+    Args:
+        input1: first embeddings, ``(N, D)`` or ``(D,)``.
+        input2: second embeddings, of ``input1``'s shape.
+        target: labels 1 or -1, of shape ``(N,)`` (``()`` for 1-D inputs).
+        margin: the similarity below which dissimilar pairs cost nothing. Default: ``0.0``.
+        size_average: deprecated, use ``reduction``. If it or ``reduce`` is given (not ``None``), the
+            pair picks the reduction instead, with a warning: ``reduce=False`` gives ``'none'``, otherwise
+            ``size_average=False`` gives ``'sum'`` and anything else ``'mean'``.
+        reduce: deprecated, use ``reduction``; see ``size_average``.
+        reduction: ``'mean'`` (default) averages the per-pair losses, ``'sum'`` adds them up, ``'none'``
+            returns them unreduced.
+
+    Returns:
+        The loss: a 0-d tensor, or one value per pair for ``reduction='none'``.
+    """
     _check_tensors("cosine_embedding_loss", input1=input1, input2=input2, target=target)
     reduction = _resolve_reduction(size_average, reduce, reduction)
     _check_reduction(reduction)
@@ -375,7 +575,25 @@ def cosine_embedding_loss(input1, input2, target, margin=0.0, size_average=None,
 
 
 def margin_ranking_loss(input1, input2, target, margin=0.0, size_average=None, reduce=None, reduction="mean"):
-    """max(0, -target * (input1 - input2) + margin)."""
+    """Ranking loss ``max(0, -target * (input1 - input2) + margin)``.
+
+    A target of 1 asks for ``input1`` to rank above ``input2`` by ``margin``; -1 asks the opposite.
+
+    Args:
+        input1: first scores.
+        input2: second scores.
+        target: labels 1 or -1; all three tensors must have the same number of dims.
+        margin: the required separation. Default: ``0.0``.
+        size_average: deprecated, use ``reduction``. If it or ``reduce`` is given (not ``None``), the
+            pair picks the reduction instead, with a warning: ``reduce=False`` gives ``'none'``, otherwise
+            ``size_average=False`` gives ``'sum'`` and anything else ``'mean'``.
+        reduce: deprecated, use ``reduction``; see ``size_average``.
+        reduction: ``'mean'`` (default) averages the per-element losses, ``'sum'`` adds them up, ``'none'``
+            returns them unreduced.
+
+    Returns:
+        The loss: a 0-d tensor, or the per-element losses for ``reduction='none'``.
+    """
     _check_tensors("margin_ranking_loss", input1=input1, input2=input2, target=target)
     reduction = _resolve_reduction(size_average, reduce, reduction)
     _check_reduction(reduction)
@@ -387,7 +605,22 @@ def margin_ranking_loss(input1, input2, target, margin=0.0, size_average=None, r
 
 
 def hinge_embedding_loss(input, target, margin=1.0, size_average=None, reduce=None, reduction="mean"):
-    """``input`` where target is 1, max(0, margin - input) where it is -1."""
+    """Hinge embedding loss: ``input`` where target is 1, max(0, margin - input) where it is -1.
+
+    Args:
+        input: the inputs, typically distances.
+        target: labels 1 or -1, broadcastable with ``input``.
+        margin: the margin for the -1 entries. Default: ``1.0``.
+        size_average: deprecated, use ``reduction``. If it or ``reduce`` is given (not ``None``), the
+            pair picks the reduction instead, with a warning: ``reduce=False`` gives ``'none'``, otherwise
+            ``size_average=False`` gives ``'sum'`` and anything else ``'mean'``.
+        reduce: deprecated, use ``reduction``; see ``size_average``.
+        reduction: ``'mean'`` (default) averages the per-element losses, ``'sum'`` adds them up, ``'none'``
+            returns them unreduced.
+
+    Returns:
+        The loss: a 0-d tensor, or the per-element losses (``input``'s shape) for ``reduction='none'``.
+    """
     _check_tensors("hinge_embedding_loss", input=input, target=target)
     reduction = _resolve_reduction(size_average, reduce, reduction)
     _check_reduction(reduction)
@@ -397,7 +630,21 @@ def hinge_embedding_loss(input, target, margin=1.0, size_average=None, reduce=No
 
 
 def soft_margin_loss(input, target, size_average=None, reduce=None, reduction="mean"):
-    """log(1 + exp(-target * input)), computed without overflow."""
+    """Two-class logistic loss ``log(1 + exp(-target * input))``, computed without overflow.
+
+    Args:
+        input: the scores.
+        target: labels 1 or -1, broadcastable with ``input``.
+        size_average: deprecated, use ``reduction``. If it or ``reduce`` is given (not ``None``), the
+            pair picks the reduction instead, with a warning: ``reduce=False`` gives ``'none'``, otherwise
+            ``size_average=False`` gives ``'sum'`` and anything else ``'mean'``.
+        reduce: deprecated, use ``reduction``; see ``size_average``.
+        reduction: ``'mean'`` (default) averages the per-element losses, ``'sum'`` adds them up, ``'none'``
+            returns them unreduced.
+
+    Returns:
+        The loss: a 0-d tensor, or the per-element losses (``input``'s shape) for ``reduction='none'``.
+    """
     _check_tensors("soft_margin_loss", input=input, target=target)
     reduction = _resolve_reduction(size_average, reduce, reduction)
     _check_reduction(reduction)
@@ -405,7 +652,22 @@ def soft_margin_loss(input, target, size_average=None, reduce=None, reduction="m
 
 
 def multilabel_soft_margin_loss(input, target, weight=None, size_average=None, reduce=None, reduction="mean"):
-    """Per-class logistic loss averaged over the C classes of (N, C) input."""
+    """Multi-label logistic loss: one binary cross entropy per class, averaged over the classes.
+
+    Args:
+        input: logits of shape ``(N, C)`` (or ``(C,)``).
+        target: 0/1 labels of ``input``'s shape.
+        weight: optional per-class weights, broadcast against ``input`` (e.g. shape ``(C,)``).
+        size_average: deprecated, use ``reduction``. If it or ``reduce`` is given (not ``None``), the
+            pair picks the reduction instead, with a warning: ``reduce=False`` gives ``'none'``, otherwise
+            ``size_average=False`` gives ``'sum'`` and anything else ``'mean'``.
+        reduce: deprecated, use ``reduction``; see ``size_average``.
+        reduction: ``'mean'`` (default) averages the per-sample losses, ``'sum'`` adds them up, ``'none'``
+            returns them unreduced.
+
+    Returns:
+        The loss: a 0-d tensor, or one value per sample (``(N,)``) for ``reduction='none'``.
+    """
     _check_tensors("multilabel_soft_margin_loss", input=input, target=target)
     reduction = _resolve_reduction(size_average, reduce, reduction)
     _check_reduction(reduction)
@@ -419,7 +681,27 @@ def multilabel_soft_margin_loss(input, target, weight=None, size_average=None, r
 
 def multi_margin_loss(input, target, p=1, margin=1.0, weight=None, size_average=None, reduce=None,
                       reduction="mean"):
-    """Multi-class hinge loss: sum over i != y of max(0, margin - x[y] + x[i])^p / C."""
+    """Multi-class hinge loss: sum over i != y of max(0, margin - x[y] + x[i])^p / C.
+
+    Args:
+        input: scores of shape ``(N, C)`` or ``(C,)``.
+        target: integer class indices in ``[0, C)``, shape ``(N,)`` or ``()``.
+        p: the exponent, 1 or 2. Default: ``1``.
+        margin: the required gap between the target score and the others. Default: ``1.0``.
+        weight: optional ``(C,)`` per-class weights; a sample's terms are scaled by its target's weight.
+        size_average: deprecated, use ``reduction``. If it or ``reduce`` is given (not ``None``), the
+            pair picks the reduction instead, with a warning: ``reduce=False`` gives ``'none'``, otherwise
+            ``size_average=False`` gives ``'sum'`` and anything else ``'mean'``.
+        reduce: deprecated, use ``reduction``; see ``size_average``.
+        reduction: ``'mean'`` (default) averages the per-sample losses, ``'sum'`` adds them up, ``'none'``
+            returns them unreduced.
+
+    Returns:
+        The loss: a 0-d tensor, or one value per sample for ``reduction='none'``.
+
+    Raises:
+        ValueError: if ``p`` is neither 1 nor 2.
+    """
     _check_tensors("multi_margin_loss", input=input, target=target)
     reduction = _resolve_reduction(size_average, reduce, reduction)
     _check_reduction(reduction)
@@ -445,8 +727,26 @@ def multi_margin_loss(input, target, p=1, margin=1.0, weight=None, size_average=
 
 def triplet_margin_loss(anchor, positive, negative, margin=1.0, p=2, eps=1e-6, swap=False, size_average=None,
                         reduce=None, reduction="mean"):
-    """max(d(a, p) - d(a, n) + margin, 0) with the p-norm distance; ``swap`` uses
-    min(d(a, n), d(p, n)) as the negative distance."""
+    """Triplet loss ``max(d(a, p) - d(a, n) + margin, 0)`` with the p-norm :func:`pairwise_distance`.
+
+    Args:
+        anchor: anchor embeddings, ``(N, D)`` or ``(D,)``.
+        positive: embeddings that should be close to the anchors; same number of dims.
+        negative: embeddings that should be far from the anchors; same number of dims.
+        margin: the required gap between the two distances. Default: ``1.0``.
+        p: degree of the norm used as distance. Default: ``2``.
+        eps: small constant added to the differences before taking the norm. Default: ``1e-6``.
+        swap: if ``True``, the negative distance is ``min(d(a, n), d(p, n))``. Default: ``False``.
+        size_average: deprecated, use ``reduction``. If it or ``reduce`` is given (not ``None``), the
+            pair picks the reduction instead, with a warning: ``reduce=False`` gives ``'none'``, otherwise
+            ``size_average=False`` gives ``'sum'`` and anything else ``'mean'``.
+        reduce: deprecated, use ``reduction``; see ``size_average``.
+        reduction: ``'mean'`` (default) averages the per-triplet losses, ``'sum'`` adds them up, ``'none'``
+            returns them unreduced.
+
+    Returns:
+        The loss: a 0-d tensor, or one value per triplet for ``reduction='none'``.
+    """
     _check_tensors("triplet_margin_loss", anchor=anchor, positive=positive, negative=negative)
     reduction = _resolve_reduction(size_average, reduce, reduction)
     _check_reduction(reduction)
@@ -463,7 +763,24 @@ def triplet_margin_loss(anchor, positive, negative, margin=1.0, p=2, eps=1e-6, s
 
 def triplet_margin_with_distance_loss(anchor, positive, negative, *, distance_function=None, margin=1.0,
                                       swap=False, reduction="mean"):
-    """Triplet loss with any distance function (default: pairwise_distance)."""
+    """Triplet loss ``max(d(a, p) - d(a, n) + margin, 0)`` with a caller-chosen distance ``d``.
+
+    Args:
+        anchor: anchor inputs.
+        positive: inputs that should be close to the anchors.
+        negative: inputs that should be far from the anchors.
+        distance_function: callable ``(x, y) -> distances``; ``None`` uses :func:`pairwise_distance`.
+        margin: the required gap between the two distances; must be positive. Default: ``1.0``.
+        swap: if ``True``, the negative distance is ``min(d(a, n), d(p, n))``. Default: ``False``.
+        reduction: ``'mean'`` (default) averages the per-triplet losses, ``'sum'`` adds them up, ``'none'``
+            returns them unreduced.
+
+    Returns:
+        The loss: a 0-d tensor, or one value per triplet for ``reduction='none'``.
+
+    Raises:
+        ValueError: if ``margin`` is not positive.
+    """
     _check_reduction(reduction)
     if margin <= 0:
         raise ValueError(f"TripletMarginWithDistanceLoss: expected margin to be greater than 0, got {margin} "
@@ -479,8 +796,29 @@ def triplet_margin_with_distance_loss(anchor, positive, negative, *, distance_fu
 # ---------------------------------------------------------------- likelihoods
 def poisson_nll_loss(input, target, log_input=True, full=False, size_average=None, eps=1e-8, reduce=None,
                      reduction="mean"):
-    """Negative log likelihood of ``target`` under Poisson(rate); rate is exp(input) when
-    ``log_input``, else input. ``full`` adds Stirling's approximation of log(target!)."""
+    """Negative log-likelihood of ``target`` under a Poisson distribution whose rate is given by ``input``.
+
+    The rate is ``exp(input)`` when ``log_input``, else ``input`` itself; ``full`` adds
+    Stirling's approximation of ``log(target!)``.
+
+    Args:
+        input: the log-rate (``log_input=True``) or the rate.
+        target: the observed counts.
+        log_input: if ``True`` the loss is ``exp(input) - target * input``, else
+            ``input - target * log(input + eps)``. Default: ``True``.
+        full: if ``True``, add Stirling's approximation ``t * log(t) - t + 0.5 * log(2 * pi * t)`` for
+            targets ``t > 1``. Default: ``False``.
+        size_average: deprecated, use ``reduction``. If it or ``reduce`` is given (not ``None``), the
+            pair picks the reduction instead, with a warning: ``reduce=False`` gives ``'none'``, otherwise
+            ``size_average=False`` gives ``'sum'`` and anything else ``'mean'``.
+        reduce: deprecated, use ``reduction``; see ``size_average``.
+        eps: added to the rate before its logarithm when ``log_input=False``. Default: ``1e-8``.
+        reduction: ``'mean'`` (default) averages the per-element losses, ``'sum'`` adds them up, ``'none'``
+            returns them unreduced.
+
+    Returns:
+        The loss: a 0-d tensor, or the per-element losses (``input``'s shape) for ``reduction='none'``.
+    """
     _check_tensors("poisson_nll_loss", input=input, target=target)
     reduction = _resolve_reduction(size_average, reduce, reduction)
     _check_reduction(reduction)
@@ -496,8 +834,28 @@ def poisson_nll_loss(input, target, log_input=True, full=False, size_average=Non
 
 
 def gaussian_nll_loss(input, target, var, full=False, eps=1e-6, reduction="mean"):
-    """0.5 * (log(var) + (input - target)^2 / var) (+ 0.5 log(2 pi) when ``full``);
-    ``var`` is clamped to at least ``eps`` (without affecting its gradient)."""
+    """Negative log-likelihood of ``target`` under Gaussians of mean ``input`` and variance ``var``.
+
+    Each element contributes ``0.5 * (log(var) + (input - target)**2 / var)`` (plus
+    ``0.5 * log(2 * pi)`` when ``full``); ``var`` is clamped to at least ``eps`` (without
+    affecting its gradient).
+
+    Args:
+        input: the predicted means.
+        target: the observed values, of ``input``'s shape.
+        var: the predicted variances: a tensor of ``input``'s shape, of its shape without the last dim,
+            or with a last dim of 1 (one variance shared across it); or a non-negative number.
+        full: if ``True``, add the constant ``0.5 * log(2 * pi)``. Default: ``False``.
+        eps: lower bound applied to ``var`` for stability. Default: ``1e-6``.
+        reduction: ``'mean'`` (default) averages the per-element losses, ``'sum'`` adds them up, ``'none'``
+            returns them unreduced.
+
+    Returns:
+        The loss: a 0-d tensor, or the per-element losses (``input``'s shape) for ``reduction='none'``.
+
+    Raises:
+        ValueError: if ``var`` has negative entries or an incompatible shape.
+    """
     _check_tensors("gaussian_nll_loss", input=input, target=target)
     _check_reduction(reduction)
     if not isinstance(var, Tensor):

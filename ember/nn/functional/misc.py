@@ -21,7 +21,20 @@ __all__ = [
 
 # ---------------------------------------------------------------- linear maps
 def linear(input, weight, bias=None):
-    """``input @ weight.T + bias`` over the last dim of ``input``."""
+    """Affine map ``input @ weight.T + bias`` over the last dim of ``input``.
+
+    Args:
+        input: tensor of shape ``(*, in_features)``; must have at least one dim.
+        weight: matrix of shape ``(out_features, in_features)`` (a 1-D ``(in_features,)`` weight gives a
+            single output with that dim dropped).
+        bias: optional tensor broadcastable to the output, normally ``(out_features,)``.
+
+    Returns:
+        A tensor of shape ``(*, out_features)``.
+
+    Raises:
+        RuntimeError: if ``input``'s last dim does not match ``in_features``.
+    """
     _check_tensor(input, "linear")
     if input.ndim == 0:
         raise RuntimeError("linear(): input must have at least one dimension, got a 0-d tensor")
@@ -35,7 +48,17 @@ def linear(input, weight, bias=None):
 
 
 def bilinear(input1, input2, weight, bias=None):
-    """``y[..., o] = sum_ij input1[..., i] * weight[o, i, j] * input2[..., j] + bias[o]``."""
+    """Bilinear map ``y[..., o] = sum_ij input1[..., i] * weight[o, i, j] * input2[..., j] + bias[o]``.
+
+    Args:
+        input1: tensor of shape ``(*, in1_features)``.
+        input2: tensor of shape ``(*, in2_features)`` with the same leading dims as ``input1``.
+        weight: tensor of shape ``(out_features, in1_features, in2_features)``.
+        bias: optional tensor of shape ``(out_features,)``.
+
+    Returns:
+        A tensor of shape ``(*, out_features)``.
+    """
     _check_tensor(input1, "bilinear")
     _check_tensor(input2, "bilinear")
     if weight.ndim != 3:
@@ -81,7 +104,21 @@ def _dropout_with_mask_shape(input, p, training, inplace, mask_shape):
 
 
 def dropout(input, p=0.5, training=True, inplace=False):
-    """Zero each element with probability ``p`` and scale the rest by ``1/(1-p)`` (training only)."""
+    """Zero each element with probability ``p`` and scale the rest by ``1/(1-p)`` (training only).
+
+    Args:
+        input: the tensor.
+        p: probability of zeroing an element, in ``[0, 1]``. Default: ``0.5``.
+        training: dropout is applied only when ``True``; otherwise ``input`` is returned as is.
+            Default: ``True``.
+        inplace: if ``True``, the result is written into ``input``, which is returned. Default: ``False``.
+
+    Returns:
+        A tensor of ``input``'s shape.
+
+    Raises:
+        ValueError: if ``p`` is outside ``[0, 1]``.
+    """
     _check_tensor(input, "dropout")
     return _dropout_with_mask_shape(input, p, training, inplace, tuple(input.shape))
 
@@ -92,7 +129,22 @@ def _feature_mask_shape(input, feature_dims):
 
 
 def dropout1d(input, p=0.5, training=True, inplace=False):
-    """Zero whole channels of (N, C, L) or (C, L) input with probability ``p``."""
+    """Zero whole channels of (N, C, L) or (C, L) input with probability ``p``.
+
+    Kept channels are scaled by ``1/(1-p)``; nothing happens outside training.
+
+    Args:
+        input: a 2-D or 3-D tensor.
+        p: probability of zeroing a channel, in ``[0, 1]``. Default: ``0.5``.
+        training: dropout is applied only when ``True``. Default: ``True``.
+        inplace: if ``True``, the result is written into ``input``, which is returned. Default: ``False``.
+
+    Returns:
+        A tensor of ``input``'s shape.
+
+    Raises:
+        RuntimeError: if ``input`` is not 2-D or 3-D.
+    """
     _check_tensor(input, "dropout1d")
     if input.ndim not in (2, 3):
         raise RuntimeError(f"dropout1d: Expected 2D or 3D input, but received a {input.ndim}D input: it drops "
@@ -101,7 +153,24 @@ def dropout1d(input, p=0.5, training=True, inplace=False):
 
 
 def dropout2d(input, p=0.5, training=True, inplace=False):
-    """Zero whole channels (feature maps) of (N, C, H, W) input with probability ``p``."""
+    """Zero whole channels (feature maps) of (N, C, H, W) input with probability ``p``.
+
+    Kept channels are scaled by ``1/(1-p)``; nothing happens outside training. Inputs that are
+    not 4-D are accepted with a warning, channels being taken along dim 1 (so a 3-D input is
+    treated as ``(N, C, L)``).
+
+    Args:
+        input: a tensor of at least 2 dims, normally ``(N, C, H, W)``.
+        p: probability of zeroing a channel, in ``[0, 1]``. Default: ``0.5``.
+        training: dropout is applied only when ``True``. Default: ``True``.
+        inplace: if ``True``, the result is written into ``input``, which is returned. Default: ``False``.
+
+    Returns:
+        A tensor of ``input``'s shape.
+
+    Raises:
+        RuntimeError: if ``input`` has fewer than 2 dims.
+    """
     _check_tensor(input, "dropout2d")
     if input.ndim == 3:
         warnings.warn("dropout2d: received a 3D input; like PyTorch, ember treats it as (N, C, L) and drops "
@@ -115,7 +184,23 @@ def dropout2d(input, p=0.5, training=True, inplace=False):
 
 
 def dropout3d(input, p=0.5, training=True, inplace=False):
-    """Zero whole channels of (N, C, D, H, W) or (C, D, H, W) input with probability ``p``."""
+    """Zero whole channels of (N, C, D, H, W) or (C, D, H, W) input with probability ``p``.
+
+    Kept channels are scaled by ``1/(1-p)``; nothing happens outside training. Other ranks are
+    accepted with a warning (channels are then taken along dim 1).
+
+    Args:
+        input: a tensor of at least 2 dims, normally 4-D or 5-D.
+        p: probability of zeroing a channel, in ``[0, 1]``. Default: ``0.5``.
+        training: dropout is applied only when ``True``. Default: ``True``.
+        inplace: if ``True``, the result is written into ``input``, which is returned. Default: ``False``.
+
+    Returns:
+        A tensor of ``input``'s shape.
+
+    Raises:
+        RuntimeError: if ``input`` has fewer than 2 dims.
+    """
     _check_tensor(input, "dropout3d")
     if input.ndim not in (4, 5):
         warnings.warn(f"dropout3d: received a {input.ndim}D input; it expects (N, C, D, H, W) or (C, D, H, W).")
@@ -145,13 +230,39 @@ def _alpha_dropout(input, p, training, inplace, mask_shape):
 
 
 def alpha_dropout(input, p=0.5, training=False, inplace=False):
-    """Dropout for SELU networks: dropped elements take SELU's negative saturation value and
-    the result is rescaled to keep mean 0 and variance 1."""
+    """Dropout for SELU networks that keeps the activations' mean and variance.
+
+    Dropped elements take SELU's negative saturation value instead of 0, and an affine
+    correction brings the result back to mean 0 and variance 1.
+
+    Args:
+        input: the tensor.
+        p: probability of dropping an element, in ``[0, 1]``. Default: ``0.5``.
+        training: dropout is applied only when ``True``. Default: ``False``.
+        inplace: if ``True``, the result is written into ``input``, which is returned. Default: ``False``.
+
+    Returns:
+        A tensor of ``input``'s shape.
+    """
     _check_tensor(input, "alpha_dropout")
     return _alpha_dropout(input, p, training, inplace, tuple(input.shape))
 
 
 def feature_alpha_dropout(input, p=0.5, training=False, inplace=False):
+    """Alpha dropout of whole channels: every ``(sample, channel)`` pair is kept or dropped as one.
+
+    As :func:`alpha_dropout`, but the random mask has one entry per entry of the first two dims
+    of ``input`` (``N`` and ``C``) and is shared over the remaining dims.
+
+    Args:
+        input: the tensor, normally ``(N, C, ...)``.
+        p: probability of dropping a channel, in ``[0, 1]``. Default: ``0.5``.
+        training: dropout is applied only when ``True``. Default: ``False``.
+        inplace: if ``True``, the result is written into ``input``, which is returned. Default: ``False``.
+
+    Returns:
+        A tensor of ``input``'s shape.
+    """
     _check_tensor(input, "feature_alpha_dropout")
     return _alpha_dropout(input, p, training, inplace, _feature_mask_shape(input, 2))
 
@@ -203,6 +314,19 @@ def embedding(input, weight, padding_idx=None, max_norm=None, norm_type=2.0, sca
     ``padding_idx`` rows get no gradient; ``max_norm`` renormalises (in place) the rows
     used; ``scale_grad_by_freq`` divides each row's gradient by how often it appears in
     ``input``. ``sparse`` gradients are not supported: ember returns a dense one.
+
+    Args:
+        input: integer tensor of indices into the rows of ``weight``.
+        weight: the ``(num_embeddings, embedding_dim)`` embedding matrix.
+        padding_idx: optional row index (negative counts from the end) whose lookups receive no gradient.
+        max_norm: if given, every looked-up row whose ``norm_type``-norm exceeds it is rescaled in place in
+            ``weight`` to this norm before the lookup.
+        norm_type: the p of the norm used for ``max_norm``. Default: ``2.0``.
+        scale_grad_by_freq: if ``True``, each row's gradient is divided by the number of times its index
+            appears in ``input``. Default: ``False``.
+
+    Returns:
+        A tensor of shape ``input.shape + (embedding_dim,)``.
     """
     _check_indices(input, "embedding")
     if weight.ndim != 2:
@@ -228,6 +352,30 @@ def embedding_bag(input, weight, offsets=None, max_norm=None, norm_type=2, scale
 
     A 2-D ``input`` (B, n) is B bags of n indices; a 1-D ``input`` is split into bags at
     ``offsets``. ``padding_idx`` entries are left out of their bag (an empty bag is 0).
+
+    Args:
+        input: integer indices, 2-D ``(B, n)`` or 1-D.
+        weight: the ``(num_embeddings, embedding_dim)`` embedding matrix.
+        offsets: for a 1-D ``input``, the 1-D tensor of start positions of the bags; must be ``None`` for
+            a 2-D ``input``.
+        max_norm: if given, used rows with a larger ``norm_type``-norm are rescaled in place to this norm.
+        norm_type: the p of the norm used for ``max_norm``. Default: ``2``.
+        scale_grad_by_freq: if ``True``, each row's gradient is divided by how often its index occurs.
+            Default: ``False``.
+        mode: ``'sum'``, ``'mean'`` (default) or ``'max'`` (elementwise maximum over the bag).
+        per_sample_weights: optional weights of ``input``'s shape that scale each looked-up row; only
+            allowed with ``mode='sum'``.
+        include_last_offset: if ``True``, the last entry of ``offsets`` marks the end of the last bag
+            rather than the start of a new one. Default: ``False``.
+        padding_idx: optional index that is excluded from every bag.
+
+    Returns:
+        A tensor of shape ``(B, embedding_dim)``, one row per bag (for a 1-D ``input``, ``B`` is
+        ``len(offsets)``, or one fewer with ``include_last_offset``).
+
+    Raises:
+        ValueError: on an unknown ``mode`` or inconsistent ``input`` / ``offsets``.
+        NotImplementedError: if ``per_sample_weights`` is given with a mode other than ``'sum'``.
     """
     _check_indices(input, "embedding_bag")
     if mode not in ("sum", "mean", "max"):
@@ -287,7 +435,19 @@ def embedding_bag(input, weight, offsets=None, max_norm=None, norm_type=2, scale
 
 # ---------------------------------------------------------------- encodings and distances
 def one_hot(tensor, num_classes=-1):
-    """int64 tensor with a trailing dim of ``num_classes``: 1 at each index, 0 elsewhere."""
+    """int64 tensor with a trailing dim of ``num_classes``: 1 at each index, 0 elsewhere.
+
+    Args:
+        tensor: int64 tensor of non-negative class indices.
+        num_classes: size of the new last dim; ``-1`` (default) uses the largest index plus one.
+
+    Returns:
+        An int64 tensor of shape ``tensor.shape + (num_classes,)``.
+
+    Raises:
+        RuntimeError: if ``tensor`` is not int64, holds a negative index or one ``>= num_classes``, or is
+            empty while ``num_classes`` is ``-1``.
+    """
     if not isinstance(tensor, Tensor) or tensor.dtype is not dt.int64:
         raise RuntimeError("one_hot is only applicable to index tensor of type LongTensor (int64), got "
                            f"{tensor.dtype if isinstance(tensor, Tensor) else type(tensor).__name__}")
@@ -306,14 +466,35 @@ def one_hot(tensor, num_classes=-1):
 
 
 def normalize(input, p=2.0, dim=1, eps=1e-12, out=None):
-    """``input / max(||input||_p, eps)`` along ``dim``."""
+    """``input / max(||input||_p, eps)`` along ``dim``.
+
+    Args:
+        input: the tensor.
+        p: the exponent of the norm. Default: ``2.0``.
+        dim: the dimension along which to normalize. Default: ``1``.
+        eps: lower bound on the norm, to avoid dividing by zero. Default: ``1e-12``.
+
+    Returns:
+        A tensor of ``input``'s shape whose slices along ``dim`` have unit p-norm (or norm below 1 where
+        the original norm was below ``eps``).
+    """
     _check_tensor(input, "normalize")
     norm = red.norm(input, p, dim, keepdim=True).clamp(min=eps)
     return input / norm
 
 
 def cosine_similarity(x1, x2, dim=1, eps=1e-8):
-    """``<x1, x2> / (max(||x1||, eps) * max(||x2||, eps))`` along ``dim`` (inputs broadcast)."""
+    """``<x1, x2> / (max(||x1||, eps) * max(||x2||, eps))`` along ``dim`` (inputs broadcast).
+
+    Args:
+        x1: the first tensor.
+        x2: the second tensor, broadcastable with ``x1``.
+        dim: the dimension along which the vectors lie. Default: ``1``.
+        eps: lower bound on each norm. Default: ``1e-8``.
+
+    Returns:
+        The similarities: the broadcast shape with ``dim`` removed.
+    """
     _check_tensor(x1, "cosine_similarity")
     _check_tensor(x2, "cosine_similarity")
     x1, x2 = x1.broadcast_to(_broadcast(x1, x2)), x2.broadcast_to(_broadcast(x1, x2))
@@ -328,7 +509,18 @@ def _broadcast(a, b):
 
 
 def pairwise_distance(x1, x2, p=2.0, eps=1e-6, keepdim=False):
-    """``||x1 - x2 + eps||_p`` over the last dim."""
+    """``||x1 - x2 + eps||_p`` over the last dim.
+
+    Args:
+        x1: the first tensor, ``(N, D)`` or ``(D,)``.
+        x2: the second tensor, broadcastable with ``x1``.
+        p: the exponent of the norm. Default: ``2.0``.
+        eps: small constant added to the difference. Default: ``1e-6``.
+        keepdim: keep the reduced last dim with size 1. Default: ``False``.
+
+    Returns:
+        The distances: the broadcast shape without its last dim (unless ``keepdim``).
+    """
     _check_tensor(x1, "pairwise_distance")
     _check_tensor(x2, "pairwise_distance")
     ndim = max(x1.ndim, x2.ndim)
@@ -339,7 +531,18 @@ def pairwise_distance(x1, x2, p=2.0, eps=1e-6, keepdim=False):
 
 
 def pdist(input, p=2.0):
-    """Distances between all row pairs (i < j) of an (N, M) input, as a flat tensor."""
+    """Distances between all row pairs (i < j) of an (N, M) input, as a flat tensor.
+
+    Args:
+        input: a 2-D tensor of ``N`` rows.
+        p: the exponent of the norm. Default: ``2.0``.
+
+    Returns:
+        A 1-D tensor of ``N * (N - 1) / 2`` distances, ordered by ``i`` then ``j``.
+
+    Raises:
+        RuntimeError: if ``input`` is not 2-D.
+    """
     _check_tensor(input, "pdist")
     if input.ndim != 2:
         raise RuntimeError(f"pdist only supports 2D tensors, got: {input.ndim}D")

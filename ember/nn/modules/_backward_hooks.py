@@ -51,7 +51,17 @@ def _check_replacement(new, old, what, module):
 
 
 class BackwardHookState:
-    """What one call of a module with backward hooks needs between its two identity nodes."""
+    """What one call of a module with backward hooks needs between its two identity nodes.
+
+    Internal to ``Module.__call__``: it wraps the inputs before ``forward`` and the outputs
+    after it, and runs the module's backward pre-hooks and full backward hooks when the
+    gradients flow back through those wrappers.
+
+    Args:
+        module: the module being called (passed to every hook).
+        hooks: the full backward hooks, called as ``hook(module, grad_input, grad_output)``.
+        pre_hooks: the backward pre-hooks, called as ``hook(module, grad_output)``.
+    """
 
     def __init__(self, module, hooks, pre_hooks):
         self.module = module
@@ -66,6 +76,17 @@ class BackwardHookState:
 
     # ---- forward side
     def wrap_inputs(self, args):
+        """Pass the positional tensor inputs that need a gradient through the input-side identity node.
+
+        Nothing is wrapped when no input needs a gradient, autograd is off, or there are no full
+        backward hooks.
+
+        Args:
+            args: the positional arguments of the call.
+
+        Returns:
+            The arguments, with the wrapped tensors in place of the originals.
+        """
         self.n_inputs = len(args)
         positions = tuple(i for i, a in enumerate(args) if isinstance(a, Tensor) and a.requires_grad)
         self.input_positions = positions
@@ -79,6 +100,17 @@ class BackwardHookState:
         return tuple(args)
 
     def wrap_outputs(self, output):
+        """Pass the output tensors that need a gradient through the output-side identity node.
+
+        A single tensor or a tuple is handled; other containers (dicts, lists) are returned
+        unchanged, and their tensors are not seen by the hooks.
+
+        Args:
+            output: what ``forward`` (and the forward hooks) returned.
+
+        Returns:
+            The output, with the wrapped tensors in place of the originals.
+        """
         if not is_grad_enabled():
             return output
         single = isinstance(output, Tensor)

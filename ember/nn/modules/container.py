@@ -25,10 +25,19 @@ def _no_digit_names(module):
 
 
 class Sequential(Module):
-    """Modules called in order, each on the previous one's output.
+    """A chain of modules: each one is called on the previous one's output.
 
-    ``Sequential(m0, m1, ...)`` names them "0", "1", ...; ``Sequential(OrderedDict(...))``
-    keeps the given names.
+    ``Sequential(m0, m1, ...)`` registers the modules under the names ``"0"``, ``"1"``, ...;
+    ``Sequential(OrderedDict([("name", module), ...]))`` keeps the given names. It supports
+    indexing and slicing (a slice is a new ``Sequential``), ``len``, iteration, ``del``,
+    ``+`` (concatenation), ``*`` (repetition) and their in-place forms. Deleting an entry
+    renames the remaining modules ``"0"``, ``"1"``, ...
+
+    Args:
+        *args: the modules in calling order, or a single ``OrderedDict`` of named modules.
+
+    Shape:
+        the input of the first module; the output of the last.
     """
 
     def __init__(self, *args):
@@ -101,10 +110,27 @@ class Sequential(Module):
         return _no_digit_names(self)
 
     def append(self, module):
+        """Add ``module`` at the end.
+
+        Args:
+            module: the module to add (registered under the name ``str(len(self))``).
+
+        Returns:
+            This ``Sequential``.
+        """
         self.add_module(str(len(self)), module)
         return self
 
     def insert(self, index: int, module):
+        """Insert ``module`` before position ``index`` and renumber the modules ``"0"``, ``"1"``, ...
+
+        Args:
+            index: a position in ``[-len(self), len(self)]``; ``len(self)`` appends.
+            module: the module to insert; it must be a ``Module``.
+
+        Returns:
+            This ``Sequential``.
+        """
         if not isinstance(module, Module):
             raise AssertionError(f"module should be of type: {Module}")
         n = len(self._modules)
@@ -120,23 +146,55 @@ class Sequential(Module):
         return self
 
     def extend(self, sequential):
+        """Append every module of ``sequential``, in order.
+
+        Args:
+            sequential: an iterable of modules (such as another ``Sequential``).
+
+        Returns:
+            This ``Sequential``.
+        """
         for module in sequential:
             self.append(module)
         return self
 
     def pop(self, key):
+        """Remove and return the module at ``key``; the remaining modules are renumbered.
+
+        Args:
+            key: an integer index (negative counts from the end), or a slice.
+
+        Returns:
+            The removed module (a ``Sequential`` of them for a slice).
+        """
         module = self[key]
         del self[key]
         return module
 
     def forward(self, input):
+        """Run the modules in order, each on the previous one's output.
+
+        Args:
+            input: the input of the first module.
+
+        Returns:
+            The output of the last module (``input`` itself when the container is empty).
+        """
         for module in self._modules.values():
             input = module(input)
         return input
 
 
 class ModuleList(Module):
-    """A list of modules, registered so that parameters, ``.to`` and ``state_dict`` see them."""
+    """A list of modules, registered so that ``parameters()``, ``to()`` and ``state_dict()`` see them.
+
+    The modules are named ``"0"``, ``"1"``, ... It supports indexing and slicing (a slice is
+    a new ``ModuleList``), assignment, ``del`` (the rest are renumbered), ``len``, iteration
+    and ``+``/``+=``. It has no ``forward``: iterate over it in the owner's ``forward``.
+
+    Args:
+        modules: an optional iterable of modules to add.
+    """
 
     def __init__(self, modules=None):
         super().__init__()
@@ -181,6 +239,13 @@ class ModuleList(Module):
         return _no_digit_names(self)
 
     def insert(self, index: int, module) -> None:
+        """Insert ``module`` before position ``index`` and renumber the modules, as ``list.insert`` does.
+
+        Args:
+            index: the position; values past either end are clamped, negative ones count from the
+                end.
+            module: the module to insert.
+        """
         n = len(self._modules)
         index = max(0, min(n, index + n if index < 0 else index))
         modules = list(self._modules.values())
@@ -190,15 +255,40 @@ class ModuleList(Module):
             self.add_module(str(i), m)
 
     def append(self, module):
+        """Add ``module`` at the end.
+
+        Args:
+            module: the module to add.
+
+        Returns:
+            This ``ModuleList``.
+        """
         self.add_module(str(len(self)), module)
         return self
 
     def pop(self, key=-1):
+        """Remove and return the module at ``key``; the remaining modules are renumbered.
+
+        Args:
+            key: the index (default ``-1``, the last module), or a slice.
+
+        Returns:
+            The removed module (a ``ModuleList`` of them for a slice).
+        """
         module = self[key]
         del self[key]
         return module
 
     def extend(self, modules):
+        """Append every module of ``modules``, in order.
+
+        Args:
+            modules: an iterable of modules; a single module (other than a ``ModuleList`` or a
+                ``Sequential``) is rejected with ``TypeError``.
+
+        Returns:
+            This ``ModuleList``.
+        """
         if not isinstance(modules, Iterable) or isinstance(modules, Module) and not isinstance(
                 modules, (ModuleList, Sequential)):
             raise TypeError(f"ModuleList.extend should be called with an iterable, but got {type(modules).__name__}")
@@ -228,7 +318,16 @@ class ModuleList(Module):
 
 
 class ModuleDict(Module):
-    """An ordered dict of modules, registered like attributes."""
+    """An ordered dict of modules, registered so that ``parameters()``, ``to()`` and ``state_dict()`` see them.
+
+    It keeps insertion order and supports ``d[key]``, assignment, ``del``, ``in``, ``len`` and
+    iteration over the keys. Keys must be valid module names (strings without ``"."``). It
+    has no ``forward``.
+
+    Args:
+        modules: an optional mapping of names to modules, or an iterable of ``(name, module)``
+            pairs.
+    """
 
     def __init__(self, modules=None):
         super().__init__()
@@ -254,23 +353,53 @@ class ModuleDict(Module):
         return key in self._modules
 
     def clear(self) -> None:
+        """Remove every module."""
         self._modules.clear()
 
     def pop(self, key: str):
+        """Remove the module under ``key`` and return it.
+
+        Args:
+            key: the name to remove; a missing key raises ``KeyError``.
+
+        Returns:
+            The removed module.
+        """
         module = self[key]
         del self[key]
         return module
 
     def keys(self):
+        """Return the names, in insertion order.
+
+        Returns:
+            A keys view.
+        """
         return self._modules.keys()
 
     def items(self):
+        """Return the ``(name, module)`` pairs, in insertion order.
+
+        Returns:
+            An items view.
+        """
         return self._modules.items()
 
     def values(self):
+        """Return the modules, in insertion order.
+
+        Returns:
+            A values view.
+        """
         return self._modules.values()
 
     def update(self, modules) -> None:
+        """Add or replace modules from ``modules``.
+
+        Args:
+            modules: a mapping (or ``ModuleDict``) of names to modules, or an iterable of
+                ``(name, module)`` pairs; existing names are overwritten.
+        """
         if not isinstance(modules, Iterable):
             raise TypeError(f"ModuleDict.update should be called with an iterable of key/value pairs, but got "
                             f"{type(modules).__name__}")
@@ -298,7 +427,15 @@ def _describe_parameter(p) -> str:
 
 
 class ParameterList(Module):
-    """A list of parameters (tensors are wrapped in ``Parameter`` when added)."""
+    """A list of parameters, registered so that ``parameters()``, ``to()`` and ``state_dict()`` see them.
+
+    A plain tensor added to it is wrapped in ``nn.Parameter`` (sharing its memory). It
+    supports indexing and slicing, assignment, ``len``, iteration and ``+=``. It cannot be
+    called.
+
+    Args:
+        values: an optional iterable of tensors or parameters to add.
+    """
 
     def __init__(self, values=None):
         super().__init__()
@@ -333,11 +470,28 @@ class ParameterList(Module):
         return _no_digit_names(self)
 
     def append(self, value):
+        """Add ``value`` at the end (a plain tensor is wrapped in ``nn.Parameter``).
+
+        Args:
+            value: the parameter or tensor to add.
+
+        Returns:
+            This ``ParameterList``.
+        """
         self._size += 1
         self[self._size - 1] = value
         return self
 
     def extend(self, values):
+        """Append every entry of ``values``, in order.
+
+        Args:
+            values: an iterable of parameters or tensors; a single tensor is rejected with
+                ``TypeError``.
+
+        Returns:
+            This ``ParameterList``.
+        """
         if not isinstance(values, Iterable) or isinstance(values, Tensor):
             raise TypeError(f"ParameterList.extend should be called with an iterable, but got "
                             f"{type(values).__name__}")
@@ -346,6 +500,11 @@ class ParameterList(Module):
         return self
 
     def extra_repr(self) -> str:
+        """Describe each entry (kind, dtype, size and non-CPU device), one per line.
+
+        Returns:
+            The text shown inside the ``repr``.
+        """
         return "\n".join(f"  ({i}): {_describe_parameter(p)}" for i, p in enumerate(self))
 
     def __call__(self, *args, **kwargs):
@@ -353,7 +512,16 @@ class ParameterList(Module):
 
 
 class ParameterDict(Module):
-    """An ordered dict of parameters (tensors are wrapped in ``Parameter`` when added)."""
+    """An ordered dict of parameters, registered so that ``parameters()``, ``to()`` and ``state_dict()`` see them.
+
+    Keys must be strings; a plain tensor stored in it is wrapped in ``nn.Parameter`` (sharing
+    its memory). It supports ``d[key]``, assignment, ``del``, ``in``, ``len``, iteration over
+    the keys, ``reversed`` and ``|``/``|=``. It cannot be called.
+
+    Args:
+        parameters: an optional mapping of names to tensors, or an iterable of
+            ``(name, tensor)`` pairs.
+    """
 
     def __init__(self, parameters=None):
         super().__init__()
@@ -395,44 +563,113 @@ class ParameterDict(Module):
         return key in self._keys
 
     def copy(self):
+        """Return a new ``ParameterDict`` holding the same parameter objects (a shallow copy).
+
+        Returns:
+            The copy.
+        """
         return ParameterDict(OrderedDict((k, self[k]) for k in self._keys))
 
     def setdefault(self, key: str, default=None):
+        """Return the entry under ``key``, storing ``default`` there first if the key is missing.
+
+        Args:
+            key: the name to look up.
+            default: the value to store when ``key`` is missing.
+
+        Returns:
+            The entry under ``key``.
+        """
         if key not in self:
             self[key] = default
         return self[key]
 
     def clear(self) -> None:
+        """Remove every entry."""
         for key in list(self._keys):
             del self[key]
 
     def pop(self, key: str):
+        """Remove the entry under ``key`` and return it.
+
+        Args:
+            key: the name to remove; a missing key raises ``KeyError``.
+
+        Returns:
+            The removed parameter.
+        """
         value = self[key]
         del self[key]
         return value
 
     def popitem(self):
+        """Remove and return the most recently inserted entry.
+
+        Returns:
+            A ``(key, parameter)`` pair. Raises ``KeyError`` when the dict is empty.
+        """
         if not self._keys:
             raise KeyError("popitem(): dictionary is empty")
         key = next(reversed(self._keys))
         return key, self.pop(key)
 
     def get(self, key: str, default=None):
+        """Return the entry under ``key``, or ``default`` if there is none.
+
+        Args:
+            key: the name to look up.
+            default: the value returned for a missing key.
+
+        Returns:
+            The parameter, or ``default``.
+        """
         return self[key] if key in self else default
 
     def fromkeys(self, keys, default=None):
+        """Return a new ``ParameterDict`` with every name of ``keys`` mapped to ``default``.
+
+        Args:
+            keys: an iterable of names.
+            default: the value stored under every name (a plain tensor is wrapped in a new
+                ``nn.Parameter`` for each name).
+
+        Returns:
+            The new ``ParameterDict``; this one is unchanged.
+        """
         return ParameterDict((k, default) for k in keys)
 
     def keys(self):
+        """Return the names, in insertion order.
+
+        Returns:
+            A keys view.
+        """
         return self._keys.keys()
 
     def items(self):
+        """Iterate over the ``(name, parameter)`` pairs, in insertion order.
+
+        Returns:
+            A generator of pairs.
+        """
         return ((k, self[k]) for k in self._keys)
 
     def values(self):
+        """Iterate over the parameters, in insertion order.
+
+        Returns:
+            A generator of parameters.
+        """
         return (self[k] for k in self._keys)
 
     def update(self, parameters) -> None:
+        """Add or replace entries from ``parameters``.
+
+        Args:
+            parameters: a mapping (or ``ParameterDict``) of names to tensors, or an iterable of
+                ``(name, tensor)`` pairs. Mappings other than ``dict``, ``OrderedDict`` and
+                ``ParameterDict`` are added in sorted key order.
+        """
         if not isinstance(parameters, Iterable):
             raise TypeError(f"ParametersDict.update should be called with an iterable of key/value pairs, but "
                             f"got {type(parameters).__name__}")
@@ -465,6 +702,11 @@ class ParameterDict(Module):
         return self
 
     def extra_repr(self) -> str:
+        """Describe each entry (kind, dtype, size and non-CPU device), one per line.
+
+        Returns:
+            The text shown inside the ``repr``.
+        """
         return "\n".join(f"  ({k}): {_describe_parameter(v)}" for k, v in self.items())
 
     def __call__(self, *args, **kwargs):

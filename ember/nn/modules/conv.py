@@ -79,6 +79,7 @@ class _ConvNd(Module):
         self.reset_parameters()
 
     def reset_parameters(self) -> None:
+        """Re-draw ``weight`` and ``bias`` from their initial distributions (in place)."""
         init.kaiming_uniform_(self.weight, a=math.sqrt(5))
         if self.bias is not None:
             fan_in, _ = init._calculate_fan_in_and_fan_out(self.weight)
@@ -87,6 +88,7 @@ class _ConvNd(Module):
                 init.uniform_(self.bias, -bound, bound)
 
     def extra_repr(self) -> str:
+        """Show the channel counts, kernel size and stride, and the other settings that differ from their defaults."""
         s = f"{self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}, stride={self.stride}"
         if self.padding != (0,) * len(self.kernel_size):
             s += f", padding={self.padding!r}" if isinstance(self.padding, str) else f", padding={self.padding}"
@@ -124,23 +126,115 @@ class _Conv(_ConvNd):
         return conv(input, weight, bias, self.stride, self.padding, self.dilation, self.groups)
 
     def forward(self, input):
+        """Convolve ``input`` with the layer's weight (padding it first as ``padding_mode`` says).
+
+        Args:
+            input: a tensor of shape ``(N, C_in, *spatial)`` or ``(C_in, *spatial)``.
+
+        Returns:
+            A tensor of shape ``(N, C_out, *spatial_out)`` or ``(C_out, *spatial_out)``.
+        """
         return self._conv_forward(input, self.weight, self.bias)
 
 
 class Conv1d(_Conv):
-    """1-d convolution over (N, C_in, L): weight (C_out, C_in / groups, k)."""
+    """Applies a 1-D convolution (cross-correlation) over a batch of 1-D inputs with several channels.
+
+    ``weight`` has shape ``(out_channels, in_channels // groups, *kernel_size)`` and ``bias``
+    ``(out_channels,)``. Both start as U(-1/sqrt(fan_in), 1/sqrt(fan_in)) with
+    ``fan_in = (in_channels // groups) * prod(kernel_size)``.
+
+    Args:
+        in_channels: the number of channels of the input.
+        out_channels: the number of channels produced.
+        kernel_size: the size of the kernel: an int or a tuple of 1 ints (k,).
+        stride: the step of the kernel: an int or a tuple of 1 ints (default: 1).
+        padding: the padding added to both sides of each spatial dim: an int, a tuple of 1
+            ints, ``'valid'`` (no padding) or ``'same'`` (the output has the input's size; only
+            with stride 1) (default: 0).
+        dilation: the spacing between kernel elements: an int or a tuple of 1 ints (default: 1).
+        groups: the number of blocked connections from input to output channels; both channel
+            counts must be divisible by it (default: 1).
+        bias: if False, the layer learns no additive bias (``bias`` is None).
+        padding_mode: how the padding is filled: ``'zeros'`` (default), ``'reflect'``,
+            ``'replicate'`` or ``'circular'``.
+        device: where the parameters are created.
+        dtype: the parameters' dtype (default: ``ember.get_default_dtype()``).
+
+    Shape:
+        input ``(N, C_in, L)`` or ``(C_in, L)``, output ``(N, C_out, L_out)`` or
+        ``(C_out, L_out)``, where each spatial size is
+        ``floor((size + 2 * padding - dilation * (kernel_size - 1) - 1) / stride) + 1``.
+    """
+
     _nd = 1
     _conv = staticmethod(F.conv1d)
 
 
 class Conv2d(_Conv):
-    """2-d convolution over (N, C_in, H, W): weight (C_out, C_in / groups, kh, kw)."""
+    """Applies a 2-D convolution (cross-correlation) over a batch of 2-D inputs with several channels.
+
+    ``weight`` has shape ``(out_channels, in_channels // groups, *kernel_size)`` and ``bias``
+    ``(out_channels,)``. Both start as U(-1/sqrt(fan_in), 1/sqrt(fan_in)) with
+    ``fan_in = (in_channels // groups) * prod(kernel_size)``.
+
+    Args:
+        in_channels: the number of channels of the input.
+        out_channels: the number of channels produced.
+        kernel_size: the size of the kernel: an int or a tuple of 2 ints (kh, kw).
+        stride: the step of the kernel: an int or a tuple of 2 ints (default: 1).
+        padding: the padding added to both sides of each spatial dim: an int, a tuple of 2
+            ints, ``'valid'`` (no padding) or ``'same'`` (the output has the input's size; only
+            with stride 1) (default: 0).
+        dilation: the spacing between kernel elements: an int or a tuple of 2 ints (default: 1).
+        groups: the number of blocked connections from input to output channels; both channel
+            counts must be divisible by it (default: 1).
+        bias: if False, the layer learns no additive bias (``bias`` is None).
+        padding_mode: how the padding is filled: ``'zeros'`` (default), ``'reflect'``,
+            ``'replicate'`` or ``'circular'``.
+        device: where the parameters are created.
+        dtype: the parameters' dtype (default: ``ember.get_default_dtype()``).
+
+    Shape:
+        input ``(N, C_in, H, W)`` or ``(C_in, H, W)``, output ``(N, C_out, H_out, W_out)`` or
+        ``(C_out, H_out, W_out)``, where each spatial size is
+        ``floor((size + 2 * padding - dilation * (kernel_size - 1) - 1) / stride) + 1``.
+    """
+
     _nd = 2
     _conv = staticmethod(F.conv2d)
 
 
 class Conv3d(_Conv):
-    """3-d convolution over (N, C_in, D, H, W): weight (C_out, C_in / groups, kd, kh, kw)."""
+    """Applies a 3-D convolution (cross-correlation) over a batch of 3-D inputs with several channels.
+
+    ``weight`` has shape ``(out_channels, in_channels // groups, *kernel_size)`` and ``bias``
+    ``(out_channels,)``. Both start as U(-1/sqrt(fan_in), 1/sqrt(fan_in)) with
+    ``fan_in = (in_channels // groups) * prod(kernel_size)``.
+
+    Args:
+        in_channels: the number of channels of the input.
+        out_channels: the number of channels produced.
+        kernel_size: the size of the kernel: an int or a tuple of 3 ints (kd, kh, kw).
+        stride: the step of the kernel: an int or a tuple of 3 ints (default: 1).
+        padding: the padding added to both sides of each spatial dim: an int, a tuple of 3
+            ints, ``'valid'`` (no padding) or ``'same'`` (the output has the input's size; only
+            with stride 1) (default: 0).
+        dilation: the spacing between kernel elements: an int or a tuple of 3 ints (default: 1).
+        groups: the number of blocked connections from input to output channels; both channel
+            counts must be divisible by it (default: 1).
+        bias: if False, the layer learns no additive bias (``bias`` is None).
+        padding_mode: how the padding is filled: ``'zeros'`` (default), ``'reflect'``,
+            ``'replicate'`` or ``'circular'``.
+        device: where the parameters are created.
+        dtype: the parameters' dtype (default: ``ember.get_default_dtype()``).
+
+    Shape:
+        input ``(N, C_in, D, H, W)`` or ``(C_in, D, H, W)``, output ``(N, C_out, D_out, H_out, W_out)`` or
+        ``(C_out, D_out, H_out, W_out)``, where each spatial size is
+        ``floor((size + 2 * padding - dilation * (kernel_size - 1) - 1) / stride) + 1``.
+    """
+
     _nd = 3
     _conv = staticmethod(F.conv3d)
 
@@ -181,24 +275,125 @@ class _ConvTranspose(_ConvNd):
         return tuple(result)
 
     def forward(self, input, output_size=None):
+        """Apply the transposed convolution to ``input``.
+
+        Args:
+            input: a tensor of shape ``(N, C_in, *spatial)`` or ``(C_in, *spatial)``.
+            output_size: the wanted output size, overriding ``output_padding``: the spatial sizes
+                (optionally preceded by the batch and channel sizes). Each must lie between the
+                smallest possible output size and that plus ``stride - 1``.
+
+        Returns:
+            A tensor of shape ``(N, C_out, *spatial_out)`` or ``(C_out, *spatial_out)``.
+        """
         output_padding = self._output_padding(input, output_size)
         return type(self)._conv_transpose(input, self.weight, self.bias, self.stride, self.padding, output_padding,
                                           self.groups, self.dilation)
 
 
 class ConvTranspose1d(_ConvTranspose):
-    """1-d transposed convolution: weight (C_in, C_out / groups, k)."""
+    """Applies a 1-D transposed convolution (the gradient of a convolution with respect to its input).
+
+    ``weight`` has shape ``(in_channels, out_channels // groups, *kernel_size)`` and ``bias``
+    ``(out_channels,)``. Both start as U(-1/sqrt(fan_in), 1/sqrt(fan_in)) with
+    ``fan_in = (out_channels // groups) * prod(kernel_size)``.
+
+    Args:
+        in_channels: the number of channels of the input.
+        out_channels: the number of channels produced.
+        kernel_size: the size of the kernel: an int or a tuple of 1 ints (k,).
+        stride: the step of the kernel: an int or a tuple of 1 ints (default: 1).
+        padding: ``dilation * (kernel_size - 1) - padding`` zeros are added to both sides of
+            each spatial dim of the input, so ``padding`` trims the output: an int or a tuple of
+            1 ints (default: 0); strings are not accepted.
+        output_padding: extra size added to one side of each spatial dim of the output, to pick
+            among the output sizes a strided convolution maps to the same input size: an int or
+            a tuple of 1 ints (default: 0).
+        groups: the number of blocked connections from input to output channels; both channel
+            counts must be divisible by it (default: 1).
+        bias: if False, the layer learns no additive bias (``bias`` is None).
+        dilation: the spacing between kernel elements: an int or a tuple of 1 ints (default: 1).
+        padding_mode: only ``'zeros'`` is supported.
+        device: where the parameters are created.
+        dtype: the parameters' dtype (default: ``ember.get_default_dtype()``).
+
+    Shape:
+        input ``(N, C_in, L)`` or ``(C_in, L)``, output ``(N, C_out, L_out)`` or
+        ``(C_out, L_out)``, where each spatial size is
+        ``(size - 1) * stride - 2 * padding + dilation * (kernel_size - 1) + output_padding + 1``.
+    """
+
     _nd = 1
     _conv_transpose = staticmethod(F.conv_transpose1d)
 
 
 class ConvTranspose2d(_ConvTranspose):
-    """2-d transposed convolution: weight (C_in, C_out / groups, kh, kw)."""
+    """Applies a 2-D transposed convolution (the gradient of a convolution with respect to its input).
+
+    ``weight`` has shape ``(in_channels, out_channels // groups, *kernel_size)`` and ``bias``
+    ``(out_channels,)``. Both start as U(-1/sqrt(fan_in), 1/sqrt(fan_in)) with
+    ``fan_in = (out_channels // groups) * prod(kernel_size)``.
+
+    Args:
+        in_channels: the number of channels of the input.
+        out_channels: the number of channels produced.
+        kernel_size: the size of the kernel: an int or a tuple of 2 ints (kh, kw).
+        stride: the step of the kernel: an int or a tuple of 2 ints (default: 1).
+        padding: ``dilation * (kernel_size - 1) - padding`` zeros are added to both sides of
+            each spatial dim of the input, so ``padding`` trims the output: an int or a tuple of
+            2 ints (default: 0); strings are not accepted.
+        output_padding: extra size added to one side of each spatial dim of the output, to pick
+            among the output sizes a strided convolution maps to the same input size: an int or
+            a tuple of 2 ints (default: 0).
+        groups: the number of blocked connections from input to output channels; both channel
+            counts must be divisible by it (default: 1).
+        bias: if False, the layer learns no additive bias (``bias`` is None).
+        dilation: the spacing between kernel elements: an int or a tuple of 2 ints (default: 1).
+        padding_mode: only ``'zeros'`` is supported.
+        device: where the parameters are created.
+        dtype: the parameters' dtype (default: ``ember.get_default_dtype()``).
+
+    Shape:
+        input ``(N, C_in, H, W)`` or ``(C_in, H, W)``, output ``(N, C_out, H_out, W_out)`` or
+        ``(C_out, H_out, W_out)``, where each spatial size is
+        ``(size - 1) * stride - 2 * padding + dilation * (kernel_size - 1) + output_padding + 1``.
+    """
+
     _nd = 2
     _conv_transpose = staticmethod(F.conv_transpose2d)
 
 
 class ConvTranspose3d(_ConvTranspose):
-    """3-d transposed convolution: weight (C_in, C_out / groups, kd, kh, kw)."""
+    """Applies a 3-D transposed convolution (the gradient of a convolution with respect to its input).
+
+    ``weight`` has shape ``(in_channels, out_channels // groups, *kernel_size)`` and ``bias``
+    ``(out_channels,)``. Both start as U(-1/sqrt(fan_in), 1/sqrt(fan_in)) with
+    ``fan_in = (out_channels // groups) * prod(kernel_size)``.
+
+    Args:
+        in_channels: the number of channels of the input.
+        out_channels: the number of channels produced.
+        kernel_size: the size of the kernel: an int or a tuple of 3 ints (kd, kh, kw).
+        stride: the step of the kernel: an int or a tuple of 3 ints (default: 1).
+        padding: ``dilation * (kernel_size - 1) - padding`` zeros are added to both sides of
+            each spatial dim of the input, so ``padding`` trims the output: an int or a tuple of
+            3 ints (default: 0); strings are not accepted.
+        output_padding: extra size added to one side of each spatial dim of the output, to pick
+            among the output sizes a strided convolution maps to the same input size: an int or
+            a tuple of 3 ints (default: 0).
+        groups: the number of blocked connections from input to output channels; both channel
+            counts must be divisible by it (default: 1).
+        bias: if False, the layer learns no additive bias (``bias`` is None).
+        dilation: the spacing between kernel elements: an int or a tuple of 3 ints (default: 1).
+        padding_mode: only ``'zeros'`` is supported.
+        device: where the parameters are created.
+        dtype: the parameters' dtype (default: ``ember.get_default_dtype()``).
+
+    Shape:
+        input ``(N, C_in, D, H, W)`` or ``(C_in, D, H, W)``, output ``(N, C_out, D_out, H_out, W_out)`` or
+        ``(C_out, D_out, H_out, W_out)``, where each spatial size is
+        ``(size - 1) * stride - 2 * padding + dilation * (kernel_size - 1) + output_padding + 1``.
+    """
+
     _nd = 3
     _conv_transpose = staticmethod(F.conv_transpose3d)

@@ -32,14 +32,37 @@ _global_backward_pre_hooks: OrderedDict = OrderedDict()
 
 
 def register_module_forward_pre_hook(hook) -> RemovableHandle:
-    """Run ``hook(module, args)`` before every module's forward."""
+    """Register a hook that runs before the ``forward`` of every module.
+
+    The hook is called as ``hook(module, args)`` with the positional arguments of the call.
+    It may return a replacement: a tuple of new positional arguments, or a single value
+    (wrapped in a 1-tuple). Global hooks run before the module's own pre-hooks.
+
+    Args:
+        hook: the callable to run.
+
+    Returns:
+        A ``RemovableHandle``; call its ``remove()`` to unregister the hook.
+    """
     handle = RemovableHandle(_global_forward_pre_hooks)
     _global_forward_pre_hooks[handle.id] = hook
     return handle
 
 
 def register_module_forward_hook(hook, *, always_call: bool = False) -> RemovableHandle:
-    """Run ``hook(module, args, output)`` after every module's forward."""
+    """Register a hook that runs after the ``forward`` of every module.
+
+    The hook is called as ``hook(module, args, output)``; a non-None return value
+    replaces the output. Global hooks run before the module's own forward hooks.
+
+    Args:
+        hook: the callable to run.
+        always_call: if True, the hook also runs (with ``output=None``) when ``forward`` or an
+            earlier hook raised an exception.
+
+    Returns:
+        A ``RemovableHandle``; call its ``remove()`` to unregister the hook.
+    """
     handle = RemovableHandle(_global_forward_hooks, extra_dict=_global_forward_hooks_always_called)
     _global_forward_hooks[handle.id] = hook
     if always_call:
@@ -48,12 +71,34 @@ def register_module_forward_hook(hook, *, always_call: bool = False) -> Removabl
 
 
 def register_module_full_backward_hook(hook) -> RemovableHandle:
-    """Run ``hook(module, grad_input, grad_output)`` in every module's backward."""
+    """Register a backward hook for every module.
+
+    The hook is called as ``hook(module, grad_input, grad_output)`` once the gradients
+    with respect to a module's positional tensor inputs are computed; it may return a tuple
+    that replaces ``grad_input``. See ``Module.register_full_backward_hook``.
+
+    Args:
+        hook: the callable to run.
+
+    Returns:
+        A ``RemovableHandle``; call its ``remove()`` to unregister the hook.
+    """
     return add_hook(_global_backward_hooks, hook)
 
 
 def register_module_full_backward_pre_hook(hook) -> RemovableHandle:
-    """Run ``hook(module, grad_output)`` in every module's backward, before its gradients."""
+    """Register a backward pre-hook for every module.
+
+    The hook is called as ``hook(module, grad_output)`` when the gradients with respect to a
+    module's outputs are known, before the gradients of its inputs are computed; it may
+    return a tuple that replaces ``grad_output``.
+
+    Args:
+        hook: the callable to run.
+
+    Returns:
+        A ``RemovableHandle``; call its ``remove()`` to unregister the hook.
+    """
     return add_hook(_global_backward_pre_hooks, hook)
 
 
@@ -96,7 +141,22 @@ def _check_member_name(kind: str, name, owner, registry):
 
 
 class Module:
-    """Base class for all neural network modules; subclass it and define ``forward``."""
+    """Base class of every layer and model.
+
+    Subclass it, call ``super().__init__()`` first in ``__init__``, assign parameters
+    (``nn.Parameter``), buffers and child modules as attributes, and define ``forward``.
+    Calling the module runs its forward pre-hooks, ``forward`` and its forward hooks.
+    Assigned members are registered in order, so ``parameters()``, ``state_dict()``,
+    ``to()`` and ``train()``/``eval()`` reach the whole tree of submodules.
+
+    Args:
+        *args: passed on to the next class's ``__init__`` when the subclass sets
+            ``call_super_init = True``; otherwise any argument raises ``TypeError``.
+        **kwargs: the same, for keyword arguments.
+
+    Attributes:
+        training: True in training mode (the default), False after ``eval()``.
+    """
 
     dump_patches = False
     _version = 1
@@ -128,11 +188,32 @@ class Module:
             super().__init__(*args, **kwargs)
 
     def forward(self, *args, **kwargs):
+        """Compute the module's output; every subclass must override it.
+
+        Call the module itself (``module(x)``) rather than ``forward`` so that hooks run.
+
+        Args:
+            *args: the inputs, as the subclass defines them.
+            **kwargs: keyword inputs, as the subclass defines them.
+
+        Returns:
+            The module's output.
+        """
         raise NotImplementedError(f"Module [{type(self).__name__}] is missing the required \"forward\" function")
 
     # ------------------------------------------------------------ registration
     def register_buffer(self, name: str, tensor, persistent: bool = True) -> None:
-        """Add a tensor that is module state but not a parameter (e.g. running statistics)."""
+        """Register a tensor that is module state but not a learnable parameter.
+
+        Buffers (running statistics, masks, ...) move with ``to()`` and, when persistent,
+        appear in ``state_dict()``. The buffer is reachable as ``self.<name>``.
+
+        Args:
+            name: the attribute name; it must not contain ``"."`` or clash with another attribute.
+            tensor: the tensor to register, or None for a declared but absent buffer.
+            persistent: if False, the buffer is left out of ``state_dict()``. When ``tensor`` is an
+                ``nn.Buffer``, its own ``persistent`` flag is used instead.
+        """
         if "_buffers" not in self.__dict__:
             raise AttributeError("cannot assign buffer before Module.__init__() call")
         _check_member_name("buffer", name, self, self._buffers)
@@ -148,7 +229,13 @@ class Module:
             self._non_persistent_buffers_set.add(name)
 
     def register_parameter(self, name: str, param) -> None:
-        """Add a parameter (or None, a declared but absent parameter) under ``name``."""
+        """Register a parameter under ``name`` (the same as assigning ``self.<name> = param``).
+
+        Args:
+            name: the attribute name; it must not contain ``"."`` or clash with another attribute.
+            param: an ``nn.Parameter`` that is a leaf tensor, or None for a declared but absent
+                parameter (such as ``bias`` when a layer has none).
+        """
         if "_parameters" not in self.__dict__:
             raise AttributeError("cannot assign parameter before Module.__init__() call")
         _check_member_name("parameter", name, self, self._parameters)
@@ -165,13 +252,24 @@ class Module:
         self._parameters[name] = param
 
     def add_module(self, name: str, module) -> None:
-        """Add a child module under ``name`` (reachable as an attribute)."""
+        """Register ``module`` as a child under ``name``, reachable as ``self.<name>``.
+
+        Args:
+            name: the attribute name; it must not contain ``"."`` or clash with another attribute.
+            module: the child module, or None for an empty slot.
+        """
         if module is not None and not isinstance(module, Module):
             raise TypeError(f"{_type_name(module)} is not a Module subclass")
         _check_member_name("module", name, self, self._modules)
         self._modules[name] = module
 
     def register_module(self, name: str, module) -> None:
+        """Register ``module`` as a child under ``name``; an alias of ``add_module``.
+
+        Args:
+            name: the attribute name; it must not contain ``"."`` or clash with another attribute.
+            module: the child module, or None for an empty slot.
+        """
         self.add_module(name, module)
 
     # ------------------------------------------------------------ attribute protocol
@@ -261,7 +359,15 @@ class Module:
 
     # ------------------------------------------------------------ lookup by dotted path
     def get_submodule(self, target: str) -> "Module":
-        """The module at ``target`` ("" is this module), e.g. ``"encoder.layers.0"``."""
+        """Return the submodule at the dotted path ``target``.
+
+        Args:
+            target: a path such as ``"encoder.layers.0"``; ``""`` is this module itself.
+
+        Returns:
+            The ``Module`` found there. Raises ``AttributeError`` if a step of the path is missing
+            or is not a module.
+        """
         if target == "":
             return self
         module = self
@@ -274,6 +380,14 @@ class Module:
         return module
 
     def set_submodule(self, target: str, module: "Module", strict: bool = False) -> None:
+        """Replace (or add) the submodule at the dotted path ``target``.
+
+        Args:
+            target: a path such as ``"encoder.layers.0"``; its parent path must already exist.
+            module: the module to put there.
+            strict: if True, the last name of the path must already exist on its parent.
+                An existing attribute there that is not a module always raises ``AttributeError``.
+        """
         if target == "":
             raise ValueError("Cannot set the submodule without a target name!")
         parent_path, _, name = target.rpartition(".")
@@ -285,6 +399,15 @@ class Module:
         setattr(parent, name, module)
 
     def get_parameter(self, target: str) -> Parameter:
+        """Return the parameter at the dotted path ``target``.
+
+        Args:
+            target: a path such as ``"encoder.linear.weight"``.
+
+        Returns:
+            The ``nn.Parameter``. Raises ``AttributeError`` if the path is missing or names
+            something that is not a parameter.
+        """
         module_path, _, name = target.rpartition(".")
         module = self.get_submodule(module_path)
         if not hasattr(module, name):
@@ -295,6 +418,15 @@ class Module:
         return param
 
     def get_buffer(self, target: str) -> Tensor:
+        """Return the buffer at the dotted path ``target``.
+
+        Args:
+            target: a path such as ``"bn.running_mean"``.
+
+        Returns:
+            The buffer tensor. Raises ``AttributeError`` if the path is missing or names
+            something that is not a buffer.
+        """
         module_path, _, name = target.rpartition(".")
         module = self.get_submodule(module_path)
         if not hasattr(module, name):
@@ -317,20 +449,68 @@ class Module:
                 yield (module_prefix + "." + name if module_prefix else name), value
 
     def named_parameters(self, prefix: str = "", recurse: bool = True, remove_duplicate: bool = True):
+        """Iterate over the parameters as ``(name, parameter)`` pairs, names dotted from this module.
+
+        Args:
+            prefix: a string prepended (with a ``"."``) to every name.
+            recurse: if True (default), include the parameters of all submodules; otherwise only
+                this module's own.
+            remove_duplicate: if True (default), a parameter shared by several modules is
+                yielded once.
+
+        Returns:
+            An iterator of ``(str, Parameter)`` pairs; parameters that are None are skipped.
+        """
         return self._named_members(lambda m: m._parameters.items(), prefix, recurse, remove_duplicate)
 
     def parameters(self, recurse: bool = True):
+        """Iterate over the module's parameters (each shared parameter once).
+
+        Args:
+            recurse: if True (default), include the parameters of all submodules; otherwise only
+                this module's own.
+
+        Returns:
+            An iterator of ``nn.Parameter``, in registration order; pass it to an optimizer.
+        """
         for _, param in self.named_parameters(recurse=recurse):
             yield param
 
     def named_buffers(self, prefix: str = "", recurse: bool = True, remove_duplicate: bool = True):
+        """Iterate over the buffers as ``(name, tensor)`` pairs, names dotted from this module.
+
+        Args:
+            prefix: a string prepended (with a ``"."``) to every name.
+            recurse: if True (default), include the buffers of all submodules; otherwise only this
+                module's own.
+            remove_duplicate: if True (default), a buffer shared by several modules is yielded once.
+
+        Returns:
+            An iterator of ``(str, Tensor)`` pairs, persistent or not; buffers that are None are
+            skipped.
+        """
         return self._named_members(lambda m: m._buffers.items(), prefix, recurse, remove_duplicate)
 
     def buffers(self, recurse: bool = True):
+        """Iterate over the module's buffers (each shared buffer once).
+
+        Args:
+            recurse: if True (default), include the buffers of all submodules; otherwise only this
+                module's own.
+
+        Returns:
+            An iterator of buffer tensors.
+        """
         for _, buf in self.named_buffers(recurse=recurse):
             yield buf
 
     def named_children(self):
+        """Iterate over the direct children as ``(name, module)`` pairs.
+
+        Returns:
+            An iterator of ``(str, Module)`` pairs; empty (None) slots are skipped and a child
+            registered under two names is yielded once.
+        """
         seen = set()
         for name, module in self._modules.items():
             if module is not None and id(module) not in seen:
@@ -338,10 +518,28 @@ class Module:
                 yield name, module
 
     def children(self):
+        """Iterate over the direct child modules.
+
+        Returns:
+            An iterator of ``Module``; see ``named_children``.
+        """
         for _, module in self.named_children():
             yield module
 
     def named_modules(self, memo=None, prefix: str = "", remove_duplicate: bool = True):
+        """Iterate over this module and all its submodules, depth first, as ``(name, module)`` pairs.
+
+        This module comes first, under the name ``prefix``.
+
+        Args:
+            memo: a set of modules already visited (used by the recursion); those are skipped.
+            prefix: the name given to this module and prepended (with a ``"."``) to the others.
+            remove_duplicate: if True (default), a module reachable by several paths is yielded
+                once.
+
+        Returns:
+            An iterator of ``(str, Module)`` pairs.
+        """
         if memo is None:
             memo = set()
         if remove_duplicate:
@@ -355,11 +553,26 @@ class Module:
             yield from module.named_modules(memo, prefix + "." + name if prefix else name, remove_duplicate)
 
     def modules(self):
+        """Iterate over this module and all its submodules (each once), depth first.
+
+        Returns:
+            An iterator of ``Module``, starting with this module.
+        """
         for _, module in self.named_modules():
             yield module
 
     # ------------------------------------------------------------ modes and gradients
     def train(self, mode: bool = True):
+        """Set training mode on this module and all its submodules.
+
+        The mode changes what layers such as ``Dropout`` and ``BatchNorm`` do.
+
+        Args:
+            mode: True for training mode, False for evaluation mode; it must be a ``bool``.
+
+        Returns:
+            This module.
+        """
         if not isinstance(mode, bool):
             raise ValueError(f"training mode is expected to be boolean, got {mode!r}")
         self.training = mode
@@ -368,14 +581,34 @@ class Module:
         return self
 
     def eval(self):
+        """Set evaluation mode on this module and all its submodules (``train(False)``).
+
+        Returns:
+            This module.
+        """
         return self.train(False)
 
     def requires_grad_(self, requires_grad: bool = True):
+        """Set ``requires_grad`` on every parameter of this module and its submodules.
+
+        Args:
+            requires_grad: True to let autograd record operations on the parameters, False to
+                freeze them.
+
+        Returns:
+            This module.
+        """
         for p in self.parameters():
             p.requires_grad_(requires_grad)
         return self
 
     def zero_grad(self, set_to_none: bool = True) -> None:
+        """Reset the gradients of every parameter of this module and its submodules.
+
+        Args:
+            set_to_none: if True (default), set each ``.grad`` to None; if False, detach it and
+                fill it with zeros in place.
+        """
         for p in self.parameters():
             if p.grad is None:
                 continue
@@ -417,15 +650,37 @@ class Module:
         return self
 
     def apply(self, fn):
-        """Call ``fn(module)`` on every submodule (children first) and on this module."""
+        """Call ``fn`` on every submodule (children first, recursively) and then on this module.
+
+        Typically used to initialise weights: ``model.apply(init_fn)``.
+
+        Args:
+            fn: a callable taking a ``Module``.
+
+        Returns:
+            This module.
+        """
         for module in self.children():
             module.apply(fn)
         fn(self)
         return self
 
     def to(self, *args, **kwargs):
-        """Move and/or cast parameters and buffers: ``to(device)``, ``to(dtype)``,
-        ``to(device, dtype)``, ``to(tensor)``. Only floating point values change dtype."""
+        """Move and/or cast the parameters and buffers, in place.
+
+        Accepted forms: ``to(device)``, ``to(dtype)``, ``to(device, dtype)``, ``to(tensor)`` (the
+        tensor's device and dtype), and the keywords ``device=`` and ``dtype=``. Only floating
+        point parameters and buffers change dtype; integer ones (such as
+        ``num_batches_tracked``) keep theirs. Parameters keep their identity, so an optimizer
+        holding them stays valid.
+
+        Args:
+            *args: a device, a dtype, both, or a tensor, as above.
+            **kwargs: ``device``, ``dtype``; ``non_blocking`` and ``memory_format`` are accepted.
+
+        Returns:
+            This module.
+        """
         from ember.ops.creation import _parse_to, _resolve_dtype
         kwargs = dict(kwargs)
         kwargs.pop("non_blocking", None)
@@ -448,40 +703,111 @@ class Module:
         return self._apply(convert)
 
     def cpu(self):
+        """Move every parameter and buffer to the CPU.
+
+        Returns:
+            This module.
+        """
         return self.to("cpu")
 
     def cuda(self, device=None):
+        """Move every parameter and buffer to a CUDA device.
+
+        Args:
+            device: a CUDA device index (``0`` means ``"cuda:0"``) or name; None means ``"cuda"``.
+
+        Returns:
+            This module.
+        """
         return self._apply(lambda t: t.cuda(device))
 
     def _cast_floating(self, dtype):
         return self._apply(lambda t: t.to(dtype) if t.is_floating_point() else t)
 
     def float(self):
+        """Cast every floating point parameter and buffer to ``float32``.
+
+        Returns:
+            This module.
+        """
         return self._cast_floating(dt.float32)
 
     def double(self):
+        """Cast every floating point parameter and buffer to ``float64``.
+
+        Returns:
+            This module.
+        """
         return self._cast_floating(dt.float64)
 
     def half(self):
+        """Cast every floating point parameter and buffer to ``float16``.
+
+        Returns:
+            This module.
+        """
         return self._cast_floating(dt.float16)
 
     def bfloat16(self):
+        """Cast every floating point parameter and buffer to ``bfloat16``.
+
+        Returns:
+            This module.
+        """
         return self._cast_floating(dt.bfloat16)
 
     def type(self, dst_type):
+        """Cast every parameter and buffer, integer ones included, to ``dst_type``.
+
+        Args:
+            dst_type: the target dtype.
+
+        Returns:
+            This module.
+        """
         return self._apply(lambda t: t.type(dst_type))
 
     def to_empty(self, *, device=None, recurse: bool = True):
+        """Replace every parameter and buffer with a new tensor of the same shape and dtype on ``device``.
+
+        The old values are not copied: ember fills the new tensors with zeros. Use it to
+        materialise a module on another device before loading a state dict into it.
+
+        Args:
+            device: where the new tensors are created; None keeps each tensor's device.
+            recurse: if True (default), do the same for all submodules.
+
+        Returns:
+            This module.
+        """
         from ember.ops.creation import empty_like
         return self._apply(lambda t: empty_like(t, device=device), recurse=recurse)
 
     def share_memory(self):
+        """Kept for PyTorch compatibility: ember does not move tensors to shared memory.
+
+        Returns:
+            This module, unchanged.
+        """
         return self
 
     # ------------------------------------------------------------ hooks
     def register_forward_pre_hook(self, hook, *, prepend: bool = False, with_kwargs: bool = False):
-        """``hook(module, args)`` (or ``hook(module, args, kwargs)``) runs before forward; it may
-        return replacement args (or an ``(args, kwargs)`` pair)."""
+        """Register a hook that runs before every call of this module's ``forward``.
+
+        The hook is called as ``hook(module, args)``, or ``hook(module, args, kwargs)`` with
+        ``with_kwargs=True``. It may return replacement inputs: a tuple of positional arguments
+        (a single value is wrapped in a 1-tuple), or with ``with_kwargs`` an ``(args, kwargs)``
+        pair.
+
+        Args:
+            hook: the callable to run.
+            prepend: if True, run this hook before the pre-hooks already registered on this module.
+            with_kwargs: if True, also pass (and let the hook replace) the keyword arguments.
+
+        Returns:
+            A ``RemovableHandle``; call its ``remove()`` to unregister the hook.
+        """
         handle = RemovableHandle(self._forward_pre_hooks, extra_dict=self._forward_pre_hooks_with_kwargs)
         self._forward_pre_hooks[handle.id] = hook
         if with_kwargs:
@@ -492,8 +818,23 @@ class Module:
 
     def register_forward_hook(self, hook, *, prepend: bool = False, with_kwargs: bool = False,
                               always_call: bool = False):
-        """``hook(module, args, output)`` (or ``hook(module, args, kwargs, output)``) runs after
-        forward; it may return a replacement output."""
+        """Register a hook that runs after every call of this module's ``forward``.
+
+        The hook is called as ``hook(module, args, output)``, or
+        ``hook(module, args, kwargs, output)`` with ``with_kwargs=True``; a non-None return value
+        replaces the output.
+
+        Args:
+            hook: the callable to run.
+            prepend: if True, run this hook before the forward hooks already registered on this
+                module.
+            with_kwargs: if True, also pass the keyword arguments of the call.
+            always_call: if True, the hook also runs (with ``output=None``) when ``forward`` or an
+                earlier hook raised an exception.
+
+        Returns:
+            A ``RemovableHandle``; call its ``remove()`` to unregister the hook.
+        """
         handle = RemovableHandle(self._forward_hooks, extra_dict=[self._forward_hooks_with_kwargs,
                                                                    self._forward_hooks_always_called])
         self._forward_hooks[handle.id] = hook
@@ -506,8 +847,20 @@ class Module:
         return handle
 
     def register_full_backward_hook(self, hook, prepend: bool = False):
-        """``hook(module, grad_input, grad_output)`` runs once the gradients with respect to the
-        module's positional tensor inputs are known; it may return a replacement grad_input."""
+        """Register a hook that runs when the gradients of this module's inputs are computed.
+
+        The hook is called as ``hook(module, grad_input, grad_output)``: tuples with one entry per
+        positional argument (None for arguments that are not tensors needing a gradient) and per
+        output. It may return a tuple of the same length that replaces ``grad_input``.
+
+        Args:
+            hook: the callable to run.
+            prepend: if True, run this hook before the backward hooks already registered on this
+                module.
+
+        Returns:
+            A ``RemovableHandle``; call its ``remove()`` to unregister the hook.
+        """
         handle = RemovableHandle(self._backward_hooks)
         self._backward_hooks[handle.id] = hook
         if prepend:
@@ -515,14 +868,34 @@ class Module:
         return handle
 
     def register_backward_hook(self, hook):
-        """Deprecated name; ember runs it as a full backward hook."""
+        """Register a backward hook under the deprecated name; ember runs it as a full backward hook.
+
+        It emits a ``FutureWarning``; use ``register_full_backward_hook`` instead.
+
+        Args:
+            hook: called as ``hook(module, grad_input, grad_output)``.
+
+        Returns:
+            A ``RemovableHandle``; call its ``remove()`` to unregister the hook.
+        """
         warnings.warn("register_backward_hook is deprecated; use register_full_backward_hook "
                       "(ember runs this hook as a full backward hook)", FutureWarning, stacklevel=2)
         return self.register_full_backward_hook(hook)
 
     def register_full_backward_pre_hook(self, hook, prepend: bool = False):
-        """``hook(module, grad_output)`` runs when the gradients with respect to the module's
-        outputs are known; it may return a replacement grad_output."""
+        """Register a hook that runs when the gradients of this module's outputs are known.
+
+        The hook is called as ``hook(module, grad_output)`` before the gradients of the inputs
+        are computed; it may return a tuple of the same length that replaces ``grad_output``.
+
+        Args:
+            hook: the callable to run.
+            prepend: if True, run this hook before the backward pre-hooks already registered on
+                this module.
+
+        Returns:
+            A ``RemovableHandle``; call its ``remove()`` to unregister the hook.
+        """
         handle = RemovableHandle(self._backward_pre_hooks)
         self._backward_pre_hooks[handle.id] = hook
         if prepend:
@@ -530,13 +903,28 @@ class Module:
         return handle
 
     def register_state_dict_pre_hook(self, hook):
-        """``hook(module, prefix, keep_vars)`` runs before this module's ``state_dict``."""
+        """Register a hook that runs before this module adds its entries to a ``state_dict``.
+
+        Args:
+            hook: called as ``hook(module, prefix, keep_vars)``; its return value is ignored.
+
+        Returns:
+            A ``RemovableHandle``; call its ``remove()`` to unregister the hook.
+        """
         handle = RemovableHandle(self._state_dict_pre_hooks)
         self._state_dict_pre_hooks[handle.id] = hook
         return handle
 
     def register_state_dict_post_hook(self, hook):
-        """``hook(module, state_dict, prefix, local_metadata)`` runs after; may edit in place."""
+        """Register a hook that runs after this module (and its children) filled a ``state_dict``.
+
+        Args:
+            hook: called as ``hook(module, state_dict, prefix, local_metadata)``; it may edit
+                ``state_dict`` in place or return a replacement for it.
+
+        Returns:
+            A ``RemovableHandle``; call its ``remove()`` to unregister the hook.
+        """
         handle = RemovableHandle(self._state_dict_hooks)
         self._state_dict_hooks[handle.id] = hook
         return handle
@@ -544,15 +932,31 @@ class Module:
     _register_state_dict_hook = register_state_dict_post_hook
 
     def register_load_state_dict_pre_hook(self, hook):
-        """``hook(module, state_dict, prefix, local_metadata, strict, missing_keys,
-        unexpected_keys, error_msgs)`` runs before this module loads its entries."""
+        """Register a hook that runs before this module loads its own entries in ``load_state_dict``.
+
+        Args:
+            hook: called as ``hook(module, state_dict, prefix, local_metadata, strict,
+                missing_keys, unexpected_keys, error_msgs)``; it may edit ``state_dict`` and the
+                lists in place.
+
+        Returns:
+            A ``RemovableHandle``; call its ``remove()`` to unregister the hook.
+        """
         handle = RemovableHandle(self._load_state_dict_pre_hooks)
         self._load_state_dict_pre_hooks[handle.id] = hook
         return handle
 
     def register_load_state_dict_post_hook(self, hook):
-        """``hook(module, incompatible_keys)`` runs after ``load_state_dict``; it may edit the
-        missing/unexpected key lists in place."""
+        """Register a hook that runs after ``load_state_dict`` loaded this module and its children.
+
+        Args:
+            hook: called as ``hook(module, incompatible_keys)``, where ``incompatible_keys`` has the
+                ``missing_keys`` and ``unexpected_keys`` lists; it may edit them in place and must
+                return None.
+
+        Returns:
+            A ``RemovableHandle``; call its ``remove()`` to unregister the hook.
+        """
         handle = RemovableHandle(self._load_state_dict_post_hooks)
         self._load_state_dict_post_hooks[handle.id] = hook
         return handle
@@ -619,10 +1023,23 @@ class Module:
 
     # ------------------------------------------------------------ state dict
     def get_extra_state(self):
-        """Override (with ``set_extra_state``) to save non-tensor state in ``state_dict``."""
+        """Return extra (non-tensor) state to save in ``state_dict``; override it to use it.
+
+        When a subclass overrides it, ``state_dict()`` stores its result under the key
+        ``<prefix>_extra_state`` and ``load_state_dict`` hands that value to
+        ``set_extra_state``, which the subclass must override too.
+
+        Returns:
+            Any picklable object describing the extra state.
+        """
         raise RuntimeError("Reached a code path in Module.get_extra_state() that should never be called.")
 
     def set_extra_state(self, state):
+        """Restore the extra state returned by ``get_extra_state``; override the two together.
+
+        Args:
+            state: the value found under ``<prefix>_extra_state`` in the loaded state dict.
+        """
         raise RuntimeError("Reached a code path in Module.set_extra_state() that should never be called.")
 
     def _save_to_state_dict(self, destination, prefix, keep_vars):
@@ -636,10 +1053,21 @@ class Module:
             destination[prefix + _EXTRA_STATE_KEY_SUFFIX] = self.get_extra_state()
 
     def state_dict(self, *args, destination=None, prefix: str = "", keep_vars: bool = False):
-        """An ordered dict of every parameter and persistent buffer, keyed by dotted path.
+        """Return every parameter and persistent buffer of the module tree, keyed by dotted name.
 
-        Values are detached tensors sharing memory with the module (the Parameters
-        themselves with ``keep_vars=True``).
+        Entries that are None are left out. The values are detached tensors sharing memory with
+        the module (with ``keep_vars=True``, the parameters and buffers themselves). A new
+        ``OrderedDict`` (when ``destination`` is None) also carries a ``_metadata`` attribute with
+        each module's version.
+
+        Args:
+            *args: the deprecated positional form ``(destination, prefix, keep_vars)``.
+            destination: a mapping to fill and return instead of a new ``OrderedDict``.
+            prefix: a string prepended to every key.
+            keep_vars: if True, store the tensors themselves instead of detached aliases.
+
+        Returns:
+            The filled mapping.
         """
         if args:  # the deprecated positional form state_dict(destination, prefix, keep_vars)
             destination = args[0] if len(args) > 0 else destination
@@ -728,11 +1156,21 @@ class Module:
             self._buffers[name] = incoming
 
     def load_state_dict(self, state_dict, strict: bool = True, assign: bool = False):
-        """Copy parameters and buffers from ``state_dict`` into this module (in place).
+        """Copy parameters and buffers from ``state_dict`` into this module and its submodules.
 
-        Returns ``(missing_keys, unexpected_keys)``; with ``strict`` (default) any such key,
-        and always a shape mismatch, raises ``RuntimeError`` listing them. ``assign=True``
-        makes the module hold the given tensors instead of copying into its own.
+        Values are copied in place into the existing tensors (without recording autograd), so
+        optimizers holding the parameters stay valid. A value whose shape differs from the
+        module's always raises.
+
+        Args:
+            state_dict: a mapping from dotted names to tensors, as ``state_dict()`` returns.
+            strict: if True (default), a key missing from ``state_dict`` or a key that no module
+                expects raises ``RuntimeError``; if False, those keys are only reported.
+            assign: if True, the module holds the given tensors (wrapped as ``nn.Parameter`` for
+                parameters, keeping the old ``requires_grad``) instead of copying into its own.
+
+        Returns:
+            A named tuple ``(missing_keys, unexpected_keys)`` of lists of key names.
         """
         if not isinstance(state_dict, Mapping):
             raise TypeError(f"Expected state_dict to be dict-like, got {type(state_dict)}.")
@@ -775,7 +1213,13 @@ class Module:
         return type(self).__name__
 
     def extra_repr(self) -> str:
-        """The text inside this module's parentheses in ``repr``; override to show settings."""
+        """Return the text shown inside this module's parentheses in its ``repr``.
+
+        Override it to show the module's settings; the base class returns ``""``.
+
+        Returns:
+            A string; it may span several lines.
+        """
         return ""
 
     def __repr__(self):

@@ -23,6 +23,7 @@ __all__ = ["BatchNorm1d", "BatchNorm2d", "BatchNorm3d", "InstanceNorm1d", "Insta
 
 class _NormBase(Module):
     """Shared state of batch and instance norm: affine parameters and running statistics."""
+
     _version = 2
 
     def __init__(self, num_features, eps=1e-5, momentum=0.1, affine=True, track_running_stats=True, device=None,
@@ -50,6 +51,7 @@ class _NormBase(Module):
         self.reset_parameters()
 
     def reset_running_stats(self) -> None:
+        """Reset ``running_mean`` to 0, ``running_var`` to 1 and ``num_batches_tracked`` to 0 (when tracked)."""
         if self.track_running_stats:
             with no_grad():
                 self.running_mean.zero_()
@@ -57,6 +59,7 @@ class _NormBase(Module):
                 self.num_batches_tracked.zero_()
 
     def reset_parameters(self) -> None:
+        """Reset the running statistics, and ``weight`` to 1 and ``bias`` to 0 when ``affine``."""
         self.reset_running_stats()
         if self.affine:
             init.ones_(self.weight)
@@ -66,6 +69,7 @@ class _NormBase(Module):
         raise NotImplementedError
 
     def extra_repr(self) -> str:
+        """Show ``num_features``, ``eps``, ``momentum``, ``affine`` and ``track_running_stats``."""
         return (f"{self.num_features}, eps={self.eps}, momentum={self.momentum}, affine={self.affine}, "
                 f"track_running_stats={self.track_running_stats}")
 
@@ -83,6 +87,14 @@ class _NormBase(Module):
 
 class _BatchNorm(_NormBase):
     def forward(self, input):
+        """Normalize ``input`` per channel (and update the running statistics in training mode).
+
+        Args:
+            input: a tensor with channels on dim 1, of the rank the class expects.
+
+        Returns:
+            The normalized tensor, of the same shape.
+        """
         self._check_input_dim(input)
         factor = 0.0 if self.momentum is None else self.momentum
         if self.training and self.track_running_stats and self.num_batches_tracked is not None:
@@ -96,7 +108,31 @@ class _BatchNorm(_NormBase):
 
 
 class BatchNorm1d(_BatchNorm):
-    """Batch norm over (N, C) or (N, C, L)."""
+    """Applies batch normalization over a batch of feature vectors or 1-D sequences.
+
+    Each channel is normalized with the mean and (biased) variance over the batch and
+    spatial dims, ``y = (x - mean) / sqrt(var + eps) * weight + bias``. In training mode the
+    batch statistics are used and, with ``track_running_stats``, folded into the
+    ``running_mean`` / ``running_var`` buffers (the running variance uses the unbiased
+    estimate); in evaluation mode the running statistics are used instead. ``weight``
+    starts at 1 and ``bias`` at 0.
+
+    Args:
+        num_features: the number of channels ``C``.
+        eps: added to the variance for numerical stability (default: 1e-5).
+        momentum: the weight of the new batch statistic in the running average,
+            ``running = (1 - momentum) * running + momentum * batch`` (default: 0.1); None makes
+            it a cumulative average over all batches seen.
+        affine: if True (default), learn a per-channel ``weight`` and ``bias``.
+        track_running_stats: if True (default), keep the running statistics (and the
+            ``num_batches_tracked`` counter); if False, batch statistics are used in evaluation
+            mode too.
+        device: where the parameters and buffers are created.
+        dtype: their dtype (default: ``ember.get_default_dtype()``).
+
+    Shape:
+        input ``(N, C)`` or ``(N, C, L)``, output of the same shape.
+    """
 
     def _check_input_dim(self, input):
         if input.ndim not in (2, 3):
@@ -104,7 +140,31 @@ class BatchNorm1d(_BatchNorm):
 
 
 class BatchNorm2d(_BatchNorm):
-    """Batch norm over (N, C, H, W)."""
+    """Applies batch normalization over a batch of 2-D feature maps.
+
+    Each channel is normalized with the mean and (biased) variance over the batch and
+    spatial dims, ``y = (x - mean) / sqrt(var + eps) * weight + bias``. In training mode the
+    batch statistics are used and, with ``track_running_stats``, folded into the
+    ``running_mean`` / ``running_var`` buffers (the running variance uses the unbiased
+    estimate); in evaluation mode the running statistics are used instead. ``weight``
+    starts at 1 and ``bias`` at 0.
+
+    Args:
+        num_features: the number of channels ``C``.
+        eps: added to the variance for numerical stability (default: 1e-5).
+        momentum: the weight of the new batch statistic in the running average,
+            ``running = (1 - momentum) * running + momentum * batch`` (default: 0.1); None makes
+            it a cumulative average over all batches seen.
+        affine: if True (default), learn a per-channel ``weight`` and ``bias``.
+        track_running_stats: if True (default), keep the running statistics (and the
+            ``num_batches_tracked`` counter); if False, batch statistics are used in evaluation
+            mode too.
+        device: where the parameters and buffers are created.
+        dtype: their dtype (default: ``ember.get_default_dtype()``).
+
+    Shape:
+        input ``(N, C, H, W)``, output of the same shape.
+    """
 
     def _check_input_dim(self, input):
         if input.ndim != 4:
@@ -112,7 +172,31 @@ class BatchNorm2d(_BatchNorm):
 
 
 class BatchNorm3d(_BatchNorm):
-    """Batch norm over (N, C, D, H, W)."""
+    """Applies batch normalization over a batch of 3-D feature maps.
+
+    Each channel is normalized with the mean and (biased) variance over the batch and
+    spatial dims, ``y = (x - mean) / sqrt(var + eps) * weight + bias``. In training mode the
+    batch statistics are used and, with ``track_running_stats``, folded into the
+    ``running_mean`` / ``running_var`` buffers (the running variance uses the unbiased
+    estimate); in evaluation mode the running statistics are used instead. ``weight``
+    starts at 1 and ``bias`` at 0.
+
+    Args:
+        num_features: the number of channels ``C``.
+        eps: added to the variance for numerical stability (default: 1e-5).
+        momentum: the weight of the new batch statistic in the running average,
+            ``running = (1 - momentum) * running + momentum * batch`` (default: 0.1); None makes
+            it a cumulative average over all batches seen.
+        affine: if True (default), learn a per-channel ``weight`` and ``bias``.
+        track_running_stats: if True (default), keep the running statistics (and the
+            ``num_batches_tracked`` counter); if False, batch statistics are used in evaluation
+            mode too.
+        device: where the parameters and buffers are created.
+        dtype: their dtype (default: ``ember.get_default_dtype()``).
+
+    Shape:
+        input ``(N, C, D, H, W)``, output of the same shape.
+    """
 
     def _check_input_dim(self, input):
         if input.ndim != 5:
@@ -127,6 +211,14 @@ class _InstanceNorm(_NormBase):
         super().__init__(num_features, eps, momentum, affine, track_running_stats, device, dtype)
 
     def forward(self, input):
+        """Normalize every channel of every sample of ``input`` over its spatial dims.
+
+        Args:
+            input: a batched ``(N, C, *spatial)`` or unbatched ``(C, *spatial)`` tensor.
+
+        Returns:
+            The normalized tensor, of the same shape.
+        """
         nd = self._nd
         if input.ndim not in (nd + 1, nd + 2):
             raise ValueError(f"expected {nd + 1}D or {nd + 2}D input (got {input.ndim}D input)")
@@ -143,14 +235,80 @@ class _InstanceNorm(_NormBase):
 
 
 class InstanceNorm1d(_InstanceNorm):
+    """Applies instance normalization: each channel of each sample is normalized over its 1-D spatial dims.
+
+    ``y = (x - mean) / sqrt(var + eps) * weight + bias``, with the mean and (biased) variance
+    of that one channel of that one sample.
+
+    Args:
+        num_features: the number of channels ``C``.
+        eps: added to the variance for numerical stability (default: 1e-5).
+        momentum: the weight of the new statistic in the running averages (default: 0.1);
+            None leaves the running statistics unchanged.
+        affine: if True, learn a per-channel ``weight`` (starting at 1) and ``bias`` (starting
+            at 0) (default: False).
+        track_running_stats: if True, keep running averages of the per-channel statistics
+            (averaged over the batch) while training and normalize with them in evaluation
+            mode (default: False: input statistics are always used).
+        device: where the parameters and buffers are created.
+        dtype: their dtype (default: ``ember.get_default_dtype()``).
+
+    Shape:
+        input ``(N, C, L)`` or ``(C, L)``, output of the same shape.
+    """
+
     _nd = 1
 
 
 class InstanceNorm2d(_InstanceNorm):
+    """Applies instance normalization: each channel of each sample is normalized over its 2-D spatial dims.
+
+    ``y = (x - mean) / sqrt(var + eps) * weight + bias``, with the mean and (biased) variance
+    of that one channel of that one sample.
+
+    Args:
+        num_features: the number of channels ``C``.
+        eps: added to the variance for numerical stability (default: 1e-5).
+        momentum: the weight of the new statistic in the running averages (default: 0.1);
+            None leaves the running statistics unchanged.
+        affine: if True, learn a per-channel ``weight`` (starting at 1) and ``bias`` (starting
+            at 0) (default: False).
+        track_running_stats: if True, keep running averages of the per-channel statistics
+            (averaged over the batch) while training and normalize with them in evaluation
+            mode (default: False: input statistics are always used).
+        device: where the parameters and buffers are created.
+        dtype: their dtype (default: ``ember.get_default_dtype()``).
+
+    Shape:
+        input ``(N, C, H, W)`` or ``(C, H, W)``, output of the same shape.
+    """
+
     _nd = 2
 
 
 class InstanceNorm3d(_InstanceNorm):
+    """Applies instance normalization: each channel of each sample is normalized over its 3-D spatial dims.
+
+    ``y = (x - mean) / sqrt(var + eps) * weight + bias``, with the mean and (biased) variance
+    of that one channel of that one sample.
+
+    Args:
+        num_features: the number of channels ``C``.
+        eps: added to the variance for numerical stability (default: 1e-5).
+        momentum: the weight of the new statistic in the running averages (default: 0.1);
+            None leaves the running statistics unchanged.
+        affine: if True, learn a per-channel ``weight`` (starting at 1) and ``bias`` (starting
+            at 0) (default: False).
+        track_running_stats: if True, keep running averages of the per-channel statistics
+            (averaged over the batch) while training and normalize with them in evaluation
+            mode (default: False: input statistics are always used).
+        device: where the parameters and buffers are created.
+        dtype: their dtype (default: ``ember.get_default_dtype()``).
+
+    Shape:
+        input ``(N, C, D, H, W)`` or ``(C, D, H, W)``, output of the same shape.
+    """
+
     _nd = 3
 
 
@@ -161,7 +319,25 @@ def _shape_tuple(normalized_shape):
 
 
 class LayerNorm(Module):
-    """Normalize over the trailing ``normalized_shape`` dims; weight ones, bias zeros."""
+    """Applies layer normalization over the trailing ``normalized_shape`` dims of each sample.
+
+    ``y = (x - mean) / sqrt(var + eps) * weight + bias``, with the mean and (biased) variance
+    over those trailing dims. Unlike batch norm, the statistics never involve other samples,
+    so training and evaluation behave the same.
+
+    Args:
+        normalized_shape: the shape of the trailing dims to normalize over: an int (the last
+            dim's size) or a sequence of ints.
+        eps: added to the variance for numerical stability (default: 1e-5).
+        elementwise_affine: if True (default), learn a ``weight`` (starting at 1) and a ``bias``
+            (starting at 0), both of shape ``normalized_shape``.
+        bias: if False, learn no ``bias`` (only with ``elementwise_affine``).
+        device: where the parameters are created.
+        dtype: the parameters' dtype (default: ``ember.get_default_dtype()``).
+
+    Shape:
+        input ``(*, *normalized_shape)``, output of the same shape.
+    """
 
     def __init__(self, normalized_shape, eps=1e-5, elementwise_affine=True, bias=True, device=None, dtype=None):
         super().__init__()
@@ -180,20 +356,47 @@ class LayerNorm(Module):
         self.reset_parameters()
 
     def reset_parameters(self) -> None:
+        """Reset ``weight`` to 1 and ``bias`` to 0 (when they exist)."""
         if self.elementwise_affine:
             init.ones_(self.weight)
             if self.bias is not None:
                 init.zeros_(self.bias)
 
     def forward(self, input):
+        """Normalize ``input`` over its trailing ``normalized_shape`` dims.
+
+        Args:
+            input: a tensor whose trailing dims equal ``normalized_shape``.
+
+        Returns:
+            The normalized tensor, of the same shape.
+        """
         return F.layer_norm(input, self.normalized_shape, self.weight, self.bias, self.eps)
 
     def extra_repr(self) -> str:
+        """Show ``normalized_shape``, ``eps`` and ``elementwise_affine``."""
         return f"{self.normalized_shape}, eps={self.eps}, elementwise_affine={self.elementwise_affine}"
 
 
 class GroupNorm(Module):
-    """Normalize each group of ``num_channels // num_groups`` channels; per-channel affine."""
+    """Applies group normalization: the channels are split into groups, each normalized per sample.
+
+    For every sample, the mean and (biased) variance are taken over the channels of a group
+    and all spatial positions, then ``y = (x - mean) / sqrt(var + eps) * weight + bias`` with a
+    per-channel ``weight`` and ``bias``.
+
+    Args:
+        num_groups: the number of groups; ``num_channels`` must be divisible by it.
+        num_channels: the number of channels ``C`` of the input.
+        eps: added to the variance for numerical stability (default: 1e-5).
+        affine: if True (default), learn a per-channel ``weight`` (starting at 1) and ``bias``
+            (starting at 0).
+        device: where the parameters are created.
+        dtype: the parameters' dtype (default: ``ember.get_default_dtype()``).
+
+    Shape:
+        input ``(N, C, *)``, output of the same shape.
+    """
 
     def __init__(self, num_groups, num_channels, eps=1e-5, affine=True, device=None, dtype=None):
         super().__init__()
@@ -212,19 +415,46 @@ class GroupNorm(Module):
         self.reset_parameters()
 
     def reset_parameters(self) -> None:
+        """Reset ``weight`` to 1 and ``bias`` to 0 (when ``affine``)."""
         if self.affine:
             init.ones_(self.weight)
             init.zeros_(self.bias)
 
     def forward(self, input):
+        """Normalize ``input`` per sample and group of channels.
+
+        Args:
+            input: a tensor of shape ``(N, C, *)``.
+
+        Returns:
+            The normalized tensor, of the same shape.
+        """
         return F.group_norm(input, self.num_groups, self.weight, self.bias, self.eps)
 
     def extra_repr(self) -> str:
+        """Show ``num_groups``, ``num_channels``, ``eps`` and ``affine``."""
         return f"{self.num_groups}, {self.num_channels}, eps={self.eps}, affine={self.affine}"
 
 
 class RMSNorm(Module):
-    """x / sqrt(mean(x ** 2) + eps) over the trailing dims, times a weight (ones at start)."""
+    """Applies root-mean-square normalization over the trailing ``normalized_shape`` dims.
+
+    ``y = x / sqrt(mean(x ** 2) + eps) * weight``, the mean taken over those trailing dims.
+    Unlike layer norm, the input is not centred.
+
+    Args:
+        normalized_shape: the shape of the trailing dims to normalize over: an int (the last
+            dim's size) or a sequence of ints.
+        eps: added to the mean square for numerical stability; None (default) uses the machine
+            epsilon of the input's dtype.
+        elementwise_affine: if True (default), learn a ``weight`` of shape ``normalized_shape``
+            (starting at 1).
+        device: where the parameter is created.
+        dtype: the parameter's dtype (default: ``ember.get_default_dtype()``).
+
+    Shape:
+        input ``(*, *normalized_shape)``, output of the same shape.
+    """
 
     def __init__(self, normalized_shape, eps=None, elementwise_affine=True, device=None, dtype=None):
         super().__init__()
@@ -238,17 +468,43 @@ class RMSNorm(Module):
         self.reset_parameters()
 
     def reset_parameters(self) -> None:
+        """Reset ``weight`` to 1 (when ``elementwise_affine``)."""
         if self.elementwise_affine:
             init.ones_(self.weight)
 
     def forward(self, input):
+        """Normalize ``input`` by its root mean square over the trailing ``normalized_shape`` dims.
+
+        Args:
+            input: a tensor whose trailing dims equal ``normalized_shape``.
+
+        Returns:
+            The normalized tensor, of the same shape.
+        """
         return F.rms_norm(input, self.normalized_shape, self.weight, self.eps)
 
     def extra_repr(self) -> str:
+        """Show ``normalized_shape``, ``eps`` and ``elementwise_affine``."""
         return f"{self.normalized_shape}, eps={self.eps}, elementwise_affine={self.elementwise_affine}"
 
 
 class LocalResponseNorm(Module):
+    """Applies local response normalization across neighbouring channels.
+
+    Every element is divided by ``(k + alpha / size * sum of squares) ** beta``, the sum taken
+    at the same position over the ``size`` channels around its own (zero beyond the first
+    and last channel).
+
+    Args:
+        size: the number of neighbouring channels in each sum.
+        alpha: the multiplicative factor (default: 1e-4).
+        beta: the exponent (default: 0.75).
+        k: the additive constant (default: 1).
+
+    Shape:
+        input ``(N, C, *)`` with at least one spatial dim, output of the same shape.
+    """
+
     def __init__(self, size, alpha=1e-4, beta=0.75, k=1.0):
         super().__init__()
         self.size = size
@@ -257,7 +513,16 @@ class LocalResponseNorm(Module):
         self.k = k
 
     def forward(self, input):
+        """Normalize ``input`` across neighbouring channels.
+
+        Args:
+            input: a tensor of shape ``(N, C, *)`` with at least 3 dims.
+
+        Returns:
+            The normalized tensor, of the same shape.
+        """
         return F.local_response_norm(input, self.size, self.alpha, self.beta, self.k)
 
     def extra_repr(self) -> str:
+        """Show ``size``, ``alpha``, ``beta`` and ``k``."""
         return f"{self.size}, alpha={self.alpha}, beta={self.beta}, k={self.k}"

@@ -54,7 +54,32 @@ def _rnn_step(mode, xw, h, c, w_hh, b_hh, w_hr):
 
 
 class RNNBase(Module):
-    """Shared machinery of RNN, LSTM and GRU (parameters, checks, the layer loop)."""
+    """Base class of ``RNN``, ``LSTM`` and ``GRU``: the parameters, the checks and the layer loop.
+
+    Use one of the subclasses. The parameters of layer ``k`` are ``weight_ih_l{k}``,
+    ``weight_hh_l{k}``, ``bias_ih_l{k}``, ``bias_hh_l{k}`` (and ``weight_hr_l{k}`` for a
+    projected LSTM), with a ``_reverse`` suffix for the backward direction; all start as
+    U(-1/sqrt(hidden_size), 1/sqrt(hidden_size)).
+
+    Args:
+        mode: ``'RNN_TANH'``, ``'RNN_RELU'``, ``'LSTM'`` or ``'GRU'``.
+        input_size: the number of features ``H_in`` of each input step.
+        hidden_size: the number of features ``H`` of the hidden state.
+        num_layers: the number of stacked recurrent layers; each one after the first reads the
+            previous layer's output sequence (default: 1).
+        bias: if False, the layers learn no ``bias_ih_l{k}`` / ``bias_hh_l{k}``.
+        batch_first: if True, batched input and output are ``(N, L, *)`` instead of ``(L, N, *)``
+            (the hidden states stay ``(layers, N, *)``).
+        dropout: if non-zero, dropout with this probability is applied, in training mode, to the
+            output of every layer but the last (default: 0).
+        bidirectional: if True, every layer also runs over the reversed sequence and the two
+            outputs are concatenated (default: False).
+        proj_size: (LSTM only) if above 0, each output ``h_t`` is projected to ``proj_size`` features by a
+            learned ``weight_hr_l{k}`` of shape ``(proj_size, hidden_size)``; it must be smaller
+            than ``hidden_size`` (default: 0).
+        device: where the parameters are created.
+        dtype: the parameters' dtype (default: ``ember.get_default_dtype()``).
+    """
 
     def __init__(self, mode, input_size, hidden_size, num_layers=1, bias=True, batch_first=False, dropout=0.0,
                  bidirectional=False, proj_size=0, device=None, dtype=None):
@@ -112,6 +137,7 @@ class RNNBase(Module):
         self.reset_parameters()
 
     def reset_parameters(self) -> None:
+        """Re-draw every weight and bias from U(-1/sqrt(hidden_size), 1/sqrt(hidden_size)) (in place)."""
         bound = 1.0 / math.sqrt(self.hidden_size) if self.hidden_size > 0 else 0
         for weight in self.parameters():
             init.uniform_(weight, -bound, bound)
@@ -125,9 +151,16 @@ class RNNBase(Module):
 
     @property
     def all_weights(self):
+        """The parameters grouped by layer and direction.
+
+        Returns:
+            A list with one list per (layer, direction), each holding that layer's
+            ``weight_ih``, ``weight_hh`` and, when present, ``bias_ih``, ``bias_hh`` and ``weight_hr``.
+        """
         return [[getattr(self, name) for name in names] for names in self._all_weights]
 
     def extra_repr(self) -> str:
+        """Show the sizes and the settings that differ from their defaults."""
         s = f"{self.input_size}, {self.hidden_size}"
         if self.proj_size != 0:
             s += f", proj_size={self.proj_size}"
@@ -230,6 +263,22 @@ class RNNBase(Module):
         return layer_input, h_n, c_n
 
     def forward(self, input, hx=None):
+        """Run the recurrent layers over a whole sequence.
+
+        Args:
+            input: a padded sequence ``(L, N, H_in)`` (``(N, L, H_in)`` with ``batch_first``) or an
+                unbatched ``(L, H_in)``; packed sequences are not supported.
+            hx: the initial hidden state, zeros when None: a tensor
+                ``(num_layers * num_directions, N, H_out)`` (``(num_layers * num_directions, H_out)``
+                for unbatched input); for an LSTM a pair ``(h_0, c_0)``, ``c_0`` having ``hidden_size``
+                features.
+
+        Returns:
+            ``(output, h_n)`` (for an LSTM ``(output, (h_n, c_n))``): ``output`` holds the last
+            layer's hidden state at every step, ``(L, N, num_directions * H_out)`` (batch first with
+            ``batch_first``), and ``h_n`` (and ``c_n``) the final state of every layer and direction,
+            shaped as ``hx``.
+        """
         if not isinstance(input, ember.Tensor):
             raise NotImplementedError(f"{type(self).__name__}: packed sequences are not supported by ember; pass "
                                       f"a padded Tensor")
@@ -247,7 +296,33 @@ class RNNBase(Module):
 
 
 class RNN(RNNBase):
-    """Elman RNN: h_t = tanh(x_t W_ih^T + b_ih + h_{t-1} W_hh^T + b_hh) (or relu)."""
+    """Applies a multi-layer Elman RNN to a sequence.
+
+    Each layer computes ``h_t = act(x_t @ W_ih.T + b_ih + h_{t-1} @ W_hh.T + b_hh)`` with ``act``
+    tanh or relu. ``weight_ih_l{k}`` has shape ``(hidden_size, input_size)`` for the first
+    layer, ``weight_hh_l{k}`` ``(hidden_size, hidden_size)``.
+
+    Args:
+        input_size: the number of features ``H_in`` of each input step.
+        hidden_size: the number of features ``H`` of the hidden state.
+        num_layers: the number of stacked recurrent layers; each one after the first reads the
+            previous layer's output sequence (default: 1).
+        nonlinearity: ``'tanh'`` (default) or ``'relu'``.
+        bias: if False, the layers learn no ``bias_ih_l{k}`` / ``bias_hh_l{k}``.
+        batch_first: if True, batched input and output are ``(N, L, *)`` instead of ``(L, N, *)``
+            (the hidden states stay ``(layers, N, *)``).
+        dropout: if non-zero, dropout with this probability is applied, in training mode, to the
+            output of every layer but the last (default: 0).
+        bidirectional: if True, every layer also runs over the reversed sequence and the two
+            outputs are concatenated (default: False).
+        device: where the parameters are created.
+        dtype: the parameters' dtype (default: ``ember.get_default_dtype()``).
+
+    Shape:
+        input ``(L, N, H_in)`` (``(N, L, H_in)`` with ``batch_first``) or ``(L, H_in)``;
+        output ``(L, N, D * H)``, ``h_n`` ``(D * num_layers, N, H)``, where ``D`` is 2 when
+        bidirectional and 1 otherwise.
+    """
 
     def __init__(self, input_size, hidden_size, num_layers=1, nonlinearity="tanh", bias=True, batch_first=False,
                  dropout=0.0, bidirectional=False, device=None, dtype=None):
@@ -262,12 +337,43 @@ class RNN(RNNBase):
         self.nonlinearity = nonlinearity
 
     def extra_repr(self) -> str:
+        """Show the sizes, the settings that differ from their defaults and a non-tanh nonlinearity."""
         s = super().extra_repr()
         return s + (f", nonlinearity={self.nonlinearity}" if self.nonlinearity != "tanh" else "")
 
 
 class LSTM(RNNBase):
-    """Long short-term memory; gates (i, f, g, o); ``proj_size`` > 0 projects h by weight_hr."""
+    """Applies a multi-layer long short-term memory RNN to a sequence.
+
+    Each layer computes, from ``g = x_t @ W_ih.T + b_ih + h_{t-1} @ W_hh.T + b_hh`` split in four
+    gates ``(i, f, g, o)``: ``c_t = sigmoid(f) * c_{t-1} + sigmoid(i) * tanh(g)`` and
+    ``h_t = sigmoid(o) * tanh(c_t)`` (then ``h_t @ W_hr.T`` with ``proj_size``). The weights
+    stack the gates: ``weight_ih_l{k}`` is ``(4 * hidden_size, input_size)`` for the first layer.
+
+    Args:
+        input_size: the number of features ``H_in`` of each input step.
+        hidden_size: the number of features ``H`` of the hidden state.
+        num_layers: the number of stacked recurrent layers; each one after the first reads the
+            previous layer's output sequence (default: 1).
+        bias: if False, the layers learn no ``bias_ih_l{k}`` / ``bias_hh_l{k}``.
+        batch_first: if True, batched input and output are ``(N, L, *)`` instead of ``(L, N, *)``
+            (the hidden states stay ``(layers, N, *)``).
+        dropout: if non-zero, dropout with this probability is applied, in training mode, to the
+            output of every layer but the last (default: 0).
+        bidirectional: if True, every layer also runs over the reversed sequence and the two
+            outputs are concatenated (default: False).
+        proj_size: if above 0, each output ``h_t`` is projected to ``proj_size`` features by a
+            learned ``weight_hr_l{k}`` of shape ``(proj_size, hidden_size)``; it must be smaller
+            than ``hidden_size`` (default: 0).
+        device: where the parameters are created.
+        dtype: the parameters' dtype (default: ``ember.get_default_dtype()``).
+
+    Shape:
+        input ``(L, N, H_in)`` (``(N, L, H_in)`` with ``batch_first``) or ``(L, H_in)``;
+        output ``(L, N, D * H_out)``, ``h_n`` ``(D * num_layers, N, H_out)`` and ``c_n``
+        ``(D * num_layers, N, H)``, where ``H_out`` is ``proj_size`` if set, else ``H``, and
+        ``D`` is 2 when bidirectional and 1 otherwise.
+    """
 
     def __init__(self, input_size, hidden_size, num_layers=1, bias=True, batch_first=False, dropout=0.0,
                  bidirectional=False, proj_size=0, device=None, dtype=None):
@@ -276,7 +382,33 @@ class LSTM(RNNBase):
 
 
 class GRU(RNNBase):
-    """Gated recurrent unit; gates (r, z, n), n = tanh(x_n + r * (h W_hn^T + b_hn))."""
+    """Applies a multi-layer gated recurrent unit RNN to a sequence.
+
+    Each layer splits ``x_t @ W_ih.T + b_ih`` and ``h_{t-1} @ W_hh.T + b_hh`` into the gates
+    ``(r, z, n)`` and computes ``r = sigmoid(x_r + h_r)``, ``z = sigmoid(x_z + h_z)``,
+    ``n = tanh(x_n + r * h_n)`` and ``h_t = (1 - z) * n + z * h_{t-1}``. ``weight_ih_l{k}`` is
+    ``(3 * hidden_size, input_size)`` for the first layer.
+
+    Args:
+        input_size: the number of features ``H_in`` of each input step.
+        hidden_size: the number of features ``H`` of the hidden state.
+        num_layers: the number of stacked recurrent layers; each one after the first reads the
+            previous layer's output sequence (default: 1).
+        bias: if False, the layers learn no ``bias_ih_l{k}`` / ``bias_hh_l{k}``.
+        batch_first: if True, batched input and output are ``(N, L, *)`` instead of ``(L, N, *)``
+            (the hidden states stay ``(layers, N, *)``).
+        dropout: if non-zero, dropout with this probability is applied, in training mode, to the
+            output of every layer but the last (default: 0).
+        bidirectional: if True, every layer also runs over the reversed sequence and the two
+            outputs are concatenated (default: False).
+        device: where the parameters are created.
+        dtype: the parameters' dtype (default: ``ember.get_default_dtype()``).
+
+    Shape:
+        input ``(L, N, H_in)`` (``(N, L, H_in)`` with ``batch_first``) or ``(L, H_in)``;
+        output ``(L, N, D * H)``, ``h_n`` ``(D * num_layers, N, H)``, where ``D`` is 2 when
+        bidirectional and 1 otherwise.
+    """
 
     def __init__(self, input_size, hidden_size, num_layers=1, bias=True, batch_first=False, dropout=0.0,
                  bidirectional=False, device=None, dtype=None):
@@ -286,6 +418,22 @@ class GRU(RNNBase):
 
 # ---------------------------------------------------------------- cells
 class RNNCellBase(Module):
+    """Base class of ``RNNCell``, ``LSTMCell`` and ``GRUCell``: one time step of a recurrent layer.
+
+    Use one of the subclasses. The parameters are ``weight_ih`` ``(num_chunks * hidden_size,
+    input_size)``, ``weight_hh`` ``(num_chunks * hidden_size, hidden_size)``, ``bias_ih`` and
+    ``bias_hh`` ``(num_chunks * hidden_size,)``, all starting as
+    U(-1/sqrt(hidden_size), 1/sqrt(hidden_size)).
+
+    Args:
+        input_size: the number of features of the input.
+        hidden_size: the number of features of the hidden state.
+        bias: if False, the cell learns no ``bias_ih`` / ``bias_hh``.
+        num_chunks: the number of gates stacked in the weights (1, 4 or 3).
+        device: where the parameters are created.
+        dtype: the parameters' dtype (default: ``ember.get_default_dtype()``).
+    """
+
     _mode = None
 
     def __init__(self, input_size, hidden_size, bias, num_chunks, device=None, dtype=None):
@@ -304,11 +452,13 @@ class RNNCellBase(Module):
         self.reset_parameters()
 
     def reset_parameters(self) -> None:
+        """Re-draw every weight and bias from U(-1/sqrt(hidden_size), 1/sqrt(hidden_size)) (in place)."""
         bound = 1.0 / math.sqrt(self.hidden_size) if self.hidden_size > 0 else 0
         for weight in self.parameters():
             init.uniform_(weight, -bound, bound)
 
     def extra_repr(self) -> str:
+        """Show the sizes, ``bias`` when False and a non-tanh nonlinearity."""
         s = f"{self.input_size}, {self.hidden_size}"
         if self.bias is not True:
             s += f", bias={self.bias}"
@@ -344,6 +494,16 @@ class RNNCellBase(Module):
         return t
 
     def forward(self, input, hx=None):
+        """Compute one time step.
+
+        Args:
+            input: the input step, ``(N, input_size)`` or unbatched ``(input_size,)``.
+            hx: the previous hidden state, ``(N, hidden_size)`` or ``(hidden_size,)``; zeros when
+                None. For an ``LSTMCell``, a pair ``(h, c)`` of such tensors.
+
+        Returns:
+            The next hidden state ``h'``, shaped as ``hx``; for an ``LSTMCell`` the pair ``(h', c')``.
+        """
         x, batched = self._prepare(input, hx)
         mode = self._mode if self._mode != "RNN" else ("RNN_TANH" if self.nonlinearity == "tanh" else "RNN_RELU")
         xw = _linear(x, self.weight_ih, self.bias_ih)
@@ -356,6 +516,21 @@ class RNNCellBase(Module):
 
 
 class RNNCell(RNNCellBase):
+    """One step of an Elman RNN: ``h' = act(x @ W_ih.T + b_ih + h @ W_hh.T + b_hh)``.
+
+    Args:
+        input_size: the number of features of the input.
+        hidden_size: the number of features of the hidden state.
+        bias: if False, the cell learns no ``bias_ih`` / ``bias_hh``.
+        nonlinearity: ``act``: ``'tanh'`` (default) or ``'relu'``.
+        device: where the parameters are created.
+        dtype: the parameters' dtype (default: ``ember.get_default_dtype()``).
+
+    Shape:
+        input ``(N, input_size)`` or ``(input_size,)``; hidden state and output
+        ``(N, hidden_size)`` or ``(hidden_size,)``.
+    """
+
     _mode = "RNN"
 
     def __init__(self, input_size, hidden_size, bias=True, nonlinearity="tanh", device=None, dtype=None):
@@ -366,6 +541,23 @@ class RNNCell(RNNCellBase):
 
 
 class LSTMCell(RNNCellBase):
+    """One step of an LSTM: gates ``(i, f, g, o)`` from the input and ``h``, then the new ``(h', c')``.
+
+    ``c' = sigmoid(f) * c + sigmoid(i) * tanh(g)`` and ``h' = sigmoid(o) * tanh(c')``; the
+    weights stack the four gates (``4 * hidden_size`` rows).
+
+    Args:
+        input_size: the number of features of the input.
+        hidden_size: the number of features of the hidden and cell states.
+        bias: if False, the cell learns no ``bias_ih`` / ``bias_hh``.
+        device: where the parameters are created.
+        dtype: the parameters' dtype (default: ``ember.get_default_dtype()``).
+
+    Shape:
+        input ``(N, input_size)`` or ``(input_size,)``; ``h``, ``c`` and the outputs
+        ``(N, hidden_size)`` or ``(hidden_size,)``.
+    """
+
     _mode = "LSTM"
 
     def __init__(self, input_size, hidden_size, bias=True, device=None, dtype=None):
@@ -373,6 +565,23 @@ class LSTMCell(RNNCellBase):
 
 
 class GRUCell(RNNCellBase):
+    """One step of a GRU: gates ``(r, z, n)``, then ``h' = (1 - z) * n + z * h``.
+
+    ``r`` and ``z`` are sigmoids of the summed input and hidden projections, and
+    ``n = tanh(x_n + r * h_n)``; the weights stack the three gates (``3 * hidden_size`` rows).
+
+    Args:
+        input_size: the number of features of the input.
+        hidden_size: the number of features of the hidden state.
+        bias: if False, the cell learns no ``bias_ih`` / ``bias_hh``.
+        device: where the parameters are created.
+        dtype: the parameters' dtype (default: ``ember.get_default_dtype()``).
+
+    Shape:
+        input ``(N, input_size)`` or ``(input_size,)``; hidden state and output
+        ``(N, hidden_size)`` or ``(hidden_size,)``.
+    """
+
     _mode = "GRU"
 
     def __init__(self, input_size, hidden_size, bias=True, device=None, dtype=None):

@@ -25,11 +25,49 @@ __all__ = ["MultiheadAttention", "TransformerEncoderLayer", "TransformerEncoder"
 
 
 class NonDynamicallyQuantizableLinear(Linear):
-    """The out-projection of MultiheadAttention: a Linear (the name matches PyTorch's)."""
+    """The out-projection of MultiheadAttention: a Linear (the name matches PyTorch's).
+
+    Args:
+        in_features: as in ``Linear``.
+        out_features: as in ``Linear``.
+        bias: as in ``Linear``.
+        device: as in ``Linear``.
+        dtype: as in ``Linear``.
+    """
 
 
 class MultiheadAttention(Module):
-    """Multi-head attention; inputs are sequence-first (L, N, E) unless ``batch_first``."""
+    """Multi-head attention: the queries attend to the keys, and each head averages the values by those weights.
+
+    Each of ``num_heads`` heads projects query, key and value to ``embed_dim // num_heads``
+    features, computes ``softmax(q @ k.T / sqrt(head_dim) + mask) @ v``, and the heads'
+    results are concatenated and projected by ``out_proj``. The input projections are in
+    ``in_proj_weight`` ``(3 * embed_dim, embed_dim)`` (or ``q_proj_weight``, ``k_proj_weight``,
+    ``v_proj_weight`` when ``kdim`` or ``vdim`` differ from ``embed_dim``) and start
+    ``xavier_uniform_``; the projection biases start at 0, and ``bias_k`` / ``bias_v`` (with
+    ``add_bias_kv``) as ``xavier_normal_``.
+
+    Args:
+        embed_dim: the number of features ``E`` of the query and of the output.
+        num_heads: the number of heads; ``embed_dim`` must be divisible by it.
+        dropout: the dropout probability on the attention weights, in training mode (default: 0).
+        bias: if False, the input and output projections learn no bias.
+        add_bias_kv: if True, learn ``bias_k`` and ``bias_v``, appended to the key and value
+            sequences as one extra position.
+        add_zero_attn: if True, append a position of zeros to the projected key and value
+            sequences.
+        kdim: the number of features of the key (default: ``embed_dim``).
+        vdim: the number of features of the value (default: ``embed_dim``).
+        batch_first: if True, batched inputs and output are ``(N, L, E)`` instead of ``(L, N, E)``.
+        device: where the parameters are created.
+        dtype: the parameters' dtype (default: ``ember.get_default_dtype()``).
+
+    Shape:
+        query ``(L, N, E)``, key ``(S, N, kdim)``, value ``(S, N, vdim)`` (batch first with
+        ``batch_first``; or unbatched ``(L, E)``, ``(S, kdim)``, ``(S, vdim)``); output
+        ``(L, N, E)`` and attention weights ``(N, L, S)`` (``(N, num_heads, L, S)`` when not
+        averaged).
+    """
 
     def __init__(self, embed_dim, num_heads, dropout=0.0, bias=True, add_bias_kv=False, add_zero_attn=False,
                  kdim=None, vdim=None, batch_first=False, device=None, dtype=None):
@@ -88,6 +126,27 @@ class MultiheadAttention(Module):
 
     def forward(self, query, key, value, key_padding_mask=None, need_weights=True, attn_mask=None,
                 average_attn_weights=True, is_causal=False):
+        """Attend from ``query`` to ``key`` and combine ``value`` accordingly.
+
+        ``bool`` masks mark the positions that may not be attended (True); float masks are added to the
+        attention scores.
+
+        Args:
+            query: ``(L, N, E)`` (``(N, L, E)`` with ``batch_first``) or unbatched ``(L, E)``.
+            key: ``(S, N, kdim)`` (``(N, S, kdim)`` with ``batch_first``) or ``(S, kdim)``.
+            value: ``(S, N, vdim)`` (``(N, S, vdim)`` with ``batch_first``) or ``(S, vdim)``.
+            key_padding_mask: ``(N, S)`` (or ``(S,)`` unbatched): key positions to ignore, such as
+                padding.
+            need_weights: if True (default), also return the attention weights.
+            attn_mask: ``(L, S)`` or ``(N * num_heads, L, S)``: query/key pairs that may not attend.
+            average_attn_weights: if True (default), average the returned weights over the heads.
+            is_causal: a hint that ``attn_mask`` is the causal mask; it requires ``attn_mask``.
+
+        Returns:
+            ``(attn_output, attn_weights)``: ``attn_output`` has the query's layout with ``E``
+            features; ``attn_weights`` is ``(N, L, S)`` (``(N, num_heads, L, S)`` when not averaged,
+            without ``N`` unbatched), or None when ``need_weights`` is False.
+        """
         batched = query.ndim == 3
         if self.batch_first and batched:
             query, key, value = (t.transpose(0, 1) for t in (query, key, value))
@@ -121,8 +180,32 @@ def _clones(module, n):
 
 
 class TransformerEncoderLayer(Module):
-    """Self-attention then a feed-forward block, each with dropout, a residual and LayerNorm
-    (after the residual, or before the block with ``norm_first``)."""
+    """One transformer encoder layer: self-attention, then a feed-forward block.
+
+    Each block (``self_attn``; ``linear1`` -> activation -> ``linear2``) is followed by dropout
+    and added to its input (a residual connection), with layer normalization after the sum
+    or, with ``norm_first``, before the block.
+
+    Args:
+        d_model: the number of features ``E`` of every input and output position.
+        nhead: the number of attention heads; ``d_model`` must be divisible by it.
+        dim_feedforward: the hidden size of the feed-forward block (default: 2048).
+        dropout: the dropout probability used after the attention and feed-forward blocks,
+            inside the feed-forward block and on the attention weights (default: 0.1).
+        activation: the feed-forward activation: ``'relu'``, ``'gelu'`` or a callable
+            (default: ``F.relu``).
+        layer_norm_eps: the ``eps`` of the layer norms (default: 1e-5).
+        batch_first: if True, inputs and outputs are ``(N, L, E)`` instead of ``(L, N, E)``.
+        norm_first: if True, each block normalizes its input (pre-norm); if False (default),
+            the layer norm follows each residual sum (post-norm).
+        bias: if False, the linear layers, the attention projections and the layer norms learn
+            no bias.
+        device: where the parameters are created.
+        dtype: the parameters' dtype (default: ``ember.get_default_dtype()``).
+
+    Shape:
+        src ``(S, N, E)`` (``(N, S, E)`` with ``batch_first``) or ``(S, E)``; output of the same shape.
+    """
 
     def __init__(self, d_model, nhead, dim_feedforward=2048, dropout=0.1, activation=F.relu, layer_norm_eps=1e-5,
                  batch_first=False, norm_first=False, bias=True, device=None, dtype=None):
@@ -141,6 +224,20 @@ class TransformerEncoderLayer(Module):
         self.activation = _activation(activation)
 
     def forward(self, src, src_mask=None, src_key_padding_mask=None, is_causal=False):
+        """Run the layer on ``src``.
+
+        ``bool`` masks mark the positions that may not be attended (True); float masks are added to the
+        attention scores.
+
+        Args:
+            src: the input sequence, ``(S, N, E)`` (``(N, S, E)`` with ``batch_first``) or ``(S, E)``.
+            src_mask: ``(S, S)`` or ``(N * nhead, S, S)``: the self-attention mask.
+            src_key_padding_mask: ``(N, S)``: the positions of ``src`` to ignore.
+            is_causal: a hint that ``src_mask`` is the causal mask (it requires ``src_mask``).
+
+        Returns:
+            A tensor of the same shape as ``src``.
+        """
         x = src
         if self.norm_first:
             x = x + self._sa_block(self.norm1(x), src_mask, src_key_padding_mask, is_causal)
@@ -160,7 +257,33 @@ class TransformerEncoderLayer(Module):
 
 
 class TransformerDecoderLayer(Module):
-    """Self-attention, attention over the encoder's memory, then a feed-forward block."""
+    """One transformer decoder layer: self-attention, attention over the encoder output, then a feed-forward block.
+
+    Each block (``self_attn``; ``multihead_attn`` with the memory as key and value;
+    ``linear1`` -> activation -> ``linear2``) is followed by dropout and added to its input,
+    with layer normalization after the sum or, with ``norm_first``, before the block.
+
+    Args:
+        d_model: the number of features ``E`` of every input and output position.
+        nhead: the number of attention heads; ``d_model`` must be divisible by it.
+        dim_feedforward: the hidden size of the feed-forward block (default: 2048).
+        dropout: the dropout probability used after the attention and feed-forward blocks,
+            inside the feed-forward block and on the attention weights (default: 0.1).
+        activation: the feed-forward activation: ``'relu'``, ``'gelu'`` or a callable
+            (default: ``F.relu``).
+        layer_norm_eps: the ``eps`` of the layer norms (default: 1e-5).
+        batch_first: if True, inputs and outputs are ``(N, L, E)`` instead of ``(L, N, E)``.
+        norm_first: if True, each block normalizes its input (pre-norm); if False (default),
+            the layer norm follows each residual sum (post-norm).
+        bias: if False, the linear layers, the attention projections and the layer norms learn
+            no bias.
+        device: where the parameters are created.
+        dtype: the parameters' dtype (default: ``ember.get_default_dtype()``).
+
+    Shape:
+        tgt ``(T, N, E)`` and memory ``(S, N, E)`` (batch first with ``batch_first``; or
+        unbatched ``(T, E)`` and ``(S, E)``); output of ``tgt``'s shape.
+    """
 
     def __init__(self, d_model, nhead, dim_feedforward=2048, dropout=0.1, activation=F.relu, layer_norm_eps=1e-5,
                  batch_first=False, norm_first=False, bias=True, device=None, dtype=None):
@@ -184,6 +307,24 @@ class TransformerDecoderLayer(Module):
 
     def forward(self, tgt, memory, tgt_mask=None, memory_mask=None, tgt_key_padding_mask=None,
                 memory_key_padding_mask=None, tgt_is_causal=False, memory_is_causal=False):
+        """Run the layer on ``tgt``, attending to ``memory``.
+
+        ``bool`` masks mark the positions that may not be attended (True); float masks are added to the
+        attention scores.
+
+        Args:
+            tgt: the target sequence, ``(T, N, E)`` (``(N, T, E)`` with ``batch_first``) or ``(T, E)``.
+            memory: the encoder output, ``(S, N, E)`` (``(N, S, E)`` with ``batch_first``) or ``(S, E)``.
+            tgt_mask: ``(T, T)`` or ``(N * nhead, T, T)``: the self-attention mask.
+            memory_mask: ``(T, S)`` or ``(N * nhead, T, S)``: the mask of the attention over ``memory``.
+            tgt_key_padding_mask: ``(N, T)``: the positions of ``tgt`` to ignore.
+            memory_key_padding_mask: ``(N, S)``: the positions of ``memory`` to ignore.
+            tgt_is_causal: a hint that ``tgt_mask`` is the causal mask (it requires ``tgt_mask``).
+            memory_is_causal: a hint that ``memory_mask`` is causal (it requires ``memory_mask``).
+
+        Returns:
+            A tensor of the same shape as ``tgt``.
+        """
         x = tgt
         if self.norm_first:
             x = x + self._sa_block(self.norm1(x), tgt_mask, tgt_key_padding_mask, tgt_is_causal)
@@ -210,7 +351,20 @@ class TransformerDecoderLayer(Module):
 
 
 class TransformerEncoder(Module):
-    """``num_layers`` deep copies of ``encoder_layer``, then an optional final norm."""
+    """A stack of ``num_layers`` encoder layers, each a deep copy of ``encoder_layer``, then an optional norm.
+
+    Args:
+        encoder_layer: the layer to copy (usually a ``TransformerEncoderLayer``); the copies
+            do not share parameters.
+        num_layers: the number of layers.
+        norm: a module applied to the output of the last layer, such as a ``LayerNorm``
+            (default: None).
+        enable_nested_tensor: stored as False whatever is passed (ember has no nested tensors).
+        mask_check: stored on the module.
+
+    Shape:
+        src ``(S, N, E)`` (``(N, S, E)`` for batch-first layers) or ``(S, E)``; output of the same shape.
+    """
 
     def __init__(self, encoder_layer, num_layers, norm=None, enable_nested_tensor=True, mask_check=True):
         super().__init__()
@@ -221,6 +375,18 @@ class TransformerEncoder(Module):
         self.mask_check = mask_check
 
     def forward(self, src, mask=None, src_key_padding_mask=None, is_causal=None):
+        """Run every layer in turn on ``src``, then the final norm.
+
+        Args:
+            src: the input sequence, shaped as the layers expect.
+            mask: the self-attention mask passed to every layer as ``src_mask``.
+            src_key_padding_mask: ``(N, S)``: the positions of ``src`` to ignore, passed to every layer.
+            is_causal: passed to every layer (None counts as False): a hint that ``mask`` is the
+                causal mask.
+
+        Returns:
+            A tensor of the same shape as ``src``.
+        """
         output = src
         for layer in self.layers:
             output = layer(output, src_mask=mask, src_key_padding_mask=src_key_padding_mask,
@@ -231,7 +397,19 @@ class TransformerEncoder(Module):
 
 
 class TransformerDecoder(Module):
-    """``num_layers`` deep copies of ``decoder_layer``, then an optional final norm."""
+    """A stack of ``num_layers`` decoder layers, each a deep copy of ``decoder_layer``, then an optional norm.
+
+    Args:
+        decoder_layer: the layer to copy (usually a ``TransformerDecoderLayer``); the copies
+            do not share parameters.
+        num_layers: the number of layers.
+        norm: a module applied to the output of the last layer, such as a ``LayerNorm``
+            (default: None).
+
+    Shape:
+        tgt ``(T, N, E)`` and memory ``(S, N, E)`` (batch first for batch-first layers);
+        output of ``tgt``'s shape.
+    """
 
     def __init__(self, decoder_layer, num_layers, norm=None):
         super().__init__()
@@ -241,6 +419,22 @@ class TransformerDecoder(Module):
 
     def forward(self, tgt, memory, tgt_mask=None, memory_mask=None, tgt_key_padding_mask=None,
                 memory_key_padding_mask=None, tgt_is_causal=None, memory_is_causal=False):
+        """Run every layer in turn on ``tgt`` (each attending to ``memory``), then the final norm.
+
+        Args:
+            tgt: the target sequence, shaped as the layers expect.
+            memory: the encoder output.
+            tgt_mask: the self-attention mask, passed to every layer.
+            memory_mask: the mask of the attention over ``memory``, passed to every layer.
+            tgt_key_padding_mask: ``(N, T)``: the positions of ``tgt`` to ignore.
+            memory_key_padding_mask: ``(N, S)``: the positions of ``memory`` to ignore.
+            tgt_is_causal: passed to every layer (None counts as False): a hint that ``tgt_mask``
+                is the causal mask.
+            memory_is_causal: passed to every layer: a hint that ``memory_mask`` is causal.
+
+        Returns:
+            A tensor of the same shape as ``tgt``.
+        """
         output = tgt
         for layer in self.layers:
             output = layer(output, memory, tgt_mask=tgt_mask, memory_mask=memory_mask,
@@ -253,7 +447,36 @@ class TransformerDecoder(Module):
 
 
 class Transformer(Module):
-    """Encoder-decoder transformer; every parameter with more than one dim starts xavier_uniform_."""
+    """An encoder-decoder transformer model.
+
+    The encoder stacks ``num_encoder_layers`` copies of a ``TransformerEncoderLayer`` and a
+    final ``LayerNorm``; the decoder stacks ``num_decoder_layers`` copies of a
+    ``TransformerDecoderLayer`` and a final ``LayerNorm``. After construction every parameter
+    with more than one dimension (custom encoder and decoder included) is re-drawn with
+    ``xavier_uniform_``.
+
+    Args:
+        d_model: the number of features ``E`` of every position (default: 512).
+        nhead: the number of attention heads (default: 8).
+        num_encoder_layers: the number of encoder layers (default: 6).
+        num_decoder_layers: the number of decoder layers (default: 6).
+        dim_feedforward: the hidden size of the feed-forward blocks (default: 2048).
+        dropout: the dropout probability (default: 0.1).
+        activation: the feed-forward activation: ``'relu'``, ``'gelu'`` or a callable
+            (default: ``F.relu``).
+        custom_encoder: a module to use as the encoder instead of building one.
+        custom_decoder: a module to use as the decoder instead of building one.
+        layer_norm_eps: the ``eps`` of the layer norms (default: 1e-5).
+        batch_first: if True, inputs and output are ``(N, L, E)`` instead of ``(L, N, E)``.
+        norm_first: if True, the layers normalize before each block (pre-norm).
+        bias: if False, the linear layers, attention projections and layer norms learn no bias.
+        device: where the parameters are created.
+        dtype: the parameters' dtype (default: ``ember.get_default_dtype()``).
+
+    Shape:
+        src ``(S, N, E)`` and tgt ``(T, N, E)`` (batch first with ``batch_first``; or unbatched
+        ``(S, E)`` and ``(T, E)``); output ``(T, N, E)``, the layout of ``tgt``.
+    """
 
     def __init__(self, d_model=512, nhead=8, num_encoder_layers=6, num_decoder_layers=6, dim_feedforward=2048,
                  dropout=0.1, activation=F.relu, custom_encoder=None, custom_decoder=None, layer_norm_eps=1e-5,
@@ -287,6 +510,30 @@ class Transformer(Module):
     def forward(self, src, tgt, src_mask=None, tgt_mask=None, memory_mask=None, src_key_padding_mask=None,
                 tgt_key_padding_mask=None, memory_key_padding_mask=None, src_is_causal=None, tgt_is_causal=None,
                 memory_is_causal=False):
+        """Encode ``src``, then decode ``tgt`` attending to the encoded memory.
+
+        ``bool`` masks mark the positions that may not be attended (True); float masks are added to the
+        attention scores.
+
+        Args:
+            src: the source sequence, ``(S, N, E)`` (``(N, S, E)`` with ``batch_first``) or ``(S, E)``.
+            tgt: the target sequence, ``(T, N, E)`` (``(N, T, E)`` with ``batch_first``) or ``(T, E)``;
+                its batch size must match ``src``'s.
+            src_mask: ``(S, S)`` or ``(N * nhead, S, S)``: the encoder self-attention mask.
+            tgt_mask: ``(T, T)`` or ``(N * nhead, T, T)``: the decoder self-attention mask, such as
+                ``generate_square_subsequent_mask(T)``.
+            memory_mask: ``(T, S)`` or ``(N * nhead, T, S)``: the mask of the decoder's attention over
+                the memory.
+            src_key_padding_mask: ``(N, S)``: the positions of ``src`` to ignore.
+            tgt_key_padding_mask: ``(N, T)``: the positions of ``tgt`` to ignore.
+            memory_key_padding_mask: ``(N, S)``: the memory positions to ignore.
+            src_is_causal: a hint that ``src_mask`` is the causal mask.
+            tgt_is_causal: a hint that ``tgt_mask`` is the causal mask.
+            memory_is_causal: a hint that ``memory_mask`` is causal.
+
+        Returns:
+            A tensor of shape ``(T, N, E)`` (``(N, T, E)`` with ``batch_first``) or ``(T, E)``.
+        """
         batched = src.ndim == 3
         if not self.batch_first and src.shape[1] != tgt.shape[1] and batched:
             raise RuntimeError("the batch number of src and tgt must be equal")
@@ -303,6 +550,15 @@ class Transformer(Module):
 
     @staticmethod
     def generate_square_subsequent_mask(sz, device=None, dtype=None):
-        """A float (sz, sz) mask: 0 on and below the diagonal, -inf above."""
+        """Return a causal mask: position ``i`` may attend to positions ``j <= i`` only.
+
+        Args:
+            sz: the sequence length.
+            device: where the mask is created.
+            dtype: its floating dtype (default: ``ember.get_default_dtype()``).
+
+        Returns:
+            A float ``(sz, sz)`` tensor: 0 on and below the diagonal, ``-inf`` above.
+        """
         return ember.triu(ember.full((sz, sz), float("-inf"), dtype=dtype or dt.get_default_dtype(),
                                      device=device), diagonal=1)

@@ -14,9 +14,21 @@ def _as_list(tensors):
 
 
 def get_total_norm(tensors, norm_type=2.0, error_if_nonfinite=False, foreach=None) -> Tensor:
-    """The ``norm_type`` norm of all ``tensors`` seen as one vector (``inf`` for the max-abs).
+    """Return the ``norm_type`` norm of all ``tensors`` taken together, as if concatenated into one vector.
 
-    Norms are taken per device and gathered on the device of the first tensor.
+    Norms are taken per tensor, gathered on the device of the first tensor, and combined
+    there; autograd does not record the computation.
+
+    Args:
+        tensors: an iterable of tensors (None entries are skipped), or a single tensor.
+        norm_type: the order of the norm; ``float('inf')`` gives the largest absolute value
+            (default: 2).
+        error_if_nonfinite: if True, raise ``RuntimeError`` when the total norm is ``nan`` or
+            ``inf``.
+        foreach: accepted for PyTorch compatibility.
+
+    Returns:
+        The total norm, a 0-d tensor (0 when there are no tensors).
     """
     from ember.ops import reduction as red
     from ember.ops.creation import tensor as make
@@ -37,7 +49,18 @@ def get_total_norm(tensors, norm_type=2.0, error_if_nonfinite=False, foreach=Non
 
 
 def clip_grads_with_norm_(parameters, max_norm, total_norm, foreach=None) -> None:
-    """Scale the gradients of ``parameters`` by ``max_norm / (total_norm + 1e-6)`` when that is below 1."""
+    """Scale the gradients of ``parameters`` by ``max_norm / (total_norm + 1e-6)`` when that is below 1.
+
+    The second half of ``clip_grad_norm_``, for a ``total_norm`` computed separately (for
+    example with ``get_total_norm``).
+
+    Args:
+        parameters: an iterable of parameters (or a single tensor) whose ``.grad`` is changed in
+            place; parameters without a gradient are skipped.
+        max_norm: the largest total norm to allow.
+        total_norm: the total norm of the gradients, a tensor.
+        foreach: accepted for PyTorch compatibility.
+    """
     grads = [p.grad for p in _as_list(parameters) if p.grad is not None]
     if not grads:
         return
@@ -50,7 +73,22 @@ def clip_grads_with_norm_(parameters, max_norm, total_norm, foreach=None) -> Non
 def clip_grad_norm_(parameters, max_norm, norm_type=2.0, error_if_nonfinite=False, foreach=None) -> Tensor:
     """Rescale the gradients of ``parameters`` (in place) so their total norm is at most ``max_norm``.
 
-    Returns the total norm before clipping (a 0-d tensor). ``foreach`` is accepted and ignored.
+    The gradients are viewed as one vector; when its ``norm_type`` norm exceeds ``max_norm``,
+    every gradient is multiplied by ``max_norm / (total_norm + 1e-6)``. ``foreach`` is accepted
+    and ignored.
+
+    Args:
+        parameters: an iterable of parameters (or a single tensor) whose ``.grad`` is changed in
+            place; parameters without a gradient are skipped.
+        max_norm: the largest total norm to allow.
+        norm_type: the order of the norm; ``float('inf')`` uses the largest absolute value
+            (default: 2).
+        error_if_nonfinite: if True, raise ``RuntimeError`` when the total norm is ``nan`` or
+            ``inf`` (otherwise such a norm is used as it is).
+        foreach: see above.
+
+    Returns:
+        The total norm before clipping (a 0-d tensor).
     """
     parameters = _as_list(parameters)
     grads = [p.grad for p in parameters if p.grad is not None]
@@ -60,7 +98,18 @@ def clip_grad_norm_(parameters, max_norm, norm_type=2.0, error_if_nonfinite=Fals
 
 
 def clip_grad_norm(parameters, max_norm, norm_type=2.0, error_if_nonfinite=False, foreach=None) -> Tensor:
-    """Deprecated name of :func:`clip_grad_norm_`."""
+    """Deprecated name of :func:`clip_grad_norm_` (it emits a ``FutureWarning``).
+
+    Args:
+        parameters: as in ``clip_grad_norm_``.
+        max_norm: as in ``clip_grad_norm_``.
+        norm_type: as in ``clip_grad_norm_``.
+        error_if_nonfinite: as in ``clip_grad_norm_``.
+        foreach: as in ``clip_grad_norm_``.
+
+    Returns:
+        The total norm before clipping (a 0-d tensor).
+    """
     import warnings
     warnings.warn("`nn.utils.clip_grad_norm` is now deprecated in favor of `nn.utils.clip_grad_norm_`.",
                   FutureWarning, stacklevel=2)
@@ -68,7 +117,15 @@ def clip_grad_norm(parameters, max_norm, norm_type=2.0, error_if_nonfinite=False
 
 
 def clip_grad_value_(parameters, clip_value, foreach=None) -> None:
-    """Clamp every gradient (in place) to [-clip_value, clip_value]."""
+    """Clamp every gradient (in place) to ``[-clip_value, clip_value]``.
+
+    Args:
+        parameters: an iterable of parameters (or a single tensor) whose ``.grad`` is changed in
+            place; parameters without a gradient are skipped.
+        clip_value: the largest absolute value a gradient element may keep; it must not be
+            ``nan``.
+        foreach: accepted for PyTorch compatibility.
+    """
     clip_value = float(clip_value)
     if math.isnan(clip_value):
         raise ValueError("clip_value must not be nan")

@@ -14,7 +14,14 @@ def _same_device(param, device):
 
 
 def parameters_to_vector(parameters) -> Tensor:
-    """All ``parameters`` flattened and concatenated into one 1-D tensor (differentiable)."""
+    """Flatten ``parameters`` and concatenate them into one 1-D tensor (differentiable).
+
+    Args:
+        parameters: an iterable of tensors, all on the same device (else ``TypeError``).
+
+    Returns:
+        A 1-D tensor holding every element of every parameter, in order.
+    """
     from ember.ops.shape import cat
     device = None
     flat = []
@@ -25,7 +32,15 @@ def parameters_to_vector(parameters) -> Tensor:
 
 
 def vector_to_parameters(vec, parameters) -> None:
-    """Give each of ``parameters`` (in order) its slice of the 1-D ``vec`` as its data."""
+    """Give each of ``parameters`` (in order) its slice of the 1-D ``vec`` as its data.
+
+    The inverse of ``parameters_to_vector``: each parameter's ``.data`` is replaced by the
+    next ``numel()`` elements of ``vec``, reshaped to the parameter's shape.
+
+    Args:
+        vec: a 1-D tensor with exactly as many elements as the parameters together.
+        parameters: an iterable of tensors, all on the same device (else ``TypeError``).
+    """
     if not isinstance(vec, Tensor):
         raise TypeError(f"expected ember.Tensor, but got: {type(vec).__name__}")
     parameters = list(parameters)

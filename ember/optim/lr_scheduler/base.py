@@ -26,12 +26,29 @@ _ORDER_WARNING = (
 
 
 def check_optimizer(optimizer):
+    """Raises ``TypeError`` unless ``optimizer`` is an :class:`~ember.optim.Optimizer`.
+
+    Args:
+        optimizer: the object to check.
+    """
     if not isinstance(optimizer, Optimizer):
         raise TypeError(f"{type(optimizer).__name__} is not an Optimizer")
 
 
 def per_group(name: str, optimizer, value) -> list:
-    """``value`` repeated for each param group, or checked to have one entry per group."""
+    """``value`` repeated for each param group, or checked to have one entry per group.
+
+    Args:
+        name: the argument's name, used in the error message.
+        optimizer: the optimizer whose param groups are counted.
+        value: a single value, or a list or tuple of one value per group.
+
+    Returns:
+        A new list with one value per group (tensor values cloned).
+
+    Raises:
+        ValueError: if a list or tuple has the wrong length.
+    """
     if isinstance(value, (list, tuple)):
         if len(value) != len(optimizer.param_groups):
             raise ValueError(f"{name} must have the same length as optimizer.param_groups. {name} has "
@@ -42,12 +59,26 @@ def per_group(name: str, optimizer, value) -> list:
 
 
 def group_values(optimizer, key: str) -> list:
-    """``group[key]`` of every param group (tensor values copied, never aliased)."""
+    """``group[key]`` of every param group (tensor values copied, never aliased).
+
+    Args:
+        optimizer: the optimizer to read.
+        key: the option to read, e.g. ``'lr'``.
+
+    Returns:
+        A list with one value per param group.
+    """
     return [g[key].clone() if isinstance(g[key], Tensor) else g[key] for g in optimizer.param_groups]
 
 
 def set_group_value(group: dict, key: str, value) -> None:
-    """Set ``group[key]``; a tensor entry is filled in place so whoever holds it sees the change."""
+    """Set ``group[key]``; a tensor entry is filled in place so whoever holds it sees the change.
+
+    Args:
+        group: the param group.
+        key: the option to set.
+        value: the new value.
+    """
     if isinstance(group[key], Tensor):
         group[key].fill_(float(value))
     else:
@@ -55,7 +86,13 @@ def set_group_value(group: dict, key: str, value) -> None:
 
 
 def set_momentum(group: dict, momentum: float, use_beta1: bool) -> None:
-    """Set a group's momentum, or beta1 for Adam-like optimizers."""
+    """Set a group's momentum, or beta1 for Adam-like optimizers.
+
+    Args:
+        group: the param group.
+        momentum: the new value.
+        use_beta1: set ``betas[0]`` if ``True``, ``momentum`` otherwise.
+    """
     if use_beta1:
         group["betas"] = (momentum, *group["betas"][1:])
     else:
@@ -76,6 +113,11 @@ class _Flag:
 
 
 def warn_if_called_outside_step(scheduler) -> None:
+    """Warns (suggesting ``get_last_lr()``) when a scheduler's ``get_lr`` is called outside its ``step``.
+
+    Args:
+        scheduler: the scheduler whose ``get_lr`` is running.
+    """
     if not scheduler._get_lr_called_within_step:
         warnings.warn("To get the last learning rate computed by the scheduler, please use `get_last_lr()`.",
                       UserWarning, stacklevel=3)
@@ -87,6 +129,14 @@ class LRScheduler:
     ``last_epoch=-1`` starts a schedule (each group's current lr is recorded as its
     ``initial_lr``); another value resumes one and needs ``initial_lr`` in every group.
     Construction performs the first step (epoch 0).
+
+    Args:
+        optimizer: the optimizer whose learning rates are scheduled.
+        last_epoch: index of the last epoch done; ``-1`` (default) starts the schedule.
+
+    Raises:
+        TypeError: if ``optimizer`` is not an :class:`~ember.optim.Optimizer`.
+        KeyError: when resuming (``last_epoch != -1``) and a group has no ``initial_lr``.
     """
 
     _get_lr_called_within_step = False
@@ -115,22 +165,50 @@ class LRScheduler:
             self.step()
 
     def state_dict(self) -> dict:
-        """Every attribute except the optimizer."""
+        """Every attribute except the optimizer.
+
+        Returns:
+            A dict of the scheduler's attributes (live objects, not copies).
+        """
         return {key: value for key, value in self.__dict__.items() if key != "optimizer"}
 
     def load_state_dict(self, state_dict: dict) -> None:
+        """Restores the scheduler's attributes from a dict made by :meth:`state_dict`.
+
+        Args:
+            state_dict: the saved attributes.
+        """
         self.__dict__.update(state_dict)
 
     def get_last_lr(self) -> list:
-        """The learning rates the last ``step()`` set, one per param group."""
+        """The learning rates the last ``step()`` set, one per param group.
+
+        Returns:
+            A list of learning rates.
+        """
         return self._last_lr
 
     def get_lr(self) -> list:
-        """The learning rates for the epoch ``last_epoch`` (called by ``step``)."""
+        """The learning rates for the epoch ``last_epoch`` (called by ``step``).
+
+        Returns:
+            A list with one learning rate per param group.
+
+        Raises:
+            NotImplementedError: in this base class; each scheduler implements it.
+        """
         raise NotImplementedError
 
     def step(self, epoch=None) -> None:
-        """Advance one epoch (or, deprecated, jump to ``epoch``) and set the new learning rates."""
+        """Advance one epoch (or, deprecated, jump to ``epoch``) and set the new learning rates.
+
+        Call it after ``optimizer.step()``; calling it first warns that the first value of the
+        schedule would be skipped.
+
+        Args:
+            epoch: deprecated; if given, a warning is raised, ``last_epoch`` is set to it and the closed form
+                of the schedule is used where the scheduler has one.
+        """
         if self._step_count == 1 and not getattr(self.optimizer, "_opt_called", False):
             warnings.warn(_ORDER_WARNING, UserWarning, stacklevel=2)
         self._step_count += 1

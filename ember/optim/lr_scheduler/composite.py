@@ -27,11 +27,21 @@ class _Composite(LRScheduler):
     """State dict: own attributes, with each member scheduler's state dict under ``_schedulers``."""
 
     def state_dict(self):
+        """The scheduler's own attributes, with each member's state dict under ``_schedulers``.
+
+        Returns:
+            A dict of the attributes except the optimizer, ``_schedulers`` holding the members' state dicts.
+        """
         state = {k: v for k, v in self.__dict__.items() if k not in ("optimizer", "_schedulers")}
         state["_schedulers"] = [s.state_dict() for s in self._schedulers]
         return state
 
     def load_state_dict(self, state_dict):
+        """Restores the scheduler and, in order, each member from a dict made by :meth:`state_dict`.
+
+        Args:
+            state_dict: the saved state.
+        """
         state_dict = dict(state_dict)
         members = state_dict.pop("_schedulers")
         self.__dict__.update(state_dict)
@@ -40,7 +50,19 @@ class _Composite(LRScheduler):
 
 
 class SequentialLR(_Composite):
-    """``schedulers[i]`` drives the lr from epoch ``milestones[i - 1]`` on (each restarts at epoch 0)."""
+    """``schedulers[i]`` drives the lr from epoch ``milestones[i - 1]`` on (each restarts at epoch 0).
+
+    Args:
+        optimizer: the wrapped optimizer; every scheduler must belong to it.
+        schedulers: the schedulers to run one after another (at least one; not ``ReduceLROnPlateau``).
+        milestones: the epochs at which the next scheduler takes over; one fewer than ``schedulers``.
+        last_epoch: index of the last epoch done; ``-1`` (default) starts the schedule.
+
+    Raises:
+        ValueError: if there is no scheduler, the number of milestones is wrong, a scheduler is a
+            ``ReduceLROnPlateau`` or belongs to another optimizer.
+        TypeError: if a scheduler has no ``optimizer`` attribute.
+    """
 
     def __init__(self, optimizer, schedulers, milestones, last_epoch=-1):
         owner = type(self).__name__
@@ -70,6 +92,7 @@ class SequentialLR(_Composite):
             scheduler.last_epoch -= 1
 
     def step(self):
+        """Advances one epoch, stepping the scheduler in charge (a new one starts at its own epoch 0)."""
         self.last_epoch += 1
         idx = bisect_right(self._milestones, self.last_epoch)
         scheduler = self._schedulers[idx]
@@ -81,7 +104,17 @@ class SequentialLR(_Composite):
 
 
 class ChainedScheduler(_Composite):
-    """Steps every scheduler in turn at each ``step()``, so their factors multiply."""
+    """Steps every scheduler in turn at each ``step()``, so their factors multiply.
+
+    Args:
+        schedulers: the schedulers to chain (at least one; not ``ReduceLROnPlateau``).
+        optimizer: the optimizer they all belong to; ``None`` (default) takes the first scheduler's.
+
+    Raises:
+        ValueError: if there is no scheduler, a scheduler is a ``ReduceLROnPlateau`` or belongs to another
+            optimizer.
+        TypeError: if a scheduler has no ``optimizer`` attribute.
+    """
 
     def __init__(self, schedulers, optimizer=None):
         owner = type(self).__name__
@@ -94,6 +127,7 @@ class ChainedScheduler(_Composite):
         self._last_lr = group_values(self._schedulers[-1].optimizer, "lr")
 
     def step(self):
+        """Calls ``step()`` on every chained scheduler, in order."""
         for scheduler in self._schedulers:
             scheduler.step()
         self._last_lr = group_values(self._schedulers[-1].optimizer, "lr")

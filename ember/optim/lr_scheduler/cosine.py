@@ -10,11 +10,20 @@ __all__ = ["CosineAnnealingLR", "CosineAnnealingWarmRestarts"]
 
 
 class CosineAnnealingLR(LRScheduler):
-    """lr = eta_min + (initial_lr - eta_min) * (1 + cos(pi * epoch / T_max)) / 2.
+    """Anneals the learning rate from ``initial_lr`` to ``eta_min`` along half a cosine over ``T_max`` epochs.
+
+    lr = eta_min + (initial_lr - eta_min) * (1 + cos(pi * epoch / T_max)) / 2.
 
     ``step()`` applies this recursively (from the current lr), so other schedulers may
     change the lr in between; past ``T_max`` the curve keeps going (back up to initial_lr
     at 2 * T_max), as in PyTorch. ``step(epoch)`` uses the closed form.
+
+    Args:
+        optimizer: the wrapped optimizer.
+        T_max: the number of epochs of the descent from ``initial_lr`` to ``eta_min``.
+        eta_min: the minimum learning rate. Default: ``0.0``.
+        last_epoch: index of the last epoch done; ``-1`` (default) starts the schedule, another value
+            resumes it (every param group then needs an ``initial_lr``).
     """
 
     def __init__(self, optimizer, T_max, eta_min=0.0, last_epoch=-1):
@@ -23,6 +32,16 @@ class CosineAnnealingLR(LRScheduler):
         super().__init__(optimizer, last_epoch)
 
     def get_lr(self):
+        """Computes the learning rates for epoch ``last_epoch``.
+
+        For each param group: the current lr moved one epoch along the cosine curve.
+
+        It is called by ``step``, which writes the rates into the optimizer; calling it directly
+        warns. Use ``get_last_lr`` to read the rates in effect.
+
+        Returns:
+            A list with one learning rate per param group.
+        """
         warn_if_called_outside_step(self)
         epoch, t_max, eta_min = self.last_epoch, self.T_max, self.eta_min
         if self._is_initial:
@@ -46,6 +65,17 @@ class CosineAnnealingWarmRestarts(LRScheduler):
 
     The first period is ``T_0`` epochs; each next one is ``T_mult`` times longer.
     ``step(epoch)`` accepts fractional epochs (e.g. ``epoch + i / iters_per_epoch``).
+
+    Args:
+        optimizer: the wrapped optimizer.
+        T_0: the length of the first period, a positive int.
+        T_mult: the factor by which each period is longer than the one before, an int >= 1. Default: ``1``.
+        eta_min: the minimum learning rate, a float or int. Default: ``0.0``.
+        last_epoch: index of the last epoch done; ``-1`` (default) starts the schedule, another value
+            resumes it (every param group then needs an ``initial_lr``).
+
+    Raises:
+        ValueError: if ``T_0``, ``T_mult`` or ``eta_min`` is invalid.
     """
 
     def __init__(self, optimizer, T_0, T_mult=1, eta_min=0.0, last_epoch=-1):
@@ -63,11 +93,31 @@ class CosineAnnealingWarmRestarts(LRScheduler):
         super().__init__(optimizer, last_epoch)
 
     def get_lr(self):
+        """Computes the learning rates for epoch ``last_epoch``.
+
+        For each param group: ``eta_min + (initial_lr - eta_min) * (1 + cos(pi * T_cur / T_i)) / 2``.
+
+        It is called by ``step``, which writes the rates into the optimizer; calling it directly
+        warns. Use ``get_last_lr`` to read the rates in effect.
+
+        Returns:
+            A list with one learning rate per param group.
+        """
         warn_if_called_outside_step(self)
         return [self.eta_min + (base_lr - self.eta_min) * (1 + math.cos(math.pi * self.T_cur / self.T_i)) / 2
                 for base_lr in self.base_lrs]
 
     def step(self, epoch=None):
+        """Advances the schedule by one epoch, or moves it to ``epoch``, and sets the new learning rates.
+
+        Args:
+            epoch: optional epoch to move to; it may be fractional (e.g. ``epoch + i / iters_per_epoch``
+                to step once per batch) and must be non-negative. ``None`` advances by one epoch and
+                restarts the cosine when the current period ends.
+
+        Raises:
+            ValueError: if ``epoch`` is negative.
+        """
         if epoch is None and self.last_epoch < 0:
             epoch = 0
         if epoch is None:

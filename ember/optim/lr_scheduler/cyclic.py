@@ -28,7 +28,31 @@ class CyclicLR(LRScheduler):
 
     mode 'triangular' keeps the amplitude, 'triangular2' halves it every cycle, 'exp_range'
     scales it by ``gamma ** iteration``; a custom ``scale_fn`` (of the cycle number or the
-    iteration, by ``scale_mode``) replaces the mode.
+    iteration, by ``scale_mode``) replaces the mode. Meant to be stepped after every batch.
+
+    Args:
+        optimizer: the wrapped optimizer.
+        base_lr: the lower bound of the cycle, one value or one per param group; when starting
+            (``last_epoch=-1``) the groups' learning rates are set to it.
+        max_lr: the upper bound of the cycle, one value or one per param group.
+        step_size_up: the number of steps of the rising half of a cycle. Default: ``2000``.
+        step_size_down: the number of steps of the falling half; ``None`` uses ``step_size_up``.
+        mode: ``'triangular'`` (default), ``'triangular2'`` or ``'exp_range'``; ignored when ``scale_fn``
+            is given.
+        gamma: the base of the ``'exp_range'`` scaling. Default: ``1.0``.
+        scale_fn: optional function of one argument returning the amplitude scale; it replaces ``mode``.
+        scale_mode: what ``scale_fn`` receives: ``'cycle'`` (default, the cycle number) or
+            ``'iterations'`` (the step count). Only used with a custom ``scale_fn``.
+        cycle_momentum: if ``True`` (default), the momentum (or beta1) moves opposite to the lr between
+            ``base_momentum`` and ``max_momentum``; the optimizer must have one of them.
+        base_momentum: the lower momentum bound, one value or one per param group. Default: ``0.8``.
+        max_momentum: the upper momentum bound, one value or one per param group. Default: ``0.9``.
+        last_epoch: index of the last epoch done; ``-1`` (default) starts the schedule, another value
+            resumes it (every param group then needs an ``initial_lr``).
+
+    Raises:
+        ValueError: if ``mode`` is unknown and no ``scale_fn`` is given, a per-group list has the wrong
+            length, or ``cycle_momentum`` is set for an optimizer without momentum.
     """
 
     def __init__(self, optimizer, base_lr, max_lr, step_size_up=2000, step_size_down=None, mode="triangular",
@@ -79,6 +103,14 @@ class CyclicLR(LRScheduler):
             self.scale_mode = "iterations"
 
     def scale_fn(self, x):
+        """The amplitude scale of the cycle at ``x``: the custom ``scale_fn`` if one was given, else the mode's.
+
+        Args:
+            x: the cycle number (``scale_mode='cycle'``) or the step count (``'iterations'``).
+
+        Returns:
+            The factor applied to the amplitude ``max_lr - base_lr``.
+        """
         if self._scale_fn_custom is not None:
             return self._scale_fn_custom(x)
         return self._scale_fn_ref(x)
@@ -96,6 +128,17 @@ class CyclicLR(LRScheduler):
         return gamma ** x
 
     def get_lr(self):
+        """Computes the learning rates for epoch ``last_epoch``.
+
+        For each param group: its position in the current cycle between ``base_lr`` and ``max_lr``; with
+        ``cycle_momentum`` the group's momentum is updated as a side effect.
+
+        It is called by ``step``, which writes the rates into the optimizer; calling it directly
+        warns. Use ``get_last_lr`` to read the rates in effect.
+
+        Returns:
+            A list with one learning rate per param group.
+        """
         warn_if_called_outside_step(self)
         cycle = math.floor(1 + self.last_epoch / self.total_size)
         x = 1.0 + self.last_epoch / self.total_size - cycle  # position in the cycle, in [0, 1)
@@ -112,7 +155,12 @@ class CyclicLR(LRScheduler):
         return lrs
 
     def state_dict(self):
-        """As the base, without the bound scale function; a callable-object scale_fn is saved as its __dict__."""
+        """As the base, without the bound scale function; a callable-object scale_fn is saved as its __dict__.
+
+        Returns:
+            The scheduler's attributes except the optimizer; a custom ``scale_fn`` that is a plain function
+            is saved as ``None``.
+        """
         state = super().state_dict()
         state.pop("_scale_fn_ref", None)
         fn = state.pop("_scale_fn_custom")
@@ -122,6 +170,14 @@ class CyclicLR(LRScheduler):
         return state
 
     def load_state_dict(self, state_dict):
+        """Restores the scheduler from a dict made by :meth:`state_dict`.
+
+        A saved callable-object ``scale_fn`` state is written back into the current ``scale_fn``,
+        and the mode's scale function is rebuilt.
+
+        Args:
+            state_dict: the saved state.
+        """
         state_dict = dict(state_dict)
         fn = state_dict.pop("_scale_fn_custom")
         super().load_state_dict(state_dict)
@@ -137,6 +193,32 @@ class OneCycleLR(LRScheduler):
     of the steps, then falls to ``initial_lr / final_div_factor`` ('cos' or 'linear'
     annealing). ``three_phase`` falls back to the initial lr symmetrically before the final
     decay. Momentum, when cycled, moves the opposite way between base and max momentum.
+    Meant to be stepped after every batch.
+
+    Args:
+        optimizer: the wrapped optimizer.
+        max_lr: the peak learning rate, one value or one per param group.
+        total_steps: the total number of steps of the cycle, a positive int; if ``None``, ``epochs`` and
+            ``steps_per_epoch`` must both be given.
+        epochs: the number of epochs, used with ``steps_per_epoch`` when ``total_steps`` is ``None``.
+        steps_per_epoch: the number of steps per epoch.
+        pct_start: the fraction of the cycle spent rising, a float in ``[0, 1]``. Default: ``0.3``.
+        anneal_strategy: ``'cos'`` (default) or ``'linear'``.
+        cycle_momentum: if ``True`` (default), the momentum (or beta1) moves opposite to the lr between
+            ``base_momentum`` and ``max_momentum``; the optimizer must have one of them.
+        base_momentum: the momentum at the peak lr, one value or one per param group. Default: ``0.85``.
+        max_momentum: the momentum at the start and end, one value or one per param group.
+            Default: ``0.95``.
+        div_factor: the initial lr is ``max_lr / div_factor``. Default: ``25.0``.
+        final_div_factor: the final lr is ``initial_lr / final_div_factor``. Default: ``1e4``.
+        three_phase: if ``True``, the lr falls back to ``initial_lr`` over as many steps as it rose, and
+            only then decays to the final lr. Default: ``False``.
+        last_epoch: index of the last epoch done; ``-1`` (default) starts the schedule, another value
+            resumes it (every param group then needs an ``initial_lr``).
+
+    Raises:
+        ValueError: if the step counts, ``pct_start`` or ``anneal_strategy`` are invalid, or
+            ``cycle_momentum`` is set for an optimizer without momentum.
     """
 
     def __init__(self, optimizer, max_lr, total_steps=None, epochs=None, steps_per_epoch=None, pct_start=0.3,
@@ -212,6 +294,17 @@ class OneCycleLR(LRScheduler):
         return (end - start) * pct + start
 
     def get_lr(self):
+        """Computes the learning rates for epoch ``last_epoch``.
+
+        For each param group: the current phase's annealing between its start and end values; with
+        ``cycle_momentum`` the group's momentum is updated as a side effect.
+
+        It is called by ``step``, which writes the rates into the optimizer; calling it directly
+        warns. Use ``get_last_lr`` to read the rates in effect.
+
+        Returns:
+            A list with one learning rate per param group.
+        """
         warn_if_called_outside_step(self)
         step_num = self.last_epoch
         if step_num > self.total_steps:

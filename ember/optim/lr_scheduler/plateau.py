@@ -11,9 +11,28 @@ __all__ = ["ReduceLROnPlateau"]
 
 
 class ReduceLROnPlateau(LRScheduler):
-    """``step(metric)`` once per epoch; after more than ``patience`` epochs without improvement
+    """Cuts the learning rates by ``factor`` when a watched metric stops improving.
+
+    ``step(metric)`` once per epoch; after more than ``patience`` epochs without improvement
     (by ``threshold``, relative or absolute) every lr is multiplied by ``factor`` (not below
     ``min_lr``; changes smaller than ``eps`` are skipped), then ``cooldown`` epochs are ignored.
+
+    Args:
+        optimizer: the wrapped optimizer.
+        mode: ``'min'`` (default) if the metric should decrease, ``'max'`` if it should increase.
+        factor: the factor applied to the learning rates, below 1. Default: ``0.1``.
+        patience: the number of epochs without improvement that are tolerated. Default: ``10``.
+        threshold: the least change that counts as an improvement. Default: ``1e-4``.
+        threshold_mode: ``'rel'`` (default): the metric must beat ``best * (1 - threshold)`` (``'min'``) or
+            ``best * (1 + threshold)`` (``'max'``); ``'abs'``: it must beat ``best -/+ threshold``.
+        cooldown: the number of epochs after a reduction during which bad epochs are not counted.
+            Default: ``0``.
+        min_lr: the lower bound of the learning rates, one value or one per param group. Default: ``0``.
+        eps: a reduction smaller than this is not applied. Default: ``1e-8``.
+
+    Raises:
+        ValueError: if ``factor >= 1``, ``mode`` or ``threshold_mode`` is unknown, or a list of ``min_lr``
+            has the wrong length.
     """
 
     def __init__(self, optimizer, mode="min", factor=0.1, patience=10, threshold=1e-4, threshold_mode="rel",
@@ -45,6 +64,13 @@ class ReduceLROnPlateau(LRScheduler):
         self.num_bad_epochs = 0
 
     def step(self, metrics, epoch=None):
+        """Records the metric of the epoch just finished and reduces the learning rates if it has plateaued.
+
+        Args:
+            metrics: the value of the watched metric (a number or a 0-d tensor).
+            epoch: deprecated; if given (with a warning), it becomes ``last_epoch`` instead of
+                ``last_epoch + 1``.
+        """
         current = float(metrics)  # a 0-d tensor works too
         if epoch is None:
             epoch = self.last_epoch + 1
@@ -82,9 +108,19 @@ class ReduceLROnPlateau(LRScheduler):
 
     @property
     def in_cooldown(self):
+        """Whether the scheduler is in its cooldown period after a reduction."""
         return self.cooldown_counter > 0
 
     def _is_better(self, a, best):
+        """Whether metric value ``a`` improves on ``best`` by the configured mode and threshold.
+
+        Args:
+            a: the new metric value.
+            best: the best value so far.
+
+        Returns:
+            ``True`` if ``a`` counts as an improvement.
+        """
         if self.mode == "min" and self.threshold_mode == "rel":
             return a < best * (1.0 - self.threshold)
         if self.mode == "min" and self.threshold_mode == "abs":
@@ -106,5 +142,11 @@ class ReduceLROnPlateau(LRScheduler):
         self.threshold_mode = threshold_mode
 
     def load_state_dict(self, state_dict):
+        """Restores the scheduler from a dict made by :meth:`state_dict`.
+
+        Args:
+            state_dict: the saved attributes; ``mode``, ``threshold`` and ``threshold_mode`` are validated
+                again.
+        """
         self.__dict__.update(state_dict)
         self._init_is_better(mode=self.mode, threshold=self.threshold, threshold_mode=self.threshold_mode)
