@@ -9,7 +9,7 @@ import pytest
 import ember
 import ember.nn as nn
 import ember.nn.functional as F
-from ember.nn.functional import conv as conv_impl
+from ember.dispatch.ops import OPS
 
 
 @pytest.fixture(scope="module")
@@ -38,7 +38,7 @@ def test_conv2d_forward_backward_composite(benchmark, images):
 
     def step():
         conv.zero_grad()
-        conv_impl._conv_reference(images, conv.weight, conv.bias, stride=(1, 1), padding=(0, 0), dilation=(1, 1),
+        OPS["conv"].decomposition(images, conv.weight, conv.bias, stride=(1, 1), padding=(0, 0), dilation=(1, 1),
                                   groups=1).sum().backward()
     benchmark(step)
 

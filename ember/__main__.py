@@ -39,19 +39,27 @@ def plugin_report() -> str:
 
 
 def coverage_table() -> dict:
-    """{device type: {op: status}} for every available backend, from the dispatch table."""
+    """{device type: {op: status}} for every loaded backend, available or not: from the dispatch
+    table where the backend is available, else from the kernel names its plugin declares.
+    A plugin that declares none is left out."""
     REGISTRY.probe_all()
-    return {d: coverage(d) for d, b in REGISTRY.backends.items() if b.is_available()}
+    table = {d: coverage(d) for d in sorted(REGISTRY.backends, key=lambda d: d != "cpu")}
+    return {d: t for d, t in table.items() if t is not None}
 
 
 def coverage_report() -> str:
     table = coverage_table()
-    devices = sorted(table, key=lambda d: d != "cpu")
+    devices = list(table)
+    unavailable = {d: REGISTRY.backends[d].unavailable_reason() for d in devices}
+    unavailable = {d: why for d, why in unavailable.items() if why is not None}
     width = max(len(name) for name in OPS) + 2
-    lines = ["op coverage (N native kernel, c composite, F CPU fallback, - missing):",
-             " " * width + "kind       " + "  ".join(f"{d:>7}" for d in devices)]
+    lines = ["op coverage (N native kernel, c composite, F CPU fallback, - missing; * backend unavailable here):",
+             " " * width + "kind       " + "  ".join(f"{d + ('*' if d in unavailable else ''):>7}"
+                                                 for d in devices)]
     for name, op in OPS.items():
         lines.append(f"{name:<{width}}{op.kind:<11}" + "  ".join(f"{_MARK[table[d][name]]:>7}" for d in devices))
+    for d, why in unavailable.items():
+        lines.append(f"* {d}: {why}")
     for d in devices:
         counts = {k: 0 for k in _MARK}
         for status in table[d].values():
@@ -72,11 +80,11 @@ _DOC_HEADER = """# ember op coverage
      tests/test_coverage_docs.py fails when this file is stale: regenerate it with
      `make coverage-docs` after adding or removing a kernel or an op. -->
 
-How each dispatch op runs on each of ember's built-in backends that is available in the
-default test set-up (`make test`: cpu, opencl through PoCL, mps through MLX's CPU device with
-`EMBER_MPS_DEVICE=cpu`; cuda and rocm appear when generated on a machine that has them).
-Out-of-tree plugins are not listed: run `python -m ember coverage` with yours installed.
-For conformance results per dtype, see `python -m ember coverage --report FILE.json`.
+How each dispatch op runs on each of ember's built-in backends, read from each backend's
+kernel table (the same on every machine: a backend whose device is absent here is listed
+from the kernel names its plugin declares). Out-of-tree plugins are not listed: run
+`python -m ember coverage` with yours installed. For conformance results per dtype, see
+`python -m ember coverage --report FILE.json`.
 
 native: a kernel of the backend; composite: written with other ops; fallback: runs on the
 CPU (the backend allows it); missing: no way to run it there.
@@ -84,7 +92,7 @@ CPU (the backend allows it); missing: no way to run it there.
 
 
 def doc_devices() -> list:
-    """The built-in backends available here, cpu first: the columns of docs/coverage.md."""
+    """The built-in backends, cpu first: the columns of docs/coverage.md (those whose plugin loaded)."""
     table = coverage_table()
     return [d for d in BUILTIN_BACKENDS if d in table]
 

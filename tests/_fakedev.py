@@ -136,9 +136,12 @@ class FakePlugin:
         return self.backend
 
     @hookimpl
-    def ember_register_kernels(self, backend, register):
-        for name in self.kernel_names:
-            register(name, backend.kernel(name))
+    def ember_kernels(self, backend):
+        return {name: backend.kernel(name) for name in self.kernel_names}
+
+    @hookimpl
+    def ember_kernel_names(self, backend):
+        return self.kernel_names
 
 
 _REGISTERED: dict[str, FakeBackend] = {}

@@ -120,7 +120,7 @@ class FakeRawKernel:
 
 
 def fake_cupy(kernels):
-    """numpy dressed as the part of CuPy that ``ember.plugins.gpu.fused`` uses."""
+    """numpy dressed as the part of CuPy that ``ember.plugins.cupy.fused`` uses."""
     import types
     fake = types.SimpleNamespace(**{name: getattr(np, name) for name in
                                     ("ascontiguousarray", "empty", "empty_like", "float32", "float64", "ndarray")})

@@ -25,11 +25,12 @@ import scipy.special
 import ember
 from ember.dispatch.backend import Backend
 from ember.dispatch.hookspecs import hookimpl
-from ember.dispatch.registry import REGISTRY
+from ember.dispatch.registry import REGISTRY, check_kernel_signature
+from ember.dispatch import philox
 from ember.plugins import xp as xp_kernels
-from ember.plugins.gpu import fused as fused_module
-from ember.plugins.gpu import runtime, sources
-from ember.plugins.gpu.runtime import PLATFORM_ANY, PLATFORM_ROCM
+from ember.plugins.cupy import fused as fused_module
+from ember.plugins.cupy import runtime, sources
+from ember.plugins.cupy.runtime import PLATFORM_ANY, PLATFORM_ROCM
 
 import _gpu_emulation
 
@@ -275,9 +276,8 @@ class FakeAcceleratorPlugin:
         return self.backend
 
     @hookimpl
-    def ember_register_kernels(self, backend, register):
-        for name, kernel in xp_kernels.XpKernels(np, scipy.special).kernels().items():
-            register(name, kernel)
+    def ember_kernels(self, backend):
+        return xp_kernels.XpKernels(np, scipy.special).kernels()
 
 
 @pytest.fixture(scope="module")
@@ -359,9 +359,9 @@ class LatePlugin:
         return self.backend
 
     @hookimpl
-    def ember_register_kernels(self, backend, register):
+    def ember_kernels(self, backend):
         self.registrations += 1
-        register("full", xp_kernels.XpKernels(np, scipy.special).full)
+        return {"full": xp_kernels.XpKernels(np, scipy.special).full}
 
 
 def test_availability_is_checked_at_first_lookup_and_again_until_available():
@@ -621,7 +621,7 @@ def test_philox_normal_kernel(emulated, dtype):
     n = 4 * 5 + 1
     out = np.zeros(n, dtype)
     emulated[f"ember_philox_normal_{suffix}"](2, 2, out, n, 77, 5)
-    expected = xp_kernels.philox_normal((n,), 77, 5).astype(dtype)
+    expected = philox.philox_normal((n,), 77, 5).astype(dtype)
     # the same words and formula; the C library's log/sin/cos may round the last bit differently
     np.testing.assert_allclose(out, expected, rtol=4 * np.finfo(dtype).eps, atol=4 * np.finfo(dtype).eps)
 
@@ -685,7 +685,7 @@ def test_launch_geometry():
 # ---------------------------------------------------------------- the kernel table over CuPy
 def test_kernel_table_covers_every_primitive_and_the_fused_composites():
     from ember.dispatch.ops import OPS, primitives
-    from ember.plugins.gpu.kernels import FUSED_OPS, build_kernels
+    from ember.plugins.cupy.kernels import FUSED_OPS, build_kernels, kernel_names
     if REAL.cupy is not None:  # building the table compiles nothing: no GPU needed
         import cupyx.scipy.special
         table = build_kernels(REAL.cupy, cupyx.scipy.special, multi_device=False)
@@ -696,11 +696,31 @@ def test_kernel_table_covers_every_primitive_and_the_fused_composites():
     assert not missing, f"primitives without a CUDA kernel: {missing}"
     for name in FUSED_OPS:
         assert table[name].__self__.__class__ is fused_module.FusedKernels
+    assert {"gelu", "layer_norm"} <= set(FUSED_OPS)  # the fused composites the CuPy plugin brings
+    for name, kernel in table.items():  # what the registry checks when a GPU registers them
+        check_kernel_signature(OPS[name], kernel, "cuda")
+    # what `python -m ember coverage` lists for cuda/rocm on a machine without CuPy
+    assert set(kernel_names()) == set(table)
+
+
+def test_cuda_and_rocm_list_their_kernels_without_cupy():
+    out = subprocess.run([sys.executable, "-c", (
+        "import sys\n"
+        "sys.modules['cupy'] = None  # as if not installed\n"
+        "from ember.dispatch.registry import REGISTRY\n"
+        "REGISTRY.load()\n"
+        "names = {d: REGISTRY.kernel_names(d) for d in ('cuda', 'rocm')}\n"
+        "print(sorted(names['cuda']) == sorted(names['rocm']), len(names['cuda']), 'gelu' in names['cuda'],\n"
+        "      'layer_norm' in names['cuda'], [f.name for f in REGISTRY.failures])\n")],
+        capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr
+    from ember.plugins.cupy.kernels import kernel_names
+    assert out.stdout.split() == ["True", str(len(kernel_names())), "True", "True", "[]"]
 
 
 @pytest.mark.parametrize("reduce", ["multiply", "add", None])
 def test_cupy_scatter_without_ufunc_at_for_products(reduce):
-    from ember.plugins.gpu.kernels import CupyKernels
+    from ember.plugins.cupy.kernels import CupyKernels
     rng = np.random.default_rng(9)
     x = rng.standard_normal((4, 5))
     index = rng.integers(0, 4, size=(6, 3))  # repeated targets along dim 0
@@ -724,7 +744,7 @@ def test_cupy_scatter_without_ufunc_at_for_products(reduce):
 
 
 def test_multi_device_guard_runs_kernels_on_their_inputs_device():
-    from ember.plugins.gpu.kernels import _on_device_of_inputs
+    from ember.plugins.cupy.kernels import _on_device_of_inputs
     entered = []
 
     class FakeDevice:
@@ -747,7 +767,7 @@ def test_multi_device_guard_runs_kernels_on_their_inputs_device():
 
 
 def test_adam_step_kernel_uses_the_generic_update_where_the_fused_one_cannot_run():
-    from ember.plugins.gpu.kernels import _adam_step
+    from ember.plugins.cupy.kernels import _adam_step
     calls = []
     fused = types.SimpleNamespace(adam_step=lambda *a, **k: calls.append("fused"))
     kernel = _adam_step(fused, lambda *a, **k: calls.append("generic"))

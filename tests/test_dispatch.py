@@ -263,10 +263,9 @@ def ember_backend():
 
 
 @hookimpl
-def ember_register_kernels(backend, register):
-    from ember.plugins.cpu.kernels import KERNELS
-    for name, kernel in KERNELS.items():
-        register(name, kernel)
+def ember_kernels(backend):
+    from ember.plugins.cpu.kernels import kernel_table
+    return kernel_table()
 '''
 
 _PROBE = '''

@@ -78,6 +78,29 @@ def test_without_mlx_the_reason_says_how_to_install_it():
     assert reason.startswith("MLX is not installed") and "pip install ember[mps]" in reason
 
 
+def test_kernel_names_need_no_mlx():
+    from ember.plugins.mps.kernels import kernel_names
+    listing = ("from ember.dispatch.registry import REGISTRY\n"
+               "names = REGISTRY.kernel_names('mps')\n"
+               "print(len(names), 'softmax' in names, 'mlx.core' in sys.modules)\n")
+    out = _run_python("import sys\n" + listing)
+    assert out.split() == [str(len(kernel_names())), "True", "False"]  # listed without importing MLX
+    out = _run_python("import sys\nsys.modules['mlx'] = sys.modules['mlx.core'] = None  # as if not installed\n"
+                      + listing)
+    assert out.split()[:2] == [str(len(kernel_names())), "True"]
+
+
+@needs_mps
+def test_kernel_names_are_the_kernel_table():
+    from ember.plugins.mps import fused, kernels
+    from ember.plugins.mps.primitives import MlxKernels
+    REGISTRY.backend("mps")  # registers the kernel table
+    assert set(kernels.kernel_names()) == REGISTRY.kernel_names("mps")
+    # every primitive MlxKernels implements is listed (an unlisted one would never be registered)
+    assert {name for name in OPS if hasattr(MlxKernels(), name)} == set(kernels.PRIMITIVES) & set(OPS)
+    assert all(callable(getattr(fused, name)) for name in kernels.FUSED)
+
+
 @needs_mps
 def test_plugin_listing_and_coverage():
     backend = REGISTRY.backend("mps")
@@ -341,9 +364,9 @@ def test_event_times_the_work_between_records():
 def test_kernels_can_be_pinned_to_an_mlx_device():
     # what EMBER_MPS_DEVICE=cpu does on a Mac, where MLX's default device is the GPU
     import mlx.core as mx
-    from ember.plugins.mps.backend import _on_device
-    from ember.plugins.mps.kernels import MlxKernels
-    add = _on_device(MlxKernels().add, mx, mx.cpu)
+    from ember.plugins.mps.kernels import on_device
+    from ember.plugins.mps.primitives import MlxKernels
+    add = on_device(MlxKernels().add, mx, mx.cpu)
     out = add(mx.array([1.0, 2.0]), 3.0)
     assert out.tolist() == [4.0, 5.0] and add.__wrapped__ is mx.add
 

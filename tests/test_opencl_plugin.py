@@ -62,6 +62,26 @@ def test_unavailable_without_pyopencl_with_the_reason():
     assert "error device 'opencl' is not available: pyopencl is not importable" in out
 
 
+def test_kernel_names_need_no_pyopencl():
+    out = run_python("""
+        import sys
+        sys.modules["pyopencl"] = None          # import pyopencl now raises ImportError
+        from ember.dispatch.registry import REGISTRY
+        names = REGISTRY.kernel_names("opencl")
+        print(len(names), "matmul" in names, "softmax" in names)
+    """)
+    from ember.plugins.opencl.kernels import kernel_names
+    assert out.split() == [str(len(kernel_names())), "True", "True"]
+
+
+@needs_opencl
+def test_kernel_names_are_the_registered_kernel_table():
+    from ember.plugins.opencl.kernels import kernel_names, kernel_table
+    REGISTRY.backend("opencl")  # registers the kernel table
+    assert list(kernel_names()) == list(kernel_table())
+    assert set(kernel_names()) == REGISTRY.kernel_names("opencl")
+
+
 @needs_opencl
 def test_device_selection_by_environment():
     out = run_python("""

@@ -39,13 +39,12 @@ class CopyingPlugin:
         return CopyingBackend()
 
     @hookimpl
-    def ember_register_kernels(self, backend, register):
+    def ember_kernels(self, backend):
+        table = {}
         for name, kernel in XpKernels(np, scipy.special).kernels().items():
             op = ember.dispatch.OPS[name]
-            if op.view or op.inplace:
-                register(name, _copying(kernel, inplace=op.inplace))
-            else:
-                register(name, kernel)
+            table[name] = _copying(kernel, inplace=op.inplace) if op.view or op.inplace else kernel
+        return table
 
 
 def _copying(kernel, inplace):

@@ -133,6 +133,27 @@ class SavedTensor:
         return t
 
 
+# ---------------------------------------------------------------- derivative rules
+class Rule:
+    """The backward of an op: ``fn(node, grad) -> one gradient per input (None where there is none)``.
+
+    ``saves_inputs`` (positions) and ``saves_output`` say what the dispatcher saves on the
+    node at forward time for ``fn`` to read; ``node_name`` is the node's name
+    (PyTorch's, e.g. ``MulBackward0``). The op layer writes the rules
+    (``ember/ops/derivatives.py``) and attaches them to the op table.
+    """
+    __slots__ = ("fn", "node_name", "saves_inputs", "saves_output")
+
+    def __init__(self, fn, node_name, saves_inputs, saves_output):
+        self.fn = fn
+        self.node_name = node_name
+        self.saves_inputs = saves_inputs
+        self.saves_output = saves_output
+
+    def __call__(self, node, grad):
+        return self.fn(node, grad)
+
+
 # ---------------------------------------------------------------- graph nodes
 class Node:
     """One recorded call. ``next_edges[i]`` is (node, output_nr) for input i, or None."""
@@ -334,8 +355,10 @@ def _accumulate(variable: Tensor, grad: Tensor, create_graph: bool):
         # a broadcast view (sum's backward), shared with other leaves (add's backward gives
         # both inputs the same tensor) or the user's backward(gradient=...); a later
         # accumulation writes into .grad in place
-        from ember.ops.creation import clone
-        variable.grad = clone(grad) if create_graph else _detached(clone(grad))
+        from ember.core.call import call
+        from ember.dispatch.ops import OPS
+        copy = call(OPS["clone"], grad)
+        variable.grad = copy if create_graph else _detached(copy)
     elif create_graph:
         variable.grad = variable.grad + grad
     elif _add_into(variable.grad, grad):
@@ -507,7 +530,7 @@ def _fit_to_inputs(node, results):
             continue
         shape, dtype, _device = meta
         if g._data.shape != shape:
-            from ember.ops.reduction import sum_to_shape
+            from ember.core.call import sum_to_shape
             g = sum_to_shape(g, shape)
         if g.dtype is not dtype:
             g = g.to(dtype)

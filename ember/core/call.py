@@ -1,8 +1,10 @@
 """The tensor-level dispatcher: from Tensors to the kernel that runs, and back.
 
-``call(op, *inputs, **attrs)`` computes the call's keys (device of the tensor inputs;
-Autograd when grad mode is on and an input requires grad), runs the resolved backend
-kernel on the native arrays, wraps the result, and for Autograd records a Node.
+``call(op, *inputs, **attrs)`` walks the call's dispatch keys (``ember.dispatch.keys``):
+the active mode handlers first (Autocast), each passing the call on below itself; then
+the device of the tensor inputs picks the backend kernel, which runs on the native
+arrays; the result is wrapped, and under the Autograd key (grad mode on, an input
+requires grad) a graph Node is recorded.
 """
 from __future__ import annotations
 
@@ -11,9 +13,10 @@ from ember.core.autograd import GRAD_MODE, Node, SavedTensor, edge_of
 from ember.core.dtype import FLOAT
 from ember.core.device import device as Device
 from ember.core.tensor import Tensor, make_tensor, version_counter
+from ember.dispatch.keys import ACTIVE
 from ember.dispatch.ops import OPS
 from ember.dispatch.registry import REGISTRY
-from ember.dispatch.table import resolve
+from ember.dispatch.table import DECOMPOSE, resolve
 
 _BACKENDS = {}  # device type -> available Backend
 
@@ -48,12 +51,14 @@ def _is_cpu_scalar(inputs, cpu_device):
 
 
 def _move_cpu_scalars(inputs, device):
-    from ember.ops.creation import to_device
+    from ember.core.transfer import to_device
     return tuple(to_device(t, device) if isinstance(t, Tensor) and t.device != device else t
                  for t in inputs)
 
 
 def call(op, *inputs, **attrs):
+    if ACTIVE.modes:  # a mode key (Autocast) is above Autograd and the backend: it goes first
+        return ACTIVE.modes[0](op, inputs, attrs, _below(1))
     device = None
     needs_grad = False
     for t in inputs:
@@ -84,6 +89,22 @@ def call(op, *inputs, **attrs):
     if needs_grad and GRAD_MODE.enabled and op.rule is not None and result.dtype.category == _FLOAT:
         _record(op, inputs, attrs, result, outs)
     return outs if outs is not None else result
+
+
+def _below(level):
+    """The rest of the dispatch under mode ``level - 1``: the next mode, or Autograd and the backend."""
+    def below(op, inputs, attrs):
+        modes = ACTIVE.modes
+        if level < len(modes):
+            return modes[level](op, inputs, attrs, _below(level + 1))
+        # below every mode: run with the modes out of the way (restored after, even on error)
+        keys = ACTIVE.keys
+        ACTIVE.modes, ACTIVE.keys = (), ()
+        try:
+            return call(op, *inputs, **attrs)
+        finally:
+            ACTIVE.modes, ACTIVE.keys = modes, keys
+    return below
 
 
 _WRAPPERS = {}  # device type -> function(native, device) -> Tensor
@@ -185,7 +206,7 @@ def call_update(op, targets, *inputs, **attrs) -> bool:
     """
     device = inputs[0].device
     kernel = op.resolved.get(device.type) or resolve(op, device.type)
-    if kernel is None:
+    if kernel is DECOMPOSE:
         return False
     new = kernel(*[None if t is None else t._data for t in inputs], **attrs)
     for k, i in enumerate(targets):
@@ -221,10 +242,9 @@ def write_inplace(target: Tensor, result):
     if grad_flows and is_autograd_view(target) and target._base._rg and target._base.grad_fn is None:
         raise RuntimeError("a view of a leaf Variable that requires grad is being used in an in-place operation.")
     if is_tensor and result.dtype is not target.dtype:
-        from ember.ops.creation import cast
         result = cast(result, target.dtype)
     if is_tensor and result.device != target.device:
-        from ember.ops.creation import to_device
+        from ember.core.transfer import to_device
         if result._data.shape == () and result.device.type == "cpu":
             result = to_device(result, target.device)
         else:
@@ -259,6 +279,22 @@ def resolve_kernel(name, device_type):
     return op.resolved.get(device_type) or resolve(op, device_type)
 
 
+def cast(t: Tensor, dtype) -> Tensor:
+    """``t`` as ``dtype`` (an ember dtype); ``t`` itself when it already is one."""
+    return t if t.dtype is dtype else call(OPS["cast"], t, dtype=dtype)
+
+
+def sum_to_shape(grad: Tensor, shape) -> Tensor:
+    """Sum a broadcast gradient back to ``shape`` (the inverse of broadcasting)."""
+    shape = tuple(shape)
+    extra = grad.ndim - len(shape)
+    dims = tuple(range(extra)) + tuple(i + extra for i, s in enumerate(shape)
+                                       if s == 1 and grad._data.shape[i + extra] != 1)
+    if dims:
+        grad = call(OPS["sum"], grad, dims=dims, keepdim=True)
+    return grad if grad._data.shape == shape else call(OPS["view"], grad, shape=shape)
+
+
 def _rebind(target: Tensor, new):
     """For backends whose arrays cannot alias: give the target, its base and the base's
     other live views the new value."""
@@ -283,8 +319,7 @@ class _OverwrittenRule:
     saves_output = False
 
     def __call__(self, node, grad):
-        from ember.ops.creation import zeros_like
-        return (zeros_like(grad),)
+        return (call(OPS["mul"], grad, 0),)  # zeros of grad's shape, dtype and device
 
 
 def _rebase_history(target: Tensor, result: Tensor | None):

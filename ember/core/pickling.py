@@ -17,7 +17,7 @@ _TENSOR_SLOTS = tuple(s for s in Tensor.__slots__ if s != "__weakref__")
 def rebuild_tensor(cls, array, dtype, device_name, requires_grad, state=None):
     """The inverse of :func:`tensor_reduce_ex` (the function pickle calls on load)."""
     from ember.core.call import backend_of
-    from ember.ops.creation import canonical_device
+    from ember.core.transfer import canonical_device
     device = canonical_device(device_name)
     t = make_tensor(backend_of(device.type).from_numpy(array, device.index), dtype, device, bool(requires_grad))
     if cls is not Tensor:
@@ -31,7 +31,7 @@ def rebuild_tensor(cls, array, dtype, device_name, requires_grad, state=None):
 
 
 def tensor_reduce_ex(self, protocol):
-    from ember.ops.creation import to_numpy
+    from ember.core.transfer import to_numpy
     state = getattr(self, "__dict__", None) or None
     return (rebuild_tensor, (type(self), to_numpy(self), self.dtype, str(self.device), self._rg, state))
 

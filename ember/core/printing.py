@@ -86,7 +86,7 @@ def _format(values: np.ndarray, fmt: _Formatter, indent: int, summarize: bool) -
 
 
 def tensor_repr(t) -> str:
-    from ember.ops.creation import to_numpy
+    from ember.core.transfer import to_numpy
     values = np.asarray(to_numpy(t))
     if t.dtype in (dt.bfloat16, dt.float16):
         values = values.astype(np.float32)

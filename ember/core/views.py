@@ -23,11 +23,11 @@ class _CopySlicesRule:
         self.view_fn = view_fn
 
     def __call__(self, node, grad):
-        from ember.core.call import replay_view
-        from ember.ops.creation import ones_like
+        from ember.core.call import replay_view, write_inplace
+        from ember.core.transfer import create
         with no_grad():
-            keep = ones_like(grad)
-            replay_view(self.view_fn, keep).zero_()
+            keep = create("full", grad.device, shape=grad._data.shape, value=1, dtype=grad.dtype)
+            write_inplace(replay_view(self.view_fn, keep), 0)
         grad_base = grad * keep
         grad_result = replay_view(self.view_fn, grad)
         return grad_base, grad_result
@@ -116,11 +116,13 @@ def _refresh_views(base: Tensor, skip):
 
 
 def _scatter_into_base(view: Tensor, base: Tensor):
+    from ember.core import dtype as dt
     from ember.core.call import call, replay_view
+    from ember.core.transfer import create
     from ember.dispatch.ops import INDEX_SLOT, OPS
-    from ember.ops.creation import arange
     with no_grad():
-        positions = replay_view(view._view_fn, arange(base.numel(), device=base.device).reshape(base.shape))
+        numbered = create("arange", base.device, start=0, end=base.numel(), step=1, dtype=dt.int64)
+        positions = replay_view(view._view_fn, call(OPS["view"], numbered, shape=base._data.shape))
         flat_positions = call(OPS["view"], call(OPS["clone"], positions), shape=(positions.numel(),))
         values = _alias(view)
         flat_values = call(OPS["view"], call(OPS["clone"], values), shape=(values.numel(),))

@@ -1,7 +1,9 @@
 """The Backend contract: what a plugin hands ember for one device type.
 
-Subclass it, fill in the attributes and methods below, and return an instance from
-the ``ember_backend`` hook. Kernels are registered separately (``ember_register_kernels``).
+Subclass it, set ``device_type`` and ``dispatch_key``, write ``from_numpy`` and
+``to_numpy`` (the two methods every plugin must write), override the others where the
+defaults do not fit, and return an instance from the ``ember_backend`` hook. Kernels come
+separately, from the ``ember_kernels`` hook (``ember.dispatch.hookspecs``).
 """
 from __future__ import annotations
 
@@ -11,6 +13,7 @@ from ember.core import dtype as dt
 
 
 class Backend:
+    """One device type's runtime: availability, devices, dtypes, transfers, memory."""
     #: device type users write in device strings ("cpu", "opencl", ...)
     device_type: str = ""
     #: dispatch key (see ember.dispatch.keys)
@@ -53,11 +56,16 @@ class Backend:
 
     # ---- data movement
     def from_numpy(self, array: np.ndarray, index: int | None):
-        """A native array on device ``index`` holding a copy of ``array``."""
-        raise NotImplementedError
+        """A native array on device ``index`` holding a copy of ``array``. Every plugin writes it."""
+        raise NotImplementedError(self._must_implement("from_numpy"))
 
     def to_numpy(self, native) -> np.ndarray:
-        raise NotImplementedError
+        """The values of a native array as a numpy array on the host. Every plugin writes it."""
+        raise NotImplementedError(self._must_implement("to_numpy"))
+
+    def _must_implement(self, method):
+        return (f"backend plugin '{self.name or type(self).__name__}' (device type '{self.device_type}') "
+                f"must implement {type(self).__name__}.{method}")
 
     def index_of(self, native) -> int | None:
         """The device index a native array lives on."""

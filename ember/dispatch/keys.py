@@ -1,12 +1,26 @@
-"""Dispatch keys, highest priority first.
+"""Dispatch keys, highest priority first, and the modes that sit above the backends.
 
-A call's key set comes from its tensor arguments: the backend key of their device,
-plus Autograd when grad mode is on and an input requires grad (plus Autocast inside an
-autocast region). The highest key runs; Autograd records the graph node and calls the
-backend key below itself.
+A call's key set comes from its arguments and the thread's state: the backend key of
+its tensors' device (``CPU``, ``OpenCL``, ...), ``Autograd`` when grad mode is on and an
+input requires grad, and the keys of the active modes (``Autocast`` inside an autocast
+region). The highest key handles the call and passes it on below itself:
+
+* a **mode key** (Autocast, and later tracing) is a handler, ``handler(op, inputs, attrs,
+  below)``, that may change the inputs (autocast casts them) and then calls
+  ``below(op, inputs, attrs)`` to run the rest; ``push_mode``/``pop_mode`` install it;
+* **Autograd** runs the backend kernel and records the graph node (``ember.core.call``);
+* the **backend key** picks the kernel from the op's table (``ember.dispatch.table``).
+
+The hot path pays for the modes with one attribute check (``ACTIVE.modes`` is empty
+outside any mode), as it pays for grad mode with one flag.
 """
+from __future__ import annotations
+
 AUTOCAST = "Autocast"
 AUTOGRAD = "Autograd"
+
+#: keys above the backends, highest first; a mode's key must be one of these
+MODE_KEYS = (AUTOCAST,)
 
 # Backend keys of the built-in device types; a third-party backend brings its own key.
 BUILTIN_BACKEND_KEYS = {
@@ -17,4 +31,43 @@ BUILTIN_BACKEND_KEYS = {
     "mps": "MPS",
 }
 
-PRIORITY = (AUTOCAST, AUTOGRAD, *BUILTIN_BACKEND_KEYS.values())
+PRIORITY = (*MODE_KEYS, AUTOGRAD, *BUILTIN_BACKEND_KEYS.values())
+
+
+class ActiveModes:
+    """The active mode handlers, highest key first (empty outside every mode)."""
+    __slots__ = ("modes", "keys")
+
+    def __init__(self):
+        self.modes = ()   # handlers, in MODE_KEYS order
+        self.keys = ()    # their keys, in the same order
+
+
+ACTIVE = ActiveModes()
+
+
+def push_mode(key: str, handler) -> None:
+    """Make ``handler`` the handler of mode key ``key`` (replacing one already there)."""
+    if key not in MODE_KEYS:
+        raise ValueError(f"'{key}' is not a mode dispatch key (mode keys: {', '.join(MODE_KEYS)})")
+    entries = dict(zip(ACTIVE.keys, ACTIVE.modes))
+    entries[key] = handler
+    _set(entries)
+
+
+def pop_mode(key: str) -> None:
+    """Remove the handler of mode key ``key`` (nothing if none is active)."""
+    entries = dict(zip(ACTIVE.keys, ACTIVE.modes))
+    entries.pop(key, None)
+    _set(entries)
+
+
+def _set(entries) -> None:
+    keys = tuple(k for k in MODE_KEYS if k in entries)
+    ACTIVE.keys = keys
+    ACTIVE.modes = tuple(entries[k] for k in keys)
+
+
+def key_set(dispatch_key: str, needs_grad: bool) -> tuple:
+    """The keys a call on a backend with ``dispatch_key`` sees now, highest first (tests, reports)."""
+    return (*ACTIVE.keys, *((AUTOGRAD,) if needs_grad else ()), dispatch_key)

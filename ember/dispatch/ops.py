@@ -1,31 +1,86 @@
 """THE op table: every dispatched op, declared once.
 
-A *primitive* is an op every backend implements as a kernel. A *composite* is written
-in other ember ops (in ``ember/ops``) and so runs and differentiates everywhere; it is
-declared here only so a backend may override it with a fused kernel. Each entry gives
-the kernel's calling convention: positional native arrays (or Python scalars where
-noted), then keyword attributes. Derivatives live in ``ember/core/derivatives.py``.
+A *primitive* is an op every backend implements as a kernel. A *composite* is written in
+other ember ops (its decomposition lives in ``ember/ops``) and so runs and
+differentiates everywhere; it is declared here so a backend may override it with a fused
+kernel. Each ``OpDef`` carries everything the other layers derive from it:
+
+* ``signature`` — the kernel's calling convention: positional native arrays (or Python
+  scalars where ``note`` says so), then keyword attributes. Kernels are checked against
+  it when a plugin registers them.
+* ``meta`` — the shape/dtype inference (``ember.dispatch.meta``).
+* ``family`` — for ops whose public function is generated (``ember/ops``): how it
+  promotes its inputs. ``function`` / ``method`` / ``inplace_method`` / ``aliases`` say
+  which public names exist (``ember.<name>``, ``Tensor.<name>``, ``Tensor.<name>_``);
+  ``doc`` is the phrase their docstrings are made from.
+* ``rule`` — the derivative, attached by ``ember/ops/derivatives.py``; an op declared
+  ``differentiable=False`` has none on purpose (a test holds every float primitive to one
+  or the other).
 """
 from __future__ import annotations
+
+from ember.dispatch import meta as M
 
 PRIMITIVE, COMPOSITE = "primitive", "composite"
 
 #: marks where an index tensor goes in the ``key`` of ``index`` / ``index_put``
 INDEX_SLOT = "<index>"
 
+#: families whose public functions ``ember/ops`` generates from the table
+FLOAT_UNARY = "float_unary"      # f(input): integer inputs are computed in the default float dtype
+ROUNDING = "rounding"            # f(input): integer inputs are already whole and come back as copies
+COMPARISON = "comparison"        # f(input, other): promoted operands, a bool result
+LOGICAL = "logical"              # f(input, other): any dtypes, a bool result
+BITWISE = "bitwise"              # f(input, other): integer or bool operands, promoted
+
+
+class Params:
+    """A kernel calling convention parsed from its signature string."""
+    __slots__ = ("positional", "varargs", "keywords")
+
+    def __init__(self, signature: str):
+        inner = signature.strip()[1:-1]
+        names = [p.strip() for p in inner.split(",") if p.strip()]
+        self.positional, self.varargs, self.keywords = [], None, []
+        keyword_only = False
+        for name in names:
+            if name == "*":
+                keyword_only = True
+            elif name.startswith("*"):
+                self.varargs, keyword_only = name[1:], True
+            elif keyword_only:
+                self.keywords.append(name)
+            else:
+                self.positional.append(name)
+        self.positional, self.keywords = tuple(self.positional), tuple(self.keywords)
+
 
 class OpDef:
-    __slots__ = ("name", "kind", "signature", "view", "inplace", "kernels", "resolved", "rule")
+    __slots__ = ("name", "kind", "signature", "params", "note", "meta", "view", "inplace", "family",
+                 "function", "method", "inplace_method", "aliases", "doc", "differentiable",
+                 "decomposition", "kernels", "resolved", "rule")
 
-    def __init__(self, name, kind, signature, *, view=False, inplace=False):
+    def __init__(self, name, kind, signature, *, meta, note="", view=False, inplace=False, family=None,
+                 function=False, method=False, inplace_method=False, aliases=(), doc="", differentiable=True):
         self.name = name
         self.kind = kind
         self.signature = signature
-        self.view = view          # output aliases the first input's memory
-        self.inplace = inplace    # kernel may write into its first input (and return it)
-        self.kernels = {}         # dispatch key -> kernel, filled at registration
-        self.resolved = {}        # device type -> kernel actually run (cache)
-        self.rule = None          # derivative rule, set by ember.core.derivatives
+        self.params = Params(signature)
+        self.note = note
+        self.meta = meta                  # shape/dtype inference: ember.dispatch.meta
+        self.view = view                  # output aliases the first input's memory
+        self.inplace = inplace            # kernel may write into its first input (and return it)
+        self.family = family              # generated public function (see the constants above)
+        self.function = function          # ember.<name> exists
+        self.method = method              # Tensor.<name> exists
+        self.inplace_method = inplace_method  # Tensor.<name>_ exists
+        self.aliases = aliases            # other public names of the same function
+        self.doc = doc                    # what the op computes, for generated docstrings
+        self.differentiable = differentiable  # False: no derivative, by design
+        self.decomposition = None         # a composite's implementation, set by ember/ops
+        self.kernels = {}                 # dispatch key -> kernel, filled at registration
+        self.resolved = {}                # device type -> kernel actually run (cache)
+        self.rule = None                  # derivative rule, set by ember/ops/derivatives.py
 
     def __repr__(self):
         return f"<{self.kind} op {self.name}{self.signature}>"
@@ -34,80 +89,128 @@ class OpDef:
 OPS: dict[str, OpDef] = {}
 
 
-def _declare(kind, names, signature, **flags):
+def _declare(kind, names, signature, *, docs=None, **fields):
     for name in names.split():
-        OPS[name] = OpDef(name, kind, signature, **flags)
+        OPS[name] = OpDef(name, kind, signature, doc=(docs or {}).get(name, ""), **fields)
 
 
 # ---------------------------------------------------------------- elementwise
-_declare(PRIMITIVE, """neg abs sign sqrt rsqrt exp exp2 expm1 log log2 log10 log1p
-    sin cos tan asin acos atan sinh cosh tanh sigmoid relu erf erfinv
-    floor ceil trunc reciprocal isnan isinf logical_not bitwise_not""", "(x)")
-_declare(PRIMITIVE, "round", "(x, *, decimals)")
-_declare(PRIMITIVE, """add sub mul div pow atan2 remainder fmod maximum minimum
-    eq ne lt le gt ge logical_and logical_or logical_xor
-    bitwise_and bitwise_or bitwise_xor bitwise_left_shift bitwise_right_shift""",
-         "(x, y)  # either may be a Python scalar")
-_declare(PRIMITIVE, "div_rounding", "(x, y, *, mode)  # mode 'trunc' or 'floor'")
-_declare(PRIMITIVE, "where", "(cond, x, y)")
-_declare(PRIMITIVE, "cast", "(x, *, dtype)")
+_FLOAT_UNARY_DOCS = {
+    "sqrt": "the square root", "rsqrt": "the reciprocal of the square root", "exp": "the exponential",
+    "exp2": "two to the power of", "expm1": "exp(x) - 1, accurate near 0, of", "log": "the natural logarithm",
+    "log2": "the base-2 logarithm", "log10": "the base-10 logarithm",
+    "log1p": "log(1 + x), accurate near 0, of", "sin": "the sine", "cos": "the cosine", "tan": "the tangent",
+    "asin": "the inverse sine", "acos": "the inverse cosine", "atan": "the inverse tangent",
+    "sinh": "the hyperbolic sine", "cosh": "the hyperbolic cosine", "tanh": "the hyperbolic tangent",
+    "sigmoid": "the logistic sigmoid 1 / (1 + exp(-x))", "erf": "the error function",
+    "erfinv": "the inverse error function", "reciprocal": "the reciprocal 1 / x",
+}
+_declare(PRIMITIVE, " ".join(_FLOAT_UNARY_DOCS), "(x)", meta=M.same, family=FLOAT_UNARY, function=True,
+         method=True, inplace_method=True, docs=_FLOAT_UNARY_DOCS)
+OPS["asin"].aliases, OPS["acos"].aliases, OPS["atan"].aliases = ("arcsin",), ("arccos",), ("arctan",)
+_declare(PRIMITIVE, "floor ceil trunc", "(x)", meta=M.same, family=ROUNDING, function=True, method=True,
+         inplace_method=True, docs={"floor": "rounds down to the nearest integer",
+                                    "ceil": "rounds up to the nearest integer",
+                                    "trunc": "rounds toward zero to the nearest integer"})
+OPS["trunc"].aliases = ("fix",)
+_declare(PRIMITIVE, "neg abs sign", "(x)", meta=M.same)
+_declare(PRIMITIVE, "relu", "(x)", meta=M.same)
+_declare(PRIMITIVE, "bitwise_not", "(x)", meta=M.same)
+_declare(PRIMITIVE, "logical_not", "(x)", meta=M.to_bool)
+_declare(PRIMITIVE, "isnan isinf", "(x)", meta=M.to_bool)
+_declare(PRIMITIVE, "round", "(x, *, decimals)", meta=M.same)
+_declare(PRIMITIVE, "add sub mul div pow atan2 remainder fmod maximum minimum", "(x, y)",
+         note="either may be a Python scalar", meta=M.elementwise)
+_declare(PRIMITIVE, "eq ne lt le gt ge", "(x, y)", note="either may be a Python scalar", meta=M.compare,
+         family=COMPARISON, function=True, method=True, inplace_method=True,
+         docs={"eq": "equal to", "ne": "not equal to", "lt": "less than", "le": "less than or equal to",
+               "gt": "greater than", "ge": "greater than or equal to"})
+OPS["ne"].aliases, OPS["lt"].aliases, OPS["le"].aliases = ("not_equal",), ("less",), ("less_equal",)
+OPS["gt"].aliases, OPS["ge"].aliases = ("greater",), ("greater_equal",)
+_declare(PRIMITIVE, "logical_and logical_or logical_xor", "(x, y)", note="either may be a Python scalar",
+         meta=M.compare, family=LOGICAL, function=True, method=True, inplace_method=True,
+         docs={"logical_and": "and", "logical_or": "or", "logical_xor": "exclusive or"})
+_declare(PRIMITIVE, "bitwise_and bitwise_or bitwise_xor bitwise_left_shift bitwise_right_shift", "(x, y)",
+         note="either may be a Python scalar", meta=M.elementwise, family=BITWISE, function=True, method=True,
+         inplace_method=True, docs={"bitwise_and": "and", "bitwise_or": "or", "bitwise_xor": "exclusive or",
+                                    "bitwise_left_shift": "left shift", "bitwise_right_shift": "right shift"})
+_declare(PRIMITIVE, "div_rounding", "(x, y, *, mode)", note="mode 'trunc' or 'floor'", meta=M.elementwise)
+_declare(PRIMITIVE, "where", "(cond, x, y)", meta=M.where)
+_declare(PRIMITIVE, "cast", "(x, *, dtype)", meta=M.cast)
 
 # ---------------------------------------------------------------- reductions and scans
-_declare(PRIMITIVE, "sum prod amax amin all any", "(x, *, dims, keepdim)  # dims: tuple, () = all")
-_declare(PRIMITIVE, "argmax argmin", "(x, *, dim, keepdim)  # dim None = flattened")
-_declare(PRIMITIVE, "cumsum cumprod", "(x, *, dim)")
+_declare(PRIMITIVE, "sum prod", "(x, *, dims, keepdim)", note="dims: a tuple of axes, () = all",
+         meta=M.reduction)
+_declare(PRIMITIVE, "amax amin", "(x, *, dims, keepdim)", note="dims as for sum", meta=M.extremum)
+_declare(PRIMITIVE, "all any", "(x, *, dims, keepdim)", note="dims as for sum", meta=M.logical_reduction)
+_declare(PRIMITIVE, "argmax argmin", "(x, *, dim, keepdim)", note="dim None = flattened",
+         meta=M.arg_reduction)
+_declare(PRIMITIVE, "cumsum cumprod", "(x, *, dim)", meta=M.scan)
 
 # ---------------------------------------------------------------- linear algebra
-_declare(PRIMITIVE, "matmul", "(x, y)  # numpy matmul semantics, both at least 1-d")
-_declare(PRIMITIVE, "einsum", "(*operands, equation)")
+_declare(PRIMITIVE, "matmul", "(x, y)", note="numpy matmul semantics, both at least 1-d", meta=M.matmul)
+_declare(PRIMITIVE, "einsum", "(*operands, equation)", note="equation explicit: no ellipsis, output after ->",
+         meta=M.einsum)
 
 # ---------------------------------------------------------------- views (output aliases input)
-_declare(PRIMITIVE, "view", "(x, *, shape)  # error if not expressible as a view", view=True)
-_declare(PRIMITIVE, "permute", "(x, *, dims)", view=True)
-_declare(PRIMITIVE, "expand", "(x, *, shape)", view=True)
-_declare(PRIMITIVE, "basic_index", "(x, *, key)  # key: tuple of int/slice/None", view=True)
-_declare(PRIMITIVE, "diagonal", "(x, *, offset, dim1, dim2)", view=True)
+_declare(PRIMITIVE, "view", "(x, *, shape)", note="error if not expressible as a view", meta=M.view,
+         view=True)
+_declare(PRIMITIVE, "permute", "(x, *, dims)", meta=M.permute, view=True)
+_declare(PRIMITIVE, "expand", "(x, *, shape)", meta=M.view, view=True)
+_declare(PRIMITIVE, "basic_index", "(x, *, key)", note="key: tuple of int/slice/None", meta=M.basic_index,
+         view=True)
+_declare(PRIMITIVE, "diagonal", "(x, *, offset, dim1, dim2)", meta=M.diagonal, view=True)
 
 # ---------------------------------------------------------------- copies and layout
-_declare(PRIMITIVE, "clone", "(x)  # contiguous copy")
-_declare(PRIMITIVE, "flip", "(x, *, dims)")
-_declare(PRIMITIVE, "roll", "(x, *, shifts, dims)")
-_declare(PRIMITIVE, "cat", "(*xs, dim)")
-_declare(PRIMITIVE, "tril triu", "(x, *, diagonal)")
+_declare(PRIMITIVE, "clone", "(x)", note="contiguous copy", meta=M.same)
+_declare(PRIMITIVE, "flip", "(x, *, dims)", meta=M.same)
+_declare(PRIMITIVE, "roll", "(x, *, shifts, dims)", meta=M.same)
+_declare(PRIMITIVE, "cat", "(*xs, dim)", meta=M.cat)
+_declare(PRIMITIVE, "tril triu", "(x, *, diagonal)", meta=M.same)
 
 # ---------------------------------------------------------------- indexing
-_declare(PRIMITIVE, "index", "(x, *indices, key)  # int64 index tensors at INDEX_SLOT places of key, "
-         "slice(None) elsewhere; numpy's rules for where the indexed dims go")
-_declare(PRIMITIVE, "gather", "(x, index, *, dim)")
-_declare(PRIMITIVE, "scatter", "(x, index, src, *, dim, reduce)  # reduce None | 'add'; out of place")
-_declare(PRIMITIVE, "nonzero", "(x)  # (n, ndim) int64")
-_declare(PRIMITIVE, "sort", "(x, *, dim, descending, stable)  # -> (values, int64 indices); stable always allowed")
-_declare(PRIMITIVE, "unique", "(x, *, return_inverse, return_counts)  # flattened, sorted -> (values, inverse, counts)")
+_declare(PRIMITIVE, "index", "(x, *indices, key)", meta=M.index,
+         note="int64 index tensors at INDEX_SLOT places of key, slice(None) elsewhere; numpy's rules for "
+              "where the indexed dims go")
+_declare(PRIMITIVE, "gather", "(x, index, *, dim)", meta=M.gather)
+_declare(PRIMITIVE, "scatter", "(x, index, src, *, dim, reduce)", meta=M.same,
+         note="reduce None | 'add' | 'multiply' | 'amax' | 'amin'; src may be a scalar; out of place")
+_declare(PRIMITIVE, "nonzero", "(x)", note="(n, ndim) int64", meta=M.nonzero)
+_declare(PRIMITIVE, "sort", "(x, *, dim, descending, stable)", meta=M.sort,
+         note="-> (values, int64 indices); a stable order is always allowed")
+_declare(PRIMITIVE, "unique", "(x, *, return_inverse, return_counts)", meta=M.unique, differentiable=False, note="flattened, sorted -> (values, inverse, counts)")
 
 # ---------------------------------------------------------------- writes (the kernel may reuse its first argument)
-_declare(PRIMITIVE, "copy_", "(dst, src)  # src broadcastable to dst, may be a scalar; returns dst's new value",
-         inplace=True)
-_declare(PRIMITIVE, "index_put", "(x, values, *indices, key, accumulate)  # x with values written at the "
-         "indexed places (added when accumulate); key as for index", inplace=True)
+_declare(PRIMITIVE, "copy_", "(dst, src)", meta=M.same, inplace=True, differentiable=False,
+         note="src broadcastable to dst, may be a scalar; returns dst's new value (autograd: the core's "
+              "in-place write rebases the graph)")
+_declare(PRIMITIVE, "index_put", "(x, values, *indices, key, accumulate)", meta=M.same, inplace=True, note="x with values written at the indexed places (added when "
+                                          "accumulate); key as for index")
 
 # ---------------------------------------------------------------- creation and random
-_declare(PRIMITIVE, "full", "(*, shape, value, dtype, index)")
-_declare(PRIMITIVE, "arange", "(*, start, end, step, dtype, index)")
-_declare(PRIMITIVE, "philox_uniform philox_normal",
-         "(*, shape, dtype, seed, offset, index)  # ember's cross-device random stream")
+_declare(PRIMITIVE, "full", "(*, shape, value, dtype, index)", meta=M.full)
+_declare(PRIMITIVE, "arange", "(*, start, end, step, dtype, index)", meta=M.arange)
+_declare(PRIMITIVE, "philox_uniform philox_normal", "(*, shape, dtype, seed, offset, index)", meta=M.random,
+         note="ember's cross-device random stream: ember.dispatch.philox")
 
 # ---------------------------------------------------------------- composites a backend may fuse
-_declare(COMPOSITE, "softmax log_softmax", "(x, *, dim)")
+_declare(COMPOSITE, "softmax log_softmax", "(x, *, dim)", meta=M.same)
+_declare(COMPOSITE, "gelu", "(x, *, approximate)", note="approximate 'none' (erf) or 'tanh'", meta=M.same)
+_declare(COMPOSITE, "layer_norm", "(x, weight, bias, *, normalized_ndim, eps)", meta=M.layer_norm,
+         note="weight and bias may be None; -> (y, mean, rstd), mean and rstd of shape "
+              "x.shape[:-normalized_ndim], float32 for half-precision x")
 _declare(COMPOSITE, "adam_step", "(param, grad, exp_avg, exp_avg_sq, max_exp_avg_sq, *, lr, beta1, beta2, eps, "
-         "weight_decay, step, decoupled_weight_decay, amsgrad, maximize)  # one Adam/AdamW step; writes "
-         "param and the moments in place (None returned) or returns their new values "
-         "(param, exp_avg, exp_avg_sq, max_exp_avg_sq); max_exp_avg_sq is None unless amsgrad", inplace=True)
-_declare(COMPOSITE, "conv", "(x, weight, bias, *, stride, padding, dilation, groups)  # bias may be None; "
-         "N-d by weight.ndim - 2; padding: symmetric amounts per spatial dim")
-_declare(COMPOSITE, "conv_transpose", "(x, weight, bias, *, stride, padding, output_padding, dilation, groups)  "
-         "# weight (C_in, C_out / groups, *kernel); bias may be None")
-_declare(COMPOSITE, "max_pool", "(x, *, kernel, stride, padding, dilation, output_size)  # -> (values, int64 "
-         "row-major positions of the picked elements in each input plane); N-d by len(kernel)")
+         "weight_decay, step, decoupled_weight_decay, amsgrad, maximize)", meta=M.adam_step, inplace=True,
+         differentiable=False,
+         note="one Adam/AdamW step; writes param and the moments in place (None returned) or returns their "
+              "new values (param, exp_avg, exp_avg_sq, max_exp_avg_sq); max_exp_avg_sq is None unless amsgrad")
+_declare(COMPOSITE, "conv", "(x, weight, bias, *, stride, padding, dilation, groups)", meta=M.conv,
+         note="bias may be None; N-d by weight.ndim - 2; padding: symmetric amounts per spatial dim")
+_declare(COMPOSITE, "conv_transpose", "(x, weight, bias, *, stride, padding, output_padding, dilation, groups)",
+         meta=M.conv_transpose, note="weight (C_in, C_out / groups, *kernel); bias may be None")
+_declare(COMPOSITE, "max_pool", "(x, *, kernel, stride, padding, dilation, output_size)", meta=M.max_pool,
+         note="-> (values, int64 row-major positions of the picked elements in each input plane); "
+              "N-d by len(kernel)")
 
 
 def primitives():

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import importlib
 import importlib.metadata
+import inspect
 import os
 import traceback
 
@@ -42,6 +43,7 @@ class Registry:
         self.failures = []      # PluginFailure
         self.skipped = []       # entry points not selected by EMBER_BACKENDS
         self._pending = {}      # device type -> (plugin, name): kernels not registered yet
+        self._plugins = {}      # device type -> plugin module
 
     # ---- discovery
     def load(self):
@@ -61,11 +63,21 @@ class Registry:
                 continue
             self._load_plugin(name, source)
 
+    def _hook(self, plugin, name):
+        """The hook ``name`` of one plugin, called through the plugin manager (so a failing
+        plugin is attributed to itself and never breaks the others)."""
+        others = [p for p in self.manager.get_plugins() if p is not plugin]
+        return self.manager.subset_hook_caller(name, remove_plugins=others)
+
     def _load_plugin(self, name, source):
         try:
             plugin = importlib.import_module(source) if isinstance(source, str) else source.load()
             self.manager.register(plugin, name=name)
-            backend = plugin.ember_backend()
+            backend = self._hook(plugin, "ember_backend")()
+            if backend is None:
+                raise TypeError("its ember_backend hook returned nothing (is it marked with @hookimpl?)")
+            if not backend.device_type or not backend.dispatch_key:
+                raise TypeError(f"its Backend {type(backend).__name__} must set device_type and dispatch_key")
         except Exception as exc:  # a broken plugin must not break ember
             if self.manager.get_plugin(name) is not None:
                 self.manager.unregister(name=name)
@@ -74,6 +86,7 @@ class Registry:
             return
         self.backends[backend.device_type] = backend
         self.plugin_of[backend.device_type] = name
+        self._plugins[backend.device_type] = plugin
         self._pending[backend.device_type] = (plugin, name)  # registered at the first lookup
 
     def _register_pending(self, device_type):
@@ -91,17 +104,29 @@ class Registry:
             self._register_kernels(plugin, backend, name)
 
     def _register_kernels(self, plugin, backend, name):
-        def register(op_name, kernel):
-            op = OPS.get(op_name)
-            if op is None:
-                raise KeyError(f"plugin '{name}' registers a kernel for unknown op '{op_name}'")
-            op.kernels[backend.dispatch_key] = kernel
-            op.resolved.clear()
         try:
-            plugin.ember_register_kernels(backend=backend, register=register)
+            table = self._hook(plugin, "ember_kernels")(backend=backend)
+            if table is None:
+                raise TypeError("its ember_kernels hook returned no kernel table")
+            for op_name, kernel in table.items():
+                op = OPS.get(op_name)
+                if op is None:
+                    raise KeyError(f"plugin '{name}' registers a kernel for unknown op '{op_name}'")
+                check_kernel_signature(op, kernel, name)
+                op.kernels[backend.dispatch_key] = kernel
+                op.resolved.clear()
         except Exception as exc:
             self.failures.append(PluginFailure(name, f"kernel registration failed: {type(exc).__name__}: {exc}",
                                                traceback.format_exc()))
+
+    def kernel_names(self, device_type) -> frozenset | None:
+        """The op names a backend has kernels for, available or not (None: it cannot say)."""
+        self.load()
+        backend = self.backends[device_type]
+        if device_type not in self._pending:  # registered: read the dispatch table itself
+            return frozenset(n for n, op in OPS.items() if backend.dispatch_key in op.kernels)
+        names = self._hook(self._plugins[device_type], "ember_kernel_names")(backend=backend)
+        return None if names is None else frozenset(names)
 
     def register_plugin(self, plugin, name):
         """Register a plugin object at run time (tests, notebooks)."""
@@ -135,6 +160,48 @@ class Registry:
         if reason is not None:
             raise RuntimeError(f"device '{device_type}' is not available: {reason}")
         return backend
+
+
+def check_kernel_signature(op, kernel, plugin_name):
+    """Raise TypeError unless ``kernel`` accepts ``op``'s calling convention.
+
+    A kernel written as ``(*args, **kwargs)`` (a wrapper) is accepted as is; one that names
+    its parameters must take the op's positional inputs and every keyword attribute.
+    """
+    try:
+        sig = inspect.signature(kernel)
+    except (TypeError, ValueError):  # a builtin without a signature (numpy ufuncs): positional only
+        if op.params.keywords:
+            raise TypeError(f"plugin '{plugin_name}': the kernel for op '{op.name}' must take the keyword "
+                            f"attributes {', '.join(op.params.keywords)}") from None
+        return
+    kinds = {p.name: p.kind for p in sig.parameters.values()}
+    takes_var_positional = inspect.Parameter.VAR_POSITIONAL in kinds.values()
+    takes_var_keyword = inspect.Parameter.VAR_KEYWORD in kinds.values()
+    positional = [n for n, k in kinds.items()
+                  if k in (inspect.Parameter.POSITIONAL_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD)]
+    needed = len(op.params.positional)
+    if not takes_var_positional:
+        if len(positional) < needed:
+            missing = op.params.positional[len(positional)]
+            raise TypeError(f"plugin '{plugin_name}': the kernel for op '{op.name}' takes {len(positional)} "
+                            f"positional input(s); the op passes {needed} (missing '{missing}'), "
+                            f"signature {op.signature}")
+        if op.params.varargs is not None:
+            raise TypeError(f"plugin '{plugin_name}': the kernel for op '{op.name}' must take "
+                            f"*{op.params.varargs} (signature {op.signature})")
+    if takes_var_keyword:
+        return
+    for keyword in op.params.keywords:
+        if keyword not in kinds or kinds[keyword] == inspect.Parameter.POSITIONAL_ONLY:
+            raise TypeError(f"plugin '{plugin_name}': the kernel for op '{op.name}' has no keyword parameter "
+                            f"'{keyword}' (signature {op.signature})")
+    required = [n for n, p in sig.parameters.items()
+                if p.default is inspect.Parameter.empty and p.kind == inspect.Parameter.KEYWORD_ONLY
+                and n not in op.params.keywords]
+    if required:
+        raise TypeError(f"plugin '{plugin_name}': the kernel for op '{op.name}' requires keyword parameter "
+                        f"'{required[0]}', which the op does not pass (signature {op.signature})")
 
 
 class _Loaded:

@@ -39,13 +39,19 @@ def _forced_cpu_ops() -> set:
     return {s.strip() for s in os.environ.get("EMBER_FORCE_CPU_OPS", "").split(",") if s.strip()}
 
 
+def DECOMPOSE(*args, **attrs):
+    """What ``resolve`` gives for a composite the device does not override: run its decomposition
+    (``OpDef.decomposition``, on Tensors) instead of a kernel. Calling it is a bug in the caller."""
+    raise RuntimeError("a composite without a fused kernel was called as a kernel; run its decomposition "
+                       "(ember.ops.reduction.run_composite)")
+
+
 def resolve(op: OpDef, device_type: str):
-    """The kernel that runs ``op`` on ``device_type``; None for a composite with no override."""
+    """The kernel that runs ``op`` on ``device_type`` (cached); ``DECOMPOSE`` for a composite the
+    device does not override."""
     kernel = op.resolved.get(device_type)
     if kernel is None:
-        kernel = _resolve_uncached(op, device_type)
-        if kernel is not None:
-            op.resolved[device_type] = kernel
+        kernel = op.resolved[device_type] = _resolve_uncached(op, device_type)
     return kernel
 
 
@@ -56,10 +62,12 @@ def _resolve_uncached(op: OpDef, device_type: str):
     if kernel is not None and not forced:
         return kernel
     if op.kind == COMPOSITE and not forced:
-        return None
+        return DECOMPOSE
     cpu_kernel = op.kernels.get(REGISTRY.backend("cpu").dispatch_key)
     can_fall_back = (device_type != "cpu" and cpu_kernel is not None and not op.view
                      and (backend.allow_cpu_fallback or forced))
+    if op.kind == COMPOSITE and (cpu_kernel is None or not can_fall_back):
+        return DECOMPOSE  # forced to the CPU, but the CPU runs the decomposition too
     if can_fall_back and (forced or not _strict()):
         return _make_fallback(op, backend, cpu_kernel, warn=not forced)
     plugin = REGISTRY.plugin_of.get(device_type, "?")
@@ -144,18 +152,24 @@ def format_fallback_report() -> str:
     return "\n".join(lines)
 
 
-def coverage(device_type: str) -> dict:
-    """{op name: 'native' | 'composite' | 'fallback' | 'missing'} from the dispatch table."""
-    from ember.dispatch.ops import OPS
+def coverage(device_type: str) -> dict | None:
+    """{op name: 'native' | 'composite' | 'fallback' | 'missing'} for a backend, available or not.
+
+    An available backend answers from the dispatch table; an unavailable one from the
+    kernel names its plugin declares (``ember_kernel_names``). None when it declares none.
+    """
     backend = REGISTRY.backend(device_type)
-    cpu_key = REGISTRY.backend("cpu").dispatch_key
+    names = REGISTRY.kernel_names(device_type)
+    if names is None:
+        return None
+    cpu_names = REGISTRY.kernel_names("cpu")
     result = {}
     for name, op in OPS.items():
-        if backend.dispatch_key in op.kernels:
+        if name in names:
             result[name] = "native"
         elif op.kind == COMPOSITE:
             result[name] = "composite"
-        elif device_type != "cpu" and backend.allow_cpu_fallback and not op.view and cpu_key in op.kernels:
+        elif device_type != "cpu" and backend.allow_cpu_fallback and not op.view and name in cpu_names:
             result[name] = "fallback"
         else:
             result[name] = "missing"

@@ -3,30 +3,32 @@
 Two composites carry all of them, for any number of spatial dims:
 
 * ``conv`` (x, weight, bias; stride, padding, dilation, groups): im2col built from strided
-  slices of the padded input (``_windows``), then one matmul batched over the groups.
+  slices of the padded input (``windows``), then one matmul batched over the groups.
 * ``conv_transpose`` (same, plus output_padding): zeros inserted between input elements,
   then ``conv`` with the flipped, transposed kernel.
 
 Both are declared in the op table, so a backend may run a fused kernel instead (the CPU
 plugin does); the composites here stay the reference those kernels are tested against.
-Their derivatives (``ember/core/derivatives.py``) are again ``conv`` / ``conv_transpose``
+Their derivatives (``ember/ops/derivatives.py``) are again ``conv`` / ``conv_transpose``
 calls built by ``conv_input_grad``, ``conv_weight_grad`` and friends below, so backward
-uses the fused kernels too and double backward works.
+uses the fused kernels too and double backward works. ``ember.nn.functional`` re-exports
+the public functions.
 """
 from __future__ import annotations
 
 import itertools
 
-import ember
+from ember.core.tensor import Tensor
 from ember.dispatch.ops import OPS
-from ember.nn.functional.sampling import _ntuple, _pad_constant
+from ember.ops.creation import ntuple as _ntuple, zeros
+from ember.ops.linalg import matmul
+from ember.ops.public import public
 from ember.ops.reduction import run_composite
-
-__all__ = ["conv1d", "conv2d", "conv3d", "conv_transpose1d", "conv_transpose2d", "conv_transpose3d"]
+from ember.ops.shape import constant_pad_nd as _pad_constant, flip, stack
 
 
 # ---------------------------------------------------------------- building blocks
-def _windows(x, kernel, stride, dilation, kernel_last=False):
+def windows(x, kernel, stride, dilation, kernel_last=False):
     """Sliding windows of an already padded (N, C, *S): (N, C, prod(kernel), *out), or
     (N, C, *out, prod(kernel)) with ``kernel_last`` (what a reduction over each window wants)."""
     nd = len(kernel)
@@ -54,7 +56,7 @@ def _windows(x, kernel, stride, dilation, kernel_last=False):
             slice(offsets[i] * dilation[i], offsets[i] * dilation[i] + (out[i] - 1) * stride[i] + 1, stride[i])
             for i in range(nd))
         pieces.append(x[key])
-    return ember.stack(pieces, -1 if kernel_last else 2)
+    return stack(pieces, -1 if kernel_last else 2)
 
 
 def _dilate(x, stride):
@@ -64,8 +66,8 @@ def _dilate(x, stride):
             continue
         dim = 2 + i
         size = x.shape[dim]
-        zeros = ember.zeros(x.shape, dtype=x.dtype, device=x.device)
-        spread = ember.stack([x] + [zeros] * (s - 1), dim + 1)
+        gap = zeros(x.shape, dtype=x.dtype, device=x.device)
+        spread = stack([x] + [gap] * (s - 1), dim + 1)
         shape = list(x.shape)
         shape[dim] = size * s
         x = spread.reshape(shape).narrow(dim, 0, (size - 1) * s + 1)
@@ -81,7 +83,7 @@ def _conv_reference(x, weight, bias, *, stride, padding, dilation, groups):
             amounts += [p, p]
         x = _pad_constant(x, tuple(amounts), 0)
     kernel = tuple(weight.shape[2:])
-    cols = _windows(x, kernel, stride, dilation)              # (N, C, K, *out)
+    cols = windows(x, kernel, stride, dilation)              # (N, C, K, *out)
     n, c, k = cols.shape[:3]
     out_sizes = tuple(cols.shape[3:])
     length = 1
@@ -90,7 +92,7 @@ def _conv_reference(x, weight, bias, *, stride, padding, dilation, groups):
     o_channels = weight.shape[0]
     cols = cols.reshape(n, groups, (c // groups) * k, length)
     w = weight.reshape(groups, o_channels // groups, (c // groups) * k)
-    out = ember.matmul(w, cols).reshape(n, o_channels, *out_sizes)
+    out = matmul(w, cols).reshape(n, o_channels, *out_sizes)
     if bias is not None:
         out = out + bias.reshape(o_channels, *([1] * nd))
     return out
@@ -103,7 +105,7 @@ def _transposed_weight(weight, groups):
     kernel = tuple(weight.shape[2:])
     w = weight.reshape(groups, c_in // groups, c_out_g, *kernel).transpose(1, 2)
     w = w.reshape(groups * c_out_g, c_in // groups, *kernel)
-    return ember.flip(w, tuple(range(2, 2 + nd)))
+    return flip(w, tuple(range(2, 2 + nd)))
 
 
 def _conv_transpose_reference(x, weight, bias, *, stride, padding, output_padding, dilation, groups):
@@ -120,13 +122,17 @@ def _conv_transpose_reference(x, weight, bias, *, stride, padding, output_paddin
                            dilation=dilation, groups=groups)
 
 
+OPS["conv"].decomposition = _conv_reference
+OPS["conv_transpose"].decomposition = _conv_transpose_reference
+
+
 def _conv(x, weight, bias, *, stride, padding, dilation, groups):
-    return run_composite(OPS["conv"], _conv_reference, x, weight, bias, stride=tuple(stride),
+    return run_composite(OPS["conv"], x, weight, bias, stride=tuple(stride),
                          padding=tuple(padding), dilation=tuple(dilation), groups=groups)
 
 
 def _conv_transpose(x, weight, bias, *, stride, padding, output_padding, dilation, groups):
-    return run_composite(OPS["conv_transpose"], _conv_transpose_reference, x, weight, bias,
+    return run_composite(OPS["conv_transpose"], x, weight, bias,
                          stride=tuple(stride), padding=tuple(padding), output_padding=tuple(output_padding),
                          dilation=tuple(dilation), groups=groups)
 
@@ -178,7 +184,7 @@ def bias_grad(grad):
 
 # ---------------------------------------------------------------- argument checks
 def _prepare(input, weight, bias, nd, name):
-    if not isinstance(input, ember.Tensor) or not isinstance(weight, ember.Tensor):
+    if not isinstance(input, Tensor) or not isinstance(weight, Tensor):
         raise TypeError(f"{name}(): argument 'input' and 'weight' must be Tensors, got "
                         f"{type(input).__name__} and {type(weight).__name__}")
     if input.ndim not in (nd + 1, nd + 2):
@@ -298,33 +304,39 @@ def _conv_transposend(input, weight, bias, stride, padding, output_padding, grou
 
 
 # ---------------------------------------------------------------- public functions
+@public
 def conv1d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
     """1-d convolution over (N, C, L) or (C, L)."""
     return _convnd(input, weight, bias, stride, padding, dilation, groups, 1, "conv1d")
 
 
+@public
 def conv2d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
     """2-d convolution over (N, C, H, W) or (C, H, W)."""
     return _convnd(input, weight, bias, stride, padding, dilation, groups, 2, "conv2d")
 
 
+@public
 def conv3d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
     """3-d convolution over (N, C, D, H, W) or (C, D, H, W)."""
     return _convnd(input, weight, bias, stride, padding, dilation, groups, 3, "conv3d")
 
 
+@public
 def conv_transpose1d(input, weight, bias=None, stride=1, padding=0, output_padding=0, groups=1, dilation=1):
     """1-d transposed convolution; weight is (C_in, C_out / groups, k)."""
     return _conv_transposend(input, weight, bias, stride, padding, output_padding, groups, dilation, 1,
                              "conv_transpose1d")
 
 
+@public
 def conv_transpose2d(input, weight, bias=None, stride=1, padding=0, output_padding=0, groups=1, dilation=1):
     """2-d transposed convolution; weight is (C_in, C_out / groups, kh, kw)."""
     return _conv_transposend(input, weight, bias, stride, padding, output_padding, groups, dilation, 2,
                              "conv_transpose2d")
 
 
+@public
 def conv_transpose3d(input, weight, bias=None, stride=1, padding=0, output_padding=0, groups=1, dilation=1):
     """3-d transposed convolution; weight is (C_in, C_out / groups, kd, kh, kw)."""
     return _conv_transposend(input, weight, bias, stride, padding, output_padding, groups, dilation, 3,

@@ -6,41 +6,36 @@ import numbers
 import numpy as np
 
 from ember.core import dtype as dt
-from ember.core.autograd import GRAD_MODE, Node, edge_of
-from ember.core.call import backend_of, call
+from ember.core.call import backend_of, call, cast
 from ember.core.device import as_device
 from ember.core.device import device as Device
 from ember.core.tensor import Tensor, make_tensor
-from ember.dispatch.meta import as_shape
+from ember.core.transfer import (CPU, canonical_device, check_dtype_supported, create, from_host,
+                                 record_transfer, to_device, to_numpy)
 from ember.dispatch.ops import OPS
-from ember.dispatch.table import resolve
+from ember.ops.public import public
 
-CPU = Device("cpu")
-_CANONICAL = {}  # (type, index) -> the Device object tensors on it carry
+def as_shape(size) -> tuple:
+    """A shape from the forms PyTorch accepts: f(2, 3), f((2, 3)), f([2, 3]), f(ember.Size)."""
+    if len(size) == 1 and not isinstance(size[0], int):
+        size = size[0]
+        if isinstance(size, Tensor):
+            size = size.tolist()
+    return tuple(int(s) for s in size)
 
 
-def canonical_device(device) -> Device:
-    """The one Device object for ``device`` (None = CPU), with the backend's default index."""
-    if device is None:
-        return CPU
-    if isinstance(device, Device):
-        key = (device.type, device.index)
-    elif isinstance(device, str):
-        key = device
-    else:
-        d = Device(device)
-        key = (d.type, d.index)
-    found = _CANONICAL.get(key)
-    if found is None:
-        d = as_device(device) if not isinstance(device, tuple) else Device(*device)
-        backend = backend_of(d.type)
-        index = backend.canonical_index(d.index)
-        if index is not None and index >= backend.device_count():
-            raise RuntimeError(f"device '{d}' is out of range: {d.type} has {backend.device_count()} device(s)")
-        found = CPU if d.type == "cpu" else _CANONICAL.setdefault((d.type, index), Device(d.type, index))
-        if d.index is not None or not backend.index_follows_current_device:
-            _CANONICAL[key] = found  # 'cuda' alone is not cached: it means the current device
-    return found
+def ntuple(value, n, name) -> tuple:
+    """``value`` as a tuple of ``n`` ints (an int or a 1-element sequence is repeated), as
+    kernel_size / stride / padding arguments are given; ``name`` is used in the error."""
+    if isinstance(value, numbers.Integral):
+        return (int(value),) * n
+    value = tuple(int(v) for v in value)
+    if len(value) == 1:
+        return value * n
+    if len(value) != n:
+        raise RuntimeError(f"expected {name} to be a single integer value or a list of {n} values, "
+                           f"but got {name}={list(value)}")
+    return value
 
 
 def _resolve_dtype(dtype, default=None):
@@ -55,39 +50,6 @@ def _resolve_dtype(dtype, default=None):
     if dtype is bool:
         return dt.bool_
     return dt.from_numpy_dtype(dtype)
-
-
-def _check_dtype_supported(dtype, device):
-    backend = backend_of(device.type)
-    if dtype not in backend.supported_dtypes(device.index):
-        raise backend.unsupported_dtype_error(dtype, device)
-
-
-def create(op_name, device, requires_grad=False, **attrs):
-    """Run a creation kernel (no tensor inputs) on ``device``."""
-    device = canonical_device(device)
-    shape = attrs.get("shape")
-    if shape is not None and any(s < 0 for s in shape):
-        bad = next(s for s in shape if s < 0)
-        raise RuntimeError(f"Trying to create tensor with negative dimension {bad}: {list(shape)}")
-    op = OPS[op_name]
-    kernel = op.resolved.get(device.type) or resolve(op, device.type)
-    backend = backend_of(device.type)
-    native = backend.normalize(kernel(index=device.index, **attrs))
-    t = make_tensor(native, backend.dtype_of(native), device)
-    if requires_grad:
-        t.requires_grad_(True)
-    return t
-
-
-def from_host(array: np.ndarray, device=None, requires_grad=False) -> Tensor:
-    """A tensor on ``device`` holding a copy of a numpy array."""
-    device = canonical_device(device)
-    backend = backend_of(device.type)
-    t = make_tensor(backend.from_numpy(array, device.index), dt.from_numpy_dtype(array.dtype), device)
-    if requires_grad:
-        t.requires_grad_(True)
-    return t
 
 
 # ---------------------------------------------------------------- from data
@@ -110,6 +72,7 @@ def _infer_numpy(data):
     return arr
 
 
+@public
 def tensor(data, *, dtype=None, device=None, requires_grad=False, pin_memory=False) -> Tensor:
     arr = _infer_numpy(data)
     if dtype is not None:
@@ -123,6 +86,7 @@ def tensor(data, *, dtype=None, device=None, requires_grad=False, pin_memory=Fal
     return _pin_tensor(out) if pin_memory else out
 
 
+@public(aliases=("asarray",))
 def as_tensor(data, dtype=None, device=None) -> Tensor:
     if isinstance(data, Tensor):
         out = data
@@ -137,9 +101,7 @@ def as_tensor(data, dtype=None, device=None) -> Tensor:
     return tensor(data, dtype=dtype, device=device)
 
 
-asarray = as_tensor
-
-
+@public
 def from_numpy(array: np.ndarray) -> Tensor:
     """A CPU tensor sharing memory with ``array``."""
     if not isinstance(array, np.ndarray):
@@ -147,6 +109,7 @@ def from_numpy(array: np.ndarray) -> Tensor:
     return make_tensor(array, dt.from_numpy_dtype(array.dtype), CPU)
 
 
+@public
 def from_dlpack(obj) -> Tensor:
     if isinstance(obj, Tensor):
         return obj
@@ -154,6 +117,7 @@ def from_dlpack(obj) -> Tensor:
 
 
 # ---------------------------------------------------------------- filled tensors
+@public
 def full(size, fill_value, *, dtype=None, device=None, requires_grad=False, layout=None, out=None) -> Tensor:
     if dtype is None:
         dtype = dt.scalar_dtype(fill_value) if not isinstance(fill_value, bool) else dt.bool_
@@ -161,16 +125,19 @@ def full(size, fill_value, *, dtype=None, device=None, requires_grad=False, layo
     return create("full", device, requires_grad, shape=as_shape((size,)), value=fill_value, dtype=dtype)
 
 
+@public
 def zeros(*shape, size=None, dtype=None, device=None, requires_grad=False, layout=None, out=None) -> Tensor:
     shape = as_shape(shape if size is None else (size,))  # zeros(2, 3), zeros((2, 3)), zeros(size=(2, 3))
     return create("full", device, requires_grad, shape=shape, value=0, dtype=_resolve_dtype(dtype))
 
 
+@public
 def ones(*shape, size=None, dtype=None, device=None, requires_grad=False, layout=None, out=None) -> Tensor:
     shape = as_shape(shape if size is None else (size,))
     return create("full", device, requires_grad, shape=shape, value=1, dtype=_resolve_dtype(dtype))
 
 
+@public
 def empty(*shape, size=None, dtype=None, device=None, requires_grad=False, layout=None, pin_memory=False,
           memory_format=None, out=None) -> Tensor:
     result = zeros(*shape, size=size, dtype=dtype, device=device, requires_grad=requires_grad)
@@ -182,46 +149,56 @@ def _like(t, dtype, device):
             t.device if device is None else device)
 
 
+@public
 def zeros_like(input, *, dtype=None, device=None, requires_grad=False, memory_format=None) -> Tensor:
     dtype, device = _like(input, dtype, device)
     return create("full", device, requires_grad, shape=input._data.shape, value=0, dtype=dtype)
 
 
+@public
 def ones_like(input, *, dtype=None, device=None, requires_grad=False, memory_format=None) -> Tensor:
     dtype, device = _like(input, dtype, device)
     return create("full", device, requires_grad, shape=input._data.shape, value=1, dtype=dtype)
 
 
+@public
 def full_like(input, fill_value, *, dtype=None, device=None, requires_grad=False, memory_format=None) -> Tensor:
     dtype, device = _like(input, dtype, device)
     return create("full", device, requires_grad, shape=input._data.shape, value=fill_value, dtype=dtype)
 
 
+@public
 def empty_like(input, *, dtype=None, device=None, requires_grad=False, memory_format=None) -> Tensor:
     return zeros_like(input, dtype=dtype, device=device, requires_grad=requires_grad)
 
 
+@public(function=False, method=True)
 def new_tensor(self, data, *, dtype=None, device=None, requires_grad=False) -> Tensor:
     return tensor(data, dtype=dtype or self.dtype, device=device or self.device, requires_grad=requires_grad)
 
 
+@public(function=False, method=True)
 def new_zeros(self, *size, dtype=None, device=None, requires_grad=False) -> Tensor:
     return zeros(*size, dtype=dtype or self.dtype, device=device or self.device, requires_grad=requires_grad)
 
 
+@public(function=False, method=True)
 def new_ones(self, *size, dtype=None, device=None, requires_grad=False) -> Tensor:
     return ones(*size, dtype=dtype or self.dtype, device=device or self.device, requires_grad=requires_grad)
 
 
+@public(function=False, method=True)
 def new_full(self, size, fill_value, *, dtype=None, device=None, requires_grad=False) -> Tensor:
     return full(size, fill_value, dtype=dtype or self.dtype, device=device or self.device,
                 requires_grad=requires_grad)
 
 
+@public(function=False, method=True)
 def new_empty(self, *size, dtype=None, device=None, requires_grad=False) -> Tensor:
     return new_zeros(self, *size, dtype=dtype, device=device, requires_grad=requires_grad)
 
 
+@public
 def arange(start, end=None, step=1, *, dtype=None, device=None, requires_grad=False, out=None) -> Tensor:
     if end is None:
         start, end = 0, start
@@ -237,6 +214,7 @@ def arange(start, end=None, step=1, *, dtype=None, device=None, requires_grad=Fa
     return create("arange", device, requires_grad, start=start, end=end, step=step, dtype=_resolve_dtype(dtype))
 
 
+@public
 def linspace(start, end, steps, *, dtype=None, device=None, requires_grad=False, out=None) -> Tensor:
     if steps < 0:
         raise RuntimeError(f"number of steps must be non-negative, got {steps}")
@@ -253,12 +231,14 @@ def linspace(start, end, steps, *, dtype=None, device=None, requires_grad=False,
     return out.requires_grad_(True) if requires_grad else out
 
 
+@public
 def logspace(start, end, steps, base=10.0, *, dtype=None, device=None, requires_grad=False) -> Tensor:
     exps = linspace(start, end, steps, dtype=dt.float64, device=device)
     out = (base ** exps).to(_resolve_dtype(dtype))
     return out.requires_grad_(True) if requires_grad else out
 
 
+@public
 def eye(n, m=None, *, dtype=None, device=None, requires_grad=False, out=None) -> Tensor:
     m = n if m is None else m
     rows = arange(n, device=device).view(n, 1)
@@ -268,55 +248,6 @@ def eye(n, m=None, *, dtype=None, device=None, requires_grad=False, out=None) ->
 
 
 # ---------------------------------------------------------------- dtype and device conversion
-def cast(input: Tensor, dtype) -> Tensor:
-    dtype = _resolve_dtype(dtype)
-    if input.dtype is dtype:
-        return input
-    return call(OPS["cast"], input, dtype=dtype)
-
-
-class _TransferRule:
-    saves_inputs = ()
-    saves_output = False
-    node_name = "ToCopyBackward0"
-
-    def __init__(self, source_device):
-        self.source_device = source_device
-
-    def __call__(self, node, grad):
-        return (to_device(grad, self.source_device),)
-
-
-def to_device(input: Tensor, device, non_blocking=False) -> Tensor:
-    device = canonical_device(device)
-    if input.device == device:
-        return input
-    source = backend_of(input.device.type)
-    target = backend_of(device.type)
-    _check_dtype_supported(input.dtype, device)
-    if non_blocking and device.type == "cpu" and source.supports_non_blocking:
-        # queued into page-locked memory: the values are there after synchronize(), as in PyTorch
-        native = source.to_numpy(input._data, non_blocking=True)
-    else:
-        host = np.asarray(source.to_numpy(input._data), order="C")
-        if non_blocking and target.supports_non_blocking:
-            native = target.from_numpy(host, device.index, non_blocking=True)
-        else:
-            native = target.from_numpy(host, device.index)
-    out = make_tensor(native, input.dtype, device)
-    if input._rg and GRAD_MODE.enabled:
-        node = Node("ToCopyBackward0", _TransferRule(input.device), None, (edge_of(input),),
-                    ((input._data.shape, input.dtype, input.device),))
-        out.grad_fn = node
-        out._rg = True
-    return out
-
-
-def to_numpy(t: Tensor) -> np.ndarray:
-    """The tensor's values as a numpy array (shares memory for CPU tensors)."""
-    return backend_of(t.device.type).to_numpy(t._data)
-
-
 def _parse_to(args, kwargs):
     dtype = kwargs.pop("dtype", None)
     device = kwargs.pop("device", None)
@@ -339,6 +270,7 @@ def _parse_to(args, kwargs):
     return dtype, device, copy
 
 
+@public(function=False, method=True)
 def to(self, *args, **kwargs) -> Tensor:
     non_blocking = bool(kwargs.get("non_blocking", False))
     dtype, device, copy = _parse_to(args, dict(kwargs))
@@ -352,10 +284,12 @@ def to(self, *args, **kwargs) -> Tensor:
     return out
 
 
+@public(function=False, method=True)
 def cpu(self) -> Tensor:
     return to_device(self, CPU)
 
 
+@public(function=False, method=True)
 def cuda(self, device=None, non_blocking=False) -> Tensor:
     return to_device(self, "cuda" if device is None else (f"cuda:{device}" if isinstance(device, int) else device),
                      non_blocking)
@@ -373,20 +307,17 @@ def _pin_tensor(t: Tensor, device=None) -> Tensor:
     backend = _pinning_backend(device)
     if backend.is_pinned(t._data):
         return t
-    out = make_tensor(backend.pin(np.asarray(t._data, order="C")), t.dtype, CPU)
-    if t._rg and GRAD_MODE.enabled:
-        out.grad_fn = Node("ToCopyBackward0", _TransferRule(CPU), None, (edge_of(t),),
-                           ((t._data.shape, t.dtype, t.device),))
-        out._rg = True
-    return out
+    return record_transfer(make_tensor(backend.pin(np.asarray(t._data, order="C")), t.dtype, CPU), t)
 
 
+@public(function=False, method=True)
 def pin_memory(self, device=None) -> Tensor:
     """A copy of this CPU tensor in page-locked memory, from which copies to ``device``
     (default ``cuda``) can be asynchronous (``.to(device, non_blocking=True)``)."""
     return _pin_tensor(self, device)
 
 
+@public(function=False, method=True)
 def is_pinned(self, device=None) -> bool:
     if self.device.type != "cpu":
         return False
@@ -397,71 +328,87 @@ def is_pinned(self, device=None) -> bool:
     return backend.is_pinned(self._data)
 
 
+@public(name="float", function=False, method=True)
 def float_(self) -> Tensor:
     return cast(self, dt.float32)
 
 
+@public(function=False, method=True)
 def double(self) -> Tensor:
     return cast(self, dt.float64)
 
 
+@public(function=False, method=True)
 def half(self) -> Tensor:
     return cast(self, dt.float16)
 
 
+@public(function=False, method=True)
 def bfloat16(self) -> Tensor:
     return cast(self, dt.bfloat16)
 
 
+@public(function=False, method=True)
 def long(self) -> Tensor:
     return cast(self, dt.int64)
 
 
+@public(name="int", function=False, method=True)
 def int_(self) -> Tensor:
     return cast(self, dt.int32)
 
 
+@public(function=False, method=True)
 def short(self) -> Tensor:
     return cast(self, dt.int16)
 
 
+@public(function=False, method=True)
 def char(self) -> Tensor:
     return cast(self, dt.int8)
 
 
+@public(function=False, method=True)
 def byte(self) -> Tensor:
     return cast(self, dt.uint8)
 
 
+@public(name="bool", function=False, method=True)
 def bool_(self) -> Tensor:
     return cast(self, dt.bool_)
 
 
+@public(function=False, method=True)
 def type_as(self, other: Tensor) -> Tensor:
     return cast(self, other.dtype)
 
 
+@public(name="type", function=False, method=True)
 def type_(self, dtype=None):
     if dtype is None:
         return f"ember.{self.dtype.name}"
-    return cast(self, dtype)
+    return cast(self, _resolve_dtype(dtype))
 
 
 # ---------------------------------------------------------------- copies and aliases
+@public(method=True)
 def clone(input: Tensor, *, memory_format=None) -> Tensor:
     return call(OPS["clone"], input)
 
 
+@public(function=False, method=True)
 def contiguous(self, memory_format=None) -> Tensor:
     return self if is_contiguous(self) else call(OPS["clone"], self)
 
 
+@public(function=False, method=True)
 def is_contiguous(self, memory_format=None) -> bool:
     data = self._data
     flags = getattr(data, "flags", None)
     return True if flags is None else bool(flags.c_contiguous)
 
 
+@public(function=False, method=True)
 def detach(self) -> Tensor:
     out = _memory_alias(self)
     from ember.core.tensor import version_counter
@@ -483,6 +430,7 @@ def _memory_alias(self) -> Tensor:
     return out
 
 
+@public(function=False, method=True)
 def detach_(self) -> Tensor:
     self.grad_fn = None
     self._rg = False
@@ -497,9 +445,11 @@ def _set_data(self, value: Tensor):
     self._data, self.dtype, self.device = value._data, value.dtype, value.device
 
 
-data = property(_get_data, _set_data)
+public(property(_get_data, _set_data, doc="The tensor's values without its autograd history (shares memory)."),
+       name="data", function=False, method=True)
 
 
+@public(function=False, method=True)
 def numpy(self, *, force=False) -> np.ndarray:
     if self._rg and not force:
         raise RuntimeError("Can't call numpy() on Tensor that requires grad. Use tensor.detach().numpy() instead.")
@@ -509,6 +459,7 @@ def numpy(self, *, force=False) -> np.ndarray:
     return to_numpy(self)
 
 
+@public(function=False, method=True)
 def item(self):
     n = self.numel()
     if n != 1:
@@ -519,6 +470,7 @@ def item(self):
     return value
 
 
+@public(function=False, method=True)
 def tolist(self):
     arr = to_numpy(self)
     if self.dtype is dt.bfloat16:
@@ -526,43 +478,52 @@ def tolist(self):
     return arr.tolist()
 
 
+@public(function=False, method=True)
 def __array__(self, dtype=None, copy=None):
     arr = numpy(self) if self.device.type == "cpu" else to_numpy(self)
     return arr if dtype is None else arr.astype(dtype)
 
 
+@public(function=False, method=True)
 def __dlpack__(self, stream=None, **kwargs):
     if self._rg:
         raise RuntimeError("Can't export tensors that require gradient, use tensor.detach()")
     return self._data.__dlpack__(**({} if stream is None else {"stream": stream}), **kwargs)
 
 
+@public(function=False, method=True)
 def __dlpack_device__(self):
     return self._data.__dlpack_device__()
 
 
+@public(function=False, method=True)
 def __float__(self):
     return float(item(self))
 
 
+@public(function=False, method=True)
 def __int__(self):
     return int(item(self))
 
 
+@public(function=False, method=True)
 def __index__(self):
     if self.dtype.is_floating_point or self.dtype is dt.bool_ or self.numel() != 1:
         raise TypeError("only integer tensors of a single element can be converted to an index")
     return int(item(self))
 
 
+@public
 def is_floating_point(input: Tensor) -> bool:
     return input.dtype.is_floating_point
 
 
+@public
 def is_tensor(obj) -> bool:
     return isinstance(obj, Tensor)
 
 
+@public
 def numel(input: Tensor) -> int:
     return input.numel()
 

@@ -1,4 +1,4 @@
-"""One backward rule per differentiable primitive, written in ember ops.
+"""One backward rule per differentiable primitive (and fused composite), written in ember ops.
 
 A rule receives the graph node (saved inputs/output, attributes, input shapes) and
 the gradient of the output, and returns one gradient per input (None where there is
@@ -10,35 +10,30 @@ from __future__ import annotations
 
 import math
 
+from ember.core import dtype
+from ember.core.autograd import Rule
+from ember.core.call import call, sum_to_shape, write_inplace
+from ember.core.tensor import Tensor
 from ember.dispatch.ops import INDEX_SLOT, OPS
-
-
-class Rule:
-    __slots__ = ("fn", "node_name", "saves_inputs", "saves_output")
-
-    def __init__(self, fn, node_name, saves_inputs, saves_output):
-        self.fn = fn
-        self.node_name = node_name
-        self.saves_inputs = saves_inputs
-        self.saves_output = saves_output
-
-    def __call__(self, node, grad):
-        return self.fn(node, grad)
+from ember.ops import convolution, creation, indexing, linalg, pooling, shape
+from ember.ops import elementwise as ew
+from ember.ops import reduction as red
 
 
 def derivative(*names, inputs=(), output=False):
-    """Register the decorated function as the backward rule of ops ``names``."""
+    """Register the decorated function as the backward rule of ops ``names``.
+
+    Args:
+        names: op names of ``ember.dispatch.ops.OPS``.
+        inputs: positions of the inputs the rule reads (saved at forward time).
+        output: whether the rule reads the op's output (saved too).
+    """
     def register(fn):
         for name in names:
             camel = "".join(part.capitalize() for part in name.split("_"))
             OPS[name].rule = Rule(fn, f"{camel}Backward0", frozenset(inputs), output)
         return fn
     return register
-
-
-# Rules use the public ops; imported here, after the op layer exists.
-from ember import ops as E  # noqa: E402
-from ember.core.call import call  # noqa: E402
 
 
 def _x(node, i=0):
@@ -52,17 +47,17 @@ def _out(node):
 # ---------------------------------------------------------------- unary
 @derivative("neg")
 def _neg(node, g):
-    return (E.neg(g),)
+    return (ew.neg(g),)
 
 
 @derivative("abs", inputs=(0,))
 def _abs(node, g):
-    return (g * E.sign(_x(node)),)
+    return (g * ew.sign(_x(node)),)
 
 
 @derivative("sign", "floor", "ceil", "trunc", "round")
 def _zero_grad(node, g):
-    return (E.zeros_like(g),)
+    return (creation.zeros_like(g),)
 
 
 @derivative("sqrt", output=True)
@@ -113,12 +108,12 @@ def _log1p(node, g):
 
 @derivative("sin", inputs=(0,))
 def _sin(node, g):
-    return (g * E.cos(_x(node)),)
+    return (g * ew.cos(_x(node)),)
 
 
 @derivative("cos", inputs=(0,))
 def _cos(node, g):
-    return (-g * E.sin(_x(node)),)
+    return (-g * ew.sin(_x(node)),)
 
 
 @derivative("tan", output=True)
@@ -130,13 +125,13 @@ def _tan(node, g):
 @derivative("asin", inputs=(0,))
 def _asin(node, g):
     x = _x(node)
-    return (g * E.rsqrt(1 - x * x),)
+    return (g * ew.rsqrt(1 - x * x),)
 
 
 @derivative("acos", inputs=(0,))
 def _acos(node, g):
     x = _x(node)
-    return (-g * E.rsqrt(1 - x * x),)
+    return (-g * ew.rsqrt(1 - x * x),)
 
 
 @derivative("atan", inputs=(0,))
@@ -147,12 +142,12 @@ def _atan(node, g):
 
 @derivative("sinh", inputs=(0,))
 def _sinh(node, g):
-    return (g * E.cosh(_x(node)),)
+    return (g * ew.cosh(_x(node)),)
 
 
 @derivative("cosh", inputs=(0,))
 def _cosh(node, g):
-    return (g * E.sinh(_x(node)),)
+    return (g * ew.sinh(_x(node)),)
 
 
 @derivative("tanh", output=True)
@@ -175,13 +170,13 @@ def _relu(node, g):
 @derivative("erf", inputs=(0,))
 def _erf(node, g):
     x = _x(node)
-    return (g * (2.0 / math.sqrt(math.pi)) * E.exp(-(x * x)),)
+    return (g * (2.0 / math.sqrt(math.pi)) * ew.exp(-(x * x)),)
 
 
 @derivative("erfinv", output=True)
 def _erfinv(node, g):
     out = _out(node)
-    return (g * (math.sqrt(math.pi) / 2.0) * E.exp(out * out),)
+    return (g * (math.sqrt(math.pi) / 2.0) * ew.exp(out * out),)
 
 
 @derivative("reciprocal", output=True)
@@ -197,7 +192,7 @@ def _cast(node, g):
 
 # ---------------------------------------------------------------- binary
 def _is_tensor(v):
-    return isinstance(v, E.Tensor)
+    return isinstance(v, Tensor)
 
 
 @derivative("add")
@@ -207,7 +202,7 @@ def _add(node, g):
 
 @derivative("sub")
 def _sub(node, g):
-    return g, E.neg(g)
+    return g, ew.neg(g)
 
 
 @derivative("mul", inputs=(0, 1))
@@ -225,7 +220,7 @@ def _div(node, g):
 
 @derivative("div_rounding")
 def _div_rounding(node, g):
-    return E.zeros_like(g), E.zeros_like(g)
+    return creation.zeros_like(g), creation.zeros_like(g)
 
 
 @derivative("pow", inputs=(0, 1), output=True)
@@ -234,16 +229,16 @@ def _pow(node, g):
     grad_base = None
     if node.needs_grad(0):
         # x ** 0 has derivative 0 everywhere, including at x == 0
-        grad_base = g * exponent * E.pow(base, exponent - 1)
+        grad_base = g * exponent * ew.pow(base, exponent - 1)
         if _is_tensor(exponent):
-            grad_base = E.where(exponent == 0, 0.0, grad_base)
+            grad_base = ew.where(exponent == 0, 0.0, grad_base)
         elif exponent == 0:
-            grad_base = E.zeros_like(g)
+            grad_base = creation.zeros_like(g)
     grad_exp = None
     if node.needs_grad(1):
         out = _out(node)
-        safe_log = E.log(E.where(base > 0, base, 1.0)) if _is_tensor(base) else math.log(base) if base > 0 else 0.0
-        grad_exp = E.where((base == 0) & (exponent >= 0), 0.0, g * out * safe_log) if _is_tensor(base) \
+        safe_log = ew.log(ew.where(base > 0, base, 1.0)) if _is_tensor(base) else math.log(base) if base > 0 else 0.0
+        grad_exp = ew.where((base == 0) & (exponent >= 0), 0.0, g * out * safe_log) if _is_tensor(base) \
             else g * out * safe_log
     return grad_base, grad_exp
 
@@ -258,19 +253,19 @@ def _atan2(node, g):
 @derivative("remainder", inputs=(0, 1))
 def _remainder(node, g):
     a, b = _x(node, 0), _x(node, 1)
-    return g, (-g * E.floor(a / b) if node.input_meta[1] is not None else None)
+    return g, (-g * ew.floor(a / b) if node.input_meta[1] is not None else None)
 
 
 @derivative("fmod", inputs=(0, 1))
 def _fmod(node, g):
     a, b = _x(node, 0), _x(node, 1)
-    return g, (-g * E.trunc(a / b) if node.input_meta[1] is not None else None)
+    return g, (-g * ew.trunc(a / b) if node.input_meta[1] is not None else None)
 
 
 def _select_extreme(node, g, pick_first):
     a, b = _x(node, 0), _x(node, 1)
     # ties split the gradient evenly, as PyTorch does
-    share = E.where(pick_first, 1.0, E.where(a == b, 0.5, 0.0))
+    share = ew.where(pick_first, 1.0, ew.where(a == b, 0.5, 0.0))
     return g * share, g * (1 - share)
 
 
@@ -287,8 +282,8 @@ def _minimum(node, g):
 @derivative("where", inputs=(0,))
 def _where(node, g):
     cond = _x(node, 0)
-    return (None, E.where(cond, g, 0.0) if node.needs_grad(1) else None,
-            E.where(cond, 0.0, g) if node.needs_grad(2) else None)
+    return (None, ew.where(cond, g, 0.0) if node.needs_grad(1) else None,
+            ew.where(cond, 0.0, g) if node.needs_grad(2) else None)
 
 
 # ---------------------------------------------------------------- reductions and scans
@@ -325,11 +320,11 @@ def _prod(node, g):
     dims, keepdim = node.attrs["dims"], node.attrs["keepdim"]
     all_dims = dims or tuple(range(x.ndim))
     is_zero = x == 0
-    nonzero = E.where(is_zero, 1.0, x)
+    nonzero = ew.where(is_zero, 1.0, x)
     prod_nonzero = call(OPS["prod"], nonzero, dims=all_dims, keepdim=True)
-    zeros = E.sum(is_zero, all_dims, keepdim=True)
+    zeros = red.sum(is_zero, all_dims, keepdim=True)
     # no zero: prod/x; one zero: the product of the others at the zero; more: nothing
-    share = E.where(zeros == 0, prod_nonzero / nonzero, E.where((zeros == 1) & is_zero, prod_nonzero, 0.0))
+    share = ew.where(zeros == 0, prod_nonzero / nonzero, ew.where((zeros == 1) & is_zero, prod_nonzero, 0.0))
     return (_unreduce(g, node, dims, keepdim) * share,)
 
 
@@ -338,7 +333,7 @@ def _extreme_rule(node, g):
     dims, keepdim = node.attrs["dims"], node.attrs["keepdim"]
     out = _unreduce(out, node, dims, keepdim)
     hits = x == out
-    count = E.sum(hits, dims or tuple(range(x.ndim)), keepdim=True)
+    count = red.sum(hits, dims or tuple(range(x.ndim)), keepdim=True)
     return (_unreduce(g, node, dims, keepdim) * hits / count,)
 
 
@@ -350,7 +345,7 @@ def _cumsum(node, g):
     dim = node.attrs["dim"]
     if g.ndim == 0:
         return (g,)
-    return (E.flip(E.cumsum(E.flip(g, (dim,)), dim), (dim,)),)
+    return (shape.flip(red.cumsum(shape.flip(g, (dim,)), dim), (dim,)),)
 
 
 @derivative("cumprod", inputs=(0,), output=True)
@@ -359,17 +354,17 @@ def _cumprod(node, g):
     dim = node.attrs["dim"]
     if g.ndim == 0:
         return (g,)
-    if not bool(E.any(x == 0)):
+    if not bool(red.any(x == 0)):
         # d out_j / d x_i = out_j / x_i for j >= i (inputs without zeros)
-        tail = E.flip(E.cumsum(E.flip(g * out, (dim,)), dim), (dim,))
+        tail = shape.flip(red.cumsum(shape.flip(g * out, (dim,)), dim), (dim,))
         return (tail / x,)
     # with zeros out_j / x_i is 0/0: form each product leaving one x_i out, prod_{k<=j, k!=i} x_k
     n = x.shape[dim]
     xs, gs = x.movedim(dim, -1), g.movedim(dim, -1)
-    eye = E.eye(n, dtype=x.dtype, device=x.device) == 1
-    left_out = E.cumprod(E.where(eye, 1.0, xs.unsqueeze(-2)), -1)    # [..., i, j]
-    later = E.triu(E.ones(n, n, dtype=x.dtype, device=x.device))      # j >= i
-    return (E.sum(left_out * later * gs.unsqueeze(-2), -1).movedim(-1, dim),)
+    eye = creation.eye(n, dtype=x.dtype, device=x.device) == 1
+    left_out = red.cumprod(ew.where(eye, 1.0, xs.unsqueeze(-2)), -1)    # [..., i, j]
+    later = shape.triu(creation.ones(n, n, dtype=x.dtype, device=x.device))      # j >= i
+    return (red.sum(left_out * later * gs.unsqueeze(-2), -1).movedim(-1, dim),)
 
 
 # ---------------------------------------------------------------- linear algebra
@@ -385,9 +380,9 @@ def _matmul(node, g):
         g2 = g2.unsqueeze(-2)
     grad_a = grad_b = None
     if node.needs_grad(0):
-        grad_a = E.sum_to_shape(E.matmul(g2, b2.mT), a2.shape).reshape(a.shape)
+        grad_a = sum_to_shape(linalg.matmul(g2, b2.mT), a2.shape).reshape(a.shape)
     if node.needs_grad(1):
-        grad_b = E.sum_to_shape(E.matmul(a2.mT, g2), b2.shape).reshape(b.shape)
+        grad_b = sum_to_shape(linalg.matmul(a2.mT, g2), b2.shape).reshape(b.shape)
     return grad_a, grad_b
 
 
@@ -410,7 +405,7 @@ def _einsum_operand_grad(g, out_subs, others, term, shape):
     unique = "".join(dict.fromkeys(term))
     reachable = "".join(c for c in unique if c in present)
     inputs = [out_subs] + [t for t, _ in others]
-    grad = E.einsum(",".join(inputs) + "->" + reachable, g, *[o for _, o in others])
+    grad = linalg.einsum(",".join(inputs) + "->" + reachable, g, *[o for _, o in others])
     # letters only this operand sums over: the gradient is constant along them
     for pos, c in enumerate(unique):
         if c not in present:
@@ -424,12 +419,12 @@ def _einsum_operand_grad(g, out_subs, others, term, shape):
         if c in seen:
             fresh = next(spare)
             renamed.append(fresh)
-            eyes.append((c + fresh, E.eye(size[c], dtype=g.dtype, device=g.device)))
+            eyes.append((c + fresh, creation.eye(size[c], dtype=g.dtype, device=g.device)))
         else:
             seen.add(c)
             renamed.append(c)
     equation = ",".join([unique] + [e for e, _ in eyes]) + "->" + "".join(renamed)
-    return E.einsum(equation, grad, *[m for _, m in eyes])
+    return linalg.einsum(equation, grad, *[m for _, m in eyes])
 
 
 # ---------------------------------------------------------------- views
@@ -444,7 +439,7 @@ def _permute(node, g):
     inverse = [0] * len(dims)
     for i, d in enumerate(dims):
         inverse[d] = i
-    return (E.permute(g, tuple(inverse)),)
+    return (shape.permute(g, tuple(inverse)),)
 
 
 @derivative("expand")
@@ -453,8 +448,8 @@ def _expand(node, g):
 
 
 def _scatter_into_zeros(node, g, view_op, **attrs):
-    z = E.zeros(node.input_shape(0), dtype=g.dtype, device=g.device)
-    E.write_inplace(call(view_op, z, **attrs), g)
+    z = creation.zeros(node.input_shape(0), dtype=g.dtype, device=g.device)
+    write_inplace(call(view_op, z, **attrs), g)
     return (z,)
 
 
@@ -476,36 +471,36 @@ def _clone(node, g):
 
 @derivative("flip")
 def _flip(node, g):
-    return (E.flip(g, node.attrs["dims"]),)
+    return (shape.flip(g, node.attrs["dims"]),)
 
 
 @derivative("roll")
 def _roll(node, g):
-    return (E.roll(g, tuple(-s for s in node.attrs["shifts"]), node.attrs["dims"]),)
+    return (shape.roll(g, tuple(-s for s in node.attrs["shifts"]), node.attrs["dims"]),)
 
 
 @derivative("cat")
 def _cat(node, g):
     dim = node.attrs["dim"]
     sizes = [meta[0][dim] for meta in node.input_meta]
-    return E.split(g, sizes, dim)
+    return shape.split(g, sizes, dim)
 
 
 @derivative("tril")
 def _tril(node, g):
-    return (E.tril(g, node.attrs["diagonal"]),)
+    return (shape.tril(g, node.attrs["diagonal"]),)
 
 
 @derivative("triu")
 def _triu(node, g):
-    return (E.triu(g, node.attrs["diagonal"]),)
+    return (shape.triu(g, node.attrs["diagonal"]),)
 
 
 # ---------------------------------------------------------------- indexing
 @derivative("index", inputs=tuple(range(1, 33)))
 def _index(node, g):
     indices = [_x(node, i) for i in range(1, len(node.input_meta))]
-    z = E.zeros(node.input_shape(0), dtype=g.dtype, device=g.device)
+    z = creation.zeros(node.input_shape(0), dtype=g.dtype, device=g.device)
     grad = call(OPS["index_put"], z, g, *indices, key=node.attrs["key"], accumulate=True)
     return (grad,) + (None,) * len(indices)
 
@@ -518,7 +513,7 @@ def _index_put(node, g):
     if node.attrs["accumulate"]:
         grad_x = g
     else:
-        grad_x = call(OPS["index_put"], E.clone(g), E.zeros((), dtype=g.dtype, device=g.device), *indices,
+        grad_x = call(OPS["index_put"], creation.clone(g), creation.zeros((), dtype=g.dtype, device=g.device), *indices,
                       key=key, accumulate=False)
     return (grad_x, grad_values) + (None,) * len(indices)
 
@@ -526,8 +521,8 @@ def _index_put(node, g):
 @derivative("gather", inputs=(1,))
 def _gather(node, g):
     index = _x(node, 1)
-    z = E.zeros(node.input_shape(0), dtype=g.dtype, device=g.device)
-    return E.scatter(z, node.attrs["dim"], index, g, reduce="add"), None
+    z = creation.zeros(node.input_shape(0), dtype=g.dtype, device=g.device)
+    return indexing.scatter(z, node.attrs["dim"], index, g, reduce="add"), None
 
 
 @derivative("scatter", inputs=(1,))
@@ -535,9 +530,9 @@ def _scatter(node, g):
     index = _x(node, 1)
     dim, reduce = node.attrs["dim"], node.attrs["reduce"]
     if reduce is None:
-        return E.scatter(g, dim, index, value=0.0), None, E.gather(g, dim, index)
+        return indexing.scatter(g, dim, index, value=0.0), None, indexing.gather(g, dim, index)
     if reduce == "add":
-        return g, None, E.gather(g, dim, index)
+        return g, None, indexing.gather(g, dim, index)
     raise NotImplementedError(f"the derivative of scatter with reduce='{reduce}' is not implemented in ember; "
                               f"use reduce='add' or None")
 
@@ -545,8 +540,8 @@ def _scatter(node, g):
 @derivative("sort")
 def _sort(node, g):
     indices = node.extra_outputs[0]
-    z = E.zeros(node.input_shape(0), dtype=g.dtype, device=g.device)
-    return (E.scatter(z, node.attrs["dim"], indices, g),)
+    z = creation.zeros(node.input_shape(0), dtype=g.dtype, device=g.device)
+    return (indexing.scatter(z, node.attrs["dim"], indices, g),)
 
 
 # ---------------------------------------------------------------- fused composites
@@ -554,21 +549,21 @@ def _sort(node, g):
 def _softmax(node, g):
     out = _out(node)
     dim = node.attrs["dim"]
-    return (out * (g - E.sum(g * out, dim, keepdim=True)),)
+    return (out * (g - red.sum(g * out, dim, keepdim=True)),)
 
 
 @derivative("log_softmax", output=True)
 def _log_softmax(node, g):
     out = _out(node)
     dim = node.attrs["dim"]
-    return (g - E.exp(out) * E.sum(g, dim, keepdim=True),)
+    return (g - ew.exp(out) * red.sum(g, dim, keepdim=True),)
 
 
-# The conv rules are conv / conv_transpose calls again (built by ember.nn.functional.conv), so a
+# The conv rules are conv / conv_transpose calls again (built by ember.ops.convolution), so a
 # backend's fused kernels also run the backward pass, and the rules differentiate in turn.
 @derivative("conv", inputs=(0, 1))
 def _conv(node, g):
-    from ember.nn.functional import conv as C
+    C = convolution
     x, w = _x(node, 0), _x(node, 1)
     a = node.attrs
     geometry = dict(stride=a["stride"], padding=a["padding"], dilation=a["dilation"], groups=a["groups"])
@@ -580,7 +575,7 @@ def _conv(node, g):
 
 @derivative("conv_transpose", inputs=(0, 1))
 def _conv_transpose(node, g):
-    from ember.nn.functional import conv as C
+    C = convolution
     x, w = _x(node, 0), _x(node, 1)
     a = node.attrs
     geometry = dict(stride=a["stride"], padding=a["padding"], dilation=a["dilation"], groups=a["groups"])
@@ -592,10 +587,44 @@ def _conv_transpose(node, g):
 
 @derivative("max_pool")
 def _max_pool(node, g):
-    from ember.nn.functional.pooling import max_pool_input_grad
     a = node.attrs
-    return (max_pool_input_grad(g, node.extra_outputs[0], node.input_shape(0), kernel=a["kernel"],
+    return (pooling.max_pool_input_grad(g, node.extra_outputs[0], node.input_shape(0), kernel=a["kernel"],
                                 stride=a["stride"], dilation=a["dilation"]),)
 
 
 del INDEX_SLOT
+
+
+# The rules of the fused gelu and layer_norm recompute what they need from the saved input
+# in ember ops, so that they differentiate again (double backward) like the decompositions.
+@derivative("gelu", inputs=(0,))
+def _gelu(node, g):
+    x = _x(node)
+    if node.attrs["approximate"] == "tanh":
+        k = math.sqrt(2.0 / math.pi)
+        t = ew.tanh((x + x * x * x * 0.044715) * k)
+        slope = 0.5 * (1.0 + t) + 0.5 * x * (1.0 - t * t) * k * (1.0 + 3 * 0.044715 * x * x)
+    else:
+        cdf = 0.5 * (ew.erf(x * (1.0 / math.sqrt(2.0))) + 1.0)
+        slope = cdf + x * ew.exp(-0.5 * x * x) * (1.0 / math.sqrt(2.0 * math.pi))
+    return (g * slope,)
+
+
+@derivative("layer_norm", inputs=(0, 1))
+def _layer_norm(node, g):
+    x, w = _x(node, 0), _x(node, 1)
+    k = node.attrs["normalized_ndim"]
+    half = x.dtype in (dtype.float16, dtype.bfloat16)
+    work, gy = (x.float(), g.float()) if half else (x, g)
+    dims = tuple(range(x.ndim - k, x.ndim))
+    centered = work - red.mean(work, dims, keepdim=True)
+    rstd = ew.rsqrt(red.mean(centered * centered, dims, keepdim=True) + node.attrs["eps"])
+    xhat = centered * rstd
+    gxhat = gy if w is None else gy * w
+    grad_x = rstd * (gxhat - red.mean(gxhat, dims, keepdim=True)
+                     - xhat * red.mean(gxhat * xhat, dims, keepdim=True)) if node.needs_grad(0) else None
+    # the engine sums these over the leading dims back to the shapes of weight and bias
+    grad_w = gy * xhat if w is not None and node.needs_grad(1) else None
+    grad_b = gy if node.needs_grad(2) else None
+    return grad_x, grad_w, grad_b
+

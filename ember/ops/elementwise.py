@@ -1,12 +1,17 @@
 """Elementwise ops: PyTorch's promotion, then one primitive call each."""
 from __future__ import annotations
 
+import math
+
 from ember.core import dtype as dt
 from ember.core.call import call
 from ember.core.tensor import Tensor
-from ember.dispatch.meta import check_broadcast, result_type
-from ember.dispatch.ops import OPS
+from ember.dispatch.meta import broadcast_shapes
+from ember.ops.promotion import check_broadcast, result_type
+from ember.dispatch.ops import BITWISE, COMPARISON, FLOAT_UNARY, LOGICAL, OPS, ROUNDING
 from ember.ops.creation import cast
+from ember.ops.out import write_out
+from ember.ops.public import export, public
 
 _FLOAT = dt.FLOAT
 
@@ -84,44 +89,73 @@ def _require_tensor(x, name):
         raise TypeError(f"{name}(): argument 'input' must be Tensor, not {type(x).__name__}")
 
 
-def _make_float_unary(name):
-    op = OPS[name]
-
-    def unary(input, *, out=None):
-        _require_tensor(input, name)
-        return call(op, _float_input(input))
-    unary.__name__ = unary.__qualname__ = name
-    unary.__doc__ = f"Elementwise {name}; integer inputs are computed in the default float dtype."
-    return unary
-
-
-_FLOAT_UNARY = """sqrt rsqrt exp exp2 expm1 log log2 log10 log1p sin cos tan asin acos atan
-    sinh cosh tanh sigmoid erf erfinv reciprocal""".split()
-_g = globals()
-for _name in _FLOAT_UNARY:
-    _g[_name] = _make_float_unary(_name)
-del _g, _name
-arcsin, arccos, arctan = asin, acos, atan  # noqa: F821  (numpy-style aliases, as in PyTorch)
+# ---------------------------------------------------------------- families generated from the op table
+def _float_unary(op):
+    def fn(input, *, out=None):
+        _require_tensor(input, op.name)
+        return write_out(call(op, _float_input(input)), out, op.name)
+    fn.__doc__ = _docstring(f"Computes {op.doc} of each element of ``input``.",
+                            "integer and bool inputs are computed in the default float dtype",
+                            "input", "A floating-point tensor of ``input``'s shape.")
+    return fn
 
 
-def _make_rounding(name):
-    op = OPS[name]
-
-    def rounding(input, *, out=None):
-        _require_tensor(input, name)
-        if input.dtype.category != _FLOAT:
-            return input.clone()  # integers are already whole
-        return call(op, input)
-    rounding.__name__ = rounding.__qualname__ = name
-    return rounding
+def _rounding(op):
+    def fn(input, *, out=None):
+        _require_tensor(input, op.name)
+        result = call(op, input) if input.dtype.category == _FLOAT else call(OPS["clone"], input)
+        return write_out(result, out, op.name)
+    fn.__doc__ = _docstring(f"Elementwise, {op.doc}.", "integer inputs are already whole and come back as a copy",
+                            "input", "A tensor of ``input``'s shape and dtype.")
+    return fn
 
 
-floor = _make_rounding("floor")
-ceil = _make_rounding("ceil")
-trunc = _make_rounding("trunc")
-fix = trunc
+def _comparison(op):
+    def fn(input, other, *, out=None):
+        return write_out(_binary(op, input, other), out, op.name)
+    fn.__doc__ = _docstring(f"Whether each element of ``input`` is {op.doc} ``other``.",
+                            "the operands are promoted to a common dtype and broadcast", "input, other",
+                            "A bool tensor of the broadcast shape.")
+    return fn
 
 
+def _logical(op):
+    def fn(input, other, *, out=None):
+        check_broadcast(input, other)
+        return write_out(call(op, input, other), out, op.name)
+    fn.__doc__ = _docstring(f"Elementwise logical {op.doc} of the truth values (nonzero is True) of the operands.",
+                            "any dtypes; the operands broadcast", "input, other",
+                            "A bool tensor of the broadcast shape.")
+    return fn
+
+
+def _bitwise(op):
+    def fn(input, other, *, out=None):
+        _check_bitwise(input, op.name)
+        _check_bitwise(other, op.name)
+        return write_out(_binary(op, input, other), out, op.name)
+    fn.__doc__ = _docstring(f"Elementwise bitwise {op.doc} of integer or bool operands.",
+                            "the operands are promoted to a common dtype and broadcast", "input, other",
+                            "A tensor of the promoted dtype and the broadcast shape.")
+    return fn
+
+
+def _docstring(summary, rule, args, returns):
+    arg_lines = {"input": "input: the tensor.", "input, other": "input: a tensor (or a Python number if ``other`` "
+                 "is a tensor).\n        other: a tensor or a Python number."}[args]
+    return (f"{summary}\n\n    Note: {rule}.\n\n    Args:\n        {arg_lines}\n        out: if given, the "
+            f"result is written into it and it is returned.\n\n    Returns:\n        {returns}\n    ")
+
+
+_FAMILIES = {FLOAT_UNARY: _float_unary, ROUNDING: _rounding, COMPARISON: _comparison, LOGICAL: _logical,
+             BITWISE: _bitwise}
+for _op in OPS.values():
+    if _op.family in _FAMILIES:
+        globals()[_op.name] = export(_op, _FAMILIES[_op.family](_op))
+del _op
+
+
+@public(method=True, inplace=True)
 def round(input, *, decimals=0, out=None):
     _require_tensor(input, "round")
     if input.dtype.category != _FLOAT:
@@ -129,6 +163,7 @@ def round(input, *, decimals=0, out=None):
     return call(OPS["round"], input, decimals=decimals)
 
 
+@public(method=True, inplace=True, aliases=("negative",))
 def neg(input, *, out=None):
     if input.dtype is dt.bool_:
         raise RuntimeError("Negation, the `-` operator, on a bool tensor is not supported. "
@@ -136,59 +171,64 @@ def neg(input, *, out=None):
     return call(OPS["neg"], input)
 
 
-negative = neg
-
-
+@public(method=True, inplace=True, aliases=("absolute",))
 def abs(input, *, out=None):
     return call(OPS["abs"], input)
 
 
-absolute = abs
-
-
+@public(method=True, inplace=True)
 def sign(input, *, out=None):
     return call(OPS["sign"], input)
 
 
+@public(method=True, inplace=True)
 def relu(input):
     return call(OPS["relu"], input)
 
 
+@public(method=True, inplace=True)
 def frac(input, *, out=None):
     return input - trunc(input)
 
 
+@public(method=True, inplace=True)
 def logical_not(input, *, out=None):
     return call(OPS["logical_not"], input)
 
 
+@public(method=True, inplace=True)
 def bitwise_not(input, *, out=None):
     _check_bitwise(input, "bitwise_not")
     return call(OPS["bitwise_not"], input)
 
 
+@public(method=True)
 def isnan(input):
     if input.dtype.category != _FLOAT:
         return _all_like(input, False)
     return call(OPS["isnan"], input)
 
 
+@public(method=True)
 def isinf(input):
     if input.dtype.category != _FLOAT:
         return _all_like(input, False)
     return call(OPS["isinf"], input)
 
 
+@public(method=True)
 def isfinite(input):
     if input.dtype.category != _FLOAT:
         return _all_like(input, True)
     return logical_not(logical_or(isnan(input), isinf(input)))
 
 
+@public(method=True)
 def isposinf(input):
     return logical_and(isinf(input), input > 0)
 
 
+@public(method=True)
 def isneginf(input):
     return logical_and(isinf(input), input < 0)
 
@@ -198,6 +238,7 @@ def _all_like(input, value):
     return full_like(input, value, dtype=dt.bool_)
 
 
+@public(method=True, inplace=True)
 def nan_to_num(input, nan=0.0, posinf=None, neginf=None, *, out=None):
     if input.dtype.category != _FLOAT:
         return input.clone()
@@ -212,12 +253,14 @@ def nan_to_num(input, nan=0.0, posinf=None, neginf=None, *, out=None):
 
 
 # ---------------------------------------------------------------- arithmetic
+@public(method=True, inplace=True)
 def add(input, other, *, alpha=1, out=None):
     if alpha != 1:
         other = mul(other, alpha)
     return _binary(OPS["add"], input, other)
 
 
+@public(method=True, inplace=True, aliases=("subtract",))
 def sub(input, other, *, alpha=1, out=None):
     if isinstance(input, Tensor) and input.dtype is dt.bool_ and isinstance(other, Tensor) \
             and other.dtype is dt.bool_:
@@ -228,20 +271,17 @@ def sub(input, other, *, alpha=1, out=None):
     return _binary(OPS["sub"], input, other)
 
 
-subtract = sub
-
-
+@public
 def rsub(input, other, *, alpha=1):
     return sub(other, input, alpha=alpha)
 
 
+@public(method=True, inplace=True, aliases=("multiply",))
 def mul(input, other, *, out=None):
     return _binary(OPS["mul"], input, other)
 
 
-multiply = mul
-
-
+@public(method=True, inplace=True, aliases=("divide", "true_divide"))
 def div(input, other, *, rounding_mode=None, out=None):
     if rounding_mode is None:
         return _binary(OPS["div"], input, other, floating=True)
@@ -256,24 +296,24 @@ def div(input, other, *, rounding_mode=None, out=None):
     return call(OPS["div_rounding"], a, b, mode=rounding_mode)
 
 
-divide = true_divide = div
-
-
 def _has_zero(x):
     if isinstance(x, Tensor):
         return bool(call(OPS["eq"], x, 0).any()) if x.numel() else False
     return x == 0
 
 
+@public(method=True, inplace=True)
 def floor_divide(input, other, *, out=None):
     return div(input, other, rounding_mode="floor")
 
 
+@public(method=True, inplace=True)
 def remainder(input, other, *, out=None):
     _check_integer_divisor(input, other)
     return _binary(OPS["remainder"], input, other)
 
 
+@public(method=True, inplace=True)
 def fmod(input, other, *, out=None):
     _check_integer_divisor(input, other)
     return _binary(OPS["fmod"], input, other)
@@ -284,6 +324,7 @@ def _check_integer_divisor(input, other):
         raise RuntimeError("ZeroDivisionError: integer division by zero")
 
 
+@public(method=True, inplace=True)
 def pow(input, exponent, *, out=None):
     if isinstance(input, Tensor) and not isinstance(exponent, Tensor):
         if exponent == 1:
@@ -295,29 +336,87 @@ def pow(input, exponent, *, out=None):
     return _binary(OPS["pow"], input, exponent)
 
 
+@public(method=True)
 def float_power(input, exponent):
     return pow(input.double() if isinstance(input, Tensor) else input,
                exponent.double() if isinstance(exponent, Tensor) else exponent)
 
 
+@public(method=True, inplace=True, aliases=("arctan2",))
 def atan2(input, other, *, out=None):
     return _binary(OPS["atan2"], input, other, floating=True)
 
 
-arctan2 = atan2
-
-
+@public(method=True)
 def maximum(input, other, *, out=None):
+    """The elementwise maximum of ``input`` and ``other``; NaN wins (see ``fmax`` for the opposite).
+
+    Args:
+        input: a tensor.
+        other: a tensor or a Python number, broadcast against ``input``.
+
+    Returns:
+        A tensor of the promoted dtype and the broadcast shape.
+    """
     return _binary(OPS["maximum"], input, other)
 
 
+@public(method=True)
 def minimum(input, other, *, out=None):
+    """The elementwise minimum of ``input`` and ``other``; NaN wins (see ``fmin`` for the opposite).
+
+    Args:
+        input: a tensor.
+        other: a tensor or a Python number, broadcast against ``input``.
+
+    Returns:
+        A tensor of the promoted dtype and the broadcast shape.
+    """
     return _binary(OPS["minimum"], input, other)
 
 
-fmax, fmin = maximum, minimum
+def _nan_ignoring(op, input, other):
+    result = _binary(op, input, other)
+    if result.dtype.category != _FLOAT:
+        return result
+    a, b = (x if isinstance(x, Tensor) else _full_like(result, x) for x in (input, other))
+    return where(isnan(b), a, where(isnan(a), b, result))
 
 
+def _full_like(like, value):
+    from ember.ops.creation import full
+    return full((), value, dtype=like.dtype, device=like.device)
+
+
+@public(method=True)
+def fmax(input, other, *, out=None):
+    """The elementwise maximum, ignoring NaN: where exactly one operand is NaN, the other is taken.
+
+    Args:
+        input: a tensor.
+        other: a tensor or a Python number, broadcast against ``input``.
+
+    Returns:
+        A tensor of the promoted dtype and the broadcast shape (NaN only where both are NaN).
+    """
+    return _nan_ignoring(OPS["maximum"], input, other)
+
+
+@public(method=True)
+def fmin(input, other, *, out=None):
+    """The elementwise minimum, ignoring NaN: where exactly one operand is NaN, the other is taken.
+
+    Args:
+        input: a tensor.
+        other: a tensor or a Python number, broadcast against ``input``.
+
+    Returns:
+        A tensor of the promoted dtype and the broadcast shape (NaN only where both are NaN).
+    """
+    return _nan_ignoring(OPS["minimum"], input, other)
+
+
+@public(method=True, inplace=True, aliases=("clip",))
 def clamp(input, min=None, max=None, *, out=None):
     if min is None and max is None:
         raise RuntimeError("torch.clamp: At least one of 'min' or 'max' must not be None")
@@ -333,27 +432,29 @@ def clamp(input, min=None, max=None, *, out=None):
     return out
 
 
-clip = clamp
-
-
+@public(method=True, inplace=True)
 def clamp_min(input, min):
     return clamp(input, min=min)
 
 
+@public(method=True, inplace=True)
 def clamp_max(input, max):
     return clamp(input, max=max)
 
 
+@public(method=True, inplace=True)
 def lerp(input, end, weight, *, out=None):
     return add(input, mul(weight, sub(end, input)))
 
 
+@public(method=True, inplace=True)
 def addcmul(input, tensor1, tensor2, *, value=1, out=None):
     """``input + value * tensor1 * tensor2`` (the scale applies to tensor1 first, as in PyTorch)."""
     scaled = tensor1 if value == 1 else mul(tensor1, value)
     return add(input, mul(scaled, tensor2))
 
 
+@public(method=True, inplace=True)
 def addcdiv(input, tensor1, tensor2, *, value=1, out=None):
     """``input + value * tensor1 / tensor2``; integer tensor1 and tensor2 are refused, as in PyTorch."""
     if all(isinstance(t, Tensor) and t.dtype.category != _FLOAT for t in (tensor1, tensor2)):
@@ -364,6 +465,7 @@ def addcdiv(input, tensor1, tensor2, *, value=1, out=None):
     return add(input, div(scaled, tensor2))
 
 
+@public
 def where(condition, input=None, other=None, *, out=None):
     if input is None and other is None:
         from ember.ops.indexing import nonzero
@@ -375,43 +477,22 @@ def where(condition, input=None, other=None, *, out=None):
     if not isinstance(input, Tensor) and not isinstance(other, Tensor):
         from ember.ops.creation import full
         input = full((), input, dtype=dtype, device=condition.device)
-    from ember.dispatch.meta import broadcast_shapes
     broadcast_shapes(*(x._data.shape for x in (condition, input, other) if isinstance(x, Tensor)))
     return call(OPS["where"], condition, input, other)
 
 
-# ---------------------------------------------------------------- comparisons and logic
-def _make_compare(name):
-    op = OPS[name]
+@public(name="where", function=False, method=True)
+def _where_method(self, condition, other):
+    """``x.where(condition, y)``: the elements of this tensor where ``condition`` holds, else ``y``'s.
 
-    def compare(input, other, *, out=None):
-        return _binary(op, input, other)
-    compare.__name__ = compare.__qualname__ = name
-    return compare
+    Args:
+        condition: a bool tensor broadcast against this one.
+        other: a tensor or a Python number for the places where ``condition`` is False.
 
-
-eq = _make_compare("eq")
-ne = _make_compare("ne")
-lt = _make_compare("lt")
-le = _make_compare("le")
-gt = _make_compare("gt")
-ge = _make_compare("ge")
-not_equal, less, less_equal, greater, greater_equal = ne, lt, le, gt, ge
-
-
-def _make_logical(name):
-    op = OPS[name]
-
-    def logical(input, other, *, out=None):
-        check_broadcast(input, other)
-        return call(op, input, other)
-    logical.__name__ = logical.__qualname__ = name
-    return logical
-
-
-logical_and = _make_logical("logical_and")
-logical_or = _make_logical("logical_or")
-logical_xor = _make_logical("logical_xor")
+    Returns:
+        ``ember.where(condition, self, other)``.
+    """
+    return where(condition, self, other)
 
 
 def _check_bitwise(x, name):
@@ -423,33 +504,20 @@ def _check_bitwise(x, name):
         raise NotImplementedError(f"\"{name}\" not implemented for a float scalar ({x})")
 
 
-def _make_bitwise(name):
-    op = OPS[name]
-
-    def bitwise(input, other, *, out=None):
-        _check_bitwise(input, name)
-        _check_bitwise(other, name)
-        return _binary(op, input, other)
-    bitwise.__name__ = bitwise.__qualname__ = name
-    return bitwise
 
 
-bitwise_and = _make_bitwise("bitwise_and")
-bitwise_or = _make_bitwise("bitwise_or")
-bitwise_xor = _make_bitwise("bitwise_xor")
-bitwise_left_shift = _make_bitwise("bitwise_left_shift")
-bitwise_right_shift = _make_bitwise("bitwise_right_shift")
-
-
+@public(method=True)
 def equal(input, other) -> bool:
     """True when both have the same shape and elements."""
     return input.shape == other.shape and bool(eq(input, other).all())
 
 
+@public(method=True)
 def allclose(input, other, rtol=1e-05, atol=1e-08, equal_nan=False) -> bool:
     return bool(isclose(input, other, rtol, atol, equal_nan).all())
 
 
+@public(method=True)
 def isclose(input, other, rtol=1e-05, atol=1e-08, equal_nan=False):
     dtype = result_type(input, other)
     if dtype.category != _FLOAT:
@@ -460,3 +528,16 @@ def isclose(input, other, rtol=1e-05, atol=1e-08, equal_nan=False):
     if equal_nan:
         close = logical_or(close, logical_and(isnan(a), isnan(b)))
     return close
+
+
+# ---------------------------------------------------------------- composites a backend may fuse
+def _gelu_reference(input, *, approximate):
+    """The ``gelu`` composite: ``x * Phi(x)`` (erf form) or its tanh approximation."""
+    if approximate == "tanh":
+        inner = (input + input * input * input * 0.044715) * math.sqrt(2.0 / math.pi)
+        return input * 0.5 * (tanh(inner) + 1.0)  # noqa: F821  (generated from the op table)
+    return input * 0.5 * (erf(input * (1.0 / math.sqrt(2.0))) + 1.0)  # noqa: F821
+
+
+OPS["gelu"].decomposition = _gelu_reference
+

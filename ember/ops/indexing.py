@@ -12,12 +12,13 @@ import numpy as np
 
 from ember.core import dtype as dt
 from ember.core.autograd import GRAD_MODE
-from ember.core.call import call, resolve_kernel, write_inplace
+from ember.core.call import call, cast, resolve_kernel, write_inplace
 from ember.core.tensor import Tensor, version_counter
-from ember.dispatch.meta import normalize_dim
+from ember.dispatch.meta import broadcast_shapes, normalize_dim
 from ember.dispatch.ops import INDEX_SLOT, OPS
-from ember.ops.creation import cast, from_host, to_device, zeros_like
 from ember.ops import elementwise as ew
+from ember.ops.creation import from_host, to_device, zeros_like
+from ember.ops.public import public
 
 sort_result = namedtuple("sort", ["values", "indices"])
 topk_result = namedtuple("topk", ["values", "indices"])
@@ -138,6 +139,7 @@ def _basic_view(x, basic):
     return call(OPS["basic_index"], x, key=basic)
 
 
+@public(name="__getitem__", function=False, method=True)
 def getitem(self, key):
     basic, advanced = _parse_key(self, key)
     view = _basic_view(self, basic)
@@ -147,6 +149,7 @@ def getitem(self, key):
     return call(OPS["index"], view, *tensors, key=adv_key)
 
 
+@public(name="__setitem__", function=False, method=True)
 def setitem(self, key, value):
     basic, advanced = _parse_key(self, key)
     view = _basic_view(self, basic)
@@ -182,6 +185,7 @@ def _index_put_inplace(target, values, tensors, key, accumulate):
     return target
 
 
+@public(method=True)
 def index_put(input, indices, values, accumulate=False):
     """Out of place: a copy of input with values put at ``input[indices]``."""
     key, tensors = (INDEX_SLOT,) * len(indices), [_as_index_tensor(i, input.device) for i in indices]
@@ -191,6 +195,7 @@ def index_put(input, indices, values, accumulate=False):
                 key=key, accumulate=accumulate)
 
 
+@public(function=False, method=True)
 def index_put_(self, indices, values, accumulate=False):
     tensors = [t2 for i in indices for t2 in _to_int_indices(_as_index_tensor(i, self.device))]
     return _index_put_inplace(self, _values_for(self, values), tensors, (INDEX_SLOT,) * len(tensors), accumulate)
@@ -209,12 +214,14 @@ def _check_gather_shapes(input, dim, index, name, src=None):
                                f"smaller than self {list(input.shape)} apart from dimension {dim}")
 
 
+@public(method=True)
 def gather(input, dim, index, *, sparse_grad=False, out=None):
     dim = normalize_dim(dim, input.ndim)
     _check_gather_shapes(input, dim, index, "gather")
     return call(OPS["gather"], input, index, dim=dim)
 
 
+@public(method=True, inplace=True)
 def scatter(input, dim, index, src=None, *, value=None, reduce=None):
     dim = normalize_dim(dim, input.ndim)
     _check_gather_shapes(input, dim, index, "scatter")
@@ -229,10 +236,12 @@ def scatter(input, dim, index, src=None, *, value=None, reduce=None):
     return call(OPS["scatter"], input, index, src, dim=dim, reduce=reduce)
 
 
+@public(method=True, inplace=True)
 def scatter_add(input, dim, index, src):
     return scatter(input, dim, index, src, reduce="add")
 
 
+@public(method=True, inplace=True)
 def scatter_reduce(input, dim, index, src, reduce, *, include_self=True):
     names = {"sum": "add", "prod": "multiply", "amax": "amax", "amin": "amin"}
     if reduce == "mean":
@@ -255,6 +264,7 @@ def scatter_reduce(input, dim, index, src, reduce, *, include_self=True):
     return scatter(input, dim, index, src, reduce=names[reduce])
 
 
+@public(method=True)
 def index_select(input, dim, index, *, out=None):
     dim = normalize_dim(dim, input.ndim) if input.ndim else 0
     if index.ndim > 1:
@@ -270,22 +280,26 @@ def _dim_key(input, dim):
     return (_FULL,) * normalize_dim(dim, input.ndim) + (INDEX_SLOT,)
 
 
+@public(method=True, inplace=True)
 def index_add(input, dim, index, source, *, alpha=1):
     values = ew.mul(source, alpha) if alpha != 1 else source
     return call(OPS["index_put"], call(OPS["clone"], input), cast(values, input.dtype),
                 cast(index, dt.int64), key=_dim_key(input, dim), accumulate=True)
 
 
+@public(method=True, inplace=True)
 def index_copy(input, dim, index, source):
     return call(OPS["index_put"], call(OPS["clone"], input), cast(source, input.dtype),
                 cast(index, dt.int64), key=_dim_key(input, dim), accumulate=False)
 
 
+@public(method=True, inplace=True)
 def index_fill(input, dim, index, value):
     return call(OPS["index_put"], call(OPS["clone"], input), _values_for(input, value),
                 cast(index, dt.int64), key=_dim_key(input, dim), accumulate=False)
 
 
+@public(method=True, inplace=True)
 def masked_fill(input, mask, value):
     if mask.dtype is not dt.bool_:
         raise RuntimeError(f"masked_fill_ only supports boolean masks, but got mask with dtype {mask.dtype}")
@@ -298,12 +312,14 @@ def masked_fill(input, mask, value):
         ew.where(mask, _values_for(input, value), input)
 
 
+@public(method=True)
 def masked_select(input, mask):
     from ember.ops.shape import broadcast_tensors
     input, mask = broadcast_tensors(input, mask)
     return getitem(input, mask)
 
 
+@public(method=True, inplace=True)
 def masked_scatter(input, mask, source):
     from ember.ops.shape import broadcast_tensors
     target, mask = broadcast_tensors(input, mask)
@@ -314,10 +330,12 @@ def masked_scatter(input, mask, source):
                 key=(INDEX_SLOT,) * len(idx), accumulate=False)
 
 
+@public(method=True)
 def take(input, index):
     return index_select(input.reshape(-1), 0, index.reshape(-1)).view(index.shape)
 
 
+@public(method=True)
 def take_along_dim(input, indices, dim=None):
     if dim is None:
         return take(input, indices)
@@ -332,6 +350,7 @@ def take_along_dim(input, indices, dim=None):
     return gather(input.expand(want_in), dim, indices.expand(want_idx))
 
 
+@public(method=True)
 def nonzero(input, *, as_tuple=False):
     rows = call(OPS["nonzero"], input if input.ndim else input.reshape(1))
     if as_tuple:
@@ -341,11 +360,13 @@ def nonzero(input, *, as_tuple=False):
     return rows if input.ndim else call(OPS["basic_index"], rows, key=(_FULL, slice(0, 0)))  # (n, 0)
 
 
+@public(method=True)
 def argwhere(input):
     return nonzero(input)
 
 
 # ---------------------------------------------------------------- sorting
+@public(method=True)
 def sort(input, dim=-1, descending=False, stable=False, *, out=None):
     if input.ndim == 0:
         from ember.ops.creation import zeros
@@ -355,14 +376,17 @@ def sort(input, dim=-1, descending=False, stable=False, *, out=None):
     return sort_result(values, indices)
 
 
+@public(method=True)
 def argsort(input, dim=-1, descending=False, stable=False):
     return sort(input, dim, descending, stable).indices
 
 
+@public(method=True)
 def msort(input):
     return sort(input, 0).values
 
 
+@public(method=True)
 def topk(input, k, dim=-1, largest=True, sorted=True, *, out=None):
     dim = normalize_dim(dim, input.ndim) if input.ndim else 0
     size = input._data.shape[dim] if input.ndim else 1
@@ -375,6 +399,7 @@ def topk(input, k, dim=-1, largest=True, sorted=True, *, out=None):
     return topk_result(narrow(values, dim, 0, k), narrow(indices, dim, 0, k))
 
 
+@public(method=True)
 def kthvalue(input, k, dim=-1, keepdim=False):
     dim = normalize_dim(dim, input.ndim)
     values, indices = sort(input, dim, stable=True)
@@ -385,6 +410,7 @@ def kthvalue(input, k, dim=-1, keepdim=False):
     return median_result(v, i)
 
 
+@public(method=True)
 def median(input, dim=None, keepdim=False):
     if dim is None:
         flat = input.reshape(-1)
@@ -393,6 +419,7 @@ def median(input, dim=None, keepdim=False):
     return kthvalue(input, (input._data.shape[dim] + 1) // 2, dim, keepdim)
 
 
+@public(method=True)
 def unique(input, sorted=True, return_inverse=False, return_counts=False, dim=None):
     if dim is not None:
         return _unique_dim(input, dim, return_inverse, return_counts)
@@ -423,6 +450,7 @@ def _unique_dim(input, dim, return_inverse, return_counts):
     return out[0] if len(out) == 1 else out
 
 
+@public(method=True)
 def unique_consecutive(input, return_inverse=False, return_counts=False, dim=None):
     flat = input.reshape(-1)
     if flat.numel() == 0:
@@ -442,6 +470,7 @@ def unique_consecutive(input, return_inverse=False, return_counts=False, dim=Non
     return out[0] if len(out) == 1 else out
 
 
+@public
 def searchsorted(sorted_sequence, values, *, out_int32=False, right=False, side=None, sorter=None):
     """Indices where values would be inserted to keep each row of sorted_sequence sorted."""
     if side is not None:
@@ -458,5 +487,54 @@ def searchsorted(sorted_sequence, values, *, out_int32=False, right=False, side=
     return cast(out, dt.int32 if out_int32 else dt.int64)
 
 
+@public
 def bucketize(input, boundaries, *, out_int32=False, right=False):
     return searchsorted(boundaries, input, out_int32=out_int32, right=right)
+
+
+# ---------------------------------------------------------------- whole-tensor writes
+@public(function=False, method=True)
+def zero_(self):
+    """Fill this tensor with zeros, in place.
+
+    Returns:
+        This tensor.
+    """
+    return write_inplace(self, 0)
+
+
+@public(function=False, method=True)
+def fill_(self, value):
+    """Fill this tensor with ``value``, in place.
+
+    Args:
+        value: a Python number or a 0-d tensor.
+
+    Returns:
+        This tensor.
+    """
+    if isinstance(value, Tensor) and value.ndim:
+        raise RuntimeError(f"fill_ only supports 0-dimension value tensor but got tensor with "
+                           f"{value.ndim} dimensions.")
+    return write_inplace(self, value)
+
+
+@public(function=False, method=True)
+def copy_(self, src, non_blocking=False):
+    """Copy ``src``'s values into this tensor, in place (cast to its dtype, moved to its device).
+
+    Args:
+        src: a tensor broadcastable to this one's shape, or a Python number.
+        non_blocking: accepted for PyTorch compatibility; copies here complete before returning.
+
+    Returns:
+        This tensor.
+    """
+    if isinstance(src, Tensor):
+        if broadcast_shapes(self._data.shape, src._data.shape) != self._data.shape:
+            raise RuntimeError(f"output with shape {list(self._data.shape)} doesn't match the broadcast shape "
+                               f"{list(broadcast_shapes(self._data.shape, src._data.shape))}")
+        if src.device != self.device:
+            src = to_device(src, self.device)
+    return write_inplace(self, src)
+

@@ -8,6 +8,7 @@ from ember.core.tensor import Tensor
 from ember.dispatch.meta import broadcast_shapes
 from ember.dispatch.ops import OPS
 from ember.ops import elementwise as ew
+from ember.ops.public import public
 
 
 def _same_dtype(a, b, name):
@@ -16,6 +17,7 @@ def _same_dtype(a, b, name):
                            f"{a.dtype.name} != {b.dtype.name}")
 
 
+@public(method=True)
 def matmul(input, other, *, out=None):
     if input.ndim == 0 or other.ndim == 0:
         raise RuntimeError(f"both arguments to matmul need to be at least 1D, but they are "
@@ -34,12 +36,14 @@ def matmul(input, other, *, out=None):
     return call(OPS["matmul"], input, other)
 
 
+@public(method=True)
 def mm(input, mat2, *, out=None):
     if input.ndim != 2 or mat2.ndim != 2:
         raise RuntimeError(f"mm: expected 2D tensors, got {input.ndim}D and {mat2.ndim}D")
     return matmul(input, mat2)
 
 
+@public(method=True)
 def bmm(input, mat2, *, out=None):
     if input.ndim != 3 or mat2.ndim != 3:
         raise RuntimeError(f"batch1 must be a 3D tensor and batch2 must be a 3D tensor, got {input.ndim}D and "
@@ -49,12 +53,14 @@ def bmm(input, mat2, *, out=None):
     return matmul(input, mat2)
 
 
+@public(method=True)
 def mv(input, vec, *, out=None):
     if input.ndim != 2 or vec.ndim != 1:
         raise RuntimeError(f"vector + matrix @ vector expected, got {input.ndim}D and {vec.ndim}D")
     return matmul(input, vec)
 
 
+@public(method=True, aliases=("vdot",))
 def dot(input, other, *, out=None):
     if input.ndim != 1 or other.ndim != 1:
         raise RuntimeError(f"1D tensors expected, but got {input.ndim}D and {other.ndim}D tensors")
@@ -65,9 +71,7 @@ def dot(input, other, *, out=None):
     return matmul(input, other)
 
 
-vdot = inner_1d = dot
-
-
+@public(method=True)
 def inner(input, other):
     if input.ndim == 0 or other.ndim == 0:
         return ew.mul(input, other)
@@ -75,39 +79,42 @@ def inner(input, other):
         einsum("...i,...ji->...j", input, other)
 
 
+@public(method=True, aliases=("ger",))
 def outer(input, vec2, *, out=None):
     if input.ndim != 1 or vec2.ndim != 1:
         raise RuntimeError(f"outer: expected 1D tensors, got {input.ndim}D and {vec2.ndim}D")
     return ew.mul(input.unsqueeze(1), vec2.unsqueeze(0))
 
 
-ger = outer
-
-
 def _scaled(x, alpha):
     return x if alpha == 1 else ew.mul(x, alpha)
 
 
+@public(method=True)
 def addmm(input, mat1, mat2, *, beta=1, alpha=1, out=None):
     product = _scaled(mm(mat1, mat2), alpha)
     return product if beta == 0 else ew.add(_scaled(input, beta), product)
 
 
+@public(method=True)
 def addmv(input, mat, vec, *, beta=1, alpha=1, out=None):
     product = _scaled(mv(mat, vec), alpha)
     return product if beta == 0 else ew.add(_scaled(input, beta), product)
 
 
+@public(method=True)
 def baddbmm(input, batch1, batch2, *, beta=1, alpha=1, out=None):
     product = _scaled(bmm(batch1, batch2), alpha)
     return product if beta == 0 else ew.add(_scaled(input, beta), product)
 
 
+@public(method=True)
 def addbmm(input, batch1, batch2, *, beta=1, alpha=1, out=None):
     product = _scaled(bmm(batch1, batch2).sum(0), alpha)
     return product if beta == 0 else ew.add(_scaled(input, beta), product)
 
 
+@public
 def tensordot(a, b, dims=2, out=None):
     if isinstance(dims, int):
         dims_a, dims_b = list(range(a.ndim - dims, a.ndim)), list(range(dims))
@@ -158,6 +165,7 @@ def canonical_equation(equation: str, shapes) -> str:
     return ",".join(out_terms) + "->" + out
 
 
+@public
 def einsum(equation, *operands):
     if len(operands) == 1 and isinstance(operands[0], (list, tuple)):
         operands = tuple(operands[0])

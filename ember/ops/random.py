@@ -1,6 +1,6 @@
 """Random numbers: Generators and the sampling functions.
 
-All devices draw from ember's Philox stream (see ``ember.plugins.xp``): a generator is
+All devices draw from ember's Philox stream (specified in ``ember.dispatch.philox``): a generator is
 a (seed, offset) pair, and each call advances the offset by what it consumed, so the
 same seed gives the same numbers on every device.
 """
@@ -10,13 +10,14 @@ import time
 
 from ember.core import dtype as dt
 from ember.core.tensor import Tensor
-from ember.dispatch.meta import as_shape
-from ember.ops.creation import _resolve_dtype, canonical_device, create
-from ember.plugins.xp import counter_steps
+from ember.dispatch.philox import counter_steps
+from ember.ops.creation import _resolve_dtype, as_shape, canonical_device, create
+from ember.ops.public import public
 
 _DEFAULT_SEED = 67280421310721
 
 
+@public
 class Generator:
     def __init__(self, device="cpu"):
         self.device = canonical_device(device)
@@ -54,25 +55,30 @@ class Generator:
         return self._seed, start
 
 
-default_generator = Generator()
+default_generator = public(Generator(), name="default_generator")
 
 
+@public
 def manual_seed(seed) -> Generator:
     return default_generator.manual_seed(seed)
 
 
+@public
 def seed() -> int:
     return default_generator.seed()
 
 
+@public
 def initial_seed() -> int:
     return default_generator.initial_seed()
 
 
+@public
 def get_rng_state() -> Tensor:
     return default_generator.get_state()
 
 
+@public
 def set_rng_state(state: Tensor) -> None:
     default_generator.set_state(state)
 
@@ -113,26 +119,31 @@ def _float_dtype(dtype):
     return d
 
 
+@public
 def rand(*shape, size=None, generator=None, dtype=None, device=None, requires_grad=False, out=None) -> Tensor:
     shape = as_shape(shape if size is None else (size,))
     return _draw("philox_uniform", shape, _float_dtype(dtype), device, generator, requires_grad)
 
 
+@public
 def randn(*shape, size=None, generator=None, dtype=None, device=None, requires_grad=False, out=None) -> Tensor:
     shape = as_shape(shape if size is None else (size,))
     return _draw("philox_normal", shape, _float_dtype(dtype), device, generator, requires_grad)
 
 
+@public
 def rand_like(input, *, dtype=None, device=None, requires_grad=False, generator=None) -> Tensor:
     return rand(input.shape, dtype=dtype or input.dtype, device=device or input.device,
                 requires_grad=requires_grad, generator=generator)
 
 
+@public
 def randn_like(input, *, dtype=None, device=None, requires_grad=False, generator=None) -> Tensor:
     return randn(input.shape, dtype=dtype or input.dtype, device=device or input.device,
                  requires_grad=requires_grad, generator=generator)
 
 
+@public
 def randint(low=0, high=None, size=None, *, generator=None, dtype=None, device=None,
             requires_grad=False, out=None) -> Tensor:
     if high is None:
@@ -148,16 +159,19 @@ def randint(low=0, high=None, size=None, *, generator=None, dtype=None, device=N
     return _onto(out, _resolve_dtype(dtype, dt.int64), device)
 
 
+@public
 def randint_like(input, low=0, high=None, *, dtype=None, device=None, generator=None) -> Tensor:
     return randint(low, high, input.shape, dtype=dtype or input.dtype, device=device or input.device,
                    generator=generator)
 
 
+@public
 def randperm(n, *, generator=None, dtype=None, device=None, requires_grad=False, out=None) -> Tensor:
     keys = _draw_wide("philox_uniform", (n,), device, generator)
     return _onto(keys.argsort(stable=True), _resolve_dtype(dtype, dt.int64), device)
 
 
+@public
 def normal(mean=0.0, std=1.0, size=None, *, generator=None, dtype=None, device=None,
            requires_grad=False, out=None) -> Tensor:
     if isinstance(mean, Tensor) or isinstance(std, Tensor):
@@ -173,6 +187,7 @@ def normal(mean=0.0, std=1.0, size=None, *, generator=None, dtype=None, device=N
     return out.requires_grad_(True) if requires_grad else out
 
 
+@public(method=True)
 def bernoulli(input, p=None, *, generator=None) -> Tensor:
     probs = input if p is None else p
     u = _draw_wide("philox_uniform", input.shape, input.device, generator)
@@ -181,6 +196,7 @@ def bernoulli(input, p=None, *, generator=None) -> Tensor:
     return _onto(u < probs, input.dtype, input.device)
 
 
+@public
 def multinomial(input, num_samples, replacement=False, *, generator=None) -> Tensor:
     """Sample category indices from (unnormalised) weights along the last dim."""
     from ember.ops.shape import stack
@@ -214,16 +230,19 @@ def multinomial(input, num_samples, replacement=False, *, generator=None) -> Ten
 
 
 # ---------------------------------------------------------------- in-place sampling (Tensor methods)
+@public(function=False, method=True)
 def uniform_(self, a=0.0, b=1.0, *, generator=None) -> Tensor:
     u = _draw_wide("philox_uniform", self.shape, self.device, generator)
     return self.copy_(_onto(u * (b - a) + a, self.dtype, self.device))
 
 
+@public(function=False, method=True)
 def normal_(self, mean=0.0, std=1.0, *, generator=None) -> Tensor:
     z = _draw_wide("philox_normal", self.shape, self.device, generator)
     return self.copy_(_onto(z * std + mean, self.dtype, self.device))
 
 
+@public(function=False, method=True)
 def bernoulli_(self, p=0.5, *, generator=None) -> Tensor:
     u = _draw_wide("philox_uniform", self.shape, self.device, generator)
     if isinstance(p, Tensor):
@@ -231,12 +250,14 @@ def bernoulli_(self, p=0.5, *, generator=None) -> Tensor:
     return self.copy_(_onto(u < p, self.dtype, self.device))
 
 
+@public(function=False, method=True)
 def random_(self, from_=0, to=None, *, generator=None) -> Tensor:
     if to is None:
         to = 2 ** 24 if self.dtype.is_floating_point else 2 ** 63 - 1
     return self.copy_(randint(from_, to, self.shape, device=self.device, generator=generator))
 
 
+@public(function=False, method=True)
 def exponential_(self, lambd=1.0, *, generator=None) -> Tensor:
     u = _draw_wide("philox_uniform", self.shape, self.device, generator)
     return self.copy_(_onto(-(1.0 - u).log() / lambd, self.dtype, self.device))

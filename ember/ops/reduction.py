@@ -11,9 +11,10 @@ from ember.core.call import call
 from ember.core.tensor import Tensor
 from ember.dispatch.meta import normalize_dim, normalize_dims
 from ember.dispatch.ops import OPS
-from ember.dispatch.table import resolve
+from ember.dispatch.table import DECOMPOSE, resolve
 from ember.ops.creation import _resolve_dtype, cast
 from ember.ops import elementwise as ew
+from ember.ops.public import public
 
 # PyTorch's torch.return_types: named pairs
 values_indices = namedtuple("values_indices", ["values", "indices"])
@@ -34,6 +35,7 @@ def _check_nonempty(input, dims, name):
         raise IndexError(f"{name}(): Expected reduction over a non-empty tensor.")
 
 
+@public(method=True)
 def sum(input, dim=None, keepdim=False, *, dtype=None, out=None):
     if dtype is not None:
         input = cast(input, _resolve_dtype(dtype))
@@ -41,10 +43,12 @@ def sum(input, dim=None, keepdim=False, *, dtype=None, out=None):
     return out if dtype is None else cast(out, _resolve_dtype(dtype))  # integers: keep the asked dtype
 
 
+@public(method=True)
 def nansum(input, dim=None, keepdim=False, *, dtype=None):
     return sum(ew.where(ew.isnan(input), 0, input), dim, keepdim, dtype=dtype)
 
 
+@public(method=True)
 def prod(input, dim=None, keepdim=False, *, dtype=None, out=None):
     if dtype is not None:
         input = cast(input, _resolve_dtype(dtype))
@@ -54,6 +58,7 @@ def prod(input, dim=None, keepdim=False, *, dtype=None, out=None):
     return call(OPS["prod"], input, dims=dims, keepdim=keepdim)
 
 
+@public(method=True)
 def mean(input, dim=None, keepdim=False, *, dtype=None, out=None):
     if dtype is not None:
         input = cast(input, _resolve_dtype(dtype))
@@ -68,23 +73,27 @@ def mean(input, dim=None, keepdim=False, *, dtype=None, out=None):
     return ew.div(total, count) if count else ew.mul(total, float("nan"))
 
 
+@public(method=True)
 def nanmean(input, dim=None, keepdim=False, *, dtype=None):
     keep = ew.logical_not(ew.isnan(input))
     return ew.div(nansum(input, dim, keepdim, dtype=dtype), sum(keep, dim, keepdim))
 
 
+@public(method=True)
 def amax(input, dim=(), keepdim=False, *, out=None):
     dims = _dims(input, dim if dim != () else None)
     _check_nonempty(input, dims, "amax")
     return call(OPS["amax"], input, dims=dims, keepdim=keepdim)
 
 
+@public(method=True)
 def amin(input, dim=(), keepdim=False, *, out=None):
     dims = _dims(input, dim if dim != () else None)
     _check_nonempty(input, dims, "amin")
     return call(OPS["amin"], input, dims=dims, keepdim=keepdim)
 
 
+@public(method=True)
 def argmax(input, dim=None, keepdim=False):
     if dim is not None:
         dim = normalize_dim(dim, input.ndim)
@@ -94,6 +103,7 @@ def argmax(input, dim=None, keepdim=False):
     return call(OPS["argmax"], input, dim=dim, keepdim=keepdim)
 
 
+@public(method=True)
 def argmin(input, dim=None, keepdim=False):
     if dim is not None:
         dim = normalize_dim(dim, input.ndim)
@@ -115,29 +125,35 @@ def _extreme(input, dim, keepdim, other, name):
     return (max_result if name == "max" else min_result)(values, indices)
 
 
+@public(method=True)
 def max(input, dim=None, keepdim=False, *, other=None, out=None):
     return _extreme(input, dim, keepdim, other, "max")
 
 
+@public(method=True)
 def min(input, dim=None, keepdim=False, *, other=None, out=None):
     return _extreme(input, dim, keepdim, other, "min")
 
 
+@public(method=True)
 def aminmax(input, *, dim=None, keepdim=False):
     return aminmax_result(amin(input, () if dim is None else dim, keepdim),
                           amax(input, () if dim is None else dim, keepdim))
 
 
+@public(method=True)
 def all(input, dim=None, keepdim=False, *, out=None):
     result = call(OPS["all"], input, dims=_dims(input, dim), keepdim=keepdim)
     return cast(result, dt.uint8) if input.dtype is dt.uint8 else result  # PyTorch keeps uint8
 
 
+@public(method=True)
 def any(input, dim=None, keepdim=False, *, out=None):
     result = call(OPS["any"], input, dims=_dims(input, dim), keepdim=keepdim)
     return cast(result, dt.uint8) if input.dtype is dt.uint8 else result  # PyTorch keeps uint8
 
 
+@public(method=True)
 def count_nonzero(input, dim=None):
     return sum(ew.ne(input, 0), dim)
 
@@ -148,6 +164,7 @@ def _correction(unbiased, correction):
     return 1 if unbiased is None or unbiased else 0
 
 
+@public(method=True)
 def var(input, dim=None, unbiased=None, keepdim=False, *, correction=None, out=None):
     if isinstance(dim, bool):  # legacy var(input, unbiased)
         unbiased, dim = dim, None
@@ -162,18 +179,22 @@ def var(input, dim=None, unbiased=None, keepdim=False, *, correction=None, out=N
     return ew.div(squares, builtins.max(n - _correction(unbiased, correction), 0))
 
 
+@public(method=True)
 def std(input, dim=None, unbiased=None, keepdim=False, *, correction=None, out=None):
     return ew.sqrt(var(input, dim, unbiased, keepdim, correction=correction))
 
 
+@public
 def var_mean(input, dim=None, unbiased=None, keepdim=False, *, correction=None):
     return var(input, dim, unbiased, keepdim, correction=correction), mean(input, dim, keepdim)
 
 
+@public
 def std_mean(input, dim=None, unbiased=None, keepdim=False, *, correction=None):
     return std(input, dim, unbiased, keepdim, correction=correction), mean(input, dim, keepdim)
 
 
+@public(method=True)
 def norm(input, p="fro", dim=None, keepdim=False, dtype=None, out=None):
     if dtype is not None:
         input = cast(input, _resolve_dtype(dtype))
@@ -195,10 +216,12 @@ def norm(input, p="fro", dim=None, keepdim=False, dtype=None, out=None):
     return ew.pow(sum(ew.pow(a, p), dim, keepdim), 1.0 / p)
 
 
+@public(method=True)
 def dist(input, other, p=2):
     return norm(ew.sub(input, other), p)
 
 
+@public(method=True)
 def logsumexp(input, dim, keepdim=False, *, out=None):
     input = ew._float_input(input)
     dims = _dims(input, dim)
@@ -217,6 +240,7 @@ def _squeeze_dims(t, dims):
     return t.view(tuple(shape))
 
 
+@public(method=True, inplace=True)
 def cumsum(input, dim, *, dtype=None, out=None):
     if dtype is not None:
         input = cast(input, _resolve_dtype(dtype))
@@ -224,6 +248,7 @@ def cumsum(input, dim, *, dtype=None, out=None):
     return out if dtype is None else cast(out, _resolve_dtype(dtype))
 
 
+@public(method=True, inplace=True)
 def cumprod(input, dim, *, dtype=None, out=None):
     if dtype is not None:
         input = cast(input, _resolve_dtype(dtype))
@@ -231,25 +256,15 @@ def cumprod(input, dim, *, dtype=None, out=None):
     return out if dtype is None else cast(out, _resolve_dtype(dtype))
 
 
-def sum_to_shape(grad: Tensor, shape) -> Tensor:
-    """Sum a broadcast gradient back to ``shape`` (the inverse of broadcasting)."""
-    extra = grad.ndim - len(shape)
-    dims = tuple(range(extra)) + tuple(i + extra for i, s in enumerate(shape)
-                                       if s == 1 and grad._data.shape[i + extra] != 1)
-    if dims:
-        grad = call(OPS["sum"], grad, dims=dims, keepdim=True)
-    return grad.reshape(shape)
-
-
 # ---------------------------------------------------------------- softmax family
-def run_composite(op, composite, input, *others, **attrs):
-    """Run a backend's fused override of a composite if it has one, else the composite.
+def run_composite(op, input, *others, **attrs):
+    """Run a backend's fused override of the composite ``op`` if it has one, else its decomposition.
 
     ``input`` (a Tensor) picks the device; ``others`` are further arguments (Tensors or None).
     """
     kernel = op.resolved.get(input.device.type) or resolve(op, input.device.type)
-    if kernel is None:
-        return composite(input, *others, **attrs)
+    if kernel is DECOMPOSE:
+        return op.decomposition(input, *others, **attrs)
     return call(op, input, *others, **attrs)
 
 
@@ -269,6 +284,28 @@ def _log_softmax_reference(input, *, dim):
     return ew.sub(shifted, ew.log(sum(ew.exp(shifted), dim, keepdim=True)))
 
 
+def _layer_norm_reference(x, weight, bias, *, normalized_ndim, eps):
+    """The ``layer_norm`` composite: ``(y, mean, rstd)``, the statistics over the last
+    ``normalized_ndim`` dims, computed in float32 for half-precision inputs."""
+    work = cast(x, dt.float32) if x.dtype in (dt.float16, dt.bfloat16) else x
+    dims = tuple(range(x.ndim - normalized_ndim, x.ndim))
+    average = mean(work, dims, keepdim=True)
+    centered = ew.sub(work, average)
+    rstd = ew.rsqrt(ew.add(mean(ew.mul(centered, centered), dims, keepdim=True), eps))
+    y = ew.mul(centered, rstd)
+    if weight is not None:
+        y = ew.mul(y, weight)
+    if bias is not None:
+        y = ew.add(y, bias)
+    lead = tuple(x.shape[:x.ndim - normalized_ndim])
+    return cast(y, x.dtype), average.reshape(lead), rstd.reshape(lead)
+
+
+OPS["softmax"].decomposition = _softmax_reference
+OPS["layer_norm"].decomposition = _layer_norm_reference
+OPS["log_softmax"].decomposition = _log_softmax_reference
+
+
 def _softmax_args(input, dim, dtype, name):
     if dim is None:
         raise TypeError(f"{name}() requires an explicit dim (PyTorch's implicit choice is deprecated)")
@@ -277,14 +314,16 @@ def _softmax_args(input, dim, dtype, name):
     return ew._float_input(input), normalize_dim(dim, input.ndim) if input.ndim else 0
 
 
+@public(method=True)
 def softmax(input, dim=None, _stacklevel=3, dtype=None):
     input, dim = _softmax_args(input, dim, dtype, "softmax")
-    return run_composite(OPS["softmax"], _softmax_reference, input, dim=dim)
+    return run_composite(OPS["softmax"], input, dim=dim)
 
 
+@public(method=True)
 def log_softmax(input, dim=None, _stacklevel=3, dtype=None):
     input, dim = _softmax_args(input, dim, dtype, "log_softmax")
-    return run_composite(OPS["log_softmax"], _log_softmax_reference, input, dim=dim)
+    return run_composite(OPS["log_softmax"], input, dim=dim)
 
 
 def softmin(input, dim=None, _stacklevel=3, dtype=None):

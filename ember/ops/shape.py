@@ -2,27 +2,31 @@
 with their input; everything else here is written over them or copies."""
 from __future__ import annotations
 
-from ember.core.call import call
-from ember.core.tensor import Tensor
-from ember.dispatch.meta import as_shape, broadcast_shapes, infer_size, normalize_dim
-from ember.dispatch.ops import OPS
-from ember.dispatch.meta import result_type
 from ember.core import dtype as dt
-from ember.ops.creation import cast
+from ember.core.call import call, cast
+from ember.core.tensor import Size, Tensor
+from ember.dispatch.meta import broadcast_shapes as _broadcast_shapes, infer_size, normalize_dim
+from ember.dispatch.ops import OPS
+from ember.ops.creation import as_shape, full
+from ember.ops.promotion import result_type
+from ember.ops.public import public
 
 _VIEW, _PERMUTE, _EXPAND, _BASIC_INDEX = OPS["view"], OPS["permute"], OPS["expand"], OPS["basic_index"]
 
 
+@public(function=False, method=True)
 def view(self, *shape):
     if len(shape) == 1 and isinstance(shape[0], dt.dtype):
         raise RuntimeError(f"view(dtype) reinterpreting {self.dtype} as {shape[0]} is not supported by ember")
     return call(_VIEW, self, shape=infer_size(as_shape(shape), self.numel()))
 
 
+@public(function=False, method=True)
 def view_as(self, other):
     return view(self, other.shape)
 
 
+@public(method=True)
 def reshape(input, *shape):
     shape = infer_size(as_shape(shape), input.numel())
     try:
@@ -31,10 +35,12 @@ def reshape(input, *shape):
         return call(_VIEW, call(OPS["clone"], input), shape=shape)
 
 
+@public(function=False, method=True)
 def reshape_as(self, other):
     return reshape(self, other.shape)
 
 
+@public(method=True)
 def flatten(input, start_dim=0, end_dim=-1):
     if input.ndim == 0:
         return reshape(input, (1,))
@@ -49,10 +55,12 @@ def flatten(input, start_dim=0, end_dim=-1):
     return reshape(input, shape[:start] + (n,) + shape[end + 1:])
 
 
+@public(method=True)
 def ravel(input):
     return reshape(input, (-1,))
 
 
+@public(method=True)
 def unflatten(input, dim, sizes):
     dim = normalize_dim(dim, input.ndim)
     shape = input._data.shape
@@ -60,6 +68,7 @@ def unflatten(input, dim, sizes):
     return view(input, shape[:dim] + sizes + shape[dim + 1:])
 
 
+@public(method=True, inplace="view")
 def squeeze(input, dim=None):
     shape = input._data.shape
     if dim is None:
@@ -70,12 +79,14 @@ def squeeze(input, dim=None):
     return call(_VIEW, input, shape=tuple(s for i, s in enumerate(shape) if i not in dims))
 
 
+@public(method=True, inplace="view")
 def unsqueeze(input, dim):
     dim = normalize_dim(dim, input.ndim + 1)
     shape = input._data.shape
     return call(_VIEW, input, shape=shape[:dim] + (1,) + shape[dim:])
 
 
+@public(method=True)
 def permute(input, *dims):
     dims = tuple(normalize_dim(d, input.ndim) for d in as_shape(dims)) if dims and dims != ((),) else ()
     if sorted(dims) != list(range(input.ndim)):
@@ -86,6 +97,7 @@ def permute(input, *dims):
     return call(_PERMUTE, input, dims=dims)
 
 
+@public(method=True, inplace="view", aliases=("swapaxes", "swapdims"))
 def transpose(input, dim0, dim1):
     n = input.ndim
     if n == 0:
@@ -96,9 +108,7 @@ def transpose(input, dim0, dim1):
     return call(_PERMUTE, input, dims=tuple(dims))
 
 
-swapaxes = swapdims = transpose
-
-
+@public(method=True, aliases=("moveaxis",))
 def movedim(input, source, destination):
     src = [normalize_dim(d, input.ndim) for d in ((source,) if isinstance(source, int) else source)]
     dst = [normalize_dim(d, input.ndim) for d in ((destination,) if isinstance(destination, int) else destination)]
@@ -110,9 +120,7 @@ def movedim(input, source, destination):
     return call(_PERMUTE, input, dims=tuple(order))
 
 
-moveaxis = movedim
-
-
+@public(method=True, inplace="view")
 def t(input):
     if input.ndim > 2:
         raise RuntimeError(f"t() expects a tensor with <= 2 dimensions, but self is {input.ndim}D")
@@ -129,12 +137,14 @@ def _mT(self):
     return transpose(self, -2, -1)
 
 
-T = property(_T)
-mT = property(_mT)
-H = T
-mH = mT
+# real tensors: the conjugate transposes H and mH are the transposes
+public(property(_T, doc="The tensor with its dimensions reversed."), name="T", function=False, method=True,
+       aliases=("H",))
+public(property(_mT, doc="The tensor with its last two dimensions swapped."), name="mT", function=False,
+       method=True, aliases=("mH",))
 
 
+@public(function=False, method=True)
 def expand(self, *sizes):
     sizes = as_shape(sizes)
     shape = self._data.shape
@@ -157,19 +167,23 @@ def expand(self, *sizes):
     return call(_EXPAND, self, shape=out)
 
 
+@public(function=False, method=True)
 def expand_as(self, other):
     return expand(self, other.shape)
 
 
+@public(method=True)
 def broadcast_to(input, shape):
     return expand(input, tuple(shape))
 
 
+@public
 def broadcast_tensors(*tensors):
-    shape = broadcast_shapes(*(t._data.shape for t in tensors))
+    shape = _broadcast_shapes(*(t._data.shape for t in tensors))
     return tuple(expand(t, shape) for t in tensors)
 
 
+@public(method=True)
 def narrow(input, dim, start, length):
     dim = normalize_dim(dim, input.ndim)
     size = input._data.shape[dim]
@@ -183,6 +197,7 @@ def narrow(input, dim, start, length):
     return call(_BASIC_INDEX, input, key=key)
 
 
+@public(method=True)
 def select(input, dim, index):
     dim = normalize_dim(dim, input.ndim)
     size = input._data.shape[dim]
@@ -192,6 +207,7 @@ def select(input, dim, index):
     return call(_BASIC_INDEX, input, key=(slice(None),) * dim + (index % size,))
 
 
+@public(method=True)
 def split(tensor, split_size_or_sections, dim=0):
     dim = normalize_dim(dim, tensor.ndim)
     size = tensor._data.shape[dim]
@@ -212,6 +228,7 @@ def split(tensor, split_size_or_sections, dim=0):
     return tuple(out)
 
 
+@public(method=True)
 def chunk(input, chunks, dim=0):
     if chunks <= 0:
         raise RuntimeError(f"chunk expects `chunks` to be greater than 0, got: {chunks}")
@@ -220,6 +237,7 @@ def chunk(input, chunks, dim=0):
     return split(input, step, dim)
 
 
+@public(method=True)
 def tensor_split(input, indices_or_sections, dim=0):
     dim = normalize_dim(dim, input.ndim)
     size = input._data.shape[dim]
@@ -237,11 +255,13 @@ def tensor_split(input, indices_or_sections, dim=0):
     return tuple(out)
 
 
+@public(method=True)
 def unbind(input, dim=0):
     dim = normalize_dim(dim, input.ndim)
     return tuple(select(input, dim, i) for i in range(input._data.shape[dim]))
 
 
+@public(aliases=("concat", "concatenate"))
 def cat(tensors, dim=0, *, out=None):
     tensors = list(tensors)
     if not tensors:
@@ -265,9 +285,7 @@ def cat(tensors, dim=0, *, out=None):
     return call(OPS["cat"], *parts, dim=dim)
 
 
-concat = concatenate = cat
-
-
+@public
 def stack(tensors, dim=0, *, out=None):
     tensors = list(tensors)
     if not tensors:
@@ -281,15 +299,18 @@ def stack(tensors, dim=0, *, out=None):
     return cat([unsqueeze(t, dim) for t in tensors], dim)
 
 
+@public
 def hstack(tensors):
     tensors = [t if t.ndim else t.reshape(1) for t in tensors]
     return cat(tensors, 0 if tensors[0].ndim == 1 else 1)
 
 
+@public
 def vstack(tensors):
     return cat([t.reshape(1, -1) if t.ndim < 2 else t for t in tensors], 0)
 
 
+@public(method=True)
 def flip(input, dims):
     dims = tuple(normalize_dim(d, input.ndim) for d in ((dims,) if isinstance(dims, int) else dims))
     if not dims or input.ndim == 0:
@@ -297,14 +318,17 @@ def flip(input, dims):
     return call(OPS["flip"], input, dims=dims)
 
 
+@public(method=True)
 def fliplr(input):
     return flip(input, (1,))
 
 
+@public(method=True)
 def flipud(input):
     return flip(input, (0,))
 
 
+@public(method=True)
 def roll(input, shifts, dims=None):
     if dims is None:
         return view(roll(flatten(input), shifts, 0), input.shape)
@@ -316,6 +340,7 @@ def roll(input, shifts, dims=None):
     return call(OPS["roll"], input, shifts=shifts, dims=dims)
 
 
+@public(function=False, method=True)
 def repeat(self, *sizes):
     sizes = as_shape(sizes)
     if len(sizes) < self.ndim:
@@ -329,6 +354,7 @@ def repeat(self, *sizes):
     return reshape(x, tuple(r * s for r, s in zip(sizes, shape)))
 
 
+@public(method=True)
 def tile(input, dims):
     dims = tuple(dims)
     if len(dims) < input.ndim:
@@ -336,6 +362,7 @@ def tile(input, dims):
     return repeat(input, dims)
 
 
+@public(method=True)
 def repeat_interleave(input, repeats=None, dim=None, *, output_size=None):
     if repeats is None:  # repeat_interleave(repeats_tensor): indices repeated by counts
         from ember.ops.creation import arange
@@ -365,18 +392,21 @@ def repeat_interleave(input, repeats=None, dim=None, *, output_size=None):
     return index_select(input, dim, from_host(order, input.device))
 
 
+@public(method=True, inplace=True)
 def tril(input, diagonal=0, *, out=None):
     if input.ndim < 2:
         raise RuntimeError(f"tril: input tensor must have at least 2 dimensions, got {input.ndim}")
     return call(OPS["tril"], input, diagonal=diagonal)
 
 
+@public(method=True, inplace=True)
 def triu(input, diagonal=0, *, out=None):
     if input.ndim < 2:
         raise RuntimeError(f"triu: input tensor must have at least 2 dimensions, got {input.ndim}")
     return call(OPS["triu"], input, diagonal=diagonal)
 
 
+@public(method=True)
 def diagonal(input, offset=0, dim1=0, dim2=1):
     a, b = normalize_dim(dim1, input.ndim), normalize_dim(dim2, input.ndim)
     if a == b:
@@ -384,6 +414,7 @@ def diagonal(input, offset=0, dim1=0, dim2=1):
     return call(OPS["diagonal"], input, offset=offset, dim1=a, dim2=b)
 
 
+@public(method=True)
 def diag(input, diagonal=0):
     offset = diagonal
     if input.ndim == 1:
@@ -397,15 +428,67 @@ def diag(input, diagonal=0):
     return call(OPS["clone"], call(OPS["diagonal"], input, offset=offset, dim1=0, dim2=1))
 
 
+@public(method=True)
 def diag_embed(input, offset=0, dim1=-2, dim2=-1):
     from ember.ops.creation import eye
     n = input._data.shape[-1]
     return unsqueeze(input, -1) * eye(n, dtype=input.dtype, device=input.device)
 
 
+@public
 def atleast_1d(input):
     return input.reshape(1) if input.ndim == 0 else input
 
 
+@public
 def atleast_2d(input):
     return input.reshape(1, -1) if input.ndim < 2 else input
+
+
+@public
+def constant_pad_nd(input, pad, value=0):
+    """Pad the last ``len(pad) // 2`` dims of ``input`` with ``value``; negative amounts crop.
+
+    Args:
+        input: the tensor.
+        pad: an even number of ints, ``(last_left, last_right, second_last_left, ...)``.
+        value: the fill value.
+
+    Returns:
+        A new tensor (a copy even when nothing is padded).
+    """
+    out = input
+    for i in range(len(pad) // 2):
+        dim = input.ndim - 1 - i
+        left, right = pad[2 * i], pad[2 * i + 1]
+        if left < 0 or right < 0:  # negative amounts crop
+            size = out.shape[dim]
+            start, stop = max(-left, 0), size - max(-right, 0)
+            if stop < start:
+                raise RuntimeError(f"The input size {size}, plus negative padding {left} and {right} resulted in "
+                                   f"a negative output size, which is invalid. Check dimension {dim} of your input.")
+            out = narrow(out, dim, start, stop - start)
+            left, right = max(left, 0), max(right, 0)
+        if left == 0 and right == 0:
+            continue
+        parts = []
+        for amount in (left, right):
+            size = list(out.shape)
+            size[dim] = amount
+            parts.append(full(size, value, dtype=input.dtype, device=input.device) if amount else None)
+        out = cat([p for p in (parts[0], out, parts[1]) if p is not None], dim)
+    return out if out is not input else call(OPS["clone"], input)
+
+
+@public
+def broadcast_shapes(*shapes):
+    """The shape that tensors of ``shapes`` broadcast to, without making any tensor.
+
+    Args:
+        *shapes: shapes (tuples, lists or ``ember.Size``) or ints (1-d shapes).
+
+    Returns:
+        An ``ember.Size``.
+    """
+    return Size(_broadcast_shapes(*((s,) if isinstance(s, int) else tuple(s) for s in shapes)))
+

@@ -1,15 +1,18 @@
 """Kernels written once over an array module ``xp`` (numpy or cupy).
 
 The CPU plugin uses ``XpKernels(numpy, scipy.special)``; the CUDA and ROCm plugins use
-the same class with cupy. Each method implements one primitive of
-``ember.dispatch.ops`` with that op's calling convention.
+the same class with cupy (``ember.plugins.cupy``). Each method implements one primitive of
+``ember.dispatch.ops`` with that op's calling convention. ``XpKernels.kernel_names()``
+lists the ops the class implements without an array module, so a backend whose library
+is missing can still say what its kernel table holds.
 """
 from __future__ import annotations
 
 import ml_dtypes
 import numpy as np
 
-from ember.dispatch.ops import INDEX_SLOT
+from ember.dispatch.ops import INDEX_SLOT, OPS
+from ember.dispatch.philox import SIGNIFICAND_BITS, philox_normal, philox_words
 
 _UNARY = {  # primitive -> xp function name
     "neg": "negative", "abs": "abs", "sign": "sign", "sqrt": "sqrt", "exp": "exp",
@@ -42,10 +45,16 @@ class XpKernels:
         for name, fn_name in _BINARY.items():
             setattr(self, name, getattr(xp, fn_name))
 
+    @classmethod
+    def kernel_names(cls) -> tuple:
+        """The op names ``kernels()`` gives kernels for, in table order, computed from the class
+        alone (no array module needed): the unary and binary ufuncs set up in ``__init__``
+        and every method named after an op."""
+        return tuple(name for name in OPS if name in _UNARY or name in _BINARY or hasattr(cls, name))
+
     def kernels(self) -> dict:
-        """{op name: kernel} for every primitive this class implements."""
-        from ember.dispatch.ops import OPS
-        return {name: getattr(self, name) for name in OPS if hasattr(self, name)}
+        """{op name: kernel} for every op this class implements (``kernel_names()``)."""
+        return {name: getattr(self, name) for name in self.kernel_names()}
 
     def _unary(self, fn):
         xp = self.xp
@@ -336,7 +345,7 @@ class XpKernels:
         # the same numbers as unit_uniform_for(philox_uniform(...)), in place: the top
         # `bits` bits of each word times 2**-bits, exact in float32 for float32 and smaller
         # dtypes (3x faster than the float64 detour; dropout masks draw these)
-        bits = _SIGNIFICAND_BITS.get(dtype.name, 53)
+        bits = SIGNIFICAND_BITS.get(dtype.name, 53)
         words = philox_words(int(np.prod(shape, dtype=np.int64)), seed, offset)
         np.right_shift(words, np.uint64(64 - bits), out=words)
         work = np.float64 if bits > 24 else np.float32
@@ -346,52 +355,3 @@ class XpKernels:
 
     def philox_normal(self, *, shape, dtype, seed, offset, index):
         return self.xp.asarray(philox_normal(shape, seed, offset)).astype(dtype.numpy)
-
-
-# ---------------------------------------------------------------- ember's random stream
-# The same (seed, offset) gives the same numbers on every device: 64-bit words from
-# Philox4x64-10 (numpy's Philox) keyed by the seed, its counter set to ``offset``
-# (each counter step gives 4 words); uniform floats are
-# the top 53 bits scaled to [0, 1); normals come from Box-Muller on consecutive pairs.
-def philox_words(n: int, seed: int, offset: int) -> np.ndarray:
-    gen = np.random.Philox(key=seed & 0xFFFFFFFFFFFFFFFF, counter=offset)
-    return gen.random_raw(n)
-
-
-def philox_uniform(shape, seed, offset) -> np.ndarray:
-    n = int(np.prod(shape, dtype=np.int64))
-    words = philox_words(n, seed, offset)
-    return ((words >> np.uint64(11)).astype(np.float64) * (1.0 / 9007199254740992.0)).reshape(shape)
-
-
-# significand bits of each floating dtype: a uniform float in [0, 1) must stay below 1
-# after rounding to the dtype, so it is truncated to that many bits first (as PyTorch does)
-_SIGNIFICAND_BITS = {"float16": 11, "bfloat16": 8, "float32": 24, "float64": 53}
-
-
-def unit_uniform_for(u: np.ndarray, dtype_name: str) -> np.ndarray:
-    """float64 uniforms in [0, 1) truncated to ``dtype_name``'s precision (still < 1)."""
-    bits = _SIGNIFICAND_BITS.get(dtype_name, 53)
-    if bits >= 53:
-        return u
-    scale = float(2 ** bits)
-    return np.floor(u * scale) / scale
-
-
-def philox_normal(shape, seed, offset) -> np.ndarray:
-    n = int(np.prod(shape, dtype=np.int64))
-    pairs = (n + 1) // 2
-    u = philox_uniform((2 * pairs,), seed, offset)
-    u1 = 1.0 - u[0::2]  # in (0, 1]: log is finite
-    radius = np.sqrt(-2.0 * np.log(u1))
-    angle = 2.0 * np.pi * u[1::2]
-    z = np.empty(2 * pairs)
-    z[0::2] = radius * np.cos(angle)
-    z[1::2] = radius * np.sin(angle)
-    return z[:n].reshape(shape)
-
-
-def counter_steps(numel: int, normal: bool) -> int:
-    """How far a random op advances the generator's offset (one Philox block = 4 words)."""
-    words = 2 * ((numel + 1) // 2) if normal else numel
-    return (words + 3) // 4

@@ -7,7 +7,7 @@ import pytest
 import ember
 import ember.nn as nn
 import ember.nn.functional as F
-from ember.nn.functional import conv as conv_impl
+from ember.dispatch.ops import OPS
 
 from layer_refs import (RNG, assert_close, check_layer, conv_ref, conv_transpose_ref, float_dtype, host, tensor,
                         tolerances)
@@ -130,7 +130,7 @@ def test_conv_composite_matches_reference(any_device, case):
     xs, ws, _, stride, padding, dilation, groups = case
     rng = RNG(6)
     x, w, b = rng.standard_normal(xs), rng.standard_normal(ws), rng.standard_normal(ws[0])
-    check_layer(lambda x, w, b: conv_impl._conv_reference(x, w, b, stride=stride, padding=padding,
+    check_layer(lambda x, w, b: OPS["conv"].decomposition(x, w, b, stride=stride, padding=padding,
                                                           dilation=dilation, groups=groups),
                 lambda x, w, b: conv_ref(x, w, b, stride, padding, dilation, groups), [x, w, b], device)
 
@@ -141,7 +141,7 @@ def test_conv_transpose_composite_matches_reference(any_device, case):
     xs, ws, stride, padding, output_padding, dilation, groups = case
     rng = RNG(7)
     x, w, b = rng.standard_normal(xs), rng.standard_normal(ws), rng.standard_normal(ws[1] * groups)
-    check_layer(lambda x, w, b: conv_impl._conv_transpose_reference(
+    check_layer(lambda x, w, b: OPS["conv_transpose"].decomposition(
                     x, w, b, stride=stride, padding=padding, output_padding=output_padding, dilation=dilation,
                     groups=groups),
                 lambda x, w, b: conv_transpose_ref(x, w, b, stride, padding, output_padding, dilation, groups),
@@ -155,7 +155,7 @@ def test_conv_double_backward_matches_composite(any_device):
     x0, w0 = rng.standard_normal((2, 2, 6, 5)), rng.standard_normal((4, 1, 3, 2))
     results = []
     for fn in (lambda x, w: F.conv2d(x, w, None, 2, 1, (1, 2), 2),
-               lambda x, w: conv_impl._conv_reference(x, w, None, stride=(2, 2), padding=(1, 1),
+               lambda x, w: OPS["conv"].decomposition(x, w, None, stride=(2, 2), padding=(1, 1),
                                                       dilation=(1, 2), groups=2)):
         x, w = tensor(x0, device), tensor(w0, device)
         y = fn(x, w)

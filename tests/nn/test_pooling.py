@@ -6,7 +6,7 @@ import ember
 import ember.nn as nn
 import ember.nn.functional as F
 
-from ember.nn.functional import pooling as pooling_impl
+from ember.dispatch.ops import OPS
 
 from layer_refs import (RNG, adaptive_pool_ref, assert_close, avg_pool_ref, check_layer, float_dtype, host,
                         max_pool_ref, pool_out_size, tensor, tolerances)
@@ -66,9 +66,9 @@ def test_max_pool_composite_matches_reference(any_device, case):
     out_size = tuple(pool_out_size(xs[2 + i], kernel[i], stride[i], padding[i], dilation[i], ceil_mode)
                      for i in range(2))
     geometry = dict(kernel=kernel, stride=stride, padding=padding, dilation=dilation, output_size=out_size)
-    check_layer(lambda x: pooling_impl._max_pool_reference(x, **geometry)[0],
+    check_layer(lambda x: OPS["max_pool"].decomposition(x, **geometry)[0],
                 lambda x: max_pool_ref(x, kernel, stride, padding, dilation, ceil_mode), [x], device)
-    indices = pooling_impl._max_pool_reference(tensor(x, device), **geometry)[1]
+    indices = OPS["max_pool"].decomposition(tensor(x, device), **geometry)[1]
     np.testing.assert_array_equal(indices.cpu().numpy(),
                                   max_pool_ref(x, kernel, stride, padding, dilation, ceil_mode, True)[1])
 
@@ -79,7 +79,7 @@ def test_max_pool_double_backward(any_device):
     x0 = RNG(13).standard_normal((2, 2, 7, 6))
     results = []
     for fn in (lambda x: F.max_pool2d(x, 3, 2, 1),
-               lambda x: pooling_impl._max_pool_reference(x, kernel=(3, 3), stride=(2, 2), padding=(1, 1),
+               lambda x: OPS["max_pool"].decomposition(x, kernel=(3, 3), stride=(2, 2), padding=(1, 1),
                                                           dilation=(1, 1), output_size=(4, 3))[0]):
         x = tensor(x0, device)
         (g,) = ember.autograd.grad((fn(x) ** 2).sum(), (x,), create_graph=True)

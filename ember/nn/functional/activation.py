@@ -12,6 +12,7 @@ import warnings
 
 from ember.core.autograd import is_grad_enabled
 from ember.core.tensor import Tensor
+from ember.dispatch.ops import OPS
 from ember.ops import elementwise as ew
 from ember.ops import reduction as red
 from ember.ops.creation import clone
@@ -61,20 +62,57 @@ def _softplus_unit(z: Tensor) -> Tensor:
 
 # ---------------------------------------------------------------- rectifiers
 def threshold(input, threshold, value, inplace=False):
-    """``input`` where it is greater than ``threshold``, else ``value``."""
+    """Keeps the entries of ``input`` above ``threshold`` and replaces all others with ``value``.
+
+    Args:
+        input: the tensor.
+        threshold: entries greater than this are kept unchanged.
+        value: what entries less than or equal to ``threshold`` become.
+        inplace: if ``True``, the result is written into ``input``, which is returned. Default: ``False``.
+
+    Returns:
+        A tensor of ``input``'s shape.
+    """
     return _maybe_inplace(input, inplace, lambda x: ew.where(x > threshold, x, value), "threshold")
 
 
 def threshold_(input, threshold, value):
+    """In-place form of :func:`threshold`: writes the result into ``input``.
+
+    Args:
+        input: the tensor to modify.
+        threshold: entries greater than this are kept unchanged.
+        value: what entries less than or equal to ``threshold`` become.
+
+    Returns:
+        ``input``, modified.
+    """
     return _write_into(input, lambda x: ew.where(x > threshold, x, value))
 
 
 def relu(input, inplace=False):
+    """Rectified linear unit: clamps the negative entries of ``input`` to zero.
+
+    Args:
+        input: the tensor.
+        inplace: if ``True``, the result is written into ``input``, which is returned. Default: ``False``.
+
+    Returns:
+        A tensor of ``input``'s shape holding ``max(0, x)``.
+    """
     _check_tensor(input, "relu")
     return input.relu_() if inplace else ew.relu(input)
 
 
 def relu_(input):
+    """In-place form of :func:`relu`.
+
+    Args:
+        input: the tensor whose negative entries are set to zero.
+
+    Returns:
+        ``input``, modified.
+    """
     return input.relu_()
 
 
@@ -84,16 +122,51 @@ def _hardtanh(x, min_val, max_val):
 
 
 def hardtanh(input, min_val=-1.0, max_val=1.0, inplace=False):
+    """Clips ``input`` to the interval ``[min_val, max_val]``.
+
+    The gradient is zero at and beyond the two limits.
+
+    Args:
+        input: the tensor.
+        min_val: lower end of the linear region. Default: ``-1.0``.
+        max_val: upper end of the linear region; must not be smaller than ``min_val``. Default: ``1.0``.
+        inplace: if ``True``, the result is written into ``input``, which is returned. Default: ``False``.
+
+    Returns:
+        A tensor of ``input``'s shape.
+
+    Raises:
+        ValueError: if ``min_val > max_val``.
+    """
     if min_val > max_val:
         raise ValueError(f"min_val cannot be greater than max_val, got min_val={min_val}, max_val={max_val}")
     return _maybe_inplace(input, inplace, lambda x: _hardtanh(x, min_val, max_val), "hardtanh")
 
 
 def hardtanh_(input, min_val=-1.0, max_val=1.0):
+    """In-place form of :func:`hardtanh`.
+
+    Args:
+        input: the tensor to clip.
+        min_val: lower end of the linear region. Default: ``-1.0``.
+        max_val: upper end of the linear region. Default: ``1.0``.
+
+    Returns:
+        ``input``, modified.
+    """
     return hardtanh(input, min_val, max_val, inplace=True)
 
 
 def relu6(input, inplace=False):
+    """ReLU capped at 6: ``min(max(0, x), 6)``, i.e. :func:`hardtanh` with limits 0 and 6.
+
+    Args:
+        input: the tensor.
+        inplace: if ``True``, the result is written into ``input``, which is returned. Default: ``False``.
+
+    Returns:
+        A tensor of ``input``'s shape.
+    """
     return hardtanh(input, 0.0, 6.0, inplace)
 
 
@@ -104,41 +177,133 @@ def _elu(x, alpha, scale=1.0, input_scale=1.0):
 
 
 def elu(input, alpha=1.0, inplace=False):
+    """Exponential linear unit: ``x`` for positive entries, ``alpha * (exp(x) - 1)`` for the rest.
+
+    Args:
+        input: the tensor.
+        alpha: the value the negative branch saturates towards is ``-alpha``. Default: ``1.0``.
+        inplace: if ``True``, the result is written into ``input``, which is returned. Default: ``False``.
+
+    Returns:
+        A tensor of ``input``'s shape.
+    """
     return _maybe_inplace(input, inplace, lambda x: _elu(x, alpha), "elu")
 
 
 def elu_(input, alpha=1.0):
+    """In-place form of :func:`elu`.
+
+    Args:
+        input: the tensor to transform.
+        alpha: scale of the negative branch. Default: ``1.0``.
+
+    Returns:
+        ``input``, modified.
+    """
     return elu(input, alpha, inplace=True)
 
 
 def selu(input, inplace=False):
+    """Scaled ELU: ``scale * elu(x, alpha)`` with fixed self-normalizing constants.
+
+    The constants are ``alpha ~ 1.6733`` and ``scale ~ 1.0507``.
+
+    Args:
+        input: the tensor.
+        inplace: if ``True``, the result is written into ``input``, which is returned. Default: ``False``.
+
+    Returns:
+        A tensor of ``input``'s shape.
+    """
     return _maybe_inplace(input, inplace, lambda x: _elu(x, _SELU_ALPHA, _SELU_SCALE), "selu")
 
 
 def selu_(input):
+    """In-place form of :func:`selu`.
+
+    Args:
+        input: the tensor to transform.
+
+    Returns:
+        ``input``, modified.
+    """
     return selu(input, inplace=True)
 
 
 def celu(input, alpha=1.0, inplace=False):
+    """Continuously differentiable ELU: ``x`` for positive entries, ``alpha * (exp(x / alpha) - 1)`` otherwise.
+
+    Args:
+        input: the tensor.
+        alpha: scale of the negative branch; must not be 0. Default: ``1.0``.
+        inplace: if ``True``, the result is written into ``input``, which is returned. Default: ``False``.
+
+    Returns:
+        A tensor of ``input``'s shape.
+
+    Raises:
+        RuntimeError: if ``alpha`` is 0.
+    """
     if alpha == 0:
         raise RuntimeError("ZeroDivisionError: celu's alpha must not be 0")
     return _maybe_inplace(input, inplace, lambda x: _elu(x, alpha, input_scale=1.0 / alpha), "celu")
 
 
 def celu_(input, alpha=1.0):
+    """In-place form of :func:`celu`.
+
+    Args:
+        input: the tensor to transform.
+        alpha: scale of the negative branch; must not be 0. Default: ``1.0``.
+
+    Returns:
+        ``input``, modified.
+    """
     return celu(input, alpha, inplace=True)
 
 
 def leaky_relu(input, negative_slope=0.01, inplace=False):
+    """Leaky ReLU: positive entries pass unchanged, the others are multiplied by ``negative_slope``.
+
+    Args:
+        input: the tensor.
+        negative_slope: factor applied to entries that are not positive. Default: ``0.01``.
+        inplace: if ``True``, the result is written into ``input``, which is returned. Default: ``False``.
+
+    Returns:
+        A tensor of ``input``'s shape.
+    """
     return _maybe_inplace(input, inplace, lambda x: ew.where(x > 0, x, x * negative_slope), "leaky_relu")
 
 
 def leaky_relu_(input, negative_slope=0.01):
+    """In-place form of :func:`leaky_relu`.
+
+    Args:
+        input: the tensor to transform.
+        negative_slope: factor applied to entries that are not positive. Default: ``0.01``.
+
+    Returns:
+        ``input``, modified.
+    """
     return leaky_relu(input, negative_slope, inplace=True)
 
 
 def prelu(input, weight):
-    """``max(0, x) + weight * min(0, x)``, one weight per channel (dim 1) or one shared."""
+    """Parametric ReLU: ``max(0, x) + weight * min(0, x)`` with a learnable slope.
+
+    Args:
+        input: the tensor; its channels are along dim 1 (an input with fewer than 2 dims counts as one channel).
+        weight: the negative slope, either a single element shared by all entries or one element per
+            channel of ``input``.
+
+    Returns:
+        A tensor of ``input``'s shape.
+
+    Raises:
+        RuntimeError: if ``weight`` has more than one element and that count does not match the number of
+            channels (or ``input`` is 0-d).
+    """
     _check_tensor(input, "prelu")
     if not isinstance(weight, Tensor):
         raise TypeError(f"prelu(): argument 'weight' must be Tensor, not {type(weight).__name__}")
@@ -157,8 +322,21 @@ def prelu(input, weight):
 
 
 def rrelu(input, lower=1.0 / 8, upper=1.0 / 3, training=False, inplace=False):
-    """Randomized leaky ReLU: in training the negative slope of each element is drawn
-    from U(lower, upper); in evaluation it is their mean."""
+    """Randomized leaky ReLU: negative entries are scaled by a slope that is random in training.
+
+    In training each negative entry gets its own slope drawn uniformly from ``[lower, upper]``;
+    otherwise every slope is the fixed ``(lower + upper) / 2``.
+
+    Args:
+        input: the tensor.
+        lower: lower bound of the random slope. Default: ``1/8``.
+        upper: upper bound of the random slope. Default: ``1/3``.
+        training: draw random slopes if ``True``, use their mean otherwise. Default: ``False``.
+        inplace: if ``True``, the result is written into ``input``, which is returned. Default: ``False``.
+
+    Returns:
+        A tensor of ``input``'s shape.
+    """
     if not training:
         return leaky_relu(input, (lower + upper) / 2, inplace)
     from ember.ops.random import rand_like
@@ -170,31 +348,81 @@ def rrelu(input, lower=1.0 / 8, upper=1.0 / 3, training=False, inplace=False):
 
 
 def rrelu_(input, lower=1.0 / 8, upper=1.0 / 3, training=False):
+    """In-place form of :func:`rrelu`.
+
+    Args:
+        input: the tensor to transform.
+        lower: lower bound of the random slope. Default: ``1/8``.
+        upper: upper bound of the random slope. Default: ``1/3``.
+        training: draw random slopes if ``True``, use their mean otherwise. Default: ``False``.
+
+    Returns:
+        ``input``, modified.
+    """
     return rrelu(input, lower, upper, training, inplace=True)
 
 
 # ---------------------------------------------------------------- smooth activations
 def gelu(input, approximate="none"):
-    """Gaussian error linear unit: ``x * Phi(x)``; ``approximate='tanh'`` uses the tanh formula."""
+    """Gaussian error linear unit: ``x * Phi(x)``, with ``Phi`` the standard normal CDF.
+
+    Args:
+        input: the tensor.
+        approximate: ``'none'`` (default) for the exact erf form, or ``'tanh'`` for the tanh approximation
+            ``0.5 * x * (1 + tanh(sqrt(2 / pi) * (x + 0.044715 * x**3)))``.
+
+    Returns:
+        A tensor of ``input``'s shape.
+
+    Raises:
+        RuntimeError: if ``approximate`` is neither ``'none'`` nor ``'tanh'``.
+    """
     _check_tensor(input, "gelu")
-    if approximate == "none":
-        return input * 0.5 * (ew.erf(input * (1.0 / math.sqrt(2.0))) + 1.0)
-    if approximate == "tanh":
-        inner = (input + input * input * input * 0.044715) * math.sqrt(2.0 / math.pi)
-        return input * 0.5 * (ew.tanh(inner) + 1.0)
-    raise RuntimeError(f"approximate argument must be either none or tanh, got '{approximate}'")
+    if approximate not in ("none", "tanh"):
+        raise RuntimeError(f"approximate argument must be either none or tanh, got '{approximate}'")
+    return red.run_composite(OPS["gelu"], input, approximate=approximate)
 
 
 def silu(input, inplace=False):
+    """Sigmoid linear unit (swish): ``x * sigmoid(x)``.
+
+    Args:
+        input: the tensor.
+        inplace: if ``True``, the result is written into ``input``, which is returned. Default: ``False``.
+
+    Returns:
+        A tensor of ``input``'s shape.
+    """
     return _maybe_inplace(input, inplace, lambda x: x * ew.sigmoid(x), "silu")
 
 
 def mish(input, inplace=False):
+    """Mish activation: ``x * tanh(softplus(x))``.
+
+    Args:
+        input: the tensor.
+        inplace: if ``True``, the result is written into ``input``, which is returned. Default: ``False``.
+
+    Returns:
+        A tensor of ``input``'s shape.
+    """
     return _maybe_inplace(input, inplace, lambda x: x * ew.tanh(_softplus_unit(x)), "mish")
 
 
 def softplus(input, beta=1.0, threshold=20.0):
-    """``log(1 + exp(beta * x)) / beta``; linear (``x``) where ``beta * x > threshold``."""
+    """Smooth approximation of ReLU: ``log(1 + exp(beta * x)) / beta``.
+
+    Where ``beta * x`` exceeds ``threshold`` the result is ``x`` itself; the rest is computed
+    without overflow.
+
+    Args:
+        input: the tensor.
+        beta: sharpness of the curve. Default: ``1.0``.
+        threshold: above this value of ``beta * x`` the function is treated as linear. Default: ``20.0``.
+
+    Returns:
+        A tensor of ``input``'s shape.
+    """
     _check_tensor(input, "softplus")
     z = input * beta if beta != 1 else input
     soft = _softplus_unit(z)
@@ -204,45 +432,123 @@ def softplus(input, beta=1.0, threshold=20.0):
 
 
 def logsigmoid(input):
-    """``log(sigmoid(x)) = -softplus(-x)``, finite for large |x|."""
+    """Logarithm of the sigmoid, ``log(sigmoid(x)) = -softplus(-x)``, finite for inputs of any size.
+
+    Args:
+        input: the tensor.
+
+    Returns:
+        A tensor of ``input``'s shape with non-positive entries.
+    """
     _check_tensor(input, "logsigmoid")
     return ew.neg(_softplus_unit(ew.neg(input)))
 
 
 def softsign(input):
+    """Soft sign: ``x / (1 + |x|)``, which maps every entry into ``(-1, 1)``.
+
+    Args:
+        input: the tensor.
+
+    Returns:
+        A tensor of ``input``'s shape.
+    """
     return input / (ew.abs(input) + 1.0)
 
 
 def tanhshrink(input):
+    """Subtracts the hyperbolic tangent from each entry: ``x - tanh(x)``.
+
+    Args:
+        input: the tensor.
+
+    Returns:
+        A tensor of ``input``'s shape.
+    """
     return input - ew.tanh(input)
 
 
 def sigmoid(input):
+    """Logistic sigmoid ``1 / (1 + exp(-x))``, applied entrywise.
+
+    Args:
+        input: the tensor.
+
+    Returns:
+        A tensor of ``input``'s shape with entries in ``(0, 1)``.
+    """
     return ew.sigmoid(input)
 
 
 def tanh(input):
+    """Hyperbolic tangent, applied entrywise.
+
+    Args:
+        input: the tensor.
+
+    Returns:
+        A tensor of ``input``'s shape with entries in ``(-1, 1)``.
+    """
     return ew.tanh(input)
 
 
 def hardsigmoid(input, inplace=False):
+    """Piecewise-linear sigmoid: 0 for ``x <= -3``, 1 for ``x >= 3``, and ``x / 6 + 1/2`` in between.
+
+    Args:
+        input: the tensor.
+        inplace: if ``True``, the result is written into ``input``, which is returned. Default: ``False``.
+
+    Returns:
+        A tensor of ``input``'s shape.
+    """
     def compute(x):
         return ew.where(x <= -3.0, 0.0, ew.where(x >= 3.0, 1.0, x / 6.0 + 0.5))
     return _maybe_inplace(input, inplace, compute, "hardsigmoid")
 
 
 def hardswish(input, inplace=False):
+    """Piecewise approximation of swish: 0 for ``x < -3``, ``x`` for ``x > 3``, ``x * (x + 3) / 6`` in between.
+
+    Args:
+        input: the tensor.
+        inplace: if ``True``, the result is written into ``input``, which is returned. Default: ``False``.
+
+    Returns:
+        A tensor of ``input``'s shape.
+    """
     def compute(x):
         return ew.where(x < -3.0, 0.0, ew.where(x > 3.0, x, x * (x + 3.0) / 6.0))
     return _maybe_inplace(input, inplace, compute, "hardswish")
 
 
 def hardshrink(input, lambd=0.5):
+    """Zeroes the entries whose magnitude is at most ``lambd`` and keeps the others unchanged.
+
+    Args:
+        input: the tensor.
+        lambd: the half-width of the band around zero that is cleared. Default: ``0.5``.
+
+    Returns:
+        A tensor of ``input``'s shape.
+    """
     _check_tensor(input, "hardshrink")
     return ew.where(ew.logical_or(input > lambd, input < -lambd), input, 0.0)
 
 
 def softshrink(input, lambd=0.5):
+    """Soft thresholding: moves every entry ``lambd`` closer to zero, and zeroes those within ``lambd`` of it.
+
+    Args:
+        input: the tensor.
+        lambd: the shrinkage amount; must be non-negative. Default: ``0.5``.
+
+    Returns:
+        A tensor of ``input``'s shape: ``x - lambd`` above ``lambd``, ``x + lambd`` below ``-lambd``, 0 between.
+
+    Raises:
+        RuntimeError: if ``lambd`` is negative.
+    """
     _check_tensor(input, "softshrink")
     if lambd < 0:
         raise RuntimeError(f"lambda must be greater or equal to 0, but found to be {lambd}.")
@@ -250,7 +556,18 @@ def softshrink(input, lambd=0.5):
 
 
 def glu(input, dim=-1):
-    """Gated linear unit: split ``input`` in halves a, b along ``dim``; ``a * sigmoid(b)``."""
+    """Gated linear unit: splits ``input`` into halves ``a`` and ``b`` along ``dim`` and returns ``a * sigmoid(b)``.
+
+    Args:
+        input: the tensor; its size along ``dim`` must be even.
+        dim: the dimension to split. Default: ``-1``.
+
+    Returns:
+        A tensor of ``input``'s shape with the size along ``dim`` halved.
+
+    Raises:
+        RuntimeError: if ``input`` is 0-d or its size along ``dim`` is odd.
+    """
     _check_tensor(input, "glu")
     if input.ndim == 0:
         raise RuntimeError("glu does not support scalars because halving size must be even")
@@ -269,6 +586,17 @@ def _implicit_softmax_dim(name, ndim, stacklevel):
 
 
 def softmax(input, dim=None, _stacklevel=3, dtype=None):
+    """Rescales ``input`` along ``dim`` so that its entries are positive and sum to 1.
+
+    Args:
+        input: the tensor.
+        dim: the dimension to normalize over. Leaving it ``None`` is deprecated: a warning is raised and
+            dim 0 is used for 0-, 1- and 3-d inputs, dim 1 for the others.
+        dtype: if given, ``input`` is cast to it first (guards against overflow in low precision).
+
+    Returns:
+        A tensor of ``input``'s shape (and of ``dtype`` when given).
+    """
     _check_tensor(input, "softmax")
     if dim is None:
         dim = _implicit_softmax_dim("softmax", input.ndim, _stacklevel)
@@ -276,6 +604,17 @@ def softmax(input, dim=None, _stacklevel=3, dtype=None):
 
 
 def softmin(input, dim=None, _stacklevel=3, dtype=None):
+    """Softmax of the negated input: along ``dim``, the smallest entries receive the largest weights.
+
+    Args:
+        input: the tensor.
+        dim: the dimension to normalize over. Leaving it ``None`` is deprecated: a warning is raised and
+            dim 0 is used for 0-, 1- and 3-d inputs, dim 1 for the others.
+        dtype: if given, the computation is done in (and the result has) this dtype.
+
+    Returns:
+        A tensor of ``input``'s shape whose entries along ``dim`` are positive and sum to 1.
+    """
     _check_tensor(input, "softmin")
     if dim is None:
         dim = _implicit_softmax_dim("softmin", input.ndim, _stacklevel)
@@ -283,6 +622,17 @@ def softmin(input, dim=None, _stacklevel=3, dtype=None):
 
 
 def log_softmax(input, dim=None, _stacklevel=3, dtype=None):
+    """Logarithm of :func:`softmax` along ``dim``, computed in a numerically stable way.
+
+    Args:
+        input: the tensor.
+        dim: the dimension to normalize over. Leaving it ``None`` is deprecated: a warning is raised and
+            dim 0 is used for 0-, 1- and 3-d inputs, dim 1 for the others.
+        dtype: if given, ``input`` is cast to it first.
+
+    Returns:
+        A tensor of ``input``'s shape holding log-probabilities along ``dim``.
+    """
     _check_tensor(input, "log_softmax")
     if dim is None:
         dim = _implicit_softmax_dim("log_softmax", input.ndim, _stacklevel)
@@ -290,8 +640,21 @@ def log_softmax(input, dim=None, _stacklevel=3, dtype=None):
 
 
 def gumbel_softmax(logits, tau=1.0, hard=False, eps=1e-10, dim=-1):
-    """Sample from the Gumbel-softmax distribution; ``hard=True`` returns one-hot samples
-    whose gradient is that of the soft sample (straight-through)."""
+    """Draws a sample from the Gumbel-softmax (concrete) distribution defined by ``logits``.
+
+    Gumbel noise is added to ``logits``, the sum is divided by ``tau`` and a softmax is taken
+    along ``dim``. With ``hard=True`` the sample is turned into a one-hot vector (the arg-max),
+    while its gradient stays that of the soft sample (straight-through estimator).
+
+    Args:
+        logits: unnormalized log-probabilities.
+        tau: temperature; smaller values give samples closer to one-hot. Default: ``1.0``.
+        hard: return one-hot samples if ``True``. Default: ``False``.
+        dim: the dimension holding the categories. Default: ``-1``.
+
+    Returns:
+        A tensor of ``logits``' shape whose entries along ``dim`` sum to 1.
+    """
     from ember.ops.random import rand_like
     u = rand_like(logits).clamp(min=1e-20)
     gumbels = ew.neg(ew.log(ew.neg(ew.log(u))))

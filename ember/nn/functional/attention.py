@@ -25,7 +25,35 @@ def _dropout(x, p, training=True):
 
 def scaled_dot_product_attention(query, key, value, attn_mask=None, dropout_p=0.0, is_causal=False, scale=None,
                                  enable_gqa=False):
-    """softmax(Q K^T * scale + mask) V over (..., L, E) queries and (..., S, E) keys / (..., S, Ev) values."""
+    """Attention ``softmax(query @ key^T * scale + mask) @ value`` over the last two dimensions.
+
+    ``query`` is ``(..., L, E)``, ``key`` is ``(..., S, E)`` and ``value`` is ``(..., S, Ev)``;
+    the leading dimensions broadcast. A query row for which every position is masked out
+    yields zeros (and zero gradients) rather than NaN.
+
+    Args:
+        query: the queries, shape ``(..., L, E)``.
+        key: the keys, shape ``(..., S, E)``; same dtype as ``query``.
+        value: the values, shape ``(..., S, Ev)``; same dtype as ``query``.
+        attn_mask: optional mask broadcastable to ``(..., L, S)``. A boolean mask is ``True`` where a
+            query *may* attend to a key; a floating mask is added to the scores. Must be ``None`` when
+            ``is_causal`` is set.
+        dropout_p: probability of dropping an attention weight (applied whenever it is positive; pass
+            0.0 in evaluation). Default: ``0.0``.
+        is_causal: if ``True``, query ``i`` may only attend to keys ``j <= i`` (a lower-triangular
+            ``(L, S)`` mask). Default: ``False``.
+        scale: factor applied to the scores; ``None`` means ``1 / sqrt(E)``.
+        enable_gqa: if ``True`` and the inputs have a head dimension (dim -3), ``key`` and ``value`` with
+            fewer heads than ``query`` are repeated to match it (grouped-query attention); their head
+            counts must divide the query's. Default: ``False``.
+
+    Returns:
+        A tensor of shape ``(..., L, Ev)``.
+
+    Raises:
+        TypeError: if an input is not a tensor.
+        RuntimeError: on mismatched dtypes or shapes, or when both ``attn_mask`` and ``is_causal`` are given.
+    """
     for name, t in (("query", query), ("key", key), ("value", value)):
         if not isinstance(t, ember.Tensor):
             raise TypeError(f"scaled_dot_product_attention(): argument '{name}' must be Tensor, not "
@@ -103,8 +131,51 @@ def multi_head_attention_forward(query, key, value, embed_dim_to_check, num_head
                                  use_separate_proj_weight=False, q_proj_weight=None, k_proj_weight=None,
                                  v_proj_weight=None, static_k=None, static_v=None, average_attn_weights=True,
                                  is_causal=False):
-    """Multi-head attention over sequence-first inputs: query (L, N, E), key (S, N, Ek), value (S, N, Ev),
-    or unbatched (L, E) / (S, Ek) / (S, Ev). Returns (output (L, N, E), weights or None)."""
+    """Forward pass of multi-head attention (the function behind ``nn.MultiheadAttention``).
+
+    Inputs are sequence-first: ``query`` ``(L, N, E)``, ``key`` ``(S, N, Ek)``, ``value``
+    ``(S, N, Ev)``, or unbatched ``(L, E)`` / ``(S, Ek)`` / ``(S, Ev)``; ``Ek`` and ``Ev`` equal
+    ``E`` unless separate projection weights are used. The inputs are projected, split into
+    ``num_heads`` heads of size ``E // num_heads``, attended with scaled dot products, merged
+    and projected by the output layer. Boolean masks here are ``True`` where attention
+    is *not* allowed; floating masks are added to the scores.
+
+    Args:
+        query: the queries.
+        key: the keys.
+        value: the values.
+        embed_dim_to_check: the expected embedding size ``E``; ``query`` must match it.
+        num_heads: number of heads; must divide ``E``.
+        in_proj_weight: the stacked ``(3 * E, E)`` query/key/value projection weight, used unless
+            ``use_separate_proj_weight``.
+        in_proj_bias: optional stacked ``(3 * E,)`` projection bias.
+        bias_k: optional ``(1, 1, E)`` bias appended to the key sequence (needs ``bias_v`` as well).
+        bias_v: optional ``(1, 1, E)`` bias appended to the value sequence (needs ``bias_k`` as well).
+        add_zero_attn: if ``True``, a zero key and value are appended to each head's sequence.
+        dropout_p: dropout probability on the attention weights; only used when ``training``.
+        out_proj_weight: the ``(E, E)`` output projection weight.
+        out_proj_bias: optional ``(E,)`` output projection bias.
+        training: whether dropout is active. Default: ``True``.
+        key_padding_mask: optional ``(N, S)`` (or ``(S,)`` unbatched) mask of key positions to ignore.
+        need_weights: if ``True``, also return the attention weights. Default: ``True``.
+        attn_mask: optional ``(L, S)`` or ``(N * num_heads, L, S)`` mask.
+        use_separate_proj_weight: if ``True``, use ``q_proj_weight``, ``k_proj_weight`` and
+            ``v_proj_weight`` instead of ``in_proj_weight``. Default: ``False``.
+        q_proj_weight: the separate ``(E, E)`` query projection weight.
+        k_proj_weight: the separate ``(E, Ek)`` key projection weight.
+        v_proj_weight: the separate ``(E, Ev)`` value projection weight.
+        static_k: optional precomputed keys of shape ``(N * num_heads, S, E // num_heads)`` used as is.
+        static_v: optional precomputed values of shape ``(N * num_heads, S, E // num_heads)`` used as is.
+        average_attn_weights: if ``True``, the returned weights are averaged over the heads.
+            Default: ``True``.
+        is_causal: a hint that ``attn_mask`` is the causal mask; ``attn_mask`` must still be given.
+            Default: ``False``.
+
+    Returns:
+        A pair ``(output, weights)``. ``output`` is ``(L, N, E)`` (``(L, E)`` unbatched). ``weights`` is
+        ``None`` unless ``need_weights``; then it is ``(N, L, S)`` when averaged or ``(N, num_heads, L, S)``
+        otherwise (without the ``N`` dim when unbatched), where ``S`` includes any appended positions.
+    """
     batched = query.ndim == 3
     if query.ndim not in (2, 3) or key.ndim != query.ndim or value.ndim != query.ndim:
         raise AssertionError(f"query, key and value should all be 2-D (unbatched) or 3-D (batched) tensors, but "
@@ -237,5 +308,5 @@ def _pad_last(mask):
     """Append one 'may attend' column to a float mask."""
     if mask is None:
         return None
-    from ember.nn.functional.sampling import _pad_constant
+    from ember.ops.shape import constant_pad_nd as _pad_constant
     return _pad_constant(mask, (0, 1), 0)

@@ -10,6 +10,8 @@ from __future__ import annotations
 import ember
 from ember.core import dtype as dt
 from ember.core.autograd import no_grad
+from ember.dispatch.ops import OPS
+from ember.ops.reduction import run_composite
 
 __all__ = ["batch_norm", "instance_norm", "layer_norm", "group_norm", "rms_norm", "local_response_norm"]
 
@@ -52,7 +54,32 @@ def _update_running(running, value, momentum):
 
 @_in_float32
 def batch_norm(input, running_mean, running_var, weight=None, bias=None, training=False, momentum=0.1, eps=1e-5):
-    """Normalize each channel (dim 1) over the batch and spatial dims."""
+    """Normalize each channel (dim 1) over the batch and spatial dims.
+
+    In training the statistics of the batch are used and, when given, ``running_mean`` and
+    ``running_var`` are updated in place as ``(1 - momentum) * running + momentum * batch``
+    (the variance update uses the unbiased batch variance). In evaluation the running
+    statistics normalize the input.
+
+    Args:
+        input: tensor of shape ``(N, C, *)``.
+        running_mean: ``(C,)`` running mean; required when ``training`` is ``False``.
+        running_var: ``(C,)`` running variance; required when ``training`` is ``False``.
+        weight: optional ``(C,)`` scale applied after normalizing.
+        bias: optional ``(C,)`` shift applied after normalizing.
+        training: use (and record) batch statistics if ``True``, running statistics otherwise.
+            Default: ``False``.
+        momentum: weight of the new batch statistic in the running averages. Default: ``0.1``.
+        eps: added to the variance before the square root. Default: ``1e-5``.
+
+    Returns:
+        A tensor of ``input``'s shape and dtype.
+
+    Raises:
+        ValueError: if ``input`` has fewer than 2 dims, or has only one value per channel in training.
+        RuntimeError: if a per-channel tensor has the wrong size, or running statistics are missing in
+            evaluation.
+    """
     if input.ndim < 2:
         raise ValueError(f"batch_norm: expected an input with at least 2 dims (N, C, ...), got input of size "
                          f"{list(input.shape)}")
@@ -85,7 +112,26 @@ def batch_norm(input, running_mean, running_var, weight=None, bias=None, trainin
 @_in_float32
 def instance_norm(input, running_mean=None, running_var=None, weight=None, bias=None, use_input_stats=True,
                   momentum=0.1, eps=1e-5):
-    """Normalize each (sample, channel) over its spatial dims."""
+    """Normalize each (sample, channel) over its spatial dims.
+
+    With ``use_input_stats`` each instance is normalized by its own statistics, and the
+    running statistics, when given, are updated in place with their average over the batch;
+    otherwise the running statistics normalize the input.
+
+    Args:
+        input: tensor of shape ``(N, C, *)`` with at least one spatial dim.
+        running_mean: optional ``(C,)`` running mean.
+        running_var: optional ``(C,)`` running variance.
+        weight: optional ``(C,)`` scale applied after normalizing.
+        bias: optional ``(C,)`` shift applied after normalizing.
+        use_input_stats: normalize with each instance's own statistics if ``True`` (default), with the
+            running statistics (which must then be given) otherwise.
+        momentum: weight of the new statistic in the running averages. Default: ``0.1``.
+        eps: added to the variance before the square root. Default: ``1e-5``.
+
+    Returns:
+        A tensor of ``input``'s shape and dtype.
+    """
     if input.ndim < 3:
         raise ValueError(f"instance_norm: expected an input with at least 3 dims (N, C, ...), got input of size "
                          f"{list(input.shape)}")
@@ -120,24 +166,42 @@ def _normalized_dims(input, normalized_shape, name):
     return shape, tuple(range(input.ndim - k, input.ndim))
 
 
-@_in_float32
 def layer_norm(input, normalized_shape, weight=None, bias=None, eps=1e-5):
-    """Normalize over the trailing ``normalized_shape`` dims."""
+    """Normalize over the trailing ``normalized_shape`` dims.
+
+    Args:
+        input: tensor whose last dims equal ``normalized_shape``.
+        normalized_shape: an int or sequence of ints: the trailing shape to normalize over.
+        weight: optional scale of shape ``normalized_shape``, applied after normalizing.
+        bias: optional shift of shape ``normalized_shape``, applied after normalizing.
+        eps: added to the variance before the square root. Default: ``1e-5``.
+
+    Returns:
+        A tensor of ``input``'s shape and dtype.
+
+    Raises:
+        RuntimeError: if ``input`` does not end with ``normalized_shape``, or ``weight``/``bias`` has
+            another shape.
+    """
     shape, dims = _normalized_dims(input, normalized_shape, "layer_norm")
     for name, t in (("weight", weight), ("bias", bias)):
         if t is not None and tuple(t.shape) != shape:
             raise RuntimeError(f"layer_norm: expected {name} of shape {list(shape)}, got {list(t.shape)}")
-    _, centered, var = _moments(input, dims)
-    out = centered * ember.rsqrt(var + eps)
-    if weight is not None:
-        out = out * weight
-    if bias is not None:
-        out = out + bias
-    return out
+    return run_composite(OPS["layer_norm"], input, weight, bias, normalized_ndim=len(dims), eps=eps)[0]
 
 
 def rms_norm(input, normalized_shape, weight=None, eps=None):
-    """x / sqrt(mean(x ** 2) + eps) over the trailing dims; eps defaults to the dtype's machine epsilon."""
+    """x / sqrt(mean(x ** 2) + eps) over the trailing dims; eps defaults to the dtype's machine epsilon.
+
+    Args:
+        input: tensor whose last dims equal ``normalized_shape``.
+        normalized_shape: an int or sequence of ints: the trailing shape to normalize over.
+        weight: optional scale of shape ``normalized_shape``, applied after normalizing.
+        eps: added to the mean square; ``None`` uses ``finfo(input.dtype).eps``.
+
+    Returns:
+        A tensor of ``input``'s shape and dtype.
+    """
     if eps is None:
         eps = ember.finfo(input.dtype).eps
     return _rms_norm(input, normalized_shape, weight, eps)
@@ -154,7 +218,18 @@ def _rms_norm(input, normalized_shape, weight, eps):
 
 @_in_float32
 def group_norm(input, num_groups, weight=None, bias=None, eps=1e-5):
-    """Split the channels into ``num_groups`` groups; normalize each (sample, group)."""
+    """Split the channels into ``num_groups`` groups; normalize each (sample, group).
+
+    Args:
+        input: tensor of shape ``(N, C, *)``.
+        num_groups: number of groups; must divide ``C``.
+        weight: optional ``(C,)`` per-channel scale applied after normalizing.
+        bias: optional ``(C,)`` per-channel shift applied after normalizing.
+        eps: added to the variance before the square root. Default: ``1e-5``.
+
+    Returns:
+        A tensor of ``input``'s shape and dtype.
+    """
     if input.ndim < 2:
         raise RuntimeError(f"group_norm: expected an input with at least 2 dims (N, C, ...), got input of size "
                            f"{list(input.shape)}")
@@ -174,12 +249,26 @@ def group_norm(input, num_groups, weight=None, bias=None, eps=1e-5):
 
 @_in_float32
 def local_response_norm(input, size, alpha=1e-4, beta=0.75, k=1.0):
-    """Divide by (k + alpha * mean of squares over ``size`` neighbouring channels) ** beta."""
+    """Divide by (k + alpha * mean of squares over ``size`` neighbouring channels) ** beta.
+
+    The window is centred on each channel and zero-padded at the ends of the channel dim;
+    the mean always divides by ``size``.
+
+    Args:
+        input: tensor of shape ``(N, C, *)`` with at least 3 dims.
+        size: number of neighbouring channels in the window.
+        alpha: multiplicative factor. Default: ``1e-4``.
+        beta: exponent. Default: ``0.75``.
+        k: additive constant. Default: ``1.0``.
+
+    Returns:
+        A tensor of ``input``'s shape.
+    """
     if input.ndim < 3:
         raise ValueError(f"Expected 3D or higher dimensionality input (got {input.ndim} dimensions)")
     if input.numel() == 0:
         return input
-    from ember.nn.functional.sampling import _pad_constant
+    from ember.ops.shape import constant_pad_nd as _pad_constant
     squares = (input * input).unsqueeze(1)                              # (N, 1, C, ...)
     amounts = (0, 0) * (input.ndim - 2) + (size // 2, (size - 1) // 2)
     padded = _pad_constant(squares, amounts, 0)

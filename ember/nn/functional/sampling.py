@@ -13,25 +13,14 @@ import numbers
 import numpy as np
 
 import ember
+from ember.ops.creation import ntuple as _ntuple
+from ember.ops.shape import constant_pad_nd as _pad_constant
 
 __all__ = ["pad", "interpolate", "upsample", "upsample_nearest", "upsample_bilinear", "unfold", "fold",
            "pixel_shuffle", "pixel_unshuffle", "affine_grid", "grid_sample"]
 
 
-# ---------------------------------------------------------------- helpers shared with conv and pooling
-def _ntuple(value, n, name):
-    """``value`` as a tuple of ``n`` ints (an int or a 1-element sequence is repeated)."""
-    if isinstance(value, numbers.Integral):
-        return (int(value),) * n
-    value = tuple(int(v) for v in value)
-    if len(value) == 1:
-        return value * n
-    if len(value) != n:
-        raise RuntimeError(f"expected {name} to be a single integer value or a list of {n} values, "
-                           f"but got {name}={list(value)}")
-    return value
-
-
+# ---------------------------------------------------------------- helpers shared with the other functional files
 def _index_tensor(values, device):
     return ember.tensor(np.asarray(values, dtype=np.int64), device=device)
 
@@ -42,6 +31,22 @@ def pad(input, pad, mode="constant", value=None):
 
     Modes: 'constant' (``value``, default 0; negative amounts crop), 'reflect' (mirror without
     the edge), 'replicate' (repeat the edge) and 'circular' (wrap around).
+
+    Args:
+        input: the tensor.
+        pad: sequence of an even number of ints, two per padded dim, starting from the last dim.
+        mode: ``'constant'`` (default), ``'reflect'``, ``'replicate'`` or ``'circular'``. The non-constant
+            modes pad at most the last 3 dims, of an input with one or two leading (batch/channel) dims.
+        value: fill value for ``'constant'`` mode; ``None`` means 0. The other modes accept only ``None``
+            or 0.
+
+    Returns:
+        The padded tensor.
+
+    Raises:
+        RuntimeError: if ``pad`` has odd length, pads more dims than ``input`` has, or a reflect /
+            circular amount is too large for the dim.
+        NotImplementedError: for an unknown mode or an unsupported rank with a non-constant mode.
     """
     pad = tuple(int(p) for p in pad)
     if len(pad) % 2:
@@ -90,33 +95,19 @@ def _pad_index(mode, size, left, right, dim, shape):
     return np.mod(positions, size)
 
 
-def _pad_constant(input, pad, value):
-    out = input
-    for i in range(len(pad) // 2):
-        dim = input.ndim - 1 - i
-        left, right = pad[2 * i], pad[2 * i + 1]
-        if left < 0 or right < 0:  # negative amounts crop
-            size = out.shape[dim]
-            start, stop = max(-left, 0), size - max(-right, 0)
-            if stop < start:
-                raise RuntimeError(f"The input size {size}, plus negative padding {left} and {right} resulted in "
-                                   f"a negative output size, which is invalid. Check dimension {dim} of your input.")
-            out = ember.narrow(out, dim, start, stop - start)
-            left, right = max(left, 0), max(right, 0)
-        if left == 0 and right == 0:
-            continue
-        parts = []
-        for amount in (left, right):
-            shape = list(out.shape)
-            shape[dim] = amount
-            parts.append(ember.full(shape, value, dtype=input.dtype, device=input.device) if amount else None)
-        out = ember.cat([p for p in (parts[0], out, parts[1]) if p is not None], dim)
-    return out if out is not input else ember.clone(input)
-
-
 # ---------------------------------------------------------------- pixel shuffle
 def pixel_shuffle(input, upscale_factor):
-    """(*, C*r*r, H, W) -> (*, C, H*r, W*r)."""
+    """(*, C*r*r, H, W) -> (*, C, H*r, W*r).
+
+    Moves blocks of ``r * r`` channels into ``r x r`` spatial patches (sub-pixel convolution).
+
+    Args:
+        input: tensor of at least 3 dims whose channel dim (-3) is divisible by ``upscale_factor ** 2``.
+        upscale_factor: the factor ``r`` by which height and width grow.
+
+    Returns:
+        A tensor of shape ``(*, C, H * r, W * r)``.
+    """
     r = int(upscale_factor)
     if input.ndim < 3:
         raise RuntimeError(f"pixel_shuffle expects input to have at least 3 dimensions, but got input with "
@@ -132,7 +123,17 @@ def pixel_shuffle(input, upscale_factor):
 
 
 def pixel_unshuffle(input, downscale_factor):
-    """(*, C, H*r, W*r) -> (*, C*r*r, H, W)."""
+    """(*, C, H*r, W*r) -> (*, C*r*r, H, W).
+
+    The inverse of :func:`pixel_shuffle`: each ``r x r`` spatial patch becomes ``r * r`` channels.
+
+    Args:
+        input: tensor of at least 3 dims whose height and width are divisible by ``downscale_factor``.
+        downscale_factor: the factor ``r`` by which height and width shrink.
+
+    Returns:
+        A tensor of shape ``(*, C * r * r, H, W)``.
+    """
     r = int(downscale_factor)
     if input.ndim < 3:
         raise RuntimeError(f"pixel_unshuffle expects input to have at least 3 dimensions, but got input with "
@@ -149,8 +150,22 @@ def pixel_unshuffle(input, downscale_factor):
 
 # ---------------------------------------------------------------- unfold / fold (im2col / col2im)
 def unfold(input, kernel_size, dilation=1, padding=0, stride=1):
-    """Sliding local blocks: (N, C, H, W) -> (N, C * kh * kw, L), channel-major as in PyTorch."""
-    from ember.nn.functional.conv import _windows
+    """Sliding local blocks: (N, C, H, W) -> (N, C * kh * kw, L), channel-major as in PyTorch.
+
+    Each column of the result holds one ``kh x kw`` block of every channel; ``L`` is the
+    number of block positions.
+
+    Args:
+        input: a 4-D ``(N, C, H, W)`` or 3-D ``(C, H, W)`` tensor.
+        kernel_size: the block size, an int or a pair.
+        dilation: spacing between the elements of a block, an int or a pair. Default: ``1``.
+        padding: zero padding added on both sides of each spatial dim, an int or a pair. Default: ``0``.
+        stride: step between block positions, an int or a pair. Default: ``1``.
+
+    Returns:
+        A tensor of shape ``(N, C * kh * kw, L)`` (``(C * kh * kw, L)`` for a 3-D input).
+    """
+    from ember.ops.convolution import windows as _windows
     batched = input.ndim == 4
     if input.ndim not in (3, 4):
         raise NotImplementedError(f"Input Error: Only 3D or 4D input Tensors are supported (got {input.ndim}D)")
@@ -173,8 +188,25 @@ def unfold(input, kernel_size, dilation=1, padding=0, stride=1):
 
 
 def fold(input, output_size, kernel_size, dilation=1, padding=0, stride=1):
-    """Sum sliding local blocks back into an image: (N, C * kh * kw, L) -> (N, C, H, W)."""
-    from ember.nn.functional.conv import _conv_transpose
+    """Sum sliding local blocks back into an image: (N, C * kh * kw, L) -> (N, C, H, W).
+
+    The counterpart of :func:`unfold`; where blocks overlap their values are added.
+
+    Args:
+        input: a 3-D ``(N, C * kh * kw, L)`` or 2-D ``(C * kh * kw, L)`` tensor.
+        output_size: the spatial size ``(H, W)`` of the result, an int or a pair.
+        kernel_size: the block size, an int or a pair.
+        dilation: spacing between the elements of a block, an int or a pair. Default: ``1``.
+        padding: implicit zero padding of the output on both sides, an int or a pair. Default: ``0``.
+        stride: step between block positions, an int or a pair. Default: ``1``.
+
+    Returns:
+        A tensor of shape ``(N, C, H, W)`` (``(C, H, W)`` for a 2-D input).
+
+    Raises:
+        RuntimeError: if ``L`` or the channel size do not match the block layout.
+    """
+    from ember.ops.convolution import _conv_transpose
     batched = input.ndim == 3
     if input.ndim not in (2, 3):
         raise NotImplementedError(f"Input Error: Only unbatched (2D) or batched (3D) input Tensors are "
@@ -213,7 +245,29 @@ _MODE_DIMS = {"linear": 1, "bilinear": 2, "trilinear": 3, "bicubic": 2}
 
 def interpolate(input, size=None, scale_factor=None, mode="nearest", align_corners=None,
                 recompute_scale_factor=None, antialias=False):
-    """Resample the spatial dims (everything after N and C) to ``size`` or by ``scale_factor``."""
+    """Resample the spatial dims (everything after N and C) to ``size`` or by ``scale_factor``.
+
+    Args:
+        input: tensor of shape ``(N, C, d1)``, ``(N, C, d1, d2)`` or ``(N, C, d1, d2, d3)``.
+        size: the output spatial size, an int or one int per spatial dim. Exactly one of ``size`` and
+            ``scale_factor`` must be given.
+        scale_factor: a multiplier, or one per spatial dim; the output size is rounded down.
+        mode: ``'nearest'`` (default), ``'nearest-exact'``, ``'linear'`` (3-D input), ``'bilinear'`` or
+            ``'bicubic'`` (4-D), ``'trilinear'`` (5-D), or ``'area'`` (adaptive average pooling).
+        align_corners: for the linear and cubic modes only: if ``True``, the corner pixels of input and
+            output are aligned; ``None`` means ``False``.
+        recompute_scale_factor: if ``True``, the sampling uses the ratio of the computed sizes instead of
+            the given ``scale_factor``.
+        antialias: must be ``False``; anti-aliasing is not implemented.
+
+    Returns:
+        A tensor of shape ``(N, C, *out_size)``.
+
+    Raises:
+        NotImplementedError: for an unknown mode, an input rank the mode does not support, or ``antialias``.
+        ValueError: if both or neither of ``size`` and ``scale_factor`` are given, or ``align_corners`` is set
+            for a mode that does not interpolate.
+    """
     if mode not in _MODES:
         raise NotImplementedError(f"Input Error: Only 3D, 4D and 5D input Tensors supported (got {input.ndim}D) "
                                   f"for the modes: nearest | linear | bilinear | bicubic | trilinear | area | "
@@ -329,14 +383,46 @@ def _cubic_along(x, dim, in_size, out_size, scale, align_corners):
 
 
 def upsample(input, size=None, scale_factor=None, mode="nearest", align_corners=None):
+    """Resamples ``input``: an older name for :func:`interpolate` with the same behaviour.
+
+    Args:
+        input: tensor of shape ``(N, C, d1[, d2[, d3]])``.
+        size: the output spatial size, an int or one per spatial dim.
+        scale_factor: a multiplier, or one per spatial dim (give this or ``size``).
+        mode: the resampling mode, as in :func:`interpolate`. Default: ``'nearest'``.
+        align_corners: as in :func:`interpolate`.
+
+    Returns:
+        The resampled tensor, shape ``(N, C, *out_size)``.
+    """
     return interpolate(input, size, scale_factor, mode, align_corners)
 
 
 def upsample_nearest(input, size=None, scale_factor=None):
+    """Nearest-neighbour resampling: :func:`interpolate` with ``mode='nearest'``.
+
+    Args:
+        input: tensor of shape ``(N, C, d1[, d2[, d3]])``.
+        size: the output spatial size, an int or one per spatial dim.
+        scale_factor: a multiplier, or one per spatial dim (give this or ``size``).
+
+    Returns:
+        The resampled tensor, shape ``(N, C, *out_size)``.
+    """
     return interpolate(input, size, scale_factor, mode="nearest")
 
 
 def upsample_bilinear(input, size=None, scale_factor=None):
+    """Bilinear resampling with aligned corners: :func:`interpolate` with ``mode='bilinear', align_corners=True``.
+
+    Args:
+        input: a 4-D ``(N, C, H, W)`` tensor.
+        size: the output size ``(H_out, W_out)``, or an int for both.
+        scale_factor: a multiplier, or one per spatial dim (give this or ``size``).
+
+    Returns:
+        The resampled tensor, shape ``(N, C, H_out, W_out)``.
+    """
     return interpolate(input, size, scale_factor, mode="bilinear", align_corners=True)
 
 
@@ -350,7 +436,23 @@ def _base_coords(size, align_corners):
 
 
 def affine_grid(theta, size, align_corners=None):
-    """Sampling grid (N, H, W, 2) (or (N, D, H, W, 3)) of the affine maps ``theta`` (N, 2, 3) (or (N, 3, 4))."""
+    """Sampling grid (N, H, W, 2) (or (N, D, H, W, 3)) of the affine maps ``theta`` (N, 2, 3) (or (N, 3, 4)).
+
+    The grid holds normalized coordinates in ``[-1, 1]`` (x first), ready for :func:`grid_sample`.
+
+    Args:
+        theta: floating tensor of affine matrices, ``(N, 2, 3)`` for 2-D or ``(N, 3, 4)`` for 3-D.
+        size: the target size ``(N, C, H, W)`` or ``(N, C, D, H, W)``.
+        align_corners: if ``True``, -1 and 1 refer to the centres of the corner pixels; otherwise (the
+            default, also for ``None``) to their outer edges.
+
+    Returns:
+        A grid of shape ``(N, H, W, 2)`` or ``(N, D, H, W, 3)``, of ``theta``'s dtype.
+
+    Raises:
+        ValueError: if ``theta`` is not floating or its shape does not match ``size``.
+        NotImplementedError: if ``size`` has neither 4 nor 5 entries.
+    """
     align_corners = bool(align_corners)
     if not theta.dtype.is_floating_point:
         raise ValueError(f"Expected theta to have floating point type, but got {theta.dtype}")
@@ -420,7 +522,27 @@ def _gather_pixels(flat, iy, ix, height, width):
 
 
 def grid_sample(input, grid, mode="bilinear", padding_mode="zeros", align_corners=None):
-    """Sample (N, C, H, W) ``input`` at the normalized (x, y) locations of ``grid`` (N, Ho, Wo, 2)."""
+    """Sample (N, C, H, W) ``input`` at the normalized (x, y) locations of ``grid`` (N, Ho, Wo, 2).
+
+    Coordinates run from -1 (left/top) to 1 (right/bottom). Only 4-D inputs are supported.
+
+    Args:
+        input: tensor of shape ``(N, C, H, W)``.
+        grid: tensor of shape ``(N, H_out, W_out, 2)`` of ``input``'s dtype.
+        mode: ``'bilinear'`` (default) or ``'nearest'``; ``'bicubic'`` is not implemented.
+        padding_mode: what is read outside the input: ``'zeros'`` (default), ``'border'`` (the nearest
+            edge value) or ``'reflection'`` (mirrored at the edges).
+        align_corners: if ``True``, -1 and 1 refer to the centres of the corner pixels; otherwise (the
+            default, also for ``None``) to their outer edges.
+
+    Returns:
+        A tensor of shape ``(N, C, H_out, W_out)``.
+
+    Raises:
+        ValueError: for an unknown ``mode`` or ``padding_mode``.
+        NotImplementedError: for ``mode='bicubic'`` or an input that is not 4-D.
+        RuntimeError: if ``grid`` has the wrong shape or dtype.
+    """
     if mode not in ("bilinear", "nearest", "bicubic"):
         raise ValueError(f"nn.functional.grid_sample(): expected mode to be 'bilinear', 'nearest' or 'bicubic', "
                          f"but got: '{mode}'")

@@ -1,4 +1,28 @@
-"""The CPU backend plugin (numpy): the reference every other backend is checked against."""
-from ember.plugins.cpu.backend import ember_backend, ember_register_kernels
+"""The CPU backend plugin (numpy): the reference every other backend is checked against.
 
-__all__ = ["ember_backend", "ember_register_kernels"]
+The smallest plugin, and the shape every backend folder has:
+
+* ``__init__.py`` — the three hooks of ``ember.dispatch.hookspecs`` (this file), nothing else
+* ``backend.py``  — ``CPUBackend`` and its one instance, ``BACKEND``
+* ``kernels.py``  — the kernel table: ``kernel_table()`` builds it, ``kernel_names()`` lists it
+* ``fused.py``    — numpy-specific fused kernels for composites (conv, conv_transpose, max_pool)
+"""
+from ember.dispatch.hookspecs import hookimpl
+
+
+@hookimpl
+def ember_backend():
+    from ember.plugins.cpu.backend import BACKEND
+    return BACKEND
+
+
+@hookimpl
+def ember_kernels(backend):
+    from ember.plugins.cpu.kernels import kernel_table
+    return kernel_table()
+
+
+@hookimpl
+def ember_kernel_names(backend):
+    from ember.plugins.cpu.kernels import kernel_names
+    return kernel_names()

@@ -1,11 +1,10 @@
-"""CPU backend: hook implementations, transfers and memory for numpy arrays."""
+"""``CPUBackend``: transfers and dtypes for numpy arrays (the hooks are in ``__init__.py``)."""
 from __future__ import annotations
 
 import numpy as np
 
 from ember.core import dtype as dt
 from ember.dispatch.backend import Backend
-from ember.dispatch.hookspecs import hookimpl
 
 _NDARRAY = np.ndarray
 _BY_NUMPY = {d.numpy: d for d in dt.ALL_DTYPES}
@@ -42,14 +41,3 @@ class CPUBackend(Backend):
 
 BACKEND = CPUBackend()
 
-
-@hookimpl
-def ember_backend():
-    return BACKEND
-
-
-@hookimpl
-def ember_register_kernels(backend, register):
-    from ember.plugins.cpu.kernels import KERNELS
-    for name, kernel in KERNELS.items():
-        register(name, kernel)

@@ -187,6 +187,3 @@ def max_pool(x, *, kernel, stride, padding, dilation, output_size):
         shape[2 + i] = output_size[i]
         index += ((np.arange(output_size[i], dtype=np.int64) * stride[i] - padding[i]) * plane[i]).reshape(shape)
     return values, index
-
-
-KERNELS = {"conv": conv, "conv_transpose": conv_transpose, "max_pool": max_pool}

@@ -1,17 +1,32 @@
-"""CPU kernels: the shared array-module kernels over numpy, plus fused overrides."""
-import warnings
+"""The CPU kernel table: the shared array-module kernels over numpy, plus fused overrides.
 
-import numpy as np
-import scipy.special
+``kernel_table()`` builds ``{op name: kernel}`` when the registry asks for it (the
+``ember_kernels`` hook); ``kernel_names()`` gives the same names without building anything.
+"""
+from __future__ import annotations
+
+import warnings
 
 from ember.plugins.xp import XpKernels
 
-XP = XpKernels(np, scipy.special)
-KERNELS = XP.kernels()
+#: composites with a fused numpy kernel in ``fused.py`` (a function of the same name)
+FUSED = ("conv", "conv_transpose", "max_pool")
 
-# fused overrides of composites (conv, ...): numpy-specific, kept in their own file
-from ember.plugins.cpu import fused  # noqa: E402
-KERNELS.update(fused.KERNELS)
 
-# numpy warns on log(0), 0/0 and the like; PyTorch returns inf/nan silently, and so do we.
-warnings.filterwarnings("ignore", category=RuntimeWarning, module=r"ember\.")
+def kernel_table() -> dict:
+    """{op name: kernel}: every primitive from ``XpKernels(numpy, scipy.special)``, and the
+    fused composites."""
+    import numpy as np
+    import scipy.special
+
+    from ember.plugins.cpu import fused
+    # numpy warns on log(0), 0/0 and the like; PyTorch returns inf/nan silently, and so do we.
+    warnings.filterwarnings("ignore", category=RuntimeWarning, module=r"ember\.")
+    table = XpKernels(np, scipy.special).kernels()
+    table.update({name: getattr(fused, name) for name in FUSED})
+    return table
+
+
+def kernel_names() -> tuple:
+    """The op names of ``kernel_table()``, without building it."""
+    return tuple(dict.fromkeys(XpKernels.kernel_names() + FUSED))

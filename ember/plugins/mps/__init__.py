@@ -2,10 +2,29 @@
 
 On Apple silicon ``mps`` runs on the GPU through MLX's Metal backend. Elsewhere it is
 unavailable, with the reason, unless ``EMBER_MPS_DEVICE=cpu`` is set: then the same
-plugin runs on MLX's CPU device (how tests and CI exercise it on Linux). See
-``backend.py`` for availability, transfers, memory and evaluation, ``kernels.py`` for
-the primitives and ``fused.py`` for the fused composites.
-"""
-from ember.plugins.mps.backend import ember_backend, ember_register_kernels
+plugin runs on MLX's CPU device (how tests and CI exercise it on Linux). Files:
 
-__all__ = ["ember_backend", "ember_register_kernels"]
+* ``backend.py``    — ``MPSBackend``: availability, transfers, memory and evaluation
+* ``kernels.py``    — the kernel table: ``kernel_table(backend)``, ``kernel_names()`` (no MLX)
+* ``primitives.py`` — the primitives over MLX (``MlxKernels``), dtypes and host transfers
+* ``fused.py``      — the fused composites (softmax, conv, max_pool, Adam, ...)
+"""
+from ember.dispatch.hookspecs import hookimpl
+
+
+@hookimpl
+def ember_backend():
+    from ember.plugins.mps.backend import BACKEND
+    return BACKEND
+
+
+@hookimpl
+def ember_kernels(backend):
+    from ember.plugins.mps.kernels import kernel_table
+    return kernel_table(backend)
+
+
+@hookimpl
+def ember_kernel_names(backend):
+    from ember.plugins.mps.kernels import kernel_names
+    return kernel_names()

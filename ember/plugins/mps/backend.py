@@ -1,4 +1,4 @@
-"""MPS backend: hook implementations, transfers, memory and evaluation for MLX arrays.
+"""``MPSBackend``: availability, transfers, memory and evaluation for MLX arrays.
 
 Which MLX device runs ``mps`` (the one rule; tested in tests/test_mps_plugin.py):
 
@@ -28,7 +28,6 @@ import weakref
 
 from ember.core import dtype as dt
 from ember.dispatch.backend import Backend
-from ember.dispatch.hookspecs import hookimpl
 
 #: how many kernel results may be pending (unevaluated) before the live ones are evaluated
 EVAL_INTERVAL = int(os.environ.get("EMBER_MPS_EVAL_INTERVAL", "") or 256)
@@ -85,7 +84,7 @@ class MPSBackend(Backend):
     def __init__(self):
         self.window = EvalWindow(EVAL_INTERVAL)
         self._array = None       # mlx.core.array, once MLX is imported
-        self._kernels = None     # ember.plugins.mps.kernels, once imported
+        self._primitives = None  # ember.plugins.mps.primitives (it imports MLX), once imported
         self._dtypes = {}        # MLX dtype -> ember dtype, once imported
 
     # ---------------------------------------------------------------- availability
@@ -122,12 +121,12 @@ class MPSBackend(Backend):
         return 1 if self.unavailable_reason() is None else 0
 
     def supported_dtypes(self, index=None):
-        from ember.plugins.mps.kernels import SUPPORTED_DTYPES
+        from ember.plugins.mps.primitives import SUPPORTED_DTYPES
         return SUPPORTED_DTYPES
 
     def unsupported_dtype_error(self, dtype, device):
         if dtype is dt.float64:
-            from ember.plugins.mps.kernels import FLOAT64_ERROR
+            from ember.plugins.mps.primitives import FLOAT64_ERROR
             return TypeError(FLOAT64_ERROR)
         return super().unsupported_dtype_error(dtype, device)
 
@@ -139,18 +138,20 @@ class MPSBackend(Backend):
 
     # ---------------------------------------------------------------- data movement
     def _bind(self):
-        from ember.plugins.mps import kernels
-        self._kernels = kernels
-        self._array = kernels.mx.array
-        self._dtypes = kernels.EMBER_DTYPE
-        self.window.mx = kernels.mx
-        return kernels
+        """Import MLX (through ``primitives.py``) and keep what the hot path needs; returns
+        the ``primitives`` module."""
+        from ember.plugins.mps import primitives
+        self._primitives = primitives
+        self._array = primitives.mx.array
+        self._dtypes = primitives.EMBER_DTYPE
+        self.window.mx = primitives.mx
+        return primitives
 
     def from_numpy(self, array, index):
-        return (self._kernels or self._bind()).from_host(array)
+        return (self._primitives or self._bind()).from_host(array)
 
     def to_numpy(self, native):
-        return (self._kernels or self._bind()).to_host(native)  # evaluates the array
+        return (self._primitives or self._bind()).to_host(native)  # evaluates the array
 
     def dtype_of(self, native):
         found = self._dtypes.get(native.dtype)
@@ -169,13 +170,13 @@ class MPSBackend(Backend):
     # ---------------------------------------------------------------- device management
     def synchronize(self, index=None):
         """Evaluate every pending result and wait for the device (``torch.mps.synchronize``)."""
-        if self._kernels is None:
+        if self._primitives is None:
             self._bind()
         self.window.flush(wait=True)
-        self._kernels.mx.synchronize()
+        self._primitives.mx.synchronize()
 
     def memory_stats(self, index=None):
-        mx = (self._kernels or self._bind()).mx
+        mx = (self._primitives or self._bind()).mx
         active, peak, cache = memory_counters(mx)
         return {"allocated_bytes.all.current": active, "allocated_bytes.all.peak": peak,
                 "reserved_bytes.all.current": active + cache}
@@ -202,49 +203,3 @@ def memory_counters(mx):
 
 BACKEND = MPSBackend()
 
-
-@hookimpl
-def ember_backend():
-    return BACKEND
-
-
-@hookimpl
-def ember_register_kernels(backend, register):
-    from ember.plugins.mps import fused
-    from ember.plugins.mps.kernels import MlxKernels
-    kernels = backend._bind()
-    mx = kernels.mx
-    table = MlxKernels().kernels()
-    table.update(fused.build())
-    window = backend.window
-    for name in ("copy_", "index_put", "adam_step"):  # their results bypass normalize(): remember them here
-        if name in table:
-            table[name] = _noting(table[name], window)
-    device = backend.mlx_device()
-    if mx.default_device() != device:  # e.g. EMBER_MPS_DEVICE=cpu on a Mac: run every kernel there
-        table = {name: _on_device(kernel, mx, device) for name, kernel in table.items()}
-    for name, kernel in table.items():
-        register(name, kernel)
-
-
-def _noting(kernel, window):
-    note = window.note
-
-    def run(*args, **attrs):
-        out = kernel(*args, **attrs)
-        if type(out) is tuple:
-            for a in out:
-                if a is not None:
-                    note(a)
-            return out
-        return note(out)
-    run.__wrapped__ = kernel
-    return run
-
-
-def _on_device(kernel, mx, device):
-    def run(*args, **attrs):
-        with mx.stream(device):
-            return kernel(*args, **attrs)
-    run.__wrapped__ = kernel
-    return run

@@ -3,8 +3,8 @@ max_pool, adam_step).
 
 Each has its composite's calling convention (``ember/dispatch/ops.py``) and must match
 the composite to within rounding; the conformance suite checks both against float64
-references. ``build()`` returns only those whose op the table declares, so a composite
-renamed or removed there is simply not overridden.
+references. ``kernels.py`` registers them (``kernels.FUSED``), only for ops the table
+declares, so a composite renamed or removed there is simply not overridden.
 
 MLX convolves channels-last (input ``(N, *spatial, C)``, weight ``(C_out, *kernel,
 C_in / groups)``); PyTorch's layout is channels-first, so each conv moves the channel
@@ -16,8 +16,6 @@ import itertools
 import math
 
 import mlx.core as mx
-
-from ember.dispatch.ops import OPS
 
 _LOW_PRECISION = (mx.float16, mx.bfloat16)
 
@@ -151,12 +149,3 @@ def max_pool(x, *, kernel, stride, padding, dilation, output_size):
         flat = term if flat is None else flat + term
         plane *= spatial[i]
     return values, flat
-
-
-_FUSED = {"softmax": softmax, "log_softmax": log_softmax, "conv": conv, "conv_transpose": conv_transpose,
-          "adam_step": adam_step, "max_pool": max_pool}
-
-
-def build() -> dict:
-    """{composite name: fused kernel} for the composites the op table declares."""
-    return {name: kernel for name, kernel in _FUSED.items() if name in OPS}

@@ -13,8 +13,9 @@ on any machine. Files, top-down:
 * ``elementwise.py`` — the elementwise template and the C expression of each primitive
 * ``sources.py``     — the other OpenCL C templates (reductions, scans, GEMM, indexing, sort,
   Philox, softmax, einsum)
-* ``kernels.py``, ``reductions.py``, ``linalg.py``, ``indexing.py`` — the launchers, one per
+* ``launchers.py``, ``reductions.py``, ``linalg.py``, ``indexing.py`` — the launchers, one per
   primitive, with the primitives' calling conventions
+* ``kernels.py``     — the kernel table: ``kernel_table()``, ``kernel_names()``
 
 Random numbers are generated on the device by a Philox4x64-10 kernel: the words, and so
 the uniforms, match the CPU's bit for bit; normals use the device's float64 log/sin/cos
@@ -30,14 +31,12 @@ def ember_backend():
 
 
 @hookimpl
-def ember_register_kernels(backend, register):
-    for name, kernel in all_kernels().items():
-        register(name, kernel)
+def ember_kernels(backend):
+    from ember.plugins.opencl.kernels import kernel_table
+    return kernel_table()
 
 
-def all_kernels() -> dict:
-    from ember.plugins.opencl import indexing, linalg, reductions  # noqa: F401  (they fill KERNELS)
-    from ember.plugins.opencl.kernels import KERNELS
-    table = dict(KERNELS)
-    table.update(reductions.FUSED)
-    return table
+@hookimpl
+def ember_kernel_names(backend):
+    from ember.plugins.opencl.kernels import kernel_names
+    return kernel_names()

@@ -51,11 +51,11 @@ class OpenCLBackend(Backend):
         array = np.asarray(array)
         if array.dtype == np.float64 and not s.fp64:
             raise TypeError(_dtype_message("float64", s))
-        from ember.plugins.opencl.kernels import from_numpy
+        from ember.plugins.opencl.launchers import from_numpy
         return from_numpy(s, array)
 
     def to_numpy(self, native):
-        from ember.plugins.opencl.kernels import to_numpy
+        from ember.plugins.opencl.launchers import to_numpy
         return to_numpy(native)
 
     def index_of(self, native):

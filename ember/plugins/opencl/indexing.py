@@ -19,7 +19,8 @@ from ember.plugins.opencl import cltypes as T
 from ember.plugins.opencl import sources
 from ember.plugins.opencl.array import CLArray, broadcast_strides, contiguous_strides, merge_dims
 from ember.plugins.opencl.elementwise import _maxd, _pad
-from ember.plugins.opencl.kernels import (KERNELS, clone, empty, full, kernel, state_of, to_numpy, view)
+from ember.plugins.opencl.launchers import clone, empty, full, to_numpy, view
+from ember.plugins.opencl.reductions import cumsum
 from ember.plugins.opencl.runtime import meta_array
 
 
@@ -124,7 +125,6 @@ def _as_array(st, value, dtype):
 
 
 # ---------------------------------------------------------------- index / index_put
-@kernel("index")
 def index(x, *indices, key):
     st = x.state
     shape, src, index_strides, pos = _advanced_layout(x, indices, key)
@@ -150,7 +150,6 @@ def _reduce_expr(reduce, c: T.CType):
     raise ValueError(f"unknown scatter reduction '{reduce}'")
 
 
-@kernel("index_put")
 def index_put(x, values, *indices, key, accumulate):
     st = x.state
     shape, src, index_strides, pos = _advanced_layout(x, indices, key)
@@ -158,7 +157,7 @@ def index_put(x, values, *indices, key, accumulate):
         _check_bounds(st, t, x.shape[d], d)
     values = _as_array(st, values, x.dtype)
     if values.dtype != x.dtype:
-        from ember.plugins.opencl.kernels import _cast_to
+        from ember.plugins.opencl.launchers import _cast_to
         values = _cast_to(values, x.dtype)
     vst = broadcast_strides(values, shape)
     return _put(st, x, values, shape, src, vst, index_strides, indices,
@@ -166,7 +165,6 @@ def index_put(x, values, *indices, key, accumulate):
 
 
 # ---------------------------------------------------------------- gather / scatter
-@kernel("gather")
 def gather(x, index, *, dim):
     st = x.state
     out = empty(st, index.shape, x.dtype)
@@ -177,7 +175,6 @@ def gather(x, index, *, dim):
     return _take(st, x, out, index.shape, src, [list(index.estrides)], [index])
 
 
-@kernel("scatter")
 def scatter(x, index, src, *, dim, reduce):
     st = x.state
     out = clone(x)
@@ -197,7 +194,7 @@ def scatter_into(st, out, index, src, dim, reduce):
     _check_bounds(st, index, out.shape[dim], dim)
     values = _as_array(st, src, out.dtype)
     if values.dtype != out.dtype:
-        from ember.plugins.opencl.kernels import _cast_to
+        from ember.plugins.opencl.launchers import _cast_to
         values = _cast_to(values, out.dtype)
     vst = list(values.estrides) if values.ndim else [0] * index.ndim
     srcmap = [d if d != dim else -1 for d in range(out.ndim)]
@@ -207,10 +204,9 @@ def scatter_into(st, out, index, src, dim, reduce):
 
 # ---------------------------------------------------------------- nonzero
 def _cumsum_1d(flags):
-    return KERNELS["cumsum"](flags, dim=0)
+    return cumsum(flags, dim=0)
 
 
-@kernel("nonzero")
 def nonzero(x):
     st = x.state
     nd = x.ndim
@@ -239,7 +235,7 @@ def _sort(x, dim, descending):
     values = empty(st, x.shape, x.dtype)
     indices = empty(st, x.shape, np.int64)
     if x.ndim == 0:
-        from ember.plugins.opencl.kernels import copy_
+        from ember.plugins.opencl.launchers import copy_
         copy_(values, x)
         copy_(indices, 0)
         return values, indices
@@ -280,13 +276,11 @@ def _sort(x, dim, descending):
     return values, indices
 
 
-@kernel("sort")
 def sort(x, *, dim, descending, stable):
     return _sort(x, dim % x.ndim if x.ndim else 0, descending)
 
 
 # ---------------------------------------------------------------- unique
-@kernel("unique")
 def unique(x, *, return_inverse, return_counts):
     st = x.state
     n = x.size

@@ -9,7 +9,7 @@ from ember.plugins.opencl import cltypes as T
 from ember.plugins.opencl import sources
 from ember.plugins.opencl.array import CLArray, broadcast_strides, contiguous_strides, merge_dims
 from ember.plugins.opencl.elementwise import _maxd, _pad
-from ember.plugins.opencl.kernels import KERNELS, _cast_to, _result_dtype, empty, kernel, permute, state_of, view
+from ember.plugins.opencl.launchers import _cast_to, _result_dtype, empty, permute, state_of, view
 from ember.plugins.opencl.runtime import meta_array
 
 
@@ -19,7 +19,6 @@ def _acc(c: T.CType) -> str:
     return "long"
 
 
-@kernel("matmul")
 def matmul(x, y):
     st = state_of(x, y)
     dtype = _result_dtype(x, y)
@@ -82,7 +81,6 @@ def _letter_strides(x: CLArray, term: str, sizes: dict) -> dict:
     return found
 
 
-@kernel("einsum")
 def einsum(*operands, equation):
     st = state_of(*operands)
     dtype = _result_dtype(*operands)
@@ -144,7 +142,7 @@ def _as_matmul(st, terms, out_term, operands, sizes):
     pb = permute(b, dims=[tb.index(l) for l in batch + contracted + right])
     nb_shape = tuple(sizes[l] for l in batch)
     mm, kk, nn = (int(np.prod([sizes[l] for l in g], dtype=np.int64)) for g in (left, contracted, right))
-    from ember.plugins.opencl.kernels import reshape_or_copy
+    from ember.plugins.opencl.launchers import reshape_or_copy
     a3 = reshape_or_copy(pa, nb_shape + (mm, kk))
     b3 = reshape_or_copy(pb, nb_shape + (kk, nn))
     out = empty(st, nb_shape + (mm, nn), a.dtype)

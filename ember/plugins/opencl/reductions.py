@@ -14,7 +14,7 @@ from ember.plugins.opencl import cltypes as T
 from ember.plugins.opencl import sources
 from ember.plugins.opencl.array import CLArray, contiguous_strides, merge_dims
 from ember.plugins.opencl.elementwise import _maxd, _pad
-from ember.plugins.opencl.kernels import KERNELS, empty
+from ember.plugins.opencl.launchers import empty
 from ember.plugins.opencl.runtime import meta_array
 
 _INT_LIMITS = {"uchar": ("0", "UCHAR_MAX"), "char": ("CHAR_MIN", "CHAR_MAX"), "short": ("SHRT_MIN", "SHRT_MAX"),
@@ -112,7 +112,8 @@ def _run_reduce(name, x, rdims, keepdim):
     return out
 
 
-def _reduction(name):
+def reduction(name):
+    """The launcher of the reduction primitive ``name`` (one of ``REDUCTIONS``)."""
     def run(x, *, dims, keepdim):
         rdims = sorted({d % x.ndim for d in dims}) if dims and x.ndim else list(range(x.ndim))
         return _run_reduce(name, x, rdims, keepdim)
@@ -120,8 +121,8 @@ def _reduction(name):
     return run
 
 
-for _name in ("sum", "prod", "amax", "amin", "all", "any"):
-    KERNELS[_name] = _reduction(_name)
+#: the reductions over ``dims`` (``reduction(name)`` is the launcher of each)
+REDUCTIONS = ("sum", "prod", "amax", "amin", "all", "any")
 
 
 def _arg(largest):
@@ -147,8 +148,8 @@ def _arg(largest):
     return run
 
 
-KERNELS["argmax"] = _arg(True)
-KERNELS["argmin"] = _arg(False)
+argmax = _arg(True)
+argmin = _arg(False)
 
 
 # ---------------------------------------------------------------- scans and softmax: lines along one dim
@@ -189,8 +190,8 @@ def _scan(name):
     return run
 
 
-KERNELS["cumsum"] = _scan("cumsum")
-KERNELS["cumprod"] = _scan("cumprod")
+cumsum = _scan("cumsum")
+cumprod = _scan("cumprod")
 
 
 def _softmax(log):
@@ -209,5 +210,6 @@ def _softmax(log):
     return run
 
 
-FUSED = {"softmax": _softmax(False), "log_softmax": _softmax(True)}
+softmax = _softmax(False)        # fused overrides of the composites of the same name
+log_softmax = _softmax(True)
 

@@ -2,8 +2,8 @@
 
 Each function returns one program's source for one specialization (dtypes, and the
 size of the shape/stride arrays): shapes, strides and sizes are run-time arguments
-packed in a struct of int64 passed by value (``*_meta`` below, filled by
-``kernels.py`` in the same order).
+packed in a struct of int64 passed by value (``*_meta`` below, filled by the
+launchers in ``reductions.py``, ``linalg.py`` and ``indexing.py`` in the same order).
 """
 from __future__ import annotations
 

@@ -1,22 +1,26 @@
 """The ROCm backend plugin: device type ``rocm`` on CuPy for ROCm (``pip install ember[rocm]``).
 
 Available only with a ROCm (HIP) build of CuPy and an AMD GPU; the same GPUs also answer
-to ``cuda`` (see ``ember.plugins.gpu``). With a CUDA build of CuPy it is listed as
-unavailable, saying which build is installed.
+to ``cuda`` (see ``ember.plugins.cupy``, which holds the implementation both plugins share).
+With a CUDA build of CuPy it is listed as unavailable, saying which build is installed.
+``backend.py`` holds the plugin's ``CupyBackend``.
 """
 from ember.dispatch.hookspecs import hookimpl
-from ember.plugins.gpu import register_kernels
-from ember.plugins.gpu.backend import CupyBackend
-from ember.plugins.gpu.runtime import PLATFORM_ROCM, ROCM_INSTALL
-
-BACKEND = CupyBackend(device_type="rocm", dispatch_key="ROCm", platform=PLATFORM_ROCM, install=ROCM_INSTALL)
 
 
 @hookimpl
 def ember_backend():
+    from ember.plugins.rocm.backend import BACKEND
     return BACKEND
 
 
 @hookimpl
-def ember_register_kernels(backend, register):
-    register_kernels(backend, register)
+def ember_kernels(backend):
+    from ember.plugins.cupy.kernels import kernel_table
+    return kernel_table(backend)
+
+
+@hookimpl
+def ember_kernel_names(backend):
+    from ember.plugins.cupy.kernels import kernel_names
+    return kernel_names()

@@ -5,7 +5,7 @@ never at ``import ember``), asks it how many GPUs it sees, and caches what it fo
 :class:`Probe`. ``unavailable_reason(probe, platform, install)`` turns that into the
 sentence ``python -m ember`` prints and the ``RuntimeError`` that ``.to("cuda")`` raises.
 
-Which plugin claims which device type (the naming decision; see ``ember.plugins.gpu``):
+Which plugin claims which device type (the naming decision; see ``ember.plugins.cupy``):
 
 * ``PLATFORM_ANY`` — the ``cuda`` plugin: any CuPy build, CUDA or ROCm, as PyTorch's
   ROCm builds also call AMD GPUs ``cuda``;

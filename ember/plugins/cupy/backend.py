@@ -1,4 +1,5 @@
-"""``CupyBackend``: the Backend of the ``cuda`` and ``rocm`` plugins (one class, two instances).
+"""``CupyBackend``: the Backend of the ``cuda`` and ``rocm`` plugins (one class, two instances:
+``ember/plugins/cuda/backend.py`` and ``ember/plugins/rocm/backend.py``).
 
 Everything here imports CuPy only through ``runtime.probe()``, so creating the backend
 (at plugin discovery) costs nothing; the probe runs when a CUDA/ROCm device is first
@@ -17,7 +18,7 @@ import numpy as np
 
 from ember.core import dtype as dt
 from ember.dispatch.backend import Backend
-from ember.plugins.gpu import runtime
+from ember.plugins.cupy import runtime
 
 _BY_NUMPY = {d.numpy: d for d in dt.ALL_DTYPES}
 

@@ -20,7 +20,7 @@ with ``__syncthreads()`` over a power-of-two ``blockDim.x`` of at most ``MAX_BLO
 * ``philox_uniform`` / ``philox_normal``: ember's random stream (Philox4x64-10 keyed by
   the seed, counter = offset + 1 + block, 4 words per block, as numpy's Philox): the
   words and the uniforms of every float dtype are bit for bit those of the CPU kernel
-  (``ember.plugins.xp``); normals use the same Box-Muller formula in float64 with the
+  (``ember.dispatch.philox``); normals use the same Box-Muller formula in float64 with the
   device's log/sin/cos, so they agree with the CPU's to the last bit or two of float64.
 """
 from __future__ import annotations
@@ -327,7 +327,7 @@ static __device__ __forceinline__ double ember_word_to_unit(unsigned long long w
 def philox_uniform(dtype: str) -> KernelSource:
     """out[i] = the top ``bits`` bits of word i of the stream times 2**-bits: a uniform in
     [0, 1) exact in a type with ``bits`` significand bits (53 for float64, 24 for float32,
-    11 for float16, 8 for bfloat16), as ``ember.plugins.xp.unit_uniform_for`` truncates."""
+    11 for float16, 8 for bfloat16), as ``ember.dispatch.philox.unit_uniform_for`` truncates."""
     body = _PHILOX + """
 extern "C" __global__ void ember_philox_uniform_$S($T* __restrict__ out, long long n,
                                                    unsigned long long seed, unsigned long long offset,

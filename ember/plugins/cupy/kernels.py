@@ -3,15 +3,19 @@ CuPy, CuPy-specific fixes, the fused kernels, and device selection.
 
 * ``XpKernels(cupy, cupyx.scipy.special)`` implements every primitive, as on the CPU.
 * ``CupyKernels`` overrides what CuPy cannot do the numpy way (``multiply.at``).
-* ``FusedKernels`` adds softmax/log_softmax and the device-side Philox stream.
+* ``FusedKernels`` adds softmax/log_softmax, gelu, layer_norm, the one-kernel Adam update
+  and the device-side Philox stream.
 * With more than one GPU, every kernel runs under ``cupy.cuda.Device`` of its first
   array argument (creation kernels: of their ``index``), as CuPy computes on the
   current device.
+
+``kernel_table(backend)`` builds the table for an available backend (the ``ember_kernels``
+hook of both plugins); ``kernel_names()`` lists its op names without importing CuPy.
 """
 from __future__ import annotations
 
 from ember.dispatch.ops import OPS
-from ember.plugins.gpu.fused import FusedKernels
+from ember.plugins.cupy.fused import FusedKernels
 from ember.plugins.xp import XpKernels
 
 
@@ -42,11 +46,23 @@ class CupyKernels(XpKernels):
 
 
 # Fused overrides registered for ops the table declares (composites and the random primitives).
-FUSED_OPS = ("softmax", "log_softmax", "philox_uniform", "philox_normal")
+FUSED_OPS = ("softmax", "log_softmax", "gelu", "layer_norm", "philox_uniform", "philox_normal")
+
+
+def kernel_table(backend) -> dict:
+    """{op name: kernel} for an available CUDA or ROCm backend (a ``CupyBackend``)."""
+    import cupyx.scipy.special
+    from ember.plugins.cupy.backend import install_peak_tracking
+    cupy = backend.cupy
+    install_peak_tracking(cupy)
+    return build_kernels(cupy, cupyx.scipy.special, multi_device=backend.device_count() > 1)
 
 
 def build_kernels(cupy, special, multi_device: bool) -> dict:
-    """{op name: kernel} for the dispatch table (``special``: ``cupyx.scipy.special``)."""
+    """{op name: kernel} over the array module ``cupy`` (``special``: ``cupyx.scipy.special``).
+
+    Building compiles nothing: the fused kernels compile at their first call. The tests
+    build it over numpy."""
     kernels = CupyKernels(cupy, special).kernels()
     fused = FusedKernels(cupy)
     for name in FUSED_OPS:
@@ -56,6 +72,11 @@ def build_kernels(cupy, special, multi_device: bool) -> dict:
     if multi_device:
         kernels = {name: _on_device_of_inputs(cupy, kernel) for name, kernel in kernels.items()}
     return kernels
+
+
+def kernel_names() -> tuple:
+    """The op names of ``build_kernels``' table, without CuPy."""
+    return tuple(dict.fromkeys(CupyKernels.kernel_names() + tuple(n for n in FUSED_OPS if n in OPS)))
 
 
 def _adam_step(fused, generic):

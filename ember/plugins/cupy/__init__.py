@@ -1,14 +1,14 @@
-"""The CuPy implementation shared by the CUDA and ROCm backend plugins.
+"""The CuPy implementation shared by the CUDA and ROCm backend plugins (not a plugin itself).
 
-``ember.plugins.cuda`` and ``ember.plugins.rocm`` are thin: each creates one
-:class:`CupyBackend` and hands its kernels to the dispatch table through the two hooks.
-Everything else is here, once:
+``ember.plugins.cuda`` and ``ember.plugins.rocm`` are thin: each holds its three hooks
+(``__init__.py``) and one :class:`CupyBackend` (``backend.py``). Everything else is here, once:
 
 * ``runtime.py``  — imports CuPy lazily, finds the GPUs, says why a device is unavailable
-* ``backend.py``  — the Backend: transfers (blocking or not), pinned memory, memory stats
-* ``kernels.py``  — the kernel table: ``XpKernels`` over CuPy + fused kernels + device guard
+* ``backend.py``  — ``CupyBackend``: transfers (blocking or not), pinned memory, memory stats
+* ``kernels.py``  — the kernel table: ``XpKernels`` over CuPy + fused kernels + device guard;
+  ``kernel_table(backend)`` builds it, ``kernel_names()`` lists it without CuPy
 * ``sources.py``  — the fused kernels' CUDA C sources, as strings (testable without a GPU)
-* ``fused.py``    — their CuPy launchers (softmax, log_softmax, Philox, gelu, layer_norm, Adam)
+* ``fused.py``    — their CuPy launchers (softmax, log_softmax, gelu, layer_norm, Philox, Adam)
 
 Device names (the one rule, documented in the README and tested in tests/test_cuda_plugin.py):
 
@@ -25,15 +25,3 @@ Device names (the one rule, documented in the README and tested in tests/test_cu
 Random numbers: the Philox stream is generated **on the device** by a kernel that matches
 the CPU's words (and uniforms) bit for bit; see ``sources.py``.
 """
-from __future__ import annotations
-
-
-def register_kernels(backend, register) -> None:
-    """The body of both plugins' ``ember_register_kernels`` hook."""
-    import cupyx.scipy.special
-    from ember.plugins.gpu.backend import install_peak_tracking
-    from ember.plugins.gpu.kernels import build_kernels
-    cupy = backend.cupy
-    install_peak_tracking(cupy)
-    for name, kernel in build_kernels(cupy, cupyx.scipy.special, multi_device=backend.device_count() > 1).items():
-        register(name, kernel)

@@ -5,17 +5,17 @@ CUDA or hiprtc on ROCm, once per device, and caches the binary on disk). float32
 float64 run natively; float16 and bfloat16 are computed in float32 and rounded back,
 as the composites they replace do.
 
-* ``softmax`` / ``log_softmax`` override the composites of the same name.
+* ``softmax``, ``log_softmax``, ``gelu`` and ``layer_norm`` override the composites of the
+  same name (``kernels.py`` registers them, for the ops the op table declares).
+* ``adam_step`` is the one-kernel optimizer update, used where it applies (``kernels.py``).
 * ``philox_uniform`` / ``philox_normal`` generate ember's random stream on the device.
-* ``gelu``, ``layer_norm`` and ``adam_step`` are ready for the ops / optimizer that will
-  call them (registered only for ops the op table declares; see ``kernels.py``).
 """
 from __future__ import annotations
 
 import numpy as np
 
-from ember.plugins.gpu import sources
-from ember.plugins.xp import _SIGNIFICAND_BITS as SIGNIFICAND_BITS  # the CPU stream's truncation
+from ember.plugins.cupy import sources
+from ember.dispatch.philox import SIGNIFICAND_BITS  # the stream's truncation
 
 _NATIVE = {"float32", "float64"}
 _THREADS = 256          # threads per block of the elementwise and column kernels
@@ -86,7 +86,7 @@ class FusedKernels:
         out = out.reshape(shape)
         return out if back is None else out.astype(back)
 
-    # ---------------------------------------------------------------- ready for future ops
+    # ---------------------------------------------------------------- gelu, layer_norm, Adam
     def gelu(self, x, *, approximate="none"):
         work, back = self._work(x)
         out = self.cp.empty_like(work)
