@@ -9,16 +9,29 @@ from __future__ import annotations
 
 from ember.dispatch.ops import OPS
 
-#: the primitives ``primitives.MlxKernels`` implements (a method or attribute of the same name)
+#: the elementwise primitives that are one MLX function each: op name -> name in ``mlx.core``
+UNARY = {
+    "neg": "negative", "abs": "abs", "sqrt": "sqrt", "rsqrt": "rsqrt", "exp": "exp", "expm1": "expm1",
+    "log": "log", "log2": "log2", "log10": "log10", "log1p": "log1p", "sin": "sin", "cos": "cos", "tan": "tan",
+    "asin": "arcsin", "acos": "arccos", "atan": "arctan", "sinh": "sinh", "cosh": "cosh", "tanh": "tanh",
+    "sigmoid": "sigmoid", "erf": "erf", "erfinv": "erfinv", "floor": "floor", "ceil": "ceil", "trunc": "trunc",
+    "isnan": "isnan", "isinf": "isinf", "logical_not": "logical_not", "bitwise_not": "bitwise_invert",
+    "reciprocal": "reciprocal",
+}
+BINARY = {
+    "add": "add", "sub": "subtract", "mul": "multiply", "div": "divide", "pow": "power", "atan2": "arctan2",
+    "remainder": "remainder", "maximum": "maximum", "minimum": "minimum", "eq": "equal", "ne": "not_equal",
+    "lt": "less", "le": "less_equal", "gt": "greater", "ge": "greater_equal", "logical_and": "logical_and",
+    "logical_or": "logical_or", "logical_xor": "logical_xor", "bitwise_and": "bitwise_and",
+    "bitwise_or": "bitwise_or", "bitwise_xor": "bitwise_xor", "bitwise_left_shift": "left_shift",
+    "bitwise_right_shift": "right_shift",
+}
+
+#: the primitives ``primitives.MlxKernels`` implements: the ones above, and a method each for the rest
 PRIMITIVES = (
-    # elementwise
-    "sqrt", "rsqrt", "exp", "exp2", "expm1", "log", "log2", "log10", "log1p", "sin", "cos", "tan", "asin",
-    "acos", "atan", "sinh", "cosh", "tanh", "sigmoid", "erf", "erfinv", "reciprocal", "floor", "ceil", "trunc",
-    "neg", "abs", "sign", "relu", "bitwise_not", "logical_not", "isnan", "isinf", "round",
-    "add", "sub", "mul", "div", "pow", "atan2", "remainder", "fmod", "maximum", "minimum",
-    "eq", "ne", "lt", "le", "gt", "ge", "logical_and", "logical_or", "logical_xor",
-    "bitwise_and", "bitwise_or", "bitwise_xor", "bitwise_left_shift", "bitwise_right_shift",
-    "div_rounding", "where", "cast",
+    *UNARY, *BINARY,
+    # elementwise with more than one MLX call
+    "exp2", "sign", "relu", "round", "fmod", "div_rounding", "where", "cast",
     # reductions and scans
     "sum", "prod", "amax", "amin", "all", "any", "argmax", "argmin", "cumsum", "cumprod",
     # linear algebra

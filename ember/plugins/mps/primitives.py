@@ -29,6 +29,7 @@ import numpy as np
 from ember.core import dtype as dt
 from ember.dispatch.ops import INDEX_SLOT
 from ember.dispatch import philox as host
+from ember.plugins.mps.kernels import BINARY, UNARY
 
 # ---------------------------------------------------------------- dtypes
 FLOAT64_ERROR = ("Cannot convert a MPS Tensor to float64 dtype as the MPS framework doesn't support float64. "
@@ -75,34 +76,14 @@ def _is_array(x) -> bool:
     return type(x) is mx.array
 
 
-# ---------------------------------------------------------------- op name -> mlx function
-_UNARY = {
-    "neg": mx.negative, "abs": mx.abs, "sqrt": mx.sqrt, "rsqrt": mx.rsqrt, "exp": mx.exp, "expm1": mx.expm1,
-    "log": mx.log, "log2": mx.log2, "log10": mx.log10, "log1p": mx.log1p, "sin": mx.sin, "cos": mx.cos,
-    "tan": mx.tan, "asin": mx.arcsin, "acos": mx.arccos, "atan": mx.arctan, "sinh": mx.sinh, "cosh": mx.cosh,
-    "tanh": mx.tanh, "sigmoid": mx.sigmoid, "erf": mx.erf, "erfinv": mx.erfinv, "floor": mx.floor,
-    "ceil": mx.ceil, "trunc": mx.trunc, "isnan": mx.isnan, "isinf": mx.isinf, "logical_not": mx.logical_not,
-    "bitwise_not": mx.bitwise_invert, "reciprocal": mx.reciprocal,
-}
-_BINARY = {
-    "add": mx.add, "sub": mx.subtract, "mul": mx.multiply, "div": mx.divide, "pow": mx.power,
-    "atan2": mx.arctan2, "remainder": mx.remainder, "maximum": mx.maximum, "minimum": mx.minimum,
-    "eq": mx.equal, "ne": mx.not_equal, "lt": mx.less, "le": mx.less_equal, "gt": mx.greater,
-    "ge": mx.greater_equal, "logical_and": mx.logical_and, "logical_or": mx.logical_or,
-    "logical_xor": mx.logical_xor, "bitwise_and": mx.bitwise_and, "bitwise_or": mx.bitwise_or,
-    "bitwise_xor": mx.bitwise_xor, "bitwise_left_shift": mx.left_shift, "bitwise_right_shift": mx.right_shift,
-}
-
-
 class MlxKernels:
     """One method (or attribute) per primitive, named after its op (``kernels.PRIMITIVES``
     lists them for the kernel table)."""
 
     def __init__(self):
-        for name, fn in _UNARY.items():
-            setattr(self, name, fn)
-        for name, fn in _BINARY.items():
-            setattr(self, name, fn)
+        # the elementwise primitives that are one MLX function each (named in kernels.py)
+        for name, mlx_name in (*UNARY.items(), *BINARY.items()):
+            setattr(self, name, getattr(mx, mlx_name))
 
     # ---------------------------------------------------------------- elementwise
     def sign(self, x):
