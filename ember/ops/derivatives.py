@@ -150,6 +150,12 @@ def _cosh(node, g):
     return (g * ew.sinh(_x(node)),)
 
 
+@derivative("asinh", inputs=(0,))
+def _asinh(node, g):
+    x = _x(node)
+    return (g * ew.rsqrt(x * x + 1),)
+
+
 @derivative("tanh", output=True)
 def _tanh(node, g):
     out = _out(node)
