@@ -180,14 +180,15 @@ _declare(PRIMITIVE, "scatter", "(x, index, src, *, dim, reduce)", meta=M.same,
 _declare(PRIMITIVE, "nonzero", "(x)", note="(n, ndim) int64", meta=M.nonzero)
 _declare(PRIMITIVE, "sort", "(x, *, dim, descending, stable)", meta=M.sort,
          note="-> (values, int64 indices); a stable order is always allowed")
-_declare(PRIMITIVE, "unique", "(x, *, return_inverse, return_counts)", meta=M.unique, differentiable=False, note="flattened, sorted -> (values, inverse, counts)")
+_declare(PRIMITIVE, "unique", "(x, *, return_inverse, return_counts)", meta=M.unique, differentiable=False,
+         note="flattened, sorted -> (values, inverse, counts)")
 
 # ---------------------------------------------------------------- writes (the kernel may reuse its first argument)
 _declare(PRIMITIVE, "copy_", "(dst, src)", meta=M.same, inplace=True, differentiable=False,
          note="src broadcastable to dst, may be a scalar; returns dst's new value (autograd: the core's "
               "in-place write rebases the graph)")
-_declare(PRIMITIVE, "index_put", "(x, values, *indices, key, accumulate)", meta=M.same, inplace=True, note="x with values written at the indexed places (added when "
-                                          "accumulate); key as for index")
+_declare(PRIMITIVE, "index_put", "(x, values, *indices, key, accumulate)", meta=M.same, inplace=True,
+         note="x with values written at the indexed places (added when accumulate); key as for index")
 
 # ---------------------------------------------------------------- creation and random
 _declare(PRIMITIVE, "full", "(*, shape, value, dtype, index)", meta=M.full)
