@@ -24,6 +24,11 @@ GRAD_MODE = _GradMode()
 
 
 def is_grad_enabled() -> bool:
+    """Whether autograd currently records operations (``False`` inside ``no_grad()``).
+
+    Returns:
+        The current grad mode.
+    """
     return GRAD_MODE.enabled
 
 
@@ -56,20 +61,45 @@ class _ModeContext:
         return ()
 
     def clone(self):
+        """A new, not yet entered context manager of the same kind and mode."""
         return type(self)(*self._ctor_args())
 
 
 class no_grad(_ModeContext):
+    """Context manager and decorator that turns off gradient recording.
+
+    Inside it, operations do not record autograd history, so their results have
+    ``requires_grad=False`` even when their inputs require grad; this saves memory and
+    time in evaluation. The previous mode is restored on exit. Use it as ``with
+    ember.no_grad():`` or decorate a function with ``@ember.no_grad()``.
+    """
+
     def __init__(self):
         super().__init__(False)
 
 
 class enable_grad(_ModeContext):
+    """Context manager and decorator that turns gradient recording on, e.g. inside ``no_grad()``.
+
+    The previous mode is restored on exit. Use it as ``with ember.enable_grad():`` or
+    decorate a function with ``@ember.enable_grad()``.
+    """
+
     def __init__(self):
         super().__init__(True)
 
 
 class set_grad_enabled(_ModeContext):
+    """Turn gradient recording on or off; as a context manager, until the block ends.
+
+    Calling ``ember.set_grad_enabled(mode)`` switches the mode at once, so it also works as a
+    plain function; used as ``with ember.set_grad_enabled(mode):`` the previous mode comes
+    back on exit.
+
+    Args:
+        mode: ``True`` to record operations for autograd, ``False`` not to.
+    """
+
     def __init__(self, mode: bool):
         super().__init__(bool(mode))
         # like PyTorch, calling it as a function switches the mode immediately
@@ -85,7 +115,14 @@ class set_grad_enabled(_ModeContext):
 
 
 class inference_mode(_ModeContext):
-    """Grad off (ember has no separate inference tensors; tensors made here never need grad)."""
+    """Context manager and decorator for inference: gradient recording is turned off inside it.
+
+    ember has no separate inference tensors: this works like ``no_grad()``, and tensors
+    made inside it do not require grad. The previous mode is restored on exit.
+
+    Args:
+        mode: ``True`` (the default) to turn recording off; ``False`` turns it on instead.
+    """
 
     def __init__(self, mode: bool = True):
         super().__init__(not mode)
@@ -96,6 +133,11 @@ class inference_mode(_ModeContext):
 
 
 def is_inference_mode_enabled() -> bool:
+    """Whether inference mode is on; in ember that is whenever gradient recording is off.
+
+    Returns:
+        ``not ember.is_grad_enabled()``, so it is also ``True`` inside ``no_grad()``.
+    """
     return not GRAD_MODE.enabled
 
 

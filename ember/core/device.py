@@ -3,6 +3,26 @@ from __future__ import annotations
 
 
 class device:
+    """A device on which tensors live: a type such as ``"cpu"`` or ``"cuda"``, and an optional index.
+
+    Devices compare equal to each other and to strings with the same type and index
+    (``device("cuda:0") == "cuda:0"``); ``str()`` gives the ``"type:index"`` form.
+
+    Args:
+        type: a device string (``"cpu"``, ``"cuda"``, ``"cuda:1"``), another ``device`` (copied),
+            or an int ``n``, which means ``"cuda:n"``.
+        index: the device's index, for a ``type`` that does not name one (default: ``None``, no
+            index: the backend's current or default device is meant).
+
+    Raises:
+        TypeError: if ``type`` is not a string, an int or a device.
+        RuntimeError: if the string is malformed, names an index as well as ``index`` being
+            given, or the index is negative or not an int.
+
+    Attributes:
+        type: the device type, e.g. ``"cuda"``.
+        index: the index, or ``None``.
+    """
     __slots__ = ("type", "index")
 
     def __init__(self, type, index=None):

@@ -15,6 +15,18 @@ BOOL, INT, FLOAT = 0, 1, 2  # promotion categories
 
 
 class dtype:
+    """An element type, such as ``ember.float32`` or ``ember.int64``.
+
+    The dtypes are fixed objects of the ``ember`` module (compare them with ``is`` or ``==``);
+    this class is not meant to be instantiated by users. PyTorch's other names are there too:
+    ``ember.float``, ``ember.double``, ``ember.half``, ``ember.int``, ``ember.long``, ``ember.short``.
+
+    Attributes:
+        name: the dtype's name, e.g. ``"float32"``.
+        itemsize: the size of one element in bytes.
+        is_signed: whether the type can hold negative values.
+        numpy: the matching ``numpy.dtype``.
+    """
     __slots__ = ("name", "itemsize", "category", "is_signed", "numpy", "_rank")
 
     def __init__(self, name, itemsize, category, is_signed, numpy_type, rank):
@@ -27,13 +39,16 @@ class dtype:
 
     @property
     def is_floating_point(self) -> bool:
+        """Whether this is a floating-point type (``float16``, ``bfloat16``, ``float32``, ``float64``)."""
         return self.category == FLOAT
 
     @property
     def is_complex(self) -> bool:
+        """Whether this is a complex type; always ``False``, as ember has no complex dtypes."""
         return False
 
     def to_real(self):
+        """The real counterpart of a complex type; every ember dtype is real, so this dtype itself."""
         return self
 
     def __repr__(self):
@@ -84,10 +99,25 @@ _default_dtype = float32
 
 
 def get_default_dtype() -> dtype:
+    """The floating-point dtype that floats get when no dtype is given (initially ``ember.float32``).
+
+    It is used, for example, by ``ember.tensor([1.5])``, ``ember.zeros(3)`` and ``ember.rand(2)``.
+
+    Returns:
+        The current default dtype.
+    """
     return _default_dtype
 
 
 def set_default_dtype(d: dtype) -> None:
+    """Set the floating-point dtype that floats get when no dtype is given.
+
+    Args:
+        d: the new default; a floating-point ``ember.dtype``.
+
+    Raises:
+        TypeError: if ``d`` is not an ``ember.dtype`` or is not floating point.
+    """
     global _default_dtype
     if not isinstance(d, dtype) or not d.is_floating_point:
         raise TypeError(f"only floating-point types are supported as the default type, got {d}")
@@ -116,6 +146,19 @@ _PROMOTE = {(a, b): _promote_pair(a, b) for a in ALL_DTYPES for b in ALL_DTYPES}
 
 
 def promote_types(a: dtype, b: dtype) -> dtype:
+    """The dtype an operation combining ``a`` and ``b`` produces, by PyTorch's promotion rules.
+
+    A floating type wins over an integer one, and an integer one over ``bool``; within a kind
+    the wider type wins. ``uint8`` with a signed integer gives ``int16`` (with ``int8``) or
+    the signed type, and ``float16`` with ``bfloat16`` gives ``float32``.
+
+    Args:
+        a: a dtype.
+        b: another dtype.
+
+    Returns:
+        The promoted dtype; the order of ``a`` and ``b`` does not matter.
+    """
     return _PROMOTE[(a, b)]
 
 

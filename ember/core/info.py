@@ -6,6 +6,24 @@ from ember.core import dtype as dt
 
 
 class finfo:
+    """Numeric limits of a floating-point dtype.
+
+    Args:
+        type: a floating-point ``ember.dtype`` (default: ``ember.get_default_dtype()``).
+
+    Raises:
+        TypeError: if ``type`` is not a floating-point dtype.
+
+    Attributes:
+        dtype: the dtype's name, e.g. ``"float32"``.
+        bits: the number of bits of one value.
+        eps: the difference between ``1.0`` and the next larger representable value.
+        max: the largest finite value.
+        min: the most negative finite value (``-max``).
+        tiny: the smallest positive normal value; ``smallest_normal`` is the same.
+        resolution: the approximate decimal resolution, ``10 ** -precision``.
+    """
+
     def __init__(self, type=None):
         type = type or dt.get_default_dtype()
         if not type.is_floating_point:
@@ -25,6 +43,21 @@ class finfo:
 
 
 class iinfo:
+    """Numeric limits of an integer (or ``bool``) dtype.
+
+    Args:
+        type: an integer ``ember.dtype``, or ``ember.bool`` (whose limits are ``0`` and ``1``).
+
+    Raises:
+        TypeError: if ``type`` is a floating-point dtype.
+
+    Attributes:
+        dtype: the dtype's name, e.g. ``"int32"``.
+        bits: the number of bits of one value.
+        max: the largest value.
+        min: the smallest value.
+    """
+
     def __init__(self, type):
         if type.is_floating_point:
             raise TypeError(f"iinfo() requires an integer dtype, got {type}")
@@ -39,5 +72,16 @@ class iinfo:
 
 
 def can_cast(from_: dt.dtype, to: dt.dtype) -> bool:
-    """PyTorch's rule: no cast to a lower category (float -> int, int -> bool)."""
+    """Whether PyTorch's casting rule allows converting ``from_`` to ``to``.
+
+    A cast is allowed unless it goes to a lower kind: floating to integer or ``bool``, or
+    integer to ``bool``. Casts within a kind are allowed, even narrowing ones.
+
+    Args:
+        from_: the source dtype.
+        to: the target dtype.
+
+    Returns:
+        ``True`` if the cast is allowed.
+    """
     return from_.category <= to.category

@@ -9,9 +9,18 @@ from ember.core import dtype as dt
 
 
 class Size(tuple):
-    """A tensor shape, ``torch.Size``-like."""
+    """A tensor's shape: a tuple of ints, like ``torch.Size``.
+
+    Indexing with a slice and adding a sequence give a ``Size`` again; other tuple
+    operations behave as on a plain tuple.
+    """
 
     def numel(self) -> int:
+        """The number of elements a tensor of this shape holds.
+
+        Returns:
+            The product of the sizes (``1`` for the empty shape ``()``).
+        """
         n = 1
         for s in self:
             n *= s
@@ -37,6 +46,20 @@ class VersionCounter:
 
 
 class Tensor:
+    """A multi-dimensional array of one dtype on one device, with autograd support.
+
+    Tensors are usually made by functions such as ``ember.tensor``, ``ember.zeros`` or
+    ``ember.randn``. Calling the class works as in PyTorch's legacy constructor:
+    ``ember.Tensor(2, 3)`` is a float tensor of that shape (zero-filled), ``ember.Tensor(data)``
+    copies ``data`` into a tensor of the default float dtype, and ``ember.Tensor()`` is an
+    empty 1-d tensor; each also accepts ``dtype``, ``device`` and ``requires_grad`` keywords.
+
+    Attributes:
+        dtype: the element type (an ``ember.dtype``).
+        device: where the values live (an ``ember.device``).
+        grad: the gradient accumulated by ``backward()``, or ``None``.
+        grad_fn: the autograd node that made this tensor, or ``None`` for a leaf.
+    """
     __slots__ = ("_data", "dtype", "device", "_rg", "grad", "grad_fn", "_output_nr",
                  "_version", "_base", "_view_fn", "_views", "_hooks", "_retains_grad", "__weakref__")
 
@@ -45,9 +68,21 @@ class Tensor:
     # ---- metadata
     @property
     def shape(self) -> Size:
+        """The tensor's shape, as an ``ember.Size`` (the same as ``size()``)."""
         return Size(self._data.shape)
 
     def size(self, dim=None):
+        """The tensor's shape, or the size of one dimension.
+
+        Args:
+            dim: a dimension (negative counts from the end); ``None`` for the whole shape.
+
+        Returns:
+            An ``ember.Size`` when ``dim`` is ``None``, else the size of ``dim`` as an int.
+
+        Raises:
+            IndexError: if ``dim`` is out of range.
+        """
         shape = self._data.shape
         if dim is None:
             return Size(shape)
@@ -55,14 +90,25 @@ class Tensor:
 
     @property
     def ndim(self) -> int:
+        """The number of dimensions (``0`` for a scalar tensor)."""
         return len(self._data.shape)
 
     def dim(self) -> int:
+        """The number of dimensions (``0`` for a scalar tensor); ``ndimension`` is another name.
+
+        Returns:
+            An int, the same as ``ndim``.
+        """
         return len(self._data.shape)
 
     ndimension = dim
 
     def numel(self) -> int:
+        """The total number of elements; ``nelement`` is another name.
+
+        Returns:
+            The product of the sizes (``1`` for a scalar tensor, ``0`` if any size is 0).
+        """
         n = 1
         for s in self._data.shape:
             n *= s
@@ -71,10 +117,24 @@ class Tensor:
     nelement = numel
 
     def element_size(self) -> int:
+        """The size of one element in bytes (e.g. ``4`` for ``float32``)."""
         return self.dtype.itemsize
 
     def stride(self, dim=None):
-        """Strides in elements (the native array's, or row-major ones where it has none)."""
+        """The step, in elements, between neighbouring elements along each dimension.
+
+        Backends whose arrays carry strides report those; for the others the strides of a
+        contiguous row-major layout are given.
+
+        Args:
+            dim: a dimension (negative counts from the end); ``None`` for all of them.
+
+        Returns:
+            A tuple of ints, one per dimension, or a single int when ``dim`` is given.
+
+        Raises:
+            IndexError: if ``dim`` is out of range.
+        """
         data = self._data
         strides = getattr(data, "strides", None)
         if strides is not None:
@@ -89,15 +149,27 @@ class Tensor:
         return strides if dim is None else strides[_wrap_dim(dim, len(strides))]
 
     def get_device(self) -> int:
-        """-1 for CPU tensors, else the device index (PyTorch's convention)."""
+        """The index of the tensor's device: ``-1`` for CPU tensors (PyTorch's convention).
+
+        Returns:
+            ``-1`` on the CPU, else the device's index (``0`` where the device has none).
+        """
         return -1 if self.device.type == "cpu" else (self.device.index or 0)
 
     @property
     def is_leaf(self) -> bool:
+        """Whether the tensor was not made by a recorded operation (its ``grad_fn`` is ``None``).
+
+        Leaves that require grad get their ``.grad`` filled by ``backward()``.
+        """
         return self.grad_fn is None
 
     @property
     def requires_grad(self) -> bool:
+        """Whether autograd records operations on this tensor so gradients can flow to it.
+
+        Assigning to it is the same as calling ``requires_grad_(value)``.
+        """
         return self._rg
 
     @requires_grad.setter
@@ -105,6 +177,18 @@ class Tensor:
         self.requires_grad_(value)
 
     def requires_grad_(self, requires_grad: bool = True):
+        """Set whether autograd records operations on this tensor, in place.
+
+        Args:
+            requires_grad: the new flag (default: ``True``).
+
+        Returns:
+            The tensor itself.
+
+        Raises:
+            RuntimeError: if ``requires_grad`` is false and the tensor is not a leaf, or if it
+                is true and the dtype is not floating point.
+        """
         if self.grad_fn is not None and not requires_grad:
             raise RuntimeError("you can only change requires_grad flags of leaf variables. If you want to use "
                                "a computed variable in a subgraph that doesn't require differentiation use "
@@ -116,25 +200,30 @@ class Tensor:
 
     @property
     def retains_grad(self) -> bool:
-        """True for a non-leaf tensor after ``retain_grad()``."""
+        """Whether ``retain_grad()`` was called on this non-leaf tensor, so ``backward()`` fills its ``.grad``."""
         return self._retains_grad
 
     @property
     def is_cuda(self) -> bool:
+        """Whether the tensor lives on a CUDA device."""
         return self.device.type == "cuda"
 
     @property
     def is_cpu(self) -> bool:
+        """Whether the tensor lives on the CPU."""
         return self.device.type == "cpu"
 
     @property
     def is_floating_point_dtype(self) -> bool:
+        """Whether the dtype is a floating-point one (the property form of ``is_floating_point()``)."""
         return self.dtype.is_floating_point
 
     def is_floating_point(self) -> bool:
+        """Whether the dtype is a floating-point one (``float16``, ``bfloat16``, ``float32``, ``float64``)."""
         return self.dtype.is_floating_point
 
     def is_complex(self) -> bool:
+        """Whether the dtype is complex; always ``False``, as ember has no complex dtypes."""
         return False
 
     @property

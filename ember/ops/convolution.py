@@ -306,38 +306,212 @@ def _conv_transposend(input, weight, bias, stride, padding, output_padding, grou
 # ---------------------------------------------------------------- public functions
 @public
 def conv1d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
-    """1-d convolution over (N, C, L) or (C, L)."""
+    """1-d convolution over (N, C, L) or (C, L).
+
+    As in PyTorch, this is a cross-correlation: the kernel slides over ``input`` without being flipped.
+
+    Args:
+        input: ``(N, C_in, L)``, or ``(C_in, L)`` without a batch dimension; a floating point tensor.
+        weight: the kernel, ``(C_out, C_in / groups, k)``, of ``input``'s dtype.
+        bias: ``(C_out,)``, added to each output channel, or ``None`` (the default) for none.
+        stride: the step between neighbouring windows, an int or a 1-tuple (default 1).
+        padding: an int or a 1-tuple (default 0): zeros added on both sides of each spatial dimension;
+            or ``"valid"`` (no padding) or ``"same"`` (the output has the input's spatial size; only with
+            stride 1, and when the total padding of a dimension is odd the extra zero goes at the end).
+        dilation: the spacing between the kernel's taps, an int or a 1-tuple (default 1).
+        groups: split the channels into this many groups, each convolved with its own slice of ``weight``;
+            ``C_in`` and ``C_out`` must both be divisible by it (default 1).
+
+    Returns:
+        A new tensor ``(N, C_out, L_out)`` (no ``N`` for an unbatched input), where for each spatial
+        dimension ``out = floor((in + 2 * padding - dilation * (kernel - 1) - 1) / stride) + 1``.
+
+    Raises:
+        TypeError: if ``input`` or ``weight`` is not a tensor.
+        RuntimeError: for an input of the wrong number of dimensions or a non-floating dtype, dtypes that
+            differ between ``input``, ``weight`` and ``bias``, channel counts that do not fit ``weight`` and
+            ``groups``, a ``bias`` of the wrong shape, non-positive ``stride``, ``dilation`` or ``groups``,
+            negative ``padding``, an unknown padding string, ``"same"`` with a stride above 1, or a kernel
+            that does not fit in the padded input.
+    """
     return _convnd(input, weight, bias, stride, padding, dilation, groups, 1, "conv1d")
 
 
 @public
 def conv2d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
-    """2-d convolution over (N, C, H, W) or (C, H, W)."""
+    """2-d convolution over (N, C, H, W) or (C, H, W).
+
+    As in PyTorch, this is a cross-correlation: the kernel slides over ``input`` without being flipped.
+
+    Args:
+        input: ``(N, C_in, H, W)``, or ``(C_in, H, W)`` without a batch dimension; a floating point tensor.
+        weight: the kernel, ``(C_out, C_in / groups, kH, kW)``, of ``input``'s dtype.
+        bias: ``(C_out,)``, added to each output channel, or ``None`` (the default) for none.
+        stride: the step between neighbouring windows, an int or a pair (H, W) (default 1).
+        padding: an int or a pair (H, W) (default 0): zeros added on both sides of each spatial dimension;
+            or ``"valid"`` (no padding) or ``"same"`` (the output has the input's spatial size; only with
+            stride 1, and when the total padding of a dimension is odd the extra zero goes at the end).
+        dilation: the spacing between the kernel's taps, an int or a pair (H, W) (default 1).
+        groups: split the channels into this many groups, each convolved with its own slice of ``weight``;
+            ``C_in`` and ``C_out`` must both be divisible by it (default 1).
+
+    Returns:
+        A new tensor ``(N, C_out, H_out, W_out)`` (no ``N`` for an unbatched input), where for each spatial
+        dimension ``out = floor((in + 2 * padding - dilation * (kernel - 1) - 1) / stride) + 1``.
+
+    Raises:
+        TypeError: if ``input`` or ``weight`` is not a tensor.
+        RuntimeError: for an input of the wrong number of dimensions or a non-floating dtype, dtypes that
+            differ between ``input``, ``weight`` and ``bias``, channel counts that do not fit ``weight`` and
+            ``groups``, a ``bias`` of the wrong shape, non-positive ``stride``, ``dilation`` or ``groups``,
+            negative ``padding``, an unknown padding string, ``"same"`` with a stride above 1, or a kernel
+            that does not fit in the padded input.
+    """
     return _convnd(input, weight, bias, stride, padding, dilation, groups, 2, "conv2d")
 
 
 @public
 def conv3d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
-    """3-d convolution over (N, C, D, H, W) or (C, D, H, W)."""
+    """3-d convolution over (N, C, D, H, W) or (C, D, H, W).
+
+    As in PyTorch, this is a cross-correlation: the kernel slides over ``input`` without being flipped.
+
+    Args:
+        input: ``(N, C_in, D, H, W)``, or ``(C_in, D, H, W)`` without a batch dimension; a floating point tensor.
+        weight: the kernel, ``(C_out, C_in / groups, kD, kH, kW)``, of ``input``'s dtype.
+        bias: ``(C_out,)``, added to each output channel, or ``None`` (the default) for none.
+        stride: the step between neighbouring windows, an int or a triple (D, H, W) (default 1).
+        padding: an int or a triple (D, H, W) (default 0): zeros added on both sides of each spatial dimension;
+            or ``"valid"`` (no padding) or ``"same"`` (the output has the input's spatial size; only with
+            stride 1, and when the total padding of a dimension is odd the extra zero goes at the end).
+        dilation: the spacing between the kernel's taps, an int or a triple (D, H, W) (default 1).
+        groups: split the channels into this many groups, each convolved with its own slice of ``weight``;
+            ``C_in`` and ``C_out`` must both be divisible by it (default 1).
+
+    Returns:
+        A new tensor ``(N, C_out, D_out, H_out, W_out)`` (no ``N`` for an unbatched input), where for each spatial
+        dimension ``out = floor((in + 2 * padding - dilation * (kernel - 1) - 1) / stride) + 1``.
+
+    Raises:
+        TypeError: if ``input`` or ``weight`` is not a tensor.
+        RuntimeError: for an input of the wrong number of dimensions or a non-floating dtype, dtypes that
+            differ between ``input``, ``weight`` and ``bias``, channel counts that do not fit ``weight`` and
+            ``groups``, a ``bias`` of the wrong shape, non-positive ``stride``, ``dilation`` or ``groups``,
+            negative ``padding``, an unknown padding string, ``"same"`` with a stride above 1, or a kernel
+            that does not fit in the padded input.
+    """
     return _convnd(input, weight, bias, stride, padding, dilation, groups, 3, "conv3d")
 
 
 @public
 def conv_transpose1d(input, weight, bias=None, stride=1, padding=0, output_padding=0, groups=1, dilation=1):
-    """1-d transposed convolution; weight is (C_in, C_out / groups, k)."""
+    """1-d transposed convolution over (N, C, L) or (C, L); the input gradient of ``conv1d``.
+
+    Each input element scatters a copy of the kernel, scaled by it, into the output; copies for neighbouring
+    inputs are ``stride`` apart, so this maps the output size of a strided convolution back to its input size.
+
+    Args:
+        input: ``(N, C_in, L)``, or ``(C_in, L)`` without a batch dimension; a floating point tensor.
+        weight: the kernel, ``(C_in, C_out / groups, k)`` (note: input channels first), of ``input``'s
+            dtype.
+        bias: ``(C_out,)``, added to each output channel, or ``None`` (the default) for none.
+        stride: the step in the output between neighbouring input elements, an int or a 1-tuple (default 1).
+        padding: how much is cut from both sides of each spatial dimension of the full output (the padding
+            of the convolution this undoes), an int or a 1-tuple (default 0).
+        output_padding: an int or a 1-tuple (default 0): extra size added at the end of each spatial
+            dimension of the output, to choose among the sizes that a strided convolution maps to the same
+            size; each must be smaller than the stride or the dilation of its dimension.
+        groups: split the channels into this many groups, each with its own slice of ``weight``; ``C_in``
+            must be divisible by it (default 1).
+        dilation: the spacing between the kernel's taps, an int or a 1-tuple (default 1).
+
+    Returns:
+        A new tensor ``(N, C_out, L_out)`` (no ``N`` for an unbatched input), where for each spatial
+        dimension ``out = (in - 1) * stride - 2 * padding + dilation * (kernel - 1) + output_padding + 1``.
+
+    Raises:
+        TypeError: if ``input`` or ``weight`` is not a tensor.
+        RuntimeError: for an input of the wrong number of dimensions or a non-floating dtype, dtypes that
+            differ between ``input``, ``weight`` and ``bias``, channel counts that do not fit ``weight`` and
+            ``groups``, a ``bias`` of the wrong shape, non-positive ``stride``, ``dilation`` or ``groups``,
+            negative ``padding`` or ``output_padding``, an ``output_padding`` not smaller than either the
+            stride or the dilation, or an output size that is not positive.
+    """
     return _conv_transposend(input, weight, bias, stride, padding, output_padding, groups, dilation, 1,
                              "conv_transpose1d")
 
 
 @public
 def conv_transpose2d(input, weight, bias=None, stride=1, padding=0, output_padding=0, groups=1, dilation=1):
-    """2-d transposed convolution; weight is (C_in, C_out / groups, kh, kw)."""
+    """2-d transposed convolution over (N, C, H, W) or (C, H, W); the input gradient of ``conv2d``.
+
+    Each input element scatters a copy of the kernel, scaled by it, into the output; copies for neighbouring
+    inputs are ``stride`` apart, so this maps the output size of a strided convolution back to its input size.
+
+    Args:
+        input: ``(N, C_in, H, W)``, or ``(C_in, H, W)`` without a batch dimension; a floating point tensor.
+        weight: the kernel, ``(C_in, C_out / groups, kH, kW)`` (note: input channels first), of ``input``'s
+            dtype.
+        bias: ``(C_out,)``, added to each output channel, or ``None`` (the default) for none.
+        stride: the step in the output between neighbouring input elements, an int or a pair (H, W) (default 1).
+        padding: how much is cut from both sides of each spatial dimension of the full output (the padding
+            of the convolution this undoes), an int or a pair (H, W) (default 0).
+        output_padding: an int or a pair (H, W) (default 0): extra size added at the end of each spatial
+            dimension of the output, to choose among the sizes that a strided convolution maps to the same
+            size; each must be smaller than the stride or the dilation of its dimension.
+        groups: split the channels into this many groups, each with its own slice of ``weight``; ``C_in``
+            must be divisible by it (default 1).
+        dilation: the spacing between the kernel's taps, an int or a pair (H, W) (default 1).
+
+    Returns:
+        A new tensor ``(N, C_out, H_out, W_out)`` (no ``N`` for an unbatched input), where for each spatial
+        dimension ``out = (in - 1) * stride - 2 * padding + dilation * (kernel - 1) + output_padding + 1``.
+
+    Raises:
+        TypeError: if ``input`` or ``weight`` is not a tensor.
+        RuntimeError: for an input of the wrong number of dimensions or a non-floating dtype, dtypes that
+            differ between ``input``, ``weight`` and ``bias``, channel counts that do not fit ``weight`` and
+            ``groups``, a ``bias`` of the wrong shape, non-positive ``stride``, ``dilation`` or ``groups``,
+            negative ``padding`` or ``output_padding``, an ``output_padding`` not smaller than either the
+            stride or the dilation, or an output size that is not positive.
+    """
     return _conv_transposend(input, weight, bias, stride, padding, output_padding, groups, dilation, 2,
                              "conv_transpose2d")
 
 
 @public
 def conv_transpose3d(input, weight, bias=None, stride=1, padding=0, output_padding=0, groups=1, dilation=1):
-    """3-d transposed convolution; weight is (C_in, C_out / groups, kd, kh, kw)."""
+    """3-d transposed convolution over (N, C, D, H, W) or (C, D, H, W); the input gradient of ``conv3d``.
+
+    Each input element scatters a copy of the kernel, scaled by it, into the output; copies for neighbouring
+    inputs are ``stride`` apart, so this maps the output size of a strided convolution back to its input size.
+
+    Args:
+        input: ``(N, C_in, D, H, W)``, or ``(C_in, D, H, W)`` without a batch dimension; a floating point tensor.
+        weight: the kernel, ``(C_in, C_out / groups, kD, kH, kW)`` (note: input channels first), of ``input``'s
+            dtype.
+        bias: ``(C_out,)``, added to each output channel, or ``None`` (the default) for none.
+        stride: the step in the output between neighbouring input elements, an int or a triple (D, H, W) (default 1).
+        padding: how much is cut from both sides of each spatial dimension of the full output (the padding
+            of the convolution this undoes), an int or a triple (D, H, W) (default 0).
+        output_padding: an int or a triple (D, H, W) (default 0): extra size added at the end of each spatial
+            dimension of the output, to choose among the sizes that a strided convolution maps to the same
+            size; each must be smaller than the stride or the dilation of its dimension.
+        groups: split the channels into this many groups, each with its own slice of ``weight``; ``C_in``
+            must be divisible by it (default 1).
+        dilation: the spacing between the kernel's taps, an int or a triple (D, H, W) (default 1).
+
+    Returns:
+        A new tensor ``(N, C_out, D_out, H_out, W_out)`` (no ``N`` for an unbatched input), where for each spatial
+        dimension ``out = (in - 1) * stride - 2 * padding + dilation * (kernel - 1) + output_padding + 1``.
+
+    Raises:
+        TypeError: if ``input`` or ``weight`` is not a tensor.
+        RuntimeError: for an input of the wrong number of dimensions or a non-floating dtype, dtypes that
+            differ between ``input``, ``weight`` and ``bias``, channel counts that do not fit ``weight`` and
+            ``groups``, a ``bias`` of the wrong shape, non-positive ``stride``, ``dilation`` or ``groups``,
+            negative ``padding`` or ``output_padding``, an ``output_padding`` not smaller than either the
+            stride or the dilation, or an output size that is not positive.
+    """
     return _conv_transposend(input, weight, bias, stride, padding, output_padding, groups, dilation, 3,
                              "conv_transpose3d")

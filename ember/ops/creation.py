@@ -74,6 +74,28 @@ def _infer_numpy(data):
 
 @public
 def tensor(data, *, dtype=None, device=None, requires_grad=False, pin_memory=False) -> Tensor:
+    """A new tensor holding a copy of ``data``.
+
+    Args:
+        data: a Python number, a (nested) list or tuple of numbers or tensors, a numpy array
+            or scalar, or a tensor (its values are copied, without autograd history).
+        dtype: the result's dtype: an ``ember.dtype``, a numpy dtype, or Python's ``float``, ``int``
+            or ``bool`` (meaning ``float64``, ``int64``, ``bool``). By default it is inferred:
+            ``bool`` for booleans, ``int64`` for Python ints,
+            ``ember.get_default_dtype()`` for Python floats, and the array's own dtype for numpy
+            data and tensors.
+        device: where the result lives (default: the CPU).
+        requires_grad: whether autograd records operations on the result (floating dtypes only).
+        pin_memory: put the result in page-locked host memory (CPU results only).
+
+    Returns:
+        A new leaf tensor.
+
+    Raises:
+        TypeError: if no dtype can be inferred from ``data`` or its dtype has no ember equivalent.
+        RuntimeError: if ``requires_grad`` is true and the dtype is not floating point, or
+            ``pin_memory`` is true and the result is not on the CPU or no CUDA backend is available.
+    """
     arr = _infer_numpy(data)
     if dtype is not None:
         arr = arr.astype(_resolve_dtype(dtype).numpy)
@@ -88,6 +110,21 @@ def tensor(data, *, dtype=None, device=None, requires_grad=False, pin_memory=Fal
 
 @public(aliases=("asarray",))
 def as_tensor(data, dtype=None, device=None) -> Tensor:
+    """``data`` as a tensor, avoiding a copy where possible; ``asarray`` is another name.
+
+    A tensor already of the requested dtype and device is returned itself (otherwise it is
+    converted as by ``Tensor.to``, keeping its autograd history); a numpy array that needs no
+    conversion and goes to the CPU is wrapped without a copy, sharing its memory. Other data
+    is copied as by ``ember.tensor``.
+
+    Args:
+        data: a tensor, a numpy array, or anything ``ember.tensor`` accepts.
+        dtype: the result's dtype (default: ``data``'s own, or the one ``ember.tensor`` infers).
+        device: where the result lives (default: a tensor's own device, else the CPU).
+
+    Returns:
+        A tensor, possibly ``data`` itself or sharing memory with it.
+    """
     if isinstance(data, Tensor):
         out = data
         if dtype is not None and _resolve_dtype(dtype) is not out.dtype:
@@ -103,7 +140,18 @@ def as_tensor(data, dtype=None, device=None) -> Tensor:
 
 @public
 def from_numpy(array: np.ndarray) -> Tensor:
-    """A CPU tensor sharing memory with ``array``."""
+    """A CPU tensor sharing memory with a numpy array: writes to either are seen by the other.
+
+    Args:
+        array: a numpy array of a dtype ember has (bool, uint8, int8/16/32/64, float16/32/64,
+            bfloat16).
+
+    Returns:
+        A CPU tensor of ``array``'s shape and dtype.
+
+    Raises:
+        TypeError: if ``array`` is not a numpy array or its dtype has no ember equivalent.
+    """
     if not isinstance(array, np.ndarray):
         raise TypeError(f"expected np.ndarray (got {type(array).__name__})")
     return make_tensor(array, dt.from_numpy_dtype(array.dtype), CPU)
@@ -111,6 +159,15 @@ def from_numpy(array: np.ndarray) -> Tensor:
 
 @public
 def from_dlpack(obj) -> Tensor:
+    """A tensor sharing memory with an object that supports the DLPack protocol.
+
+    Args:
+        obj: an ember tensor (returned itself) or a host-memory array with ``__dlpack__``,
+            such as a numpy array; it is imported through ``numpy.from_dlpack``.
+
+    Returns:
+        A CPU tensor sharing ``obj``'s memory, or ``obj`` itself if it is an ember tensor.
+    """
     if isinstance(obj, Tensor):
         return obj
     return from_numpy(np.from_dlpack(obj))
@@ -119,6 +176,23 @@ def from_dlpack(obj) -> Tensor:
 # ---------------------------------------------------------------- filled tensors
 @public
 def full(size, fill_value, *, dtype=None, device=None, requires_grad=False, layout=None, out=None) -> Tensor:
+    """A tensor of the given shape with every element set to ``fill_value``.
+
+    Args:
+        size: the shape, a sequence of ints (or an ``ember.Size``).
+        fill_value: the value (a Python number).
+        dtype: the result's dtype (default: from ``fill_value``: ``bool`` for a bool, ``int64``
+            for an int, ``ember.get_default_dtype()`` for a float).
+        device: where the result lives (default: the CPU).
+        requires_grad: whether autograd records operations on the result.
+        layout: accepted for PyTorch compatibility and ignored (tensors are always dense).
+
+    Returns:
+        A new tensor of shape ``size``.
+
+    Raises:
+        RuntimeError: if a size is negative.
+    """
     if dtype is None:
         dtype = dt.scalar_dtype(fill_value) if not isinstance(fill_value, bool) else dt.bool_
     dtype = _resolve_dtype(dtype)
@@ -127,12 +201,44 @@ def full(size, fill_value, *, dtype=None, device=None, requires_grad=False, layo
 
 @public
 def zeros(*shape, size=None, dtype=None, device=None, requires_grad=False, layout=None, out=None) -> Tensor:
+    """A tensor filled with zeros.
+
+    Args:
+        shape: the shape, as separate ints (``zeros(2, 3)``) or one sequence (``zeros((2, 3))``).
+        size: the shape as a keyword instead (``zeros(size=(2, 3))``).
+        dtype: the result's dtype (default: ``ember.get_default_dtype()``).
+        device: where the result lives (default: the CPU).
+        requires_grad: whether autograd records operations on the result.
+        layout: accepted for PyTorch compatibility and ignored (tensors are always dense).
+
+    Returns:
+        A new tensor of the given shape.
+
+    Raises:
+        RuntimeError: if a size is negative.
+    """
     shape = as_shape(shape if size is None else (size,))  # zeros(2, 3), zeros((2, 3)), zeros(size=(2, 3))
     return create("full", device, requires_grad, shape=shape, value=0, dtype=_resolve_dtype(dtype))
 
 
 @public
 def ones(*shape, size=None, dtype=None, device=None, requires_grad=False, layout=None, out=None) -> Tensor:
+    """A tensor filled with ones.
+
+    Args:
+        shape: the shape, as separate ints (``ones(2, 3)``) or one sequence (``ones((2, 3))``).
+        size: the shape as a keyword instead (``ones(size=(2, 3))``).
+        dtype: the result's dtype (default: ``ember.get_default_dtype()``).
+        device: where the result lives (default: the CPU).
+        requires_grad: whether autograd records operations on the result.
+        layout: accepted for PyTorch compatibility and ignored (tensors are always dense).
+
+    Returns:
+        A new tensor of the given shape.
+
+    Raises:
+        RuntimeError: if a size is negative.
+    """
     shape = as_shape(shape if size is None else (size,))
     return create("full", device, requires_grad, shape=shape, value=1, dtype=_resolve_dtype(dtype))
 
@@ -140,6 +246,24 @@ def ones(*shape, size=None, dtype=None, device=None, requires_grad=False, layout
 @public
 def empty(*shape, size=None, dtype=None, device=None, requires_grad=False, layout=None, pin_memory=False,
           memory_format=None, out=None) -> Tensor:
+    """A new tensor of the given shape; unlike PyTorch's, its elements are always zero.
+
+    Args:
+        shape: the shape, as separate ints (``empty(2, 3)``) or one sequence (``empty((2, 3))``).
+        size: the shape as a keyword instead (``empty(size=(2, 3))``).
+        dtype: the result's dtype (default: ``ember.get_default_dtype()``).
+        device: where the result lives (default: the CPU).
+        requires_grad: whether autograd records operations on the result.
+        layout: accepted for PyTorch compatibility and ignored (tensors are always dense).
+        pin_memory: put the result in page-locked host memory (CPU results only).
+        memory_format: accepted for PyTorch compatibility; results are always contiguous.
+
+    Returns:
+        A new zero-filled tensor of the given shape.
+
+    Raises:
+        RuntimeError: if a size is negative.
+    """
     result = zeros(*shape, size=size, dtype=dtype, device=device, requires_grad=requires_grad)
     return _pin_tensor(result) if pin_memory else result
 
@@ -151,55 +275,180 @@ def _like(t, dtype, device):
 
 @public
 def zeros_like(input, *, dtype=None, device=None, requires_grad=False, memory_format=None) -> Tensor:
+    """A tensor of zeros with ``input``'s shape, and its dtype and device unless given.
+
+    Args:
+        input: the tensor whose shape is copied.
+        dtype: the result's dtype (default: ``input.dtype``).
+        device: the result's device (default: ``input.device``).
+        requires_grad: whether autograd records operations on the result.
+        memory_format: accepted for PyTorch compatibility; results are always contiguous.
+
+    Returns:
+        A new tensor.
+    """
     dtype, device = _like(input, dtype, device)
     return create("full", device, requires_grad, shape=input._data.shape, value=0, dtype=dtype)
 
 
 @public
 def ones_like(input, *, dtype=None, device=None, requires_grad=False, memory_format=None) -> Tensor:
+    """A tensor of ones with ``input``'s shape, and its dtype and device unless given.
+
+    Args:
+        input: the tensor whose shape is copied.
+        dtype: the result's dtype (default: ``input.dtype``).
+        device: the result's device (default: ``input.device``).
+        requires_grad: whether autograd records operations on the result.
+        memory_format: accepted for PyTorch compatibility; results are always contiguous.
+
+    Returns:
+        A new tensor.
+    """
     dtype, device = _like(input, dtype, device)
     return create("full", device, requires_grad, shape=input._data.shape, value=1, dtype=dtype)
 
 
 @public
 def full_like(input, fill_value, *, dtype=None, device=None, requires_grad=False, memory_format=None) -> Tensor:
+    """A tensor filled with ``fill_value``, with ``input``'s shape, and its dtype and device unless given.
+
+    Args:
+        input: the tensor whose shape is copied.
+        fill_value: the value, converted to the result's dtype.
+        dtype: the result's dtype (default: ``input.dtype``).
+        device: the result's device (default: ``input.device``).
+        requires_grad: whether autograd records operations on the result.
+        memory_format: accepted for PyTorch compatibility; results are always contiguous.
+
+    Returns:
+        A new tensor.
+    """
     dtype, device = _like(input, dtype, device)
     return create("full", device, requires_grad, shape=input._data.shape, value=fill_value, dtype=dtype)
 
 
 @public
 def empty_like(input, *, dtype=None, device=None, requires_grad=False, memory_format=None) -> Tensor:
+    """A new tensor with ``input``'s shape, and its dtype and device unless given; its elements are zero.
+
+    Args:
+        input: the tensor whose shape is copied.
+        dtype: the result's dtype (default: ``input.dtype``).
+        device: the result's device (default: ``input.device``).
+        requires_grad: whether autograd records operations on the result.
+        memory_format: accepted for PyTorch compatibility; results are always contiguous.
+
+    Returns:
+        A new zero-filled tensor.
+    """
     return zeros_like(input, dtype=dtype, device=device, requires_grad=requires_grad)
 
 
 @public(function=False, method=True)
 def new_tensor(self, data, *, dtype=None, device=None, requires_grad=False) -> Tensor:
+    """A new tensor holding a copy of ``data``, with this tensor's dtype and device unless given.
+
+    Args:
+        data: anything ``ember.tensor`` accepts.
+        dtype: the result's dtype (default: this tensor's).
+        device: the result's device (default: this tensor's).
+        requires_grad: whether autograd records operations on the result.
+
+    Returns:
+        A new leaf tensor.
+    """
     return tensor(data, dtype=dtype or self.dtype, device=device or self.device, requires_grad=requires_grad)
 
 
 @public(function=False, method=True)
 def new_zeros(self, *size, dtype=None, device=None, requires_grad=False) -> Tensor:
+    """A tensor of zeros of the given shape, with this tensor's dtype and device unless given.
+
+    Args:
+        size: the shape, as separate ints or one sequence.
+        dtype: the result's dtype (default: this tensor's).
+        device: the result's device (default: this tensor's).
+        requires_grad: whether autograd records operations on the result.
+
+    Returns:
+        A new tensor.
+    """
     return zeros(*size, dtype=dtype or self.dtype, device=device or self.device, requires_grad=requires_grad)
 
 
 @public(function=False, method=True)
 def new_ones(self, *size, dtype=None, device=None, requires_grad=False) -> Tensor:
+    """A tensor of ones of the given shape, with this tensor's dtype and device unless given.
+
+    Args:
+        size: the shape, as separate ints or one sequence.
+        dtype: the result's dtype (default: this tensor's).
+        device: the result's device (default: this tensor's).
+        requires_grad: whether autograd records operations on the result.
+
+    Returns:
+        A new tensor.
+    """
     return ones(*size, dtype=dtype or self.dtype, device=device or self.device, requires_grad=requires_grad)
 
 
 @public(function=False, method=True)
 def new_full(self, size, fill_value, *, dtype=None, device=None, requires_grad=False) -> Tensor:
+    """A tensor of the given shape filled with ``fill_value``, with this tensor's dtype and device unless given.
+
+    Args:
+        size: the shape, a sequence of ints.
+        fill_value: the value, converted to the result's dtype.
+        dtype: the result's dtype (default: this tensor's).
+        device: the result's device (default: this tensor's).
+        requires_grad: whether autograd records operations on the result.
+
+    Returns:
+        A new tensor.
+    """
     return full(size, fill_value, dtype=dtype or self.dtype, device=device or self.device,
                 requires_grad=requires_grad)
 
 
 @public(function=False, method=True)
 def new_empty(self, *size, dtype=None, device=None, requires_grad=False) -> Tensor:
+    """A new tensor of the given shape, with this tensor's dtype and device unless given; its elements are zero.
+
+    Args:
+        size: the shape, as separate ints or one sequence.
+        dtype: the result's dtype (default: this tensor's).
+        device: the result's device (default: this tensor's).
+        requires_grad: whether autograd records operations on the result.
+
+    Returns:
+        A new zero-filled tensor.
+    """
     return new_zeros(self, *size, dtype=dtype, device=device, requires_grad=requires_grad)
 
 
 @public
 def arange(start, end=None, step=1, *, dtype=None, device=None, requires_grad=False, out=None) -> Tensor:
+    """A 1-d tensor of the values from ``start`` up to (not including) ``end``, ``step`` apart.
+
+    ``arange(n)`` gives ``0, 1, ..., n - 1``.
+
+    Args:
+        start: the first value; when ``end`` is not given, this is ``end`` and the start is ``0``.
+        end: the bound, which is not included.
+        step: the difference between neighbouring values (default: ``1``; may be negative).
+            ``start``, ``end`` and ``step`` may be numbers or one-element tensors.
+        dtype: the result's dtype (default: ``ember.get_default_dtype()`` if any of the three is
+            a float, else ``int64``).
+        device: where the result lives (default: the CPU).
+        requires_grad: whether autograd records operations on the result.
+
+    Returns:
+        A 1-d tensor of ``ceil((end - start) / step)`` elements.
+
+    Raises:
+        RuntimeError: if ``step`` is zero or its sign does not lead from ``start`` to ``end``.
+    """
     if end is None:
         start, end = 0, start
     values = [v.item() if isinstance(v, Tensor) else v for v in (start, end, step)]
@@ -216,6 +465,23 @@ def arange(start, end=None, step=1, *, dtype=None, device=None, requires_grad=Fa
 
 @public
 def linspace(start, end, steps, *, dtype=None, device=None, requires_grad=False, out=None) -> Tensor:
+    """A 1-d tensor of ``steps`` evenly spaced values from ``start`` to ``end``, both included.
+
+    Args:
+        start: the first value.
+        end: the last value.
+        steps: how many values (``0`` gives an empty tensor, ``1`` just ``start``).
+        dtype: the result's dtype (default: ``ember.get_default_dtype()``); the values are
+            computed in ``float64`` and then converted.
+        device: where the result lives (default: the CPU).
+        requires_grad: whether autograd records operations on the result.
+
+    Returns:
+        A 1-d tensor of ``steps`` elements.
+
+    Raises:
+        RuntimeError: if ``steps`` is negative.
+    """
     if steps < 0:
         raise RuntimeError(f"number of steps must be non-negative, got {steps}")
     dtype = _resolve_dtype(dtype)
@@ -233,6 +499,23 @@ def linspace(start, end, steps, *, dtype=None, device=None, requires_grad=False,
 
 @public
 def logspace(start, end, steps, base=10.0, *, dtype=None, device=None, requires_grad=False) -> Tensor:
+    """A 1-d tensor of ``steps`` values from ``base ** start`` to ``base ** end``, evenly spaced in exponent.
+
+    Args:
+        start: the first exponent.
+        end: the last exponent (included).
+        steps: how many values.
+        base: the base of the powers (default: ``10.0``).
+        dtype: the result's dtype (default: ``ember.get_default_dtype()``).
+        device: where the result lives (default: the CPU).
+        requires_grad: whether autograd records operations on the result.
+
+    Returns:
+        A 1-d tensor of ``steps`` elements: ``base ** linspace(start, end, steps)``.
+
+    Raises:
+        RuntimeError: if ``steps`` is negative.
+    """
     exps = linspace(start, end, steps, dtype=dt.float64, device=device)
     out = (base ** exps).to(_resolve_dtype(dtype))
     return out.requires_grad_(True) if requires_grad else out
@@ -240,6 +523,18 @@ def logspace(start, end, steps, base=10.0, *, dtype=None, device=None, requires_
 
 @public
 def eye(n, m=None, *, dtype=None, device=None, requires_grad=False, out=None) -> Tensor:
+    """A 2-d tensor with ones on the main diagonal and zeros elsewhere.
+
+    Args:
+        n: the number of rows.
+        m: the number of columns (default: ``n``).
+        dtype: the result's dtype (default: ``ember.get_default_dtype()``).
+        device: where the result lives (default: the CPU).
+        requires_grad: whether autograd records operations on the result.
+
+    Returns:
+        A new tensor of shape ``(n, m)``.
+    """
     m = n if m is None else m
     rows = arange(n, device=device).view(n, 1)
     cols = arange(m, device=device).view(1, m)
@@ -272,6 +567,28 @@ def _parse_to(args, kwargs):
 
 @public(function=False, method=True)
 def to(self, *args, **kwargs) -> Tensor:
+    """The tensor converted to another dtype and/or moved to another device.
+
+    Accepted forms: ``to(dtype)``, ``to(device)``, ``to(device, dtype)``, ``to(other)`` (take
+    ``other``'s dtype and device), and the keywords below. The conversion is differentiable.
+
+    Args:
+        args: a dtype (an ``ember.dtype``, or Python's ``float``/``int``/``bool``), a device (a
+            string, an ``ember.device`` or an int index), or a tensor.
+        dtype: the target dtype, as a keyword.
+        device: the target device, as a keyword.
+        non_blocking: let a copy between the host and an accelerator run asynchronously where
+            the backend supports it (from or into pinned memory).
+        copy: return a new tensor even when nothing needs to change (default: ``False``).
+        memory_format: accepted for PyTorch compatibility and ignored.
+
+    Returns:
+        The tensor itself when it already has the requested dtype and device (and ``copy`` is
+        false), else a new tensor.
+
+    Raises:
+        TypeError: for an unknown keyword or an argument that is not a dtype, device or tensor.
+    """
     non_blocking = bool(kwargs.get("non_blocking", False))
     dtype, device, copy = _parse_to(args, dict(kwargs))
     out = self
@@ -286,11 +603,21 @@ def to(self, *args, **kwargs) -> Tensor:
 
 @public(function=False, method=True)
 def cpu(self) -> Tensor:
+    """The tensor on the CPU: itself if it is already there, else a (differentiable) copy."""
     return to_device(self, CPU)
 
 
 @public(function=False, method=True)
 def cuda(self, device=None, non_blocking=False) -> Tensor:
+    """The tensor on a CUDA device: itself if it is already there, else a (differentiable) copy.
+
+    Args:
+        device: the CUDA device, as an index or a device (default: the current CUDA device).
+        non_blocking: let the copy run asynchronously where possible (from pinned memory).
+
+    Returns:
+        A tensor on the CUDA device.
+    """
     return to_device(self, "cuda" if device is None else (f"cuda:{device}" if isinstance(device, int) else device),
                      non_blocking)
 
@@ -312,13 +639,33 @@ def _pin_tensor(t: Tensor, device=None) -> Tensor:
 
 @public(function=False, method=True)
 def pin_memory(self, device=None) -> Tensor:
-    """A copy of this CPU tensor in page-locked memory, from which copies to ``device``
-    (default ``cuda``) can be asynchronous (``.to(device, non_blocking=True)``)."""
+    """A copy of this CPU tensor in page-locked (pinned) host memory.
+
+    Copies from pinned memory to an accelerator can be asynchronous
+    (``.to(device, non_blocking=True)``).
+
+    Args:
+        device: the accelerator the memory is pinned for (default: ``cuda``).
+
+    Returns:
+        The tensor itself if it is already pinned, else a pinned copy (differentiable).
+
+    Raises:
+        RuntimeError: if the tensor is not on the CPU, or ``device``'s backend is not available.
+    """
     return _pin_tensor(self, device)
 
 
 @public(function=False, method=True)
 def is_pinned(self, device=None) -> bool:
+    """Whether the tensor is in page-locked (pinned) host memory.
+
+    Args:
+        device: the accelerator the memory would be pinned for (default: ``cuda``).
+
+    Returns:
+        ``False`` for tensors not on the CPU and where that accelerator is not available.
+    """
     if self.device.type != "cpu":
         return False
     try:
@@ -330,61 +677,89 @@ def is_pinned(self, device=None) -> bool:
 
 @public(name="float", function=False, method=True)
 def float_(self) -> Tensor:
+    """The tensor as ``float32`` (itself if it already is); the same as ``self.to(ember.float32)``."""
     return cast(self, dt.float32)
 
 
 @public(function=False, method=True)
 def double(self) -> Tensor:
+    """The tensor as ``float64`` (itself if it already is); the same as ``self.to(ember.float64)``."""
     return cast(self, dt.float64)
 
 
 @public(function=False, method=True)
 def half(self) -> Tensor:
+    """The tensor as ``float16`` (itself if it already is); the same as ``self.to(ember.float16)``."""
     return cast(self, dt.float16)
 
 
 @public(function=False, method=True)
 def bfloat16(self) -> Tensor:
+    """The tensor as ``bfloat16`` (itself if it already is); the same as ``self.to(ember.bfloat16)``."""
     return cast(self, dt.bfloat16)
 
 
 @public(function=False, method=True)
 def long(self) -> Tensor:
+    """The tensor as ``int64`` (itself if it already is); the same as ``self.to(ember.int64)``."""
     return cast(self, dt.int64)
 
 
 @public(name="int", function=False, method=True)
 def int_(self) -> Tensor:
+    """The tensor as ``int32`` (itself if it already is); the same as ``self.to(ember.int32)``."""
     return cast(self, dt.int32)
 
 
 @public(function=False, method=True)
 def short(self) -> Tensor:
+    """The tensor as ``int16`` (itself if it already is); the same as ``self.to(ember.int16)``."""
     return cast(self, dt.int16)
 
 
 @public(function=False, method=True)
 def char(self) -> Tensor:
+    """The tensor as ``int8`` (itself if it already is); the same as ``self.to(ember.int8)``."""
     return cast(self, dt.int8)
 
 
 @public(function=False, method=True)
 def byte(self) -> Tensor:
+    """The tensor as ``uint8`` (itself if it already is); the same as ``self.to(ember.uint8)``."""
     return cast(self, dt.uint8)
 
 
 @public(name="bool", function=False, method=True)
 def bool_(self) -> Tensor:
+    """The tensor as ``bool`` (itself if it already is); the same as ``self.to(ember.bool)``."""
     return cast(self, dt.bool_)
 
 
 @public(function=False, method=True)
 def type_as(self, other: Tensor) -> Tensor:
+    """The tensor converted to ``other``'s dtype (itself if it already has it).
+
+    Args:
+        other: the tensor whose dtype is taken; its device is not.
+
+    Returns:
+        A tensor with ``other.dtype``.
+    """
     return cast(self, other.dtype)
 
 
 @public(name="type", function=False, method=True)
 def type_(self, dtype=None):
+    """The dtype's name, or the tensor converted to another dtype.
+
+    Args:
+        dtype: the target dtype (an ``ember.dtype``, Python's ``float``/``int``/``bool``, or a
+            numpy dtype); ``None`` to ask for the name.
+
+    Returns:
+        With no ``dtype``, a string such as ``"ember.float32"``; else the tensor as ``dtype``
+        (itself if it already is one).
+    """
     if dtype is None:
         return f"ember.{self.dtype.name}"
     return cast(self, _resolve_dtype(dtype))
@@ -393,16 +768,41 @@ def type_(self, dtype=None):
 # ---------------------------------------------------------------- copies and aliases
 @public(method=True)
 def clone(input: Tensor, *, memory_format=None) -> Tensor:
+    """A copy of ``input`` with its own memory; gradients flow back to ``input``.
+
+    Args:
+        input: the tensor to copy.
+        memory_format: accepted for PyTorch compatibility; results are always contiguous.
+
+    Returns:
+        A new tensor with ``input``'s values, shape, dtype and device.
+    """
     return call(OPS["clone"], input)
 
 
 @public(function=False, method=True)
 def contiguous(self, memory_format=None) -> Tensor:
+    """The tensor with its elements in row-major order in memory: itself if it already is, else a copy.
+
+    Args:
+        memory_format: accepted for PyTorch compatibility and ignored.
+
+    Returns:
+        A contiguous tensor with the same values.
+    """
     return self if is_contiguous(self) else call(OPS["clone"], self)
 
 
 @public(function=False, method=True)
 def is_contiguous(self, memory_format=None) -> bool:
+    """Whether the tensor's elements are stored in row-major order without gaps.
+
+    Args:
+        memory_format: accepted for PyTorch compatibility and ignored.
+
+    Returns:
+        ``True`` if contiguous; always ``True`` on backends whose arrays have no strides.
+    """
     data = self._data
     flags = getattr(data, "flags", None)
     return True if flags is None else bool(flags.c_contiguous)
@@ -410,6 +810,14 @@ def is_contiguous(self, memory_format=None) -> bool:
 
 @public(function=False, method=True)
 def detach(self) -> Tensor:
+    """A tensor sharing this one's memory but cut off from autograd (``requires_grad=False``).
+
+    In-place changes to either tensor are seen by both, and count as changes for autograd's
+    checks on saved tensors.
+
+    Returns:
+        A new leaf tensor with the same values, dtype and device.
+    """
     out = _memory_alias(self)
     from ember.core.tensor import version_counter
     out._version = version_counter(self)
@@ -432,12 +840,18 @@ def _memory_alias(self) -> Tensor:
 
 @public(function=False, method=True)
 def detach_(self) -> Tensor:
+    """Cut the tensor off from autograd in place: it becomes a leaf that does not require grad.
+
+    Returns:
+        The tensor itself.
+    """
     self.grad_fn = None
     self._rg = False
     return self
 
 
 def _get_data(self) -> Tensor:
+    """The tensor's values without its autograd history (shares memory)."""
     return _memory_alias(self)
 
 
@@ -451,6 +865,19 @@ public(property(_get_data, _set_data, doc="The tensor's values without its autog
 
 @public(function=False, method=True)
 def numpy(self, *, force=False) -> np.ndarray:
+    """The tensor's values as a numpy array; for a CPU tensor it shares the tensor's memory.
+
+    Args:
+        force: also convert a tensor that requires grad or is not on the CPU (by copying it
+            to host memory where needed), instead of raising.
+
+    Returns:
+        A numpy array of the tensor's shape and dtype.
+
+    Raises:
+        RuntimeError: if the tensor requires grad and ``force`` is false.
+        TypeError: if the tensor is not on the CPU and ``force`` is false.
+    """
     if self._rg and not force:
         raise RuntimeError("Can't call numpy() on Tensor that requires grad. Use tensor.detach().numpy() instead.")
     if self.device.type != "cpu" and not force:
@@ -461,6 +888,14 @@ def numpy(self, *, force=False) -> np.ndarray:
 
 @public(function=False, method=True)
 def item(self):
+    """The value of a one-element tensor as a Python number.
+
+    Returns:
+        A ``bool``, ``int`` or ``float``, according to the dtype.
+
+    Raises:
+        RuntimeError: if the tensor does not have exactly one element.
+    """
     n = self.numel()
     if n != 1:
         raise RuntimeError(f"a Tensor with {n} elements cannot be converted to Scalar")
@@ -472,6 +907,11 @@ def item(self):
 
 @public(function=False, method=True)
 def tolist(self):
+    """The tensor's values as (nested) Python lists of numbers.
+
+    Returns:
+        A list nested ``ndim`` deep, or a single Python number for a 0-d tensor.
+    """
     arr = to_numpy(self)
     if self.dtype is dt.bfloat16:
         arr = arr.astype(np.float32)
@@ -480,12 +920,14 @@ def tolist(self):
 
 @public(function=False, method=True)
 def __array__(self, dtype=None, copy=None):
+    """numpy's conversion hook: ``numpy.asarray(t)`` gives the values (``dtype`` converts them)."""
     arr = numpy(self) if self.device.type == "cpu" else to_numpy(self)
     return arr if dtype is None else arr.astype(dtype)
 
 
 @public(function=False, method=True)
 def __dlpack__(self, stream=None, **kwargs):
+    """Export the tensor's memory as a DLPack capsule (for ``from_dlpack`` in other libraries)."""
     if self._rg:
         raise RuntimeError("Can't export tensors that require gradient, use tensor.detach()")
     return self._data.__dlpack__(**({} if stream is None else {"stream": stream}), **kwargs)
@@ -493,6 +935,7 @@ def __dlpack__(self, stream=None, **kwargs):
 
 @public(function=False, method=True)
 def __dlpack_device__(self):
+    """The DLPack (device type, index) pair of the tensor's memory."""
     return self._data.__dlpack_device__()
 
 
@@ -515,16 +958,40 @@ def __index__(self):
 
 @public
 def is_floating_point(input: Tensor) -> bool:
+    """Whether ``input``'s dtype is a floating-point one (``float16``, ``bfloat16``, ``float32``, ``float64``).
+
+    Args:
+        input: a tensor.
+
+    Returns:
+        A Python bool.
+    """
     return input.dtype.is_floating_point
 
 
 @public
 def is_tensor(obj) -> bool:
+    """Whether ``obj`` is an ember tensor (a ``Tensor`` or an instance of a subclass).
+
+    Args:
+        obj: any object.
+
+    Returns:
+        A Python bool.
+    """
     return isinstance(obj, Tensor)
 
 
 @public
 def numel(input: Tensor) -> int:
+    """The total number of elements of ``input``.
+
+    Args:
+        input: a tensor.
+
+    Returns:
+        The product of its sizes (``1`` for a 0-d tensor).
+    """
     return input.numel()
 
 

@@ -157,6 +157,15 @@ del _op
 
 @public(method=True, inplace=True)
 def round(input, *, decimals=0, out=None):
+    """Rounds each element of ``input`` to ``decimals`` decimal places; exact halves go to the even neighbour.
+
+    Args:
+        input: the tensor.
+        decimals: how many decimal places to keep (default 0); a negative value rounds to tens, hundreds, ...
+
+    Returns:
+        A tensor of ``input``'s shape and dtype; integer and bool inputs come back as an unchanged copy.
+    """
     _require_tensor(input, "round")
     if input.dtype.category != _FLOAT:
         return input.clone()
@@ -165,6 +174,17 @@ def round(input, *, decimals=0, out=None):
 
 @public(method=True, inplace=True, aliases=("negative",))
 def neg(input, *, out=None):
+    """The negation ``-input`` of each element.
+
+    Args:
+        input: the tensor.
+
+    Returns:
+        A tensor of ``input``'s shape and dtype.
+
+    Raises:
+        RuntimeError: ``input`` is a bool tensor (to invert a mask, use ``~`` or ``logical_not``).
+    """
     if input.dtype is dt.bool_:
         raise RuntimeError("Negation, the `-` operator, on a bool tensor is not supported. "
                            "If you are trying to invert a mask, use the `~` or `logical_not()` operator instead.")
@@ -173,37 +193,96 @@ def neg(input, *, out=None):
 
 @public(method=True, inplace=True, aliases=("absolute",))
 def abs(input, *, out=None):
+    """The absolute value of each element of ``input``.
+
+    Args:
+        input: the tensor.
+
+    Returns:
+        A tensor of ``input``'s shape and dtype.
+    """
     return call(OPS["abs"], input)
 
 
 @public(method=True, inplace=True)
 def sign(input, *, out=None):
+    """The sign of each element of ``input``: -1 for negative, 0 for zero, 1 for positive.
+
+    Args:
+        input: the tensor.
+
+    Returns:
+        A tensor of ``input``'s shape and dtype.
+    """
     return call(OPS["sign"], input)
 
 
 @public(method=True, inplace=True)
 def relu(input):
+    """The rectified linear unit: each element of ``input`` where it is positive, 0 elsewhere.
+
+    Args:
+        input: the tensor.
+
+    Returns:
+        A tensor of ``input``'s shape and dtype.
+    """
     return call(OPS["relu"], input)
 
 
 @public(method=True, inplace=True)
 def frac(input, *, out=None):
+    """The fractional part of each element of ``input``, ``input - trunc(input)``, with ``input``'s sign.
+
+    Args:
+        input: the tensor.
+
+    Returns:
+        A tensor of ``input``'s shape and dtype (all zeros for an integer input).
+    """
     return input - trunc(input)
 
 
 @public(method=True, inplace=True)
 def logical_not(input, *, out=None):
+    """Elementwise logical NOT: True where ``input`` is zero (or False), False where it is nonzero.
+
+    Args:
+        input: a tensor of any dtype.
+
+    Returns:
+        A bool tensor of ``input``'s shape.
+    """
     return call(OPS["logical_not"], input)
 
 
 @public(method=True, inplace=True)
 def bitwise_not(input, *, out=None):
+    """Elementwise bitwise NOT of an integer or bool tensor (for bool, the same as ``logical_not``).
+
+    Args:
+        input: an integer or bool tensor.
+
+    Returns:
+        A tensor of ``input``'s shape and dtype.
+
+    Raises:
+        NotImplementedError: ``input`` is a floating-point tensor.
+    """
     _check_bitwise(input, "bitwise_not")
     return call(OPS["bitwise_not"], input)
 
 
 @public(method=True)
 def isnan(input):
+    """Whether each element of ``input`` is NaN.
+
+    Args:
+        input: the tensor.
+
+    Returns:
+        A bool tensor of ``input``'s shape; all False for integer and bool inputs.
+    """
     if input.dtype.category != _FLOAT:
         return _all_like(input, False)
     return call(OPS["isnan"], input)
@@ -211,6 +290,14 @@ def isnan(input):
 
 @public(method=True)
 def isinf(input):
+    """Whether each element of ``input`` is positive or negative infinity.
+
+    Args:
+        input: the tensor.
+
+    Returns:
+        A bool tensor of ``input``'s shape; all False for integer and bool inputs.
+    """
     if input.dtype.category != _FLOAT:
         return _all_like(input, False)
     return call(OPS["isinf"], input)
@@ -218,6 +305,14 @@ def isinf(input):
 
 @public(method=True)
 def isfinite(input):
+    """Whether each element of ``input`` is finite, that is neither infinite nor NaN.
+
+    Args:
+        input: the tensor.
+
+    Returns:
+        A bool tensor of ``input``'s shape; all True for integer and bool inputs.
+    """
     if input.dtype.category != _FLOAT:
         return _all_like(input, True)
     return logical_not(logical_or(isnan(input), isinf(input)))
@@ -225,11 +320,27 @@ def isfinite(input):
 
 @public(method=True)
 def isposinf(input):
+    """Whether each element of ``input`` is positive infinity.
+
+    Args:
+        input: the tensor.
+
+    Returns:
+        A bool tensor of ``input``'s shape.
+    """
     return logical_and(isinf(input), input > 0)
 
 
 @public(method=True)
 def isneginf(input):
+    """Whether each element of ``input`` is negative infinity.
+
+    Args:
+        input: the tensor.
+
+    Returns:
+        A bool tensor of ``input``'s shape.
+    """
     return logical_and(isinf(input), input < 0)
 
 
@@ -240,6 +351,17 @@ def _all_like(input, value):
 
 @public(method=True, inplace=True)
 def nan_to_num(input, nan=0.0, posinf=None, neginf=None, *, out=None):
+    """Replaces the NaNs and infinities of ``input`` with finite numbers.
+
+    Args:
+        input: the tensor.
+        nan: the value that replaces NaN (default 0.0).
+        posinf: the value that replaces positive infinity (default: the largest finite value of ``input``'s dtype).
+        neginf: the value that replaces negative infinity (default: the lowest finite value of ``input``'s dtype).
+
+    Returns:
+        A tensor of ``input``'s shape and dtype; integer and bool inputs come back as an unchanged copy.
+    """
     if input.dtype.category != _FLOAT:
         return input.clone()
     import numpy as np
@@ -255,6 +377,16 @@ def nan_to_num(input, nan=0.0, posinf=None, neginf=None, *, out=None):
 # ---------------------------------------------------------------- arithmetic
 @public(method=True, inplace=True)
 def add(input, other, *, alpha=1, out=None):
+    """Elementwise ``input + alpha * other``, with broadcasting and PyTorch's type promotion.
+
+    Args:
+        input: a tensor (or a Python number if ``other`` is a tensor).
+        other: a tensor or a Python number, broadcast against ``input``.
+        alpha: a factor ``other`` is multiplied by before the addition (default 1).
+
+    Returns:
+        A tensor of the promoted dtype and the broadcast shape.
+    """
     if alpha != 1:
         other = mul(other, alpha)
     return _binary(OPS["add"], input, other)
@@ -262,6 +394,19 @@ def add(input, other, *, alpha=1, out=None):
 
 @public(method=True, inplace=True, aliases=("subtract",))
 def sub(input, other, *, alpha=1, out=None):
+    """Elementwise ``input - alpha * other``, with broadcasting and PyTorch's type promotion.
+
+    Args:
+        input: a tensor (or a Python number if ``other`` is a tensor).
+        other: a tensor or a Python number, broadcast against ``input``.
+        alpha: a factor ``other`` is multiplied by before the subtraction (default 1).
+
+    Returns:
+        A tensor of the promoted dtype and the broadcast shape.
+
+    Raises:
+        RuntimeError: both operands are bool tensors (use ``^`` or ``logical_xor`` instead).
+    """
     if isinstance(input, Tensor) and input.dtype is dt.bool_ and isinstance(other, Tensor) \
             and other.dtype is dt.bool_:
         raise RuntimeError("Subtraction, the `-` operator, with two bool tensors is not supported. "
@@ -273,16 +418,51 @@ def sub(input, other, *, alpha=1, out=None):
 
 @public
 def rsub(input, other, *, alpha=1):
+    """Elementwise ``other - alpha * input``: ``sub`` with its operands swapped.
+
+    Args:
+        input: a tensor (or a Python number if ``other`` is a tensor), the one that is scaled and subtracted.
+        other: a tensor or a Python number to subtract from.
+        alpha: a factor ``input`` is multiplied by before the subtraction (default 1).
+
+    Returns:
+        A tensor of the promoted dtype and the broadcast shape.
+    """
     return sub(other, input, alpha=alpha)
 
 
 @public(method=True, inplace=True, aliases=("multiply",))
 def mul(input, other, *, out=None):
+    """Elementwise ``input * other``, with broadcasting and PyTorch's type promotion.
+
+    Args:
+        input: a tensor (or a Python number if ``other`` is a tensor).
+        other: a tensor or a Python number, broadcast against ``input``.
+
+    Returns:
+        A tensor of the promoted dtype and the broadcast shape.
+    """
     return _binary(OPS["mul"], input, other)
 
 
 @public(method=True, inplace=True, aliases=("divide", "true_divide"))
 def div(input, other, *, rounding_mode=None, out=None):
+    """Elementwise ``input / other``; with ``rounding_mode``, the quotient rounded to a whole number.
+
+    Args:
+        input: a tensor (or a Python number if ``other`` is a tensor).
+        other: a tensor or a Python number, broadcast against ``input``.
+        rounding_mode: ``None`` (default) for true division; ``"trunc"`` rounds the quotient toward zero (C's
+            integer division), ``"floor"`` rounds it toward negative infinity (Python's ``//``).
+
+    Returns:
+        A tensor of the broadcast shape. True division gives a floating-point result (the default float dtype
+        for integer and bool operands); with a rounding mode the promoted dtype is kept.
+
+    Raises:
+        ValueError: ``rounding_mode`` is not ``None``, ``"trunc"`` or ``"floor"``.
+        RuntimeError: an integer division by zero with a rounding mode.
+    """
     if rounding_mode is None:
         return _binary(OPS["div"], input, other, floating=True)
     if rounding_mode not in ("trunc", "floor"):
@@ -304,17 +484,55 @@ def _has_zero(x):
 
 @public(method=True, inplace=True)
 def floor_divide(input, other, *, out=None):
+    """Elementwise ``input / other`` rounded toward negative infinity (Python's ``//``).
+
+    The same as ``div(input, other, rounding_mode="floor")``.
+
+    Args:
+        input: a tensor (or a Python number if ``other`` is a tensor).
+        other: a tensor or a Python number, broadcast against ``input``.
+
+    Returns:
+        A tensor of the promoted dtype and the broadcast shape.
+
+    Raises:
+        RuntimeError: an integer division by zero.
+    """
     return div(input, other, rounding_mode="floor")
 
 
 @public(method=True, inplace=True)
 def remainder(input, other, *, out=None):
+    """The elementwise remainder of ``input / other``, with the sign of ``other`` (Python's ``%``).
+
+    Args:
+        input: a tensor (or a Python number if ``other`` is a tensor).
+        other: a tensor or a Python number, broadcast against ``input``.
+
+    Returns:
+        A tensor of the promoted dtype and the broadcast shape.
+
+    Raises:
+        RuntimeError: an integer division by zero.
+    """
     _check_integer_divisor(input, other)
     return _binary(OPS["remainder"], input, other)
 
 
 @public(method=True, inplace=True)
 def fmod(input, other, *, out=None):
+    """The elementwise remainder of ``input / other``, with the sign of ``input`` (C's ``fmod``).
+
+    Args:
+        input: a tensor (or a Python number if ``other`` is a tensor).
+        other: a tensor or a Python number, broadcast against ``input``.
+
+    Returns:
+        A tensor of the promoted dtype and the broadcast shape.
+
+    Raises:
+        RuntimeError: an integer division by zero.
+    """
     _check_integer_divisor(input, other)
     return _binary(OPS["fmod"], input, other)
 
@@ -326,6 +544,18 @@ def _check_integer_divisor(input, other):
 
 @public(method=True, inplace=True)
 def pow(input, exponent, *, out=None):
+    """Elementwise ``input`` raised to the power ``exponent``.
+
+    Args:
+        input: a tensor (or a Python number if ``exponent`` is a tensor).
+        exponent: a tensor or a Python number, broadcast against ``input``.
+
+    Returns:
+        A tensor of the promoted dtype and the broadcast shape.
+
+    Raises:
+        RuntimeError: ``input`` is an integer tensor and ``exponent`` a negative Python int.
+    """
     if isinstance(input, Tensor) and not isinstance(exponent, Tensor):
         if exponent == 1:
             return input.clone()
@@ -338,12 +568,31 @@ def pow(input, exponent, *, out=None):
 
 @public(method=True)
 def float_power(input, exponent):
+    """Elementwise ``input`` raised to the power ``exponent``, computed in float64.
+
+    Args:
+        input: a tensor (or a Python number if ``exponent`` is a tensor).
+        exponent: a tensor or a Python number, broadcast against ``input``.
+
+    Returns:
+        A float64 tensor of the broadcast shape.
+    """
     return pow(input.double() if isinstance(input, Tensor) else input,
                exponent.double() if isinstance(exponent, Tensor) else exponent)
 
 
 @public(method=True, inplace=True, aliases=("arctan2",))
 def atan2(input, other, *, out=None):
+    """The elementwise angle of the point ``(other, input)``: ``atan(input / other)`` in the right quadrant.
+
+    Args:
+        input: the y-coordinates, a tensor (or a Python number if ``other`` is a tensor).
+        other: the x-coordinates, a tensor or a Python number broadcast against ``input``.
+
+    Returns:
+        A floating-point tensor of the broadcast shape, in radians within [-pi, pi]; integer and bool
+        operands give the default float dtype.
+    """
     return _binary(OPS["atan2"], input, other, floating=True)
 
 
@@ -418,6 +667,20 @@ def fmin(input, other, *, out=None):
 
 @public(method=True, inplace=True, aliases=("clip",))
 def clamp(input, min=None, max=None, *, out=None):
+    """Limits each element of ``input`` to the range [``min``, ``max``].
+
+    Args:
+        input: the tensor.
+        min: the lower bound, a Python number or a tensor broadcast against ``input`` (default: no lower bound).
+        max: the upper bound, likewise (default: no upper bound). Where ``min`` is above ``max``, the result
+            is ``max``.
+
+    Returns:
+        A tensor of the broadcast shape, in the dtype promoted from ``input`` and the bounds; NaN stays NaN.
+
+    Raises:
+        RuntimeError: both ``min`` and ``max`` are ``None``.
+    """
     if min is None and max is None:
         raise RuntimeError("torch.clamp: At least one of 'min' or 'max' must not be None")
     out = input
@@ -434,29 +697,80 @@ def clamp(input, min=None, max=None, *, out=None):
 
 @public(method=True, inplace=True)
 def clamp_min(input, min):
+    """Limits each element of ``input`` from below: ``clamp(input, min=min)``.
+
+    Args:
+        input: the tensor.
+        min: the lower bound, a Python number or a tensor broadcast against ``input``.
+
+    Returns:
+        A tensor of the broadcast shape, in the dtype promoted from ``input`` and ``min``.
+    """
     return clamp(input, min=min)
 
 
 @public(method=True, inplace=True)
 def clamp_max(input, max):
+    """Limits each element of ``input`` from above: ``clamp(input, max=max)``.
+
+    Args:
+        input: the tensor.
+        max: the upper bound, a Python number or a tensor broadcast against ``input``.
+
+    Returns:
+        A tensor of the broadcast shape, in the dtype promoted from ``input`` and ``max``.
+    """
     return clamp(input, max=max)
 
 
 @public(method=True, inplace=True)
 def lerp(input, end, weight, *, out=None):
+    """Linear interpolation from ``input`` to ``end``: elementwise ``input + weight * (end - input)``.
+
+    Args:
+        input: the start points, a tensor.
+        end: the end points, a tensor broadcast against ``input``.
+        weight: how far to go, a Python number or a tensor (0 gives ``input``, 1 gives ``end``).
+
+    Returns:
+        A tensor of the promoted dtype and the broadcast shape.
+    """
     return add(input, mul(weight, sub(end, input)))
 
 
 @public(method=True, inplace=True)
 def addcmul(input, tensor1, tensor2, *, value=1, out=None):
-    """``input + value * tensor1 * tensor2`` (the scale applies to tensor1 first, as in PyTorch)."""
+    """Elementwise ``input + value * tensor1 * tensor2`` (the scale applies to ``tensor1`` first, as in PyTorch).
+
+    Args:
+        input: the tensor added to.
+        tensor1: the first factor, broadcast against the others.
+        tensor2: the second factor, broadcast against the others.
+        value: the scale of the product (default 1).
+
+    Returns:
+        A tensor of the promoted dtype and the broadcast shape.
+    """
     scaled = tensor1 if value == 1 else mul(tensor1, value)
     return add(input, mul(scaled, tensor2))
 
 
 @public(method=True, inplace=True)
 def addcdiv(input, tensor1, tensor2, *, value=1, out=None):
-    """``input + value * tensor1 / tensor2``; integer tensor1 and tensor2 are refused, as in PyTorch."""
+    """Elementwise ``input + value * tensor1 / tensor2``; integer tensor1 and tensor2 are refused, as in PyTorch.
+
+    Args:
+        input: the tensor added to.
+        tensor1: the numerator, broadcast against the others.
+        tensor2: the denominator, broadcast against the others.
+        value: the scale of the quotient (default 1).
+
+    Returns:
+        A floating-point tensor of the broadcast shape (the division is true division).
+
+    Raises:
+        RuntimeError: ``tensor1`` and ``tensor2`` are both integer (or bool) tensors.
+    """
     if all(isinstance(t, Tensor) and t.dtype.category != _FLOAT for t in (tensor1, tensor2)):
         raise RuntimeError(f"Integer division with addcdiv is no longer supported (got {tensor1.dtype.name} "
                            f"and {tensor2.dtype.name}); use addcmul with a float reciprocal or true "
@@ -467,6 +781,19 @@ def addcdiv(input, tensor1, tensor2, *, value=1, out=None):
 
 @public
 def where(condition, input=None, other=None, *, out=None):
+    """Takes each element from ``input`` where ``condition`` holds and from ``other`` where it does not.
+
+    ``where(condition)`` alone is ``nonzero(condition, as_tuple=True)``.
+
+    Args:
+        condition: a tensor, read as bool (nonzero is True).
+        input: a tensor or a Python number for the places where ``condition`` is True.
+        other: a tensor or a Python number for the places where ``condition`` is False.
+
+    Returns:
+        A tensor of the broadcast shape of the three, in the dtype promoted from ``input`` and ``other``;
+        with ``condition`` alone, a tuple of int64 index tensors, one per dim of ``condition``.
+    """
     if input is None and other is None:
         from ember.ops.indexing import nonzero
         return nonzero(condition, as_tuple=True)
@@ -508,17 +835,52 @@ def _check_bitwise(x, name):
 
 @public(method=True)
 def equal(input, other) -> bool:
-    """True when both have the same shape and elements."""
+    """True when ``input`` and ``other`` have the same shape and elements.
+
+    Args:
+        input: a tensor.
+        other: a tensor.
+
+    Returns:
+        A Python bool (NaN is unequal to everything, so a tensor holding NaN is not equal to itself).
+    """
     return input.shape == other.shape and bool(eq(input, other).all())
 
 
 @public(method=True)
 def allclose(input, other, rtol=1e-05, atol=1e-08, equal_nan=False) -> bool:
+    """Whether every element of ``input`` is close to the matching element of ``other`` (see ``isclose``).
+
+    Args:
+        input: a tensor.
+        other: a tensor broadcast against ``input``.
+        rtol: the relative tolerance (default 1e-05).
+        atol: the absolute tolerance (default 1e-08).
+        equal_nan: count two NaNs as close (default False).
+
+    Returns:
+        A Python bool.
+    """
     return bool(isclose(input, other, rtol, atol, equal_nan).all())
 
 
 @public(method=True)
 def isclose(input, other, rtol=1e-05, atol=1e-08, equal_nan=False):
+    """Whether each element of ``input`` is close to ``other``'s: ``|input - other| <= atol + rtol * |other|``.
+
+    Equal elements, infinities included, are always close; NaN is close to nothing unless ``equal_nan``.
+    Integer and bool operands are compared in the default float dtype.
+
+    Args:
+        input: a tensor.
+        other: a tensor broadcast against ``input``.
+        rtol: the relative tolerance (default 1e-05).
+        atol: the absolute tolerance (default 1e-08).
+        equal_nan: count two NaNs as close (default False).
+
+    Returns:
+        A bool tensor of the broadcast shape.
+    """
     dtype = result_type(input, other)
     if dtype.category != _FLOAT:
         dtype = dt.get_default_dtype()

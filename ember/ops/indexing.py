@@ -141,6 +141,24 @@ def _basic_view(x, basic):
 
 @public(name="__getitem__", function=False, method=True)
 def getitem(self, key):
+    """``tensor[key]``: select elements by ints, slices, ``None``, ``...``, index tensors and boolean masks.
+
+    Ints, slices, ``None`` (a new dimension of size 1) and ``...`` (as many full slices as needed) select a
+    view. Integer index tensors (or lists/arrays of ints) pick positions along their dimensions, broadcasting
+    together as in NumPy; a boolean mask selects the positions where it is ``True`` over as many dimensions
+    as it has.
+
+    Args:
+        key: one of the above, or a tuple of them.
+
+    Returns:
+        A view sharing the tensor's memory when ``key`` holds only ints, slices, ``None`` and ``...``;
+        a new tensor as soon as it holds an index tensor, a list or a mask.
+
+    Raises:
+        IndexError: for an int out of range, more indices than dimensions, more than one ``...``, a mask
+            whose shape does not match the indexed dimensions, or an index of another type (floats included).
+    """
     basic, advanced = _parse_key(self, key)
     view = _basic_view(self, basic)
     if not advanced:
@@ -151,6 +169,19 @@ def getitem(self, key):
 
 @public(name="__setitem__", function=False, method=True)
 def setitem(self, key, value):
+    """``tensor[key] = value``: write ``value`` into the selected elements, in place.
+
+    ``key`` takes the same forms as in ``tensor[key]``. Where an index tensor names the same position
+    more than once, which of the written values ends up there is unspecified.
+
+    Args:
+        key: ints, slices, ``None``, ``...``, index tensors, lists or boolean masks, or a tuple of them.
+        value: a Python number, or a tensor broadcastable to the selected shape (cast to the tensor's dtype
+            and moved to its device).
+
+    Raises:
+        IndexError: for an invalid ``key`` (see ``tensor[key]``).
+    """
     basic, advanced = _parse_key(self, key)
     view = _basic_view(self, basic)
     if not advanced:
@@ -187,7 +218,21 @@ def _index_put_inplace(target, values, tensors, key, accumulate):
 
 @public(method=True)
 def index_put(input, indices, values, accumulate=False):
-    """Out of place: a copy of input with values put at ``input[indices]``."""
+    """A copy of ``input`` with ``values`` put at the positions ``input[indices]``.
+
+    The out-of-place form of ``Tensor.index_put_``.
+
+    Args:
+        input: the tensor.
+        indices: a tuple of index tensors (integer or boolean, or lists), one for each leading dimension
+            indexed; they broadcast together.
+        values: a Python number or a tensor broadcastable to the indexed shape (cast to ``input``'s dtype).
+        accumulate: if ``True``, the values are added to what is there, and repeated positions add up; if
+            ``False`` (the default) they replace it, and for repeated positions which one wins is unspecified.
+
+    Returns:
+        A new tensor of ``input``'s shape and dtype.
+    """
     key, tensors = (INDEX_SLOT,) * len(indices), [_as_index_tensor(i, input.device) for i in indices]
     tensors = [t2 for t in tensors for t2 in _to_int_indices(t)]
     key = (INDEX_SLOT,) * len(tensors)
@@ -197,6 +242,18 @@ def index_put(input, indices, values, accumulate=False):
 
 @public(function=False, method=True)
 def index_put_(self, indices, values, accumulate=False):
+    """Put ``values`` at the positions ``self[indices]``, in place.
+
+    Args:
+        indices: a tuple of index tensors (integer or boolean, or lists), one for each leading dimension
+            indexed; they broadcast together.
+        values: a Python number or a tensor broadcastable to the indexed shape (cast to this tensor's dtype).
+        accumulate: if ``True``, add to what is there (repeated positions add up); if ``False`` (the default)
+            replace it (for repeated positions which value wins is unspecified).
+
+    Returns:
+        This tensor.
+    """
     tensors = [t2 for i in indices for t2 in _to_int_indices(_as_index_tensor(i, self.device))]
     return _index_put_inplace(self, _values_for(self, values), tensors, (INDEX_SLOT,) * len(tensors), accumulate)
 
@@ -216,6 +273,24 @@ def _check_gather_shapes(input, dim, index, name, src=None):
 
 @public(method=True)
 def gather(input, dim, index, *, sparse_grad=False, out=None):
+    """Values of ``input`` picked along ``dim`` at the positions ``index`` gives.
+
+    For a 3-d tensor and ``dim=1``: ``result[i][j][k] = input[i][index[i][j][k]][k]``.
+
+    Args:
+        input: the tensor.
+        dim: the dimension to pick along.
+        index: an int64 tensor with as many dimensions as ``input`` and no larger than ``input`` in any
+            dimension other than ``dim``.
+        sparse_grad: accepted for PyTorch compatibility; the gradient is always dense.
+
+    Returns:
+        A new tensor of ``index``'s shape and ``input``'s dtype.
+
+    Raises:
+        RuntimeError: if ``index`` is not int64, has a different number of dimensions, or is larger than
+            ``input`` in a dimension other than ``dim``.
+    """
     dim = normalize_dim(dim, input.ndim)
     _check_gather_shapes(input, dim, index, "gather")
     return call(OPS["gather"], input, index, dim=dim)
@@ -223,6 +298,30 @@ def gather(input, dim, index, *, sparse_grad=False, out=None):
 
 @public(method=True, inplace=True)
 def scatter(input, dim, index, src=None, *, value=None, reduce=None):
+    """A copy of ``input`` with values from ``src`` written along ``dim`` at the positions ``index`` gives.
+
+    The reverse of ``gather``. For a 3-d tensor and ``dim=1``: ``result[i][index[i][j][k]][k] = src[i][j][k]``.
+    ``Tensor.scatter_`` does the same in place.
+
+    Args:
+        input: the tensor written into.
+        dim: the dimension along which ``index`` gives positions.
+        index: an int64 tensor with as many dimensions as ``input``, and no larger than it in any dimension
+            other than ``dim``.
+        src: the values: a tensor at least as large as ``index`` in every dimension (only its first
+            ``index.shape`` elements are used; cast to ``input``'s dtype), or a Python number.
+        value: a Python number written everywhere ``index`` points, used when ``src`` is not given.
+        reduce: ``None`` (the default) replaces the values; ``"add"`` or ``"multiply"`` combine them with
+            what is there.
+
+    Returns:
+        A new tensor of ``input``'s shape and dtype. Without ``reduce``, if ``index`` names the same position
+        twice, which value ends up there is unspecified.
+
+    Raises:
+        RuntimeError: if ``index`` is not int64, has a different number of dimensions, or is larger than
+            ``input`` in a dimension other than ``dim``.
+    """
     dim = normalize_dim(dim, input.ndim)
     _check_gather_shapes(input, dim, index, "scatter")
     if src is None:
@@ -238,11 +337,46 @@ def scatter(input, dim, index, src=None, *, value=None, reduce=None):
 
 @public(method=True, inplace=True)
 def scatter_add(input, dim, index, src):
+    """A copy of ``input`` with the values of ``src`` added along ``dim`` at the positions ``index`` gives.
+
+    Same as ``scatter(input, dim, index, src, reduce="add")``: values sent to the same position add up.
+    ``Tensor.scatter_add_`` does the same in place.
+
+    Args:
+        input: the tensor added to.
+        dim: the dimension along which ``index`` gives positions.
+        index: an int64 tensor with as many dimensions as ``input`` (see ``scatter``).
+        src: the values added, a tensor at least as large as ``index`` in every dimension.
+
+    Returns:
+        A new tensor of ``input``'s shape and dtype.
+    """
     return scatter(input, dim, index, src, reduce="add")
 
 
 @public(method=True, inplace=True)
 def scatter_reduce(input, dim, index, src, reduce, *, include_self=True):
+    """A copy of ``input`` where the values of ``src`` sent along ``dim`` to each position (by ``index``) are reduced.
+
+    Positions that ``index`` never points at keep ``input``'s value. ``Tensor.scatter_reduce_`` does the
+    same in place.
+
+    Args:
+        input: the tensor written into.
+        dim: the dimension along which ``index`` gives positions.
+        index: an int64 tensor with as many dimensions as ``input`` (see ``scatter``).
+        src: the values, a tensor at least as large as ``index`` in every dimension.
+        reduce: ``"sum"``, ``"prod"``, ``"mean"``, ``"amax"`` or ``"amin"``. ``"mean"`` of an integer tensor is
+            rounded down.
+        include_self: whether ``input``'s value at a position takes part in the reduction (default ``True``),
+            or only the values sent there.
+
+    Returns:
+        A new tensor of ``input``'s shape and dtype.
+
+    Raises:
+        RuntimeError: if ``reduce`` is not one of the names above.
+    """
     names = {"sum": "add", "prod": "multiply", "amax": "amax", "amin": "amin"}
     if reduce == "mean":
         total = scatter_reduce(input, dim, index, src, "sum", include_self=include_self)
@@ -266,6 +400,19 @@ def scatter_reduce(input, dim, index, src, reduce, *, include_self=True):
 
 @public(method=True)
 def index_select(input, dim, index, *, out=None):
+    """The slices of ``input`` along ``dim`` at the positions in ``index``, in that order.
+
+    Args:
+        input: the tensor.
+        dim: the dimension to select along.
+        index: a 1-d (or 0-d) integer tensor of positions; they may repeat.
+
+    Returns:
+        A new tensor with ``index.numel()`` entries along ``dim`` and ``input``'s other sizes.
+
+    Raises:
+        IndexError: if ``index`` has more than one dimension.
+    """
     dim = normalize_dim(dim, input.ndim) if input.ndim else 0
     if index.ndim > 1:
         raise IndexError(f"index_select(): Index is supposed to be a vector, got {index.ndim}-d")
@@ -282,6 +429,22 @@ def _dim_key(input, dim):
 
 @public(method=True, inplace=True)
 def index_add(input, dim, index, source, *, alpha=1):
+    """A copy of ``input`` with ``alpha * source`` added to the slices along ``dim`` that ``index`` names.
+
+    Slice ``i`` of ``source`` along ``dim`` is added to slice ``index[i]`` of ``input``; repeated indices
+    add up. ``Tensor.index_add_`` does the same in place.
+
+    Args:
+        input: the tensor added to.
+        dim: the dimension the indices refer to.
+        index: a 1-d integer tensor of positions along ``dim``.
+        source: the values: ``index.numel()`` entries along ``dim``, ``input``'s sizes elsewhere (cast to
+            ``input``'s dtype).
+        alpha: a factor applied to ``source`` first (default 1).
+
+    Returns:
+        A new tensor of ``input``'s shape and dtype.
+    """
     values = ew.mul(source, alpha) if alpha != 1 else source
     return call(OPS["index_put"], call(OPS["clone"], input), cast(values, input.dtype),
                 cast(index, dt.int64), key=_dim_key(input, dim), accumulate=True)
@@ -289,18 +452,61 @@ def index_add(input, dim, index, source, *, alpha=1):
 
 @public(method=True, inplace=True)
 def index_copy(input, dim, index, source):
+    """A copy of ``input`` with slice ``index[i]`` along ``dim`` replaced by slice ``i`` of ``source``.
+
+    ``Tensor.index_copy_`` does the same in place. If ``index`` repeats a position, which slice ends up
+    there is unspecified.
+
+    Args:
+        input: the tensor written into.
+        dim: the dimension the indices refer to.
+        index: a 1-d integer tensor of positions along ``dim``.
+        source: the values: ``index.numel()`` entries along ``dim``, ``input``'s sizes elsewhere (cast to
+            ``input``'s dtype).
+
+    Returns:
+        A new tensor of ``input``'s shape and dtype.
+    """
     return call(OPS["index_put"], call(OPS["clone"], input), cast(source, input.dtype),
                 cast(index, dt.int64), key=_dim_key(input, dim), accumulate=False)
 
 
 @public(method=True, inplace=True)
 def index_fill(input, dim, index, value):
+    """A copy of ``input`` with the slices along ``dim`` that ``index`` names filled with ``value``.
+
+    ``Tensor.index_fill_`` does the same in place.
+
+    Args:
+        input: the tensor.
+        dim: the dimension the indices refer to.
+        index: a 1-d integer tensor of positions along ``dim``.
+        value: a Python number or a 0-d tensor (cast to ``input``'s dtype).
+
+    Returns:
+        A new tensor of ``input``'s shape and dtype.
+    """
     return call(OPS["index_put"], call(OPS["clone"], input), _values_for(input, value),
                 cast(index, dt.int64), key=_dim_key(input, dim), accumulate=False)
 
 
 @public(method=True, inplace=True)
 def masked_fill(input, mask, value):
+    """A copy of ``input`` with ``value`` wherever ``mask`` is ``True``.
+
+    ``Tensor.masked_fill_`` does the same in place.
+
+    Args:
+        input: the tensor.
+        mask: a boolean tensor broadcastable with ``input``.
+        value: a Python number or a 0-d tensor (cast to ``input``'s dtype).
+
+    Returns:
+        A new tensor of the broadcast shape of ``input`` and ``mask``.
+
+    Raises:
+        RuntimeError: if ``mask`` is not boolean, or ``value`` is a tensor with dimensions.
+    """
     if mask.dtype is not dt.bool_:
         raise RuntimeError(f"masked_fill_ only supports boolean masks, but got mask with dtype {mask.dtype}")
     if isinstance(value, Tensor):
@@ -314,6 +520,15 @@ def masked_fill(input, mask, value):
 
 @public(method=True)
 def masked_select(input, mask):
+    """The elements of ``input`` where ``mask`` is ``True``, as a 1-d tensor in row-major order.
+
+    Args:
+        input: the tensor.
+        mask: a boolean tensor; ``input`` and ``mask`` are broadcast together first.
+
+    Returns:
+        A new 1-d tensor with one element per ``True`` of the (broadcast) mask.
+    """
     from ember.ops.shape import broadcast_tensors
     input, mask = broadcast_tensors(input, mask)
     return getitem(input, mask)
@@ -321,6 +536,19 @@ def masked_select(input, mask):
 
 @public(method=True, inplace=True)
 def masked_scatter(input, mask, source):
+    """A copy of ``input`` where the positions in which ``mask`` is ``True`` take consecutive elements of ``source``.
+
+    The positions are visited in row-major order and filled from ``source`` read as a flat sequence.
+    ``Tensor.masked_scatter_`` does the same in place.
+
+    Args:
+        input: the tensor.
+        mask: a boolean tensor broadcastable with ``input``.
+        source: a tensor with at least as many elements as ``mask`` has ``True`` values; the rest are unused.
+
+    Returns:
+        A new tensor of the broadcast shape of ``input`` and ``mask``, with ``input``'s dtype.
+    """
     from ember.ops.shape import broadcast_tensors
     target, mask = broadcast_tensors(input, mask)
     idx = _to_int_indices(mask)
@@ -332,11 +560,33 @@ def masked_scatter(input, mask, source):
 
 @public(method=True)
 def take(input, index):
+    """The elements of ``input``, read as a flat row-major sequence, at the positions in ``index``.
+
+    Args:
+        input: the tensor.
+        index: an integer tensor of positions in ``[-input.numel(), input.numel())``.
+
+    Returns:
+        A new tensor of ``index``'s shape.
+    """
     return index_select(input.reshape(-1), 0, index.reshape(-1)).view(index.shape)
 
 
 @public(method=True)
 def take_along_dim(input, indices, dim=None):
+    """Values of ``input`` picked along ``dim`` at ``indices``, with the other dimensions broadcast.
+
+    Like ``gather``, except that ``input`` and ``indices`` broadcast in the dimensions other than ``dim``;
+    it pairs with the indices ``argsort``, ``argmax`` (with ``keepdim=True``) and the like return.
+
+    Args:
+        input: the tensor.
+        indices: an int64 tensor with as many dimensions as ``input``.
+        dim: the dimension to pick along; ``None`` (the default) treats ``input`` as flat, like ``take``.
+
+    Returns:
+        A new tensor: ``indices``'s size along ``dim``, the broadcast sizes elsewhere.
+    """
     if dim is None:
         return take(input, indices)
     from ember.dispatch.meta import broadcast_shapes
@@ -352,6 +602,17 @@ def take_along_dim(input, indices, dim=None):
 
 @public(method=True)
 def nonzero(input, *, as_tuple=False):
+    """The positions of the non-zero elements of ``input``, in row-major order.
+
+    Args:
+        input: the tensor.
+        as_tuple: if ``False`` (the default), return one matrix of positions; if ``True``, one 1-d tensor per
+            dimension, usable as an index (``input[nonzero(input, as_tuple=True)]``).
+
+    Returns:
+        An int64 tensor of shape ``(n, input.ndim)`` for ``n`` non-zero elements, or with ``as_tuple`` a tuple
+        of ``input.ndim`` int64 tensors of ``n`` elements (one tensor for a 0-d ``input``).
+    """
     rows = call(OPS["nonzero"], input if input.ndim else input.reshape(1))
     if as_tuple:
         if input.ndim == 0:
@@ -362,12 +623,32 @@ def nonzero(input, *, as_tuple=False):
 
 @public(method=True)
 def argwhere(input):
+    """The positions of the non-zero elements of ``input``, in row-major order; same as ``nonzero(input)``.
+
+    Args:
+        input: the tensor.
+
+    Returns:
+        An int64 tensor of shape ``(n, input.ndim)`` for ``n`` non-zero elements.
+    """
     return nonzero(input)
 
 
 # ---------------------------------------------------------------- sorting
 @public(method=True)
 def sort(input, dim=-1, descending=False, stable=False, *, out=None):
+    """The elements of ``input`` sorted along ``dim``, and where each came from.
+
+    Args:
+        input: the tensor.
+        dim: the dimension to sort along (default -1, the last one).
+        descending: sort from largest to smallest (default ``False``: smallest first).
+        stable: keep equal elements in their original order.
+
+    Returns:
+        A namedtuple ``(values, indices)`` of new tensors of ``input``'s shape: the sorted values, and the
+        int64 positions along ``dim`` they were taken from.
+    """
     if input.ndim == 0:
         from ember.ops.creation import zeros
         return sort_result(input.clone(), zeros((), dtype=dt.int64, device=input.device))
@@ -378,16 +659,52 @@ def sort(input, dim=-1, descending=False, stable=False, *, out=None):
 
 @public(method=True)
 def argsort(input, dim=-1, descending=False, stable=False):
+    """The positions along ``dim`` that would sort ``input``; the ``indices`` of ``sort``.
+
+    Args:
+        input: the tensor.
+        dim: the dimension to sort along (default -1, the last one).
+        descending: sort from largest to smallest (default ``False``: smallest first).
+        stable: keep equal elements in their original order.
+
+    Returns:
+        A new int64 tensor of ``input``'s shape.
+    """
     return sort(input, dim, descending, stable).indices
 
 
 @public(method=True)
 def msort(input):
+    """``input`` sorted along its first dimension, smallest first; the ``values`` of ``sort(input, 0)``.
+
+    Args:
+        input: the tensor.
+
+    Returns:
+        A new tensor of ``input``'s shape.
+    """
     return sort(input, 0).values
 
 
 @public(method=True)
 def topk(input, k, dim=-1, largest=True, sorted=True, *, out=None):
+    """The ``k`` largest (or smallest) elements of ``input`` along ``dim``, and their positions.
+
+    Args:
+        input: the tensor.
+        k: how many elements, in ``[0, input.shape[dim]]``.
+        dim: the dimension to search along (default -1, the last one).
+        largest: ``True`` (the default) for the largest elements, ``False`` for the smallest.
+        sorted: accepted for PyTorch compatibility: the results always come sorted, largest first (smallest
+            first with ``largest=False``), equal elements in their original order.
+
+    Returns:
+        A namedtuple ``(values, indices)``: tensors with ``k`` entries along ``dim`` and ``input``'s other
+        sizes, holding the values and their int64 positions along ``dim``.
+
+    Raises:
+        RuntimeError: if ``k`` is out of range.
+    """
     dim = normalize_dim(dim, input.ndim) if input.ndim else 0
     size = input._data.shape[dim] if input.ndim else 1
     if not 0 <= k <= size:
@@ -401,6 +718,21 @@ def topk(input, k, dim=-1, largest=True, sorted=True, *, out=None):
 
 @public(method=True)
 def kthvalue(input, k, dim=-1, keepdim=False):
+    """The ``k``-th smallest element of ``input`` along ``dim``, and its position.
+
+    Args:
+        input: the tensor.
+        k: the rank, counted from 1 (``k=1`` is the smallest).
+        dim: the dimension to search along (default -1, the last one).
+        keepdim: keep ``dim`` in the result with size 1 (default ``False``: it is removed).
+
+    Returns:
+        A namedtuple ``(values, indices)``: the values and their int64 positions along ``dim`` (equal elements
+        are ranked in their original order).
+
+    Raises:
+        IndexError: if ``k`` is larger than the size of ``dim``.
+    """
     dim = normalize_dim(dim, input.ndim)
     values, indices = sort(input, dim, stable=True)
     from ember.ops.shape import select
@@ -412,6 +744,19 @@ def kthvalue(input, k, dim=-1, keepdim=False):
 
 @public(method=True)
 def median(input, dim=None, keepdim=False):
+    """The median of ``input``, over all its elements or along ``dim``.
+
+    For an even number of elements this is the lower of the two middle values (no average is taken).
+
+    Args:
+        input: the tensor.
+        dim: the dimension to reduce; ``None`` (the default) takes the median of all elements.
+        keepdim: with ``dim``, keep it in the result with size 1 (default ``False``: it is removed).
+
+    Returns:
+        Without ``dim``, a 0-d tensor. With ``dim``, a namedtuple ``(values, indices)``: the medians and their
+        int64 positions along ``dim``.
+    """
     if dim is None:
         flat = input.reshape(-1)
         return sort(flat, 0, stable=True).values[(flat.numel() - 1) // 2]
@@ -421,6 +766,22 @@ def median(input, dim=None, keepdim=False):
 
 @public(method=True)
 def unique(input, sorted=True, return_inverse=False, return_counts=False, dim=None):
+    """The distinct values of ``input``, sorted, and optionally where each element went and how often each occurs.
+
+    Args:
+        input: the tensor.
+        sorted: accepted for PyTorch compatibility: the values always come sorted, smallest first.
+        return_inverse: also return, for each element of ``input``, the position of its value in the result.
+        return_counts: also return how many times each distinct value occurs.
+        dim: ``None`` (the default) works on the flattened tensor; an int finds the distinct slices along
+            that dimension instead (compared on the host, so the tensor is copied there).
+
+    Returns:
+        The distinct values as a new 1-d tensor (with ``dim``: ``input`` with only the distinct slices along
+        ``dim``, in sorted order). With ``return_inverse`` and/or ``return_counts``, a tuple
+        ``(values, inverse, counts)`` holding those asked for: ``inverse`` is int64 of ``input``'s shape (with
+        ``dim``: 1-d, of ``input.shape[dim]`` entries), ``counts`` is 1-d int64.
+    """
     if dim is not None:
         return _unique_dim(input, dim, return_inverse, return_counts)
     values, inverse, counts = call(OPS["unique"], input, return_inverse=return_inverse,
@@ -452,6 +813,22 @@ def _unique_dim(input, dim, return_inverse, return_counts):
 
 @public(method=True)
 def unique_consecutive(input, return_inverse=False, return_counts=False, dim=None):
+    """The values of ``input`` with each run of equal consecutive elements reduced to one, in order.
+
+    ``input`` is read flat in row-major order; ``dim`` is accepted but currently ignored (runs of equal
+    slices along a dimension are not supported).
+
+    Args:
+        input: the tensor.
+        return_inverse: also return, for each element of ``input``, the position of its run in the result.
+        return_counts: also return the length of each run.
+        dim: ignored (see above).
+
+    Returns:
+        A new 1-d tensor of the run values; with ``return_inverse`` and/or ``return_counts``, a tuple
+        ``(values, inverse, counts)`` holding those asked for (``inverse`` int64 of ``input``'s shape,
+        ``counts`` 1-d int64).
+    """
     flat = input.reshape(-1)
     if flat.numel() == 0:
         return unique(input, return_inverse=return_inverse, return_counts=return_counts)
@@ -472,7 +849,24 @@ def unique_consecutive(input, return_inverse=False, return_counts=False, dim=Non
 
 @public
 def searchsorted(sorted_sequence, values, *, out_int32=False, right=False, side=None, sorter=None):
-    """Indices where values would be inserted to keep each row of sorted_sequence sorted."""
+    """Indices where values would be inserted to keep each row of sorted_sequence sorted.
+
+    For each value this is the number of elements of the row that are smaller than it (``right=False``) or
+    smaller than or equal to it (``right=True``).
+
+    Args:
+        sorted_sequence: a tensor sorted ascending along its last dimension: either 1-d (used for every
+            value) or with the same leading dimensions as ``values`` (one row per row of values).
+        values: a tensor, a Python number or a sequence of numbers.
+        out_int32: return int32 instead of int64.
+        right: with ties, give the position after the equal elements instead of before them.
+        side: ``"left"`` or ``"right"``; when given it overrides ``right``.
+        sorter: int64 indices that sort ``sorted_sequence`` along its last dimension, when it is not sorted
+            itself (as ``argsort`` gives).
+
+    Returns:
+        A new int64 (or int32) tensor of ``values``'s shape (0-d for a single number).
+    """
     if side is not None:
         right = side == "right"
     seq = sorted_sequence
@@ -489,6 +883,21 @@ def searchsorted(sorted_sequence, values, *, out_int32=False, right=False, side=
 
 @public
 def bucketize(input, boundaries, *, out_int32=False, right=False):
+    """For each element of ``input``, the index of the bucket it falls in, given sorted bucket boundaries.
+
+    With ``right=False``, ``i`` is the index for which ``boundaries[i - 1] < x <= boundaries[i]``; with
+    ``right=True``, ``boundaries[i - 1] <= x < boundaries[i]``. Values below all boundaries get 0, above all
+    of them ``len(boundaries)``.
+
+    Args:
+        input: the tensor of values (or a Python number).
+        boundaries: a 1-d tensor sorted ascending.
+        out_int32: return int32 instead of int64.
+        right: which side of a bucket includes its boundary (see above).
+
+    Returns:
+        A new int64 (or int32) tensor of ``input``'s shape.
+    """
     return searchsorted(boundaries, input, out_int32=out_int32, right=right)
 
 

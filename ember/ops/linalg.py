@@ -19,6 +19,23 @@ def _same_dtype(a, b, name):
 
 @public(method=True)
 def matmul(input, other, *, out=None):
+    """The matrix product of ``input`` and ``other``, also for vectors and stacks of matrices (the ``@`` operator).
+
+    Two 1-D tensors give their dot product, a 0-d tensor. A 1-D ``input`` is taken as a row vector and a 1-D
+    ``other`` as a column vector, and that dim is removed from the result. Tensors with more than 2 dims are
+    stacks of matrices over their leading (batch) dims, which broadcast.
+
+    Args:
+        input: a tensor with at least 1 dim.
+        other: a tensor with at least 1 dim, of ``input``'s dtype.
+
+    Returns:
+        A tensor of the operands' dtype.
+
+    Raises:
+        RuntimeError: an operand is 0-d, the dtypes differ, the inner dims differ, or the batch dims do not
+            broadcast.
+    """
     if input.ndim == 0 or other.ndim == 0:
         raise RuntimeError(f"both arguments to matmul need to be at least 1D, but they are "
                            f"{input.ndim}D and {other.ndim}D")
@@ -38,6 +55,18 @@ def matmul(input, other, *, out=None):
 
 @public(method=True)
 def mm(input, mat2, *, out=None):
+    """The matrix product of two 2-D tensors: ``(n, m) @ (m, p)`` gives ``(n, p)``.
+
+    Args:
+        input: a 2-D tensor of shape ``(n, m)``.
+        mat2: a 2-D tensor of shape ``(m, p)``, of ``input``'s dtype.
+
+    Returns:
+        A tensor of shape ``(n, p)`` and the operands' dtype.
+
+    Raises:
+        RuntimeError: an operand is not 2-D, the dtypes differ, or the inner dims differ.
+    """
     if input.ndim != 2 or mat2.ndim != 2:
         raise RuntimeError(f"mm: expected 2D tensors, got {input.ndim}D and {mat2.ndim}D")
     return matmul(input, mat2)
@@ -45,6 +74,20 @@ def mm(input, mat2, *, out=None):
 
 @public(method=True)
 def bmm(input, mat2, *, out=None):
+    """The batched matrix product of two 3-D tensors: ``(b, n, m) @ (b, m, p)`` gives ``(b, n, p)``.
+
+    Unlike ``matmul``, the batch dim does not broadcast: both must have the same batch size.
+
+    Args:
+        input: a 3-D tensor of shape ``(b, n, m)``.
+        mat2: a 3-D tensor of shape ``(b, m, p)``, of ``input``'s dtype.
+
+    Returns:
+        A tensor of shape ``(b, n, p)`` and the operands' dtype.
+
+    Raises:
+        RuntimeError: an operand is not 3-D, the batch sizes differ, the dtypes differ, or the inner dims differ.
+    """
     if input.ndim != 3 or mat2.ndim != 3:
         raise RuntimeError(f"batch1 must be a 3D tensor and batch2 must be a 3D tensor, got {input.ndim}D and "
                            f"{mat2.ndim}D")
@@ -55,6 +98,18 @@ def bmm(input, mat2, *, out=None):
 
 @public(method=True)
 def mv(input, vec, *, out=None):
+    """The product of a matrix and a vector: ``(n, m) @ (m,)`` gives ``(n,)``.
+
+    Args:
+        input: a 2-D tensor of shape ``(n, m)``.
+        vec: a 1-D tensor of size ``m``, of ``input``'s dtype.
+
+    Returns:
+        A 1-D tensor of size ``n`` and the operands' dtype.
+
+    Raises:
+        RuntimeError: ``input`` is not 2-D or ``vec`` not 1-D, the dtypes differ, or the sizes do not match.
+    """
     if input.ndim != 2 or vec.ndim != 1:
         raise RuntimeError(f"vector + matrix @ vector expected, got {input.ndim}D and {vec.ndim}D")
     return matmul(input, vec)
@@ -62,6 +117,20 @@ def mv(input, vec, *, out=None):
 
 @public(method=True, aliases=("vdot",))
 def dot(input, other, *, out=None):
+    """The dot product of two 1-D tensors of the same size: the sum of their elementwise products.
+
+    ``vdot`` is the same function: for the real dtypes ember has, there is nothing to conjugate.
+
+    Args:
+        input: a 1-D tensor.
+        other: a 1-D tensor of ``input``'s size and dtype.
+
+    Returns:
+        A 0-d tensor of the operands' dtype.
+
+    Raises:
+        RuntimeError: an operand is not 1-D, the sizes differ, or the dtypes differ.
+    """
     if input.ndim != 1 or other.ndim != 1:
         raise RuntimeError(f"1D tensors expected, but got {input.ndim}D and {other.ndim}D tensors")
     if input._data.shape != other._data.shape:
@@ -73,6 +142,16 @@ def dot(input, other, *, out=None):
 
 @public(method=True)
 def inner(input, other):
+    """The inner product of ``input`` and ``other`` over their last dims.
+
+    Args:
+        input: a tensor.
+        other: a tensor whose last dim has ``input``'s last dim's size; a 0-d operand multiplies the other
+            elementwise instead.
+
+    Returns:
+        A tensor of shape ``input.shape[:-1] + other.shape[:-1]`` (0-d for two 1-D tensors).
+    """
     if input.ndim == 0 or other.ndim == 0:
         return ew.mul(input, other)
     return matmul(input, other.mT if other.ndim > 1 else other) if other.ndim <= 2 else \
@@ -81,6 +160,18 @@ def inner(input, other):
 
 @public(method=True, aliases=("ger",))
 def outer(input, vec2, *, out=None):
+    """The outer product of two 1-D tensors: element ``(i, j)`` is ``input[i] * vec2[j]``.
+
+    Args:
+        input: a 1-D tensor of size ``n``.
+        vec2: a 1-D tensor of size ``m``.
+
+    Returns:
+        A tensor of shape ``(n, m)`` and the promoted dtype.
+
+    Raises:
+        RuntimeError: an operand is not 1-D.
+    """
     if input.ndim != 1 or vec2.ndim != 1:
         raise RuntimeError(f"outer: expected 1D tensors, got {input.ndim}D and {vec2.ndim}D")
     return ew.mul(input.unsqueeze(1), vec2.unsqueeze(0))
@@ -92,30 +183,106 @@ def _scaled(x, alpha):
 
 @public(method=True)
 def addmm(input, mat1, mat2, *, beta=1, alpha=1, out=None):
+    """``beta * input + alpha * (mat1 @ mat2)``, a matrix product added to a tensor.
+
+    Args:
+        input: the tensor added, broadcast against the product's shape ``(n, p)``; with ``beta=0`` it is not
+            read at all (NaN or inf in it does not reach the result).
+        mat1: a 2-D tensor of shape ``(n, m)``.
+        mat2: a 2-D tensor of shape ``(m, p)``, of ``mat1``'s dtype.
+        beta: the factor for ``input`` (default 1).
+        alpha: the factor for the product (default 1).
+
+    Returns:
+        A tensor of shape ``(n, p)``.
+
+    Raises:
+        RuntimeError: ``mat1`` or ``mat2`` is not 2-D, their dtypes differ, or their inner dims differ.
+    """
     product = _scaled(mm(mat1, mat2), alpha)
     return product if beta == 0 else ew.add(_scaled(input, beta), product)
 
 
 @public(method=True)
 def addmv(input, mat, vec, *, beta=1, alpha=1, out=None):
+    """``beta * input + alpha * (mat @ vec)``, a matrix-vector product added to a tensor.
+
+    Args:
+        input: the tensor added, broadcast against the product's shape ``(n,)``; with ``beta=0`` it is not
+            read at all.
+        mat: a 2-D tensor of shape ``(n, m)``.
+        vec: a 1-D tensor of size ``m``, of ``mat``'s dtype.
+        beta: the factor for ``input`` (default 1).
+        alpha: the factor for the product (default 1).
+
+    Returns:
+        A tensor of shape ``(n,)``.
+
+    Raises:
+        RuntimeError: ``mat`` is not 2-D or ``vec`` not 1-D, their dtypes differ, or the sizes do not match.
+    """
     product = _scaled(mv(mat, vec), alpha)
     return product if beta == 0 else ew.add(_scaled(input, beta), product)
 
 
 @public(method=True)
 def baddbmm(input, batch1, batch2, *, beta=1, alpha=1, out=None):
+    """``beta * input + alpha * bmm(batch1, batch2)``, a batched matrix product added to a tensor.
+
+    Args:
+        input: the tensor added, broadcast against the product's shape ``(b, n, p)``; with ``beta=0`` it is
+            not read at all.
+        batch1: a 3-D tensor of shape ``(b, n, m)``.
+        batch2: a 3-D tensor of shape ``(b, m, p)``, of ``batch1``'s dtype.
+        beta: the factor for ``input`` (default 1).
+        alpha: the factor for the product (default 1).
+
+    Returns:
+        A tensor of shape ``(b, n, p)``.
+
+    Raises:
+        RuntimeError: as for ``bmm``, when ``batch1`` and ``batch2`` do not fit.
+    """
     product = _scaled(bmm(batch1, batch2), alpha)
     return product if beta == 0 else ew.add(_scaled(input, beta), product)
 
 
 @public(method=True)
 def addbmm(input, batch1, batch2, *, beta=1, alpha=1, out=None):
+    """``beta * input + alpha * sum(batch1[i] @ batch2[i])``: the batch of products, summed, added to a tensor.
+
+    Args:
+        input: the tensor added, broadcast against the summed product's shape ``(n, p)``; with ``beta=0`` it
+            is not read at all.
+        batch1: a 3-D tensor of shape ``(b, n, m)``.
+        batch2: a 3-D tensor of shape ``(b, m, p)``, of ``batch1``'s dtype.
+        beta: the factor for ``input`` (default 1).
+        alpha: the factor for the summed product (default 1).
+
+    Returns:
+        A tensor of shape ``(n, p)``.
+
+    Raises:
+        RuntimeError: as for ``bmm``, when ``batch1`` and ``batch2`` do not fit.
+    """
     product = _scaled(bmm(batch1, batch2).sum(0), alpha)
     return product if beta == 0 else ew.add(_scaled(input, beta), product)
 
 
 @public
 def tensordot(a, b, dims=2, out=None):
+    """Contracts dims of ``a`` with dims of ``b``: the sum of products over the paired dims.
+
+    Args:
+        a: the first tensor.
+        b: the second tensor, of ``a``'s dtype.
+        dims: an int ``d`` pairs the last ``d`` dims of ``a`` with the first ``d`` dims of ``b`` (default 2);
+            a pair ``(dims_a, dims_b)`` of ints or of equally long lists pairs ``a``'s dim ``dims_a[i]``
+            with ``b``'s dim ``dims_b[i]``.
+
+    Returns:
+        A tensor whose shape is ``a``'s dims that were not contracted followed by ``b``'s.
+    """
     if isinstance(dims, int):
         dims_a, dims_b = list(range(a.ndim - dims, a.ndim)), list(range(dims))
     else:
@@ -167,6 +334,24 @@ def canonical_equation(equation: str, shapes) -> str:
 
 @public
 def einsum(equation, *operands):
+    """Einstein summation: multiplies ``operands`` and sums over the subscripts that ``equation`` leaves out.
+
+    For example ``einsum("ij,jk->ik", a, b)`` is ``a @ b`` and ``einsum("ii", a)`` the trace of ``a``.
+
+    Args:
+        equation: one comma-separated term of subscript letters per operand, ``...`` standing for broadcast
+            dims, then optionally ``->`` and the output's subscripts. Without ``->`` the output is the ``...``
+            dims followed by the letters that appear only once, in alphabetical order.
+        *operands: the tensors, all of one dtype; a single list or tuple of tensors is accepted as well.
+
+    Returns:
+        A tensor of the operands' dtype.
+
+    Raises:
+        TypeError: an operand is not a tensor.
+        RuntimeError: the operands' dtypes differ, or the equation's terms or subscripts do not match the
+            operands.
+    """
     if len(operands) == 1 and isinstance(operands[0], (list, tuple)):
         operands = tuple(operands[0])
     for op in operands:

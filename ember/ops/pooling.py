@@ -164,26 +164,122 @@ def _flat_indices(offset, spatial, kernel, stride, padding, dilation, out):
 
 @public
 def max_pool1d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False, return_indices=False):
+    """1-d max pooling: the largest value of each sliding window over (N, C, L) or (C, L).
+
+    Args:
+        input: ``(N, C, L)``, or ``(C, L)`` without a batch dimension.
+        kernel_size: the window size, an int or a 1-tuple.
+        stride: the step between neighbouring windows, an int or a 1-tuple; ``None`` (the default) means
+            ``kernel_size``.
+        padding: an int or a 1-tuple (default 0): padding added on both sides of each spatial dimension,
+            never chosen as a maximum; at most half the effective window size ``dilation * (kernel_size - 1) + 1``.
+        dilation: the spacing between the elements of a window, an int or a 1-tuple (default 1).
+        ceil_mode: round the output size up instead of down, keeping a last partial window (as long as it
+            starts inside the input or its left padding).
+        return_indices: also return where each maximum was.
+
+    Returns:
+        A new tensor ``(N, C, L_out)`` (no ``N`` for an unbatched input), where for each spatial
+        dimension ``out = floor((in + 2 * padding - dilation * (kernel_size - 1) - 1) / stride) + 1`` (``ceil``
+        with ``ceil_mode``). With ``return_indices``, a tuple ``(values, indices)``: ``indices`` is int64 of the
+        same shape, the row-major position of each maximum in its ``L`` input plane (the first one when
+        several elements are equal), as ``max_unpool1d`` takes it.
+
+    Raises:
+        RuntimeError: for an input of the wrong number of dimensions, a non-positive ``kernel_size``,
+            ``stride`` or ``dilation``, a ``padding`` that is negative or over half the window, or an output
+            size that is not positive.
+    """
     return _max_pool(input, 1, kernel_size, stride, padding, dilation, ceil_mode, return_indices, "max_pool1d")
 
 
 @public
 def max_pool2d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False, return_indices=False):
+    """2-d max pooling: the largest value of each sliding window over (N, C, H, W) or (C, H, W).
+
+    Args:
+        input: ``(N, C, H, W)``, or ``(C, H, W)`` without a batch dimension.
+        kernel_size: the window size, an int or a pair (H, W).
+        stride: the step between neighbouring windows, an int or a pair (H, W); ``None`` (the default) means
+            ``kernel_size``.
+        padding: an int or a pair (H, W) (default 0): padding added on both sides of each spatial dimension,
+            never chosen as a maximum; at most half the effective window size ``dilation * (kernel_size - 1) + 1``.
+        dilation: the spacing between the elements of a window, an int or a pair (H, W) (default 1).
+        ceil_mode: round the output size up instead of down, keeping a last partial window (as long as it
+            starts inside the input or its left padding).
+        return_indices: also return where each maximum was.
+
+    Returns:
+        A new tensor ``(N, C, H_out, W_out)`` (no ``N`` for an unbatched input), where for each spatial
+        dimension ``out = floor((in + 2 * padding - dilation * (kernel_size - 1) - 1) / stride) + 1`` (``ceil``
+        with ``ceil_mode``). With ``return_indices``, a tuple ``(values, indices)``: ``indices`` is int64 of the
+        same shape, the row-major position of each maximum in its ``H * W`` input plane (the first one when
+        several elements are equal), as ``max_unpool2d`` takes it.
+
+    Raises:
+        RuntimeError: for an input of the wrong number of dimensions, a non-positive ``kernel_size``,
+            ``stride`` or ``dilation``, a ``padding`` that is negative or over half the window, or an output
+            size that is not positive.
+    """
     return _max_pool(input, 2, kernel_size, stride, padding, dilation, ceil_mode, return_indices, "max_pool2d")
 
 
 @public
 def max_pool3d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False, return_indices=False):
+    """3-d max pooling: the largest value of each sliding window over (N, C, D, H, W) or (C, D, H, W).
+
+    Args:
+        input: ``(N, C, D, H, W)``, or ``(C, D, H, W)`` without a batch dimension.
+        kernel_size: the window size, an int or a triple (D, H, W).
+        stride: the step between neighbouring windows, an int or a triple (D, H, W); ``None`` (the default) means
+            ``kernel_size``.
+        padding: an int or a triple (D, H, W) (default 0): padding added on both sides of each spatial dimension,
+            never chosen as a maximum; at most half the effective window size ``dilation * (kernel_size - 1) + 1``.
+        dilation: the spacing between the elements of a window, an int or a triple (D, H, W) (default 1).
+        ceil_mode: round the output size up instead of down, keeping a last partial window (as long as it
+            starts inside the input or its left padding).
+        return_indices: also return where each maximum was.
+
+    Returns:
+        A new tensor ``(N, C, D_out, H_out, W_out)`` (no ``N`` for an unbatched input), where for each spatial
+        dimension ``out = floor((in + 2 * padding - dilation * (kernel_size - 1) - 1) / stride) + 1`` (``ceil``
+        with ``ceil_mode``). With ``return_indices``, a tuple ``(values, indices)``: ``indices`` is int64 of the
+        same shape, the row-major position of each maximum in its ``D * H * W`` input plane (the first one when
+        several elements are equal), as ``max_unpool3d`` takes it.
+
+    Raises:
+        RuntimeError: for an input of the wrong number of dimensions, a non-positive ``kernel_size``,
+            ``stride`` or ``dilation``, a ``padding`` that is negative or over half the window, or an output
+            size that is not positive.
+    """
     return _max_pool(input, 3, kernel_size, stride, padding, dilation, ceil_mode, return_indices, "max_pool3d")
 
 
 @public
 def max_pool1d_with_indices(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False,
                             return_indices=True):
+    """``max_pool1d`` with ``return_indices=True``: the pooled values and where each maximum was.
+
+    Args:
+        input, kernel_size, stride, padding, dilation, ceil_mode: as in ``max_pool1d``.
+        return_indices: ignored; the indices are always returned.
+
+    Returns:
+        A tuple ``(values, indices)``, as ``max_pool1d(..., return_indices=True)`` gives.
+    """
     return max_pool1d(input, kernel_size, stride, padding, dilation, ceil_mode, True)
 
 
 @public
 def max_pool2d_with_indices(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False,
                             return_indices=True):
+    """``max_pool2d`` with ``return_indices=True``: the pooled values and where each maximum was.
+
+    Args:
+        input, kernel_size, stride, padding, dilation, ceil_mode: as in ``max_pool2d``.
+        return_indices: ignored; the indices are always returned.
+
+    Returns:
+        A tuple ``(values, indices)``, as ``max_pool2d(..., return_indices=True)`` gives.
+    """
     return max_pool2d(input, kernel_size, stride, padding, dilation, ceil_mode, True)

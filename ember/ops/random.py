@@ -19,12 +19,37 @@ _DEFAULT_SEED = 67280421310721
 
 @public
 class Generator:
+    """A source of random numbers: a seed and a position (offset) in ember's Philox stream.
+
+    Every sampling function takes ``generator=`` to draw from one instead of
+    ``ember.default_generator``. Each call moves the offset past the numbers it used, so a
+    generator seeded the same way gives the same sequence of results, on every device.
+
+    Args:
+        device: the device the generator is meant for (default: ``"cpu"``). The numbers do
+            not depend on it.
+
+    Attributes:
+        device: the generator's device, as an ``ember.device``.
+    """
+
     def __init__(self, device="cpu"):
         self.device = canonical_device(device)
         self._seed = _DEFAULT_SEED
         self._offset = 0
 
     def manual_seed(self, seed) -> "Generator":
+        """Seed the generator and rewind it to the start of that seed's stream.
+
+        Args:
+            seed: an int from ``-2**63`` to ``2**64 - 1``; negative seeds are taken modulo ``2**64``.
+
+        Returns:
+            The generator itself.
+
+        Raises:
+            RuntimeError: if ``seed`` does not fit in 64 bits.
+        """
         seed = int(seed)
         if not -0x8000_0000_0000_0000 <= seed <= 0xFFFF_FFFF_FFFF_FFFF:
             raise RuntimeError(f"Overflow when unpacking long: seed {seed} does not fit in 64 bits")
@@ -33,17 +58,40 @@ class Generator:
         return self
 
     def seed(self) -> int:
+        """Seed the generator from the clock (a non-deterministic seed) and rewind it.
+
+        Returns:
+            The new seed.
+        """
         self.manual_seed(time.time_ns() & 0xFFFF_FFFF_FFFF)
         return self._seed
 
     def initial_seed(self) -> int:
+        """The seed the generator was last seeded with.
+
+        Returns:
+            The seed, an int in ``[0, 2**64)``.
+        """
         return self._seed
 
     def get_state(self) -> Tensor:
+        """A snapshot of the generator's state, to restore later with ``set_state``.
+
+        Returns:
+            A CPU ``int64`` tensor of three values: the seed (as two parts) and the offset.
+        """
         from ember.ops.creation import tensor
         return tensor([self._seed & 0x7FFF_FFFF_FFFF_FFFF, self._seed >> 63, self._offset], dtype=dt.int64)
 
     def set_state(self, state: Tensor) -> "Generator":
+        """Restore a state returned by ``get_state``; the generator then continues from there.
+
+        Args:
+            state: a tensor from ``get_state()`` (of this or another generator).
+
+        Returns:
+            The generator itself.
+        """
         low, high, offset = state.tolist()
         self._seed = low | (high << 63)
         self._offset = offset
@@ -60,26 +108,57 @@ default_generator = public(Generator(), name="default_generator")
 
 @public
 def manual_seed(seed) -> Generator:
+    """Seed the default generator, so the random functions' results become reproducible.
+
+    Args:
+        seed: an int from ``-2**63`` to ``2**64 - 1``.
+
+    Returns:
+        ``ember.default_generator``.
+
+    Raises:
+        RuntimeError: if ``seed`` does not fit in 64 bits.
+    """
     return default_generator.manual_seed(seed)
 
 
 @public
 def seed() -> int:
+    """Seed the default generator from the clock (a non-deterministic seed).
+
+    Returns:
+        The new seed.
+    """
     return default_generator.seed()
 
 
 @public
 def initial_seed() -> int:
+    """The seed the default generator was last seeded with.
+
+    Returns:
+        The seed, an int in ``[0, 2**64)``.
+    """
     return default_generator.initial_seed()
 
 
 @public
 def get_rng_state() -> Tensor:
+    """A snapshot of the default generator's state, to restore with ``ember.set_rng_state``.
+
+    Returns:
+        A CPU ``int64`` tensor of three values (see ``Generator.get_state``).
+    """
     return default_generator.get_state()
 
 
 @public
 def set_rng_state(state: Tensor) -> None:
+    """Restore the default generator to a state from ``ember.get_rng_state``.
+
+    Args:
+        state: a tensor returned by ``get_rng_state()`` or ``Generator.get_state()``.
+    """
     default_generator.set_state(state)
 
 
@@ -121,24 +200,86 @@ def _float_dtype(dtype):
 
 @public
 def rand(*shape, size=None, generator=None, dtype=None, device=None, requires_grad=False, out=None) -> Tensor:
+    """A tensor of random numbers drawn uniformly from ``[0, 1)``.
+
+    Args:
+        shape: the shape, as separate ints (``rand(2, 3)``) or one sequence (``rand((2, 3))``).
+        size: the shape as a keyword instead.
+        generator: the ``ember.Generator`` to draw from (default: ``ember.default_generator``).
+        dtype: a floating-point dtype (default: ``ember.get_default_dtype()``).
+        device: where the result lives (default: the CPU); the values do not depend on it.
+        requires_grad: whether autograd records operations on the result.
+
+    Returns:
+        A new tensor of the given shape.
+
+    Raises:
+        RuntimeError: if ``dtype`` is not floating point or a size is negative.
+    """
     shape = as_shape(shape if size is None else (size,))
     return _draw("philox_uniform", shape, _float_dtype(dtype), device, generator, requires_grad)
 
 
 @public
 def randn(*shape, size=None, generator=None, dtype=None, device=None, requires_grad=False, out=None) -> Tensor:
+    """A tensor of random numbers from the standard normal distribution (mean 0, variance 1).
+
+    Args:
+        shape: the shape, as separate ints (``randn(2, 3)``) or one sequence (``randn((2, 3))``).
+        size: the shape as a keyword instead.
+        generator: the ``ember.Generator`` to draw from (default: ``ember.default_generator``).
+        dtype: a floating-point dtype (default: ``ember.get_default_dtype()``).
+        device: where the result lives (default: the CPU); the values do not depend on it.
+        requires_grad: whether autograd records operations on the result.
+
+    Returns:
+        A new tensor of the given shape.
+
+    Raises:
+        RuntimeError: if ``dtype`` is not floating point or a size is negative.
+    """
     shape = as_shape(shape if size is None else (size,))
     return _draw("philox_normal", shape, _float_dtype(dtype), device, generator, requires_grad)
 
 
 @public
 def rand_like(input, *, dtype=None, device=None, requires_grad=False, generator=None) -> Tensor:
+    """Uniform random numbers in ``[0, 1)`` with ``input``'s shape, and its dtype and device unless given.
+
+    Args:
+        input: the tensor whose shape is copied.
+        dtype: a floating-point dtype (default: ``input.dtype``).
+        device: the result's device (default: ``input.device``).
+        requires_grad: whether autograd records operations on the result.
+        generator: the ``ember.Generator`` to draw from (default: ``ember.default_generator``).
+
+    Returns:
+        A new tensor.
+
+    Raises:
+        RuntimeError: if the dtype is not floating point.
+    """
     return rand(input.shape, dtype=dtype or input.dtype, device=device or input.device,
                 requires_grad=requires_grad, generator=generator)
 
 
 @public
 def randn_like(input, *, dtype=None, device=None, requires_grad=False, generator=None) -> Tensor:
+    """Standard normal random numbers with ``input``'s shape, and its dtype and device unless given.
+
+    Args:
+        input: the tensor whose shape is copied.
+        dtype: a floating-point dtype (default: ``input.dtype``).
+        device: the result's device (default: ``input.device``).
+        requires_grad: whether autograd records operations on the result.
+        generator: the ``ember.Generator`` to draw from (default: ``ember.default_generator``).
+
+    Returns:
+        A new tensor.
+
+    Raises:
+        RuntimeError: if the dtype is not floating point.
+    """
     return randn(input.shape, dtype=dtype or input.dtype, device=device or input.device,
                  requires_grad=requires_grad, generator=generator)
 
@@ -146,6 +287,25 @@ def randn_like(input, *, dtype=None, device=None, requires_grad=False, generator
 @public
 def randint(low=0, high=None, size=None, *, generator=None, dtype=None, device=None,
             requires_grad=False, out=None) -> Tensor:
+    """A tensor of random integers drawn uniformly from ``[low, high)``.
+
+    Called as ``randint(high, size)`` or ``randint(low, high, size)``.
+
+    Args:
+        low: the smallest value (default: ``0``).
+        high: one above the largest value.
+        size: the shape, a sequence of ints (required).
+        generator: the ``ember.Generator`` to draw from (default: ``ember.default_generator``).
+        dtype: the result's dtype (default: ``int64``).
+        device: where the result lives (default: the CPU); the values do not depend on it.
+
+    Returns:
+        A new tensor of shape ``size``.
+
+    Raises:
+        TypeError: if ``size`` is missing.
+        RuntimeError: if ``high`` is not greater than ``low``.
+    """
     if high is None:
         low, high = 0, low
     elif size is None and isinstance(high, (tuple, list)):  # randint(high, size)
@@ -161,12 +321,41 @@ def randint(low=0, high=None, size=None, *, generator=None, dtype=None, device=N
 
 @public
 def randint_like(input, low=0, high=None, *, dtype=None, device=None, generator=None) -> Tensor:
+    """Random integers from ``[low, high)`` with ``input``'s shape, and its dtype and device unless given.
+
+    Called as ``randint_like(input, high)`` or ``randint_like(input, low, high)``.
+
+    Args:
+        input: the tensor whose shape is copied.
+        low: the smallest value (default: ``0``).
+        high: one above the largest value.
+        dtype: the result's dtype (default: ``input.dtype``).
+        device: the result's device (default: ``input.device``).
+        generator: the ``ember.Generator`` to draw from (default: ``ember.default_generator``).
+
+    Returns:
+        A new tensor.
+
+    Raises:
+        RuntimeError: if ``high`` is not greater than ``low``.
+    """
     return randint(low, high, input.shape, dtype=dtype or input.dtype, device=device or input.device,
                    generator=generator)
 
 
 @public
 def randperm(n, *, generator=None, dtype=None, device=None, requires_grad=False, out=None) -> Tensor:
+    """A random permutation of the integers ``0`` to ``n - 1``.
+
+    Args:
+        n: how many integers.
+        generator: the ``ember.Generator`` to draw from (default: ``ember.default_generator``).
+        dtype: the result's dtype (default: ``int64``).
+        device: where the result lives (default: the CPU); the values do not depend on it.
+
+    Returns:
+        A 1-d tensor of ``n`` elements.
+    """
     keys = _draw_wide("philox_uniform", (n,), device, generator)
     return _onto(keys.argsort(stable=True), _resolve_dtype(dtype, dt.int64), device)
 
@@ -174,6 +363,31 @@ def randperm(n, *, generator=None, dtype=None, device=None, requires_grad=False,
 @public
 def normal(mean=0.0, std=1.0, size=None, *, generator=None, dtype=None, device=None,
            requires_grad=False, out=None) -> Tensor:
+    """Random numbers from normal distributions with the given means and standard deviations.
+
+    If ``mean`` or ``std`` is a tensor, the result has the broadcast shape of the tensor
+    arguments and the dtype and device of the first of them (``mean`` if it is one), and each
+    element is drawn with its own mean and deviation; ``size``, ``dtype``, ``device`` and
+    ``requires_grad`` are then not used. Otherwise ``size`` gives the shape and every element
+    shares ``mean`` and ``std``.
+
+    Args:
+        mean: the mean, a number or a tensor (default: ``0.0``).
+        std: the standard deviation, a number or a tensor (default: ``1.0``).
+        size: the shape, a sequence of ints (needed when ``mean`` and ``std`` are both numbers).
+        generator: the ``ember.Generator`` to draw from (default: ``ember.default_generator``).
+        dtype: a floating-point dtype (default: ``ember.get_default_dtype()``).
+        device: where the result lives (default: the CPU).
+        requires_grad: whether autograd records operations on the result.
+
+    Returns:
+        A new tensor: ``mean + std * z`` for standard normal ``z``; differentiable with respect
+        to tensor ``mean`` and ``std``.
+
+    Raises:
+        TypeError: if ``mean`` and ``std`` are numbers and ``size`` is missing.
+        RuntimeError: if ``dtype`` is not floating point.
+    """
     if isinstance(mean, Tensor) or isinstance(std, Tensor):
         like = mean if isinstance(mean, Tensor) else std
         from ember.dispatch.meta import broadcast_shapes
@@ -189,6 +403,18 @@ def normal(mean=0.0, std=1.0, size=None, *, generator=None, dtype=None, device=N
 
 @public(method=True)
 def bernoulli(input, p=None, *, generator=None) -> Tensor:
+    """Random zeros and ones: each element is ``1`` with the probability ``input`` gives for it.
+
+    Args:
+        input: the probabilities, in ``[0, 1]``; it also gives the result's shape, dtype and
+            device.
+        p: a probability (a number or a tensor broadcastable to ``input``) to use instead of
+            ``input``'s values.
+        generator: the ``ember.Generator`` to draw from (default: ``ember.default_generator``).
+
+    Returns:
+        A new tensor of ``input``'s shape, dtype and device holding ``0`` and ``1``.
+    """
     probs = input if p is None else p
     u = _draw_wide("philox_uniform", input.shape, input.device, generator)
     if isinstance(probs, Tensor):
@@ -198,7 +424,23 @@ def bernoulli(input, p=None, *, generator=None) -> Tensor:
 
 @public
 def multinomial(input, num_samples, replacement=False, *, generator=None) -> Tensor:
-    """Sample category indices from (unnormalised) weights along the last dim."""
+    """Sample category indices, with probabilities proportional to the weights in ``input``.
+
+    Args:
+        input: non-negative, finite weights (they need not sum to 1): a 1-d tensor of one
+            weight per category, or a 2-d tensor with one distribution per row.
+        num_samples: how many indices to draw (per row).
+        replacement: whether an index can be drawn more than once (default: ``False``).
+        generator: the ``ember.Generator`` to draw from (default: ``ember.default_generator``).
+
+    Returns:
+        An ``int64`` tensor of shape ``(num_samples,)``, or ``(rows, num_samples)`` for 2-d input,
+        on ``input``'s device.
+
+    Raises:
+        RuntimeError: if ``input`` is not 1-d or 2-d, has a negative, infinite or NaN weight, or
+            ``num_samples`` exceeds the number of categories without ``replacement``.
+    """
     from ember.ops.shape import stack
     if input.ndim not in (1, 2):
         raise RuntimeError(f"prob_dist must be 1 or 2 dim, got {input.ndim}")
@@ -232,18 +474,48 @@ def multinomial(input, num_samples, replacement=False, *, generator=None) -> Ten
 # ---------------------------------------------------------------- in-place sampling (Tensor methods)
 @public(function=False, method=True)
 def uniform_(self, a=0.0, b=1.0, *, generator=None) -> Tensor:
+    """Fill the tensor in place with random numbers drawn uniformly from ``[a, b)``.
+
+    Args:
+        a: the lower bound (default: ``0.0``).
+        b: the upper bound (default: ``1.0``).
+        generator: the ``ember.Generator`` to draw from (default: ``ember.default_generator``).
+
+    Returns:
+        The tensor itself.
+    """
     u = _draw_wide("philox_uniform", self.shape, self.device, generator)
     return self.copy_(_onto(u * (b - a) + a, self.dtype, self.device))
 
 
 @public(function=False, method=True)
 def normal_(self, mean=0.0, std=1.0, *, generator=None) -> Tensor:
+    """Fill the tensor in place with random numbers from a normal distribution.
+
+    Args:
+        mean: the mean (default: ``0.0``).
+        std: the standard deviation (default: ``1.0``).
+        generator: the ``ember.Generator`` to draw from (default: ``ember.default_generator``).
+
+    Returns:
+        The tensor itself.
+    """
     z = _draw_wide("philox_normal", self.shape, self.device, generator)
     return self.copy_(_onto(z * std + mean, self.dtype, self.device))
 
 
 @public(function=False, method=True)
 def bernoulli_(self, p=0.5, *, generator=None) -> Tensor:
+    """Fill the tensor in place with random zeros and ones, each ``1`` with probability ``p``.
+
+    Args:
+        p: the probability, a number or a tensor of per-element probabilities broadcastable to
+            this tensor (default: ``0.5``).
+        generator: the ``ember.Generator`` to draw from (default: ``ember.default_generator``).
+
+    Returns:
+        The tensor itself.
+    """
     u = _draw_wide("philox_uniform", self.shape, self.device, generator)
     if isinstance(p, Tensor):
         p = p.to(u.device)
@@ -252,6 +524,20 @@ def bernoulli_(self, p=0.5, *, generator=None) -> Tensor:
 
 @public(function=False, method=True)
 def random_(self, from_=0, to=None, *, generator=None) -> Tensor:
+    """Fill the tensor in place with random integers drawn uniformly from ``[from_, to)``.
+
+    Args:
+        from_: the smallest value (default: ``0``).
+        to: one above the largest value (default: ``2**24`` for floating dtypes,
+            ``2**63 - 1`` for integer ones).
+        generator: the ``ember.Generator`` to draw from (default: ``ember.default_generator``).
+
+    Returns:
+        The tensor itself.
+
+    Raises:
+        RuntimeError: if ``to`` is not greater than ``from_``.
+    """
     if to is None:
         to = 2 ** 24 if self.dtype.is_floating_point else 2 ** 63 - 1
     return self.copy_(randint(from_, to, self.shape, device=self.device, generator=generator))
@@ -259,5 +545,14 @@ def random_(self, from_=0, to=None, *, generator=None) -> Tensor:
 
 @public(function=False, method=True)
 def exponential_(self, lambd=1.0, *, generator=None) -> Tensor:
+    """Fill the tensor in place with random numbers from the exponential distribution.
+
+    Args:
+        lambd: the rate (the inverse of the mean; default: ``1.0``).
+        generator: the ``ember.Generator`` to draw from (default: ``ember.default_generator``).
+
+    Returns:
+        The tensor itself.
+    """
     u = _draw_wide("philox_uniform", self.shape, self.device, generator)
     return self.copy_(_onto(-(1.0 - u).log() / lambd, self.dtype, self.device))

@@ -37,6 +37,18 @@ def _check_nonempty(input, dims, name):
 
 @public(method=True)
 def sum(input, dim=None, keepdim=False, *, dtype=None, out=None):
+    """The sum of the elements of ``input``, over all of them or over ``dim``.
+
+    Args:
+        input: the tensor.
+        dim: a dim or tuple of dims to reduce (default: all).
+        keepdim: keep the reduced dims as size 1.
+        dtype: cast ``input`` to this dtype first (guards against overflow).
+
+    Returns:
+        A tensor with the reduced dims dropped (kept as size 1 with ``keepdim``); bool and integer inputs sum to
+        int64, as in PyTorch, unless ``dtype`` is given.
+    """
     if dtype is not None:
         input = cast(input, _resolve_dtype(dtype))
     out = call(OPS["sum"], input, dims=_dims(input, dim), keepdim=keepdim)
@@ -45,11 +57,35 @@ def sum(input, dim=None, keepdim=False, *, dtype=None, out=None):
 
 @public(method=True)
 def nansum(input, dim=None, keepdim=False, *, dtype=None):
+    """The sum of the elements of ``input``, over all of them or over ``dim``, counting NaN as zero.
+
+    Args:
+        input: the tensor.
+        dim: a dim or tuple of dims to reduce (default: all).
+        keepdim: keep the reduced dims as size 1.
+        dtype: cast ``input`` to this dtype first.
+
+    Returns:
+        A tensor with the reduced dims dropped (kept as size 1 with ``keepdim``); bool and integer inputs sum to
+        int64 unless ``dtype`` is given.
+    """
     return sum(ew.where(ew.isnan(input), 0, input), dim, keepdim, dtype=dtype)
 
 
 @public(method=True)
 def prod(input, dim=None, keepdim=False, *, dtype=None, out=None):
+    """The product of the elements of ``input``, over all of them or along one dim.
+
+    Args:
+        input: the tensor.
+        dim: the one dim (an int) to reduce (default: all elements).
+        keepdim: keep the reduced dim(s) as size 1.
+        dtype: cast ``input`` to this dtype first.
+
+    Returns:
+        A tensor with ``dim`` dropped (kept as size 1 with ``keepdim``), or the product of all elements;
+        bool and integer inputs give int64.
+    """
     if dtype is not None:
         input = cast(input, _resolve_dtype(dtype))
     dims = () if dim is None else (normalize_dim(dim, input.ndim),)
@@ -60,6 +96,21 @@ def prod(input, dim=None, keepdim=False, *, dtype=None, out=None):
 
 @public(method=True)
 def mean(input, dim=None, keepdim=False, *, dtype=None, out=None):
+    """The arithmetic mean of the elements of ``input``, over all of them or over ``dim``.
+
+    Args:
+        input: a floating-point tensor.
+        dim: a dim or tuple of dims to reduce (default: all).
+        keepdim: keep the reduced dims as size 1.
+        dtype: cast ``input`` to this dtype first (this is how an integer tensor can be averaged).
+
+    Returns:
+        A tensor of ``input``'s (or ``dtype``'s) dtype with the reduced dims dropped (kept as size 1 with ``keepdim``);
+        the mean of zero elements is NaN.
+
+    Raises:
+        RuntimeError: ``input`` (after the cast to ``dtype``) is not floating point.
+    """
     if dtype is not None:
         input = cast(input, _resolve_dtype(dtype))
     if input.dtype.category != dt.FLOAT:
@@ -75,12 +126,39 @@ def mean(input, dim=None, keepdim=False, *, dtype=None, out=None):
 
 @public(method=True)
 def nanmean(input, dim=None, keepdim=False, *, dtype=None):
+    """The mean of the elements of ``input`` that are not NaN, over all of them or over ``dim``.
+
+    Args:
+        input: the tensor.
+        dim: a dim or tuple of dims to reduce (default: all).
+        keepdim: keep the reduced dims as size 1.
+        dtype: the dtype the non-NaN elements are summed in.
+
+    Returns:
+        A floating-point tensor with the reduced dims dropped (kept as size 1 with ``keepdim``); NaN where every
+        element is NaN.
+    """
     keep = ew.logical_not(ew.isnan(input))
     return ew.div(nansum(input, dim, keepdim, dtype=dtype), sum(keep, dim, keepdim))
 
 
 @public(method=True)
 def amax(input, dim=(), keepdim=False, *, out=None):
+    """The largest element of ``input``, over all of them or over ``dim``; NaN propagates.
+
+    Unlike ``max``, it reduces several dims at once and gives no indices.
+
+    Args:
+        input: the tensor.
+        dim: a dim or tuple of dims to reduce (default: all).
+        keepdim: keep the reduced dims as size 1.
+
+    Returns:
+        A tensor of ``input``'s dtype with the reduced dims dropped (kept as size 1 with ``keepdim``).
+
+    Raises:
+        IndexError: a reduced dim has size 0.
+    """
     dims = _dims(input, dim if dim != () else None)
     _check_nonempty(input, dims, "amax")
     return call(OPS["amax"], input, dims=dims, keepdim=keepdim)
@@ -88,6 +166,21 @@ def amax(input, dim=(), keepdim=False, *, out=None):
 
 @public(method=True)
 def amin(input, dim=(), keepdim=False, *, out=None):
+    """The smallest element of ``input``, over all of them or over ``dim``; NaN propagates.
+
+    Unlike ``min``, it reduces several dims at once and gives no indices.
+
+    Args:
+        input: the tensor.
+        dim: a dim or tuple of dims to reduce (default: all).
+        keepdim: keep the reduced dims as size 1.
+
+    Returns:
+        A tensor of ``input``'s dtype with the reduced dims dropped (kept as size 1 with ``keepdim``).
+
+    Raises:
+        IndexError: a reduced dim has size 0.
+    """
     dims = _dims(input, dim if dim != () else None)
     _check_nonempty(input, dims, "amin")
     return call(OPS["amin"], input, dims=dims, keepdim=keepdim)
@@ -95,6 +188,19 @@ def amin(input, dim=(), keepdim=False, *, out=None):
 
 @public(method=True)
 def argmax(input, dim=None, keepdim=False):
+    """The index of the largest element of ``input``: in the flattened tensor, or along ``dim``.
+
+    Args:
+        input: the tensor.
+        dim: the dim (an int) to reduce (default: ``None``, an index into the flattened tensor).
+        keepdim: keep the reduced dim(s) as size 1.
+
+    Returns:
+        An int64 tensor with ``dim`` dropped (kept as size 1 with ``keepdim``); a tie gives the first index.
+
+    Raises:
+        IndexError: the reduced dim (or, without ``dim``, the tensor) is empty.
+    """
     if dim is not None:
         dim = normalize_dim(dim, input.ndim)
         if input.ndim == 0:
@@ -105,6 +211,19 @@ def argmax(input, dim=None, keepdim=False):
 
 @public(method=True)
 def argmin(input, dim=None, keepdim=False):
+    """The index of the smallest element of ``input``: in the flattened tensor, or along ``dim``.
+
+    Args:
+        input: the tensor.
+        dim: the dim (an int) to reduce (default: ``None``, an index into the flattened tensor).
+        keepdim: keep the reduced dim(s) as size 1.
+
+    Returns:
+        An int64 tensor with ``dim`` dropped (kept as size 1 with ``keepdim``); a tie gives the first index.
+
+    Raises:
+        IndexError: the reduced dim (or, without ``dim``, the tensor) is empty.
+    """
     if dim is not None:
         dim = normalize_dim(dim, input.ndim)
         if input.ndim == 0:
@@ -127,34 +246,119 @@ def _extreme(input, dim, keepdim, other, name):
 
 @public(method=True)
 def max(input, dim=None, keepdim=False, *, other=None, out=None):
+    """The maximum of ``input``: of all its elements, along ``dim`` with indices, or elementwise against a tensor.
+
+    ``max(input)`` gives the largest element; ``max(input, dim, keepdim=False)`` the largest values along
+    ``dim`` and where they are; ``max(input, other)`` (``other`` a tensor, by position or keyword) is
+    ``maximum(input, other)``.
+
+    Args:
+        input: the tensor.
+        dim: the dim (an int) to reduce; a tensor in this place is taken as ``other``.
+        keepdim: with ``dim``, keep it as size 1.
+        other: a tensor to take the elementwise maximum with.
+
+    Returns:
+        A 0-d tensor for ``max(input)``; with ``dim``, a namedtuple ``(values, indices)``: the maxima, of
+        ``input``'s dtype, and their int64 positions along ``dim`` (the first on a tie), ``dim`` dropped unless
+        ``keepdim``; with ``other``, a tensor of the broadcast shape.
+
+    Raises:
+        IndexError: the reduced dim (or the tensor) is empty.
+    """
     return _extreme(input, dim, keepdim, other, "max")
 
 
 @public(method=True)
 def min(input, dim=None, keepdim=False, *, other=None, out=None):
+    """The minimum of ``input``: of all its elements, along ``dim`` with indices, or elementwise against a tensor.
+
+    ``min(input)`` gives the smallest element; ``min(input, dim, keepdim=False)`` the smallest values along
+    ``dim`` and where they are; ``min(input, other)`` (``other`` a tensor, by position or keyword) is
+    ``minimum(input, other)``.
+
+    Args:
+        input: the tensor.
+        dim: the dim (an int) to reduce; a tensor in this place is taken as ``other``.
+        keepdim: with ``dim``, keep it as size 1.
+        other: a tensor to take the elementwise minimum with.
+
+    Returns:
+        A 0-d tensor for ``min(input)``; with ``dim``, a namedtuple ``(values, indices)``: the minima, of
+        ``input``'s dtype, and their int64 positions along ``dim`` (the first on a tie), ``dim`` dropped unless
+        ``keepdim``; with ``other``, a tensor of the broadcast shape.
+
+    Raises:
+        IndexError: the reduced dim (or the tensor) is empty.
+    """
     return _extreme(input, dim, keepdim, other, "min")
 
 
 @public(method=True)
 def aminmax(input, *, dim=None, keepdim=False):
+    """The smallest and the largest element of ``input``, over all of them or over ``dim``, in one call.
+
+    Args:
+        input: the tensor.
+        dim: a dim or tuple of dims to reduce, keyword-only (default: all).
+        keepdim: keep the reduced dims as size 1.
+
+    Returns:
+        A namedtuple ``(min, max)`` of two tensors of ``input``'s dtype, with the reduced dims dropped (kept as size
+        1 with ``keepdim``).
+
+    Raises:
+        IndexError: a reduced dim has size 0.
+    """
     return aminmax_result(amin(input, () if dim is None else dim, keepdim),
                           amax(input, () if dim is None else dim, keepdim))
 
 
 @public(method=True)
 def all(input, dim=None, keepdim=False, *, out=None):
+    """Whether every element of ``input`` is true (nonzero), over all of them or over ``dim``.
+
+    Args:
+        input: a tensor of any dtype.
+        dim: a dim or tuple of dims to reduce (default: all).
+        keepdim: keep the reduced dims as size 1.
+
+    Returns:
+        A bool tensor (uint8 for a uint8 input, as in PyTorch) with the reduced dims dropped (kept as size 1 with
+        ``keepdim``); True over zero elements.
+    """
     result = call(OPS["all"], input, dims=_dims(input, dim), keepdim=keepdim)
     return cast(result, dt.uint8) if input.dtype is dt.uint8 else result  # PyTorch keeps uint8
 
 
 @public(method=True)
 def any(input, dim=None, keepdim=False, *, out=None):
+    """Whether any element of ``input`` is true (nonzero), over all of them or over ``dim``.
+
+    Args:
+        input: a tensor of any dtype.
+        dim: a dim or tuple of dims to reduce (default: all).
+        keepdim: keep the reduced dims as size 1.
+
+    Returns:
+        A bool tensor (uint8 for a uint8 input, as in PyTorch) with the reduced dims dropped (kept as size 1 with
+        ``keepdim``); False over zero elements.
+    """
     result = call(OPS["any"], input, dims=_dims(input, dim), keepdim=keepdim)
     return cast(result, dt.uint8) if input.dtype is dt.uint8 else result  # PyTorch keeps uint8
 
 
 @public(method=True)
 def count_nonzero(input, dim=None):
+    """The number of nonzero elements of ``input``, over all of them or over ``dim``.
+
+    Args:
+        input: the tensor.
+        dim: a dim or tuple of dims to count over (default: all).
+
+    Returns:
+        An int64 tensor with the counted dims dropped.
+    """
     return sum(ew.ne(input, 0), dim)
 
 
@@ -166,6 +370,27 @@ def _correction(unbiased, correction):
 
 @public(method=True)
 def var(input, dim=None, unbiased=None, keepdim=False, *, correction=None, out=None):
+    """The variance of the elements of ``input``, over all of them or over ``dim``.
+
+    The squared deviations from the mean are summed and divided by ``N - correction``, where ``N`` is the
+    number of elements reduced.
+
+    Args:
+        input: a floating-point tensor.
+        dim: a dim or tuple of dims to reduce (default: all). A bool in this place is read as ``unbiased``
+            (the old ``var(input, unbiased)`` form).
+        unbiased: ``True`` (the default) divides by ``N - 1``, ``False`` by ``N``; ignored when
+            ``correction`` is given.
+        keepdim: keep the reduced dims as size 1.
+        correction: the number subtracted from ``N`` in the divisor (default 1).
+
+    Returns:
+        A tensor of ``input``'s dtype with the reduced dims dropped (kept as size 1 with ``keepdim``); NaN or inf where
+        ``N <= correction``.
+
+    Raises:
+        RuntimeError: ``input`` is not floating point.
+    """
     if isinstance(dim, bool):  # legacy var(input, unbiased)
         unbiased, dim = dim, None
     if input.dtype.category != dt.FLOAT:
@@ -181,21 +406,89 @@ def var(input, dim=None, unbiased=None, keepdim=False, *, correction=None, out=N
 
 @public(method=True)
 def std(input, dim=None, unbiased=None, keepdim=False, *, correction=None, out=None):
+    """The standard deviation of the elements of ``input`` (the square root of ``var``), over all or over ``dim``.
+
+    Args:
+        input: a floating-point tensor.
+        dim: a dim or tuple of dims to reduce (default: all). A bool in this place is read as ``unbiased``.
+        unbiased: ``True`` (the default) divides by ``N - 1``, ``False`` by ``N``; ignored when
+            ``correction`` is given.
+        keepdim: keep the reduced dims as size 1.
+        correction: the number subtracted from the element count ``N`` in the divisor (default 1).
+
+    Returns:
+        A tensor of ``input``'s dtype with the reduced dims dropped (kept as size 1 with ``keepdim``).
+
+    Raises:
+        RuntimeError: ``input`` is not floating point.
+    """
     return ew.sqrt(var(input, dim, unbiased, keepdim, correction=correction))
 
 
 @public
 def var_mean(input, dim=None, unbiased=None, keepdim=False, *, correction=None):
+    """The variance and the mean of ``input``, over all of its elements or over ``dim``, in one call.
+
+    Args:
+        input: a floating-point tensor.
+        dim: a dim or tuple of dims to reduce (default: all).
+        unbiased: ``True`` (the default) divides the variance by ``N - 1``, ``False`` by ``N``; ignored
+            when ``correction`` is given.
+        keepdim: keep the reduced dims as size 1.
+        correction: the number subtracted from the element count ``N`` in the variance's divisor (default 1).
+
+    Returns:
+        A tuple ``(var, mean)`` of two tensors of ``input``'s dtype, with the reduced dims dropped (kept as size 1
+        with ``keepdim``).
+
+    Raises:
+        RuntimeError: ``input`` is not floating point.
+    """
     return var(input, dim, unbiased, keepdim, correction=correction), mean(input, dim, keepdim)
 
 
 @public
 def std_mean(input, dim=None, unbiased=None, keepdim=False, *, correction=None):
+    """The standard deviation and the mean of ``input``, over all of its elements or over ``dim``, in one call.
+
+    Args:
+        input: a floating-point tensor.
+        dim: a dim or tuple of dims to reduce (default: all).
+        unbiased: ``True`` (the default) divides the variance by ``N - 1``, ``False`` by ``N``; ignored
+            when ``correction`` is given.
+        keepdim: keep the reduced dims as size 1.
+        correction: the number subtracted from the element count ``N`` in the variance's divisor (default 1).
+
+    Returns:
+        A tuple ``(std, mean)`` of two tensors of ``input``'s dtype, with the reduced dims dropped (kept as size 1
+        with ``keepdim``).
+
+    Raises:
+        RuntimeError: ``input`` is not floating point.
+    """
     return std(input, dim, unbiased, keepdim, correction=correction), mean(input, dim, keepdim)
 
 
 @public(method=True)
 def norm(input, p="fro", dim=None, keepdim=False, dtype=None, out=None):
+    """A vector norm of ``input``, of all its elements or over ``dim``.
+
+    Args:
+        input: a floating-point tensor.
+        p: the order. ``"fro"`` (the default), ``2`` or ``None``: the Euclidean norm, the square root of the
+            sum of squares; ``inf`` / ``-inf``: the largest / smallest absolute value; ``0``: the number of
+            nonzero elements; ``1``: the sum of absolute values; any other number: ``sum(|x|**p) ** (1/p)``.
+        dim: a dim or tuple of dims to reduce (default: all, as one flat vector).
+        keepdim: keep the reduced dims as size 1.
+        dtype: cast ``input`` to this dtype first.
+
+    Returns:
+        A tensor of ``input``'s (or ``dtype``'s) dtype with the reduced dims dropped (kept as size 1 with ``keepdim``).
+
+    Raises:
+        RuntimeError: ``input`` is not floating point, or ``p`` is ``"nuc"`` (the nuclear norm needs an SVD,
+            which ember does not provide).
+    """
     if dtype is not None:
         input = cast(input, _resolve_dtype(dtype))
     if input.dtype.category != dt.FLOAT:
@@ -218,11 +511,31 @@ def norm(input, p="fro", dim=None, keepdim=False, dtype=None, out=None):
 
 @public(method=True)
 def dist(input, other, p=2):
+    """The ``p``-norm of ``input - other``, the distance between two tensors.
+
+    Args:
+        input: a floating-point tensor.
+        other: a tensor broadcast against ``input``.
+        p: the order of the norm, as in ``norm`` (default 2).
+
+    Returns:
+        A 0-d tensor.
+    """
     return norm(ew.sub(input, other), p)
 
 
 @public(method=True)
 def logsumexp(input, dim, keepdim=False, *, out=None):
+    """``log(sum(exp(input)))`` over ``dim``, computed stably (the maximum is subtracted before ``exp``).
+
+    Args:
+        input: the tensor; integer and bool inputs are computed in the default float dtype.
+        dim: a dim or tuple of dims to reduce (required).
+        keepdim: keep the reduced dims as size 1.
+
+    Returns:
+        A floating-point tensor with the reduced dims dropped (kept as size 1 with ``keepdim``).
+    """
     input = ew._float_input(input)
     dims = _dims(input, dim)
     if input.numel() == 0:
@@ -242,6 +555,16 @@ def _squeeze_dims(t, dims):
 
 @public(method=True, inplace=True)
 def cumsum(input, dim, *, dtype=None, out=None):
+    """The cumulative sum of ``input`` along ``dim``: element ``i`` is the sum of elements ``0`` to ``i``.
+
+    Args:
+        input: the tensor.
+        dim: the dim to accumulate along.
+        dtype: cast ``input`` to this dtype first (guards against overflow).
+
+    Returns:
+        A tensor of ``input``'s shape; bool and integer inputs give int64 unless ``dtype`` is given.
+    """
     if dtype is not None:
         input = cast(input, _resolve_dtype(dtype))
     out = call(OPS["cumsum"], input, dim=normalize_dim(dim, input.ndim) if input.ndim else 0)
@@ -250,6 +573,16 @@ def cumsum(input, dim, *, dtype=None, out=None):
 
 @public(method=True, inplace=True)
 def cumprod(input, dim, *, dtype=None, out=None):
+    """The cumulative product of ``input`` along ``dim``: element ``i`` is the product of elements ``0`` to ``i``.
+
+    Args:
+        input: the tensor.
+        dim: the dim to accumulate along.
+        dtype: cast ``input`` to this dtype first (guards against overflow).
+
+    Returns:
+        A tensor of ``input``'s shape; bool and integer inputs give int64 unless ``dtype`` is given.
+    """
     if dtype is not None:
         input = cast(input, _resolve_dtype(dtype))
     out = call(OPS["cumprod"], input, dim=normalize_dim(dim, input.ndim) if input.ndim else 0)
@@ -316,12 +649,40 @@ def _softmax_args(input, dim, dtype, name):
 
 @public(method=True)
 def softmax(input, dim=None, _stacklevel=3, dtype=None):
+    """Softmax along ``dim``: ``exp(input)`` scaled so that each slice along ``dim`` sums to 1.
+
+    Args:
+        input: the tensor; integer and bool inputs are computed in the default float dtype.
+        dim: the dim to normalize over (required).
+        _stacklevel: unused; it is there for PyTorch's signature.
+        dtype: cast ``input`` to this dtype first.
+
+    Returns:
+        A floating-point tensor of ``input``'s shape.
+
+    Raises:
+        TypeError: ``dim`` is not given.
+    """
     input, dim = _softmax_args(input, dim, dtype, "softmax")
     return run_composite(OPS["softmax"], input, dim=dim)
 
 
 @public(method=True)
 def log_softmax(input, dim=None, _stacklevel=3, dtype=None):
+    """The logarithm of ``softmax`` along ``dim``, computed stably in one step.
+
+    Args:
+        input: the tensor; integer and bool inputs are computed in the default float dtype.
+        dim: the dim to normalize over (required).
+        _stacklevel: unused; it is there for PyTorch's signature.
+        dtype: cast ``input`` to this dtype first.
+
+    Returns:
+        A floating-point tensor of ``input``'s shape.
+
+    Raises:
+        TypeError: ``dim`` is not given.
+    """
     input, dim = _softmax_args(input, dim, dtype, "log_softmax")
     return run_composite(OPS["log_softmax"], input, dim=dim)
 

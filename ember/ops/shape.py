@@ -16,6 +16,20 @@ _VIEW, _PERMUTE, _EXPAND, _BASIC_INDEX = OPS["view"], OPS["permute"], OPS["expan
 
 @public(function=False, method=True)
 def view(self, *shape):
+    """A view of the tensor with a new shape and the same elements, in row-major order.
+
+    Args:
+        *shape: the new shape, as ints or one tuple/list/``ember.Size``; one entry may be ``-1`` and is then
+            inferred from the number of elements.
+
+    Returns:
+        A view sharing this tensor's memory.
+
+    Raises:
+        RuntimeError: if the shape does not hold the same number of elements, or the tensor's strides cannot
+            express the new shape without copying (use ``reshape`` then), or a dtype is passed
+            (reinterpreting the bytes as another dtype is not supported).
+    """
     if len(shape) == 1 and isinstance(shape[0], dt.dtype):
         raise RuntimeError(f"view(dtype) reinterpreting {self.dtype} as {shape[0]} is not supported by ember")
     return call(_VIEW, self, shape=infer_size(as_shape(shape), self.numel()))
@@ -23,11 +37,33 @@ def view(self, *shape):
 
 @public(function=False, method=True)
 def view_as(self, other):
+    """A view of the tensor with the shape of ``other``; same as ``self.view(other.shape)``.
+
+    Args:
+        other: the tensor whose shape is taken.
+
+    Returns:
+        A view sharing this tensor's memory.
+    """
     return view(self, other.shape)
 
 
 @public(method=True)
 def reshape(input, *shape):
+    """``input``'s elements, in row-major order, arranged in a new shape.
+
+    Args:
+        input: the tensor.
+        *shape: the new shape, as ints or one tuple/list/``ember.Size``; one entry may be ``-1`` and is then
+            inferred from the number of elements.
+
+    Returns:
+        A view sharing ``input``'s memory when its strides allow it, otherwise a copy. Do not rely on
+        either: use ``view`` when a view is required, ``clone`` when a copy is.
+
+    Raises:
+        RuntimeError: if the shape does not hold ``input.numel()`` elements.
+    """
     shape = infer_size(as_shape(shape), input.numel())
     try:
         return call(_VIEW, input, shape=shape)
@@ -37,11 +73,33 @@ def reshape(input, *shape):
 
 @public(function=False, method=True)
 def reshape_as(self, other):
+    """The tensor reshaped to ``other``'s shape; same as ``self.reshape(other.shape)``.
+
+    Args:
+        other: the tensor whose shape is taken.
+
+    Returns:
+        A view when possible, otherwise a copy (see ``reshape``).
+    """
     return reshape(self, other.shape)
 
 
 @public(method=True)
 def flatten(input, start_dim=0, end_dim=-1):
+    """``input`` with the dimensions ``start_dim`` to ``end_dim`` (both included) merged into one.
+
+    Args:
+        input: the tensor.
+        start_dim: the first dimension to merge (default 0).
+        end_dim: the last dimension to merge (default -1, the last one).
+
+    Returns:
+        A tensor of ``input.ndim - (end_dim - start_dim)`` dimensions (a 0-d ``input`` gives a 1-d tensor of
+        one element): a view when possible, otherwise a copy (see ``reshape``).
+
+    Raises:
+        RuntimeError: if ``start_dim`` comes after ``end_dim``.
+    """
     if input.ndim == 0:
         return reshape(input, (1,))
     start = normalize_dim(start_dim, input.ndim)
@@ -57,11 +115,33 @@ def flatten(input, start_dim=0, end_dim=-1):
 
 @public(method=True)
 def ravel(input):
+    """``input``'s elements as a 1-d tensor, in row-major order.
+
+    Args:
+        input: the tensor.
+
+    Returns:
+        A 1-d tensor of ``input.numel()`` elements: a view when possible, otherwise a copy.
+    """
     return reshape(input, (-1,))
 
 
 @public(method=True)
 def unflatten(input, dim, sizes):
+    """``input`` with dimension ``dim`` split into several dimensions of the given sizes.
+
+    Args:
+        input: the tensor.
+        dim: the dimension to split.
+        sizes: the sizes that replace it; their product must be ``input.shape[dim]``, and one of them may
+            be ``-1`` to be inferred.
+
+    Returns:
+        A view sharing ``input``'s memory.
+
+    Raises:
+        RuntimeError: if the sizes do not multiply to ``input.shape[dim]``.
+    """
     dim = normalize_dim(dim, input.ndim)
     shape = input._data.shape
     sizes = infer_size(tuple(sizes), shape[dim])
@@ -70,6 +150,16 @@ def unflatten(input, dim, sizes):
 
 @public(method=True, inplace="view")
 def squeeze(input, dim=None):
+    """A view of ``input`` without dimensions of size 1.
+
+    Args:
+        input: the tensor.
+        dim: an int or a tuple of ints: only these dimensions are removed, and only those of size 1 (others
+            are left as they are). ``None`` (the default) removes every dimension of size 1.
+
+    Returns:
+        A view sharing ``input``'s memory.
+    """
     shape = input._data.shape
     if dim is None:
         dims = {i for i, s in enumerate(shape) if s == 1}
@@ -81,6 +171,15 @@ def squeeze(input, dim=None):
 
 @public(method=True, inplace="view")
 def unsqueeze(input, dim):
+    """A view of ``input`` with a new dimension of size 1 inserted at ``dim``.
+
+    Args:
+        input: the tensor.
+        dim: where the new dimension goes, in ``[-input.ndim - 1, input.ndim]``.
+
+    Returns:
+        A view sharing ``input``'s memory.
+    """
     dim = normalize_dim(dim, input.ndim + 1)
     shape = input._data.shape
     return call(_VIEW, input, shape=shape[:dim] + (1,) + shape[dim:])
@@ -88,6 +187,19 @@ def unsqueeze(input, dim):
 
 @public(method=True)
 def permute(input, *dims):
+    """A view of ``input`` with its dimensions reordered.
+
+    Args:
+        input: the tensor.
+        *dims: the new order, as ints or one tuple/list: dimension ``i`` of the result is dimension
+            ``dims[i]`` of ``input``. Must name every dimension once; negative values count from the end.
+
+    Returns:
+        A view sharing ``input``'s memory.
+
+    Raises:
+        RuntimeError: if ``dims`` is not a permutation of ``range(input.ndim)``.
+    """
     dims = tuple(normalize_dim(d, input.ndim) for d in as_shape(dims)) if dims and dims != ((),) else ()
     if sorted(dims) != list(range(input.ndim)):
         raise RuntimeError(f"permute(sparse_coo): number of dimensions in the tensor input does not match the "
@@ -99,6 +211,18 @@ def permute(input, *dims):
 
 @public(method=True, inplace="view", aliases=("swapaxes", "swapdims"))
 def transpose(input, dim0, dim1):
+    """A view of ``input`` with dimensions ``dim0`` and ``dim1`` swapped.
+
+    Also available as ``swapaxes`` and ``swapdims``. A 0-d ``input`` is returned as a view of itself.
+
+    Args:
+        input: the tensor.
+        dim0: one dimension.
+        dim1: the other dimension.
+
+    Returns:
+        A view sharing ``input``'s memory.
+    """
     n = input.ndim
     if n == 0:
         return call(_VIEW, input, shape=())
@@ -110,6 +234,18 @@ def transpose(input, dim0, dim1):
 
 @public(method=True, aliases=("moveaxis",))
 def movedim(input, source, destination):
+    """A view of ``input`` with the dimensions ``source`` moved to the positions ``destination``.
+
+    The other dimensions keep their relative order. Also available as ``moveaxis``.
+
+    Args:
+        input: the tensor.
+        source: an int or a sequence of ints: the dimensions to move.
+        destination: an int or a sequence of ints of the same length: where each goes.
+
+    Returns:
+        A view sharing ``input``'s memory.
+    """
     src = [normalize_dim(d, input.ndim) for d in ((source,) if isinstance(source, int) else source)]
     dst = [normalize_dim(d, input.ndim) for d in ((destination,) if isinstance(destination, int) else destination)]
     order = [None] * input.ndim
@@ -122,16 +258,29 @@ def movedim(input, source, destination):
 
 @public(method=True, inplace="view")
 def t(input):
+    """The transpose of a matrix: ``transpose(input, 0, 1)`` for a 2-d ``input``, ``input`` unchanged for 0-d and 1-d.
+
+    Args:
+        input: a tensor of at most 2 dimensions.
+
+    Returns:
+        A view sharing ``input``'s memory.
+
+    Raises:
+        RuntimeError: if ``input`` has more than 2 dimensions.
+    """
     if input.ndim > 2:
         raise RuntimeError(f"t() expects a tensor with <= 2 dimensions, but self is {input.ndim}D")
     return transpose(input, 0, 1) if input.ndim == 2 else input.view(input.shape)
 
 
 def _T(self):
+    """The tensor with its dimensions reversed (a view)."""
     return call(_PERMUTE, self, dims=tuple(reversed(range(self.ndim))))
 
 
 def _mT(self):
+    """The tensor with its last two dimensions swapped (a view)."""
     if self.ndim < 2:
         raise RuntimeError(f"tensor.mT is only supported on matrices or batches of matrices. Got {self.ndim}-D tensor.")
     return transpose(self, -2, -1)
@@ -146,6 +295,20 @@ public(property(_mT, doc="The tensor with its last two dimensions swapped."), na
 
 @public(function=False, method=True)
 def expand(self, *sizes):
+    """A view of the tensor with its size-1 dimensions stretched to larger sizes, without copying.
+
+    Args:
+        *sizes: the target shape, as ints or one tuple/list/``ember.Size``, with at least as many entries as
+            the tensor has dimensions. Extra leading entries add new dimensions in front; ``-1`` keeps the
+            size of that dimension; a dimension that is not of size 1 must keep its size.
+
+    Returns:
+        A view sharing this tensor's memory: the stretched dimensions have stride 0, so many elements share
+        one memory location; ``clone`` it before writing to it.
+
+    Raises:
+        RuntimeError: if there are fewer sizes than dimensions, or a non-singleton dimension would change size.
+    """
     sizes = as_shape(sizes)
     shape = self._data.shape
     if len(sizes) < len(shape):
@@ -169,22 +332,67 @@ def expand(self, *sizes):
 
 @public(function=False, method=True)
 def expand_as(self, other):
+    """The tensor expanded to ``other``'s shape; same as ``self.expand(other.shape)``.
+
+    Args:
+        other: the tensor whose shape is taken.
+
+    Returns:
+        A view sharing this tensor's memory (see ``expand``).
+    """
     return expand(self, other.shape)
 
 
 @public(method=True)
 def broadcast_to(input, shape):
+    """``input`` broadcast to ``shape``; same as ``input.expand(shape)``.
+
+    Args:
+        input: the tensor.
+        shape: the target shape (a tuple, list or ``ember.Size``); ``-1`` keeps a dimension's size.
+
+    Returns:
+        A view sharing ``input``'s memory (see ``expand``).
+
+    Raises:
+        RuntimeError: if ``input``'s shape does not broadcast to ``shape``.
+    """
     return expand(input, tuple(shape))
 
 
 @public
 def broadcast_tensors(*tensors):
+    """The given tensors expanded to their common broadcast shape.
+
+    Args:
+        *tensors: the tensors.
+
+    Returns:
+        A tuple with one view per tensor, each sharing that tensor's memory (see ``expand``).
+
+    Raises:
+        RuntimeError: if the shapes do not broadcast together.
+    """
     shape = _broadcast_shapes(*(t._data.shape for t in tensors))
     return tuple(expand(t, shape) for t in tensors)
 
 
 @public(method=True)
 def narrow(input, dim, start, length):
+    """A view of ``input`` restricted to ``length`` elements of dimension ``dim``, starting at ``start``.
+
+    Args:
+        input: the tensor.
+        dim: the dimension to narrow.
+        start: the first index kept; an int or a 0-d tensor, negative values count from the end.
+        length: how many indices are kept.
+
+    Returns:
+        A view sharing ``input``'s memory, of size ``length`` along ``dim``.
+
+    Raises:
+        RuntimeError: if ``[start, start + length)`` does not lie within the dimension.
+    """
     dim = normalize_dim(dim, input.ndim)
     size = input._data.shape[dim]
     if isinstance(start, Tensor):
@@ -199,6 +407,21 @@ def narrow(input, dim, start, length):
 
 @public(method=True)
 def select(input, dim, index):
+    """A view of ``input`` at index ``index`` of dimension ``dim``, with that dimension removed.
+
+    ``select(input, 1, 2)`` is ``input[:, 2]``.
+
+    Args:
+        input: the tensor.
+        dim: the dimension to index.
+        index: the position along it; negative values count from the end.
+
+    Returns:
+        A view sharing ``input``'s memory, with one dimension fewer.
+
+    Raises:
+        IndexError: if ``index`` is out of range for that dimension.
+    """
     dim = normalize_dim(dim, input.ndim)
     size = input._data.shape[dim]
     if not -size <= index < size:
@@ -209,6 +432,21 @@ def select(input, dim, index):
 
 @public(method=True)
 def split(tensor, split_size_or_sections, dim=0):
+    """``tensor`` cut into consecutive pieces along ``dim``.
+
+    Args:
+        tensor: the tensor to split.
+        split_size_or_sections: an int, the size of each piece (the last one is smaller when the size of
+            ``dim`` is not a multiple of it), or a list of sizes, which must add up to the size of ``dim``.
+        dim: the dimension to split along (default 0).
+
+    Returns:
+        A tuple of views sharing ``tensor``'s memory.
+
+    Raises:
+        RuntimeError: if an int split size is not positive (for a non-empty dimension), or the sizes in the
+            list do not add up to the size of ``dim``.
+    """
     dim = normalize_dim(dim, tensor.ndim)
     size = tensor._data.shape[dim]
     if isinstance(split_size_or_sections, int):
@@ -230,6 +468,22 @@ def split(tensor, split_size_or_sections, dim=0):
 
 @public(method=True)
 def chunk(input, chunks, dim=0):
+    """``input`` cut into ``chunks`` pieces of equal size along ``dim``, the last one possibly smaller.
+
+    Each piece has ``ceil(input.shape[dim] / chunks)`` elements along ``dim``, so fewer than ``chunks``
+    pieces may come back (see ``tensor_split`` for exactly ``chunks`` pieces).
+
+    Args:
+        input: the tensor.
+        chunks: the number of pieces wanted, a positive int.
+        dim: the dimension to cut along (default 0).
+
+    Returns:
+        A tuple of views sharing ``input``'s memory.
+
+    Raises:
+        RuntimeError: if ``chunks`` is not positive.
+    """
     if chunks <= 0:
         raise RuntimeError(f"chunk expects `chunks` to be greater than 0, got: {chunks}")
     size = input._data.shape[normalize_dim(dim, input.ndim)]
@@ -239,6 +493,18 @@ def chunk(input, chunks, dim=0):
 
 @public(method=True)
 def tensor_split(input, indices_or_sections, dim=0):
+    """``input`` cut into pieces along ``dim``, either into a number of nearly equal pieces or at given indices.
+
+    Args:
+        input: the tensor.
+        indices_or_sections: an int ``n``: exactly ``n`` pieces, the first ``input.shape[dim] % n`` of them one
+            element longer than the rest; or a sequence of indices: the tensor is cut before each index
+            (indices are clipped to the dimension, so pieces may be empty).
+        dim: the dimension to cut along (default 0).
+
+    Returns:
+        A tuple of views sharing ``input``'s memory.
+    """
     dim = normalize_dim(dim, input.ndim)
     size = input._data.shape[dim]
     if isinstance(indices_or_sections, int):
@@ -257,12 +523,38 @@ def tensor_split(input, indices_or_sections, dim=0):
 
 @public(method=True)
 def unbind(input, dim=0):
+    """The slices of ``input`` along ``dim``, each with that dimension removed.
+
+    Args:
+        input: the tensor.
+        dim: the dimension to take apart (default 0).
+
+    Returns:
+        A tuple of ``input.shape[dim]`` views sharing ``input``'s memory.
+    """
     dim = normalize_dim(dim, input.ndim)
     return tuple(select(input, dim, i) for i in range(input._data.shape[dim]))
 
 
 @public(aliases=("concat", "concatenate"))
 def cat(tensors, dim=0, *, out=None):
+    """The given tensors joined end to end along an existing dimension.
+
+    Also available as ``concat`` and ``concatenate``. The tensors are promoted to a common dtype. 1-d
+    empty tensors are skipped (as PyTorch does, for old code that starts from ``ember.tensor([])``).
+
+    Args:
+        tensors: a non-empty sequence of tensors with the same number of dimensions and the same sizes
+            except along ``dim``.
+        dim: the dimension to join along (default 0).
+
+    Returns:
+        A new tensor (a copy even for a single tensor), whose size along ``dim`` is the sum of the inputs'.
+
+    Raises:
+        RuntimeError: if ``tensors`` is empty, or the tensors differ in number of dimensions or in a size
+            other than along ``dim``.
+    """
     tensors = list(tensors)
     if not tensors:
         raise RuntimeError("torch.cat(): expected a non-empty list of Tensors")
@@ -287,6 +579,18 @@ def cat(tensors, dim=0, *, out=None):
 
 @public
 def stack(tensors, dim=0, *, out=None):
+    """The given tensors joined along a new dimension.
+
+    Args:
+        tensors: a non-empty sequence of tensors, all of the same shape.
+        dim: where the new dimension goes, in ``[-ndim - 1, ndim]`` (default 0).
+
+    Returns:
+        A new tensor with one more dimension than the inputs, of size ``len(tensors)`` at ``dim``.
+
+    Raises:
+        RuntimeError: if ``tensors`` is empty or the shapes differ.
+    """
     tensors = list(tensors)
     if not tensors:
         raise RuntimeError("stack expects a non-empty TensorList")
@@ -301,17 +605,46 @@ def stack(tensors, dim=0, *, out=None):
 
 @public
 def hstack(tensors):
+    """The given tensors joined horizontally: along dimension 0 for 1-d tensors, along dimension 1 otherwise.
+
+    0-d tensors are treated as 1-d tensors of one element.
+
+    Args:
+        tensors: a non-empty sequence of tensors (see ``cat`` for the shape rules).
+
+    Returns:
+        A new tensor.
+    """
     tensors = [t if t.ndim else t.reshape(1) for t in tensors]
     return cat(tensors, 0 if tensors[0].ndim == 1 else 1)
 
 
 @public
 def vstack(tensors):
+    """The given tensors joined vertically, along dimension 0, after turning 0-d and 1-d tensors into rows.
+
+    A 1-d tensor of ``n`` elements becomes a ``(1, n)`` row first, so 1-d tensors stack into a matrix.
+
+    Args:
+        tensors: a non-empty sequence of tensors (see ``cat`` for the shape rules).
+
+    Returns:
+        A new tensor of at least 2 dimensions.
+    """
     return cat([t.reshape(1, -1) if t.ndim < 2 else t for t in tensors], 0)
 
 
 @public(method=True)
 def flip(input, dims):
+    """``input`` with the order of its elements reversed along the given dimensions.
+
+    Args:
+        input: the tensor.
+        dims: an int or a sequence of ints: the dimensions to reverse.
+
+    Returns:
+        A new tensor (a copy, unlike NumPy's ``flip``, which returns a view).
+    """
     dims = tuple(normalize_dim(d, input.ndim) for d in ((dims,) if isinstance(dims, int) else dims))
     if not dims or input.ndim == 0:
         return call(OPS["clone"], input)
@@ -320,16 +653,46 @@ def flip(input, dims):
 
 @public(method=True)
 def fliplr(input):
+    """``input`` reversed left to right, along dimension 1.
+
+    Args:
+        input: a tensor of at least 2 dimensions.
+
+    Returns:
+        A new tensor (a copy).
+    """
     return flip(input, (1,))
 
 
 @public(method=True)
 def flipud(input):
+    """``input`` reversed upside down, along dimension 0.
+
+    Args:
+        input: a tensor of at least 1 dimension.
+
+    Returns:
+        A new tensor (a copy).
+    """
     return flip(input, (0,))
 
 
 @public(method=True)
 def roll(input, shifts, dims=None):
+    """``input`` with its elements shifted along dimensions; those that fall off the end come back at the start.
+
+    Args:
+        input: the tensor.
+        shifts: an int or a sequence of ints: how many places to shift (negative shifts go the other way).
+        dims: an int or a sequence of ints of the same length as ``shifts``: the dimension each shift applies
+            to. ``None`` (the default) shifts the flattened tensor and restores the shape.
+
+    Returns:
+        A new tensor of ``input``'s shape.
+
+    Raises:
+        RuntimeError: if ``shifts`` and ``dims`` have different lengths.
+    """
     if dims is None:
         return view(roll(flatten(input), shifts, 0), input.shape)
     shifts = (shifts,) if isinstance(shifts, int) else tuple(shifts)
@@ -342,6 +705,18 @@ def roll(input, shifts, dims=None):
 
 @public(function=False, method=True)
 def repeat(self, *sizes):
+    """The tensor tiled: copied ``sizes[i]`` times along each dimension ``i``.
+
+    Args:
+        *sizes: the repeat counts, as ints or one tuple/list, at least one per dimension; extra leading
+            counts add new leading dimensions (the tensor is treated as having size 1 there).
+
+    Returns:
+        A new tensor whose size along each dimension is the count times the (padded) original size.
+
+    Raises:
+        RuntimeError: if there are fewer counts than dimensions.
+    """
     sizes = as_shape(sizes)
     if len(sizes) < self.ndim:
         raise RuntimeError("Number of dimensions of repeat dims can not be smaller than number of dimensions "
@@ -356,6 +731,18 @@ def repeat(self, *sizes):
 
 @public(method=True)
 def tile(input, dims):
+    """``input`` copied ``dims[i]`` times along each dimension ``i``.
+
+    Like ``repeat``, except that ``dims`` may be shorter than ``input.ndim``: it is then padded with ones in
+    front.
+
+    Args:
+        input: the tensor.
+        dims: a sequence of repeat counts.
+
+    Returns:
+        A new tensor (see ``repeat`` for its shape).
+    """
     dims = tuple(dims)
     if len(dims) < input.ndim:
         dims = (1,) * (input.ndim - len(dims)) + dims
@@ -364,6 +751,27 @@ def tile(input, dims):
 
 @public(method=True)
 def repeat_interleave(input, repeats=None, dim=None, *, output_size=None):
+    """``input`` with each element (or each slice along ``dim``) repeated in place, one after another.
+
+    ``repeat_interleave(tensor([1, 2]), 2)`` is ``tensor([1, 1, 2, 2])``, where ``tile`` would give
+    ``tensor([1, 2, 1, 2])``. Called with only a 1-d tensor of counts, it returns the indices
+    ``0, 1, ...`` each repeated as many times as its count.
+
+    Args:
+        input: the tensor (or, without ``repeats``, the counts).
+        repeats: an int (every element repeated that many times) or a 1-d tensor of non-negative counts, one
+            per index along ``dim``.
+        dim: the dimension to repeat along; ``None`` (the default) flattens ``input`` first and returns a
+            1-d tensor.
+        output_size: accepted for PyTorch compatibility and not used.
+
+    Returns:
+        A new tensor.
+
+    Raises:
+        RuntimeError: if ``repeats`` is a tensor whose length differs from the size of ``dim``, or holds a
+            negative count.
+    """
     if repeats is None:  # repeat_interleave(repeats_tensor): indices repeated by counts
         from ember.ops.creation import arange
         counts = input
@@ -394,6 +802,19 @@ def repeat_interleave(input, repeats=None, dim=None, *, output_size=None):
 
 @public(method=True, inplace=True)
 def tril(input, diagonal=0, *, out=None):
+    """The lower triangle of the matrices in ``input``: the elements above the chosen diagonal are set to zero.
+
+    Args:
+        input: a tensor of at least 2 dimensions; the last two hold the matrices.
+        diagonal: which diagonal is the boundary (kept): 0 (the default) is the main diagonal, positive values
+            move it up (keeping more), negative values move it down.
+
+    Returns:
+        A new tensor of ``input``'s shape and dtype.
+
+    Raises:
+        RuntimeError: if ``input`` has fewer than 2 dimensions.
+    """
     if input.ndim < 2:
         raise RuntimeError(f"tril: input tensor must have at least 2 dimensions, got {input.ndim}")
     return call(OPS["tril"], input, diagonal=diagonal)
@@ -401,6 +822,19 @@ def tril(input, diagonal=0, *, out=None):
 
 @public(method=True, inplace=True)
 def triu(input, diagonal=0, *, out=None):
+    """The upper triangle of the matrices in ``input``: the elements below the chosen diagonal are set to zero.
+
+    Args:
+        input: a tensor of at least 2 dimensions; the last two hold the matrices.
+        diagonal: which diagonal is the boundary (kept): 0 (the default) is the main diagonal, positive values
+            move it up (keeping less), negative values move it down.
+
+    Returns:
+        A new tensor of ``input``'s shape and dtype.
+
+    Raises:
+        RuntimeError: if ``input`` has fewer than 2 dimensions.
+    """
     if input.ndim < 2:
         raise RuntimeError(f"triu: input tensor must have at least 2 dimensions, got {input.ndim}")
     return call(OPS["triu"], input, diagonal=diagonal)
@@ -408,6 +842,22 @@ def triu(input, diagonal=0, *, out=None):
 
 @public(method=True)
 def diagonal(input, offset=0, dim1=0, dim2=1):
+    """A view of a diagonal of ``input``, taken over the dimensions ``dim1`` and ``dim2``.
+
+    Args:
+        input: a tensor of at least 2 dimensions.
+        offset: which diagonal: 0 (the default) is the main one, positive values are above it, negative
+            values below.
+        dim1: the dimension that indexes rows (default 0).
+        dim2: the dimension that indexes columns (default 1).
+
+    Returns:
+        A view sharing ``input``'s memory: ``dim1`` and ``dim2`` are removed and the diagonal becomes the last
+        dimension.
+
+    Raises:
+        RuntimeError: if ``dim1`` and ``dim2`` name the same dimension.
+    """
     a, b = normalize_dim(dim1, input.ndim), normalize_dim(dim2, input.ndim)
     if a == b:
         raise RuntimeError(f"diagonal dimensions cannot be identical {dim1}, {dim2}")
@@ -416,6 +866,18 @@ def diagonal(input, offset=0, dim1=0, dim2=1):
 
 @public(method=True)
 def diag(input, diagonal=0):
+    """A diagonal matrix built from a vector, or the diagonal of a matrix.
+
+    Args:
+        input: a 1-d tensor, which becomes a diagonal of a square matrix, or a 2-d tensor, whose diagonal is
+            taken.
+        diagonal: which diagonal: 0 (the default) is the main one, positive values are above it, negative
+            values below.
+
+    Returns:
+        For a 1-d ``input`` of ``n`` elements, a new ``(n + |diagonal|, n + |diagonal|)`` matrix, zero off that
+        diagonal; for a 2-d ``input``, a new 1-d tensor holding that diagonal (a copy, unlike ``diagonal``).
+    """
     offset = diagonal
     if input.ndim == 1:
         from ember.ops.creation import arange, zeros
@@ -430,6 +892,20 @@ def diag(input, diagonal=0):
 
 @public(method=True)
 def diag_embed(input, offset=0, dim1=-2, dim2=-1):
+    """Batches of diagonal matrices whose diagonals are the last dimension of ``input``.
+
+    Only the defaults are implemented: ``offset``, ``dim1`` and ``dim2`` are accepted but currently ignored,
+    so the values always go on the main diagonal of the last two dimensions.
+
+    Args:
+        input: a tensor of at least 1 dimension; its last dimension (of size ``n``) holds the diagonals.
+        offset: which diagonal (ignored, see above).
+        dim1: the dimension of the rows in the result (ignored, see above).
+        dim2: the dimension of the columns in the result (ignored, see above).
+
+    Returns:
+        A new tensor of shape ``(*input.shape, n)``, zero off the diagonals.
+    """
     from ember.ops.creation import eye
     n = input._data.shape[-1]
     return unsqueeze(input, -1) * eye(n, dtype=input.dtype, device=input.device)
@@ -437,11 +913,28 @@ def diag_embed(input, offset=0, dim1=-2, dim2=-1):
 
 @public
 def atleast_1d(input):
+    """``input`` with at least one dimension: a 0-d tensor becomes a 1-d tensor of one element.
+
+    Args:
+        input: a tensor.
+
+    Returns:
+        A view of a 0-d ``input``; any other ``input`` is returned itself.
+    """
     return input.reshape(1) if input.ndim == 0 else input
 
 
 @public
 def atleast_2d(input):
+    """``input`` with at least two dimensions: a 0-d or 1-d tensor of ``n`` elements becomes a ``(1, n)`` matrix.
+
+    Args:
+        input: a tensor.
+
+    Returns:
+        A reshaped tensor (a view when possible) for a 0-d or 1-d ``input``; any other ``input`` is returned
+        itself.
+    """
     return input.reshape(1, -1) if input.ndim < 2 else input
 
 
@@ -455,7 +948,11 @@ def constant_pad_nd(input, pad, value=0):
         value: the fill value.
 
     Returns:
-        A new tensor (a copy even when nothing is padded).
+        A new tensor (a copy even when nothing is padded), except when ``pad`` only crops (no positive
+        amount): then a view sharing ``input``'s memory.
+
+    Raises:
+        RuntimeError: if cropping would leave a dimension with a negative size.
     """
     out = input
     for i in range(len(pad) // 2):

@@ -60,14 +60,77 @@ def _max_unpool(input, indices, nd, kernel_size, stride, padding, output_size, n
 
 
 def max_unpool1d(input, indices, kernel_size, stride=None, padding=0, output_size=None):
+    """The inverse of ``max_pool1d``: each value goes back to the position its index gives, zeros elsewhere.
+
+    Args:
+        input: the pooled values, ``(N, C, L)`` or ``(C, L)``.
+        indices: the indices ``max_pool1d(..., return_indices=True)`` returned, of ``input``'s shape:
+            row-major positions in each output plane.
+        kernel_size: the pooling's window size, an int or a 1-tuple.
+        stride: the pooling's stride, an int or a 1-tuple; ``None`` (the default) means ``kernel_size``.
+        padding: the pooling's padding, an int or a 1-tuple (default 0).
+        output_size: the spatial size wanted, as 1 ints (or 3, the leading ``N, C`` being ignored), to
+            recover an input size the pooling rounded away; each must lie strictly between ``default - stride``
+            and ``default + stride``. ``None`` (the default) gives the default size below.
+
+    Returns:
+        A new tensor ``(N, C, L_out)`` (no ``N`` for an unbatched input) of ``input``'s dtype, where by
+        default ``out = (in - 1) * stride - 2 * padding + kernel_size`` for each spatial dimension.
+
+    Raises:
+        RuntimeError: for an input of the wrong number of dimensions, or ``indices`` of another shape.
+        ValueError: for an ``output_size`` of the wrong length or out of the range above.
+    """
     return _max_unpool(input, indices, 1, kernel_size, stride, padding, output_size, "max_unpool1d")
 
 
 def max_unpool2d(input, indices, kernel_size, stride=None, padding=0, output_size=None):
+    """The inverse of ``max_pool2d``: each value goes back to the position its index gives, zeros elsewhere.
+
+    Args:
+        input: the pooled values, ``(N, C, H, W)`` or ``(C, H, W)``.
+        indices: the indices ``max_pool2d(..., return_indices=True)`` returned, of ``input``'s shape:
+            row-major positions in each output plane.
+        kernel_size: the pooling's window size, an int or a pair (H, W).
+        stride: the pooling's stride, an int or a pair (H, W); ``None`` (the default) means ``kernel_size``.
+        padding: the pooling's padding, an int or a pair (H, W) (default 0).
+        output_size: the spatial size wanted, as 2 ints (or 4, the leading ``N, C`` being ignored), to
+            recover an input size the pooling rounded away; each must lie strictly between ``default - stride``
+            and ``default + stride``. ``None`` (the default) gives the default size below.
+
+    Returns:
+        A new tensor ``(N, C, H_out, W_out)`` (no ``N`` for an unbatched input) of ``input``'s dtype, where by
+        default ``out = (in - 1) * stride - 2 * padding + kernel_size`` for each spatial dimension.
+
+    Raises:
+        RuntimeError: for an input of the wrong number of dimensions, or ``indices`` of another shape.
+        ValueError: for an ``output_size`` of the wrong length or out of the range above.
+    """
     return _max_unpool(input, indices, 2, kernel_size, stride, padding, output_size, "max_unpool2d")
 
 
 def max_unpool3d(input, indices, kernel_size, stride=None, padding=0, output_size=None):
+    """The inverse of ``max_pool3d``: each value goes back to the position its index gives, zeros elsewhere.
+
+    Args:
+        input: the pooled values, ``(N, C, D, H, W)`` or ``(C, D, H, W)``.
+        indices: the indices ``max_pool3d(..., return_indices=True)`` returned, of ``input``'s shape:
+            row-major positions in each output plane.
+        kernel_size: the pooling's window size, an int or a triple (D, H, W).
+        stride: the pooling's stride, an int or a triple (D, H, W); ``None`` (the default) means ``kernel_size``.
+        padding: the pooling's padding, an int or a triple (D, H, W) (default 0).
+        output_size: the spatial size wanted, as 3 ints (or 5, the leading ``N, C`` being ignored), to
+            recover an input size the pooling rounded away; each must lie strictly between ``default - stride``
+            and ``default + stride``. ``None`` (the default) gives the default size below.
+
+    Returns:
+        A new tensor ``(N, C, D_out, H_out, W_out)`` (no ``N`` for an unbatched input) of ``input``'s dtype, where by
+        default ``out = (in - 1) * stride - 2 * padding + kernel_size`` for each spatial dimension.
+
+    Raises:
+        RuntimeError: for an input of the wrong number of dimensions, or ``indices`` of another shape.
+        ValueError: for an ``output_size`` of the wrong length or out of the range above.
+    """
     return _max_unpool(input, indices, 3, kernel_size, stride, padding, output_size, "max_unpool3d")
 
 
@@ -106,29 +169,135 @@ def _avg_pool(input, nd, kernel_size, stride, padding, ceil_mode, count_include_
 
 
 def avg_pool1d(input, kernel_size, stride=None, padding=0, ceil_mode=False, count_include_pad=True):
+    """1-d average pooling: the mean of each sliding window over (N, C, L) or (C, L).
+
+    Args:
+        input: ``(N, C, L)``, or ``(C, L)`` without a batch dimension; a floating point tensor.
+        kernel_size: the window size, an int or a 1-tuple.
+        stride: the step between neighbouring windows, an int or a 1-tuple; ``None`` (the default) means
+            ``kernel_size``.
+        padding: an int or a 1-tuple (default 0): zeros added on both sides of each spatial dimension; at
+            most half of ``kernel_size``.
+        ceil_mode: round the output size up instead of down, keeping a last partial window (as long as it
+            starts inside the input or its left padding).
+        count_include_pad: whether the padding zeros count in a window's divisor (default ``True``); the part
+            of a window that ``ceil_mode`` lets run past the padding never counts.
+
+    Returns:
+        A new tensor ``(N, C, L_out)`` (no ``N`` for an unbatched input), where for each spatial
+        dimension ``out = floor((in + 2 * padding - kernel_size) / stride) + 1`` (``ceil`` with ``ceil_mode``).
+
+    Raises:
+        RuntimeError: for an input of the wrong number of dimensions or an integer dtype, a non-positive
+            ``kernel_size`` or ``stride``, a ``padding`` that is negative or over half the window, or an
+            output size that is not positive.
+    """
     return _avg_pool(input, 1, kernel_size, stride, padding, ceil_mode, count_include_pad, None, "avg_pool1d")
 
 
 def avg_pool2d(input, kernel_size, stride=None, padding=0, ceil_mode=False, count_include_pad=True,
                divisor_override=None):
+    """2-d average pooling: the mean of each sliding window over (N, C, H, W) or (C, H, W).
+
+    Args:
+        input: ``(N, C, H, W)``, or ``(C, H, W)`` without a batch dimension; a floating point tensor.
+        kernel_size: the window size, an int or a pair (H, W).
+        stride: the step between neighbouring windows, an int or a pair (H, W); ``None`` (the default) means
+            ``kernel_size``.
+        padding: an int or a pair (H, W) (default 0): zeros added on both sides of each spatial dimension; at
+            most half of ``kernel_size``.
+        ceil_mode: round the output size up instead of down, keeping a last partial window (as long as it
+            starts inside the input or its left padding).
+        count_include_pad: whether the padding zeros count in a window's divisor (default ``True``); the part
+            of a window that ``ceil_mode`` lets run past the padding never counts.
+        divisor_override: if given, every window sum is divided by this number instead of by a count.
+
+    Returns:
+        A new tensor ``(N, C, H_out, W_out)`` (no ``N`` for an unbatched input), where for each spatial
+        dimension ``out = floor((in + 2 * padding - kernel_size) / stride) + 1`` (``ceil`` with ``ceil_mode``).
+
+    Raises:
+        RuntimeError: for an input of the wrong number of dimensions or an integer dtype, a non-positive
+            ``kernel_size`` or ``stride``, a ``padding`` that is negative or over half the window, or an
+            output size that is not positive, or a zero ``divisor_override``.
+    """
     return _avg_pool(input, 2, kernel_size, stride, padding, ceil_mode, count_include_pad, divisor_override,
                      "avg_pool2d")
 
 
 def avg_pool3d(input, kernel_size, stride=None, padding=0, ceil_mode=False, count_include_pad=True,
                divisor_override=None):
+    """3-d average pooling: the mean of each sliding window over (N, C, D, H, W) or (C, D, H, W).
+
+    Args:
+        input: ``(N, C, D, H, W)``, or ``(C, D, H, W)`` without a batch dimension; a floating point tensor.
+        kernel_size: the window size, an int or a triple (D, H, W).
+        stride: the step between neighbouring windows, an int or a triple (D, H, W); ``None`` (the default) means
+            ``kernel_size``.
+        padding: an int or a triple (D, H, W) (default 0): zeros added on both sides of each spatial dimension; at
+            most half of ``kernel_size``.
+        ceil_mode: round the output size up instead of down, keeping a last partial window (as long as it
+            starts inside the input or its left padding).
+        count_include_pad: whether the padding zeros count in a window's divisor (default ``True``); the part
+            of a window that ``ceil_mode`` lets run past the padding never counts.
+        divisor_override: if given, every window sum is divided by this number instead of by a count.
+
+    Returns:
+        A new tensor ``(N, C, D_out, H_out, W_out)`` (no ``N`` for an unbatched input), where for each spatial
+        dimension ``out = floor((in + 2 * padding - kernel_size) / stride) + 1`` (``ceil`` with ``ceil_mode``).
+
+    Raises:
+        RuntimeError: for an input of the wrong number of dimensions or an integer dtype, a non-positive
+            ``kernel_size`` or ``stride``, a ``padding`` that is negative or over half the window, or an
+            output size that is not positive, or a zero ``divisor_override``.
+    """
     return _avg_pool(input, 3, kernel_size, stride, padding, ceil_mode, count_include_pad, divisor_override,
                      "avg_pool3d")
 
 
 def lp_pool1d(input, norm_type, kernel_size, stride=None, ceil_mode=False):
-    """(sum of x ** p over each window) ** (1 / p)."""
+    """1-d power-average pooling: (sum of x ** p over each window) ** (1 / p), over (N, C, L) or (C, L).
+
+    ``p = 1`` is sum pooling; as ``p`` grows the result approaches max pooling. The elements are raised to
+    ``p`` as they are, not their absolute values, so a window whose sum of powers is negative gives NaN.
+
+    Args:
+        input: ``(N, C, L)``, or ``(C, L)`` without a batch dimension; a floating point tensor.
+        norm_type: the power ``p``.
+        kernel_size: the window size, an int or a 1-tuple.
+        stride: the step between neighbouring windows, an int or a 1-tuple; ``None`` (the default) means
+            ``kernel_size``.
+        ceil_mode: round the output size up instead of down, keeping a last partial window.
+
+    Returns:
+        A new tensor ``(N, C, L_out)`` (no ``N`` for an unbatched input), where for each spatial
+        dimension ``out = floor((in - kernel_size) / stride) + 1`` (``ceil`` with ``ceil_mode``); there is no
+        padding.
+    """
     kernel = _ntuple(kernel_size, 1, "kernel_size")
     pooled = avg_pool1d(input.pow(norm_type), kernel, stride, 0, ceil_mode)
     return (ember.sign(pooled) * ember.relu(ember.abs(pooled))).mul(kernel[0]).pow(1.0 / norm_type)
 
 
 def lp_pool2d(input, norm_type, kernel_size, stride=None, ceil_mode=False):
+    """2-d power-average pooling: (sum of x ** p over each window) ** (1 / p), over (N, C, H, W) or (C, H, W).
+
+    ``p = 1`` is sum pooling; as ``p`` grows the result approaches max pooling. The elements are raised to
+    ``p`` as they are, not their absolute values, so a window whose sum of powers is negative gives NaN.
+
+    Args:
+        input: ``(N, C, H, W)``, or ``(C, H, W)`` without a batch dimension; a floating point tensor.
+        norm_type: the power ``p``.
+        kernel_size: the window size, an int or a pair (H, W).
+        stride: the step between neighbouring windows, an int or a pair (H, W); ``None`` (the default) means
+            ``kernel_size``.
+        ceil_mode: round the output size up instead of down, keeping a last partial window.
+
+    Returns:
+        A new tensor ``(N, C, H_out, W_out)`` (no ``N`` for an unbatched input), where for each spatial
+        dimension ``out = floor((in - kernel_size) / stride) + 1`` (``ceil`` with ``ceil_mode``); there is no
+        padding.
+    """
     kernel = _ntuple(kernel_size, 2, "kernel_size")
     pooled = avg_pool2d(input.pow(norm_type), kernel, stride, 0, ceil_mode)
     return (ember.sign(pooled) * ember.relu(ember.abs(pooled))).mul(kernel[0] * kernel[1]).pow(1.0 / norm_type)
@@ -186,14 +355,65 @@ def _adaptive_avg_pool(input, nd, output_size, name):
 
 
 def adaptive_avg_pool1d(input, output_size):
+    """1-d adaptive average pooling: the mean of as many windows as the output size asks for.
+
+    Output position ``i`` of a spatial dimension averages the input positions from ``floor(i * in / out)``
+    up to (not including) ``ceil((i + 1) * in / out)``, so the windows cover the input and may overlap by one.
+
+    Args:
+        input: ``(N, C, L)``, or ``(C, L)`` without a batch dimension; a floating point tensor.
+        output_size: the spatial size wanted, an int or a 1-tuple; an entry ``None`` keeps that input size.
+
+    Returns:
+        A new tensor ``(N, C, *output_size)`` (no ``N`` for an unbatched input).
+
+    Raises:
+        ValueError: if ``output_size`` has the wrong number of entries.
+        RuntimeError: for an input of the wrong number of dimensions or an integer dtype, a negative output
+            size, or an empty spatial dimension asked to give a non-empty one.
+    """
     return _adaptive_avg_pool(input, 1, output_size, "adaptive_avg_pool1d")
 
 
 def adaptive_avg_pool2d(input, output_size):
+    """2-d adaptive average pooling: the mean of as many windows as the output size asks for.
+
+    Output position ``i`` of a spatial dimension averages the input positions from ``floor(i * in / out)``
+    up to (not including) ``ceil((i + 1) * in / out)``, so the windows cover the input and may overlap by one.
+
+    Args:
+        input: ``(N, C, H, W)``, or ``(C, H, W)`` without a batch dimension; a floating point tensor.
+        output_size: the spatial size wanted, an int or a pair (H, W); an entry ``None`` keeps that input size.
+
+    Returns:
+        A new tensor ``(N, C, *output_size)`` (no ``N`` for an unbatched input).
+
+    Raises:
+        ValueError: if ``output_size`` has the wrong number of entries.
+        RuntimeError: for an input of the wrong number of dimensions or an integer dtype, a negative output
+            size, or an empty spatial dimension asked to give a non-empty one.
+    """
     return _adaptive_avg_pool(input, 2, output_size, "adaptive_avg_pool2d")
 
 
 def adaptive_avg_pool3d(input, output_size):
+    """3-d adaptive average pooling: the mean of as many windows as the output size asks for.
+
+    Output position ``i`` of a spatial dimension averages the input positions from ``floor(i * in / out)``
+    up to (not including) ``ceil((i + 1) * in / out)``, so the windows cover the input and may overlap by one.
+
+    Args:
+        input: ``(N, C, D, H, W)``, or ``(C, D, H, W)`` without a batch dimension; a floating point tensor.
+        output_size: the spatial size wanted, an int or a triple (D, H, W); an entry ``None`` keeps that input size.
+
+    Returns:
+        A new tensor ``(N, C, *output_size)`` (no ``N`` for an unbatched input).
+
+    Raises:
+        ValueError: if ``output_size`` has the wrong number of entries.
+        RuntimeError: for an input of the wrong number of dimensions or an integer dtype, a negative output
+            size, or an empty spatial dimension asked to give a non-empty one.
+    """
     return _adaptive_avg_pool(input, 3, output_size, "adaptive_avg_pool3d")
 
 
@@ -234,16 +454,74 @@ def _adaptive_max_pool(input, nd, output_size, return_indices, name):
 
 
 def adaptive_max_pool1d(input, output_size, return_indices=False):
+    """1-d adaptive max pooling: the largest value of as many windows as the output size asks for.
+
+    The windows are those of ``adaptive_avg_pool1d``: output position ``i`` of a spatial dimension covers
+    the input positions from ``floor(i * in / out)`` up to (not including) ``ceil((i + 1) * in / out)``.
+
+    Args:
+        input: ``(N, C, L)``, or ``(C, L)`` without a batch dimension.
+        output_size: the spatial size wanted, an int or a 1-tuple; an entry ``None`` keeps that input size.
+        return_indices: also return where each maximum was.
+
+    Returns:
+        A new tensor ``(N, C, *output_size)`` (no ``N`` for an unbatched input). With ``return_indices``, a
+        tuple ``(values, indices)``: ``indices`` is int64 of the same shape, the row-major position of each
+        maximum in its ``L`` input plane (the first one when several elements are equal).
+
+    Raises:
+        ValueError: if ``output_size`` has the wrong number of entries.
+        RuntimeError: for an input of the wrong number of dimensions, a negative output size, or an empty
+            spatial dimension asked to give a non-empty one.
+    """
     return _adaptive_max_pool(input, 1, output_size, return_indices, "adaptive_max_pool1d")
 
 
 def adaptive_max_pool2d(input, output_size, return_indices=False):
+    """2-d adaptive max pooling: the largest value of as many windows as the output size asks for.
+
+    The windows are those of ``adaptive_avg_pool2d``: output position ``i`` of a spatial dimension covers
+    the input positions from ``floor(i * in / out)`` up to (not including) ``ceil((i + 1) * in / out)``.
+
+    Args:
+        input: ``(N, C, H, W)``, or ``(C, H, W)`` without a batch dimension.
+        output_size: the spatial size wanted, an int or a pair (H, W); an entry ``None`` keeps that input size.
+        return_indices: also return where each maximum was.
+
+    Returns:
+        A new tensor ``(N, C, *output_size)`` (no ``N`` for an unbatched input). With ``return_indices``, a
+        tuple ``(values, indices)``: ``indices`` is int64 of the same shape, the row-major position of each
+        maximum in its ``H * W`` input plane (the first one when several elements are equal).
+
+    Raises:
+        ValueError: if ``output_size`` has the wrong number of entries.
+        RuntimeError: for an input of the wrong number of dimensions, a negative output size, or an empty
+            spatial dimension asked to give a non-empty one.
+    """
     return _adaptive_max_pool(input, 2, output_size, return_indices, "adaptive_max_pool2d")
 
 
 def adaptive_max_pool1d_with_indices(input, output_size, return_indices=True):
+    """``adaptive_max_pool1d`` with ``return_indices=True``: the pooled values and where each maximum was.
+
+    Args:
+        input, output_size: as in ``adaptive_max_pool1d``.
+        return_indices: ignored; the indices are always returned.
+
+    Returns:
+        A tuple ``(values, indices)``, as ``adaptive_max_pool1d(..., return_indices=True)`` gives.
+    """
     return _adaptive_max_pool(input, 1, output_size, True, "adaptive_max_pool1d")
 
 
 def adaptive_max_pool2d_with_indices(input, output_size, return_indices=True):
+    """``adaptive_max_pool2d`` with ``return_indices=True``: the pooled values and where each maximum was.
+
+    Args:
+        input, output_size: as in ``adaptive_max_pool2d``.
+        return_indices: ignored; the indices are always returned.
+
+    Returns:
+        A tuple ``(values, indices)``, as ``adaptive_max_pool2d(..., return_indices=True)`` gives.
+    """
     return _adaptive_max_pool(input, 2, output_size, True, "adaptive_max_pool2d")
