@@ -116,8 +116,8 @@ def _integral(d: dt.dtype) -> bool:
     return d.category != dt.FLOAT
 
 
-def same(x, **attrs) -> TensorMeta:
-    """The input's shape and dtype (unary elementwise ops, copies, in-place writes)."""
+def same(x, *others, **attrs) -> TensorMeta:
+    """The first input's shape and dtype (unary elementwise ops, copies, writes into ``x``)."""
     return TensorMeta(x.shape, x.dtype)
 
 
