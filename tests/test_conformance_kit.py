@@ -14,9 +14,10 @@ from ember.dispatch.registry import REGISTRY
 HERE = Path(__file__).resolve().parent
 
 REGISTRY.load()
-pytestmark = pytest.mark.skipif(
-    "counting" not in REGISTRY.backends or not REGISTRY.backends["counting"].is_available(),
-    reason="the plugin template is not installed (pip install -e examples/plugin-template)")
+pytestmark = [pytest.mark.slow,  # each test runs the kit in a pytest subprocess
+              pytest.mark.skipif(
+                  "counting" not in REGISTRY.backends or not REGISTRY.backends["counting"].is_available(),
+                  reason="the plugin template is not installed (pip install -e examples/plugin-template)")]
 
 
 def _kit(tmp_path, *args, plant=False):

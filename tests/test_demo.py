@@ -1,7 +1,11 @@
 """The main job (`make demo`) in miniature: one epoch on the digits, checkpoint reloaded."""
 import os
 
+import pytest
+
 from ember.examples import digits
+
+pytestmark = pytest.mark.slow  # trains the demo for an epoch
 
 
 def test_one_epoch_trains_and_checkpoint_reproduces_accuracy(tmp_path):

@@ -13,6 +13,8 @@ import warnings
 import numpy as np
 import pytest
 
+pytestmark = pytest.mark.slow  # trains the example programs on every device
+
 EXAMPLES_DIR = pathlib.Path(__file__).resolve().parent.parent / "examples"
 
 # name -> (argv on the CPU, argv on other devices)

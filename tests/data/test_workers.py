@@ -65,7 +65,8 @@ def no_leftover_workers():
     check()
 
 
-pytestmark = [pytest.mark.timeout(60), pytest.mark.usefixtures("no_leftover_workers")]
+pytestmark = [pytest.mark.slow,  # worker processes: up to seconds per test
+              pytest.mark.timeout(60), pytest.mark.usefixtures("no_leftover_workers")]
 
 
 # ---------------------------------------------------------------- datasets (module level: spawn pickles them)
