@@ -10,7 +10,7 @@ import math
 
 from ember.nn import functional as F
 from ember.nn import init
-from ember.nn.functional.sampling import _ntuple
+from ember.ops.creation import ntuple as _ntuple
 from ember.nn.modules.module import Module
 from ember.nn.parameter import Parameter
 from ember.ops.creation import empty

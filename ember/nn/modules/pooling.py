@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from ember.nn import functional as F
-from ember.nn.functional.sampling import _ntuple
+from ember.ops.creation import ntuple as _ntuple
 from ember.nn.modules.module import Module
 
 __all__ = ["MaxPool1d", "MaxPool2d", "MaxPool3d", "AvgPool1d", "AvgPool2d", "AvgPool3d", "AdaptiveAvgPool1d",
