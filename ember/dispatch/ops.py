@@ -102,14 +102,15 @@ _FLOAT_UNARY_DOCS = {
     "log1p": "log(1 + x), accurate near 0, of", "sin": "the sine", "cos": "the cosine", "tan": "the tangent",
     "asin": "the inverse sine", "acos": "the inverse cosine", "atan": "the inverse tangent",
     "sinh": "the hyperbolic sine", "cosh": "the hyperbolic cosine", "tanh": "the hyperbolic tangent",
-    "asinh": "the inverse hyperbolic sine",
+    "asinh": "the inverse hyperbolic sine", "acosh": "the inverse hyperbolic cosine",
+    "atanh": "the inverse hyperbolic tangent",
     "sigmoid": "the logistic sigmoid 1 / (1 + exp(-x))", "erf": "the error function",
     "erfinv": "the inverse error function", "reciprocal": "the reciprocal 1 / x",
 }
 _declare(PRIMITIVE, " ".join(_FLOAT_UNARY_DOCS), "(x)", meta=M.same, family=FLOAT_UNARY, function=True,
          method=True, inplace_method=True, docs=_FLOAT_UNARY_DOCS)
 OPS["asin"].aliases, OPS["acos"].aliases, OPS["atan"].aliases = ("arcsin",), ("arccos",), ("arctan",)
-OPS["asinh"].aliases = ("arcsinh",)
+OPS["asinh"].aliases, OPS["acosh"].aliases, OPS["atanh"].aliases = ("arcsinh",), ("arccosh",), ("arctanh",)
 _declare(PRIMITIVE, "floor ceil trunc", "(x)", meta=M.same, family=ROUNDING, function=True, method=True,
          inplace_method=True, docs={"floor": "rounds down to the nearest integer",
                                     "ceil": "rounds up to the nearest integer",

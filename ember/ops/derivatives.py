@@ -156,6 +156,18 @@ def _asinh(node, g):
     return (g * ew.rsqrt(x * x + 1),)
 
 
+@derivative("acosh", inputs=(0,))
+def _acosh(node, g):
+    x = _x(node)
+    return (g * ew.rsqrt(x * x - 1),)
+
+
+@derivative("atanh", inputs=(0,))
+def _atanh(node, g):
+    x = _x(node)
+    return (g / (1 - x * x),)
+
+
 @derivative("tanh", output=True)
 def _tanh(node, g):
     out = _out(node)

@@ -14,8 +14,8 @@ UNARY = {
     "neg": "negative", "abs": "abs", "sqrt": "sqrt", "rsqrt": "rsqrt", "exp": "exp", "expm1": "expm1",
     "log": "log", "log2": "log2", "log10": "log10", "log1p": "log1p", "sin": "sin", "cos": "cos", "tan": "tan",
     "asin": "arcsin", "acos": "arccos", "atan": "arctan", "sinh": "sinh", "cosh": "cosh", "tanh": "tanh",
-    "asinh": "arcsinh", "sigmoid": "sigmoid", "erf": "erf", "erfinv": "erfinv", "floor": "floor", "ceil": "ceil",
-    "trunc": "trunc",
+    "asinh": "arcsinh", "acosh": "arccosh", "atanh": "arctanh", "sigmoid": "sigmoid", "erf": "erf",
+    "erfinv": "erfinv", "floor": "floor", "ceil": "ceil", "trunc": "trunc",
     "isnan": "isnan", "isinf": "isinf", "logical_not": "logical_not", "bitwise_not": "bitwise_invert",
     "reciprocal": "reciprocal",
 }

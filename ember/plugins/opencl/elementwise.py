@@ -282,7 +282,8 @@ def expression(op: str, ct: str):
         "neg": "-a", "sqrt": "sqrt(a)", "exp": "exp(a)", "exp2": "exp2(a)", "expm1": "expm1(a)",
         "log": "log(a)", "log2": "log2(a)", "log10": "log10(a)", "log1p": "log1p(a)", "sin": "sin(a)",
         "cos": "cos(a)", "tan": "tan(a)", "asin": "asin(a)", "acos": "acos(a)", "atan": "atan(a)",
-        "sinh": "sinh(a)", "cosh": "cosh(a)", "tanh": "tanh(a)", "asinh": "asinh(a)", "erf": "erf(a)",
+        "sinh": "sinh(a)", "cosh": "cosh(a)", "tanh": "tanh(a)", "asinh": "asinh(a)", "acosh": "acosh(a)",
+        "atanh": "atanh(a)", "erf": "erf(a)",
         "floor": "floor(a)",
         "ceil": "ceil(a)", "trunc": "trunc(a)", "logical_not": "!a",
         "rsqrt": f"({ct})1 / sqrt(a)", "reciprocal": f"({ct})1 / a",
@@ -351,7 +352,8 @@ def expression(op: str, ct: str):
 
 
 UNARY = """neg abs sign sqrt rsqrt exp exp2 expm1 log log2 log10 log1p sin cos tan asin acos atan sinh cosh
-    tanh asinh sigmoid relu erf erfinv floor ceil trunc reciprocal isnan isinf logical_not bitwise_not""".split()
+    tanh asinh acosh atanh sigmoid relu erf erfinv floor ceil trunc reciprocal isnan isinf logical_not
+    bitwise_not""".split()
 BINARY = """add sub mul div pow atan2 remainder fmod maximum minimum eq ne lt le gt ge logical_and logical_or
     logical_xor bitwise_and bitwise_or bitwise_xor bitwise_left_shift bitwise_right_shift""".split()
 BOOL_RESULT = {"isnan", "isinf", "logical_not", "eq", "ne", "lt", "le", "gt", "ge", "logical_and", "logical_or",
