@@ -174,8 +174,8 @@ def from_dlpack(obj) -> Tensor:
 
 
 # ---------------------------------------------------------------- filled tensors
-@public
-def full(size, fill_value, *, dtype=None, device=None, requires_grad=False, layout=None, out=None) -> Tensor:
+@public(out=True)
+def full(size, fill_value, *, dtype=None, device=None, requires_grad=False, layout=None) -> Tensor:
     """A tensor of the given shape with every element set to ``fill_value``.
 
     Args:
@@ -199,8 +199,8 @@ def full(size, fill_value, *, dtype=None, device=None, requires_grad=False, layo
     return create("full", device, requires_grad, shape=as_shape((size,)), value=fill_value, dtype=dtype)
 
 
-@public
-def zeros(*shape, size=None, dtype=None, device=None, requires_grad=False, layout=None, out=None) -> Tensor:
+@public(out=True)
+def zeros(*shape, size=None, dtype=None, device=None, requires_grad=False, layout=None) -> Tensor:
     """A tensor filled with zeros.
 
     Args:
@@ -221,8 +221,8 @@ def zeros(*shape, size=None, dtype=None, device=None, requires_grad=False, layou
     return create("full", device, requires_grad, shape=shape, value=0, dtype=_resolve_dtype(dtype))
 
 
-@public
-def ones(*shape, size=None, dtype=None, device=None, requires_grad=False, layout=None, out=None) -> Tensor:
+@public(out=True)
+def ones(*shape, size=None, dtype=None, device=None, requires_grad=False, layout=None) -> Tensor:
     """A tensor filled with ones.
 
     Args:
@@ -243,9 +243,9 @@ def ones(*shape, size=None, dtype=None, device=None, requires_grad=False, layout
     return create("full", device, requires_grad, shape=shape, value=1, dtype=_resolve_dtype(dtype))
 
 
-@public
+@public(out=True)
 def empty(*shape, size=None, dtype=None, device=None, requires_grad=False, layout=None, pin_memory=False,
-          memory_format=None, out=None) -> Tensor:
+          memory_format=None) -> Tensor:
     """A new tensor of the given shape; unlike PyTorch's, its elements are always zero.
 
     Args:
@@ -427,8 +427,8 @@ def new_empty(self, *size, dtype=None, device=None, requires_grad=False) -> Tens
     return new_zeros(self, *size, dtype=dtype, device=device, requires_grad=requires_grad)
 
 
-@public
-def arange(start, end=None, step=1, *, dtype=None, device=None, requires_grad=False, out=None) -> Tensor:
+@public(out=True)
+def arange(start, end=None, step=1, *, dtype=None, device=None, requires_grad=False) -> Tensor:
     """A 1-d tensor of the values from ``start`` up to (not including) ``end``, ``step`` apart.
 
     ``arange(n)`` gives ``0, 1, ..., n - 1``.
@@ -463,8 +463,14 @@ def arange(start, end=None, step=1, *, dtype=None, device=None, requires_grad=Fa
     return create("arange", device, requires_grad, start=start, end=end, step=step, dtype=_resolve_dtype(dtype))
 
 
-@public
-def linspace(start, end, steps, *, dtype=None, device=None, requires_grad=False, out=None) -> Tensor:
+def _widest_float(device):
+    """float64 where the device has it (mps does not, as in PyTorch), else float32."""
+    device = canonical_device(device)
+    return dt.float64 if dt.float64 in backend_of(device.type).supported_dtypes(device.index) else dt.float32
+
+
+@public(out=True)
+def linspace(start, end, steps, *, dtype=None, device=None, requires_grad=False) -> Tensor:
     """A 1-d tensor of ``steps`` evenly spaced values from ``start`` to ``end``, both included.
 
     Args:
@@ -472,7 +478,7 @@ def linspace(start, end, steps, *, dtype=None, device=None, requires_grad=False,
         end: the last value.
         steps: how many values (``0`` gives an empty tensor, ``1`` just ``start``).
         dtype: the result's dtype (default: ``ember.get_default_dtype()``); the values are
-            computed in ``float64`` and then converted.
+            computed in ``float64`` (``float32`` on devices without it) and then converted.
         device: where the result lives (default: the CPU).
         requires_grad: whether autograd records operations on the result.
 
@@ -487,7 +493,7 @@ def linspace(start, end, steps, *, dtype=None, device=None, requires_grad=False,
     dtype = _resolve_dtype(dtype)
     if steps == 1:
         return full((1,), start, dtype=dtype, device=device, requires_grad=requires_grad)
-    idx = create("arange", device, start=0, end=steps, step=1, dtype=dt.float64)
+    idx = create("arange", device, start=0, end=steps, step=1, dtype=_widest_float(device))
     step = (end - start) / max(steps - 1, 1)
     # fill from both ends so the last element is exactly ``end``, as PyTorch does
     half = steps // 2
@@ -497,7 +503,7 @@ def linspace(start, end, steps, *, dtype=None, device=None, requires_grad=False,
     return out.requires_grad_(True) if requires_grad else out
 
 
-@public
+@public(out=True)
 def logspace(start, end, steps, base=10.0, *, dtype=None, device=None, requires_grad=False) -> Tensor:
     """A 1-d tensor of ``steps`` values from ``base ** start`` to ``base ** end``, evenly spaced in exponent.
 
@@ -516,13 +522,13 @@ def logspace(start, end, steps, base=10.0, *, dtype=None, device=None, requires_
     Raises:
         RuntimeError: if ``steps`` is negative.
     """
-    exps = linspace(start, end, steps, dtype=dt.float64, device=device)
+    exps = linspace(start, end, steps, dtype=_widest_float(device), device=device)
     out = (base ** exps).to(_resolve_dtype(dtype))
     return out.requires_grad_(True) if requires_grad else out
 
 
-@public
-def eye(n, m=None, *, dtype=None, device=None, requires_grad=False, out=None) -> Tensor:
+@public(out=True)
+def eye(n, m=None, *, dtype=None, device=None, requires_grad=False) -> Tensor:
     """A 2-d tensor with ones on the main diagonal and zeros elsewhere.
 
     Args:

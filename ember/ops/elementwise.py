@@ -10,7 +10,6 @@ from ember.dispatch.meta import broadcast_shapes
 from ember.ops.promotion import check_broadcast, result_type
 from ember.dispatch.ops import BITWISE, COMPARISON, FLOAT_UNARY, LOGICAL, OPS, ROUNDING
 from ember.ops.creation import cast
-from ember.ops.out import write_out
 from ember.ops.public import export, public
 
 _FLOAT = dt.FLOAT
@@ -91,9 +90,9 @@ def _require_tensor(x, name):
 
 # ---------------------------------------------------------------- families generated from the op table
 def _float_unary(op):
-    def fn(input, *, out=None):
+    def fn(input):
         _require_tensor(input, op.name)
-        return write_out(call(op, _float_input(input)), out, op.name)
+        return call(op, _float_input(input))
     fn.__doc__ = _docstring(f"Computes {op.doc} of each element of ``input``.",
                             "integer and bool inputs are computed in the default float dtype",
                             "input", "A floating-point tensor of ``input``'s shape.")
@@ -101,18 +100,17 @@ def _float_unary(op):
 
 
 def _rounding(op):
-    def fn(input, *, out=None):
+    def fn(input):
         _require_tensor(input, op.name)
-        result = call(op, input) if input.dtype.category == _FLOAT else call(OPS["clone"], input)
-        return write_out(result, out, op.name)
+        return call(op, input) if input.dtype.category == _FLOAT else call(OPS["clone"], input)
     fn.__doc__ = _docstring(f"Elementwise, {op.doc}.", "integer inputs are already whole and come back as a copy",
                             "input", "A tensor of ``input``'s shape and dtype.")
     return fn
 
 
 def _comparison(op):
-    def fn(input, other, *, out=None):
-        return write_out(_binary(op, input, other), out, op.name)
+    def fn(input, other):
+        return _binary(op, input, other)
     fn.__doc__ = _docstring(f"Whether each element of ``input`` is {op.doc} ``other``.",
                             "the operands are promoted to a common dtype and broadcast", "input, other",
                             "A bool tensor of the broadcast shape.")
@@ -120,9 +118,9 @@ def _comparison(op):
 
 
 def _logical(op):
-    def fn(input, other, *, out=None):
+    def fn(input, other):
         check_broadcast(input, other)
-        return write_out(call(op, input, other), out, op.name)
+        return call(op, input, other)
     fn.__doc__ = _docstring(f"Elementwise logical {op.doc} of the truth values (nonzero is True) of the operands.",
                             "any dtypes; the operands broadcast", "input, other",
                             "A bool tensor of the broadcast shape.")
@@ -130,10 +128,10 @@ def _logical(op):
 
 
 def _bitwise(op):
-    def fn(input, other, *, out=None):
+    def fn(input, other):
         _check_bitwise(input, op.name)
         _check_bitwise(other, op.name)
-        return write_out(_binary(op, input, other), out, op.name)
+        return _binary(op, input, other)
     fn.__doc__ = _docstring(f"Elementwise bitwise {op.doc} of integer or bool operands.",
                             "the operands are promoted to a common dtype and broadcast", "input, other",
                             "A tensor of the promoted dtype and the broadcast shape.")
@@ -143,8 +141,8 @@ def _bitwise(op):
 def _docstring(summary, rule, args, returns):
     arg_lines = {"input": "input: the tensor.", "input, other": "input: a tensor (or a Python number if ``other`` "
                  "is a tensor).\n        other: a tensor or a Python number."}[args]
-    return (f"{summary}\n\n    Note: {rule}.\n\n    Args:\n        {arg_lines}\n        out: if given, the "
-            f"result is written into it and it is returned.\n\n    Returns:\n        {returns}\n    ")
+    return (f"{summary}\n\n    Note: {rule}.\n\n    Args:\n        {arg_lines}\n\n    Returns:\n"
+            f"        {returns}\n    ")
 
 
 _FAMILIES = {FLOAT_UNARY: _float_unary, ROUNDING: _rounding, COMPARISON: _comparison, LOGICAL: _logical,
@@ -155,8 +153,8 @@ for _op in OPS.values():
 del _op
 
 
-@public(method=True, inplace=True)
-def round(input, *, decimals=0, out=None):
+@public(method=True, inplace=True, out=True)
+def round(input, *, decimals=0):
     """Rounds each element of ``input`` to ``decimals`` decimal places; exact halves go to the even neighbour.
 
     Args:
@@ -172,8 +170,8 @@ def round(input, *, decimals=0, out=None):
     return call(OPS["round"], input, decimals=decimals)
 
 
-@public(method=True, inplace=True, aliases=("negative",))
-def neg(input, *, out=None):
+@public(method=True, inplace=True, aliases=("negative",), out=True)
+def neg(input):
     """The negation ``-input`` of each element.
 
     Args:
@@ -191,8 +189,8 @@ def neg(input, *, out=None):
     return call(OPS["neg"], input)
 
 
-@public(method=True, inplace=True, aliases=("absolute",))
-def abs(input, *, out=None):
+@public(method=True, inplace=True, aliases=("absolute",), out=True)
+def abs(input):
     """The absolute value of each element of ``input``.
 
     Args:
@@ -204,8 +202,8 @@ def abs(input, *, out=None):
     return call(OPS["abs"], input)
 
 
-@public(method=True, inplace=True)
-def sign(input, *, out=None):
+@public(method=True, inplace=True, out=True)
+def sign(input):
     """The sign of each element of ``input``: -1 for negative, 0 for zero, 1 for positive.
 
     Args:
@@ -230,8 +228,8 @@ def relu(input):
     return call(OPS["relu"], input)
 
 
-@public(method=True, inplace=True)
-def frac(input, *, out=None):
+@public(method=True, inplace=True, out=True)
+def frac(input):
     """The fractional part of each element of ``input``, ``input - trunc(input)``, with ``input``'s sign.
 
     Args:
@@ -243,8 +241,8 @@ def frac(input, *, out=None):
     return input - trunc(input)
 
 
-@public(method=True, inplace=True)
-def logical_not(input, *, out=None):
+@public(method=True, inplace=True, out=True)
+def logical_not(input):
     """Elementwise logical NOT: True where ``input`` is zero (or False), False where it is nonzero.
 
     Args:
@@ -256,8 +254,8 @@ def logical_not(input, *, out=None):
     return call(OPS["logical_not"], input)
 
 
-@public(method=True, inplace=True)
-def bitwise_not(input, *, out=None):
+@public(method=True, inplace=True, out=True)
+def bitwise_not(input):
     """Elementwise bitwise NOT of an integer or bool tensor (for bool, the same as ``logical_not``).
 
     Args:
@@ -318,7 +316,7 @@ def isfinite(input):
     return logical_not(logical_or(isnan(input), isinf(input)))
 
 
-@public(method=True)
+@public(method=True, out=True)
 def isposinf(input):
     """Whether each element of ``input`` is positive infinity.
 
@@ -331,7 +329,7 @@ def isposinf(input):
     return logical_and(isinf(input), input > 0)
 
 
-@public(method=True)
+@public(method=True, out=True)
 def isneginf(input):
     """Whether each element of ``input`` is negative infinity.
 
@@ -349,8 +347,8 @@ def _all_like(input, value):
     return full_like(input, value, dtype=dt.bool_)
 
 
-@public(method=True, inplace=True)
-def nan_to_num(input, nan=0.0, posinf=None, neginf=None, *, out=None):
+@public(method=True, inplace=True, out=True)
+def nan_to_num(input, nan=0.0, posinf=None, neginf=None):
     """Replaces the NaNs and infinities of ``input`` with finite numbers.
 
     Args:
@@ -375,8 +373,8 @@ def nan_to_num(input, nan=0.0, posinf=None, neginf=None, *, out=None):
 
 
 # ---------------------------------------------------------------- arithmetic
-@public(method=True, inplace=True)
-def add(input, other, *, alpha=1, out=None):
+@public(method=True, inplace=True, out=True)
+def add(input, other, *, alpha=1):
     """Elementwise ``input + alpha * other``, with broadcasting and PyTorch's type promotion.
 
     Args:
@@ -392,8 +390,8 @@ def add(input, other, *, alpha=1, out=None):
     return _binary(OPS["add"], input, other)
 
 
-@public(method=True, inplace=True, aliases=("subtract",))
-def sub(input, other, *, alpha=1, out=None):
+@public(method=True, inplace=True, aliases=("subtract",), out=True)
+def sub(input, other, *, alpha=1):
     """Elementwise ``input - alpha * other``, with broadcasting and PyTorch's type promotion.
 
     Args:
@@ -431,8 +429,8 @@ def rsub(input, other, *, alpha=1):
     return sub(other, input, alpha=alpha)
 
 
-@public(method=True, inplace=True, aliases=("multiply",))
-def mul(input, other, *, out=None):
+@public(method=True, inplace=True, aliases=("multiply",), out=True)
+def mul(input, other):
     """Elementwise ``input * other``, with broadcasting and PyTorch's type promotion.
 
     Args:
@@ -445,8 +443,8 @@ def mul(input, other, *, out=None):
     return _binary(OPS["mul"], input, other)
 
 
-@public(method=True, inplace=True, aliases=("divide", "true_divide"))
-def div(input, other, *, rounding_mode=None, out=None):
+@public(method=True, inplace=True, aliases=("divide", "true_divide"), out=True)
+def div(input, other, *, rounding_mode=None):
     """Elementwise ``input / other``; with ``rounding_mode``, the quotient rounded to a whole number.
 
     Args:
@@ -482,8 +480,8 @@ def _has_zero(x):
     return x == 0
 
 
-@public(method=True, inplace=True)
-def floor_divide(input, other, *, out=None):
+@public(method=True, inplace=True, out=True)
+def floor_divide(input, other):
     """Elementwise ``input / other`` rounded toward negative infinity (Python's ``//``).
 
     The same as ``div(input, other, rounding_mode="floor")``.
@@ -501,8 +499,8 @@ def floor_divide(input, other, *, out=None):
     return div(input, other, rounding_mode="floor")
 
 
-@public(method=True, inplace=True)
-def remainder(input, other, *, out=None):
+@public(method=True, inplace=True, out=True)
+def remainder(input, other):
     """The elementwise remainder of ``input / other``, with the sign of ``other`` (Python's ``%``).
 
     Args:
@@ -519,8 +517,8 @@ def remainder(input, other, *, out=None):
     return _binary(OPS["remainder"], input, other)
 
 
-@public(method=True, inplace=True)
-def fmod(input, other, *, out=None):
+@public(method=True, inplace=True, out=True)
+def fmod(input, other):
     """The elementwise remainder of ``input / other``, with the sign of ``input`` (C's ``fmod``).
 
     Args:
@@ -542,8 +540,8 @@ def _check_integer_divisor(input, other):
         raise RuntimeError("ZeroDivisionError: integer division by zero")
 
 
-@public(method=True, inplace=True)
-def pow(input, exponent, *, out=None):
+@public(method=True, inplace=True, out=True)
+def pow(input, exponent):
     """Elementwise ``input`` raised to the power ``exponent``.
 
     Args:
@@ -566,7 +564,7 @@ def pow(input, exponent, *, out=None):
     return _binary(OPS["pow"], input, exponent)
 
 
-@public(method=True)
+@public(method=True, out=True)
 def float_power(input, exponent):
     """Elementwise ``input`` raised to the power ``exponent``, computed in float64.
 
@@ -581,8 +579,8 @@ def float_power(input, exponent):
                exponent.double() if isinstance(exponent, Tensor) else exponent)
 
 
-@public(method=True, inplace=True, aliases=("arctan2",))
-def atan2(input, other, *, out=None):
+@public(method=True, inplace=True, aliases=("arctan2",), out=True)
+def atan2(input, other):
     """The elementwise angle of the point ``(other, input)``: ``atan(input / other)`` in the right quadrant.
 
     Args:
@@ -596,8 +594,8 @@ def atan2(input, other, *, out=None):
     return _binary(OPS["atan2"], input, other, floating=True)
 
 
-@public(method=True)
-def maximum(input, other, *, out=None):
+@public(method=True, out=True)
+def maximum(input, other):
     """The elementwise maximum of ``input`` and ``other``; NaN wins (see ``fmax`` for the opposite).
 
     Args:
@@ -610,8 +608,8 @@ def maximum(input, other, *, out=None):
     return _binary(OPS["maximum"], input, other)
 
 
-@public(method=True)
-def minimum(input, other, *, out=None):
+@public(method=True, out=True)
+def minimum(input, other):
     """The elementwise minimum of ``input`` and ``other``; NaN wins (see ``fmin`` for the opposite).
 
     Args:
@@ -637,8 +635,8 @@ def _full_like(like, value):
     return full((), value, dtype=like.dtype, device=like.device)
 
 
-@public(method=True)
-def fmax(input, other, *, out=None):
+@public(method=True, out=True)
+def fmax(input, other):
     """The elementwise maximum, ignoring NaN: where exactly one operand is NaN, the other is taken.
 
     Args:
@@ -651,8 +649,8 @@ def fmax(input, other, *, out=None):
     return _nan_ignoring(OPS["maximum"], input, other)
 
 
-@public(method=True)
-def fmin(input, other, *, out=None):
+@public(method=True, out=True)
+def fmin(input, other):
     """The elementwise minimum, ignoring NaN: where exactly one operand is NaN, the other is taken.
 
     Args:
@@ -665,8 +663,8 @@ def fmin(input, other, *, out=None):
     return _nan_ignoring(OPS["minimum"], input, other)
 
 
-@public(method=True, inplace=True, aliases=("clip",))
-def clamp(input, min=None, max=None, *, out=None):
+@public(method=True, inplace=True, aliases=("clip",), out=True)
+def clamp(input, min=None, max=None):
     """Limits each element of ``input`` to the range [``min``, ``max``].
 
     Args:
@@ -695,7 +693,7 @@ def clamp(input, min=None, max=None, *, out=None):
     return out
 
 
-@public(method=True, inplace=True)
+@public(method=True, inplace=True, out=True)
 def clamp_min(input, min):
     """Limits each element of ``input`` from below: ``clamp(input, min=min)``.
 
@@ -709,7 +707,7 @@ def clamp_min(input, min):
     return clamp(input, min=min)
 
 
-@public(method=True, inplace=True)
+@public(method=True, inplace=True, out=True)
 def clamp_max(input, max):
     """Limits each element of ``input`` from above: ``clamp(input, max=max)``.
 
@@ -723,8 +721,8 @@ def clamp_max(input, max):
     return clamp(input, max=max)
 
 
-@public(method=True, inplace=True)
-def lerp(input, end, weight, *, out=None):
+@public(method=True, inplace=True, out=True)
+def lerp(input, end, weight):
     """Linear interpolation from ``input`` to ``end``: elementwise ``input + weight * (end - input)``.
 
     Args:
@@ -738,8 +736,8 @@ def lerp(input, end, weight, *, out=None):
     return add(input, mul(weight, sub(end, input)))
 
 
-@public(method=True, inplace=True)
-def addcmul(input, tensor1, tensor2, *, value=1, out=None):
+@public(method=True, inplace=True, out=True)
+def addcmul(input, tensor1, tensor2, *, value=1):
     """Elementwise ``input + value * tensor1 * tensor2`` (the scale applies to ``tensor1`` first, as in PyTorch).
 
     Args:
@@ -755,8 +753,8 @@ def addcmul(input, tensor1, tensor2, *, value=1, out=None):
     return add(input, mul(scaled, tensor2))
 
 
-@public(method=True, inplace=True)
-def addcdiv(input, tensor1, tensor2, *, value=1, out=None):
+@public(method=True, inplace=True, out=True)
+def addcdiv(input, tensor1, tensor2, *, value=1):
     """Elementwise ``input + value * tensor1 / tensor2``; integer tensor1 and tensor2 are refused, as in PyTorch.
 
     Args:
@@ -779,8 +777,8 @@ def addcdiv(input, tensor1, tensor2, *, value=1, out=None):
     return add(input, div(scaled, tensor2))
 
 
-@public
-def where(condition, input=None, other=None, *, out=None):
+@public(out=True)
+def where(condition, input=None, other=None):
     """Takes each element from ``input`` where ``condition`` holds and from ``other`` where it does not.
 
     ``where(condition)`` alone is ``nonzero(condition, as_tuple=True)``.

@@ -271,8 +271,8 @@ def _check_gather_shapes(input, dim, index, name, src=None):
                                f"smaller than self {list(input.shape)} apart from dimension {dim}")
 
 
-@public(method=True)
-def gather(input, dim, index, *, sparse_grad=False, out=None):
+@public(method=True, out=True)
+def gather(input, dim, index, *, sparse_grad=False):
     """Values of ``input`` picked along ``dim`` at the positions ``index`` gives.
 
     For a 3-d tensor and ``dim=1``: ``result[i][j][k] = input[i][index[i][j][k]][k]``.
@@ -296,7 +296,7 @@ def gather(input, dim, index, *, sparse_grad=False, out=None):
     return call(OPS["gather"], input, index, dim=dim)
 
 
-@public(method=True, inplace=True)
+@public(method=True, inplace=True, out=True)
 def scatter(input, dim, index, src=None, *, value=None, reduce=None):
     """A copy of ``input`` with values from ``src`` written along ``dim`` at the positions ``index`` gives.
 
@@ -335,7 +335,7 @@ def scatter(input, dim, index, src=None, *, value=None, reduce=None):
     return call(OPS["scatter"], input, index, src, dim=dim, reduce=reduce)
 
 
-@public(method=True, inplace=True)
+@public(method=True, inplace=True, out=True)
 def scatter_add(input, dim, index, src):
     """A copy of ``input`` with the values of ``src`` added along ``dim`` at the positions ``index`` gives.
 
@@ -398,8 +398,8 @@ def scatter_reduce(input, dim, index, src, reduce, *, include_self=True):
     return scatter(input, dim, index, src, reduce=names[reduce])
 
 
-@public(method=True)
-def index_select(input, dim, index, *, out=None):
+@public(method=True, out=True)
+def index_select(input, dim, index):
     """The slices of ``input`` along ``dim`` at the positions in ``index``, in that order.
 
     Args:
@@ -427,7 +427,7 @@ def _dim_key(input, dim):
     return (_FULL,) * normalize_dim(dim, input.ndim) + (INDEX_SLOT,)
 
 
-@public(method=True, inplace=True)
+@public(method=True, inplace=True, out=True)
 def index_add(input, dim, index, source, *, alpha=1):
     """A copy of ``input`` with ``alpha * source`` added to the slices along ``dim`` that ``index`` names.
 
@@ -450,7 +450,7 @@ def index_add(input, dim, index, source, *, alpha=1):
                 cast(index, dt.int64), key=_dim_key(input, dim), accumulate=True)
 
 
-@public(method=True, inplace=True)
+@public(method=True, inplace=True, out=True)
 def index_copy(input, dim, index, source):
     """A copy of ``input`` with slice ``index[i]`` along ``dim`` replaced by slice ``i`` of ``source``.
 
@@ -518,7 +518,7 @@ def masked_fill(input, mask, value):
         ew.where(mask, _values_for(input, value), input)
 
 
-@public(method=True)
+@public(method=True, out=True)
 def masked_select(input, mask):
     """The elements of ``input`` where ``mask`` is ``True``, as a 1-d tensor in row-major order.
 
@@ -558,7 +558,7 @@ def masked_scatter(input, mask, source):
                 key=(INDEX_SLOT,) * len(idx), accumulate=False)
 
 
-@public(method=True)
+@public(method=True, out=True)
 def take(input, index):
     """The elements of ``input``, read as a flat row-major sequence, at the positions in ``index``.
 
@@ -572,7 +572,7 @@ def take(input, index):
     return index_select(input.reshape(-1), 0, index.reshape(-1)).view(index.shape)
 
 
-@public(method=True)
+@public(method=True, out=True)
 def take_along_dim(input, indices, dim=None):
     """Values of ``input`` picked along ``dim`` at ``indices``, with the other dimensions broadcast.
 
@@ -600,7 +600,7 @@ def take_along_dim(input, indices, dim=None):
     return gather(input.expand(want_in), dim, indices.expand(want_idx))
 
 
-@public(method=True)
+@public(method=True, out="exact")
 def nonzero(input, *, as_tuple=False):
     """The positions of the non-zero elements of ``input``, in row-major order.
 
@@ -635,8 +635,8 @@ def argwhere(input):
 
 
 # ---------------------------------------------------------------- sorting
-@public(method=True)
-def sort(input, dim=-1, descending=False, stable=False, *, out=None):
+@public(method=True, out=True)
+def sort(input, dim=-1, descending=False, stable=False):
     """The elements of ``input`` sorted along ``dim``, and where each came from.
 
     Args:
@@ -673,7 +673,7 @@ def argsort(input, dim=-1, descending=False, stable=False):
     return sort(input, dim, descending, stable).indices
 
 
-@public(method=True)
+@public(method=True, out=True)
 def msort(input):
     """``input`` sorted along its first dimension, smallest first; the ``values`` of ``sort(input, 0)``.
 
@@ -686,8 +686,8 @@ def msort(input):
     return sort(input, 0).values
 
 
-@public(method=True)
-def topk(input, k, dim=-1, largest=True, sorted=True, *, out=None):
+@public(method=True, out=True)
+def topk(input, k, dim=-1, largest=True, sorted=True):
     """The ``k`` largest (or smallest) elements of ``input`` along ``dim``, and their positions.
 
     Args:
@@ -716,7 +716,7 @@ def topk(input, k, dim=-1, largest=True, sorted=True, *, out=None):
     return topk_result(narrow(values, dim, 0, k), narrow(indices, dim, 0, k))
 
 
-@public(method=True)
+@public(method=True, out=True)
 def kthvalue(input, k, dim=-1, keepdim=False):
     """The ``k``-th smallest element of ``input`` along ``dim``, and its position.
 
@@ -742,7 +742,7 @@ def kthvalue(input, k, dim=-1, keepdim=False):
     return median_result(v, i)
 
 
-@public(method=True)
+@public(method=True, out=True)
 def median(input, dim=None, keepdim=False):
     """The median of ``input``, over all its elements or along ``dim``.
 
@@ -847,7 +847,7 @@ def unique_consecutive(input, return_inverse=False, return_counts=False, dim=Non
     return out[0] if len(out) == 1 else out
 
 
-@public
+@public(out="exact")
 def searchsorted(sorted_sequence, values, *, out_int32=False, right=False, side=None, sorter=None):
     """Indices where values would be inserted to keep each row of sorted_sequence sorted.
 
@@ -881,7 +881,7 @@ def searchsorted(sorted_sequence, values, *, out_int32=False, right=False, side=
     return cast(out, dt.int32 if out_int32 else dt.int64)
 
 
-@public
+@public(out="exact")
 def bucketize(input, boundaries, *, out_int32=False, right=False):
     """For each element of ``input``, the index of the bucket it falls in, given sorted bucket boundaries.
 

@@ -17,8 +17,8 @@ def _same_dtype(a, b, name):
                            f"{a.dtype.name} != {b.dtype.name}")
 
 
-@public(method=True)
-def matmul(input, other, *, out=None):
+@public(method=True, out=True)
+def matmul(input, other):
     """The matrix product of ``input`` and ``other``, also for vectors and stacks of matrices (the ``@`` operator).
 
     Two 1-D tensors give their dot product, a 0-d tensor. A 1-D ``input`` is taken as a row vector and a 1-D
@@ -53,8 +53,8 @@ def matmul(input, other, *, out=None):
     return call(OPS["matmul"], input, other)
 
 
-@public(method=True)
-def mm(input, mat2, *, out=None):
+@public(method=True, out=True)
+def mm(input, mat2):
     """The matrix product of two 2-D tensors: ``(n, m) @ (m, p)`` gives ``(n, p)``.
 
     Args:
@@ -72,8 +72,8 @@ def mm(input, mat2, *, out=None):
     return matmul(input, mat2)
 
 
-@public(method=True)
-def bmm(input, mat2, *, out=None):
+@public(method=True, out=True)
+def bmm(input, mat2):
     """The batched matrix product of two 3-D tensors: ``(b, n, m) @ (b, m, p)`` gives ``(b, n, p)``.
 
     Unlike ``matmul``, the batch dim does not broadcast: both must have the same batch size.
@@ -96,8 +96,8 @@ def bmm(input, mat2, *, out=None):
     return matmul(input, mat2)
 
 
-@public(method=True)
-def mv(input, vec, *, out=None):
+@public(method=True, out=True)
+def mv(input, vec):
     """The product of a matrix and a vector: ``(n, m) @ (m,)`` gives ``(n,)``.
 
     Args:
@@ -115,8 +115,8 @@ def mv(input, vec, *, out=None):
     return matmul(input, vec)
 
 
-@public(method=True, aliases=("vdot",))
-def dot(input, other, *, out=None):
+@public(method=True, aliases=("vdot",), out=True)
+def dot(input, other):
     """The dot product of two 1-D tensors of the same size: the sum of their elementwise products.
 
     ``vdot`` is the same function: for the real dtypes ember has, there is nothing to conjugate.
@@ -140,7 +140,7 @@ def dot(input, other, *, out=None):
     return matmul(input, other)
 
 
-@public(method=True)
+@public(method=True, out=True)
 def inner(input, other):
     """The inner product of ``input`` and ``other`` over their last dims.
 
@@ -158,8 +158,8 @@ def inner(input, other):
         einsum("...i,...ji->...j", input, other)
 
 
-@public(method=True, aliases=("ger",))
-def outer(input, vec2, *, out=None):
+@public(method=True, aliases=("ger",), out=True)
+def outer(input, vec2):
     """The outer product of two 1-D tensors: element ``(i, j)`` is ``input[i] * vec2[j]``.
 
     Args:
@@ -181,8 +181,8 @@ def _scaled(x, alpha):
     return x if alpha == 1 else ew.mul(x, alpha)
 
 
-@public(method=True)
-def addmm(input, mat1, mat2, *, beta=1, alpha=1, out=None):
+@public(method=True, out=True)
+def addmm(input, mat1, mat2, *, beta=1, alpha=1):
     """``beta * input + alpha * (mat1 @ mat2)``, a matrix product added to a tensor.
 
     Args:
@@ -203,8 +203,8 @@ def addmm(input, mat1, mat2, *, beta=1, alpha=1, out=None):
     return product if beta == 0 else ew.add(_scaled(input, beta), product)
 
 
-@public(method=True)
-def addmv(input, mat, vec, *, beta=1, alpha=1, out=None):
+@public(method=True, out=True)
+def addmv(input, mat, vec, *, beta=1, alpha=1):
     """``beta * input + alpha * (mat @ vec)``, a matrix-vector product added to a tensor.
 
     Args:
@@ -225,8 +225,8 @@ def addmv(input, mat, vec, *, beta=1, alpha=1, out=None):
     return product if beta == 0 else ew.add(_scaled(input, beta), product)
 
 
-@public(method=True)
-def baddbmm(input, batch1, batch2, *, beta=1, alpha=1, out=None):
+@public(method=True, out=True)
+def baddbmm(input, batch1, batch2, *, beta=1, alpha=1):
     """``beta * input + alpha * bmm(batch1, batch2)``, a batched matrix product added to a tensor.
 
     Args:
@@ -247,8 +247,8 @@ def baddbmm(input, batch1, batch2, *, beta=1, alpha=1, out=None):
     return product if beta == 0 else ew.add(_scaled(input, beta), product)
 
 
-@public(method=True)
-def addbmm(input, batch1, batch2, *, beta=1, alpha=1, out=None):
+@public(method=True, out=True)
+def addbmm(input, batch1, batch2, *, beta=1, alpha=1):
     """``beta * input + alpha * sum(batch1[i] @ batch2[i])``: the batch of products, summed, added to a tensor.
 
     Args:
@@ -269,8 +269,8 @@ def addbmm(input, batch1, batch2, *, beta=1, alpha=1, out=None):
     return product if beta == 0 else ew.add(_scaled(input, beta), product)
 
 
-@public
-def tensordot(a, b, dims=2, out=None):
+@public(out=True)
+def tensordot(a, b, dims=2):
     """Contracts dims of ``a`` with dims of ``b``: the sum of products over the paired dims.
 
     Args:

@@ -13,17 +13,23 @@ from ember.core.call import write_inplace
 from ember.core.tensor import Tensor, version_counter
 
 
-def write_out(result: Tensor, out, name: str) -> Tensor:
-    """``result`` when ``out`` is None; else ``out`` holding ``result``'s values.
+def write_out(result, out, name: str, exact: bool = False):
+    """``out`` holding ``result``'s values: a tensor, or for ops with several results a tuple
+    of tensors (returned as the result's named tuple type, holding the ``out`` tensors).
 
     Raises:
         TypeError: ``out`` is not a tensor.
         RuntimeError: autograd would have to record through ``out``; ``out`` is on another
             device; ``out``'s dtype cannot hold the result (a float result into an integer
-            ``out``).
+            ``out``), or differs from it where the op requires the same dtype (``exact``: index
+            results, and every part of a several-result op, as in PyTorch).
     """
-    if out is None:
-        return result
+    if isinstance(result, tuple):
+        if not isinstance(out, (tuple, list)) or len(out) != len(result):
+            raise TypeError(f"{name}(): argument 'out' must be a tuple of {len(result)} Tensors, "
+                            f"not {type(out).__name__}")
+        written = [write_out(r, o, name, True) for r, o in zip(result, out)]
+        return type(result)(*written) if hasattr(result, "_fields") else tuple(written)
     if not isinstance(out, Tensor):
         raise TypeError(f"{name}(): argument 'out' must be Tensor, not {type(out).__name__}")
     if GRAD_MODE.enabled and (result._rg or out._rg):
@@ -31,6 +37,9 @@ def write_out(result: Tensor, out, name: str) -> Tensor:
                            f"but one of the arguments requires grad.")
     if out.device != result.device:
         raise RuntimeError(f"Expected out tensor to have device {result.device}, but got {out.device} instead")
+    if exact and out.dtype is not result.dtype:
+        raise RuntimeError(f"{name}(): expected out tensor to have dtype {result.dtype.name}, but got "
+                           f"{out.dtype.name} instead")
     if result.dtype.category > out.dtype.category:
         raise RuntimeError(f"result type {_title(result.dtype)} can't be cast to the desired output type "
                            f"{_title(out.dtype)}")

@@ -198,8 +198,8 @@ def _float_dtype(dtype):
     return d
 
 
-@public
-def rand(*shape, size=None, generator=None, dtype=None, device=None, requires_grad=False, out=None) -> Tensor:
+@public(out=True)
+def rand(*shape, size=None, generator=None, dtype=None, device=None, requires_grad=False) -> Tensor:
     """A tensor of random numbers drawn uniformly from ``[0, 1)``.
 
     Args:
@@ -220,8 +220,8 @@ def rand(*shape, size=None, generator=None, dtype=None, device=None, requires_gr
     return _draw("philox_uniform", shape, _float_dtype(dtype), device, generator, requires_grad)
 
 
-@public
-def randn(*shape, size=None, generator=None, dtype=None, device=None, requires_grad=False, out=None) -> Tensor:
+@public(out=True)
+def randn(*shape, size=None, generator=None, dtype=None, device=None, requires_grad=False) -> Tensor:
     """A tensor of random numbers from the standard normal distribution (mean 0, variance 1).
 
     Args:
@@ -284,9 +284,9 @@ def randn_like(input, *, dtype=None, device=None, requires_grad=False, generator
                  requires_grad=requires_grad, generator=generator)
 
 
-@public
+@public(out=True)
 def randint(low=0, high=None, size=None, *, generator=None, dtype=None, device=None,
-            requires_grad=False, out=None) -> Tensor:
+            requires_grad=False) -> Tensor:
     """A tensor of random integers drawn uniformly from ``[low, high)``.
 
     Called as ``randint(high, size)`` or ``randint(low, high, size)``.
@@ -343,8 +343,8 @@ def randint_like(input, low=0, high=None, *, dtype=None, device=None, generator=
                    generator=generator)
 
 
-@public
-def randperm(n, *, generator=None, dtype=None, device=None, requires_grad=False, out=None) -> Tensor:
+@public(out=True)
+def randperm(n, *, generator=None, dtype=None, device=None, requires_grad=False) -> Tensor:
     """A random permutation of the integers ``0`` to ``n - 1``.
 
     Args:
@@ -360,9 +360,9 @@ def randperm(n, *, generator=None, dtype=None, device=None, requires_grad=False,
     return _onto(keys.argsort(stable=True), _resolve_dtype(dtype, dt.int64), device)
 
 
-@public
+@public(out=True)
 def normal(mean=0.0, std=1.0, size=None, *, generator=None, dtype=None, device=None,
-           requires_grad=False, out=None) -> Tensor:
+           requires_grad=False) -> Tensor:
     """Random numbers from normal distributions with the given means and standard deviations.
 
     If ``mean`` or ``std`` is a tensor, the result has the broadcast shape of the tensor
@@ -401,7 +401,7 @@ def normal(mean=0.0, std=1.0, size=None, *, generator=None, dtype=None, device=N
     return out.requires_grad_(True) if requires_grad else out
 
 
-@public(method=True)
+@public(method=True, out=True)
 def bernoulli(input, p=None, *, generator=None) -> Tensor:
     """Random zeros and ones: each element is ``1`` with the probability ``input`` gives for it.
 
@@ -422,7 +422,7 @@ def bernoulli(input, p=None, *, generator=None) -> Tensor:
     return _onto(u < probs, input.dtype, input.device)
 
 
-@public
+@public(out="exact")
 def multinomial(input, num_samples, replacement=False, *, generator=None) -> Tensor:
     """Sample category indices, with probabilities proportional to the weights in ``input``.
 

@@ -35,8 +35,8 @@ def _check_nonempty(input, dims, name):
         raise IndexError(f"{name}(): Expected reduction over a non-empty tensor.")
 
 
-@public(method=True)
-def sum(input, dim=None, keepdim=False, *, dtype=None, out=None):
+@public(method=True, out=True)
+def sum(input, dim=None, keepdim=False, *, dtype=None):
     """The sum of the elements of ``input``, over all of them or over ``dim``.
 
     Args:
@@ -55,7 +55,7 @@ def sum(input, dim=None, keepdim=False, *, dtype=None, out=None):
     return out if dtype is None else cast(out, _resolve_dtype(dtype))  # integers: keep the asked dtype
 
 
-@public(method=True)
+@public(method=True, out=True)
 def nansum(input, dim=None, keepdim=False, *, dtype=None):
     """The sum of the elements of ``input``, over all of them or over ``dim``, counting NaN as zero.
 
@@ -72,8 +72,8 @@ def nansum(input, dim=None, keepdim=False, *, dtype=None):
     return sum(ew.where(ew.isnan(input), 0, input), dim, keepdim, dtype=dtype)
 
 
-@public(method=True)
-def prod(input, dim=None, keepdim=False, *, dtype=None, out=None):
+@public(method=True, out=True)
+def prod(input, dim=None, keepdim=False, *, dtype=None):
     """The product of the elements of ``input``, over all of them or along one dim.
 
     Args:
@@ -94,8 +94,8 @@ def prod(input, dim=None, keepdim=False, *, dtype=None, out=None):
     return call(OPS["prod"], input, dims=dims, keepdim=keepdim)
 
 
-@public(method=True)
-def mean(input, dim=None, keepdim=False, *, dtype=None, out=None):
+@public(method=True, out=True)
+def mean(input, dim=None, keepdim=False, *, dtype=None):
     """The arithmetic mean of the elements of ``input``, over all of them or over ``dim``.
 
     Args:
@@ -124,7 +124,7 @@ def mean(input, dim=None, keepdim=False, *, dtype=None, out=None):
     return ew.div(total, count) if count else ew.mul(total, float("nan"))
 
 
-@public(method=True)
+@public(method=True, out=True)
 def nanmean(input, dim=None, keepdim=False, *, dtype=None):
     """The mean of the elements of ``input`` that are not NaN, over all of them or over ``dim``.
 
@@ -142,8 +142,8 @@ def nanmean(input, dim=None, keepdim=False, *, dtype=None):
     return ew.div(nansum(input, dim, keepdim, dtype=dtype), sum(keep, dim, keepdim))
 
 
-@public(method=True)
-def amax(input, dim=(), keepdim=False, *, out=None):
+@public(method=True, out=True)
+def amax(input, dim=(), keepdim=False):
     """The largest element of ``input``, over all of them or over ``dim``; NaN propagates.
 
     Unlike ``max``, it reduces several dims at once and gives no indices.
@@ -164,8 +164,8 @@ def amax(input, dim=(), keepdim=False, *, out=None):
     return call(OPS["amax"], input, dims=dims, keepdim=keepdim)
 
 
-@public(method=True)
-def amin(input, dim=(), keepdim=False, *, out=None):
+@public(method=True, out=True)
+def amin(input, dim=(), keepdim=False):
     """The smallest element of ``input``, over all of them or over ``dim``; NaN propagates.
 
     Unlike ``min``, it reduces several dims at once and gives no indices.
@@ -186,7 +186,7 @@ def amin(input, dim=(), keepdim=False, *, out=None):
     return call(OPS["amin"], input, dims=dims, keepdim=keepdim)
 
 
-@public(method=True)
+@public(method=True, out="exact")
 def argmax(input, dim=None, keepdim=False):
     """The index of the largest element of ``input``: in the flattened tensor, or along ``dim``.
 
@@ -209,7 +209,7 @@ def argmax(input, dim=None, keepdim=False):
     return call(OPS["argmax"], input, dim=dim, keepdim=keepdim)
 
 
-@public(method=True)
+@public(method=True, out="exact")
 def argmin(input, dim=None, keepdim=False):
     """The index of the smallest element of ``input``: in the flattened tensor, or along ``dim``.
 
@@ -244,8 +244,8 @@ def _extreme(input, dim, keepdim, other, name):
     return (max_result if name == "max" else min_result)(values, indices)
 
 
-@public(method=True)
-def max(input, dim=None, keepdim=False, *, other=None, out=None):
+@public(method=True, out=True)
+def max(input, dim=None, keepdim=False, *, other=None):
     """The maximum of ``input``: of all its elements, along ``dim`` with indices, or elementwise against a tensor.
 
     ``max(input)`` gives the largest element; ``max(input, dim, keepdim=False)`` the largest values along
@@ -269,8 +269,8 @@ def max(input, dim=None, keepdim=False, *, other=None, out=None):
     return _extreme(input, dim, keepdim, other, "max")
 
 
-@public(method=True)
-def min(input, dim=None, keepdim=False, *, other=None, out=None):
+@public(method=True, out=True)
+def min(input, dim=None, keepdim=False, *, other=None):
     """The minimum of ``input``: of all its elements, along ``dim`` with indices, or elementwise against a tensor.
 
     ``min(input)`` gives the smallest element; ``min(input, dim, keepdim=False)`` the smallest values along
@@ -294,7 +294,7 @@ def min(input, dim=None, keepdim=False, *, other=None, out=None):
     return _extreme(input, dim, keepdim, other, "min")
 
 
-@public(method=True)
+@public(method=True, out=True)
 def aminmax(input, *, dim=None, keepdim=False):
     """The smallest and the largest element of ``input``, over all of them or over ``dim``, in one call.
 
@@ -314,8 +314,8 @@ def aminmax(input, *, dim=None, keepdim=False):
                           amax(input, () if dim is None else dim, keepdim))
 
 
-@public(method=True)
-def all(input, dim=None, keepdim=False, *, out=None):
+@public(method=True, out=True)
+def all(input, dim=None, keepdim=False):
     """Whether every element of ``input`` is true (nonzero), over all of them or over ``dim``.
 
     Args:
@@ -331,8 +331,8 @@ def all(input, dim=None, keepdim=False, *, out=None):
     return cast(result, dt.uint8) if input.dtype is dt.uint8 else result  # PyTorch keeps uint8
 
 
-@public(method=True)
-def any(input, dim=None, keepdim=False, *, out=None):
+@public(method=True, out=True)
+def any(input, dim=None, keepdim=False):
     """Whether any element of ``input`` is true (nonzero), over all of them or over ``dim``.
 
     Args:
@@ -368,8 +368,8 @@ def _correction(unbiased, correction):
     return 1 if unbiased is None or unbiased else 0
 
 
-@public(method=True)
-def var(input, dim=None, unbiased=None, keepdim=False, *, correction=None, out=None):
+@public(method=True, out=True)
+def var(input, dim=None, unbiased=None, keepdim=False, *, correction=None):
     """The variance of the elements of ``input``, over all of them or over ``dim``.
 
     The squared deviations from the mean are summed and divided by ``N - correction``, where ``N`` is the
@@ -404,8 +404,8 @@ def var(input, dim=None, unbiased=None, keepdim=False, *, correction=None, out=N
     return ew.div(squares, builtins.max(n - _correction(unbiased, correction), 0))
 
 
-@public(method=True)
-def std(input, dim=None, unbiased=None, keepdim=False, *, correction=None, out=None):
+@public(method=True, out=True)
+def std(input, dim=None, unbiased=None, keepdim=False, *, correction=None):
     """The standard deviation of the elements of ``input`` (the square root of ``var``), over all or over ``dim``.
 
     Args:
@@ -469,8 +469,8 @@ def std_mean(input, dim=None, unbiased=None, keepdim=False, *, correction=None):
     return std(input, dim, unbiased, keepdim, correction=correction), mean(input, dim, keepdim)
 
 
-@public(method=True)
-def norm(input, p="fro", dim=None, keepdim=False, dtype=None, out=None):
+@public(method=True, out=True)
+def norm(input, p="fro", dim=None, keepdim=False, dtype=None):
     """A vector norm of ``input``, of all its elements or over ``dim``.
 
     Args:
@@ -524,8 +524,8 @@ def dist(input, other, p=2):
     return norm(ew.sub(input, other), p)
 
 
-@public(method=True)
-def logsumexp(input, dim, keepdim=False, *, out=None):
+@public(method=True, out=True)
+def logsumexp(input, dim, keepdim=False):
     """``log(sum(exp(input)))`` over ``dim``, computed stably (the maximum is subtracted before ``exp``).
 
     Args:
@@ -553,8 +553,8 @@ def _squeeze_dims(t, dims):
     return t.view(tuple(shape))
 
 
-@public(method=True, inplace=True)
-def cumsum(input, dim, *, dtype=None, out=None):
+@public(method=True, inplace=True, out=True)
+def cumsum(input, dim, *, dtype=None):
     """The cumulative sum of ``input`` along ``dim``: element ``i`` is the sum of elements ``0`` to ``i``.
 
     Args:
@@ -571,8 +571,8 @@ def cumsum(input, dim, *, dtype=None, out=None):
     return out if dtype is None else cast(out, _resolve_dtype(dtype))
 
 
-@public(method=True, inplace=True)
-def cumprod(input, dim, *, dtype=None, out=None):
+@public(method=True, inplace=True, out=True)
+def cumprod(input, dim, *, dtype=None):
     """The cumulative product of ``input`` along ``dim``: element ``i`` is the product of elements ``0`` to ``i``.
 
     Args:
@@ -647,7 +647,7 @@ def _softmax_args(input, dim, dtype, name):
     return ew._float_input(input), normalize_dim(dim, input.ndim) if input.ndim else 0
 
 
-@public(method=True)
+@public(method=True, out=True)
 def softmax(input, dim=None, _stacklevel=3, dtype=None):
     """Softmax along ``dim``: ``exp(input)`` scaled so that each slice along ``dim`` sums to 1.
 
@@ -667,7 +667,7 @@ def softmax(input, dim=None, _stacklevel=3, dtype=None):
     return run_composite(OPS["softmax"], input, dim=dim)
 
 
-@public(method=True)
+@public(method=True, out=True)
 def log_softmax(input, dim=None, _stacklevel=3, dtype=None):
     """The logarithm of ``softmax`` along ``dim``, computed stably in one step.
 

@@ -536,8 +536,8 @@ def unbind(input, dim=0):
     return tuple(select(input, dim, i) for i in range(input._data.shape[dim]))
 
 
-@public(aliases=("concat", "concatenate"))
-def cat(tensors, dim=0, *, out=None):
+@public(aliases=("concat", "concatenate"), out=True)
+def cat(tensors, dim=0):
     """The given tensors joined end to end along an existing dimension.
 
     Also available as ``concat`` and ``concatenate``. The tensors are promoted to a common dtype. 1-d
@@ -577,8 +577,8 @@ def cat(tensors, dim=0, *, out=None):
     return call(OPS["cat"], *parts, dim=dim)
 
 
-@public
-def stack(tensors, dim=0, *, out=None):
+@public(out=True)
+def stack(tensors, dim=0):
     """The given tensors joined along a new dimension.
 
     Args:
@@ -603,7 +603,7 @@ def stack(tensors, dim=0, *, out=None):
     return cat([unsqueeze(t, dim) for t in tensors], dim)
 
 
-@public
+@public(out=True)
 def hstack(tensors):
     """The given tensors joined horizontally: along dimension 0 for 1-d tensors, along dimension 1 otherwise.
 
@@ -619,7 +619,7 @@ def hstack(tensors):
     return cat(tensors, 0 if tensors[0].ndim == 1 else 1)
 
 
-@public
+@public(out=True)
 def vstack(tensors):
     """The given tensors joined vertically, along dimension 0, after turning 0-d and 1-d tensors into rows.
 
@@ -800,8 +800,8 @@ def repeat_interleave(input, repeats=None, dim=None, *, output_size=None):
     return index_select(input, dim, from_host(order, input.device))
 
 
-@public(method=True, inplace=True)
-def tril(input, diagonal=0, *, out=None):
+@public(method=True, inplace=True, out=True)
+def tril(input, diagonal=0):
     """The lower triangle of the matrices in ``input``: the elements above the chosen diagonal are set to zero.
 
     Args:
@@ -820,8 +820,8 @@ def tril(input, diagonal=0, *, out=None):
     return call(OPS["tril"], input, diagonal=diagonal)
 
 
-@public(method=True, inplace=True)
-def triu(input, diagonal=0, *, out=None):
+@public(method=True, inplace=True, out=True)
+def triu(input, diagonal=0):
     """The upper triangle of the matrices in ``input``: the elements below the chosen diagonal are set to zero.
 
     Args:
@@ -864,7 +864,7 @@ def diagonal(input, offset=0, dim1=0, dim2=1):
     return call(OPS["diagonal"], input, offset=offset, dim1=a, dim2=b)
 
 
-@public(method=True)
+@public(method=True, out=True)
 def diag(input, diagonal=0):
     """A diagonal matrix built from a vector, or the diagonal of a matrix.
 
