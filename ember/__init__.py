@@ -15,6 +15,7 @@ from ember.core.autograd import (
     no_grad, enable_grad, set_grad_enabled, inference_mode, is_grad_enabled, is_inference_mode_enabled,
 )
 from ember.core.info import finfo, iinfo, can_cast
+from ember.core.layout import layout, strided
 from ember import ops
 from ember.ops import *  # noqa: F401,F403  (exactly ember.ops.__all__)
 
@@ -35,6 +36,7 @@ __all__ = [
     "dtype", "bool", "uint8", "int8", "int16", "int32", "int64", "float16", "bfloat16", "float32", "float64",
     "half", "float", "double", "short", "int", "long", "get_default_dtype", "set_default_dtype", "promote_types",
     "device", "Size", "Tensor", "no_grad", "enable_grad", "set_grad_enabled", "inference_mode",
-    "is_grad_enabled", "is_inference_mode_enabled", "finfo", "iinfo", "can_cast", "save", "load",
+    "is_grad_enabled", "is_inference_mode_enabled", "finfo", "iinfo", "can_cast", "layout", "strided", "save",
+    "load",
     *ops.__all__,
 ]

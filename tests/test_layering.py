@@ -9,7 +9,7 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent / "ember"
 
 #: plain value types every layer may use
-VALUE_TYPES = {"ember.core.dtype", "ember.core.device", "ember.core.info"}
+VALUE_TYPES = {"ember.core.dtype", "ember.core.device", "ember.core.info", "ember.core.layout"}
 #: which layers each layer may import
 ALLOWED = {
     "value": {"value"},

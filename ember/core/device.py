@@ -1,6 +1,34 @@
 """Device names: ``device("cuda:1")``, ``device("cpu")``, ``device("opencl", 0)``."""
 from __future__ import annotations
 
+#: the device types PyTorch knows (a device may name one whose backend is absent here: using it
+#: is what fails), plus ember's; the plugin registry adds each backend's type as it loads
+KNOWN_TYPES = ["cpu", "cuda", "ipu", "xpu", "mkldnn", "opengl", "opencl", "ideep", "hip", "ve", "fpga", "maia",
+               "xla", "lazy", "vulkan", "mps", "meta", "hpu", "mtia", "privateuseone", "rocm"]
+_KNOWN = set(KNOWN_TYPES)
+#: set by the plugin registry: loads the plugins (once), so that a third-party type is known;
+#: returns what it has to say about plugins that failed to load ("" when none did)
+discover_plugins = None
+
+
+def register_device_type(name: str) -> None:
+    """Make ``name`` a known device type (the registry calls it for every backend it loads)."""
+    if name not in _KNOWN:
+        _KNOWN.add(name)
+        KNOWN_TYPES.append(name)
+
+
+def _check_type(text: str, given) -> None:
+    if text in _KNOWN:
+        return
+    failures = ""
+    if discover_plugins is not None:
+        failures = discover_plugins()
+        if text in _KNOWN:
+            return
+    raise RuntimeError(f"Expected one of {', '.join(KNOWN_TYPES)} device type at start of device string: "
+                       f"{given}{failures}")
+
 
 class device:
     """A device on which tensors live: a type such as ``"cpu"`` or ``"cuda"``, and an optional index.
@@ -16,8 +44,9 @@ class device:
 
     Raises:
         TypeError: if ``type`` is not a string, an int or a device.
-        RuntimeError: if the string is malformed, names an index as well as ``index`` being
-            given, or the index is negative or not an int.
+        RuntimeError: if the string is malformed or names an unknown device type (the message
+            lists the known ones), names an index as well as ``index`` being given, or the
+            index is negative or not an int.
 
     Attributes:
         type: the device type, e.g. ``"cuda"``.
@@ -43,6 +72,7 @@ class device:
             index = int(idx)
         if not text or not text.replace("_", "").isalnum():
             raise RuntimeError(f"Invalid device string: '{type}'")
+        _check_type(text, type)
         if index is not None and (not isinstance(index, int) or index < 0):
             raise RuntimeError(f"Device index must not be negative, got {index}")
         self.type = text

@@ -67,6 +67,11 @@ class Backend:
         return (f"backend plugin '{self.name or type(self).__name__}' (device type '{self.device_type}') "
                 f"must implement {type(self).__name__}.{method}")
 
+    def data_ptr(self, native) -> int:
+        """The memory address of the first element of ``native`` (``Tensor.data_ptr()``)."""
+        raise RuntimeError(f"'{self.device_type}' tensors expose no data pointer (backend plugin "
+                           f"'{self.name or type(self).__name__}' does not implement data_ptr)")
+
     def index_of(self, native) -> int | None:
         """The device index a native array lives on."""
         return None

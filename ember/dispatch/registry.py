@@ -17,6 +17,7 @@ import traceback
 
 import pluggy
 
+from ember.core import device as device_module
 from ember.dispatch import hookspecs
 from ember.dispatch.ops import OPS
 
@@ -85,6 +86,7 @@ class Registry:
                                                traceback.format_exc()))
             return
         self.backends[backend.device_type] = backend
+        device_module.register_device_type(backend.device_type)
         self.plugin_of[backend.device_type] = name
         self._plugins[backend.device_type] = plugin
         self._pending[backend.device_type] = (plugin, name)  # registered at the first lookup
@@ -213,3 +215,10 @@ class _Loaded:
 
 
 REGISTRY = Registry()
+def _discover_plugins() -> str:
+    """Load the plugins; what failed, for the error about an unknown device type."""
+    REGISTRY.load()
+    return "".join(f"; {f}" for f in REGISTRY.failures)
+
+
+device_module.discover_plugins = _discover_plugins  # ember.device("name") asks the plugins about unknown types

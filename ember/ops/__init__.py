@@ -17,7 +17,7 @@ from ember.core.call import write_inplace as _write_inplace
 from ember.core.tensor import Tensor as _Tensor
 from ember.ops import (backward as _backward, convolution as _convolution, creation as _creation,  # noqa: F401
                        elementwise as _elementwise, indexing as _indexing, linalg as _linalg,
-                       pooling as _pooling, promotion as _promotion, random as _random,
+                       memory as _memory, pooling as _pooling, promotion as _promotion, random as _random,
                        reduction as _reduction, shape as _shape)
 from ember.ops import derivatives as _derivatives  # noqa: F401  (attaches the backward rules to the op table)
 from ember.ops.public import FUNCTIONS as _FUNCTIONS, INPLACE as _INPLACE, METHODS as _METHODS

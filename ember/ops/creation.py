@@ -49,15 +49,53 @@ def _resolve_dtype(dtype, default=None):
         return dt.int64
     if dtype is bool:
         return dt.bool_
+    if isinstance(dtype, (str, numbers.Number)):
+        # PyTorch takes dtype objects only (numpy dtypes are ember's own convenience)
+        raise TypeError(f"argument 'dtype' must be ember.dtype, not {type(dtype).__name__}")
     return dt.from_numpy_dtype(dtype)
 
 
 # ---------------------------------------------------------------- from data
+def _element_dtype(x):
+    """The dtype one element of nested data contributes, as PyTorch infers it: numpy scalars
+    their own, Python numbers the default ones."""
+    if isinstance(x, np.generic):
+        return dt.from_numpy_dtype(x.dtype)
+    if isinstance(x, bool):
+        return dt.bool_
+    if isinstance(x, numbers.Integral):
+        return dt.int64
+    if isinstance(x, numbers.Real):
+        return dt.get_default_dtype()
+    return None
+
+
+def _nested_dtype(data):
+    """The promoted dtype of nested lists holding numpy scalars (None: no numpy scalar in it)."""
+    found, has_numpy = None, False
+    stack = [data]
+    while stack:
+        x = stack.pop()
+        if isinstance(x, (list, tuple)):
+            stack.extend(x)
+            continue
+        has_numpy |= isinstance(x, np.generic)
+        d = _element_dtype(x)
+        if d is None:
+            return None
+        found = d if found is None else dt.promote_types(found, d)
+    return found if has_numpy else None
+
+
 def _infer_numpy(data):
     if isinstance(data, Tensor):
         return to_numpy(data.detach())
     if isinstance(data, (list, tuple)) and any(isinstance(x, Tensor) for x in data):
         return np.array([_infer_numpy(x) for x in data])
+    if isinstance(data, (list, tuple)):
+        nested = _nested_dtype(data)
+        if nested is not None:
+            return np.asarray(data).astype(nested.numpy)
     arr = np.asarray(data)
     if isinstance(data, np.ndarray) or isinstance(data, np.generic):
         return arr
@@ -557,17 +595,20 @@ def _parse_to(args, kwargs):
     kwargs.pop("memory_format", None)
     if kwargs:
         raise TypeError(f"to() got unexpected keyword arguments {sorted(kwargs)}")
+    flags = []  # positional bools: non_blocking, then copy (PyTorch's order)
     for a in args:
         if isinstance(a, Tensor):
             dtype, device = a.dtype, a.device
+        elif isinstance(a, bool):
+            flags.append(a)
         elif isinstance(a, dt.dtype) or a in (float, int, bool):
             dtype = a
         elif isinstance(a, (str, Device, int)):
             device = a
-        elif isinstance(a, bool):
-            continue
         else:
             raise TypeError(f"to() received an invalid combination of arguments: {a!r}")
+    if len(flags) > 1:
+        copy = flags[1]
     return dtype, device, copy
 
 
@@ -595,7 +636,8 @@ def to(self, *args, **kwargs) -> Tensor:
     Raises:
         TypeError: for an unknown keyword or an argument that is not a dtype, device or tensor.
     """
-    non_blocking = bool(kwargs.get("non_blocking", False))
+    flags = [a for a in args if isinstance(a, bool)]
+    non_blocking = bool(kwargs.get("non_blocking", flags[0] if flags else False))
     dtype, device, copy = _parse_to(args, dict(kwargs))
     out = self
     if device is not None:
@@ -947,12 +989,29 @@ def __dlpack_device__(self):
 
 @public(function=False, method=True)
 def __float__(self):
+    _check_one_element(self)
     return float(item(self))
 
 
 @public(function=False, method=True)
 def __int__(self):
+    _check_one_element(self)
     return int(item(self))
+
+
+def _check_one_element(t):
+    if t.numel() != 1:
+        raise ValueError(f"only one element tensors can be converted to Python scalars (this one has "
+                         f"{t.numel()} elements)")
+
+
+@public(function=False, method=True)
+def __format__(self, format_spec):
+    """``format(t, spec)`` and f-strings: a 0-d tensor formats as its Python number; others only
+    with an empty spec (their repr), as in PyTorch."""
+    if self.dim() == 0:
+        return format(item(self), format_spec)
+    return object.__format__(self, format_spec)
 
 
 @public(function=False, method=True)

@@ -26,6 +26,9 @@ class CPUBackend(Backend):
     def to_numpy(self, native):
         return native
 
+    def data_ptr(self, native):
+        return native.__array_interface__["data"][0]
+
     def dtype_of(self, native):
         return _BY_NUMPY[native.dtype]
 

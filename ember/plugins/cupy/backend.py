@@ -89,6 +89,9 @@ class CupyBackend(Backend):
             self._in_flight.popleft()
         self._in_flight.append((stream.record(), array))
 
+    def data_ptr(self, native):
+        return int(native.data.ptr)
+
     def to_numpy(self, native, non_blocking=False):
         if not non_blocking:
             return native.get()

@@ -54,6 +54,12 @@ class OpenCLBackend(Backend):
         from ember.plugins.opencl.launchers import from_numpy
         return from_numpy(s, array)
 
+    def data_ptr(self, native):
+        # the buffer's device address where the driver gives one, else its host handle
+        buf = native.storage.buf
+        base = getattr(buf, "int_ptr", None)
+        return (base if base is not None else id(buf)) + native.offset * native.itemsize
+
     def to_numpy(self, native):
         from ember.plugins.opencl.launchers import to_numpy
         return to_numpy(native)

@@ -1,0 +1,30 @@
+"""Where a tensor's values sit, as PyTorch reports it: layout, data_ptr, storage_offset,
+untyped_storage, is_shared; on every device (mps has no addresses: data_ptr says so)."""
+import pickle
+
+import pytest
+
+import ember
+
+
+def test_layout_is_strided_and_pickles_as_itself():
+    assert ember.ones(2).layout is ember.strided and str(ember.strided) == "ember.strided"
+    assert isinstance(ember.strided, ember.layout)
+    assert pickle.loads(pickle.dumps(ember.strided)) is ember.strided
+
+
+def test_views_report_their_offset_and_share_a_storage(any_device):
+    base = ember.arange(12.0, device=any_device).reshape(3, 4)
+    row = base[1, 1:]
+    assert base.storage_offset() == 0 and row.storage_offset() == 5
+    assert base.t().storage_offset() == 0 and base[2:].storage_offset() == 8
+    assert row.untyped_storage().nbytes() == 48 == len(base.untyped_storage())
+    assert base.untyped_storage().element_size() == 1
+    assert not row.is_shared()
+    if any_device == "mps":
+        with pytest.raises(RuntimeError, match="'mps' tensors expose no data pointer"):
+            row.data_ptr()
+        return
+    assert row.data_ptr() - base.data_ptr() == 5 * 4
+    assert row.untyped_storage().data_ptr() == base.data_ptr()
+    assert ember.ones(3, device=any_device).untyped_storage().data_ptr() != base.untyped_storage().data_ptr()
