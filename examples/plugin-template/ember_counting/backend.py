@@ -37,6 +37,9 @@ class CountingBackend(Backend):
     def normalize(self, native):
         return _native(native)
 
+    def data_ptr(self, native):   # Tensor.data_ptr(); optional (the default says there is none)
+        return native.__array_interface__["data"][0]
+
     def memory_stats(self, index=None):
         from ember_counting.kernels import CALLS
         return {"kernel_calls": sum(CALLS.values())}
