@@ -33,19 +33,32 @@ def is_grad_enabled() -> bool:
 
 
 class _ModeContext:
-    """Context manager and decorator setting grad mode (PyTorch's no_grad family)."""
+    """Context manager and decorator setting grad mode (PyTorch's no_grad family).
 
-    def __init__(self, enabled: bool):
+    Subclasses set ``_enabled`` (the grad mode inside) and ``_inference`` (the inference
+    flag inside); both are restored on exit. Used as ``@no_grad`` or ``@no_grad()``.
+    """
+
+    def __new__(cls, *args, **kwargs):
+        # a bare decorator, ``@ember.no_grad``: the class is called with the function itself
+        if cls._takes_no_mode and len(args) == 1 and not kwargs and callable(args[0]):
+            return cls()(args[0])
+        return super().__new__(cls)
+
+    _takes_no_mode = True
+
+    def __init__(self, enabled: bool, inference: bool = False):
         self._enabled = enabled
+        self._inference = inference
         self._prev = []
 
     def __enter__(self):
-        self._prev.append(GRAD_MODE.enabled)
-        GRAD_MODE.enabled = self._enabled
+        self._prev.append((GRAD_MODE.enabled, GRAD_MODE.inference))
+        GRAD_MODE.enabled, GRAD_MODE.inference = self._enabled, self._inference
         return None
 
     def __exit__(self, *exc):
-        GRAD_MODE.enabled = self._prev.pop()
+        GRAD_MODE.enabled, GRAD_MODE.inference = self._prev.pop()
         return False
 
     def __call__(self, fn):
@@ -53,7 +66,7 @@ class _ModeContext:
 
         @functools.wraps(fn)
         def wrapper(*args, **kwargs):
-            with type(self)(*self._ctor_args()):
+            with self.clone():
                 return fn(*args, **kwargs)
         return wrapper
 
@@ -71,22 +84,30 @@ class no_grad(_ModeContext):
     Inside it, operations do not record autograd history, so their results have
     ``requires_grad=False`` even when their inputs require grad; this saves memory and
     time in evaluation. The previous mode is restored on exit. Use it as ``with
-    ember.no_grad():`` or decorate a function with ``@ember.no_grad()``.
+    ember.no_grad():`` or decorate a function with ``@ember.no_grad()`` (or ``@ember.no_grad``).
     """
 
     def __init__(self):
-        super().__init__(False)
+        super().__init__(False, GRAD_MODE.inference)
+
+    def __enter__(self):
+        self._inference = GRAD_MODE.inference  # no_grad leaves inference mode as it finds it
+        return super().__enter__()
 
 
 class enable_grad(_ModeContext):
     """Context manager and decorator that turns gradient recording on, e.g. inside ``no_grad()``.
 
     The previous mode is restored on exit. Use it as ``with ember.enable_grad():`` or
-    decorate a function with ``@ember.enable_grad()``.
+    decorate a function with ``@ember.enable_grad()`` (or ``@ember.enable_grad``).
     """
 
     def __init__(self):
         super().__init__(True)
+
+    def __enter__(self):
+        self._inference = GRAD_MODE.inference
+        return super().__enter__()
 
 
 class set_grad_enabled(_ModeContext):
@@ -94,21 +115,35 @@ class set_grad_enabled(_ModeContext):
 
     Calling ``ember.set_grad_enabled(mode)`` switches the mode at once, so it also works as a
     plain function; used as ``with ember.set_grad_enabled(mode):`` the previous mode comes
-    back on exit.
+    back on exit; used as a decorator (``@ember.set_grad_enabled(False)``) the mode applies
+    while the function runs, and decorating leaves the mode as it was, as in PyTorch.
 
     Args:
         mode: ``True`` to record operations for autograd, ``False`` not to.
     """
+    _takes_no_mode = False
 
     def __init__(self, mode: bool):
-        super().__init__(bool(mode))
+        super().__init__(bool(mode), GRAD_MODE.inference)
         # like PyTorch, calling it as a function switches the mode immediately
-        self._prev.append(GRAD_MODE.enabled)
+        self._before = GRAD_MODE.enabled
         GRAD_MODE.enabled = bool(mode)
-        self._entered_by_ctor = True
 
     def __enter__(self):
-        return None  # the constructor already switched the mode
+        self._prev.append((self._before, GRAD_MODE.inference))  # the mode before the constructor switched it
+        GRAD_MODE.enabled = self._enabled
+        return None
+
+    def __call__(self, fn):
+        GRAD_MODE.enabled = self._before  # decorating is not switching
+        return super().__call__(fn)
+
+    def clone(self):
+        before = GRAD_MODE.enabled
+        made = type(self)(self._enabled)
+        made._before = before
+        GRAD_MODE.enabled = before  # made at call time of the decorated function: entered next
+        return made
 
     def _ctor_args(self):
         return (self._enabled,)
@@ -117,15 +152,18 @@ class set_grad_enabled(_ModeContext):
 class inference_mode(_ModeContext):
     """Context manager and decorator for inference: gradient recording is turned off inside it.
 
-    ember has no separate inference tensors: this works like ``no_grad()``, and tensors
-    made inside it do not require grad. The previous mode is restored on exit.
+    ember has no separate inference tensors: inside it operations record no history, as
+    in ``no_grad()``, and ``ember.is_inference_mode_enabled()`` is True. The previous mode
+    is restored on exit. Use it as ``with ember.inference_mode():``, ``@ember.inference_mode()``
+    or ``@ember.inference_mode``.
 
     Args:
-        mode: ``True`` (the default) to turn recording off; ``False`` turns it on instead.
+        mode: ``True`` (the default) to turn inference mode on; ``False`` turns it off and
+            gradient recording on, as PyTorch's does.
     """
 
     def __init__(self, mode: bool = True):
-        super().__init__(not mode)
+        super().__init__(not mode, bool(mode))
         self._mode = mode
 
     def _ctor_args(self):
@@ -133,12 +171,12 @@ class inference_mode(_ModeContext):
 
 
 def is_inference_mode_enabled() -> bool:
-    """Whether inference mode is on; in ember that is whenever gradient recording is off.
+    """Whether inference mode is on (inside ``ember.inference_mode()``; not inside ``no_grad()``).
 
     Returns:
-        ``not ember.is_grad_enabled()``, so it is also ``True`` inside ``no_grad()``.
+        A bool.
     """
-    return not GRAD_MODE.enabled
+    return GRAD_MODE.inference
 
 
 # ---------------------------------------------------------------- saved tensors

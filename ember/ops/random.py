@@ -9,6 +9,7 @@ from __future__ import annotations
 import time
 
 from ember.core import dtype as dt
+from ember.core.info import iinfo
 from ember.core.tensor import Tensor
 from ember.dispatch.philox import counter_steps
 from ember.ops.creation import _resolve_dtype, as_shape, canonical_device, create
@@ -162,7 +163,19 @@ def set_rng_state(state: Tensor) -> None:
     default_generator.set_state(state)
 
 
-def _draw(kind, shape, dtype, device, generator, requires_grad=False):
+def _check_generator(generator, device):
+    """A generator given explicitly must be one of the device it draws for, as in PyTorch (the
+    default generator serves every device: ember's stream is the same everywhere)."""
+    if generator is not None:
+        want = canonical_device(device).type
+        if generator.device.type != want:
+            raise RuntimeError(f"Expected a '{want}' device type for generator but found "
+                               f"'{generator.device.type}'")
+
+
+def _draw(kind, shape, dtype, device, generator, requires_grad=False, checked=False):
+    if not checked:
+        _check_generator(generator, device)
     gen = generator or default_generator
     numel = 1
     for s in shape:
@@ -175,7 +188,8 @@ def _draw_wide(kind, shape, device, generator):
     """float64 numbers for float64 arithmetic (randint, uniform_, ...). A device without
     float64 (mps) has them made on the CPU, which gives the same numbers; the caller then
     moves its result to the device (``_onto``)."""
-    return _draw(kind, shape, dt.float64, device if _has_float64(device) else None, generator)
+    _check_generator(generator, device)
+    return _draw(kind, shape, dt.float64, device if _has_float64(device) else None, generator, checked=True)
 
 
 def _has_float64(device) -> bool:
@@ -368,8 +382,8 @@ def normal(mean=0.0, std=1.0, size=None, *, generator=None, dtype=None, device=N
     If ``mean`` or ``std`` is a tensor, the result has the broadcast shape of the tensor
     arguments and the dtype and device of the first of them (``mean`` if it is one), and each
     element is drawn with its own mean and deviation; ``size``, ``dtype``, ``device`` and
-    ``requires_grad`` are then not used. Otherwise ``size`` gives the shape and every element
-    shares ``mean`` and ``std``.
+    ``requires_grad`` must then not be given (TypeError, as in PyTorch). Otherwise ``size``
+    gives the shape and every element shares ``mean`` and ``std``.
 
     Args:
         mean: the mean, a number or a tensor (default: ``0.0``).
@@ -385,10 +399,16 @@ def normal(mean=0.0, std=1.0, size=None, *, generator=None, dtype=None, device=N
         to tensor ``mean`` and ``std``.
 
     Raises:
-        TypeError: if ``mean`` and ``std`` are numbers and ``size`` is missing.
+        TypeError: if ``mean`` and ``std`` are numbers and ``size`` is missing, or a tensor ``mean``
+            or ``std`` comes with ``size``, ``dtype``, ``device`` or ``requires_grad``.
         RuntimeError: if ``dtype`` is not floating point.
     """
     if isinstance(mean, Tensor) or isinstance(std, Tensor):
+        given = [name for name, v in (("size", size), ("dtype", dtype), ("device", device)) if v is not None]
+        if given or requires_grad:  # PyTorch has no such overload: refuse rather than ignore them
+            raise TypeError(f"normal() received an invalid combination of arguments: with a tensor mean or std "
+                            f"the shape, dtype and device come from them; got "
+                            f"{', '.join(given + (['requires_grad'] if requires_grad else []))}")
         like = mean if isinstance(mean, Tensor) else std
         from ember.dispatch.meta import broadcast_shapes
         shape = broadcast_shapes(*(x.shape for x in (mean, std) if isinstance(x, Tensor)))
@@ -523,13 +543,17 @@ def bernoulli_(self, p=0.5, *, generator=None) -> Tensor:
 
 
 @public(function=False, method=True)
-def random_(self, from_=0, to=None, *, generator=None) -> Tensor:
-    """Fill the tensor in place with random integers drawn uniformly from ``[from_, to)``.
+def random_(self, from_=None, to=None, *, generator=None) -> Tensor:
+    """Fill the tensor in place with random integers drawn uniformly, as PyTorch's forms do.
+
+    ``random_()`` draws from ``[0, top]``, where ``top`` is the largest integer the dtype
+    holds exactly (``2**24`` for float32, ``2**11`` for float16, ``2**8`` for bfloat16,
+    ``2**53`` for float64, the maximum of an integer dtype, 1 for bool); ``random_(to)`` from
+    ``[0, to)``; ``random_(from_, to)`` from ``[from_, to)``.
 
     Args:
-        from_: the smallest value (default: ``0``).
-        to: one above the largest value (default: ``2**24`` for floating dtypes,
-            ``2**63 - 1`` for integer ones).
+        from_: the smallest value, or with ``to`` omitted, one above the largest (``to``).
+        to: one above the largest value.
         generator: the ``ember.Generator`` to draw from (default: ``ember.default_generator``).
 
     Returns:
@@ -538,9 +562,22 @@ def random_(self, from_=0, to=None, *, generator=None) -> Tensor:
     Raises:
         RuntimeError: if ``to`` is not greater than ``from_``.
     """
-    if to is None:
-        to = 2 ** 24 if self.dtype.is_floating_point else 2 ** 63 - 1
+    if from_ is None and to is None:
+        from_, to = 0, _random_top(self.dtype) + 1
+    elif to is None:
+        from_, to = 0, from_
+    if to <= from_:
+        raise RuntimeError(f"random_ expects 'from' to be less than 'to', but got from={from_} >= to={to}")
     return self.copy_(randint(from_, to, self.shape, device=self.device, generator=generator))
+
+
+def _random_top(dtype) -> int:
+    """The largest integer ``random_()`` draws for ``dtype``: exact in it, as in PyTorch."""
+    if dtype.is_floating_point:
+        return 2 ** {"float16": 11, "bfloat16": 8, "float32": 24, "float64": 53}[dtype.name]
+    if dtype is dt.bool_:
+        return 1
+    return int(iinfo(dtype).max)
 
 
 @public(function=False, method=True)
