@@ -99,3 +99,53 @@ def test_a_generator_must_belong_to_the_device(any_device):
         ember.randn(2, device=any_device, generator=ember.Generator(device="cpu"))
     mine = ember.Generator(device=any_device)
     assert ember.randn(2, device=any_device, generator=mine).device.type == any_device
+
+
+@pytest.mark.parametrize("call, error, message", [
+    (lambda: ember.tensor([300], dtype=ember.uint8), RuntimeError, "value cannot be converted to type uint8"),
+    (lambda: ember.tensor([-256], dtype=ember.uint8), RuntimeError, "without overflow"),
+    (lambda: ember.tensor([2 ** 63]), ValueError, "Overflow when unpacking long long"),
+    (lambda: ember.tensor(None), RuntimeError, "Could not infer dtype of NoneType"),
+    (lambda: ember.tensor({1: 2}), RuntimeError, "Could not infer dtype of dict"),
+    (lambda: ember.tensor("a"), TypeError, "invalid data type 'str'"),
+    (lambda: ember.tensor([ember.tensor([1, 2])]), TypeError, "only integer tensors of a single element"),
+    (lambda: ember.tensor([[1, 2], [3]]), ValueError, "sequence|inhomogeneous"),
+    (lambda: ember.full((2,), 300, dtype=ember.uint8), RuntimeError, "without overflow"),
+    (lambda: ember.full((2,), 1e40), RuntimeError, "value cannot be converted to type float32"),
+    (lambda: ember.full(2, 5), TypeError, "argument 'size' \\(position 1\\) must be tuple of ints, not int"),
+    (lambda: ember.arange(0, 2, 0.5, dtype=ember.int64), ValueError, "step must be nonzero"),
+    (lambda: ember.arange(0, 2, 0), RuntimeError, "step must be nonzero"),
+    (lambda: ember.arange(3, dtype=ember.bool), NotImplementedError, "'Bool'"),
+    (lambda: ember.arange(float("inf")), RuntimeError, "unsupported range: 0 -> inf"),
+    (lambda: ember.arange(3, 0), RuntimeError, "upper bound and lower bound inconsistent with step sign"),
+    (lambda: ember.Size([2.5]), TypeError, "takes an iterable of 'int' \\(item 0 is 'float'\\)"),
+    (lambda: ember.iinfo(ember.bool), TypeError, "not supported by ember.iinfo"),
+    (lambda: ember.device(" cpu"), RuntimeError, "Invalid device string"),
+    (lambda: iter(ember.tensor(1.0)), TypeError, "iteration over a 0-d tensor"),
+    (lambda: +ember.tensor([True]), RuntimeError, "The `\\+` operator, on a bool tensor is not supported"),
+    (lambda: ~ember.ones(2), TypeError, "only implemented on integer and Boolean-type tensors"),
+    (lambda: ember.ones(2) < None, TypeError, "not supported between instances of 'Tensor' and 'NoneType'"),
+])
+def test_pytorchs_errors_for_bad_values(call, error, message):
+    with pytest.raises(error, match=message):
+        call()
+
+
+def test_pytorchs_results_for_edge_values():
+    assert ember.tensor([-1], dtype=ember.uint8).tolist() == [255]
+    assert ember.tensor([1e40], dtype=ember.float64).item() == 1e40
+    assert ember.tensor([1e40]).tolist() == [float("inf")]  # the default float32 overflows, as PyTorch's
+    assert ember.tensor([1.5], dtype=ember.int64).tolist() == [1]
+    assert ember.tensor([ember.tensor(1.5), 2]).dtype is ember.float32
+    assert ember.full((2,), -255, dtype=ember.uint8).tolist() == [1, 1]
+    assert ember.full_like(ember.ones(2, dtype=ember.uint8), -1).tolist() == [255, 255]
+    assert ember.full((1,), 70000.0, dtype=ember.float16).tolist() == [float("inf")]
+    assert ember.arange(0, 5, 1.5, dtype=ember.int64).tolist() == [0, 1, 2, 3, 4]
+    t = ember.ones(2)
+    assert (t == None) is False and (t != None) is True and (None == t) is False  # noqa: E711
+    assert [10, 20][ember.tensor(True)] == 20 and list(range(ember.tensor(True))) == [0]
+    assert ember.ones(3).nbytes == 12 and ember.ones(2, dtype=ember.int16).itemsize == 2
+    assert not ember.ones(2, dtype=ember.uint8).is_signed() and ember.ones(2).is_signed()
+    assert [x.tolist() for x in ember.tensor([[1, 2], [3, 4]])] == [[1, 2], [3, 4]]
+    assert ember.finfo(ember.float16).resolution == 0.001 and ember.finfo(ember.float32).resolution == 1e-06
+    assert ember.device("cpu") != "cpu" and ember.device("cpu") == ember.device("cpu")

@@ -231,11 +231,11 @@ def test_device_index_given_twice():
         ember.device("cuda:1", 0)
 
 
-def test_tensor_device_compares_with_device_objects_and_strings():
+def test_tensor_device_compares_with_device_objects_not_strings():
     t = ember.zeros(2)
     assert t.device == ember.device("cpu")
-    # ember also accepts the string; PyTorch's torch.device == str is always False
-    assert t.device == "cpu"
+    # as PyTorch's: a device never equals a string (compare str(device) or device.type)
+    assert t.device != "cpu" and not (t.device == "cpu") and str(t.device) == "cpu"
     assert t.device != "cuda:0"
     assert ember.zeros(2, device=ember.device("cpu")).device == t.device
     assert t.is_cpu and not t.is_cuda

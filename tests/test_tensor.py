@@ -57,8 +57,10 @@ def test_tensor_python_type_as_dtype():
 
 def test_tensor_of_tensors_and_of_a_tensor():
     a = ember.tensor([1.0, 2.0])
-    stacked = ember.tensor([a, a * 2])
-    np.testing.assert_array_equal(values(stacked), [[1, 2], [2, 4]])
+    # as PyTorch: a list of one-element tensors is a tensor of their values; of longer ones, an error
+    np.testing.assert_array_equal(values(ember.tensor([a[0], a[1] * 2])), [1, 4])
+    with pytest.raises(ValueError, match="only one element tensors can be converted to Python scalars"):
+        ember.tensor([a, a * 2])
     copy = ember.tensor(a)
     copy.add_(1)
     np.testing.assert_array_equal(values(a), [1, 2])

@@ -33,8 +33,8 @@ def _check_type(text: str, given) -> None:
 class device:
     """A device on which tensors live: a type such as ``"cpu"`` or ``"cuda"``, and an optional index.
 
-    Devices compare equal to each other and to strings with the same type and index
-    (``device("cuda:0") == "cuda:0"``); ``str()`` gives the ``"type:index"`` form.
+    Devices compare equal to devices with the same type and index (not to strings, as in
+    PyTorch: compare ``str(d)`` or ``d.type``); ``str()`` gives the ``"type:index"`` form.
 
     Args:
         type: a device string (``"cpu"``, ``"cuda"``, ``"cuda:1"``), another ``device`` (copied),
@@ -62,7 +62,7 @@ class device:
             type, index = "cuda", type
         if not isinstance(type, str):
             raise TypeError(f"device() expects a string, an int or a device, got {type!r}")
-        text = type.strip()
+        text = type
         if ":" in text:
             if index is not None:
                 raise RuntimeError(f"device string {type!r} already has an index; got index={index}")
@@ -79,8 +79,7 @@ class device:
         self.index = index
 
     def __eq__(self, other):
-        if isinstance(other, str):
-            other = device(other)
+        # a device equals devices only, as in PyTorch (device("cpu") == "cpu" is False)
         if not isinstance(other, device):
             return NotImplemented
         return self.type == other.type and self.index == other.index

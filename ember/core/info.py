@@ -35,7 +35,7 @@ class finfo:
         self.max = float(info.max)
         self.min = float(info.min)
         self.tiny = self.smallest_normal = float(info.smallest_normal)
-        self.resolution = float(info.resolution)
+        self.resolution = 10.0 ** -int(info.precision)  # exactly a power of ten, as PyTorch reports it
 
     def __repr__(self):
         return f"finfo(resolution={self.resolution}, min={self.min}, max={self.max}, eps={self.eps}, " \
@@ -43,13 +43,13 @@ class finfo:
 
 
 class iinfo:
-    """Numeric limits of an integer (or ``bool``) dtype.
+    """Numeric limits of an integer dtype.
 
     Args:
-        type: an integer ``ember.dtype``, or ``ember.bool`` (whose limits are ``0`` and ``1``).
+        type: an integer ``ember.dtype``.
 
     Raises:
-        TypeError: if ``type`` is a floating-point dtype.
+        TypeError: if ``type`` is a floating-point dtype or ``ember.bool``, as in PyTorch.
 
     Attributes:
         dtype: the dtype's name, e.g. ``"int32"``.
@@ -61,11 +61,13 @@ class iinfo:
     def __init__(self, type):
         if type.is_floating_point:
             raise TypeError(f"iinfo() requires an integer dtype, got {type}")
-        info = np.iinfo(type.numpy) if type is not dt.bool_ else None
+        if type is dt.bool_:
+            raise TypeError(f"{type} is not supported by ember.iinfo")
+        info = np.iinfo(type.numpy)
         self.dtype = type.name
         self.bits = type.itemsize * 8
-        self.max = 1 if info is None else int(info.max)
-        self.min = 0 if info is None else int(info.min)
+        self.max = int(info.max)
+        self.min = int(info.min)
 
     def __repr__(self):
         return f"iinfo(min={self.min}, max={self.max}, dtype={self.dtype})"

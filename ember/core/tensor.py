@@ -5,6 +5,8 @@ A Tensor does no math: operators and methods are the public op functions of
 """
 from __future__ import annotations
 
+import functools
+
 from ember.core import dtype as dt
 
 
@@ -13,7 +15,20 @@ class Size(tuple):
 
     Indexing with a slice and adding a sequence give a ``Size`` again; other tuple
     operations behave as on a plain tuple.
+
+    Args:
+        sizes: an iterable of ints (default: empty, the shape of a 0-d tensor).
+
+    Raises:
+        TypeError: if an item is not an int.
     """
+
+    def __new__(cls, sizes=()):
+        sizes = tuple(sizes)
+        for i, s in enumerate(sizes):
+            if not isinstance(s, int) and not hasattr(s, "__index__"):
+                raise TypeError(f"ember.Size() takes an iterable of 'int' (item {i} is '{type(s).__name__}')")
+        return tuple.__new__(cls, (int(s) for s in sizes) if not all(type(s) is int for s in sizes) else sizes)
 
     def numel(self) -> int:
         """The number of elements a tensor of this shape holds.
@@ -31,10 +46,13 @@ class Size(tuple):
 
     def __getitem__(self, item):
         r = tuple.__getitem__(self, item)
-        return Size(r) if isinstance(item, slice) else r
+        return _size(r) if isinstance(item, slice) else r
 
     def __add__(self, other):
         return Size(tuple.__add__(self, tuple(other)))
+
+
+_size = functools.partial(tuple.__new__, Size)  # a Size from ints without the checks: the hot path
 
 
 class VersionCounter:
@@ -69,7 +87,7 @@ class Tensor:
     @property
     def shape(self) -> Size:
         """The tensor's shape, as an ``ember.Size`` (the same as ``size()``)."""
-        return Size(self._data.shape)
+        return _size(self._data.shape)
 
     def size(self, dim=None):
         """The tensor's shape, or the size of one dimension.
@@ -85,7 +103,7 @@ class Tensor:
         """
         shape = self._data.shape
         if dim is None:
-            return Size(shape)
+            return _size(shape)
         return shape[_wrap_dim(dim, len(shape))]
 
     @property
@@ -119,6 +137,20 @@ class Tensor:
     def element_size(self) -> int:
         """The size of one element in bytes (e.g. ``4`` for ``float32``)."""
         return self.dtype.itemsize
+
+    @property
+    def itemsize(self) -> int:
+        """The size of one element in bytes (the property form of ``element_size()``)."""
+        return self.dtype.itemsize
+
+    @property
+    def nbytes(self) -> int:
+        """The size of the tensor's elements in bytes: ``numel() * itemsize``."""
+        return self.numel() * self.dtype.itemsize
+
+    def is_signed(self) -> bool:
+        """Whether the dtype holds negative values (every dtype but ``bool`` and ``uint8``)."""
+        return self.dtype.is_signed
 
     def stride(self, dim=None):
         """The step, in elements, between neighbouring elements along each dimension.
@@ -234,6 +266,12 @@ class Tensor:
         if not self._data.shape:
             raise TypeError("len() of a 0-d tensor")
         return self._data.shape[0]
+
+    def __iter__(self):
+        """The sub-tensors along the first dimension (a 0-d tensor cannot be iterated)."""
+        if not self._data.shape:
+            raise TypeError("iteration over a 0-d tensor")
+        return (self[i] for i in range(self._data.shape[0]))
 
     def __hash__(self):
         return id(self)

@@ -73,11 +73,28 @@ def _reflected(fn):
 
 
 def _pos(self):
+    if self.dtype is _dt.bool_:
+        raise RuntimeError("The `+` operator, on a bool tensor is not supported.")
     return self
 
 
 def _invert(self):
+    if self.dtype.is_floating_point:
+        raise TypeError(f"~ (operator.invert) is only implemented on integer and Boolean-type tensors, "
+                        f"not {self.dtype.name}")
     return _elementwise.logical_not(self) if self.dtype is _dt.bool_ else _elementwise.bitwise_not(self)
+
+
+def _comparing(fn):
+    """A comparison operator: against None it is NotImplemented, so that ``t == None`` is False,
+    ``t != None`` True and ``t < None`` a TypeError, as Python's rules give for PyTorch."""
+    def operator(self, other):
+        if other is None:
+            return NotImplemented
+        return fn(self, other)
+    operator.__name__ = operator.__qualname__ = f"__{fn.__name__}__"
+    operator.__doc__ = f"``self {fn.__name__} other``, elementwise (see ``ember.{fn.__name__}``)."
+    return operator
 
 
 _e, _l = _elementwise, _linalg
@@ -93,7 +110,8 @@ _OPERATORS = {
     "__ror__": _reflected(_e.bitwise_or), "__xor__": _e.bitwise_xor, "__rxor__": _reflected(_e.bitwise_xor),
     "__lshift__": _e.bitwise_left_shift, "__rshift__": _e.bitwise_right_shift,
     "__rlshift__": _reflected(_e.bitwise_left_shift), "__rrshift__": _reflected(_e.bitwise_right_shift),
-    "__eq__": _e.eq, "__ne__": _e.ne, "__lt__": _e.lt, "__le__": _e.le, "__gt__": _e.gt, "__ge__": _e.ge,
+    "__eq__": _comparing(_e.eq), "__ne__": _comparing(_e.ne), "__lt__": _comparing(_e.lt),
+    "__le__": _comparing(_e.le), "__gt__": _comparing(_e.gt), "__ge__": _comparing(_e.ge),
 }
 _OPERATORS.update({f"__i{op}__": _INPLACE_METHODS[f"{name}_"] for op, name in (
     ("add", "add"), ("sub", "sub"), ("mul", "mul"), ("truediv", "div"), ("floordiv", "floor_divide"),

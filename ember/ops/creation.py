@@ -10,6 +10,7 @@ from ember.core.call import backend_of, call, cast
 from ember.core.device import as_device
 from ember.core.device import device as Device
 from ember.core.tensor import Tensor, make_tensor
+from ember.core.info import finfo
 from ember.core.transfer import (CPU, canonical_device, check_dtype_supported, create, from_host,
                                  record_transfer, to_device, to_numpy)
 from ember.dispatch.ops import OPS
@@ -57,8 +58,14 @@ def _resolve_dtype(dtype, default=None):
 
 # ---------------------------------------------------------------- from data
 def _element_dtype(x):
-    """The dtype one element of nested data contributes, as PyTorch infers it: numpy scalars
-    their own, Python numbers the default ones."""
+    """The dtype one element of nested data contributes, as PyTorch infers it: tensors and numpy
+    scalars their own, Python numbers the default ones; PyTorch's errors for anything else."""
+    if isinstance(x, Tensor):
+        if x.numel() != 1:  # PyTorch converts each element to a number: its errors say so
+            if x.dtype.is_floating_point:
+                raise ValueError("only one element tensors can be converted to Python scalars")
+            raise TypeError("only integer tensors of a single element can be converted to an index")
+        return x.dtype
     if isinstance(x, np.generic):
         return dt.from_numpy_dtype(x.dtype)
     if isinstance(x, bool):
@@ -67,47 +74,67 @@ def _element_dtype(x):
         return dt.int64
     if isinstance(x, numbers.Real):
         return dt.get_default_dtype()
-    return None
+    if isinstance(x, str):
+        raise TypeError(f"new(): invalid data type '{type(x).__name__}'")
+    raise RuntimeError(f"Could not infer dtype of {type(x).__name__}")
 
 
-def _nested_dtype(data):
-    """The promoted dtype of nested lists holding numpy scalars (None: no numpy scalar in it)."""
-    found, has_numpy = None, False
-    stack = [data]
-    while stack:
-        x = stack.pop()
-        if isinstance(x, (list, tuple)):
-            stack.extend(x)
-            continue
-        has_numpy |= isinstance(x, np.generic)
-        d = _element_dtype(x)
-        if d is None:
-            return None
-        found = d if found is None else dt.promote_types(found, d)
-    return found if has_numpy else None
-
-
-def _infer_numpy(data):
-    if isinstance(data, Tensor):
-        return to_numpy(data.detach())
-    if isinstance(data, (list, tuple)) and any(isinstance(x, Tensor) for x in data):
-        return np.array([_infer_numpy(x) for x in data])
+def _plain(data):
+    """``data`` (numbers, lists, tuples, one-element tensors) as nested lists of Python numbers,
+    and the dtype PyTorch infers for it."""
+    found = None
     if isinstance(data, (list, tuple)):
-        nested = _nested_dtype(data)
-        if nested is not None:
-            return np.asarray(data).astype(nested.numpy)
-    arr = np.asarray(data)
-    if isinstance(data, np.ndarray) or isinstance(data, np.generic):
-        return arr
-    if arr.dtype.kind == "f":
-        return arr.astype(dt.get_default_dtype().numpy)
-    if arr.dtype.kind in "iu":
-        return arr.astype(np.int64)
-    if arr.dtype.kind == "b":
-        return arr
-    if arr.dtype == object:
-        raise TypeError(f"could not infer a dtype from {type(data).__name__} data")
-    return arr
+        out = []
+        for x in data:
+            value, d = _plain(x)
+            out.append(value)
+            found = d if found is None else dt.promote_types(found, d) if d is not None else found
+        return out, found
+    d = _element_dtype(data)
+    return (data.item() if isinstance(data, (Tensor, np.generic)) else data), d
+
+
+def _fits(values: np.ndarray, dtype) -> bool:
+    """Whether integers ``values`` convert to integer ``dtype`` as PyTorch allows: within the
+    dtype's range, and for unsigned dtypes negative values down to ``-max`` (they wrap)."""
+    info = np.iinfo(dtype.numpy)
+    low = -int(info.max) if info.min == 0 else int(info.min)
+    return not values.size or (int(values.min()) >= low and int(values.max()) <= int(info.max))
+
+
+def _from_data(data, dtype):
+    """(numpy array, its ember dtype) for ``ember.tensor(data, dtype=...)``, with PyTorch's
+    inference and its errors for values a dtype cannot hold."""
+    if isinstance(data, Tensor):
+        arr = to_numpy(data.detach())
+        return (arr, data.dtype) if dtype is None else (arr.astype(dtype.numpy), dtype)
+    if isinstance(data, (np.ndarray, np.generic)):
+        arr = np.asarray(data)
+        if dtype is not None:
+            return arr.astype(dtype.numpy), dtype
+        if arr.dtype.kind == "f" and np.dtype(arr.dtype) not in dt._BY_NUMPY:
+            arr = arr.astype(np.float64)  # float128 and friends: the widest float ember has
+        return arr, dt.from_numpy_dtype(arr.dtype)  # raises a TypeError naming an unknown numpy dtype
+    plain, inferred = _plain(data)
+    inferred = inferred or dt.get_default_dtype()  # an empty list
+    target = dtype or inferred
+    if inferred.category == dt.INT:
+        try:
+            arr = np.array(plain, dtype=np.int64)
+        except OverflowError:
+            if dtype is None or dtype.category != dt.FLOAT:
+                raise (ValueError("Overflow when unpacking long long") if dtype is None else
+                       RuntimeError(f"value cannot be converted to type {target.name} without overflow")) from None
+            arr = np.array(plain, dtype=np.float64)
+    else:
+        arr = np.array(plain, dtype=np.float64 if inferred.category == dt.FLOAT else np.bool_)
+    if target.category == dt.INT and target is not dt.int64 or (target is dt.int64 and arr.dtype.kind == "f"):
+        whole = np.trunc(arr) if arr.dtype.kind == "f" else arr
+        if arr.dtype.kind == "f" and not np.isfinite(arr).all() or not _fits(whole, target):
+            raise RuntimeError(f"value cannot be converted to type {target.name} without overflow")
+        return whole.astype(np.int64).astype(target.numpy), target
+    with np.errstate(over="ignore"):  # a float beyond the dtype's range becomes inf, as in PyTorch
+        return arr.astype(target.numpy), target
 
 
 @public
@@ -130,17 +157,14 @@ def tensor(data, *, dtype=None, device=None, requires_grad=False, pin_memory=Fal
         A new leaf tensor.
 
     Raises:
-        TypeError: if no dtype can be inferred from ``data`` or its dtype has no ember equivalent.
-        RuntimeError: if ``requires_grad`` is true and the dtype is not floating point, or
-            ``pin_memory`` is true and the result is not on the CPU or no CUDA backend is available.
+        TypeError: if ``data`` holds strings or tensors of several elements, or a numpy dtype
+            with no ember equivalent.
+        ValueError: for ragged nested lists, or Python ints beyond int64.
+        RuntimeError: if no dtype can be inferred from an element (None, a dict, ...); a value
+            ``dtype`` cannot hold; ``requires_grad`` with a dtype that is not floating point;
+            ``pin_memory`` when the result is not on the CPU or no CUDA backend is available.
     """
-    arr = _infer_numpy(data)
-    if dtype is not None:
-        arr = arr.astype(_resolve_dtype(dtype).numpy)
-    elif arr.dtype.kind not in "biuf" or np.dtype(arr.dtype) not in dt._BY_NUMPY:
-        if arr.dtype.kind == "f":
-            arr = arr.astype(np.float64)
-        dt.from_numpy_dtype(arr.dtype)  # raises a TypeError naming the numpy dtype
+    arr, _ = _from_data(data, None if dtype is None else _resolve_dtype(dtype))
     # np.ascontiguousarray would turn a 0-d array into a 1-d one
     out = from_host(np.asarray(arr, order="C"), device, requires_grad)
     return _pin_tensor(out) if pin_memory else out
@@ -234,7 +258,33 @@ def full(size, fill_value, *, dtype=None, device=None, requires_grad=False, layo
     if dtype is None:
         dtype = dt.scalar_dtype(fill_value) if not isinstance(fill_value, bool) else dt.bool_
     dtype = _resolve_dtype(dtype)
-    return create("full", device, requires_grad, shape=as_shape((size,)), value=fill_value, dtype=dtype)
+    if isinstance(size, numbers.Integral):
+        raise TypeError(f"full(): argument 'size' (position 1) must be tuple of ints, not {type(size).__name__}")
+    return create("full", device, requires_grad, shape=as_shape((size,)), value=fill_scalar(fill_value, dtype),
+                  dtype=dtype)
+
+
+def fill_scalar(value, dtype):
+    """``value`` as a fill value of ``dtype``, with PyTorch's rules: a float into an integer
+    dtype is truncated; a value outside the dtype's range raises (negative values wrap
+    into an unsigned dtype down to ``-max``)."""
+    if isinstance(value, Tensor):
+        value = value.item()
+    if dtype is dt.bool_ or isinstance(value, bool):
+        return value
+    if dtype.category == dt.FLOAT:
+        # PyTorch checks float32 only: half precision overflows to inf
+        if dtype is dt.float32 and isinstance(value, numbers.Real) and np.isfinite(value) and \
+                abs(value) > float(finfo(dtype).max):
+            raise RuntimeError(f"value cannot be converted to type {dtype.name} without overflow")
+        return value
+    if isinstance(value, float):
+        if not np.isfinite(value):
+            raise RuntimeError(f"value cannot be converted to type {dtype.name} without overflow")
+        value = int(value)  # truncated toward zero, as C++ converts
+    if not _fits(np.array([int(value)], dtype=object), dtype):
+        raise RuntimeError(f"value cannot be converted to type {dtype.name} without overflow")
+    return int(value) % (1 << 8 * dtype.itemsize) if value < 0 and not dtype.is_signed else int(value)
 
 
 @public(out=True)
@@ -363,7 +413,8 @@ def full_like(input, fill_value, *, dtype=None, device=None, requires_grad=False
         A new tensor.
     """
     dtype, device = _like(input, dtype, device)
-    return create("full", device, requires_grad, shape=input._data.shape, value=fill_value, dtype=dtype)
+    return create("full", device, requires_grad, shape=input._data.shape, value=fill_scalar(fill_value, dtype),
+                  dtype=dtype)
 
 
 @public
@@ -485,7 +536,10 @@ def arange(start, end=None, step=1, *, dtype=None, device=None, requires_grad=Fa
         A 1-d tensor of ``ceil((end - start) / step)`` elements.
 
     Raises:
-        RuntimeError: if ``step`` is zero or its sign does not lead from ``start`` to ``end``.
+        RuntimeError: if ``step`` is zero, a bound is not finite, or the step's sign does not lead
+            from ``start`` to ``end``.
+        ValueError: if an integer dtype turns a fractional ``step`` into 0.
+        NotImplementedError: for ``dtype=ember.bool``.
     """
     if end is None:
         start, end = 0, start
@@ -493,12 +547,21 @@ def arange(start, end=None, step=1, *, dtype=None, device=None, requires_grad=Fa
     start, end, step = values
     if step == 0:
         raise RuntimeError("step must be nonzero")
+    if not all(np.isfinite(v) for v in (start, end)):
+        raise RuntimeError(f"unsupported range: {start} -> {end}")
     if (end - start) * step < 0:
-        raise RuntimeError(f"upper bound and larger bound inconsistent with step sign: "
-                           f"start={start}, end={end}, step={step}")
+        raise RuntimeError(f"upper bound and lower bound inconsistent with step sign (start={start}, end={end}, "
+                           f"step={step})")
     if dtype is None:
         dtype = dt.get_default_dtype() if any(isinstance(v, float) for v in values) else dt.int64
-    return create("arange", device, requires_grad, start=start, end=end, step=step, dtype=_resolve_dtype(dtype))
+    dtype = _resolve_dtype(dtype)
+    if dtype is dt.bool_:
+        raise NotImplementedError("\"arange\" not implemented for 'Bool'")
+    if dtype.category == dt.INT:  # PyTorch steps integer ranges in integers: 1.5 steps by 1
+        start, end, step = int(start), end, int(step)
+        if step == 0:
+            raise ValueError(f"step must be nonzero (the step {values[2]} is 0 in {dtype.name})")
+    return create("arange", device, requires_grad, start=start, end=end, step=step, dtype=dtype)
 
 
 def _widest_float(device):
@@ -1016,9 +1079,9 @@ def __format__(self, format_spec):
 
 @public(function=False, method=True)
 def __index__(self):
-    if self.dtype.is_floating_point or self.dtype is dt.bool_ or self.numel() != 1:
+    if self.dtype.is_floating_point or self.numel() != 1:
         raise TypeError("only integer tensors of a single element can be converted to an index")
-    return int(item(self))
+    return int(item(self))  # a bool tensor indexes as 0 or 1, as in PyTorch
 
 
 @public
