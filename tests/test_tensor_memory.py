@@ -28,3 +28,14 @@ def test_views_report_their_offset_and_share_a_storage(any_device):
     assert row.data_ptr() - base.data_ptr() == 5 * 4
     assert row.untyped_storage().data_ptr() == base.data_ptr()
     assert ember.ones(3, device=any_device).untyped_storage().data_ptr() != base.untyped_storage().data_ptr()
+
+
+def test_views_report_pytorchs_strides_and_contiguity(any_device):
+    # on backends whose arrays cannot alias (mps), as if the memory were shared
+    a = ember.arange(12.0, device=any_device).reshape(3, 4)
+    assert a.stride() == (4, 1) and a.is_contiguous()
+    assert a.t().stride() == (1, 4) and not a.t().is_contiguous()
+    assert a[:, ::2].stride() == (4, 2) and not a[:, ::2].is_contiguous()
+    assert a[1].stride() == (1,) and a[1].is_contiguous()
+    assert a.t().contiguous().stride() == (3, 1) and a.t().contiguous().is_contiguous()
+    assert a.unsqueeze(0).expand(2, 3, 4).stride() == (0, 4, 1)

@@ -155,8 +155,9 @@ class Tensor:
     def stride(self, dim=None):
         """The step, in elements, between neighbouring elements along each dimension.
 
-        Backends whose arrays carry strides report those; for the others the strides of a
-        contiguous row-major layout are given.
+        Backends whose arrays carry strides report those; for the others (mps) a tensor has
+        the strides of a contiguous row-major layout, and a view those it would have if its
+        memory were shared with its base, as PyTorch's.
 
         Args:
             dim: a dimension (negative counts from the end); ``None`` for all of them.
@@ -172,6 +173,9 @@ class Tensor:
         if strides is not None:
             itemsize = self.dtype.itemsize
             strides = tuple(s // itemsize for s in strides)
+        elif self._base is not None:  # a view on a backend that cannot alias: the strides it would have
+            from ember.core.views import logical_strides
+            strides = logical_strides(self)
         else:
             strides, step = [], 1
             for s in reversed(data.shape):

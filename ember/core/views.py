@@ -136,3 +136,32 @@ def _alias(t: Tensor) -> Tensor:
     """A plain tensor over the same native array (no view links, no graph)."""
     from ember.core.tensor import make_tensor
     return make_tensor(t._data, t.dtype, t.device)
+
+
+# ---------------------------------------------------------------- strides of views that do not alias
+def strided_layout(t: Tensor):
+    """A numpy array laid out as ``t`` would be if its backend aliased memory: its base as a
+    contiguous byte array (no memory behind it: strides only), with ``t``'s view chain replayed
+    by the CPU's view kernels, so that ``t``'s strides, contiguity and viewability are PyTorch's."""
+    import numpy as np
+    from numpy.lib.stride_tricks import as_strided
+    base = t._base if t._base is not None else t
+    shape = base._data.shape
+    strides, step = [], 1
+    for size in reversed(shape):
+        strides.append(step)
+        step *= max(size, 1)
+    layout = as_strided(np.zeros(1, np.uint8), shape=shape, strides=tuple(reversed(strides)), writeable=False)
+    return replay_native(t._view_fn, layout, "cpu")
+
+
+def logical_strides(t: Tensor) -> tuple:
+    """The strides, in elements, of a view on a backend whose arrays cannot alias."""
+    return tuple(int(s) for s in strided_layout(t).strides)
+
+
+def check_viewable(t: Tensor, shape) -> None:
+    """Raise the CPU's error when a view on a backend without aliasing could not be viewed as
+    ``shape`` were its memory shared (PyTorch's rule: only where the strides allow it)."""
+    from ember.core.call import resolve_kernel
+    resolve_kernel("view", "cpu")(strided_layout(t), shape=tuple(shape))

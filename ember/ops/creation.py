@@ -912,11 +912,17 @@ def is_contiguous(self, memory_format=None) -> bool:
         memory_format: accepted for PyTorch compatibility and ignored.
 
     Returns:
-        ``True`` if contiguous; always ``True`` on backends whose arrays have no strides.
+        ``True`` if contiguous; on backends whose arrays have no strides (mps), as the tensor
+        would be if it shared its base's memory (a transposed view is not contiguous).
     """
     data = self._data
     flags = getattr(data, "flags", None)
-    return True if flags is None else bool(flags.c_contiguous)
+    if flags is not None:
+        return bool(flags.c_contiguous)
+    if self._base is None:
+        return True
+    from ember.core.views import strided_layout
+    return bool(strided_layout(self).flags.c_contiguous)
 
 
 @public(function=False, method=True)
