@@ -143,8 +143,8 @@ def test_sparse():
 
 def test_generator_and_seed_determinism(any_device):
     device = any_device
-    g1 = ember.Generator().manual_seed(7)
-    g2 = ember.Generator().manual_seed(7)
+    g1 = ember.Generator(device=device).manual_seed(7)  # a generator draws for its own device
+    g2 = ember.Generator(device=device).manual_seed(7)
     a, b = ember.empty(10, 10, device=device), ember.empty(10, 10, device=device)
     init.kaiming_normal_(a, generator=g1)
     init.kaiming_normal_(b, generator=g2)

@@ -650,11 +650,14 @@ def gumbel_softmax(logits, tau=1.0, hard=False, eps=1e-10, dim=-1):
         logits: unnormalized log-probabilities.
         tau: temperature; smaller values give samples closer to one-hot. Default: ``1.0``.
         hard: return one-hot samples if ``True``. Default: ``False``.
+        eps: deprecated and unused, as in PyTorch; a value other than ``1e-10`` raises a warning.
         dim: the dimension holding the categories. Default: ``-1``.
 
     Returns:
         A tensor of ``logits``' shape whose entries along ``dim`` sum to 1.
     """
+    if eps != 1e-10:
+        warnings.warn("`eps` parameter is deprecated and has no effect.", stacklevel=2)
     from ember.ops.random import rand_like
     u = rand_like(logits).clamp(min=1e-20)
     gumbels = ew.neg(ew.log(ew.neg(ew.log(u))))

@@ -13,12 +13,14 @@ import warnings
 
 from ember.autograd.function import Function
 from ember.core import dtype as dt
+from ember.core.autograd import no_grad
 from ember.core.tensor import Tensor
 from ember.nn.functional.activation import _softplus_unit, log_softmax
 from ember.nn.functional.misc import pairwise_distance
 from ember.ops import elementwise as ew
 from ember.ops import reduction as red
 from ember.ops.creation import cast
+from ember.ops.out import _title
 
 __all__ = [
     "l1_loss", "mse_loss", "smooth_l1_loss", "huber_loss", "binary_cross_entropy",
@@ -241,7 +243,7 @@ def binary_cross_entropy(input, target, weight=None, size_average=None, reduce=N
 
     Args:
         input: probabilities in ``[0, 1]``.
-        target: targets in ``[0, 1]`` of ``input``'s shape; cast to ``input``'s dtype.
+        target: targets in ``[0, 1]`` of ``input``'s shape and dtype.
         weight: optional rescaling of each element's loss, broadcastable to ``input``.
         size_average: deprecated, use ``reduction``. If it or ``reduce`` is given (not ``None``), the
             pair picks the reduction instead, with a warning: ``reduce=False`` gives ``'none'``, otherwise
@@ -255,6 +257,8 @@ def binary_cross_entropy(input, target, weight=None, size_average=None, reduce=N
 
     Raises:
         ValueError: if ``target``'s shape differs from ``input``'s.
+        RuntimeError: if ``target``'s dtype differs from ``input``'s, or an element of either lies outside
+            ``[0, 1]``.
     """
     _check_tensors("binary_cross_entropy", input=input, target=target)
     reduction = _resolve_reduction(size_average, reduce, reduction)
@@ -263,10 +267,31 @@ def binary_cross_entropy(input, target, weight=None, size_average=None, reduce=N
         raise ValueError(f"Using a target size ({target.shape}) that is different to the input size "
                          f"({input.shape}) is deprecated. Please ensure they have the same size.")
     if weight is not None:
-        from ember.dispatch.meta import broadcast_shapes
-        broadcast_shapes(weight.shape, input.shape)
-    target = cast(target, input.dtype)
+        from ember.ops.shape import broadcast_shapes
+        broadcast_shapes(target.shape, weight.shape)
+        if weight.dtype is not input.dtype:
+            weight = cast(weight, input.dtype)
+    if target.dtype is not input.dtype:
+        raise RuntimeError(f"Found dtype {_title(target.dtype)} but expected {_title(input.dtype)}")
+    if not input.dtype.is_floating_point:
+        raise NotImplementedError(f"\"binary_cross_entropy\" not implemented for '{_title(input.dtype)}'")
+    _check_unit_interval(input, target)
     return _reduce(_BinaryCrossEntropy.apply(input, target, weight), reduction)
+
+
+def _check_unit_interval(input, target):
+    """PyTorch's CPU check: every input, then every target, element in [0, 1] (NaN fails), element by element."""
+    if input.numel() == 0:
+        return
+    with no_grad():
+        bad_input = ew.logical_not(ew.logical_and(input >= 0, input <= 1))
+        bad_target = ew.logical_not(ew.logical_and(target >= 0, target <= 1))
+        bad = ew.logical_or(bad_input, bad_target)
+        if not bool(bad.any()):
+            return
+        first = bad.reshape(-1).tolist().index(True)
+        which = "input" if bad_input.reshape(-1).tolist()[first] else "target"
+    raise RuntimeError(f"all elements of {which} should be between 0 and 1")
 
 
 def binary_cross_entropy_with_logits(input, target, weight=None, size_average=None, reduce=None,
@@ -278,7 +303,7 @@ def binary_cross_entropy_with_logits(input, target, weight=None, size_average=No
 
     Args:
         input: the logits.
-        target: targets in ``[0, 1]`` of ``input``'s shape; cast to ``input``'s dtype.
+        target: floating targets in ``[0, 1]`` of ``input``'s shape; the loss has their dtype.
         weight: optional rescaling of each element's loss, broadcastable to ``input``.
         size_average: deprecated, use ``reduction``. If it or ``reduce`` is given (not ``None``), the
             pair picks the reduction instead, with a warning: ``reduce=False`` gives ``'none'``, otherwise
@@ -294,64 +319,105 @@ def binary_cross_entropy_with_logits(input, target, weight=None, size_average=No
 
     Raises:
         ValueError: if ``target``'s shape differs from ``input``'s.
+        RuntimeError: if ``target`` is not floating.
     """
     _check_tensors("binary_cross_entropy_with_logits", input=input, target=target)
     reduction = _resolve_reduction(size_average, reduce, reduction)
     _check_reduction(reduction)
     if tuple(target.shape) != tuple(input.shape):
         raise ValueError(f"Target size ({target.shape}) must be the same as input size ({input.shape})")
-    target = cast(target, input.dtype)
+    if not input.dtype.is_floating_point:
+        raise NotImplementedError(f"\"log_sigmoid_cpu\" not implemented for '{_title(input.dtype)}'")
     # -[y log s(x) + (1-y) log(1 - s(x))] = (1 - y) x + softplus(-x)
     softplus_neg = _softplus_unit(ew.neg(input))
-    if pos_weight is not None:
-        loss = (1.0 - target) * input + (target * (pos_weight - 1.0) + 1.0) * softplus_neg
+    log_weight = None if pos_weight is None else (pos_weight - 1.0) * target + 1.0
+    if target.dtype is dt.bool_:
+        raise RuntimeError("Subtraction, the `-` operator, with two bool tensors is not supported. Use the `^` or "
+                           "`logical_xor()` operator instead.")
+    if not target.dtype.is_floating_point:
+        raise RuntimeError(f"result type {_title(input.dtype)} can't be cast to the desired output type "
+                           f"{_title(target.dtype)}")
+    if log_weight is not None:
+        loss = (1.0 - target) * input + log_weight * softplus_neg
     else:
         loss = (1.0 - target) * input + softplus_neg
     if weight is not None:
         loss = loss * weight
+    if loss.dtype is not target.dtype:  # PyTorch computes in place into (1 - target)
+        loss = cast(loss, target.dtype)
     return _reduce(loss, reduction)
 
 
 # ---------------------------------------------------------------- classification
-def _class_layout(input, target, name):
-    """Validate (input, class-index target) shapes; return (class dim, number of classes)."""
-    if input.ndim == 0:
-        raise ValueError(f"{name}: input must have at least 1 dimension (classes), got a 0-d tensor")
-    if input.ndim == 1:
-        if target.ndim != 0:
-            raise RuntimeError(f"{name}: for 1-D (unbatched) input of {input.shape[0]} classes the target must be "
-                               f"0-D, got shape {list(target.shape)}")
-        return 0, input.shape[0]
-    if target.ndim == 0 or input.shape[0] != target.shape[0]:
-        raise ValueError(f"Expected input batch_size ({input.shape[0]}) to match target batch_size "
-                         f"({target.shape[0] if target.ndim else 0}).")
-    expected = (input.shape[0],) + tuple(input.shape[2:])
-    if tuple(target.shape) != expected:
-        raise RuntimeError(f"{name}: expected target of shape {list(expected)} for input of shape "
-                           f"{list(input.shape)}, got {list(target.shape)}")
-    return 1, input.shape[1]
+def _check_target_dtype(target):
+    if target.dtype is not dt.int64 and target.dtype is not dt.uint8:
+        raise RuntimeError(f"expected target dtype to be Long or Byte, but got {_title(target.dtype)}")
 
 
-def _check_class_weight(weight, n_classes):
-    if weight is not None and (weight.ndim != 1 or weight.shape[0] != n_classes):
-        raise RuntimeError(f"weight tensor should be defined either for all {n_classes} classes or no classes "
+def _check_class_weight(weight, n_classes, prefix=""):
+    if weight is not None and (weight.ndim != 1 or weight.numel() != n_classes):
+        raise RuntimeError(f"{prefix}weight tensor should be defined either for all {n_classes} classes or no classes "
                            f"but got weight tensor of shape: {list(weight.shape)}")
 
 
-def _check_index_target(target, n_classes, ignore_index, name):
-    if target.dtype.is_floating_point or target.dtype is dt.bool_:
-        raise RuntimeError(f"{name}: expected target of class indices with dtype int64 (Long), got {target.dtype}")
+def _check_spatial_weight(weight, n_classes):
+    if weight is not None and weight.numel() != n_classes:
+        raise RuntimeError("weight tensor should be defined either for all or no classes")
+
+
+def _nll_layout(input, target, weight):
+    """Validate a class-index target (and ``weight``) against ``input`` as PyTorch's nll_loss_nd does.
+
+    The checks and their order are PyTorch's. Returns ``(class_dim, n_classes, target)``, the
+    target of a 1-D input given as shape ``(1,)`` reshaped to ``()``.
+    """
+    if input.ndim < 1:
+        raise ValueError(f"Expected 1 or more dimensions (got {input.ndim})")
+    if input.ndim != 1 and input.shape[0] != (target.shape[0] if target.ndim else 0):
+        raise ValueError(f"Expected input batch_size ({input.shape[0]}) to match target batch_size "
+                         f"({target.shape[0] if target.ndim else 0}).")
+    if input.ndim <= 2:
+        if target.ndim > 1:
+            raise RuntimeError("0D or 1D target tensor expected, multi-target not supported")
+        _check_target_dtype(target)
+        if input.ndim == 1 and target.ndim == 1:
+            if target.shape[0] != 1:
+                raise ValueError(f"For 1D input, 1D target must have size 1, but got target size: {target.shape[0]}")
+            target = target.reshape(())
+        _check_class_weight(weight, input.shape[-1])
+        return input.ndim - 1, input.shape[-1], target
+    n_classes = input.shape[1]
+    spatial = list(input.shape[2:])
+    if input.ndim == 4:
+        if target.ndim != 3:
+            raise RuntimeError(f"only batches of spatial targets supported (3D tensors) but got targets of "
+                               f"dimension: {target.ndim}")
+        _check_target_dtype(target)
+        _check_spatial_weight(weight, n_classes)
+        if list(target.shape) != [input.shape[0]] + spatial:
+            raise RuntimeError(f"size mismatch (got input: {list(input.shape)} , target: {list(target.shape)}")
+    else:
+        if list(target.shape[1:]) != spatial:
+            raise RuntimeError(f"Expected target size {[input.shape[0]] + spatial}, got {list(target.shape)}")
+        _check_target_dtype(target)
+        _check_spatial_weight(weight, n_classes)
+    return 1, n_classes, target
+
+
+def _check_index_target(target, n_classes, ignore_index):
+    """IndexError for the first target that is neither ``ignore_index`` nor in ``[0, n_classes)``."""
     if target.numel() == 0:
         return
+    target = cast(target, dt.int64)
     bad = ew.logical_and(ew.ne(target, ignore_index), ew.logical_or(target < 0, target >= n_classes))
     if bool(bad.any()):
         value = int(target[bad].reshape(-1)[0])
-        raise IndexError(f"Target {value} is out of bounds for {n_classes} classes.")
+        raise IndexError(f"Target {value} is out of bounds.")
 
 
 def _class_view(weight, class_dim, ndim):
     """``weight`` (C,) shaped to broadcast along ``class_dim`` of an ndim-d input."""
-    return weight.reshape((weight.shape[0],) + (1,) * (ndim - class_dim - 1))
+    return weight.reshape((weight.numel(),) + (1,) * (ndim - class_dim - 1))
 
 
 def _nll(input, target, weight, ignore_index, class_dim):
@@ -361,7 +427,7 @@ def _nll(input, target, weight, ignore_index, class_dim):
     safe = ew.where(valid, target, 0)
     picked = input.gather(class_dim, safe.unsqueeze(class_dim)).squeeze(class_dim)
     if weight is not None:
-        w = ew.where(valid, weight.index_select(0, safe.reshape(-1)).reshape(safe.shape), 0.0)
+        w = ew.where(valid, weight.reshape(-1).index_select(0, safe.reshape(-1)).reshape(safe.shape), 0.0)
     else:
         w = cast(valid, input.dtype)
     loss = ew.where(valid, ew.neg(picked) * w, 0.0)
@@ -377,7 +443,8 @@ def nll_loss(input, target, weight=None, size_average=None, ignore_index=-100, r
     Args:
         input: log-probabilities of shape ``(C,)``, ``(N, C)`` or ``(N, C, d1, d2, ...)``, e.g. from
             :func:`log_softmax`.
-        target: integer class indices in ``[0, C)`` of shape ``()``, ``(N,)`` or ``(N, d1, d2, ...)``.
+        target: class indices in ``[0, C)``, of dtype int64 or uint8 and of shape ``()`` (or ``(1,)``) for a
+            1-D input, ``(N,)`` or ``(N, d1, d2, ...)``.
         weight: optional ``(C,)`` tensor of per-class weights.
         size_average: deprecated, use ``reduction``. If it or ``reduce`` is given (not ``None``), the
             pair picks the reduction instead, with a warning: ``reduce=False`` gives ``'none'``, otherwise
@@ -388,17 +455,19 @@ def nll_loss(input, target, weight=None, size_average=None, ignore_index=-100, r
             not ignored, ``'sum'`` adds them up, ``'none'`` returns them unreduced.
 
     Returns:
-        The loss: a 0-d tensor, or for ``reduction='none'`` one value per target position (``target``'s shape).
+        The loss: a 0-d tensor, or for ``reduction='none'`` one value per target position (``target``'s shape;
+        ``()`` for a 1-D input).
 
     Raises:
+        ValueError: if ``input`` is 0-d, or the batch sizes of ``input`` and ``target`` differ.
+        RuntimeError: if ``target`` has another shape or dtype than these, or ``weight`` another size.
         IndexError: if a target (other than ``ignore_index``) lies outside ``[0, C)``.
     """
     _check_tensors("nll_loss", input=input, target=target)
     reduction = _resolve_reduction(size_average, reduce, reduction)
     _check_reduction(reduction)
-    class_dim, n_classes = _class_layout(input, target, "nll_loss")
-    _check_class_weight(weight, n_classes)
-    _check_index_target(target, n_classes, ignore_index, "nll_loss")
+    class_dim, n_classes, target = _nll_layout(input, target, weight)
+    _check_index_target(target, n_classes, ignore_index)
     loss, w = _nll(input, target, weight, ignore_index, class_dim)
     if reduction == "none":
         return loss
@@ -407,79 +476,99 @@ def nll_loss(input, target, weight=None, size_average=None, ignore_index=-100, r
     return red.sum(loss) / red.sum(w)
 
 
+def _check_label_smoothing(label_smoothing):
+    if label_smoothing > 1.0:
+        raise RuntimeError(f"label_smoothing must be between 0.0 and 1.0. Got: {label_smoothing}")
+
+
 def cross_entropy(input, target, weight=None, size_average=None, ignore_index=-100, reduce=None,
                   reduction="mean", label_smoothing=0.0):
     """Cross entropy between logits ``input`` and class indices or class probabilities.
 
-    ``input`` is (C), (N, C) or (N, C, d1, ...). An integer ``target`` holds class
-    indices (shape of input without the class dim); a floating ``target`` of input's shape
-    holds probabilities. ``label_smoothing`` mixes the target with the uniform distribution.
+    ``input`` is (C), (N, C) or (N, C, d1, ...). A ``target`` of input's shape holds class
+    probabilities (it must be floating); any other ``target`` holds class indices (input's
+    shape without the class dim). ``label_smoothing`` mixes the target with the uniform
+    distribution.
 
     Args:
         input: unnormalized scores (logits) of shape ``(C,)``, ``(N, C)`` or ``(N, C, d1, d2, ...)``;
             :func:`log_softmax` is applied along the class dim.
-        target: either integer class indices in ``[0, C)`` of shape ``()``, ``(N,)`` or ``(N, d1, ...)``,
-            or floating class probabilities of ``input``'s shape.
+        target: either class indices in ``[0, C)`` (int64 or uint8) of shape ``()``, ``(N,)`` or
+            ``(N, d1, ...)``, or floating class probabilities of ``input``'s shape.
         weight: optional ``(C,)`` tensor of per-class weights.
         size_average: deprecated, use ``reduction``. If it or ``reduce`` is given (not ``None``), the
             pair picks the reduction instead, with a warning: ``reduce=False`` gives ``'none'``, otherwise
             ``size_average=False`` gives ``'sum'`` and anything else ``'mean'``.
         reduce: deprecated, use ``reduction``; see ``size_average``.
-        ignore_index: a class-index target value that is skipped (only used with index targets).
-            Default: ``-100``.
+        ignore_index: a class-index target value that is skipped. With probability targets it must be
+            negative (it is then unused). Default: ``-100``.
         reduction: ``'mean'`` (default), ``'sum'`` or ``'none'``. With index targets ``'mean'`` divides by the
             total weight of the targets that are not ignored; with probability targets it divides by the
             number of samples (``N * d1 * ...``).
-        label_smoothing: in ``[0, 1]``; the target becomes ``(1 - label_smoothing) * target +
-            label_smoothing / C``. Default: ``0.0``.
+        label_smoothing: at most 1; the target becomes ``(1 - label_smoothing) * target +
+            label_smoothing / C``. A value of 0 or less (or NaN) means no smoothing. Default: ``0.0``.
 
     Returns:
         The loss: a 0-d tensor, or for ``reduction='none'`` one value per sample (``input``'s shape without
         the class dim).
 
     Raises:
-        RuntimeError: if ``label_smoothing`` is outside ``[0, 1]`` or the shapes do not fit.
+        ValueError: if the batch sizes of ``input`` and an index ``target`` differ.
+        RuntimeError: if ``label_smoothing`` exceeds 1, a probability target is not floating (or comes with
+            a non-negative ``ignore_index``), or the shapes, dtypes or ``weight`` do not fit.
         IndexError: if a class index (other than ``ignore_index``) lies outside ``[0, C)``.
     """
     _check_tensors("cross_entropy", input=input, target=target)
     reduction = _resolve_reduction(size_average, reduce, reduction)
     _check_reduction(reduction)
-    if not 0.0 <= label_smoothing <= 1.0:
-        raise RuntimeError(f"label_smoothing must be between 0.0 and 1.0. Got: {label_smoothing}")
-    if input.ndim == 0:
-        raise ValueError("cross_entropy: input must have at least 1 dimension (classes), got a 0-d tensor")
-    class_dim = 0 if input.ndim == 1 else 1
-    n_classes = input.shape[class_dim]
-    _check_class_weight(weight, n_classes)
-    logp = log_softmax(input, class_dim)
 
-    if target.dtype.is_floating_point:  # class probabilities
-        if tuple(target.shape) != tuple(input.shape):
-            raise RuntimeError(f"cross_entropy: a floating target holds class probabilities and must have the "
-                               f"input's shape {list(input.shape)}, got {list(target.shape)}")
+    if tuple(target.shape) == tuple(input.shape):  # class probabilities
+        if not target.dtype.is_floating_point:
+            raise RuntimeError(f"Expected floating point type for target with class probabilities, got "
+                               f"{_title(target.dtype)}")
+        if ignore_index >= 0:
+            raise RuntimeError("ignore_index is not supported for floating point target")
+        if input.ndim == 0:
+            raise IndexError("Dimension specified as 1 but tensor has no dimensions")
+        class_dim = 0 if input.ndim == 1 else 1
+        n_classes = input.shape[class_dim]
+        _check_class_weight(weight, n_classes, "cross_entropy: ")
+        logp = log_softmax(input, class_dim)
         target = cast(target, logp.dtype)
         if label_smoothing > 0:
+            _check_label_smoothing(label_smoothing)
             target = target * (1.0 - label_smoothing) + label_smoothing / n_classes
         terms = logp * target
         if weight is not None:
             terms = terms * _class_view(weight, class_dim, input.ndim)
         loss = ew.neg(red.sum(terms, class_dim))
         if reduction == "mean":
-            return red.sum(loss) / (input.numel() // n_classes if n_classes else 1)
+            if input.numel() == 0:
+                return red.sum(loss) * float("nan")
+            return red.sum(loss) / (input.numel() // n_classes)
         return _reduce(loss, reduction)
 
-    class_dim, n_classes = _class_layout(input, target, "cross_entropy")
-    _check_index_target(target, n_classes, ignore_index, "cross_entropy")
+    smoothing = label_smoothing > 0
+    if smoothing:
+        _check_label_smoothing(label_smoothing)
+    if input.ndim == 0:
+        raise IndexError("Dimension out of range (expected to be in range of [-1, 0], but got 1)")
+    logp = log_softmax(input, 0 if input.ndim == 1 else 1)
+    unbatched_1d_target = input.ndim == 1 and target.ndim == 1
+    class_dim, n_classes, target = _nll_layout(logp, target, weight)
+    _check_index_target(target, n_classes, ignore_index)
     nll, w = _nll(logp, target, weight, ignore_index, class_dim)
-    if label_smoothing == 0:
+    if not smoothing:
         if reduction == "none":
             return nll
         if reduction == "sum":
             return red.sum(nll)
         return red.sum(nll) / red.sum(w)
+    if unbatched_1d_target:  # PyTorch's in-place masking of the () smoothing term by a (1,) mask fails
+        raise RuntimeError("output with shape [] doesn't match the broadcast shape [1]")
     # the uniform part: -sum_c weight_c * logp_c / C, left out where the target is ignored
     terms = logp if weight is None else logp * _class_view(weight, class_dim, input.ndim)
-    valid = ew.ne(target, ignore_index)
+    valid = ew.ne(cast(target, dt.int64), ignore_index)
     smooth = ew.where(valid, ew.neg(red.sum(terms, class_dim)), 0.0)
     eps = label_smoothing
     if reduction == "none":
@@ -541,8 +630,8 @@ def cosine_embedding_loss(input1, input2, target, margin=0.0, size_average=None,
 
     Args:
         input1: first embeddings, ``(N, D)`` or ``(D,)``.
-        input2: second embeddings, of ``input1``'s shape.
-        target: labels 1 or -1, of shape ``(N,)`` (``()`` for 1-D inputs).
+        input2: second embeddings, with as many dims as ``input1`` and broadcastable with it.
+        target: labels 1 or -1, of shape ``(N,)`` for 2-D inputs, ``()`` for 1-D inputs.
         margin: the similarity below which dissimilar pairs cost nothing. Default: ``0.0``.
         size_average: deprecated, use ``reduction``. If it or ``reduce`` is given (not ``None``), the
             pair picks the reduction instead, with a warning: ``reduce=False`` gives ``'none'``, otherwise
@@ -557,13 +646,12 @@ def cosine_embedding_loss(input1, input2, target, margin=0.0, size_average=None,
     _check_tensors("cosine_embedding_loss", input1=input1, input2=input2, target=target)
     reduction = _resolve_reduction(size_average, reduce, reduction)
     _check_reduction(reduction)
-    if input1.ndim not in (1, 2) or input1.shape != input2.shape:
-        raise RuntimeError(f"cosine_embedding_loss: expected 1-D or 2-D inputs of the same shape, got "
-                           f"{list(input1.shape)} and {list(input2.shape)}")
-    if target.ndim != input1.ndim - 1:
-        raise RuntimeError(f"{input1.ndim}D target tensor expects {input1.ndim - 1}D target, but got "
-                           f"{target.ndim}D target")
-    dim = input1.ndim - 1
+    if target.ndim not in (0, 1):
+        raise RuntimeError("0D or 1D target tensor expected, multi-target not supported")
+    if not input1.ndim == input2.ndim == target.ndim + 1:
+        raise RuntimeError(f"{target.ndim}D target tensor expects {target.ndim + 1}D input tensors, but found inputs "
+                           f"with sizes {list(input1.shape)} and {list(input2.shape)}.")
+    dim = target.ndim
     eps = 1e-12
     dot = red.sum(input1 * input2, dim)
     mag1 = red.sum(input1 * input1, dim) + eps
@@ -648,7 +736,7 @@ def soft_margin_loss(input, target, size_average=None, reduce=None, reduction="m
     _check_tensors("soft_margin_loss", input=input, target=target)
     reduction = _resolve_reduction(size_average, reduce, reduction)
     _check_reduction(reduction)
-    return _reduce(_softplus_unit(ew.neg(target * input)), reduction)
+    return _reduce(_softplus_unit(ew.neg(input) * target), reduction)
 
 
 def multilabel_soft_margin_loss(input, target, weight=None, size_average=None, reduce=None, reduction="mean"):
@@ -673,6 +761,8 @@ def multilabel_soft_margin_loss(input, target, weight=None, size_average=None, r
     _check_reduction(reduction)
     # -(y log s(x) + (1-y) log s(-x)) = y softplus(-x) + (1-y) softplus(x)
     loss = target * _softplus_unit(ew.neg(input)) + (1.0 - target) * _softplus_unit(input)
+    if input.ndim == 0:
+        raise IndexError("Dimension specified as -1 but tensor has no dimensions")
     if weight is not None:
         loss = loss * weight
     loss = red.sum(loss, input.ndim - 1) / input.shape[-1]
@@ -684,8 +774,9 @@ def multi_margin_loss(input, target, p=1, margin=1.0, weight=None, size_average=
     """Multi-class hinge loss: sum over i != y of max(0, margin - x[y] + x[i])^p / C.
 
     Args:
-        input: scores of shape ``(N, C)`` or ``(C,)``.
-        target: integer class indices in ``[0, C)``, shape ``(N,)`` or ``()``.
+        input: scores of shape ``(N, C)`` or ``(C,)`` (``C > 0``; ``N`` may be 0).
+        target: int64 class indices in ``[0, C)``, with ``N`` elements (1 for a 1-D input): shape ``(N,)``,
+            or ``()`` for a single sample.
         p: the exponent, 1 or 2. Default: ``1``.
         margin: the required gap between the target score and the others. Default: ``1.0``.
         weight: optional ``(C,)`` per-class weights; a sample's terms are scaled by its target's weight.
@@ -697,20 +788,40 @@ def multi_margin_loss(input, target, p=1, margin=1.0, weight=None, size_average=
             returns them unreduced.
 
     Returns:
-        The loss: a 0-d tensor, or one value per sample for ``reduction='none'``.
+        The loss: a 0-d tensor, or for ``reduction='none'`` one value per sample (``(N,)``; ``()`` for a 0-d
+        target).
 
     Raises:
-        ValueError: if ``p`` is neither 1 nor 2.
+        ValueError: if ``p`` is neither 1 nor 2, or ``weight`` is not 1-D.
+        RuntimeError: if a shape or dtype does not fit, or a target lies outside ``[0, C)``.
     """
     _check_tensors("multi_margin_loss", input=input, target=target)
     reduction = _resolve_reduction(size_average, reduce, reduction)
     _check_reduction(reduction)
     if p not in (1, 2):
         raise ValueError("only p == 1 and p == 2 supported")
-    x = input if input.ndim == 2 else input.reshape(1, -1)
-    y = cast(target.reshape(-1), dt.int64)
-    n_classes = x.shape[1]
-    _check_index_target(y, n_classes, -100, "multi_margin_loss")
+    if weight is not None and weight.ndim != 1:
+        raise ValueError("weight must be one-dimensional")
+    ndim = input.ndim
+    if not ((ndim == 2 and input.shape[1] != 0) or (ndim == 1 and input.shape[0] != 0) or ndim == 0):
+        raise RuntimeError(f"Expected non-empty vector or matrix with optional 0-dim batch size, but got: "
+                           f"{list(input.shape)}")
+    n_samples = input.shape[0] if ndim == 2 else 1
+    n_classes = input.shape[-1] if ndim else 1
+    if target.ndim > 1 or target.numel() != n_samples:
+        raise RuntimeError(f"multi_margin_loss: target tensor should be 1-D with size equal to the number of input "
+                           f"samples (batch size). Expected target size [{n_samples}], but got "
+                           f"{list(target.shape)}. Input has shape {list(input.shape)}.")
+    if weight is not None and weight.numel() != n_classes:
+        raise RuntimeError(f"inconsistent weight size, expected {n_classes} but got {list(weight.shape)}")
+    if target.dtype is not dt.int64:
+        raise RuntimeError(f"expected scalar type Long but found {_title(target.dtype)}")
+    if weight is not None and weight.dtype is not input.dtype:
+        raise RuntimeError(f"expected scalar type {_title(input.dtype)} but found {_title(weight.dtype)}")
+    x = input.reshape(n_samples, n_classes)
+    y = target.reshape(-1)
+    if n_samples and bool(ew.logical_or(y < 0, y >= n_classes).any()):
+        raise RuntimeError("target out of range")
     picked = x.gather(1, y.unsqueeze(1))
     terms = (x - picked + margin).clamp(min=0.0)
     if p == 2:
@@ -720,7 +831,7 @@ def multi_margin_loss(input, target, p=1, margin=1.0, weight=None, size_average=
     from ember.ops.creation import arange
     not_target = ew.ne(arange(n_classes, device=x.device).unsqueeze(0), y.unsqueeze(1))
     loss = red.sum(ew.where(not_target, terms, 0.0), 1) / n_classes
-    if input.ndim != 2:
+    if target.ndim == 0:
         loss = loss.reshape(())
     return _reduce(loss, reduction)
 
@@ -844,7 +955,7 @@ def gaussian_nll_loss(input, target, var, full=False, eps=1e-6, reduction="mean"
         input: the predicted means.
         target: the observed values, of ``input``'s shape.
         var: the predicted variances: a tensor of ``input``'s shape, of its shape without the last dim,
-            or with a last dim of 1 (one variance shared across it); or a non-negative number.
+            or of its shape with one dim of size 1 (one variance shared along it); or a non-negative number.
         full: if ``True``, add the constant ``0.5 * log(2 * pi)``. Default: ``False``.
         eps: lower bound applied to ``var`` for stability. Default: ``1e-6``.
         reduction: ``'mean'`` (default) averages the per-element losses, ``'sum'`` adds them up, ``'none'``
@@ -863,16 +974,15 @@ def gaussian_nll_loss(input, target, var, full=False, eps=1e-6, reduction="mean"
         if var < 0:
             raise ValueError("var has negative entry/entries")
         var = full_like(input, var)
-    if var.shape != input.shape:
+    elif bool((var < 0).any()):
+        raise ValueError("var has negative entry/entries")
+    if tuple(var.shape) != tuple(input.shape):
         if tuple(input.shape[:-1]) == tuple(var.shape):
             var = var.unsqueeze(-1)
-        elif tuple(input.shape[:-1]) == tuple(var.shape[:-1]) and var.shape[-1] == 1:
-            pass
+        elif input.ndim == var.ndim and sum(v for i, v in zip(input.shape, var.shape) if i != v) == 1:
+            pass  # one dim of size 1 in var, broadcast (one variance shared along it)
         else:
-            raise ValueError(f"var is of incorrect size: got {list(var.shape)} for input of shape "
-                             f"{list(input.shape)}")
-    if bool((var < 0).any()):
-        raise ValueError("var has negative entry/entries")
+            raise ValueError("var is of incorrect size")
     # clamp the value, keep the gradient of var itself
     var = var + (var.detach().clamp(min=eps) - var.detach())
     diff = input - target

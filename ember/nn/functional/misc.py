@@ -473,14 +473,23 @@ def normalize(input, p=2.0, dim=1, eps=1e-12, out=None):
         p: the exponent of the norm. Default: ``2.0``.
         dim: the dimension along which to normalize. Default: ``1``.
         eps: lower bound on the norm, to avoid dividing by zero. Default: ``1e-12``.
+        out: optional tensor the result is written into (and which is returned); the operation is then
+            not differentiable.
 
     Returns:
         A tensor of ``input``'s shape whose slices along ``dim`` have unit p-norm (or norm below 1 where
-        the original norm was below ``eps``).
+        the original norm was below ``eps``); ``out`` when given.
+
+    Raises:
+        RuntimeError: with ``out``, if autograd would have to record (``input`` requires grad), or ``out``
+            cannot hold the result (as ``div(..., out=out)``).
     """
     _check_tensor(input, "normalize")
     norm = red.norm(input, p, dim, keepdim=True).clamp(min=eps)
-    return input / norm
+    if out is None:
+        return input / norm
+    from ember.ops.out import write_out
+    return write_out(input / norm, out, "div")
 
 
 def cosine_similarity(x1, x2, dim=1, eps=1e-8):

@@ -136,7 +136,8 @@ class AlphaDropout(_DropoutNd):
 
     Args:
         p: the probability of dropping an element, in ``[0, 1]`` (default: 0.5).
-        inplace: stored on the module and shown in its ``repr``.
+        inplace: stored on the module and shown in its ``repr``; as in PyTorch, the layer ignores it
+            and never works in place (``F.alpha_dropout`` / ``F.feature_alpha_dropout`` honour theirs).
 
     Shape:
         input ``(*)``, output ``(*)``, the same shape.
@@ -163,7 +164,8 @@ class FeatureAlphaDropout(_DropoutNd):
 
     Args:
         p: the probability of dropping a channel, in ``[0, 1]`` (default: 0.5).
-        inplace: stored on the module and shown in its ``repr``.
+        inplace: stored on the module and shown in its ``repr``; as in PyTorch, the layer ignores it
+            and never works in place (``F.alpha_dropout`` / ``F.feature_alpha_dropout`` honour theirs).
 
     Shape:
         input ``(N, C, *)``, output of the same shape.

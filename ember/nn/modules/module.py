@@ -669,37 +669,51 @@ class Module:
         """Move and/or cast the parameters and buffers, in place.
 
         Accepted forms: ``to(device)``, ``to(dtype)``, ``to(device, dtype)``, ``to(tensor)`` (the
-        tensor's device and dtype), and the keywords ``device=`` and ``dtype=``. Only floating
-        point parameters and buffers change dtype; integer ones (such as
-        ``num_batches_tracked``) keep theirs. Parameters keep their identity, so an optimizer
-        holding them stays valid.
+        tensor's device and dtype), each optionally followed by ``non_blocking``, and the keywords
+        ``device=``, ``dtype=``, ``non_blocking=`` and ``memory_format=``. Only floating point
+        parameters and buffers change dtype; integer ones (such as ``num_batches_tracked``) keep
+        theirs. Parameters keep their identity, so an optimizer holding them stays valid.
 
         Args:
-            *args: a device, a dtype, both, or a tensor, as above.
-            **kwargs: ``device``, ``dtype``; ``non_blocking`` and ``memory_format`` are accepted.
+            *args: a device, a dtype, both, or a tensor, as above, then optionally ``non_blocking``.
+            **kwargs: ``device``, ``dtype``; ``non_blocking`` is passed on to each tensor's ``to``, and
+                ``memory_format`` to that of each 4-D and 5-D tensor.
 
         Returns:
             This module.
+
+        Raises:
+            TypeError: if ``dtype`` is not a floating point dtype.
+            RuntimeError: if a ``copy`` argument is given (as a keyword or a second positional bool).
         """
         from ember.ops.creation import _parse_to, _resolve_dtype
         kwargs = dict(kwargs)
-        kwargs.pop("non_blocking", None)
-        kwargs.pop("memory_format", None)
+        flags = [a for a in args if isinstance(a, bool)]  # positional: non_blocking, then copy
+        if "copy" in kwargs or len(flags) > 1:
+            raise RuntimeError(".to() does not accept copy argument")
+        non_blocking = bool(kwargs.pop("non_blocking", flags[0] if flags else False))
+        memory_format = kwargs.pop("memory_format", None)
         dtype, device, _copy = _parse_to(args, kwargs)
         if dtype is not None:
             dtype = _resolve_dtype(dtype)
             if not dtype.is_floating_point:
-                raise TypeError(f"nn.Module.to only accepts floating point dtypes, but got desired dtype={dtype}")
+                raise TypeError(f"nn.Module.to only accepts floating point or complex dtypes, but got desired "
+                                f"dtype={dtype}")
         if device is not None:
             from ember.ops.creation import canonical_device
             device = canonical_device(device)
 
         def convert(t):
+            options = {}
             if device is not None and t.device != device:
-                t = t.to(device)
+                options["device"] = device
             if dtype is not None and t.is_floating_point() and t.dtype is not dtype:
-                t = t.to(dtype)
-            return t
+                options["dtype"] = dtype
+            if not options:
+                return t
+            if memory_format is not None and t.dim() in (4, 5):
+                options["memory_format"] = memory_format
+            return t.to(non_blocking=non_blocking, **options)
         return self._apply(convert)
 
     def cpu(self):

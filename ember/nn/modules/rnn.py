@@ -468,29 +468,52 @@ class RNNCellBase(Module):
         return s
 
     def _prepare(self, input, hx):
+        """Validate ``input`` and ``hx`` as PyTorch's cells do; return ``(x, hx, batched)``.
+
+        ``x`` is ``input`` with a batch dim; ``hx`` has one added to each state when the input is
+        unbatched (``None`` for zeros). An ``LSTMCell``'s ``hx`` is any sequence ``(h, c)``.
+        """
         name = type(self).__name__
         if input.ndim not in (1, 2):
             raise ValueError(f"{name}: Expected input to be 1D or 2D, got {input.ndim}D instead")
-        if input.shape[-1] != self.input_size:
-            raise RuntimeError(f"input has inconsistent input_size: got {input.shape[-1]} expected "
-                               f"{self.input_size}")
-        for t in (hx if isinstance(hx, tuple) else (hx,)):
-            if t is not None and t.ndim != input.ndim:
-                raise ValueError(f"{name}: Expected hidden to be {input.ndim}D, got {t.ndim}D instead")
+        lstm = self._mode == "LSTM"
+        if hx is not None:
+            if lstm:
+                for idx, value in enumerate(hx):
+                    if value.dim() not in (1, 2):
+                        raise ValueError(f"{name}: Expected hx[{idx}] to be 1D or 2D, got {value.dim()}D instead")
+            elif hx.dim() not in (1, 2):
+                raise ValueError(f"{name}: Expected hidden to be 1D or 2D, got {hx.dim()}D instead")
         batched = input.ndim == 2
         x = input if batched else input.unsqueeze(0)
-        return x, batched
+        if hx is not None and not batched:
+            hx = (hx[0].unsqueeze(0), hx[1].unsqueeze(0)) if lstm else hx.unsqueeze(0)
+        if lstm and hx is not None:
+            if not isinstance(hx, (tuple, list)):
+                raise TypeError(f"lstm_cell(): argument 'hx' (position 2) must be tuple of Tensors, not "
+                                f"{type(hx).__name__}")
+            if len(hx) != 2:
+                raise RuntimeError("lstm_cell expects two hidden states")
+        if x.shape[-1] != self.input_size:
+            raise RuntimeError(f"input has inconsistent input_size: got {x.shape[-1]} expected "
+                               f"{self.input_size}")
+        return x, hx, batched
 
-    def _zeros(self, x):
-        return ember.zeros((x.shape[0], self.hidden_size), dtype=x.dtype, device=x.device)
-
-    def _state(self, t, x):
+    def _state(self, t, x, label):
+        """The hidden state ``t`` (already batched) checked against ``x``, or zeros for ``None``."""
         if t is None:
-            return self._zeros(x)
-        t = t if t.ndim == 2 else t.unsqueeze(0)
-        if tuple(t.shape) != (x.shape[0], self.hidden_size):
-            raise RuntimeError(f"hidden{tuple(t.shape)} has inconsistent hidden_size or batch: expected "
-                               f"{(x.shape[0], self.hidden_size)}")
+            return ember.zeros((x.shape[0], self.hidden_size), dtype=x.dtype, device=x.device)
+        if t.shape[0] != x.shape[0]:
+            raise RuntimeError(f"Input batch size {x.shape[0]} doesn't match hidden{label} batch size "
+                               f"{t.shape[0]}")
+        if t.ndim < 2:
+            raise IndexError("Dimension out of range (expected to be in range of [-1, 0], but got 1)")
+        if t.shape[1] != self.hidden_size:
+            raise RuntimeError(f"hidden{label} has inconsistent hidden_size: got {t.shape[1]}, expected "
+                               f"{self.hidden_size}")
+        if t.ndim != 2:
+            raise ValueError(f"{type(self).__name__}: Expected hidden to be 1D for an unbatched input, got "
+                             f"{t.ndim - 1}D instead")
         return t
 
     def forward(self, input, hx=None):
@@ -499,19 +522,27 @@ class RNNCellBase(Module):
         Args:
             input: the input step, ``(N, input_size)`` or unbatched ``(input_size,)``.
             hx: the previous hidden state, ``(N, hidden_size)`` or ``(hidden_size,)``; zeros when
-                None. For an ``LSTMCell``, a pair ``(h, c)`` of such tensors.
+                None. For an ``LSTMCell``, a pair ``(h, c)`` (a tuple or a list) of such tensors.
 
         Returns:
             The next hidden state ``h'``, shaped as ``hx``; for an ``LSTMCell`` the pair ``(h', c')``.
+
+        Raises:
+            ValueError: if ``input`` or a hidden state is not 1-D or 2-D.
+            RuntimeError: if a size does not match, or an ``LSTMCell`` gets other than two states.
+            TypeError: if an ``LSTMCell``'s ``hx`` is a single tensor.
         """
-        x, batched = self._prepare(input, hx)
+        x, hx, batched = self._prepare(input, hx)
         mode = self._mode if self._mode != "RNN" else ("RNN_TANH" if self.nonlinearity == "tanh" else "RNN_RELU")
-        xw = _linear(x, self.weight_ih, self.bias_ih)
         if mode == "LSTM":
             h, c = (None, None) if hx is None else hx
-            h, c = _rnn_step(mode, xw, self._state(h, x), self._state(c, x), self.weight_hh, self.bias_hh, None)
+            h, c = self._state(h, x, 0), self._state(c, x, 1)
+            xw = _linear(x, self.weight_ih, self.bias_ih)
+            h, c = _rnn_step(mode, xw, h, c, self.weight_hh, self.bias_hh, None)
             return (h, c) if batched else (h.squeeze(0), c.squeeze(0))
-        h, _ = _rnn_step(mode, xw, self._state(hx, x), None, self.weight_hh, self.bias_hh, None)
+        h = self._state(hx, x, 0)
+        xw = _linear(x, self.weight_ih, self.bias_ih)
+        h, _ = _rnn_step(mode, xw, h, None, self.weight_hh, self.bias_hh, None)
         return h if batched else h.squeeze(0)
 
 

@@ -179,6 +179,34 @@ def _clones(module, n):
     return ModuleList([copy.deepcopy(module) for _ in range(n)])
 
 
+def _get_seq_len(src, batch_first):
+    """The sequence length of ``src``: ``(S, E)``, ``(S, N, E)`` or, with ``batch_first``, ``(N, S, E)``."""
+    if src.ndim == 2:
+        return src.shape[0]
+    return src.shape[1 if batch_first else 0]
+
+
+def _detect_is_causal_mask(mask, is_causal=None, size=None):
+    """The ``is_causal`` hint as PyTorch's encoder and decoder stacks pass it to their layers.
+
+    ``True`` only for ``is_causal is True``; with ``is_causal=None`` it is True when ``mask`` is
+    exactly the ``(size, size)`` causal mask of its dtype (``generate_square_subsequent_mask``,
+    or its bool form, True above the diagonal).
+    """
+    make_causal = is_causal is True
+    if is_causal is None and mask is not None:
+        sz = size if size is not None else mask.shape[-2]
+        if tuple(mask.shape) != (sz, sz) or not (mask.dtype.is_floating_point or mask.dtype is dt.bool_):
+            return False
+        if mask.dtype is dt.bool_:  # PyTorch's full(-inf) cast to bool: True above the diagonal
+            causal = ember.triu(ember.ones((sz, sz), dtype=dt.bool_, device=mask.device), diagonal=1)
+        else:
+            causal = ember.triu(ember.full((sz, sz), float("-inf"), dtype=mask.dtype, device=mask.device),
+                                diagonal=1)
+        make_causal = bool((mask == causal).all())
+    return make_causal
+
+
 class TransformerEncoderLayer(Module):
     """One transformer encoder layer: self-attention, then a feed-forward block.
 
@@ -381,16 +409,20 @@ class TransformerEncoder(Module):
             src: the input sequence, shaped as the layers expect.
             mask: the self-attention mask passed to every layer as ``src_mask``.
             src_key_padding_mask: ``(N, S)``: the positions of ``src`` to ignore, passed to every layer.
-            is_causal: passed to every layer (None counts as False): a hint that ``mask`` is the
-                causal mask.
+            is_causal: a hint that ``mask`` is the causal mask, passed to every layer. ``None``
+                (default) detects it: True when ``mask`` is the ``(S, S)`` causal mask
+                (``generate_square_subsequent_mask(S)`` or its bool form); only ``True`` itself
+                counts as True.
 
         Returns:
             A tensor of the same shape as ``src``.
         """
         output = src
+        seq_len = _get_seq_len(src, self.layers[0].self_attn.batch_first)
+        is_causal = _detect_is_causal_mask(mask, is_causal, seq_len)
         for layer in self.layers:
             output = layer(output, src_mask=mask, src_key_padding_mask=src_key_padding_mask,
-                           is_causal=bool(is_causal))
+                           is_causal=is_causal)
         if self.norm is not None:
             output = self.norm(output)
         return output
@@ -428,18 +460,22 @@ class TransformerDecoder(Module):
             memory_mask: the mask of the attention over ``memory``, passed to every layer.
             tgt_key_padding_mask: ``(N, T)``: the positions of ``tgt`` to ignore.
             memory_key_padding_mask: ``(N, S)``: the positions of ``memory`` to ignore.
-            tgt_is_causal: passed to every layer (None counts as False): a hint that ``tgt_mask``
-                is the causal mask.
+            tgt_is_causal: a hint that ``tgt_mask`` is the causal mask, passed to every layer.
+                ``None`` (default) detects it: True when ``tgt_mask`` is the ``(T, T)`` causal mask
+                (``generate_square_subsequent_mask(T)`` or its bool form); only ``True`` itself
+                counts as True.
             memory_is_causal: passed to every layer: a hint that ``memory_mask`` is causal.
 
         Returns:
             A tensor of the same shape as ``tgt``.
         """
         output = tgt
+        seq_len = _get_seq_len(tgt, self.layers[0].self_attn.batch_first)
+        tgt_is_causal = _detect_is_causal_mask(tgt_mask, tgt_is_causal, seq_len)
         for layer in self.layers:
             output = layer(output, memory, tgt_mask=tgt_mask, memory_mask=memory_mask,
                            tgt_key_padding_mask=tgt_key_padding_mask,
-                           memory_key_padding_mask=memory_key_padding_mask, tgt_is_causal=bool(tgt_is_causal),
+                           memory_key_padding_mask=memory_key_padding_mask, tgt_is_causal=tgt_is_causal,
                            memory_is_causal=memory_is_causal)
         if self.norm is not None:
             output = self.norm(output)
@@ -527,8 +563,10 @@ class Transformer(Module):
             src_key_padding_mask: ``(N, S)``: the positions of ``src`` to ignore.
             tgt_key_padding_mask: ``(N, T)``: the positions of ``tgt`` to ignore.
             memory_key_padding_mask: ``(N, S)``: the memory positions to ignore.
-            src_is_causal: a hint that ``src_mask`` is the causal mask.
-            tgt_is_causal: a hint that ``tgt_mask`` is the causal mask.
+            src_is_causal: a hint that ``src_mask`` is the causal mask; ``None`` (default) detects it
+                (see ``TransformerEncoder.forward``).
+            tgt_is_causal: a hint that ``tgt_mask`` is the causal mask; ``None`` (default) detects it
+                (see ``TransformerDecoder.forward``).
             memory_is_causal: a hint that ``memory_mask`` is causal.
 
         Returns:

@@ -26,7 +26,11 @@ class _LambdaScheduler(LRScheduler):
             if len(lr_lambda) != len(optimizer.param_groups):
                 raise ValueError(f"Expected {len(optimizer.param_groups)} lr_lambdas, but got {len(lr_lambda)}")
             self.lr_lambdas = list(lr_lambda)
+        self._check_lambdas()
         super().__init__(optimizer, last_epoch)
+
+    def _check_lambdas(self):
+        """Validates ``lr_lambdas`` before the base class runs (nothing to check here)."""
 
     def state_dict(self):
         """Functions are not saved; callable objects are saved as their ``__dict__``.
@@ -105,12 +109,11 @@ class MultiplicativeLR(_LambdaScheduler):
         ValueError: if a list of ``lr_lambda`` does not have one entry per param group.
     """
 
-    def __init__(self, optimizer, lr_lambda, last_epoch=-1):
-        fns = lr_lambda if isinstance(lr_lambda, (list, tuple)) else [lr_lambda]
-        for fn in fns:
+    def _check_lambdas(self):
+        """Every ``lr_lambda`` must be callable (checked once they are matched to the param groups)."""
+        for fn in self.lr_lambdas:
             if not callable(fn):
                 raise TypeError(f"lr_lambda should be a function, but got {type(fn).__name__}")
-        super().__init__(optimizer, lr_lambda, last_epoch)
 
     def get_lr(self):
         """Computes the learning rates for epoch ``last_epoch``.
