@@ -357,3 +357,28 @@ def test_multiplicative_lr_checks_lengths_before_callables():
     # like PyTorch, a non-optimizer without param_groups fails on reading them
     with pytest.raises(AttributeError, match="'object' object has no attribute 'param_groups'"):
         ember.optim.lr_scheduler.MultiplicativeLR(object(), 3)
+
+
+# ---------------------------------------------------------------- activations: dtypes as PyTorch 2.13
+@pytest.mark.parametrize("name", ["gelu", "silu", "softplus", "elu", "selu", "celu", "mish", "logsigmoid",
+                                  "hardswish", "hardsigmoid", "leaky_relu", "softshrink", "hardshrink", "glu"])
+def test_float_activations_refuse_integer_tensors(name):
+    with pytest.raises(NotImplementedError, match="not implemented for 'Long'"):
+        getattr(F, name)(ember.tensor([1, -2, 3, 4]))
+
+
+@pytest.mark.parametrize("name", ["hardtanh", "relu6", "relu"])
+def test_clipping_activations_keep_integer_dtypes(name):
+    out = getattr(F, name)(ember.tensor([5, -5, 0]))
+    assert out.dtype is ember.int64
+    assert out.tolist() == {"hardtanh": [1, -1, 0], "relu6": [5, 0, 0], "relu": [5, 0, 0]}[name]
+    assert F.threshold(ember.tensor([5, -5, 0]), 1, 0.5).dtype is ember.int64
+
+
+def test_half_precision_activations_are_computed_in_float32():
+    x = ember.tensor([0.1234, -2.5, 3.75, -0.0113], dtype=ember.float16)
+    wide = x.float()
+    for name in ("gelu", "silu", "mish", "softplus", "elu"):
+        got = getattr(F, name)(x)
+        assert got.dtype is ember.float16
+        np.testing.assert_array_equal(got.numpy(), getattr(F, name)(wide).half().numpy())

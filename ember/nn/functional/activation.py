@@ -10,6 +10,7 @@ from __future__ import annotations
 import math
 import warnings
 
+from ember.core import dtype as dt
 from ember.core.autograd import is_grad_enabled
 from ember.core.tensor import Tensor
 from ember.dispatch.ops import OPS
@@ -44,9 +45,33 @@ def _write_into(input: Tensor, compute):
     return input.copy_(compute(source))
 
 
-def _maybe_inplace(input, inplace, compute, name):
+def _maybe_inplace(input, inplace, compute, name, integers=False):
+    """``compute(input)``, or written into ``input`` with ``inplace``. As PyTorch's kernels:
+    integer inputs are refused unless the activation keeps them (``integers``), and half
+    precision inputs are computed in float32, then rounded back."""
     _check_tensor(input, name)
+    if not integers:
+        _floating_only(input, name)
+        compute = _in_float32(compute)
     return _write_into(input, compute) if inplace else compute(input)
+
+
+_HALF = frozenset({dt.float16, dt.bfloat16})
+_KERNEL_TYPE_NAMES = {"bool": "Bool", "uint8": "Byte", "int8": "Char", "int16": "Short", "int32": "Int",
+                      "int64": "Long"}
+
+
+def _floating_only(input, name):
+    """PyTorch's NotImplementedError for an activation of an integer or bool tensor."""
+    if not input.dtype.is_floating_point:
+        raise NotImplementedError(f"\"{name}\" not implemented for '{_KERNEL_TYPE_NAMES[input.dtype.name]}'")
+
+
+def _in_float32(compute):
+    """``compute`` run in float32 for half-precision inputs, as PyTorch's CPU kernels do."""
+    def run(x):
+        return compute(x) if x.dtype not in _HALF else compute(x.float()).to(x.dtype)
+    return run
 
 
 def _softplus_unit(z: Tensor) -> Tensor:
@@ -73,7 +98,8 @@ def threshold(input, threshold, value, inplace=False):
     Returns:
         A tensor of ``input``'s shape.
     """
-    return _maybe_inplace(input, inplace, lambda x: ew.where(x > threshold, x, value), "threshold")
+    return _maybe_inplace(input, inplace, lambda x: ew.where(x > threshold, x, _like(value, x)), "threshold",
+                          integers=True)
 
 
 def threshold_(input, threshold, value):
@@ -87,7 +113,7 @@ def threshold_(input, threshold, value):
     Returns:
         ``input``, modified.
     """
-    return _write_into(input, lambda x: ew.where(x > threshold, x, value))
+    return _write_into(input, lambda x: ew.where(x > threshold, x, _like(value, x)))
 
 
 def relu(input, inplace=False):
@@ -116,8 +142,14 @@ def relu_(input):
     return input.relu_()
 
 
+def _like(value, x):
+    """A scalar in ``x``'s kind: an integer tensor keeps its dtype (PyTorch casts the scalar)."""
+    return value if x.dtype.is_floating_point or isinstance(value, bool) else int(value)
+
+
 def _hardtanh(x, min_val, max_val):
     # the gradient is 0 at and outside the limits, as in PyTorch
+    min_val, max_val = _like(min_val, x), _like(max_val, x)
     return ew.where(x <= min_val, min_val, ew.where(x >= max_val, max_val, x))
 
 
@@ -140,7 +172,7 @@ def hardtanh(input, min_val=-1.0, max_val=1.0, inplace=False):
     """
     if min_val > max_val:
         raise ValueError(f"min_val cannot be greater than max_val, got min_val={min_val}, max_val={max_val}")
-    return _maybe_inplace(input, inplace, lambda x: _hardtanh(x, min_val, max_val), "hardtanh")
+    return _maybe_inplace(input, inplace, lambda x: _hardtanh(x, min_val, max_val), "hardtanh", integers=True)
 
 
 def hardtanh_(input, min_val=-1.0, max_val=1.0):
@@ -380,7 +412,8 @@ def gelu(input, approximate="none"):
     _check_tensor(input, "gelu")
     if approximate not in ("none", "tanh"):
         raise RuntimeError(f"approximate argument must be either none or tanh, got '{approximate}'")
-    return red.run_composite(OPS["gelu"], input, approximate=approximate)
+    _floating_only(input, "GeluKernelImpl")
+    return _in_float32(lambda x: red.run_composite(OPS["gelu"], x, approximate=approximate))(input)
 
 
 def silu(input, inplace=False):
@@ -424,11 +457,15 @@ def softplus(input, beta=1.0, threshold=20.0):
         A tensor of ``input``'s shape.
     """
     _check_tensor(input, "softplus")
-    z = input * beta if beta != 1 else input
-    soft = _softplus_unit(z)
-    if beta != 1:
-        soft = soft / beta
-    return ew.where(z > threshold, input, soft)
+    _floating_only(input, "softplus")
+
+    def compute(x):
+        z = x * beta if beta != 1 else x
+        soft = _softplus_unit(z)
+        if beta != 1:
+            soft = soft / beta
+        return ew.where(z > threshold, x, soft)
+    return _in_float32(compute)(input)
 
 
 def logsigmoid(input):
@@ -441,7 +478,8 @@ def logsigmoid(input):
         A tensor of ``input``'s shape with non-positive entries.
     """
     _check_tensor(input, "logsigmoid")
-    return ew.neg(_softplus_unit(ew.neg(input)))
+    _floating_only(input, "log_sigmoid")
+    return _in_float32(lambda x: ew.neg(_softplus_unit(ew.neg(x))))(input)
 
 
 def softsign(input):
@@ -533,6 +571,7 @@ def hardshrink(input, lambd=0.5):
         A tensor of ``input``'s shape.
     """
     _check_tensor(input, "hardshrink")
+    _floating_only(input, "hardshrink")
     return ew.where(ew.logical_or(input > lambd, input < -lambd), input, 0.0)
 
 
@@ -550,6 +589,7 @@ def softshrink(input, lambd=0.5):
         RuntimeError: if ``lambd`` is negative.
     """
     _check_tensor(input, "softshrink")
+    _floating_only(input, "softshrink")
     if lambd < 0:
         raise RuntimeError(f"lambda must be greater or equal to 0, but found to be {lambd}.")
     return ew.where(input > lambd, input - lambd, ew.where(input < -lambd, input + lambd, 0.0))
@@ -569,6 +609,7 @@ def glu(input, dim=-1):
         RuntimeError: if ``input`` is 0-d or its size along ``dim`` is odd.
     """
     _check_tensor(input, "glu")
+    _floating_only(input, "glu")
     if input.ndim == 0:
         raise RuntimeError("glu does not support scalars because halving size must be even")
     size = input.shape[dim]

@@ -485,7 +485,9 @@ def normalize(input, p=2.0, dim=1, eps=1e-12, out=None):
             cannot hold the result (as ``div(..., out=out)``).
     """
     _check_tensor(input, "normalize")
-    norm = red.norm(input, p, dim, keepdim=True).clamp(min=eps)
+    # the norm accumulates in float32 for half precision, as PyTorch's vector_norm does
+    wide = input.float() if input.dtype in (dt.float16, dt.bfloat16) else input
+    norm = red.norm(wide, p, dim, keepdim=True).clamp(min=eps).to(input.dtype)
     if out is None:
         return input / norm
     from ember.ops.out import write_out
@@ -507,9 +509,12 @@ def cosine_similarity(x1, x2, dim=1, eps=1e-8):
     _check_tensor(x1, "cosine_similarity")
     _check_tensor(x2, "cosine_similarity")
     x1, x2 = x1.broadcast_to(_broadcast(x1, x2)), x2.broadcast_to(_broadcast(x1, x2))
-    n1 = ew.sqrt(red.sum(x1 * x1, dim).clamp(min=eps * eps))
-    n2 = ew.sqrt(red.sum(x2 * x2, dim).clamp(min=eps * eps))
-    return red.sum(x1 * x2, dim) / (n1 * n2)
+    half = x1.dtype in (dt.float16, dt.bfloat16)
+    a, b = (x1.float(), x2.float()) if half else (x1, x2)  # accumulate in float32, as PyTorch's kernel
+    n1 = ew.sqrt(red.sum(a * a, dim).clamp(min=eps * eps))
+    n2 = ew.sqrt(red.sum(b * b, dim).clamp(min=eps * eps))
+    out = red.sum(a * b, dim) / (n1 * n2)
+    return out.to(x1.dtype) if half else out
 
 
 def _broadcast(a, b):
