@@ -83,7 +83,11 @@ def _plain(data):
     """``data`` (numbers, lists, tuples, one-element tensors) as nested lists of Python numbers,
     and the dtype PyTorch infers for it."""
     found = None
-    if isinstance(data, (list, tuple)):
+    if isinstance(data, np.ndarray):  # an array inside a list: its values, in its dtype
+        if data.ndim == 0:
+            raise TypeError("len() of unsized object")
+        return data.tolist(), dt.from_numpy_dtype(data.dtype)
+    if isinstance(data, (list, tuple, range)):
         out = []
         for x in data:
             value, d = _plain(x)

@@ -373,6 +373,8 @@ def _nll_layout(input, target, weight):
     """
     if input.ndim < 1:
         raise ValueError(f"Expected 1 or more dimensions (got {input.ndim})")
+    if weight is not None and weight.dtype is not input.dtype:  # PyTorch's kernel takes one dtype
+        raise RuntimeError(f"expected scalar type {_title(input.dtype)} but found {_title(weight.dtype)}")
     if input.ndim != 1 and input.shape[0] != (target.shape[0] if target.ndim else 0):
         raise ValueError(f"Expected input batch_size ({input.shape[0]}) to match target batch_size "
                          f"({target.shape[0] if target.ndim else 0}).")

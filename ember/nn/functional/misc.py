@@ -509,12 +509,14 @@ def cosine_similarity(x1, x2, dim=1, eps=1e-8):
     _check_tensor(x1, "cosine_similarity")
     _check_tensor(x2, "cosine_similarity")
     x1, x2 = x1.broadcast_to(_broadcast(x1, x2)), x2.broadcast_to(_broadcast(x1, x2))
+    # PyTorch's formula: each side divided by its norm (clamped to eps) first, then the dot
+    # product; the norms accumulate in float32 for half precision, as vector_norm does
     half = x1.dtype in (dt.float16, dt.bfloat16)
-    a, b = (x1.float(), x2.float()) if half else (x1, x2)  # accumulate in float32, as PyTorch's kernel
-    n1 = ew.sqrt(red.sum(a * a, dim).clamp(min=eps * eps))
-    n2 = ew.sqrt(red.sum(b * b, dim).clamp(min=eps * eps))
-    out = red.sum(a * b, dim) / (n1 * n2)
-    return out.to(x1.dtype) if half else out
+    n1, n2 = (red.norm(x.float() if half else x, 2, dim, keepdim=True).to(x.dtype) for x in (x1, x2))
+    # clamped without recording it (PyTorch clamps in place under no_grad): the gradient flows as
+    # through the norm itself
+    n1, n2 = (n + (n.clamp(min=eps) - n).detach() for n in (n1, n2))
+    return red.sum((x1 / n1) * (x2 / n2), dim)
 
 
 def _broadcast(a, b):

@@ -28,6 +28,9 @@ def _in_float32(fn):
     return wrapper
 
 
+_KERNEL_NAMES = {"bool": "Bool", "uint8": "Byte", "int8": "Char", "int16": "Short", "int32": "Int", "int64": "Long"}
+
+
 def _moments(x, dims):
     mean = x.mean(dims, keepdim=True)
     centered = x - mean
@@ -184,6 +187,8 @@ def layer_norm(input, normalized_shape, weight=None, bias=None, eps=1e-5):
             another shape.
     """
     shape, dims = _normalized_dims(input, normalized_shape, "layer_norm")
+    if not input.dtype.is_floating_point:
+        raise NotImplementedError(f"\"LayerNormKernelImpl\" not implemented for '{_KERNEL_NAMES[input.dtype.name]}'")
     for name, t in (("weight", weight), ("bias", bias)):
         if t is not None and tuple(t.shape) != shape:
             raise RuntimeError(f"layer_norm: expected {name} of shape {list(shape)}, got {list(t.shape)}")
