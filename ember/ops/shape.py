@@ -8,6 +8,7 @@ from ember.core.tensor import Size, Tensor
 from ember.dispatch.meta import broadcast_shapes as _broadcast_shapes, infer_size, normalize_dim
 from ember.dispatch.ops import OPS
 from ember.ops.creation import as_shape, full
+from ember.ops.out import _title
 from ember.ops.promotion import result_type
 from ember.ops.public import public
 
@@ -98,12 +99,13 @@ def flatten(input, start_dim=0, end_dim=-1):
         one element): a view when possible, otherwise a copy (see ``reshape``).
 
     Raises:
+        IndexError: if ``start_dim`` or ``end_dim`` is out of range (``[-1, 0]`` for a 0-d ``input``).
         RuntimeError: if ``start_dim`` comes after ``end_dim``.
     """
-    if input.ndim == 0:
-        return reshape(input, (1,))
     start = normalize_dim(start_dim, input.ndim)
     end = normalize_dim(end_dim, input.ndim)
+    if input.ndim == 0:
+        return reshape(input, (1,))
     if start > end:
         raise RuntimeError("flatten() has invalid args: start_dim cannot come after end_dim")
     shape = input._data.shape
@@ -140,12 +142,38 @@ def unflatten(input, dim, sizes):
         A view sharing ``input``'s memory.
 
     Raises:
-        RuntimeError: if the sizes do not multiply to ``input.shape[dim]``.
+        IndexError: if ``dim`` is out of range.
+        RuntimeError: if ``input`` is 0-d, ``sizes`` is empty or the sizes do not multiply to
+            ``input.shape[dim]``.
     """
+    if input.ndim == 0:
+        raise RuntimeError(f"unflatten got an unexpected error:\nDimension specified as {dim} but tensor has no "
+                           f"dimensions")
     dim = normalize_dim(dim, input.ndim)
     shape = input._data.shape
-    sizes = infer_size(tuple(sizes), shape[dim])
+    sizes = tuple(sizes)
+    if not sizes:
+        raise RuntimeError("unflatten: sizes must be non-empty")
+    known = 1
+    for n in sizes:
+        known *= n if n != -1 else 1
+    if (-1 not in sizes and known != shape[dim]) or (-1 in sizes and (known == 0 or shape[dim] % known)):
+        raise RuntimeError(f"unflatten: Provided sizes {list(sizes)} don't multiply up to the size of dim {dim} "
+                           f"({shape[dim]}) in the input tensor")
+    sizes = infer_size(sizes, shape[dim])
     return view(input, shape[:dim] + sizes + shape[dim + 1:])
+
+
+def _distinct_dims(dims, ndim) -> tuple:
+    """``dims`` normalized (a 0-d tensor takes ``-1`` and ``0``), or PyTorch's error for one out of range or
+    named twice."""
+    out = []
+    for d in dims:
+        d = normalize_dim(d, ndim)
+        if d in out:
+            raise RuntimeError(f"dim {d} appears multiple times in the list of dims")
+        out.append(d)
+    return tuple(out) if ndim else ()
 
 
 @public(method=True, inplace="view")
@@ -159,13 +187,17 @@ def squeeze(input, dim=None):
 
     Returns:
         A view sharing ``input``'s memory.
+
+    Raises:
+        IndexError: if a dimension is out of range (``[-1, 0]`` for a 0-d ``input``).
+        RuntimeError: if a dimension is named twice.
     """
     shape = input._data.shape
     if dim is None:
         dims = {i for i, s in enumerate(shape) if s == 1}
     else:
-        dims = {normalize_dim(d, input.ndim) for d in ((dim,) if isinstance(dim, int) else dim)} if shape else set()
-        dims = {d for d in dims if shape[d] == 1}
+        given = (dim,) if isinstance(dim, int) else tuple(dim)
+        dims = {d for d in _distinct_dims(given, input.ndim) if shape[d] == 1}
     return call(_VIEW, input, shape=tuple(s for i, s in enumerate(shape) if i not in dims))
 
 
@@ -198,14 +230,17 @@ def permute(input, *dims):
         A view sharing ``input``'s memory.
 
     Raises:
-        RuntimeError: if ``dims`` is not a permutation of ``range(input.ndim)``.
+        RuntimeError: if ``dims`` does not name as many dimensions as ``input`` has, or names one twice.
+        IndexError: if a dimension is out of range.
     """
-    dims = tuple(normalize_dim(d, input.ndim) for d in as_shape(dims)) if dims and dims != ((),) else ()
-    if sorted(dims) != list(range(input.ndim)):
+    dims = as_shape(dims) if dims and dims != ((),) else ()
+    if len(dims) != input.ndim:
         raise RuntimeError(f"permute(sparse_coo): number of dimensions in the tensor input does not match the "
                            f"length of the desired ordering of dimensions i.e. input.dim() = {input.ndim} "
-                           f"is not equal to len(dims) = {len(dims)}" if len(dims) != input.ndim else
-                           f"permute(): dims {list(dims)} must be a permutation of 0..{input.ndim - 1}")
+                           f"is not equal to len(dims) = {len(dims)}")
+    dims = tuple(normalize_dim(d, input.ndim) for d in dims)
+    if len(set(dims)) != len(dims):
+        raise RuntimeError("permute(): duplicate dims are not allowed.")
     return call(_PERMUTE, input, dims=dims)
 
 
@@ -222,12 +257,15 @@ def transpose(input, dim0, dim1):
 
     Returns:
         A view sharing ``input``'s memory.
+
+    Raises:
+        IndexError: if a dimension is out of range (``[-1, 0]`` for a 0-d ``input``).
     """
     n = input.ndim
+    a, b = normalize_dim(dim0, n), normalize_dim(dim1, n)
     if n == 0:
         return call(_VIEW, input, shape=())
     dims = list(range(n))
-    a, b = normalize_dim(dim0, n), normalize_dim(dim1, n)
     dims[a], dims[b] = dims[b], dims[a]
     return call(_PERMUTE, input, dims=tuple(dims))
 
@@ -245,9 +283,29 @@ def movedim(input, source, destination):
 
     Returns:
         A view sharing ``input``'s memory.
+
+    Raises:
+        TypeError: if one of ``source`` and ``destination`` is an int and the other a sequence.
+        RuntimeError: if they have different lengths, or either names a dimension twice.
+        IndexError: if a dimension is out of range.
     """
-    src = [normalize_dim(d, input.ndim) for d in ((source,) if isinstance(source, int) else source)]
-    dst = [normalize_dim(d, input.ndim) for d in ((destination,) if isinstance(destination, int) else destination)]
+    if isinstance(source, int) != isinstance(destination, int):
+        kinds = ", ".join(type(a).__name__ for a in (source, destination))
+        raise TypeError(f"movedim() received an invalid combination of arguments - got (Tensor, {kinds}), but "
+                        f"expected one of:\n * (Tensor input, tuple of ints source, tuple of ints destination)\n"
+                        f" * (Tensor input, int source, int destination)")
+    source = [source] if isinstance(source, int) else list(source)
+    destination = [destination] if isinstance(destination, int) else list(destination)
+    if len(source) != len(destination):
+        raise RuntimeError(f"movedim: Invalid source or destination dims: source ({source} dims) should contain "
+                           f"the same number of dims as destination ({destination} dims)")
+    src = [normalize_dim(d, input.ndim) for d in source]
+    dst = [normalize_dim(d, input.ndim) for d in destination]
+    for name, given, dims in (("source", source, src), ("destination", destination, dst)):
+        if len(set(dims)) != len(dims):
+            raise RuntimeError(f"movedim: repeated dim in `{name}` ({given})")
+    if input.ndim == 0:
+        return call(_VIEW, input, shape=())
     order = [None] * input.ndim
     for s, d in zip(src, dst):
         order[d] = s
@@ -311,11 +369,25 @@ def expand(self, *sizes):
     """
     sizes = as_shape(sizes)
     shape = self._data.shape
+    out = check_expand(self, sizes)
+    if out == shape:
+        return call(_VIEW, self, shape=shape)
+    return call(_EXPAND, self, shape=out)
+
+
+def check_expand(tensor, sizes) -> tuple:
+    """The shape ``tensor.expand(sizes)`` has (``-1`` resolved), or PyTorch's error for ``sizes``."""
+    shape = tensor._data.shape
     if len(sizes) < len(shape):
-        raise RuntimeError(f"expand: the number of sizes provided ({len(sizes)}) must be greater or equal to "
-                           f"the number of dimensions in the tensor ({len(shape)})")
+        raise RuntimeError(f"expand({_type_string(tensor)}{{{list(shape)}}}, size={list(sizes)}): the number of "
+                           f"sizes provided ({len(sizes)}) must be greater or equal to the number of dimensions "
+                           f"in the tensor ({len(shape)})")
     lead = len(sizes) - len(shape)
     out = list(sizes)
+    for i in range(lead):
+        if sizes[i] == -1:
+            raise RuntimeError(f"The expanded size of the tensor (-1) isn't allowed in a leading, non-existing "
+                               f"dimension {i}")
     for i, s in enumerate(shape):
         want = sizes[lead + i]
         if want == -1:
@@ -324,10 +396,20 @@ def expand(self, *sizes):
             raise RuntimeError(f"The expanded size of the tensor ({want}) must match the existing size ({s}) at "
                                f"non-singleton dimension {lead + i}.  Target sizes: {list(sizes)}.  "
                                f"Tensor sizes: {list(shape)}")
-    out = tuple(out)
-    if out == shape:
-        return call(_VIEW, self, shape=shape)
-    return call(_EXPAND, self, shape=out)
+    return tuple(out)
+
+
+_LEGACY_NAMES = {"float32": "Float", "float64": "Double", "float16": "Half", "int64": "Long", "int32": "Int",
+                 "int16": "Short", "int8": "Char", "uint8": "Byte"}
+
+
+def _type_string(tensor) -> str:
+    """PyTorch's legacy name of a tensor's type in messages: ``torch.FloatTensor``, ``CPUBoolType``, ..."""
+    device = tensor.device.type
+    name = _LEGACY_NAMES.get(tensor.dtype.name)
+    if name is None:  # no legacy tensor class: PyTorch names the backend and scalar type
+        return f"{device.upper()}{dict(bool='Bool', bfloat16='BFloat16').get(tensor.dtype.name, tensor.dtype.name)}Type"
+    return f"torch.{name}Tensor" if device == "cpu" else f"torch.{device}.{name}Tensor"
 
 
 @public(function=False, method=True)
@@ -391,8 +473,11 @@ def narrow(input, dim, start, length):
         A view sharing ``input``'s memory, of size ``length`` along ``dim``.
 
     Raises:
-        RuntimeError: if ``[start, start + length)`` does not lie within the dimension.
+        IndexError: if ``dim`` is out of range.
+        RuntimeError: if ``input`` is 0-d or ``[start, start + length)`` does not lie within the dimension.
     """
+    if input.ndim == 0:
+        raise RuntimeError("narrow() cannot be applied to a 0-dim tensor.")
     dim = normalize_dim(dim, input.ndim)
     size = input._data.shape[dim]
     if isinstance(start, Tensor):
@@ -420,8 +505,10 @@ def select(input, dim, index):
         A view sharing ``input``'s memory, with one dimension fewer.
 
     Raises:
-        IndexError: if ``index`` is out of range for that dimension.
+        IndexError: if ``input`` is 0-d, or ``dim`` or ``index`` is out of range.
     """
+    if input.ndim == 0:
+        raise IndexError("select() cannot be applied to a 0-dim tensor.")
     dim = normalize_dim(dim, input.ndim)
     size = input._data.shape[dim]
     if not -size <= index < size:
@@ -444,9 +531,11 @@ def split(tensor, split_size_or_sections, dim=0):
         A tuple of views sharing ``tensor``'s memory.
 
     Raises:
-        RuntimeError: if an int split size is not positive (for a non-empty dimension), or the sizes in the
-            list do not add up to the size of ``dim``.
+        RuntimeError: if ``tensor`` is 0-d, an int split size is not positive (for a non-empty dimension), or
+            the sizes in the list do not add up to the size of ``dim``.
     """
+    if tensor.ndim == 0:
+        raise RuntimeError("split expects at least a 1-dimensional tensor")
     dim = normalize_dim(dim, tensor.ndim)
     size = tensor._data.shape[dim]
     if isinstance(split_size_or_sections, int):
@@ -482,8 +571,10 @@ def chunk(input, chunks, dim=0):
         A tuple of views sharing ``input``'s memory.
 
     Raises:
-        RuntimeError: if ``chunks`` is not positive.
+        RuntimeError: if ``input`` is 0-d or ``chunks`` is not positive.
     """
+    if input.ndim == 0:
+        raise RuntimeError("chunk expects at least a 1-dimensional tensor")
     if chunks <= 0:
         raise RuntimeError(f"chunk expects `chunks` to be greater than 0, got: {chunks}")
     size = input._data.shape[normalize_dim(dim, input.ndim)]
@@ -504,11 +595,28 @@ def tensor_split(input, indices_or_sections, dim=0):
 
     Returns:
         A tuple of views sharing ``input``'s memory.
+
+    Raises:
+        RuntimeError: if ``input`` is 0-d, the number of pieces is not positive, or a tensor
+            ``indices_or_sections`` is not int64 or has more than one dimension.
     """
+    if input.ndim == 0:
+        raise RuntimeError("tensor_split expected at least a 1-dimensional tensor, but got a tensor with 0 dims")
+    if isinstance(indices_or_sections, Tensor):  # a 0-d tensor is a number of pieces, a 1-d one indices
+        t = indices_or_sections
+        if t.dtype is not dt.int64:
+            raise RuntimeError(f"tensor_split expected tensor_indices_or_sections to have dtype of long, but got "
+                               f"{_title(t.dtype)}")
+        if t.ndim > 1:
+            raise RuntimeError(f"tensor_split expected tensor_indices_or_sections to be a zero-dimensional or "
+                               f"one-dimensional tensor, but got a tensor with {t.ndim} dims")
+        indices_or_sections = t.item() if t.ndim == 0 else t.tolist()
     dim = normalize_dim(dim, input.ndim)
     size = input._data.shape[dim]
     if isinstance(indices_or_sections, int):
         n = indices_or_sections
+        if n <= 0:
+            raise RuntimeError(f"number of sections must be larger than 0, got {n}")
         base, extra = divmod(size, n)
         sizes = [base + 1] * extra + [base] * (n - extra)
     else:
@@ -531,7 +639,12 @@ def unbind(input, dim=0):
 
     Returns:
         A tuple of ``input.shape[dim]`` views sharing ``input``'s memory.
+
+    Raises:
+        IndexError: if ``input`` is 0-d or ``dim`` is out of range.
     """
+    if input.ndim == 0:
+        raise IndexError(f"Dimension specified as {dim} but tensor has no dimensions")
     dim = normalize_dim(dim, input.ndim)
     return tuple(select(input, dim, i) for i in range(input._data.shape[dim]))
 
@@ -552,12 +665,16 @@ def cat(tensors, dim=0):
         A new tensor (a copy even for a single tensor), whose size along ``dim`` is the sum of the inputs'.
 
     Raises:
-        RuntimeError: if ``tensors`` is empty, or the tensors differ in number of dimensions or in a size
-            other than along ``dim``.
+        ValueError: if ``tensors`` is empty.
+        RuntimeError: if a tensor is 0-d, or the tensors differ in number of dimensions or in a size other than
+            along ``dim``.
     """
     tensors = list(tensors)
     if not tensors:
-        raise RuntimeError("torch.cat(): expected a non-empty list of Tensors")
+        raise ValueError("torch.cat(): expected a non-empty list of Tensors")
+    for i, t in enumerate(tensors):
+        if t.ndim == 0:
+            raise RuntimeError(f"zero-dimensional tensor (at position {i}) cannot be concatenated")
     # legacy behaviour kept by PyTorch: 1-d empty tensors are skipped
     parts = [t for t in tensors if not (t.ndim == 1 and t._data.shape[0] == 0)] or tensors[:1]
     ref = parts[0]
@@ -614,8 +731,13 @@ def hstack(tensors):
 
     Returns:
         A new tensor.
+
+    Raises:
+        RuntimeError: if ``tensors`` is empty, or as ``cat`` does.
     """
     tensors = [t if t.ndim else t.reshape(1) for t in tensors]
+    if not tensors:
+        raise RuntimeError("hstack expects a non-empty TensorList")
     return cat(tensors, 0 if tensors[0].ndim == 1 else 1)
 
 
@@ -630,8 +752,14 @@ def vstack(tensors):
 
     Returns:
         A new tensor of at least 2 dimensions.
+
+    Raises:
+        RuntimeError: if ``tensors`` is empty, or as ``cat`` does.
     """
-    return cat([t.reshape(1, -1) if t.ndim < 2 else t for t in tensors], 0)
+    tensors = [t.reshape(1, -1) if t.ndim < 2 else t for t in tensors]
+    if not tensors:
+        raise RuntimeError("vstack expects a non-empty TensorList")
+    return cat(tensors, 0)
 
 
 @public(method=True)
@@ -644,8 +772,12 @@ def flip(input, dims):
 
     Returns:
         A new tensor (a copy, unlike NumPy's ``flip``, which returns a view).
+
+    Raises:
+        IndexError: if a dimension is out of range.
+        RuntimeError: if a dimension is named twice.
     """
-    dims = tuple(normalize_dim(d, input.ndim) for d in ((dims,) if isinstance(dims, int) else dims))
+    dims = _distinct_dims((dims,) if isinstance(dims, int) else tuple(dims), input.ndim)
     if not dims or input.ndim == 0:
         return call(OPS["clone"], input)
     return call(OPS["flip"], input, dims=dims)
@@ -763,25 +895,40 @@ def repeat_interleave(input, repeats=None, dim=None, *, output_size=None):
             per index along ``dim``.
         dim: the dimension to repeat along; ``None`` (the default) flattens ``input`` first and returns a
             1-d tensor.
-        output_size: accepted for PyTorch compatibility and not used.
+        output_size: the size of the result along ``dim``, if known; it is checked against the counts.
 
     Returns:
         A new tensor.
 
     Raises:
-        RuntimeError: if ``repeats`` is a tensor whose length differs from the size of ``dim``, or holds a
-            negative count.
+        RuntimeError: if ``repeats`` is negative, or a tensor with more than one dimension, whose length
+            differs from the size of ``dim`` or that holds a negative count; or if ``output_size`` is not the
+            size the counts give.
     """
     if repeats is None:  # repeat_interleave(repeats_tensor): indices repeated by counts
         from ember.ops.creation import arange
         counts = input
-        return repeat_interleave(arange(counts.numel(), device=counts.device), counts, 0)
+        if counts.ndim > 1:
+            raise RuntimeError("repeat_interleave only accept 1D vector as repeat")
+        return repeat_interleave(arange(counts.numel(), device=counts.device), counts, 0, output_size=output_size)
     if dim is None:
         input, dim = flatten(input), 0
     dim = normalize_dim(dim, input.ndim)
+    if isinstance(repeats, Tensor) and repeats.ndim > 1:
+        raise RuntimeError("repeats must be 0-dim or 1-dim tensor")
     if isinstance(repeats, Tensor) and repeats.numel() == 1:
-        repeats = int(repeats.item())
+        counted = int(repeats.item())
+        if counted < 0:
+            raise RuntimeError("repeats can not be negative")
+        if output_size is not None and output_size != counted * input._data.shape[dim]:
+            raise RuntimeError("allocated size does not match required size")
+        return repeat_interleave(input, counted, dim)
     if isinstance(repeats, int):
+        if repeats < 0:
+            raise RuntimeError("Repeats must be non-negative")
+        if output_size is not None and output_size != repeats * input._data.shape[dim]:
+            raise RuntimeError(f"repeat_interleave: Invalid output_size, expected {repeats * input._data.shape[dim]} "
+                               f"but got {output_size}")
         x = unsqueeze(input, dim + 1)
         shape = list(x._data.shape)
         shape[dim + 1] = repeats
@@ -794,6 +941,8 @@ def repeat_interleave(input, repeats=None, dim=None, *, output_size=None):
                            f"{len(counts)} and input.size({dim}) = {input._data.shape[dim]}")
     if any(c < 0 for c in counts):
         raise RuntimeError("repeats can not be negative")
+    if output_size is not None and output_size != sum(counts):
+        raise RuntimeError("allocated size does not match required size")
     import numpy as np
     order = np.repeat(np.arange(len(counts)), counts)
     from ember.ops.creation import from_host
@@ -877,7 +1026,12 @@ def diag(input, diagonal=0):
     Returns:
         For a 1-d ``input`` of ``n`` elements, a new ``(n + |diagonal|, n + |diagonal|)`` matrix, zero off that
         diagonal; for a 2-d ``input``, a new 1-d tensor holding that diagonal (a copy, unlike ``diagonal``).
+
+    Raises:
+        RuntimeError: if ``input`` is not 1-d or 2-d.
     """
+    if input.ndim not in (1, 2):
+        raise RuntimeError(f"diag(): Supports 1D or 2D tensors. Got {input.ndim}D")
     offset = diagonal
     if input.ndim == 1:
         from ember.ops.creation import arange, zeros
@@ -894,21 +1048,38 @@ def diag(input, diagonal=0):
 def diag_embed(input, offset=0, dim1=-2, dim2=-1):
     """Batches of diagonal matrices whose diagonals are the last dimension of ``input``.
 
-    Only the defaults are implemented: ``offset``, ``dim1`` and ``dim2`` are accepted but currently ignored,
-    so the values always go on the main diagonal of the last two dimensions.
+    The result has one dimension more than ``input``; its dimensions ``dim1`` and ``dim2`` hold the matrices,
+    of size ``n + |offset|`` for a last dimension of size ``n``, and the other dimensions of ``input`` fill the
+    remaining places in order.
 
     Args:
         input: a tensor of at least 1 dimension; its last dimension (of size ``n``) holds the diagonals.
-        offset: which diagonal (ignored, see above).
-        dim1: the dimension of the rows in the result (ignored, see above).
-        dim2: the dimension of the columns in the result (ignored, see above).
+        offset: which diagonal: 0 (the default) is the main one, positive values are above it, negative values
+            below.
+        dim1: the dimension of the rows in the result (default -2), counted in the result's dimensions.
+        dim2: the dimension of the columns in the result (default -1).
 
     Returns:
-        A new tensor of shape ``(*input.shape, n)``, zero off the diagonals.
+        A new tensor of ``input``'s dtype, zero off the chosen diagonals.
+
+    Raises:
+        IndexError: if ``dim1`` or ``dim2`` is out of range for the result.
+        RuntimeError: if ``dim1`` and ``dim2`` name the same dimension.
     """
+    from ember.ops import elementwise as ew
     from ember.ops.creation import eye
+    ndim = input.ndim + 1
+    a, b = normalize_dim(dim1, ndim), normalize_dim(dim2, ndim)
+    if a == b:
+        raise RuntimeError(f"diagonal dimensions cannot be identical {dim1}, {dim2}")
     n = input._data.shape[-1]
-    return unsqueeze(input, -1) * eye(n, dtype=input.dtype, device=input.device)
+    # the main diagonal of the last two dims (where, not a product: inf * 0 would give nan off it) ...
+    out = ew.where(eye(n, dtype=dt.bool_, device=input.device), unsqueeze(input, -1),
+                   full((), 0, dtype=input.dtype, device=input.device))
+    if offset:  # ... moved off it by padding: columns before and rows after it for an upper diagonal
+        k = abs(offset)
+        out = constant_pad_nd(out, (k, 0, 0, k) if offset > 0 else (0, k, k, 0))
+    return movedim(out, (-2, -1), (a, b))
 
 
 @public

@@ -13,6 +13,8 @@ import numpy as np
 import ember
 from ember.nn.functional.sampling import _index_tensor
 from ember.ops.creation import ntuple as _ntuple
+from ember.ops.indexing import _first_outside, _index_bounds
+from ember.ops.out import _title
 from ember.ops.pooling import (as_batched as _batched, max_pool1d, max_pool1d_with_indices,  # noqa: F401
                                max_pool2d, max_pool2d_with_indices, max_pool3d, pad_for_windows as _pad_for_windows,
                                pick as _pick, pool_geometry as _pool_geometry, windows_of as _windows_of)
@@ -41,21 +43,31 @@ def _max_unpool(input, indices, nd, kernel_size, stride, padding, output_size, n
     if output_size is None:
         sizes = default
     else:
-        sizes = [int(s) for s in output_size][-nd:]
-        if len(sizes) != nd:
+        if len(output_size) == nd + 2:  # the leading N, C are dropped, as PyTorch does
+            output_size = output_size[2:]
+        if len(output_size) != nd:
             raise ValueError(f"output_size should be a sequence containing {nd} or {nd + 2} elements, but it has a "
                              f"length of '{len(output_size)}'")
+        sizes = [int(s) for s in output_size]
         for i in range(nd):
             low, high = default[i] - stride[i], default[i] + stride[i]
             if not low < sizes[i] < high:
-                raise ValueError(f"invalid output_size \"{list(output_size)}\" (dim {i} must be between {low} and "
+                raise ValueError(f"invalid output_size \"{output_size}\" (dim {i} must be between {low} and "
                                  f"{high})")
+    if indices.dtype is not ember.int64:
+        raise RuntimeError(f"elements in indices should be type int64 but got: {_title(indices.dtype)}")
     n, c = x.shape[:2]
     plane = 1
     for s in sizes:
         plane *= s
+    flat_idx = idx.reshape(n, c, -1)
+    bounds = _index_bounds(flat_idx)
+    if bounds is not None and (bounds[0] < 0 or bounds[1] >= plane):
+        bad = _first_outside(flat_idx, 0, plane, last=True)  # PyTorch's kernel reports the last one
+        volume = "x".join(str(v) for v in (sizes if nd > 1 else [*sizes, 1]))
+        raise RuntimeError(f"Found an invalid max index: {bad} (output volumes are of size {volume})")
     zeros = ember.zeros((n, c, plane), dtype=x.dtype, device=x.device)
-    out = ember.scatter(zeros, 2, idx.reshape(n, c, -1), x.reshape(n, c, -1)).reshape(n, c, *sizes)
+    out = ember.scatter(zeros, 2, flat_idx, x.reshape(n, c, -1)).reshape(n, c, *sizes)
     return out if batched else out.squeeze(0)
 
 
@@ -78,7 +90,8 @@ def max_unpool1d(input, indices, kernel_size, stride=None, padding=0, output_siz
         default ``out = (in - 1) * stride - 2 * padding + kernel_size`` for each spatial dimension.
 
     Raises:
-        RuntimeError: for an input of the wrong number of dimensions, or ``indices`` of another shape.
+        RuntimeError: for an input of the wrong number of dimensions, or ``indices`` of another shape, not int64,
+            or with a position outside the output plane.
         ValueError: for an ``output_size`` of the wrong length or out of the range above.
     """
     return _max_unpool(input, indices, 1, kernel_size, stride, padding, output_size, "max_unpool1d")
@@ -103,7 +116,8 @@ def max_unpool2d(input, indices, kernel_size, stride=None, padding=0, output_siz
         default ``out = (in - 1) * stride - 2 * padding + kernel_size`` for each spatial dimension.
 
     Raises:
-        RuntimeError: for an input of the wrong number of dimensions, or ``indices`` of another shape.
+        RuntimeError: for an input of the wrong number of dimensions, or ``indices`` of another shape, not int64,
+            or with a position outside the output plane.
         ValueError: for an ``output_size`` of the wrong length or out of the range above.
     """
     return _max_unpool(input, indices, 2, kernel_size, stride, padding, output_size, "max_unpool2d")
@@ -128,7 +142,8 @@ def max_unpool3d(input, indices, kernel_size, stride=None, padding=0, output_siz
         default ``out = (in - 1) * stride - 2 * padding + kernel_size`` for each spatial dimension.
 
     Raises:
-        RuntimeError: for an input of the wrong number of dimensions, or ``indices`` of another shape.
+        RuntimeError: for an input of the wrong number of dimensions, or ``indices`` of another shape, not int64,
+            or with a position outside the output plane.
         ValueError: for an ``output_size`` of the wrong length or out of the range above.
     """
     return _max_unpool(input, indices, 3, kernel_size, stride, padding, output_size, "max_unpool3d")
