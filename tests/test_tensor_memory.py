@@ -39,3 +39,10 @@ def test_views_report_pytorchs_strides_and_contiguity(any_device):
     assert a[1].stride() == (1,) and a[1].is_contiguous()
     assert a.t().contiguous().stride() == (3, 1) and a.t().contiguous().is_contiguous()
     assert a.unsqueeze(0).expand(2, 3, 4).stride() == (0, 4, 1)
+
+
+def test_a_view_that_strides_cannot_express_is_refused_on_every_device(any_device):
+    a = ember.arange(12.0, device=any_device).reshape(3, 4)
+    with pytest.raises(RuntimeError, match="view size is not compatible with input tensor's size and stride"):
+        a.t().view(12)
+    assert a[1:].view(8).tolist() == list(range(4, 12)) and a.t().reshape(12).shape == (12,)

@@ -3,7 +3,8 @@ with their input; everything else here is written over them or copies."""
 from __future__ import annotations
 
 from ember.core import dtype as dt
-from ember.core.call import call, cast
+from ember.core.call import backend_of, call, cast
+from ember.core.views import check_viewable
 from ember.core.tensor import Size, Tensor
 from ember.dispatch.meta import broadcast_shapes as _broadcast_shapes, infer_size, normalize_dim
 from ember.dispatch.ops import OPS
@@ -33,7 +34,10 @@ def view(self, *shape):
     """
     if len(shape) == 1 and isinstance(shape[0], dt.dtype):
         raise RuntimeError(f"view(dtype) reinterpreting {self.dtype} as {shape[0]} is not supported by ember")
-    return call(_VIEW, self, shape=infer_size(as_shape(shape), self.numel()))
+    shape = infer_size(as_shape(shape), self.numel())
+    if self._base is not None and not backend_of(self.device.type).aliasing_views:
+        check_viewable(self, shape)  # mps: refuse what the strides would refuse, as PyTorch does
+    return call(_VIEW, self, shape=shape)
 
 
 @public(function=False, method=True)
