@@ -149,3 +149,12 @@ def test_pytorchs_results_for_edge_values():
     assert [x.tolist() for x in ember.tensor([[1, 2], [3, 4]])] == [[1, 2], [3, 4]]
     assert ember.finfo(ember.float16).resolution == 0.001 and ember.finfo(ember.float32).resolution == 1e-06
     assert ember.device("cpu") != "cpu" and ember.device("cpu") == ember.device("cpu")
+
+
+def test_numpy_keyword_names_are_accepted_as_pytorch_does():
+    a = ember.ones(2, 3)
+    assert ember.sum(a, axis=1).tolist() == [3.0, 3.0] and a.sum(axis=0).shape == (3,)
+    assert a.mean(axis=1, keepdims=True).shape == (2, 1) and ember.max(a, axis=1).values.shape == (2,)
+    assert ember.cat([a, a], axis=1).shape == (2, 6) and ember.concatenate([a, a], axis=0).shape == (4, 3)
+    with pytest.raises(TypeError, match="got both 'dim' and its alias 'axis'"):
+        a.sum(dim=0, axis=1)

@@ -84,12 +84,13 @@ def _parse_key(x: Tensor, key):
         key = (key,)
     items = []
     used = ellipses = 0  # dims the key consumes; how many ``...``
+    unchecked_slices = []  # checked once the key is known to fit: PyTorch reports too many indices first
     for k in key:
         if isinstance(k, slice):
             step = k.step
             if (step is not None and (step.__class__ is not int or step <= 0)) \
                     or k.start.__class__ not in _PLAIN_BOUND or k.stop.__class__ not in _PLAIN_BOUND:
-                k = _checked_slice(k)
+                unchecked_slices.append(len(items))
             items.append(k)
             used += 1
         elif isinstance(k, (list, np.ndarray, Tensor)):
@@ -106,11 +107,15 @@ def _parse_key(x: Tensor, key):
         elif k is Ellipsis:
             items.append(k)
             ellipses += 1
+        elif isinstance(k, str):
+            raise TypeError(f"new(): invalid data type '{type(k).__name__}'")
         else:
             raise IndexError(f"only integers, slices (`:`), ellipsis (`...`), None and long or byte Variables "
                              f"are valid indices (got {type(k).__name__})")
     if used > x.ndim:
         raise IndexError(f"too many indices for tensor of dimension {x.ndim}")
+    for i in unchecked_slices:
+        items[i] = _checked_slice(items[i])
     if ellipses:
         items = _expand_ellipsis(items, ellipses, x.ndim - used)
     basic, advanced, dim = [], [], 0
@@ -309,6 +314,9 @@ def setitem(self, key, value):
     """
     basic, advanced = _parse_key(self, key)
     view = _basic_view(self, basic)
+    if not isinstance(value, Tensor):
+        from ember.ops.creation import fill_scalar
+        value = fill_scalar(value, self.dtype)  # a value the dtype cannot hold raises, as in PyTorch
     if isinstance(value, Tensor) and value._data.shape != view._data.shape and value.ndim:
         value = _without_leading_ones(value)
     if not advanced:
@@ -319,13 +327,18 @@ def setitem(self, key, value):
         return
     adv_key, tensors, unchecked = _advanced_key(view, basic, advanced)
     tensors = _checked_indices(view, tensors, adv_key, unchecked)
-    values = _values_for(view, value)
+    # a 0-d value set through masks is a masked fill, which casts, as in PyTorch
+    values = _values_for(view, value, casts=all(checked for _, _, checked in advanced))
     _check_values_shape(values, _indexed_shape(view, tensors, adv_key))
     _index_put_inplace(view, values, tensors, adv_key, accumulate=False)
 
 
-def _values_for(target, value):
+def _values_for(target, value, casts=False):
     if isinstance(value, Tensor):
+        if value.dtype is not target.dtype and not (casts and value.ndim == 0):
+            from ember.ops.out import _title
+            raise RuntimeError(f"Index put requires the source and destination dtypes match, got "
+                               f"{_title(target.dtype)} for the destination and {_title(value.dtype)} for the source.")
         if value.device != target.device:
             value = to_device(value, target.device)
         return cast(value, target.dtype)
@@ -815,7 +828,7 @@ def index_fill(input, dim, index, value):
                                                     f"size {size}"):
         index = ew.remainder(index, size)
     target = input if input.ndim else input.view(1)
-    out = call(OPS["index_put"], call(OPS["clone"], target), _values_for(input, value), index.reshape(-1),
+    out = call(OPS["index_put"], call(OPS["clone"], target), _values_for(input, value, casts=True), index.reshape(-1),
                key=_dim_key(target, dim), accumulate=False)
     return out if input.ndim else out.view(())
 

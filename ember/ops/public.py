@@ -52,16 +52,42 @@ def public(obj=None, *, name=None, function=True, method=False, inplace=False, a
     """
     def register(target):
         primary = name or target.__name__
-        as_function = with_out(target, primary, exact=out == "exact") if out else target
+        exposed = with_numpy_names(target) if _takes_dims(target) else target
+        as_function = with_out(exposed, primary, exact=out == "exact") if out else exposed
         for each in (primary, *aliases):
             if function:
                 _add(FUNCTIONS, each, as_function, "ember function")
             if method:
-                _add(METHODS, each, target, "Tensor method")
+                _add(METHODS, each, exposed, "Tensor method")
             if inplace:
                 INPLACE[each] = (target, "view" if inplace == "view" else "write")
         return target
     return register if obj is None else register(obj)
+
+
+_NUMPY_NAMES = {"axis": "dim", "keepdims": "keepdim"}
+
+
+def _takes_dims(fn) -> bool:
+    if not inspect.isfunction(fn):
+        return False
+    params = inspect.signature(fn).parameters
+    return any(params.get(ours) is not None and theirs not in params for theirs, ours in _NUMPY_NAMES.items())
+
+
+def with_numpy_names(fn):
+    """``fn`` that also takes numpy's keyword names, ``axis`` for ``dim`` and ``keepdims`` for
+    ``keepdim``, as PyTorch's functions and methods do (``x.sum(axis=0)``)."""
+    @functools.wraps(fn)
+    def function(*args, **kwargs):
+        if kwargs and ("axis" in kwargs or "keepdims" in kwargs):
+            for theirs, ours in _NUMPY_NAMES.items():
+                if theirs in kwargs:
+                    if ours in kwargs:
+                        raise TypeError(f"{fn.__name__}() got both '{ours}' and its alias '{theirs}'")
+                    kwargs[ours] = kwargs.pop(theirs)
+        return fn(*args, **kwargs)
+    return function
 
 
 def with_out(fn, name, exact=False):
