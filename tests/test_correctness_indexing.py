@@ -599,3 +599,17 @@ def test_a_uint8_index_tensor_is_a_mask_as_in_pytorch(any_device):
     with warnings.catch_warnings():  # PyTorch warns only once per process
         warnings.simplefilter("ignore")
         same(m[np.array([0, 1], dtype=np.uint8)], [[3.0, 4.0, 5.0]])
+
+
+def test_median_as_pytorch(any_device):
+    # checked against PyTorch 2.13: NaN propagates, empty gives NaN (or the smallest integer), bool is refused
+    nan = float("nan")
+    t = ember.tensor([[1.0, nan, 2.0], [3.0, 1.0, 2.0]], device=any_device)
+    assert np.isnan(t.median().item())
+    values, indices = t.median(1)
+    assert np.isnan(values[0].item()) and values[1].item() == 2.0 and indices.tolist() == [1, 2]
+    assert np.isnan(ember.tensor([], device=any_device).median().item())
+    assert ember.tensor([], dtype=ember.int64, device=any_device).median().item() == -2 ** 63
+    assert ember.tensor([3.0, 1.0, 2.0, 4.0], device=any_device).median().item() == 2.0
+    with pytest.raises(NotImplementedError, match="not implemented for 'Bool'"):
+        ember.tensor([True], device=any_device).median()

@@ -1173,14 +1173,32 @@ def median(input, dim=None, keepdim=False):
         Without ``dim``, a 0-d tensor. With ``dim``, a namedtuple ``median(values, indices)``: the medians and
         their int64 positions along ``dim``.
 
+    NaN propagates: a row holding NaN has NaN as its median. The median of no elements is NaN
+    (the smallest integer for integer dtypes), as in PyTorch.
+
     Raises:
         IndexError: if ``dim`` is out of range or of size 0.
+        NotImplementedError: for a bool tensor.
     """
+    if input.dtype is dt.bool_:
+        raise NotImplementedError("\"median\" not implemented for 'Bool'")
+    floating = input.dtype.is_floating_point
     if dim is None:
         flat = input.reshape(-1)
-        return sort(flat, 0, stable=True).values[(flat.numel() - 1) // 2]
+        if not flat.numel():  # PyTorch's answer for nothing: NaN, or the smallest integer
+            from ember.ops.creation import full
+            empty_value = float("nan") if floating else int(np.iinfo(input.dtype.numpy).min)
+            return full((), empty_value, dtype=input.dtype, device=input.device)
+        middle = sort(flat, 0, stable=True).values[(flat.numel() - 1) // 2]  # NaN sorts last
+        return ew.where(ew.isnan(flat).any(), float("nan"), middle) if floating else middle
     size = _dim_size(input, normalize_dim(dim, input.ndim))
-    return median_result(*_kth(input, (size + 1) // 2, dim, keepdim, "median"))
+    values, indices = _kth(input, (size + 1) // 2, dim, keepdim, "median")
+    if floating and input.numel():  # a row holding NaN has NaN as its median, at its first NaN
+        nans = ew.isnan(input)
+        has_nan = nans.any(dim, keepdim=keepdim)
+        values = ew.where(has_nan, float("nan"), values)
+        indices = ew.where(has_nan, nans.to(dt.uint8).argmax(dim, keepdim=keepdim), indices)
+    return median_result(values, indices)
 
 
 @public(method=True)
