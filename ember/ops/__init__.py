@@ -10,6 +10,7 @@ in-place wrappers of them).
 from __future__ import annotations
 
 import builtins as _builtins
+import numbers as _numbers
 
 from ember.core import dtype as _dt
 from ember.core.autograd import GRAD_MODE as _GRAD_MODE
@@ -86,10 +87,11 @@ def _invert(self):
 
 
 def _comparing(fn):
-    """A comparison operator: against None it is NotImplemented, so that ``t == None`` is False,
-    ``t != None`` True and ``t < None`` a TypeError, as Python's rules give for PyTorch."""
+    """A comparison operator: against anything but a tensor or a number (None, a string) it is
+    NotImplemented, so that ``t == None`` is False, ``t != "a"`` True and ``t < None`` a
+    TypeError, as Python's rules give for PyTorch; ``ember.eq(t, None)`` raises."""
     def operator(self, other):
-        if other is None:
+        if other.__class__ is not _Tensor and not isinstance(other, (_Tensor, _numbers.Number)):
             return NotImplemented
         return fn(self, other)
     operator.__name__ = operator.__qualname__ = f"__{fn.__name__}__"

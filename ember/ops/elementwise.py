@@ -2,6 +2,9 @@
 from __future__ import annotations
 
 import math
+import numbers
+
+import numpy as np
 
 from ember.core import dtype as dt
 from ember.core.call import call
@@ -10,9 +13,13 @@ from ember.dispatch.meta import broadcast_shapes
 from ember.ops.promotion import check_broadcast, result_type
 from ember.dispatch.ops import BITWISE, COMPARISON, FLOAT_UNARY, LOGICAL, OPS, ROUNDING
 from ember.ops.creation import cast
+from ember.ops.out import _title
 from ember.ops.public import export, public
 
 _FLOAT = dt.FLOAT
+_BOOL = dt.bool_
+_builtin_abs = abs  # (``abs`` below is ember's)
+_NUMBER = numbers.Number
 
 
 # ---------------------------------------------------------------- helpers
@@ -20,17 +27,23 @@ def _promoted(a, b, dtype):
     if isinstance(a, Tensor):
         if a.dtype is not dtype:
             a = cast(a, dtype)
-    elif dtype.category == dt.INT:
-        a = _wrapped_int(a, dtype)
-    elif dtype is dt.bfloat16 and isinstance(b, Tensor):
-        a = _bfloat16_scalar(a, b)
+    else:
+        if isinstance(a, np.generic):  # a numpy scalar takes part as a Python number, as in PyTorch
+            a = a.item()
+        if dtype.category == dt.INT:
+            a = _wrapped_int(a, dtype)
+        elif dtype is dt.bfloat16 and isinstance(b, Tensor):
+            a = _bfloat16_scalar(a, b)
     if isinstance(b, Tensor):
         if b.dtype is not dtype:
             b = cast(b, dtype)
-    elif dtype.category == dt.INT:
-        b = _wrapped_int(b, dtype)
-    elif dtype is dt.bfloat16 and isinstance(a, Tensor):
-        b = _bfloat16_scalar(b, a)
+    else:
+        if isinstance(b, np.generic):
+            b = b.item()
+        if dtype.category == dt.INT:
+            b = _wrapped_int(b, dtype)
+        elif dtype is dt.bfloat16 and isinstance(a, Tensor):
+            b = _bfloat16_scalar(b, a)
     return a, b
 
 
@@ -48,7 +61,6 @@ def _wrapped_int(value, dtype):
     if type(value) is not int:
         return value
     info = dtype.numpy
-    import numpy as np
     limits = np.iinfo(info)
     if limits.min <= value <= limits.max:
         return value
@@ -71,7 +83,12 @@ def _binary(op, a, b, floating=False):
     if not isinstance(a, Tensor) and not isinstance(b, Tensor):
         raise TypeError(f"{op.name}(): expected at least one Tensor argument, got "
                         f"{type(a).__name__} and {type(b).__name__}")
-    dtype = result_type(a, b)
+    try:
+        dtype = result_type(a, b)
+    except TypeError:
+        wrong = a if not isinstance(a, (Tensor, _NUMBER)) else b
+        raise TypeError(f"{op.name}(): argument '{'input' if wrong is a else 'other'}' must be Tensor or Number, "
+                        f"not {type(wrong).__name__}") from None
     if floating and dtype.category != _FLOAT:
         dtype = dt.get_default_dtype()
     check_broadcast(a, b)
@@ -83,9 +100,15 @@ def _float_input(x: Tensor) -> Tensor:
     return x if x.dtype.category == _FLOAT else cast(x, dt.get_default_dtype())
 
 
-def _require_tensor(x, name):
+def _require_tensor(x, name, arg="input", position=1):
     if not isinstance(x, Tensor):
-        raise TypeError(f"{name}(): argument 'input' must be Tensor, not {type(x).__name__}")
+        raise TypeError(f"{name}(): argument '{arg}' (position {position}) must be Tensor, not {type(x).__name__}")
+
+
+def _not_implemented(kernel, dtype):
+    """PyTorch's error for a dtype its kernel lacks (NotImplementedError, a RuntimeError):
+    ``"abs_cpu" not implemented for 'Bool'``, ``kernel`` being PyTorch's kernel name."""
+    return NotImplementedError(f"\"{kernel}\" not implemented for '{_title(dtype)}'")
 
 
 # ---------------------------------------------------------------- families generated from the op table
@@ -102,8 +125,13 @@ def _float_unary(op):
 def _rounding(op):
     def fn(input):
         _require_tensor(input, op.name)
-        return call(op, input) if input.dtype.category == _FLOAT else call(OPS["clone"], input)
-    fn.__doc__ = _docstring(f"Elementwise, {op.doc}.", "integer inputs are already whole and come back as a copy",
+        if input.dtype.category == _FLOAT:
+            return call(op, input)
+        if input.dtype is _BOOL:
+            raise _not_implemented(f"{op.name}_vml_{input.device.type}", input.dtype)
+        return call(OPS["clone"], input)
+    fn.__doc__ = _docstring(f"Elementwise, {op.doc}.", "integer inputs are already whole and come back as a copy; "
+                            "bool inputs raise NotImplementedError, as in PyTorch",
                             "input", "A tensor of ``input``'s shape and dtype.")
     return fn
 
@@ -127,10 +155,17 @@ def _logical(op):
     return fn
 
 
+_SHIFT_KERNELS = {"bitwise_left_shift": "lshift", "bitwise_right_shift": "rshift"}
+
+
 def _bitwise(op):
+    shift = _SHIFT_KERNELS.get(op.name)
+
     def fn(input, other):
         _check_bitwise(input, op.name)
         _check_bitwise(other, op.name)
+        if shift is not None and result_type(input, other) is _BOOL:  # PyTorch shifts no bools
+            raise _not_implemented(f"{shift}_{_device_of(input, other).type}", _BOOL)
         return _binary(op, input, other)
     fn.__doc__ = _docstring(f"Elementwise bitwise {op.doc} of integer or bool operands.",
                             "the operands are promoted to a common dtype and broadcast", "input, other",
@@ -162,10 +197,17 @@ def round(input, *, decimals=0):
         decimals: how many decimal places to keep (default 0); a negative value rounds to tens, hundreds, ...
 
     Returns:
-        A tensor of ``input``'s shape and dtype; integer and bool inputs come back as an unchanged copy.
+        A tensor of ``input``'s shape and dtype; integer inputs (without ``decimals``) come back as an unchanged
+        copy.
+
+    Raises:
+        NotImplementedError: ``input`` is a bool tensor, or an integer tensor with ``decimals``, as in PyTorch.
     """
     _require_tensor(input, "round")
     if input.dtype.category != _FLOAT:
+        if input.dtype is _BOOL or decimals != 0:
+            kernel = "round_vml" if decimals == 0 else "round"
+            raise _not_implemented(f"{kernel}_{input.device.type}", input.dtype)
         return input.clone()
     return call(OPS["round"], input, decimals=decimals)
 
@@ -198,7 +240,12 @@ def abs(input):
 
     Returns:
         A tensor of ``input``'s shape and dtype.
+
+    Raises:
+        NotImplementedError: ``input`` is a bool tensor (PyTorch has no bool kernel for it).
     """
+    if input.dtype is dt.bool_:
+        raise _not_implemented(f"abs_{input.device.type}", input.dtype)
     return call(OPS["abs"], input)
 
 
@@ -224,7 +271,12 @@ def relu(input):
 
     Returns:
         A tensor of ``input``'s shape and dtype.
+
+    Raises:
+        RuntimeError: ``input`` is a bool tensor.
     """
+    if input.dtype is _BOOL:
+        raise RuntimeError("Boolean inputs not supported for relu")
     return call(OPS["relu"], input)
 
 
@@ -233,12 +285,18 @@ def frac(input):
     """The fractional part of each element of ``input``, ``input - trunc(input)``, with ``input``'s sign.
 
     Args:
-        input: the tensor.
+        input: a floating-point tensor.
 
     Returns:
-        A tensor of ``input``'s shape and dtype (all zeros for an integer input).
+        A tensor of ``input``'s shape and dtype.
+
+    Raises:
+        NotImplementedError: ``input`` is an integer or bool tensor, as in PyTorch.
     """
-    return input - trunc(input)
+    _require_tensor(input, "frac")
+    if input.dtype.category != _FLOAT:
+        raise _not_implemented(f"frac_{input.device.type}", input.dtype)
+    return input - trunc(input)  # noqa: F821  (generated from the op table)
 
 
 @public(method=True, inplace=True, out=True)
@@ -362,7 +420,6 @@ def nan_to_num(input, nan=0.0, posinf=None, neginf=None):
     """
     if input.dtype.category != _FLOAT:
         return input.clone()
-    import numpy as np
     import ml_dtypes
     info = ml_dtypes.finfo(input.dtype.numpy)  # numpy's finfo does not know bfloat16
     posinf = float(info.max) if posinf is None else posinf
@@ -383,10 +440,15 @@ def add(input, other, *, alpha=1):
         alpha: a factor ``other`` is multiplied by before the addition (default 1).
 
     Returns:
-        A tensor of the promoted dtype and the broadcast shape.
+        A tensor of the promoted dtype and the broadcast shape (``alpha`` does not take part in the
+        promotion).
+
+    Raises:
+        RuntimeError: ``alpha`` is a float and the operands are integer or bool, or ``alpha`` is a bool
+            and they are not both bool.
     """
-    if alpha != 1:
-        other = mul(other, alpha)
+    if alpha != 1 or type(alpha) is not int:
+        other = _scaled_by_alpha(input, other, alpha, "add")
     return _binary(OPS["add"], input, other)
 
 
@@ -403,15 +465,44 @@ def sub(input, other, *, alpha=1):
         A tensor of the promoted dtype and the broadcast shape.
 
     Raises:
-        RuntimeError: both operands are bool tensors (use ``^`` or ``logical_xor`` instead).
+        RuntimeError: an operand is a bool tensor or a Python bool (for two, use ``^`` or ``logical_xor``;
+            to invert a mask, ``~`` or ``logical_not``), or ``alpha`` does not fit the operands (see ``add``).
     """
-    if isinstance(input, Tensor) and input.dtype is dt.bool_ and isinstance(other, Tensor) \
-            and other.dtype is dt.bool_:
-        raise RuntimeError("Subtraction, the `-` operator, with two bool tensors is not supported. "
-                           "Use the `^` or `logical_xor()` operator instead.")
-    if alpha != 1:
-        other = mul(other, alpha)
+    input_bool = input.dtype is _BOOL if isinstance(input, Tensor) else type(input) is bool
+    other_bool = other.dtype is _BOOL if isinstance(other, Tensor) else type(other) is bool
+    if input_bool or other_bool:
+        if input_bool and other_bool:
+            raise RuntimeError("Subtraction, the `-` operator, with two bool tensors is not supported. "
+                               "Use the `^` or `logical_xor()` operator instead.")
+        raise RuntimeError("Subtraction, the `-` operator, with a bool tensor is not supported. "
+                           "If you are trying to invert a mask, use the `~` or `logical_not()` operator instead.")
+    if alpha != 1 or type(alpha) is not int:
+        other = _scaled_by_alpha(input, other, alpha, "sub")
     return _binary(OPS["sub"], input, other)
+
+
+def _scaled_by_alpha(input, other, alpha, name):
+    """``alpha * other`` for add/sub, in the dtype ``input`` and ``other`` promote to (``alpha`` does
+    not take part), with PyTorch's checks on ``alpha``; a Python number ``other`` stays one."""
+    if not isinstance(alpha, _NUMBER) or isinstance(alpha, complex):
+        raise TypeError(f"{name}(): argument 'alpha' must be Number, not {type(alpha).__name__}")
+    if not isinstance(input, Tensor) and not isinstance(other, Tensor):
+        raise TypeError(f"{name}(): expected at least one Tensor argument, got "
+                        f"{type(input).__name__} and {type(other).__name__}")
+    dtype = result_type(input, other)
+    boolean = isinstance(alpha, (bool, np.bool_))
+    if dtype.category != _FLOAT and not boolean and not isinstance(alpha, numbers.Integral):
+        raise RuntimeError(f"For integral input tensors, argument alpha must not be a floating point number "
+                           f"(got alpha={alpha} for {dtype.name} operands).")
+    if boolean and dtype is not dt.bool_:
+        raise RuntimeError(f"Boolean alpha only supported for Boolean results (got alpha={alpha} for "
+                           f"{dtype.name} operands).")
+    alpha = bool(alpha) if dtype is dt.bool_ else alpha if dtype.category == _FLOAT else int(alpha)
+    if not isinstance(other, Tensor):
+        return (bool(other) and alpha) if dtype is dt.bool_ else other * alpha
+    if other.dtype is not dtype:
+        other = cast(other, dtype)  # the product is formed in the result's dtype, as in PyTorch's kernel
+    return mul(other, alpha)
 
 
 @public
@@ -460,6 +551,7 @@ def div(input, other, *, rounding_mode=None):
     Raises:
         ValueError: ``rounding_mode`` is not ``None``, ``"trunc"`` or ``"floor"``.
         RuntimeError: an integer division by zero with a rounding mode.
+        NotImplementedError: a rounding mode with operands that promote to bool.
     """
     if rounding_mode is None:
         return _binary(OPS["div"], input, other, floating=True)
@@ -468,10 +560,16 @@ def div(input, other, *, rounding_mode=None):
                          f"but found '{rounding_mode}'")
     dtype = result_type(input, other)
     check_broadcast(input, other)
+    if dtype is dt.bool_:
+        raise _not_implemented(f"div_{rounding_mode}_{_device_of(input, other).type}", dtype)
     if dtype.category != _FLOAT and _has_zero(other):
         raise RuntimeError("ZeroDivisionError: integer division by zero")
     a, b = _promoted(input, other, dtype)
     return call(OPS["div_rounding"], a, b, mode=rounding_mode)
+
+
+def _device_of(a, b):
+    return a.device if isinstance(a, Tensor) else b.device
 
 
 def _has_zero(x):
@@ -495,6 +593,7 @@ def floor_divide(input, other):
 
     Raises:
         RuntimeError: an integer division by zero.
+        NotImplementedError: the operands promote to bool.
     """
     return div(input, other, rounding_mode="floor")
 
@@ -512,8 +611,9 @@ def remainder(input, other):
 
     Raises:
         RuntimeError: an integer division by zero.
+        NotImplementedError: the operands promote to bool.
     """
-    _check_integer_divisor(input, other)
+    _check_integer_divisor(input, other, "remainder")
     return _binary(OPS["remainder"], input, other)
 
 
@@ -530,19 +630,26 @@ def fmod(input, other):
 
     Raises:
         RuntimeError: an integer division by zero.
+        NotImplementedError: the operands promote to bool.
     """
-    _check_integer_divisor(input, other)
+    _check_integer_divisor(input, other, "fmod")
     return _binary(OPS["fmod"], input, other)
 
 
-def _check_integer_divisor(input, other):
-    if result_type(input, other).category != _FLOAT and _has_zero(other):
+def _check_integer_divisor(input, other, name):
+    dtype = result_type(input, other)
+    if dtype is dt.bool_:
+        raise _not_implemented(f"{name}_{_device_of(input, other).type}", dtype)
+    if dtype.category != _FLOAT and _has_zero(other):
         raise RuntimeError("ZeroDivisionError: integer division by zero")
 
 
 @public(method=True, inplace=True, out=True)
 def pow(input, exponent):
     """Elementwise ``input`` raised to the power ``exponent``.
+
+    Integer powers stay integers (wrapping on overflow); a negative integer exponent given as a tensor
+    gives ``1`` for a base of 1, ``±1`` for -1 and ``0`` otherwise (the truncated reciprocal).
 
     Args:
         input: a tensor (or a Python number if ``exponent`` is a tensor).
@@ -552,16 +659,52 @@ def pow(input, exponent):
         A tensor of the promoted dtype and the broadcast shape.
 
     Raises:
-        RuntimeError: ``input`` is an integer tensor and ``exponent`` a negative Python int.
+        RuntimeError: ``input`` is an integer or bool tensor and ``exponent`` a negative Python int.
+        NotImplementedError: the operands promote to bool (PyTorch has no bool kernel), unless ``exponent``
+            is a Python bool (``x ** True`` is a copy of ``x``, ``x ** False`` all True).
     """
     if isinstance(input, Tensor) and not isinstance(exponent, Tensor):
-        if exponent == 1:
-            return input.clone()
-        if exponent == 2:
-            return mul(input, input)
-    if isinstance(input, Tensor) and input.dtype.category == dt.INT and isinstance(exponent, int) and exponent < 0:
-        raise RuntimeError("Integers to negative integer powers are not allowed.")
+        # PyTorch's shortcuts, in the promoted dtype: x ** 2 is x * x, x ** 1 a copy (bool ** False: ones)
+        if input.dtype.category == _FLOAT:  # a float tensor keeps its dtype with a Python number
+            if exponent == 2:
+                return mul(input, input)
+            if exponent == 1:
+                return input.clone()
+            return _binary(OPS["pow"], input, exponent)
+        if isinstance(exponent, numbers.Integral) and exponent < 0:
+            raise RuntimeError(f"Integers to negative integer powers are not allowed (got {input.dtype.name} "
+                               f"to the power {exponent}).")
+        if isinstance(exponent, (int, float)) and exponent in (0, 1, 2):
+            dtype = result_type(input, exponent)
+            x = input if input.dtype is dtype else cast(input, dtype)
+            if exponent == 2:
+                return mul(x, x)
+            if exponent == 1:
+                return x.clone() if x is input else x
+            if dtype is dt.bool_:  # x ** 0 in other dtypes goes through the kernel
+                from ember.ops.creation import full_like
+                return full_like(input, True)
+    if isinstance(exponent, Tensor) or isinstance(input, Tensor):
+        if result_type(input, exponent) is dt.bool_:
+            raise _not_implemented("pow", dt.bool_)
     return _binary(OPS["pow"], input, exponent)
+
+
+@public(method=True, inplace=True, out=True)
+def square(input):
+    """The square ``input * input`` of each element.
+
+    Args:
+        input: the tensor.
+
+    Returns:
+        A tensor of ``input``'s shape and dtype; a bool input gives int64, as in PyTorch (integers wrap
+        on overflow).
+    """
+    _require_tensor(input, "square")
+    if input.dtype is dt.bool_:
+        input = cast(input, dt.int64)
+    return mul(input, input)
 
 
 @public(method=True, out=True)
@@ -674,23 +817,63 @@ def clamp(input, min=None, max=None):
             is ``max``.
 
     Returns:
-        A tensor of the broadcast shape, in the dtype promoted from ``input`` and the bounds; NaN stays NaN.
+        A tensor of the broadcast shape, in the dtype promoted from ``input`` and the bounds; NaN stays NaN, and a
+        NaN bound gives NaN.
 
     Raises:
-        RuntimeError: both ``min`` and ``max`` are ``None``.
+        RuntimeError: both ``min`` and ``max`` are ``None``, or a Python int bound does not fit an integer
+            result's dtype.
+        NotImplementedError: the result would be bool, unless there is one bound and it is a tensor.
     """
     if min is None and max is None:
         raise RuntimeError("torch.clamp: At least one of 'min' or 'max' must not be None")
     out = input
     dtype = result_type(*(v for v in (input, min, max) if v is not None))
+    if dtype is _BOOL and (min is not None and max is not None or not isinstance(min if max is None else max, Tensor)):
+        raise _not_implemented(_clamp_kernel(min, max, input.device.type), dtype)  # (one tensor bound: a max/min)
+    if dtype.category == dt.INT:
+        for bound in (min, max):
+            _check_bound_fits(bound, dtype)
     if out.dtype is not dtype:
         out = cast(out, dtype)
     # where() rather than maximum/minimum: the gradient passes inside [min, max], ends included
     if min is not None:
-        out = where(lt(out, min), min, out)
+        out = where(_beyond(lt, out, min), min, out)
     if max is not None:
-        out = where(gt(out, max), max, out)
+        out = where(_beyond(gt, out, max), max, out)
     return out
+
+
+def _beyond(compare, out, bound):
+    """Where ``out`` passes ``bound`` (or ``bound`` is NaN: a NaN bound gives NaN, as in PyTorch)."""
+    mask = compare(out, bound)
+    if out.dtype.category == _FLOAT:
+        if isinstance(bound, Tensor):
+            if bound.dtype.category == _FLOAT:
+                mask = logical_or(mask, isnan(bound))
+        elif bound != bound:
+            mask = logical_or(mask, True)
+    return mask
+
+
+def _clamp_kernel(min, max, device):
+    """PyTorch's name for the clamp kernel these bounds select (in its dtype error)."""
+    which = "clamp" if min is not None and max is not None else "clamp_min" if max is None else "clamp_max"
+    scalar = not isinstance(min if min is not None else max, Tensor)
+    if scalar and which == "clamp":
+        return f"clamp_scalar_{device}"
+    return f"{which}{'_scalar' if scalar else ''}_{device}"
+
+
+def _check_bound_fits(bound, dtype):
+    """A Python int bound must fit ``dtype`` (an unsigned one also takes down to -max, wrapping), as in PyTorch."""
+    if type(bound) is not int:
+        return
+    info = np.iinfo(dtype.numpy)
+    lowest = -info.max if info.min == 0 else info.min
+    if not lowest <= bound <= info.max:
+        raise RuntimeError(f"value cannot be converted to type {dtype.numpy}_t without overflow (got {bound} for a "
+                           f"{dtype.name} tensor)")
 
 
 @public(method=True, inplace=True, out=True)
@@ -731,9 +914,31 @@ def lerp(input, end, weight):
         weight: how far to go, a Python number or a tensor (0 gives ``input``, 1 gives ``end``).
 
     Returns:
-        A tensor of the promoted dtype and the broadcast shape.
+        A tensor of ``input``'s dtype and the broadcast shape; half-precision inputs are computed in float32.
+
+    Raises:
+        RuntimeError: ``end`` or a tensor ``weight`` has another dtype than ``input``.
+        NotImplementedError: ``input`` is not floating point.
     """
-    return add(input, mul(weight, sub(end, input)))
+    _require_tensor(input, "lerp")
+    for name, value in (("end", end), ("weight", weight)):
+        if isinstance(value, Tensor) and value.dtype is not input.dtype:
+            raise RuntimeError(f"expected dtype {input.dtype.name} for `{name}` but got dtype {value.dtype.name}")
+    if input.dtype.category != _FLOAT:
+        kernel = "lerp_kernel_tensor" if isinstance(weight, Tensor) else "lerp_kernel_scalar"
+        raise _not_implemented(kernel, input.dtype)
+    low = input.dtype in (dt.float16, dt.bfloat16)
+    a, b = (cast(input, dt.float32), cast(end, dt.float32)) if low else (input, end)
+    w = cast(weight, dt.float32) if low and isinstance(weight, Tensor) else weight
+    diff = sub(b, a)
+    # PyTorch's two forms: exact at weight 0 (the first) and at weight 1 (the second)
+    if isinstance(w, Tensor):
+        out = where(lt(abs(w), 0.5), add(a, mul(w, diff)), sub(b, mul(diff, sub(1, w))))
+    elif _builtin_abs(w) < 0.5:
+        out = add(a, mul(diff, w))
+    else:
+        out = sub(b, mul(diff, 1 - w))
+    return cast(out, input.dtype) if low else out
 
 
 @public(method=True, inplace=True, out=True)
@@ -784,18 +989,33 @@ def where(condition, input=None, other=None):
     ``where(condition)`` alone is ``nonzero(condition, as_tuple=True)``.
 
     Args:
-        condition: a tensor, read as bool (nonzero is True).
+        condition: a bool tensor (a uint8 one is read as bool, with PyTorch's deprecation warning).
         input: a tensor or a Python number for the places where ``condition`` is True.
         other: a tensor or a Python number for the places where ``condition`` is False.
 
     Returns:
         A tensor of the broadcast shape of the three, in the dtype promoted from ``input`` and ``other``;
         with ``condition`` alone, a tuple of int64 index tensors, one per dim of ``condition``.
+
+    Raises:
+        TypeError: only one of ``input`` and ``other`` is given (PyTorch has no such form).
+        RuntimeError: ``condition`` is neither bool nor uint8.
     """
-    if input is None and other is None:
-        from ember.ops.indexing import nonzero
-        return nonzero(condition, as_tuple=True)
+    if input is None or other is None:
+        if input is None and other is None:
+            from ember.ops.indexing import nonzero
+            return nonzero(condition, as_tuple=True)
+        given, value = ("input", input) if other is None else ("other", other)
+        raise TypeError(f"where() received an invalid combination of arguments - got ({type(condition).__name__}, "
+                        f"{given}={type(value).__name__}), but expected one of: (Tensor condition) or "
+                        f"(Tensor condition, Tensor input, Tensor other)")
     if condition.dtype is not dt.bool_:
+        if condition.dtype is not dt.uint8:
+            raise RuntimeError(f"where expected condition to be a boolean tensor, but got a tensor with dtype "
+                               f"{_title(condition.dtype)}")
+        import warnings
+        warnings.warn("where received a uint8 condition tensor. This behavior is deprecated and will be removed in a "
+                      "future version of PyTorch. Use a boolean condition instead.", UserWarning, stacklevel=3)
         condition = cast(condition, dt.bool_)
     dtype = result_type(input, other)
     input, other = _promoted(input, other, dtype)
@@ -851,43 +1071,64 @@ def allclose(input, other, rtol=1e-05, atol=1e-08, equal_nan=False) -> bool:
 
     Args:
         input: a tensor.
-        other: a tensor broadcast against ``input``.
+        other: a tensor of ``input``'s dtype, broadcast against it.
         rtol: the relative tolerance (default 1e-05).
         atol: the absolute tolerance (default 1e-08).
         equal_nan: count two NaNs as close (default False).
 
     Returns:
         A Python bool.
+
+    Raises:
+        TypeError: an operand is not a tensor.
+        RuntimeError: the dtypes differ, or a tolerance is negative.
     """
-    return bool(isclose(input, other, rtol, atol, equal_nan).all())
+    return bool(_isclose(input, other, rtol, atol, equal_nan, "allclose").all())
 
 
 @public(method=True)
 def isclose(input, other, rtol=1e-05, atol=1e-08, equal_nan=False):
     """Whether each element of ``input`` is close to ``other``'s: ``|input - other| <= atol + rtol * |other|``.
 
-    Equal elements, infinities included, are always close; NaN is close to nothing unless ``equal_nan``.
-    Integer and bool operands are compared in the default float dtype.
+    Equal elements, infinities included, are always close; an infinity is close to nothing else (the
+    difference must be finite), and NaN is close to nothing unless ``equal_nan``. Integer and bool operands
+    are compared exactly for equality and otherwise in the default float dtype.
 
     Args:
         input: a tensor.
-        other: a tensor broadcast against ``input``.
+        other: a tensor of ``input``'s dtype, broadcast against it.
         rtol: the relative tolerance (default 1e-05).
         atol: the absolute tolerance (default 1e-08).
         equal_nan: count two NaNs as close (default False).
 
     Returns:
         A bool tensor of the broadcast shape.
+
+    Raises:
+        TypeError: an operand is not a tensor.
+        RuntimeError: the dtypes differ, or a tolerance is negative.
     """
-    dtype = result_type(input, other)
-    if dtype.category != _FLOAT:
-        dtype = dt.get_default_dtype()
-    a, b = _promoted(input, other, dtype)
-    close = le(abs(sub(a, b)), add(mul(abs(b), rtol), atol))
-    close = logical_or(close, eq(a, b))  # equal infinities
-    if equal_nan:
-        close = logical_or(close, logical_and(isnan(a), isnan(b)))
-    return close
+    return _isclose(input, other, rtol, atol, equal_nan, "isclose")
+
+
+def _isclose(input, other, rtol, atol, equal_nan, name):
+    _require_tensor(input, name)
+    _require_tensor(other, name, "other", 2)
+    if input.dtype is not other.dtype:
+        raise RuntimeError(f"{_title(input.dtype)} did not match {_title(other.dtype)}")
+    if rtol < 0:
+        raise RuntimeError(f"rtol must be greater than or equal to zero, but got {rtol}")
+    if atol < 0:
+        raise RuntimeError(f"atol must be greater than or equal to zero, but got {atol}")
+    close = eq(input, other)
+    if equal_nan and input.dtype.category == _FLOAT:
+        close = logical_or(close, logical_and(isnan(input), isnan(other)))
+    if rtol == 0 and atol == 0:
+        return close
+    a, b = _float_input(input), _float_input(other)
+    allowed = add(abs(mul(b, rtol)), atol)
+    actual = abs(sub(a, b))
+    return logical_or(close, logical_and(isfinite(actual), le(actual, allowed)))
 
 
 # ---------------------------------------------------------------- composites a backend may fuse

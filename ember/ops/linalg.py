@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import string
 
+from ember.core import dtype as dt
 from ember.core.call import call
 from ember.core.tensor import Tensor
 from ember.dispatch.meta import broadcast_shapes
@@ -35,11 +36,17 @@ def matmul(input, other):
     Raises:
         RuntimeError: an operand is 0-d, the dtypes differ, the inner dims differ, or the batch dims do not
             broadcast.
+        NotImplementedError: the operands are bool and not empty (PyTorch has no bool matrix product;
+            integers work).
     """
     if input.ndim == 0 or other.ndim == 0:
         raise RuntimeError(f"both arguments to matmul need to be at least 1D, but they are "
                            f"{input.ndim}D and {other.ndim}D")
     _same_dtype(input, other, "matmul")
+    if input.dtype is dt.bool_:
+        kernel = _product_kernel(input, other)
+        if kernel == "dot" or (input.numel() and other.numel()):  # (empty products run no kernel in PyTorch)
+            raise ew._not_implemented(kernel, input.dtype)
     k1 = input._data.shape[-1]
     k2 = other._data.shape[-2] if other.ndim > 1 else other._data.shape[0]
     if k1 != k2:
@@ -51,6 +58,16 @@ def matmul(input, other):
     if input.ndim > 2 or other.ndim > 2:
         broadcast_shapes(input._data.shape[:-2], other._data.shape[:-2] if other.ndim > 1 else ())
     return call(OPS["matmul"], input, other)
+
+
+def _product_kernel(input, other):
+    """The PyTorch kernel a product of these operands runs (named in its dtype errors)."""
+    device = input.device.type
+    if other.ndim >= 3:
+        return "bmm"
+    if other.ndim == 1:
+        return "dot" if input.ndim == 1 else "addmv_impl_cpu" if device == "cpu" else f"addmv_{device}"
+    return "addmm_impl_cpu_" if device == "cpu" else f"addmm_{device}"
 
 
 @public(method=True, out=True)
@@ -144,18 +161,37 @@ def dot(input, other):
 def inner(input, other):
     """The inner product of ``input`` and ``other`` over their last dims.
 
+    Every leading dim of both operands is kept: ``inner(a, b)[i..., j...]`` is the dot product of
+    ``a[i..., :]`` and ``b[j..., :]``.
+
     Args:
         input: a tensor.
-        other: a tensor whose last dim has ``input``'s last dim's size; a 0-d operand multiplies the other
-            elementwise instead.
+        other: a tensor of ``input``'s dtype whose last dim has ``input``'s last dim's size; a 0-d operand
+            multiplies the other elementwise instead.
 
     Returns:
         A tensor of shape ``input.shape[:-1] + other.shape[:-1]`` (0-d for two 1-D tensors).
+
+    Raises:
+        RuntimeError: the dtypes differ or the last dims do not match.
+        NotImplementedError: the operands are bool.
     """
     if input.ndim == 0 or other.ndim == 0:
         return ew.mul(input, other)
-    return matmul(input, other.mT if other.ndim > 1 else other) if other.ndim <= 2 else \
-        einsum("...i,...ji->...j", input, other)
+    if input.dtype is not other.dtype:
+        raise RuntimeError(f"inner(): both inputs should have same dtype, got {input.dtype.name} and "
+                           f"{other.dtype.name}")
+    k = input._data.shape[-1]
+    if other._data.shape[-1] != k:
+        raise RuntimeError(f"inner() the last dimension must match on both input tensors but got shapes "
+                           f"{list(input.shape)} and {list(other.shape)}")
+    if other.ndim <= 2:
+        return matmul(input, other.mT if other.ndim > 1 else other)
+    rows = 1
+    for size in other._data.shape[:-1]:
+        rows *= size
+    flat = matmul(input, other.reshape(rows, k).mT)  # input's leading dims, then other's flattened
+    return flat.reshape(tuple(input.shape[:-1]) + tuple(other.shape[:-1]))
 
 
 @public(method=True, aliases=("ger",), out=True)
@@ -351,6 +387,8 @@ def einsum(equation, *operands):
         TypeError: an operand is not a tensor.
         RuntimeError: the operands' dtypes differ, or the equation's terms or subscripts do not match the
             operands.
+        NotImplementedError: non-empty bool operands are contracted (a matrix product, which PyTorch lacks for
+            bool).
     """
     if len(operands) == 1 and isinstance(operands[0], (list, tuple)):
         operands = tuple(operands[0])
@@ -362,4 +400,9 @@ def einsum(equation, *operands):
         if op.dtype is not dtype:
             raise RuntimeError(f"einsum(): operands do not all have the same dtype: {dtype.name} and {op.dtype.name}")
     eq = canonical_equation(equation, [o._data.shape for o in operands])
+    if dtype is dt.bool_ and all(o.numel() for o in operands):  # (empty products run no kernel in PyTorch)
+        lhs, out = eq.split("->")
+        terms = lhs.split(",")
+        if any(sum(c in t for t in terms) > 1 for c in set(lhs.replace(",", "")) - set(out)):
+            raise ew._not_implemented("bmm", dtype)  # a contraction is a (batched) matrix product
     return call(OPS["einsum"], *operands, equation=eq)

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import builtins
 import math
+import warnings
 from collections import namedtuple
 
 from ember.core import dtype as dt
@@ -27,12 +28,24 @@ def _dims(input, dim):
     return normalize_dims(dim, input.ndim)
 
 
-def _check_nonempty(input, dims, name):
-    for d in dims or range(input.ndim):
-        if input._data.shape[d] == 0:
+def _reduces_all(dim) -> bool:
+    """Whether ``dim`` (as the user gave it) asks for a reduction over every element."""
+    return dim is None or (not isinstance(dim, int) and len(dim) == 0)
+
+
+def _check_nonempty(input, dim, dims, name, error=RuntimeError, hint=True):
+    """PyTorch's errors for a reduction without an identity (max, argmax, ...) of an empty ``input``:
+    over every element (``dim`` None or ()), ``error``; over a dim of size 0, IndexError. ``name`` is the
+    function the user called."""
+    shape = input._data.shape
+    if _reduces_all(dim):
+        if 0 in shape:
+            raise error(f"{name}(): Expected reduction dim to be specified for input.numel() == 0." +
+                        (" Specify the reduction dim with the 'dim' argument." if hint else ""))
+        return
+    for d in dims:
+        if shape[d] == 0:
             raise IndexError(f"{name}(): Expected reduction dim {d} to have non-zero size.")
-    if not input.ndim and input.numel() == 0:
-        raise IndexError(f"{name}(): Expected reduction over a non-empty tensor.")
 
 
 @public(method=True, out=True)
@@ -47,7 +60,7 @@ def sum(input, dim=None, keepdim=False, *, dtype=None):
 
     Returns:
         A tensor with the reduced dims dropped (kept as size 1 with ``keepdim``); bool and integer inputs sum to
-        int64, as in PyTorch, unless ``dtype`` is given.
+        int64, as in PyTorch, unless ``dtype`` is given (then the result has ``dtype``).
     """
     if dtype is not None:
         input = cast(input, _resolve_dtype(dtype))
@@ -84,14 +97,15 @@ def prod(input, dim=None, keepdim=False, *, dtype=None):
 
     Returns:
         A tensor with ``dim`` dropped (kept as size 1 with ``keepdim``), or the product of all elements;
-        bool and integer inputs give int64.
+        bool and integer inputs give int64 unless ``dtype`` is given (then the result has ``dtype``).
     """
     if dtype is not None:
         input = cast(input, _resolve_dtype(dtype))
     dims = () if dim is None else (normalize_dim(dim, input.ndim),)
     if input.ndim == 0:
         dims = ()
-    return call(OPS["prod"], input, dims=dims, keepdim=keepdim)
+    out = call(OPS["prod"], input, dims=dims, keepdim=keepdim)
+    return out if dtype is None else cast(out, _resolve_dtype(dtype))  # integers: keep the asked dtype
 
 
 @public(method=True, out=True)
@@ -109,19 +123,20 @@ def mean(input, dim=None, keepdim=False, *, dtype=None):
         the mean of zero elements is NaN.
 
     Raises:
-        RuntimeError: ``input`` (after the cast to ``dtype``) is not floating point.
+        RuntimeError: ``dtype`` is given and not floating point, or it is not given and ``input`` is not
+            floating point.
     """
+    _check_mean_dtypes(input, dtype, "mean")
     if dtype is not None:
         input = cast(input, _resolve_dtype(dtype))
-    if input.dtype.category != dt.FLOAT:
-        raise RuntimeError(f"mean(): could not infer output dtype. Input dtype must be either a floating "
-                           f"point or complex dtype. Got: {input.dtype.name}")
     dims = _dims(input, dim)
     count = 1
     for d in dims:
         count *= input._data.shape[d]
-    total = call(OPS["sum"], input, dims=dims, keepdim=keepdim)
-    return ew.div(total, count) if count else ew.mul(total, float("nan"))
+    half = input.dtype in (dt.float16, dt.bfloat16)  # accumulated and divided in float32, as in PyTorch
+    total = call(OPS["sum"], cast(input, dt.float32) if half else input, dims=dims, keepdim=keepdim)
+    out = ew.div(total, count) if count else ew.mul(total, float("nan"))
+    return cast(out, input.dtype) if half else out
 
 
 @public(method=True, out=True)
@@ -129,17 +144,35 @@ def nanmean(input, dim=None, keepdim=False, *, dtype=None):
     """The mean of the elements of ``input`` that are not NaN, over all of them or over ``dim``.
 
     Args:
-        input: the tensor.
+        input: a floating-point tensor.
         dim: a dim or tuple of dims to reduce (default: all).
         keepdim: keep the reduced dims as size 1.
-        dtype: the dtype the non-NaN elements are summed in.
+        dtype: the floating-point dtype the non-NaN elements are summed in.
 
     Returns:
         A floating-point tensor with the reduced dims dropped (kept as size 1 with ``keepdim``); NaN where every
         element is NaN.
+
+    Raises:
+        RuntimeError: ``input`` or ``dtype`` is not floating point.
     """
+    if input.dtype.category != dt.FLOAT:
+        raise RuntimeError(f"nanmean(): expected input to have floating point or complex dtype but got "
+                           f"{input.dtype.name}")
+    _check_mean_dtypes(input, dtype, "nanmean")
     keep = ew.logical_not(ew.isnan(input))
     return ew.div(nansum(input, dim, keepdim, dtype=dtype), sum(keep, dim, keepdim))
+
+
+def _check_mean_dtypes(input, dtype, name):
+    if dtype is not None:
+        dtype = _resolve_dtype(dtype)
+        if dtype.category != dt.FLOAT:
+            raise RuntimeError(f"{name}(): could not infer output dtype. Optional dtype must be either a floating "
+                               f"point or complex dtype. Got: {dtype.name}")
+    elif input.dtype.category != dt.FLOAT:
+        raise RuntimeError(f"{name}(): could not infer output dtype. Input dtype must be either a floating "
+                           f"point or complex dtype. Got: {input.dtype.name}")
 
 
 @public(method=True, out=True)
@@ -157,11 +190,10 @@ def amax(input, dim=(), keepdim=False):
         A tensor of ``input``'s dtype with the reduced dims dropped (kept as size 1 with ``keepdim``).
 
     Raises:
+        RuntimeError: ``input`` is empty and ``dim`` is not given (there is no identity to answer with).
         IndexError: a reduced dim has size 0.
     """
-    dims = _dims(input, dim if dim != () else None)
-    _check_nonempty(input, dims, "amax")
-    return call(OPS["amax"], input, dims=dims, keepdim=keepdim)
+    return _extremum(OPS["amax"], input, dim, keepdim, "amax")
 
 
 @public(method=True, out=True)
@@ -179,11 +211,17 @@ def amin(input, dim=(), keepdim=False):
         A tensor of ``input``'s dtype with the reduced dims dropped (kept as size 1 with ``keepdim``).
 
     Raises:
+        RuntimeError: ``input`` is empty and ``dim`` is not given (there is no identity to answer with).
         IndexError: a reduced dim has size 0.
     """
+    return _extremum(OPS["amin"], input, dim, keepdim, "amin")
+
+
+def _extremum(op, input, dim, keepdim, name):
+    """amax/amin over ``dim`` (None or (): all), the errors naming ``name``, the function called."""
     dims = _dims(input, dim if dim != () else None)
-    _check_nonempty(input, dims, "amin")
-    return call(OPS["amin"], input, dims=dims, keepdim=keepdim)
+    _check_nonempty(input, dim, dims, name)
+    return call(op, input, dims=dims, keepdim=keepdim)
 
 
 @public(method=True, out="exact")
@@ -200,13 +238,9 @@ def argmax(input, dim=None, keepdim=False):
 
     Raises:
         IndexError: the reduced dim (or, without ``dim``, the tensor) is empty.
+        RuntimeError: ``input`` is a bool tensor.
     """
-    if dim is not None:
-        dim = normalize_dim(dim, input.ndim)
-        if input.ndim == 0:
-            dim = None
-    _check_nonempty(input, () if dim is None else (dim,), "argmax")
-    return call(OPS["argmax"], input, dim=dim, keepdim=keepdim)
+    return _arg_extremum(OPS["argmax"], input, dim, keepdim, "argmax")
 
 
 @public(method=True, out="exact")
@@ -223,13 +257,21 @@ def argmin(input, dim=None, keepdim=False):
 
     Raises:
         IndexError: the reduced dim (or, without ``dim``, the tensor) is empty.
+        RuntimeError: ``input`` is a bool tensor.
     """
+    return _arg_extremum(OPS["argmin"], input, dim, keepdim, "argmin")
+
+
+def _arg_extremum(op, input, dim, keepdim, name):
+    """argmax/argmin along ``dim`` (None: of the flattened tensor), the errors naming ``name``."""
+    if input.dtype is dt.bool_ and name in ("argmax", "argmin"):
+        raise RuntimeError(f"{name}(): does not support bool input")
     if dim is not None:
         dim = normalize_dim(dim, input.ndim)
         if input.ndim == 0:
             dim = None
-    _check_nonempty(input, () if dim is None else (dim,), "argmin")
-    return call(OPS["argmin"], input, dim=dim, keepdim=keepdim)
+    _check_nonempty(input, dim, () if dim is None else (dim,), name, error=IndexError, hint=False)
+    return call(op, input, dim=dim, keepdim=keepdim)
 
 
 def _extreme(input, dim, keepdim, other, name):
@@ -237,10 +279,11 @@ def _extreme(input, dim, keepdim, other, name):
         other, dim = dim, None
     if other is not None:
         return ew.maximum(input, other) if name == "max" else ew.minimum(input, other)
+    values_op, index_op = (OPS["amax"], OPS["argmax"]) if name == "max" else (OPS["amin"], OPS["argmin"])
     if dim is None:
-        return (amax if name == "max" else amin)(input)
-    values = (amax if name == "max" else amin)(input, dim, keepdim)
-    indices = (argmax if name == "max" else argmin)(input, dim, keepdim)
+        return _extremum(values_op, input, None, False, name)
+    values = _extremum(values_op, input, dim, keepdim, name)
+    indices = _arg_extremum(index_op, input, dim, keepdim, name)
     return (max_result if name == "max" else min_result)(values, indices)
 
 
@@ -264,7 +307,8 @@ def max(input, dim=None, keepdim=False, *, other=None):
         ``keepdim``; with ``other``, a tensor of the broadcast shape.
 
     Raises:
-        IndexError: the reduced dim (or the tensor) is empty.
+        RuntimeError: ``input`` is empty and ``dim`` is not given.
+        IndexError: the reduced dim is empty.
     """
     return _extreme(input, dim, keepdim, other, "max")
 
@@ -289,7 +333,8 @@ def min(input, dim=None, keepdim=False, *, other=None):
         ``keepdim``; with ``other``, a tensor of the broadcast shape.
 
     Raises:
-        IndexError: the reduced dim (or the tensor) is empty.
+        RuntimeError: ``input`` is empty and ``dim`` is not given.
+        IndexError: the reduced dim is empty.
     """
     return _extreme(input, dim, keepdim, other, "min")
 
@@ -308,10 +353,19 @@ def aminmax(input, *, dim=None, keepdim=False):
         1 with ``keepdim``).
 
     Raises:
+        RuntimeError: ``input`` is empty and ``dim`` is not given.
         IndexError: a reduced dim has size 0.
     """
-    return aminmax_result(amin(input, () if dim is None else dim, keepdim),
-                          amax(input, () if dim is None else dim, keepdim))
+    dims = _dims(input, dim)
+    if input.numel() == 0:
+        if _reduces_all(dim):
+            raise RuntimeError("aminmax(): cannot compute aminmax over an empty dimension as the operation has "
+                               "no identity.")
+        for d in dims:
+            if input._data.shape[d] == 0:
+                raise IndexError(f"aminmax: Expected reduction dim {d} to have non-zero size.")
+    return aminmax_result(call(OPS["amin"], input, dims=dims, keepdim=keepdim),
+                          call(OPS["amax"], input, dims=dims, keepdim=keepdim))
 
 
 @public(method=True, out=True)
@@ -386,22 +440,38 @@ def var(input, dim=None, unbiased=None, keepdim=False, *, correction=None):
 
     Returns:
         A tensor of ``input``'s dtype with the reduced dims dropped (kept as size 1 with ``keepdim``); NaN or inf where
-        ``N <= correction``.
+        ``N <= correction`` (with PyTorch's UserWarning).
 
     Raises:
         RuntimeError: ``input`` is not floating point.
+        TypeError: a bool ``dim`` (the old form) comes with other arguments.
     """
-    if isinstance(dim, bool):  # legacy var(input, unbiased)
+    return _variance(input, dim, unbiased, keepdim, correction, "var")[0]
+
+
+def _variance(input, dim, unbiased, keepdim, correction, name):
+    """(variance, mean, dims) for var, std, var_mean and std_mean (``name``: the one called)."""
+    if isinstance(dim, bool):  # the old var(input, unbiased) form: no other argument goes with it
+        if unbiased is not None or keepdim or correction is not None:
+            raise TypeError(f"{name}() received an invalid combination of arguments - got (Tensor, bool, ...): "
+                            f"a bool in the place of dim is the old {name}(input, unbiased) form, which takes "
+                            f"nothing else")
         unbiased, dim = dim, None
     if input.dtype.category != dt.FLOAT:
-        raise RuntimeError(f"std and var only support floating point and complex dtypes, got {input.dtype.name}")
+        what = "std and var" if name in ("var", "std") else name
+        raise RuntimeError(f"{what} only support floating point and complex dtypes, got {input.dtype.name}")
     dims = _dims(input, dim)
     n = 1
     for d in dims:
         n *= input._data.shape[d]
-    centered = ew.sub(input, mean(input, dims, keepdim=True))
+    dof = n - _correction(unbiased, correction)
+    if dof <= 0:
+        warnings.warn(f"{name}(): degrees of freedom is <= 0. Correction should be strictly less than the "
+                      f"reduction factor (input numel divided by output numel).", UserWarning, stacklevel=3)
+    average = mean(input, dims, keepdim=True)
+    centered = ew.sub(input, average)
     squares = sum(ew.mul(centered, centered), dims, keepdim)
-    return ew.div(squares, builtins.max(n - _correction(unbiased, correction), 0))
+    return ew.div(squares, builtins.max(dof, 0)), (average if keepdim else _squeeze_dims(average, dims))
 
 
 @public(method=True, out=True)
@@ -421,8 +491,9 @@ def std(input, dim=None, unbiased=None, keepdim=False, *, correction=None):
 
     Raises:
         RuntimeError: ``input`` is not floating point.
+        TypeError: a bool ``dim`` (the old form) comes with other arguments.
     """
-    return ew.sqrt(var(input, dim, unbiased, keepdim, correction=correction))
+    return ew.sqrt(_variance(input, dim, unbiased, keepdim, correction, "std")[0])
 
 
 @public
@@ -431,7 +502,8 @@ def var_mean(input, dim=None, unbiased=None, keepdim=False, *, correction=None):
 
     Args:
         input: a floating-point tensor.
-        dim: a dim or tuple of dims to reduce (default: all).
+        dim: a dim or tuple of dims to reduce (default: all). A bool in this place is read as ``unbiased``
+            (the old ``var_mean(input, unbiased)`` form).
         unbiased: ``True`` (the default) divides the variance by ``N - 1``, ``False`` by ``N``; ignored
             when ``correction`` is given.
         keepdim: keep the reduced dims as size 1.
@@ -443,8 +515,10 @@ def var_mean(input, dim=None, unbiased=None, keepdim=False, *, correction=None):
 
     Raises:
         RuntimeError: ``input`` is not floating point.
+        TypeError: a bool ``dim`` (the old form) comes with other arguments.
     """
-    return var(input, dim, unbiased, keepdim, correction=correction), mean(input, dim, keepdim)
+    variance, average = _variance(input, dim, unbiased, keepdim, correction, "var_mean")
+    return variance, average
 
 
 @public
@@ -453,7 +527,8 @@ def std_mean(input, dim=None, unbiased=None, keepdim=False, *, correction=None):
 
     Args:
         input: a floating-point tensor.
-        dim: a dim or tuple of dims to reduce (default: all).
+        dim: a dim or tuple of dims to reduce (default: all). A bool in this place is read as ``unbiased``
+            (the old ``std_mean(input, unbiased)`` form).
         unbiased: ``True`` (the default) divides the variance by ``N - 1``, ``False`` by ``N``; ignored
             when ``correction`` is given.
         keepdim: keep the reduced dims as size 1.
@@ -465,8 +540,10 @@ def std_mean(input, dim=None, unbiased=None, keepdim=False, *, correction=None):
 
     Raises:
         RuntimeError: ``input`` is not floating point.
+        TypeError: a bool ``dim`` (the old form) comes with other arguments.
     """
-    return std(input, dim, unbiased, keepdim, correction=correction), mean(input, dim, keepdim)
+    variance, average = _variance(input, dim, unbiased, keepdim, correction, "std_mean")
+    return ew.sqrt(variance), average
 
 
 @public(method=True, out=True)
@@ -563,11 +640,14 @@ def cumsum(input, dim, *, dtype=None):
         dtype: cast ``input`` to this dtype first (guards against overflow).
 
     Returns:
-        A tensor of ``input``'s shape; bool and integer inputs give int64 unless ``dtype`` is given.
+        A tensor of ``input``'s shape; bool and integer inputs give int64 unless ``dtype`` is given (then the
+        result has ``dtype``).
+
+    Raises:
+        NotImplementedError: ``dtype`` is bool and ``input`` is not empty (PyTorch has no bool kernel for it).
     """
-    if dtype is not None:
-        input = cast(input, _resolve_dtype(dtype))
-    out = call(OPS["cumsum"], input, dim=normalize_dim(dim, input.ndim) if input.ndim else 0)
+    dim = normalize_dim(dim, input.ndim) if input.ndim else 0
+    out = call(OPS["cumsum"], _scan_input(input, dtype, "cumsum"), dim=dim)
     return out if dtype is None else cast(out, _resolve_dtype(dtype))
 
 
@@ -581,12 +661,24 @@ def cumprod(input, dim, *, dtype=None):
         dtype: cast ``input`` to this dtype first (guards against overflow).
 
     Returns:
-        A tensor of ``input``'s shape; bool and integer inputs give int64 unless ``dtype`` is given.
+        A tensor of ``input``'s shape; bool and integer inputs give int64 unless ``dtype`` is given (then the
+        result has ``dtype``).
+
+    Raises:
+        NotImplementedError: ``dtype`` is bool and ``input`` is not empty (PyTorch has no bool kernel for it).
     """
-    if dtype is not None:
-        input = cast(input, _resolve_dtype(dtype))
-    out = call(OPS["cumprod"], input, dim=normalize_dim(dim, input.ndim) if input.ndim else 0)
+    dim = normalize_dim(dim, input.ndim) if input.ndim else 0
+    out = call(OPS["cumprod"], _scan_input(input, dtype, "cumprod"), dim=dim)
     return out if dtype is None else cast(out, _resolve_dtype(dtype))
+
+
+def _scan_input(input, dtype, name):
+    if dtype is None:
+        return input
+    dtype = _resolve_dtype(dtype)
+    if dtype is dt.bool_ and input.numel():  # (an empty one runs no kernel in PyTorch)
+        raise ew._not_implemented(f"{name}_out_{input.device.type}", dtype)
+    return cast(input, dtype)
 
 
 # ---------------------------------------------------------------- softmax family
@@ -601,20 +693,27 @@ def run_composite(op, input, *others, **attrs):
     return call(op, input, *others, **attrs)
 
 
+# The maximum is subtracted first, as in PyTorch, infinite maxima included: a slice holding +inf, or only
+# -inf, gives NaN throughout. Half precision is computed in float32, as in PyTorch.
 def _softmax_reference(input, *, dim):
+    x = cast(input, dt.float32) if input.dtype in _HALF else input
     with no_grad():
-        shift = amax(input, dim, keepdim=True)
-        shift = ew.where(ew.isinf(shift), 0.0, shift)
-    e = ew.exp(ew.sub(input, shift))
-    return ew.div(e, sum(e, dim, keepdim=True))
+        shift = amax(x, dim, keepdim=True)
+    e = ew.exp(ew.sub(x, shift))
+    out = ew.div(e, sum(e, dim, keepdim=True))
+    return cast(out, input.dtype) if x is not input else out
 
 
 def _log_softmax_reference(input, *, dim):
+    x = cast(input, dt.float32) if input.dtype in _HALF else input
     with no_grad():
-        shift = amax(input, dim, keepdim=True)
-        shift = ew.where(ew.isinf(shift), 0.0, shift)
-    shifted = ew.sub(input, shift)
-    return ew.sub(shifted, ew.log(sum(ew.exp(shifted), dim, keepdim=True)))
+        shift = amax(x, dim, keepdim=True)
+    shifted = ew.sub(x, shift)
+    out = ew.sub(shifted, ew.log(sum(ew.exp(shifted), dim, keepdim=True)))
+    return cast(out, input.dtype) if x is not input else out
+
+
+_HALF = (dt.float16, dt.bfloat16)
 
 
 def _layer_norm_reference(x, weight, bias, *, normalized_ndim, eps):
@@ -644,7 +743,11 @@ def _softmax_args(input, dim, dtype, name):
         raise TypeError(f"{name}() requires an explicit dim (PyTorch's implicit choice is deprecated)")
     if dtype is not None:
         input = cast(input, _resolve_dtype(dtype))
-    return ew._float_input(input), normalize_dim(dim, input.ndim) if input.ndim else 0
+    dim = normalize_dim(dim, input.ndim) if input.ndim else 0
+    if input.dtype.category != dt.FLOAT and input.numel():
+        last = "_lastdim" if dim == builtins.max(input.ndim - 1, 0) else ""
+        raise ew._not_implemented(f"{name}{last}_kernel_impl", input.dtype)
+    return input, dim
 
 
 @public(method=True, out=True)
@@ -652,18 +755,22 @@ def softmax(input, dim=None, _stacklevel=3, dtype=None):
     """Softmax along ``dim``: ``exp(input)`` scaled so that each slice along ``dim`` sums to 1.
 
     Args:
-        input: the tensor; integer and bool inputs are computed in the default float dtype.
+        input: a floating-point tensor (an integer or bool one needs ``dtype``).
         dim: the dim to normalize over (required).
         _stacklevel: unused; it is there for PyTorch's signature.
         dtype: cast ``input`` to this dtype first.
 
     Returns:
-        A floating-point tensor of ``input``'s shape.
+        A tensor of ``input``'s (or ``dtype``'s) dtype and shape; an empty ``input`` comes back as an empty copy.
 
     Raises:
         TypeError: ``dim`` is not given.
+        NotImplementedError: ``input`` (after the cast to ``dtype``) is a non-empty integer or bool tensor, as
+            in PyTorch.
     """
     input, dim = _softmax_args(input, dim, dtype, "softmax")
+    if input.numel() == 0:  # nothing to normalize (amax over an empty dim would refuse); the dtype is kept
+        return input.clone()
     return run_composite(OPS["softmax"], input, dim=dim)
 
 
@@ -672,18 +779,22 @@ def log_softmax(input, dim=None, _stacklevel=3, dtype=None):
     """The logarithm of ``softmax`` along ``dim``, computed stably in one step.
 
     Args:
-        input: the tensor; integer and bool inputs are computed in the default float dtype.
+        input: a floating-point tensor (an integer or bool one needs ``dtype``).
         dim: the dim to normalize over (required).
         _stacklevel: unused; it is there for PyTorch's signature.
         dtype: cast ``input`` to this dtype first.
 
     Returns:
-        A floating-point tensor of ``input``'s shape.
+        A tensor of ``input``'s (or ``dtype``'s) dtype and shape; an empty ``input`` comes back as an empty copy.
 
     Raises:
         TypeError: ``dim`` is not given.
+        NotImplementedError: ``input`` (after the cast to ``dtype``) is a non-empty integer or bool tensor, as
+            in PyTorch.
     """
     input, dim = _softmax_args(input, dim, dtype, "log_softmax")
+    if input.numel() == 0:  # nothing to normalize (amax over an empty dim would refuse); the dtype is kept
+        return input.clone()
     return run_composite(OPS["log_softmax"], input, dim=dim)
 
 

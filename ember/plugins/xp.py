@@ -15,7 +15,7 @@ from ember.dispatch.ops import INDEX_SLOT, OPS
 from ember.dispatch.philox import SIGNIFICAND_BITS, philox_normal, philox_words
 
 _UNARY = {  # primitive -> xp function name
-    "neg": "negative", "abs": "abs", "sign": "sign", "sqrt": "sqrt", "exp": "exp",
+    "neg": "negative", "abs": "abs", "sqrt": "sqrt", "exp": "exp",
     "exp2": "exp2", "expm1": "expm1", "log": "log", "log2": "log2", "log10": "log10",
     "log1p": "log1p", "sin": "sin", "cos": "cos", "tan": "tan", "asin": "arcsin",
     "acos": "arccos", "atan": "arctan", "sinh": "sinh", "cosh": "cosh", "tanh": "tanh", "asinh": "arcsinh",
@@ -24,7 +24,7 @@ _UNARY = {  # primitive -> xp function name
     "logical_not": "logical_not", "bitwise_not": "invert",
 }
 _BINARY = {
-    "add": "add", "sub": "subtract", "mul": "multiply", "div": "true_divide", "pow": "power",
+    "add": "add", "sub": "subtract", "mul": "multiply", "div": "true_divide",
     "atan2": "arctan2", "remainder": "remainder", "fmod": "fmod", "maximum": "maximum",
     "minimum": "minimum", "eq": "equal", "ne": "not_equal", "lt": "less", "le": "less_equal",
     "gt": "greater", "ge": "greater_equal", "logical_and": "logical_and",
@@ -64,12 +64,18 @@ class XpKernels:
             if x.dtype == _BFLOAT16 and fn is not xp.negative and fn is not xp.abs:
                 r = fn(x.astype(xp.float32))
                 return r.astype(x.dtype) if r.dtype.kind == "f" else r  # isnan & co. stay bool
-            if x.dtype.kind == "b" and fn is xp.sign:
-                return x.copy()  # sign of a bool is itself (numpy has no bool loop)
             return fn(x)
         return kernel
 
     # ---------------------------------------------------------------- elementwise
+    def sign(self, x):
+        if x.dtype.kind == "b":
+            return x.copy()  # the sign of a bool is itself (numpy has no bool loop)
+        if x.dtype.kind in "iu":
+            return self.xp.sign(x)
+        # (x > 0) - (x < 0), as PyTorch computes it: NaN gives 0 (numpy's sign gives NaN), -0.0 gives 0
+        return (x > 0).astype(x.dtype) - (x < 0).astype(x.dtype)
+
     def rsqrt(self, x):
         return self.xp.reciprocal(self.xp.sqrt(x))
 
@@ -100,6 +106,25 @@ class XpKernels:
 
     def round(self, x, *, decimals):
         return self.xp.round(x, decimals)
+
+    def pow(self, x, y):
+        xp = self.xp
+        integer_base = x.dtype.kind in "iu" if isinstance(x, xp.ndarray) else isinstance(x, (int, np.integer))
+        if not integer_base:
+            return xp.power(x, y)
+        if isinstance(y, xp.ndarray):
+            if y.dtype.kind != "i":
+                return xp.power(x, y)
+            negative = y < 0
+            r = xp.power(x, xp.where(negative, 0, y).astype(y.dtype, copy=False))
+        elif isinstance(y, (int, np.integer)) and y < 0:
+            negative, r = True, xp.power(x, 0)
+        else:
+            return xp.power(x, y)
+        # integers to negative integer powers (numpy raises): 1 ** -n is 1, (-1) ** -n is +-1, others 0 (PyTorch)
+        odd = (y & 1) != 0
+        reciprocal = xp.where(x == 1, 1, xp.where(x == -1, xp.where(odd, -1, 1), 0)).astype(r.dtype)
+        return xp.where(negative, reciprocal, r)
 
     def div_rounding(self, x, y, *, mode):
         xp = self.xp
@@ -162,12 +187,17 @@ class XpKernels:
         return fn(x, axis=dim, keepdims=keepdim)
 
     def cumsum(self, x, *, dim):
-        dtype = self.xp.int64 if x.dtype.kind in "biu" else x.dtype
-        return self.xp.cumsum(x, axis=dim, dtype=dtype).reshape(x.shape)  # 0-d stays 0-d
+        return self._scan(self.xp.cumsum, x, dim)
 
     def cumprod(self, x, *, dim):
-        dtype = self.xp.int64 if x.dtype.kind in "biu" else x.dtype
-        return self.xp.cumprod(x, axis=dim, dtype=dtype).reshape(x.shape)  # 0-d stays 0-d
+        return self._scan(self.xp.cumprod, x, dim)
+
+    def _scan(self, fn, x, dim):
+        if x.dtype.kind in "biu":  # integers and bool accumulate in int64, as in PyTorch
+            return fn(x, axis=dim, dtype=self.xp.int64).reshape(x.shape)  # 0-d stays 0-d
+        if x.dtype in _LOW_PRECISION:  # half precision accumulates in float32, as in PyTorch
+            return fn(x, axis=dim, dtype=self.xp.float32).astype(x.dtype).reshape(x.shape)
+        return fn(x, axis=dim).reshape(x.shape)
 
     # ---------------------------------------------------------------- linear algebra
     def matmul(self, x, y):

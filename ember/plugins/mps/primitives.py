@@ -44,6 +44,7 @@ EMBER_DTYPE = {v: k for k, v in MX_DTYPE.items()}
 SUPPORTED_DTYPES = tuple(d for d in dt.ALL_DTYPES if d in MX_DTYPE)
 _LOW_PRECISION = frozenset({mx.float16, mx.bfloat16})
 _INTEGRAL = frozenset({mx.bool_, mx.uint8, mx.int8, mx.int16, mx.int32, mx.int64})
+_SIGNED = frozenset({mx.int8, mx.int16, mx.int32, mx.int64})
 _BFLOAT16_NP = np.dtype(ml_dtypes.bfloat16)
 
 
@@ -76,14 +77,35 @@ def _is_array(x) -> bool:
     return type(x) is mx.array
 
 
+def _is_float(x, y) -> bool:
+    dtype = x.dtype if _is_array(x) else y.dtype
+    return dtype in (mx.float16, mx.bfloat16, mx.float32)
+
+
+def _as_array(x, like):
+    return x if _is_array(x) else mx.array(x, dtype=like.dtype)
+
+
+def _half_of(x, y):
+    """The half-precision dtype of the operands, or None."""
+    dtype = x.dtype if _is_array(x) else y.dtype
+    return dtype if dtype in _LOW_PRECISION else None
+
+
+def _widened(x):
+    return x.astype(mx.float32) if _is_array(x) else x
+
+
 class MlxKernels:
     """One method (or attribute) per primitive, named after its op (``kernels.PRIMITIVES``
     lists them for the kernel table)."""
 
     def __init__(self):
-        # the elementwise primitives that are one MLX function each (named in kernels.py)
+        # the elementwise primitives that are one MLX function each (named in kernels.py), unless a
+        # method below adds what MLX lacks
         for name, mlx_name in (*UNARY.items(), *BINARY.items()):
-            setattr(self, name, getattr(mx, mlx_name))
+            if not hasattr(type(self), name):
+                setattr(self, name, getattr(mx, mlx_name))
 
     # ---------------------------------------------------------------- elementwise
     def sign(self, x):
@@ -98,15 +120,39 @@ class MlxKernels:
     def round(self, x, *, decimals):
         return mx.round(x, decimals)
 
+    def pow(self, x, y):
+        integer_base = x.dtype in _INTEGRAL if _is_array(x) else isinstance(x, int)
+        if not integer_base or not (_is_array(y) and y.dtype in _SIGNED):
+            return mx.power(x, y)
+        # integers to negative integer powers (MLX answers 0 for all): 1 ** -n is 1, (-1) ** -n is +-1,
+        # others 0, as in PyTorch
+        negative = y < 0
+        r = mx.power(x, mx.where(negative, 0, y))
+        odd = (y & 1) != 0
+        reciprocal = mx.where(x == 1, 1, mx.where(x == -1, mx.where(odd, -1, 1), 0)).astype(r.dtype)
+        return mx.where(negative, reciprocal, r)
+
     def fmod(self, x, y):
+        half = _half_of(x, y)
+        if half is not None:  # computed in float32, as PyTorch does for half precision
+            return self.fmod(_widened(x), _widened(y)).astype(half)
+        if _is_float(x, y):
+            # fmod takes the dividend's sign: the remainder of the magnitudes (exact, in [0, |y|)), signed
+            r = mx.remainder(mx.abs(_as_array(x, y)), mx.abs(_as_array(y, x)))
+            r = mx.where(mx.less(x, 0), -r, r)
+            # C's fmod(x, +-inf) is x for a finite x (MLX's remainder gives NaN)
+            return mx.where(mx.logical_and(mx.isinf(_as_array(y, r)), mx.isfinite(_as_array(x, r))), x, r)
         # MLX's remainder takes the divisor's sign; fmod takes the dividend's
         r = mx.remainder(x, y)
         wrong_sign = mx.logical_and(r != 0, mx.less(r, 0) != mx.less(x, 0))
         return mx.where(wrong_sign, r - y, r)
 
     def div_rounding(self, x, y, *, mode):
+        half = _half_of(x, y)
+        if half is not None:  # the quotient in float32 (in half precision a tiny one rounds to -0, not -1)
+            return self.div_rounding(_widened(x), _widened(y), mode=mode).astype(half)
         if mode == "floor":
-            return mx.floor_divide(x, y)
+            return self._floor_divide_floats(x, y) if _is_float(x, y) else mx.floor_divide(x, y)
         dtype = x.dtype if _is_array(x) else y.dtype
         if dtype in _INTEGRAL:
             q = mx.floor_divide(x, y)
@@ -114,6 +160,20 @@ class MlxKernels:
             fix = mx.logical_and(mx.remainder(x, y) != 0, mx.less(x, 0) != mx.less(y, 0))
             return q + fix.astype(q.dtype)
         return mx.trunc(mx.divide(x, y))
+
+    def _floor_divide_floats(self, x, y):
+        """Python's (numpy's) floor division of floats, which MLX's floor_divide departs from at the edges
+        (-1 // inf is -1): the quotient from the fmod remainder, corrected toward negative infinity."""
+        mod = self.fmod(x, y)
+        div = (x - mod) / y
+        div = mx.where(mx.logical_and(mod != 0, mx.less(y, 0) != mx.less(mod, 0)), div - 1, div)
+        floor = mx.floor(div)
+        floor = mx.where(div - floor > 0.5, floor + 1, floor)
+        quotient = x / y
+        negative = mx.logical_or(quotient < 0, mx.logical_and(quotient == 0, (1 / quotient) < 0))
+        signed_zero = mx.where(negative, -0.0, 0.0).astype(quotient.dtype)
+        out = mx.where(div != 0, floor, signed_zero)
+        return mx.where(_as_array(y, out) == 0, quotient, out)
 
     def where(self, cond, x, y):
         return mx.where(cond, x, y)
@@ -190,11 +250,13 @@ class MlxKernels:
 
     @staticmethod
     def _scan(fn, x, dim):
+        back = None
         if x.dtype in _INTEGRAL:
             x = x.astype(mx.int64)
-        if x.ndim == 0:
-            return fn(x.reshape(1), axis=0).reshape(())
-        return fn(x, axis=dim)
+        elif x.dtype in _LOW_PRECISION:  # half precision accumulates in float32, as in PyTorch
+            back, x = x.dtype, x.astype(mx.float32)
+        out = fn(x.reshape(1), axis=0).reshape(()) if x.ndim == 0 else fn(x, axis=dim)
+        return out if back is None else out.astype(back)
 
     # ---------------------------------------------------------------- linear algebra
     def matmul(self, x, y):
@@ -208,7 +270,8 @@ class MlxKernels:
         if y.ndim == 1:
             y = y.reshape(-1, 1)
             squeeze.append(-1)
-        out = mx.sum(mx.expand_dims(x, -1) * mx.expand_dims(y, -3), axis=-2)
+        # (MLX sums small integers in int32 / uint32: back to the operands' dtype, wrapping as PyTorch does)
+        out = mx.sum(mx.expand_dims(x, -1) * mx.expand_dims(y, -3), axis=-2).astype(x.dtype)
         return mx.squeeze(out, axis=tuple(squeeze)) if squeeze else out
 
     def einsum(self, *operands, equation):

@@ -294,8 +294,8 @@ def expression(op: str, ct: str):
     if op == "abs":
         return ("fabs(a)" if f else "(a < 0 ? -a : a)" if k == "i" else "a"), ""
     if op == "sign":
-        if f:
-            return f"(isnan(a) ? a : ({ct})((a > 0) - (a < 0)))", ""
+        if f:  # (a > 0) - (a < 0), as PyTorch computes it: NaN gives 0
+            return f"({ct})((a > 0) - (a < 0))", ""
         return ("((a > 0) - (a < 0))" if k == "i" else "(a > 0)"), ""
     if op == "relu":
         return (f"(a < 0 ? ({ct})0 : a)" if k != "u" else "a"), ""

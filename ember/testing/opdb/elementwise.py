@@ -97,6 +97,17 @@ _same_unary("trunc", np.trunc, D.ALL_BUT_BOOL, aliases=("fix",))
 _same_unary("frac", lambda x: x - np.trunc(x), D.FLOATS, nonfinite=False)
 
 
+def _square_dtype(sample, dtype):
+    """square keeps the dtype, except bool, which squares to int64 (PyTorch 2.13)."""
+    name = same(sample, dtype)
+    return "int64" if name == "bool" else name
+
+
+_add(OpInfo("square", ref=lambda x: np.square(x.astype(np.int64) if x.dtype == np.bool_ else x),
+            samples=lambda mk: smp.unary(mk, specials=smp.NONFINITE), dtypes=D.ALL, result_dtype=_square_dtype,
+            method="square", inplace="square_", inplace_dtypes=D.ALL_BUT_BOOL))
+
+
 def _round_samples(mk):
     yield from smp.unary(mk, specials=smp.NONFINITE)
     halves = np.array([0.5, 1.5, 2.5, -0.5, -1.5, -2.5, 3.0, 0.25], dtype=mk.np_dtype) if mk.is_float else mk(8)
@@ -213,7 +224,13 @@ _binary_op("fmod", np.fmod, D.ALL_BUT_BOOL, b=_div_b, post=smp.power_of_two_divi
 
 def _pow_ref(x, y):
     if np.asarray(x).dtype.kind in "iub" and np.asarray(y).dtype.kind in "iub":
-        return np.power(x, y)
+        negative = np.asarray(y) < 0
+        if not negative.any():
+            return np.power(x, y)
+        # integers to negative integer powers: 1 and -1 give +-1, other bases 0 (PyTorch, not numpy's error)
+        r = np.power(x, np.where(negative, 0, y))
+        reciprocal = np.where(np.equal(x, 1), 1, np.where(np.equal(x, -1), np.where(np.asarray(y) % 2, -1, 1), 0))
+        return np.where(negative, reciprocal, r)
     return np.power(np.asarray(x, dtype=np.float64), y)
 
 
@@ -234,6 +251,11 @@ def _pow_samples(mk):
         yield S(mk(3, 4, low=-3, high=4), 2, desc="square")
         yield S(mk(3, 4, low=0, high=4), 0.5, desc="float_exponent")
         yield S(2, mk(3, 4, low=0, high=4), desc="scalar_base_function", inplace=False)
+        if mk.dtype != "uint8":  # negative exponents as a tensor compute (as a Python int they raise)
+            base = np.array([2, 1, -1, -1, 0, 3, -2, 1], dtype=mk.np_dtype)
+            yield S(base, np.array([-1, -3, -3, -2, -1, 0, -1, 2], dtype=mk.np_dtype), desc="negative_exponents",
+                    grad=False)
+            yield S(-1, mk(3, 4, low=-3, high=3), desc="scalar_base_negative_exponents", inplace=False, grad=False)
 
 
 _add(OpInfo("pow", ref=_pow_ref, samples=_pow_samples, dtypes=D.ALL_BUT_BOOL, result_dtype=promoted, method="pow",
