@@ -116,6 +116,12 @@ def _refresh_views(base: Tensor, skip):
 
 
 def _scatter_into_base(view: Tensor, base: Tensor):
+    chain = view._view_fn
+    while chain is not None:
+        if chain[1] is not None and chain[1].name == "view_dtype":
+            raise RuntimeError("writing through a view(dtype) of another tensor is not possible on a backend "
+                               "whose arrays cannot share memory (mps): write to the base, or to a copy")
+        chain = chain[0]
     from ember.core import dtype as dt
     from ember.core.call import call, replay_view
     from ember.core.transfer import create
@@ -146,18 +152,19 @@ def strided_layout(t: Tensor):
     import numpy as np
     from numpy.lib.stride_tricks import as_strided
     base = t._base if t._base is not None else t
-    shape = base._data.shape
-    strides, step = [], 1
+    shape, itemsize = base._data.shape, base.dtype.itemsize
+    strides, step = [], itemsize
     for size in reversed(shape):
         strides.append(step)
         step *= max(size, 1)
-    layout = as_strided(np.zeros(1, np.uint8), shape=shape, strides=tuple(reversed(strides)), writeable=False)
+    layout = as_strided(np.zeros(1, base.dtype.numpy), shape=shape, strides=tuple(reversed(strides)),
+                        writeable=False)
     return replay_native(t._view_fn, layout, "cpu")
 
 
 def logical_strides(t: Tensor) -> tuple:
     """The strides, in elements, of a view on a backend whose arrays cannot alias."""
-    return tuple(int(s) for s in strided_layout(t).strides)
+    return tuple(int(s) // t.dtype.itemsize for s in strided_layout(t).strides)
 
 
 def check_viewable(t: Tensor, shape) -> None:

@@ -223,6 +223,12 @@ def basic_index(x, *, key) -> TensorMeta:
     return TensorMeta(tuple(shape) + x.shape[dim:], x.dtype)
 
 
+def view_dtype(x, *, dtype) -> TensorMeta:
+    if dtype.itemsize == x.dtype.itemsize:
+        return TensorMeta(x.shape, dtype)
+    return TensorMeta(x.shape[:-1] + (x.shape[-1] * x.dtype.itemsize // dtype.itemsize,), dtype)
+
+
 def diagonal(x, *, offset, dim1, dim2) -> TensorMeta:
     n1, n2 = x.shape[dim1], x.shape[dim2]
     length = max(min(n1, n2 - offset) if offset >= 0 else min(n1 + offset, n2), 0)

@@ -163,6 +163,9 @@ _declare(PRIMITIVE, "expand", "(x, *, shape)", meta=M.view, view=True)
 _declare(PRIMITIVE, "basic_index", "(x, *, key)", note="key: tuple of int/slice/None", meta=M.basic_index,
          view=True)
 _declare(PRIMITIVE, "diagonal", "(x, *, offset, dim1, dim2)", meta=M.diagonal, view=True)
+_declare(PRIMITIVE, "view_dtype", "(x, *, dtype)", meta=M.view_dtype, view=True, differentiable=False,
+         note="the same bytes read as dtype; the last dim scales by the ratio of the itemsizes (the op "
+              "layer checks that it can)")
 
 # ---------------------------------------------------------------- copies and layout
 _declare(PRIMITIVE, "clone", "(x)", note="contiguous copy", meta=M.same)

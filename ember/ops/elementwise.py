@@ -249,9 +249,11 @@ def abs(input):
     return call(OPS["abs"], input)
 
 
-@public(method=True, inplace=True, out=True)
+@public(method=True, inplace=True, out=True, aliases=("sgn",))
 def sign(input):
-    """The sign of each element of ``input``: -1 for negative, 0 for zero, 1 for positive.
+    """The sign of each element of ``input``: -1 for negative, 0 for zero (and NaN), 1 for positive.
+
+    ``sgn`` is the same function for real tensors (PyTorch's ``sgn`` differs only for complex ones).
 
     Args:
         input: the tensor.
@@ -260,6 +262,106 @@ def sign(input):
         A tensor of ``input``'s shape and dtype.
     """
     return call(OPS["sign"], input)
+
+
+@public(method=True)
+def positive(input):
+    """``input`` itself (``+input``): bool tensors are refused, as in PyTorch.
+
+    Args:
+        input: the tensor.
+
+    Returns:
+        ``input``.
+    """
+    _require_tensor(input, "positive")
+    if input.dtype is dt.bool_:
+        raise RuntimeError("The `+` operator, on a bool tensor is not supported.")
+    return input
+
+
+_SAME_SIZE_INT = {2: dt.int16, 4: dt.int32, 8: dt.int64}
+
+
+@public(method=True, out=True)
+def signbit(input):
+    """Whether the sign bit of each element of ``input`` is set: True for negative values, ``-0.0``
+    and NaNs with the sign bit.
+
+    Args:
+        input: the tensor.
+
+    Returns:
+        A bool tensor of ``input``'s shape (all False for bool and unsigned dtypes).
+    """
+    _require_tensor(input, "signbit")
+    if input.dtype.category == _FLOAT:  # the bits themselves: -0.0 and -nan count
+        from ember.ops.shape import view
+        bits = input.contiguous() if input.ndim else input.reshape(1)
+        return (view(bits, _SAME_SIZE_INT[input.dtype.itemsize]) < 0).reshape(input.shape)
+    return input < 0 if input.dtype.is_signed else _all_like(input, False)
+
+
+@public(method=True)
+def isreal(input):
+    """Whether each element of ``input`` is real: always True, ember having no complex dtypes.
+
+    Args:
+        input: the tensor.
+
+    Returns:
+        A bool tensor of ``input``'s shape.
+    """
+    _require_tensor(input, "isreal")
+    return _all_like(input, True)
+
+
+@public(method=True, inplace=True, out=True)
+def deg2rad(input):
+    """Each element of ``input``, in degrees, converted to radians.
+
+    Args:
+        input: the tensor; integer and bool inputs are computed in the default float dtype.
+
+    Returns:
+        A floating-point tensor of ``input``'s shape.
+    """
+    _require_tensor(input, "deg2rad")
+    return mul(_float_input(input), math.pi / 180.0)
+
+
+@public(method=True, inplace=True, out=True)
+def rad2deg(input):
+    """Each element of ``input``, in radians, converted to degrees.
+
+    Args:
+        input: the tensor; integer and bool inputs are computed in the default float dtype.
+
+    Returns:
+        A floating-point tensor of ``input``'s shape.
+    """
+    _require_tensor(input, "rad2deg")
+    return mul(_float_input(input), 180.0 / math.pi)
+
+
+@public(method=True, inplace=True, out=True)
+def logit(input, eps=None):
+    """The log-odds ``log(p / (1 - p))`` of each element ``p`` of ``input``.
+
+    Args:
+        input: the probabilities; integer and bool inputs are computed in the default float dtype.
+        eps: if given, each ``p`` below ``eps`` is taken as ``eps`` and each above ``1 - eps`` as
+            ``1 - eps`` first (so 0 and 1 give finite values).
+
+    Returns:
+        A floating-point tensor of ``input``'s shape (``-inf``/``inf`` at 0/1 without ``eps``, NaN
+        outside [0, 1]).
+    """
+    _require_tensor(input, "logit")
+    p = _float_input(input)
+    if eps is not None:
+        p = where(lt(p, eps), eps, where(gt(p, 1.0 - eps), 1.0 - eps, p))  # noqa: F821  (generated)
+    return log(div(p, sub(1.0, p)))  # noqa: F821  (generated from the op table)
 
 
 @public(method=True, inplace=True)

@@ -18,7 +18,8 @@ _VIEW, _PERMUTE, _EXPAND, _BASIC_INDEX = OPS["view"], OPS["permute"], OPS["expan
 
 @public(function=False, method=True)
 def view(self, *shape):
-    """A view of the tensor with a new shape and the same elements, in row-major order.
+    """A view of the tensor with a new shape and the same elements, in row-major order; or, given a
+    dtype, the same bytes read as that dtype (the last dim scales by the ratio of the element sizes).
 
     Args:
         *shape: the new shape, as ints or one tuple/list/``ember.Size``; one entry may be ``-1`` and is then
@@ -29,15 +30,46 @@ def view(self, *shape):
 
     Raises:
         RuntimeError: if the shape does not hold the same number of elements, or the tensor's strides cannot
-            express the new shape without copying (use ``reshape`` then), or a dtype is passed
-            (reinterpreting the bytes as another dtype is not supported).
+            express the new shape without copying (use ``reshape`` then); for ``view(dtype)`` of another
+            element size, PyTorch's conditions (last dim contiguous, sizes, strides and offset divisible).
     """
     if len(shape) == 1 and isinstance(shape[0], dt.dtype):
-        raise RuntimeError(f"view(dtype) reinterpreting {self.dtype} as {shape[0]} is not supported by ember")
+        return _view_as_dtype(self, shape[0])
     shape = infer_size(as_shape(shape), self.numel())
     if self._base is not None and not backend_of(self.device.type).aliasing_views:
         check_viewable(self, shape)  # mps: refuse what the strides would refuse, as PyTorch does
     return call(_VIEW, self, shape=shape)
+
+
+_SCALAR_TYPE_NAMES = {"float32": "Float", "float64": "Double", "float16": "Half", "bfloat16": "BFloat16",
+                      "int64": "Long", "int32": "Int", "int16": "Short", "int8": "Char", "uint8": "Byte",
+                      "bool": "Bool"}
+
+
+def _view_as_dtype(x, dtype):
+    """``x.view(dtype)``: the same bytes read as ``dtype``, with PyTorch's conditions when the
+    element sizes differ (the last dim contiguous, the sizes, strides and offset divisible)."""
+    old, new = x.dtype.itemsize, dtype.itemsize
+    if old != new:
+        names = _SCALAR_TYPE_NAMES
+        what = f"to view {names[x.dtype.name]} as {names[dtype.name]} (different element sizes)"
+        if x.ndim == 0:
+            raise RuntimeError(f"self.dim() cannot be 0 {what}")
+        strides = x.stride()
+        if strides[-1] != 1:
+            raise RuntimeError(f"self.stride(-1) must be 1 {what}, but got {strides[-1]}")
+        if new > old:
+            ratio = new // old
+            if x.shape[-1] % ratio:
+                raise RuntimeError(f"self.size(-1) must be divisible by {ratio} {what}, but got {x.shape[-1]}")
+            from ember.ops.memory import storage_offset
+            if storage_offset(x) % ratio:
+                raise RuntimeError(f"self.storage_offset() must be divisible by {ratio} {what}, but got "
+                                   f"{storage_offset(x)}")
+            for d, st in enumerate(strides[:-1]):
+                if st % ratio:
+                    raise RuntimeError(f"self.stride({d}) must be divisible by {ratio} {what}, but got {st}")
+    return call(OPS["view_dtype"], x, dtype=dtype)
 
 
 @public(function=False, method=True)

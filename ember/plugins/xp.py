@@ -233,6 +233,9 @@ class XpKernels:
         # a trailing Ellipsis keeps all-integer keys returning a 0-d view, not a scalar copy
         return x[key + (Ellipsis,)]
 
+    def view_dtype(self, x, *, dtype):
+        return x.view(dtype.numpy)
+
     def diagonal(self, x, *, offset, dim1, dim2):
         view = self.xp.diagonal(x, offset, dim1, dim2)
         if self.xp is np and x.flags.writeable:

@@ -480,7 +480,10 @@ def comparisons(b):
              "torch.nan_to_num(a, nan=0.5, posinf=2.0, neginf=-2.0)"]
     for code in funcs:
         for dt in DTYPES:
-            b.add("compare_edge", code, a=_v(edges(dt), dt))
+            values = edges(dt)
+            if code == "torch.signbit(a)":  # the sign of a NaN made by a float->half conversion is
+                values = [v for v in values if v == v]  # the converter's choice, not signbit's
+            b.add("compare_edge", code, a=_v(values, dt))
     for code in ["torch.isclose(a, b)", "torch.isclose(a, b, equal_nan=True)",
                  "torch.isclose(a, b, rtol=0, atol=0.1)", "torch.equal(a, b)", "torch.equal(a, a)",
                  "torch.allclose(a, b)", "torch.allclose(a, a, equal_nan=True)",

@@ -44,11 +44,13 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(os.path.dirname(HERE))
 FIXTURE = os.path.join(HERE, "pytorch_2_13.npz")
 
-# (rtol, atol) per dtype. float16 keeps 11 significant bits, so 1e-3 is about one unit in
-# the last place; bfloat16 keeps 8, where 1e-3 would be finer than the format itself, so
-# it gets the same one-ulp allowance (2**-7). atol is far below every dtype's ordinary
-# values and only absorbs results that should be zero.
-TOLERANCE = {"float16": (1e-3, 1e-5), "bfloat16": (2**-7, 1e-5), "float32": (1e-5, 1e-7),
+# (rtol, atol) per dtype. Half precision gets a few units in the last place (float16 keeps
+# 11 significant bits, bfloat16 8): ember computes its math in float32 and rounds once, while
+# PyTorch's kernels round some intermediates to the half type (its float16 log_softmax rounds
+# the sum of exponentials before the log: up to 6 ulps from the exact value), so the two can
+# differ without either being wrong. atol is far below every dtype's ordinary values and only
+# absorbs results that should be zero.
+TOLERANCE = {"float16": (8 * 2**-11, 1e-5), "bfloat16": (8 * 2**-8, 1e-5), "float32": (1e-5, 1e-7),
              "float64": (1e-10, 1e-12)}
 PY_FLOAT_RTOL = 1e-6  # Python floats read from a tensor: the tensor's own value
 

@@ -94,7 +94,7 @@ extern "C" __global__ void ember_softmax_rows_$S(const $T* __restrict__ x, $T* _
         $T m = -$inf;
         for (long long j = threadIdx.x; j < cols; j += blockDim.x) m = $fmax(m, xr[j]);
         m = ember_block_max_$S(m, buf);
-        const $T shift = isinf(m) ? ($T)0 : m;   // as the composite: no shift by an infinite max
+        const $T shift = m;  // as the composite: an infinite max gives NaN, as in PyTorch
         $T s = 0;
         for (long long j = threadIdx.x; j < cols; j += blockDim.x) s += $exp(xr[j] - shift);
         s = ember_block_sum_$S(s, buf);
@@ -133,7 +133,7 @@ extern "C" __global__ void ember_softmax_cols_$S(const $T* __restrict__ x, $T* _
         $T* yc = y + o * n * inner + i;
         $T m = -$inf;
         for (long long k = 0; k < n; ++k) m = $fmax(m, xc[k * inner]);
-        const $T shift = isinf(m) ? ($T)0 : m;
+        const $T shift = m;
         $T s = 0;
         for (long long k = 0; k < n; ++k) s += $exp(xc[k * inner] - shift);
         if (log_output) {

@@ -36,7 +36,7 @@ def log_softmax(x, *, dim):
     # shift by the max first and subtract the log of the shifted sum: x - logsumexp(x) would
     # lose the small terms to the rounding of logsumexp's large value (1e4 + log 2 in float32)
     shift = mx.max(work, axis=axis, keepdims=True)
-    shifted = work - mx.where(mx.isinf(shift), 0, shift)
+    shifted = work - shift  # an infinite max (+inf, or an all -inf slice) gives NaN, as in PyTorch
     return (shifted - mx.log(mx.sum(mx.exp(shifted), axis=axis, keepdims=True))).astype(x.dtype)
 
 

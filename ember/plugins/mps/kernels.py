@@ -38,7 +38,8 @@ PRIMITIVES = (
     # linear algebra
     "matmul", "einsum",
     # views (copies: MLX cannot alias), copies and layout
-    "view", "permute", "expand", "basic_index", "diagonal", "clone", "flip", "roll", "cat", "tril", "triu",
+    "view", "view_dtype", "permute", "expand", "basic_index", "diagonal", "clone", "flip", "roll", "cat",
+    "tril", "triu",
     # indexing
     "index", "gather", "scatter", "nonzero", "sort", "unique",
     # writes

@@ -280,6 +280,9 @@ class MlxKernels:
         return exact_einsum(equation, operands)
 
     # ---------------------------------------------------------------- views (copies: MLX cannot alias)
+    def view_dtype(self, x, *, dtype):
+        return mx.view(x, mx_dtype(dtype))
+
     def view(self, x, *, shape):
         return mx.reshape(x, shape)
 

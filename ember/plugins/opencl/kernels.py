@@ -17,7 +17,7 @@ def kernel_table() -> dict:
     table.update({
         "div_rounding": launchers.div_rounding, "round": launchers.round_, "where": launchers.where,
         "cast": launchers.cast, "clone": launchers.clone, "copy_": launchers.copy_,
-        "view": launchers.view, "permute": launchers.permute, "expand": launchers.expand,
+        "view": launchers.view, "view_dtype": launchers.view_dtype, "permute": launchers.permute, "expand": launchers.expand,
         "basic_index": launchers.basic_index, "diagonal": launchers.diagonal,
         "flip": launchers.flip, "roll": launchers.roll, "cat": launchers.cat,
         "tril": launchers.tril, "triu": launchers.triu,

@@ -168,6 +168,19 @@ def copy_(dst, src):
 
 
 # ---------------------------------------------------------------- views (metadata only)
+def view_dtype(x, *, dtype):
+    """The same buffer read as ``dtype``: offset and strides rescaled by the itemsize ratio (the op
+    layer has checked that the last dim is contiguous and that everything divides)."""
+    new = np.dtype(dtype.numpy)
+    old = x.dtype.itemsize
+    if new.itemsize == old:
+        return CLArray(x.storage, x.offset, x.shape, x.estrides, new)
+    scale = lambda v: v * old // new.itemsize  # noqa: E731
+    shape = x.shape[:-1] + (scale(x.shape[-1]),)
+    strides = tuple(scale(st) for st in x.estrides[:-1]) + (1,)
+    return CLArray(x.storage, scale(x.offset), shape, strides, new)
+
+
 def view(x, *, shape):
     shape = tuple(shape)
     strides = reshape_strides(x.shape, x.estrides, shape)

@@ -515,7 +515,7 @@ void softmax(__global {c.storage}* out, long out_off, __global const {c.storage}
             barrier(CLK_LOCAL_MEM_FENCE);
         }}
         mx = part[0];
-        if (isinf(mx)) mx = 0;
+        // no shift special case for an infinite max: +inf (or an all -inf slice) gives NaN, as in PyTorch
         barrier(CLK_LOCAL_MEM_FENCE);
         {acc} s = 0;
         for (long j = lid; j < m.len; j += {ls}) {{ {acc} x = {load}; {acc} e = exp(x - mx); s += e; {keep} }}

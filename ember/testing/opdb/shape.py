@@ -54,6 +54,32 @@ def reshape(x, *shape):
 _shape_op("reshape", _reshape_ref, lambda mk: _view_samples(mk, layouts=True), op=reshape)
 
 
+# ---------------------------------------------------------------- view(dtype): the same bytes read as integers
+_BITS_OF = {1: "uint8", 2: "int16", 4: "int32", 8: "int64"}
+
+
+def _view_dtype_ref(x, target, test_dtype):
+    return x.astype(D.NUMPY[test_dtype]).view(D.NUMPY[target.name])
+
+
+def _view_dtype_samples(mk):
+    import ember
+    size = np.dtype(D.NUMPY[mk.dtype]).itemsize
+    same = getattr(ember, _BITS_OF[size])
+    yield S(mk(3, 4), same, desc="same_size")
+    yield S(mk(2, 4), ember.uint8, desc="bytes")
+    if size == 2:
+        yield S(mk(3, 4), ember.int32, desc="wider")
+
+
+def _view_dtype_result(sample, dtype):
+    return sample.args[0].name
+
+
+_shape_op("view_dtype", _view_dtype_ref, _view_dtype_samples, op=None, method="view", supports_grad=False,
+          result_dtype=_view_dtype_result, ref_dtype=True, dtypes=D.ALL)
+
+
 def _flatten_ref(x, start_dim=0, end_dim=-1):
     if x.ndim == 0:
         return x.reshape(1)
