@@ -76,6 +76,11 @@ _EXPLICIT = {
     "isposinf": lambda d: ((ember.tensor([1.0, float("inf")], device=d),), {}),
     "nanmean": lambda d: ((ember.tensor([1.0, float("nan"), 3.0], device=d),), {}),
     "nansum": lambda d: ((ember.tensor([1.0, float("nan"), 3.0], device=d),), {}),
+    "deg2rad": lambda d: ((ember.tensor([180.0, -90.0], device=d),), {}),
+    "rad2deg": lambda d: ((ember.tensor([3.0, -1.5], device=d),), {}),
+    "logit": lambda d: ((ember.tensor([0.25, 0.5, 0.9], device=d),), dict(eps=1e-6)),
+    "sgn": lambda d: ((ember.tensor([-2.0, 0.0, 3.0], device=d),), {}),
+    "signbit": lambda d: ((ember.tensor([-2.0, -0.0, 0.0, 3.0], device=d),), {}),
     "take": lambda d: ((ember.tensor([[1.0, 2.0], [3.0, 4.0]], device=d), ember.tensor([0, 3], device=d)), {}),
 }
 _RANDOM = {"rand", "randn", "randint", "randperm", "normal", "bernoulli", "multinomial"}
