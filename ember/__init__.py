@@ -8,6 +8,7 @@ layer (``ember.ops.__all__``) and the frontend modules.
 from ember.core.dtype import (
     dtype, bool_ as bool, uint8, int8, int16, int32, int64, float16, bfloat16, float32, float64,
     half, float, double, short, int, long, get_default_dtype, set_default_dtype, promote_types,
+    complex64, complex128, cfloat, cdouble,
 )
 from ember.core.device import device
 from ember.core.tensor import Size, Tensor
@@ -29,14 +30,29 @@ from ember.serialization import save, load  # noqa: E402
 from ember import optim  # noqa: E402
 from ember import nn  # noqa: E402  (torch.nn after a plain `import torch`)
 from ember import utils  # noqa: E402  (ember.utils.data after a plain `import ember`)
+from ember import amp, cpu  # noqa: E402  (torch.amp; torch.cpu and its deprecated amp forms)
+from ember.amp.autocast_mode import (  # noqa: E402  (torch.autocast and its state functions)
+    autocast, is_autocast_enabled, set_autocast_enabled, get_autocast_dtype, set_autocast_dtype,
+    get_autocast_gpu_dtype, get_autocast_cpu_dtype, set_autocast_gpu_dtype, set_autocast_cpu_dtype,
+    is_autocast_cpu_enabled, set_autocast_cpu_enabled, is_autocast_cache_enabled, set_autocast_cache_enabled,
+    clear_autocast_cache, autocast_increment_nesting, autocast_decrement_nesting,
+)
+from ember import special  # noqa: E402  (torch.special after a plain `import torch`)
+from ember import fft  # noqa: E402  (torch.fft after a plain `import torch`)
+from ember import linalg  # noqa: E402  (torch.linalg after a plain `import torch`)
+from ember import distributions  # noqa: E402  (torch.distributions after a plain `import torch`)
 
 __version__ = "0.1.0"
 
 __all__ = [
     "dtype", "bool", "uint8", "int8", "int16", "int32", "int64", "float16", "bfloat16", "float32", "float64",
     "half", "float", "double", "short", "int", "long", "get_default_dtype", "set_default_dtype", "promote_types",
+    "complex64", "complex128", "cfloat", "cdouble",
     "device", "Size", "Tensor", "no_grad", "enable_grad", "set_grad_enabled", "inference_mode",
     "is_grad_enabled", "is_inference_mode_enabled", "finfo", "iinfo", "can_cast", "layout", "strided", "save",
-    "load",
+    "load", "autocast", "is_autocast_enabled", "set_autocast_enabled", "get_autocast_dtype", "set_autocast_dtype",
+    "get_autocast_gpu_dtype", "get_autocast_cpu_dtype", "set_autocast_gpu_dtype", "set_autocast_cpu_dtype",
+    "is_autocast_cpu_enabled", "set_autocast_cpu_enabled", "is_autocast_cache_enabled", "set_autocast_cache_enabled",
+    "clear_autocast_cache", "autocast_increment_nesting", "autocast_decrement_nesting",
     *ops.__all__,
 ]

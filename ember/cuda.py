@@ -15,8 +15,13 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import sys
 
 from ember.core.device import device as _Device
+from ember.amp import cuda_amp as amp  # torch.cuda.amp: the deprecated cuda forms of ember.amp
+
+# `import ember.cuda.amp` / `from ember.cuda.amp import GradScaler`, as with torch.cuda.amp
+sys.modules.setdefault(__name__ + ".amp", amp)
 
 __all__ = [
     "is_available", "device_count", "current_device", "set_device", "device", "get_device_name",
@@ -24,6 +29,7 @@ __all__ = [
     "seed", "seed_all", "initial_seed", "memory_allocated", "max_memory_allocated", "memory_reserved",
     "reset_peak_memory_stats", "memory_stats", "empty_cache", "is_bf16_supported", "Stream", "Event",
     "stream", "current_stream", "default_stream", "is_initialized", "init", "unavailable_reason",
+    "amp",
 ]
 
 

@@ -69,9 +69,9 @@ def test_database_covers_the_public_ops():
 
 @pytest.mark.parametrize("op", opdb.OP_DB, ids=[op.name for op in opdb.OP_DB])
 def test_opinfo_is_well_formed(op):
-    assert op.dtypes and set(op.dtypes) <= set(runner.D.ALL), op.dtypes
+    assert op.dtypes and set(op.dtypes) <= set(runner.D.ALL + runner.D.COMPLEX), op.dtypes
     if op.supports_grad:
-        assert "float64" in op.dtypes, "gradients are checked in float64"
+        assert {"float64", "complex128"} & set(op.dtypes), "gradients are checked in float64 (or complex128)"
     for dtype in op.dtypes:
         samples = op.samples(dtype)
         assert samples, f"no samples for {dtype}"
@@ -83,7 +83,7 @@ def test_opinfo_is_well_formed(op):
 
 def _same_arrays(a, b):
     if isinstance(a, np.ndarray):
-        return a.dtype == b.dtype and np.array_equal(a, b, equal_nan=runner.D.is_float_array(a))
+        return a.dtype == b.dtype and np.array_equal(a, b, equal_nan=runner.D.is_inexact_array(a))
     if isinstance(a, (list, tuple)):
         return all(_same_arrays(x, y) for x, y in zip(a, b))
     return a == b

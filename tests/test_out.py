@@ -21,6 +21,11 @@ def _takes_out(name):
 
 OUT_OPS = sorted(n for n in ember.__all__ if _takes_out(n))
 
+def _spd(d):
+    """A symmetric positive-definite 3x3 matrix (for the decompositions)."""
+    return ember.tensor([[4.0, 1.0, 0.0], [1.0, 3.0, 1.0], [0.0, 1.0, 2.0]], device=d)
+
+
 # (args, kwargs) built on the device, for ops whose database entries do not apply
 _EXPLICIT = {
     "arange": lambda d: ((5,), dict(device=d)),
@@ -82,6 +87,22 @@ _EXPLICIT = {
     "sgn": lambda d: ((ember.tensor([-2.0, 0.0, 3.0], device=d),), {}),
     "signbit": lambda d: ((ember.tensor([-2.0, -0.0, 0.0, 3.0], device=d),), {}),
     "take": lambda d: ((ember.tensor([[1.0, 2.0], [3.0, 4.0]], device=d), ember.tensor([0, 3], device=d)), {}),
+    "polygamma": lambda d: ((1, ember.tensor([0.5, 2.0], device=d)), {}),  # (n, input): the order first
+    # decompositions (ember.linalg's top-level forms)
+    "cholesky": lambda d: ((_spd(d),), {}), "inverse": lambda d: ((_spd(d),), {}),
+    "cholesky_inverse": lambda d: ((ember.linalg.cholesky(_spd(d)),), {}),
+    "cholesky_solve": lambda d: ((ember.ones(3, 2, device=d), ember.linalg.cholesky(_spd(d))), {}),
+    "qr": lambda d: ((_spd(d),), {}), "svd": lambda d: ((_spd(d),), {}), "slogdet": lambda d: ((_spd(d),), {}),
+    "geqrf": lambda d: ((_spd(d),), {}), "matrix_power": lambda d: ((_spd(d), 2), {}),
+    "orgqr": lambda d: (tuple(ember.geqrf(_spd(d))), {}),
+    "ormqr": lambda d: ((*ember.geqrf(_spd(d)), ember.ones(3, 2, device=d)), {}),
+    "triangular_solve": lambda d: ((ember.ones(3, 2, device=d), _spd(d).triu()), {}),
+    "lu_solve": lambda d: ((ember.ones(3, 2, device=d), *ember.linalg.lu_factor(_spd(d))), {}),
+    "lu_unpack": lambda d: (tuple(ember.linalg.lu_factor(_spd(d))), {}),
+    "chain_matmul": lambda d: ((_spd(d), _spd(d)), {}), "nuclear_norm": lambda d: ((_spd(d),), {}),
+    "frobenius_norm": lambda d: ((_spd(d), (0, 1)), {}),
+    "cross": lambda d: ((ember.tensor([1.0, 2.0, 3.0], device=d), ember.tensor([0.0, 1.0, 0.5], device=d)),
+                        dict(dim=0)),
 }
 _RANDOM = {"rand", "randn", "randint", "randperm", "normal", "bernoulli", "multinomial"}
 

@@ -19,6 +19,8 @@ def _grad_outputs(outputs, grad_outputs):
     result = []
     for out, g in zip(outputs, grads):
         if g is None:
+            if out.dtype.is_complex:
+                raise RuntimeError("grad can be implicitly created only for real scalar outputs")
             if out.numel() != 1:
                 raise RuntimeError(f"grad can be implicitly created only for scalar outputs, got shape "
                                    f"{list(out.shape)}")

@@ -86,7 +86,7 @@ def call(op, *inputs, **attrs):
         result = wrap(out, device)
     if op.view:
         _link_view(result, inputs[0], op, attrs)
-    if needs_grad and GRAD_MODE.enabled and op.rule is not None and result.dtype.category == _FLOAT:
+    if needs_grad and GRAD_MODE.enabled and op.rule is not None and result.dtype.category >= _FLOAT:
         _record(op, inputs, attrs, result, outs)
     return outs if outs is not None else result
 
@@ -183,6 +183,11 @@ def _record(op, inputs, attrs, result, outs):
     if outs is not None:
         node.extra_outputs = outs[1:]
         node.had_saved = True
+        if getattr(rule, "all_outputs", False):  # decompositions (qr, svd, ...): every float output has a gradient
+            node.n_outputs = len(outs)
+            for nr, t in enumerate(outs[1:], 1):
+                if t.dtype.category >= _FLOAT:  # (complex too)
+                    t.grad_fn, t._output_nr, t._rg = node, nr, True
     if op.view:
         node.view_version = result._version.value  # see autograd.edge_of: stale views
     result.grad_fn = node
@@ -191,7 +196,7 @@ def _record(op, inputs, attrs, result, outs):
 
 def record_custom(node: Node, outputs):
     for nr, t in enumerate(outputs):
-        if isinstance(t, Tensor) and t.dtype.is_floating_point:
+        if isinstance(t, Tensor) and (t.dtype.is_floating_point or t.dtype.is_complex):
             t.grad_fn = node
             t._output_nr = nr
             t._rg = True

@@ -9,7 +9,8 @@ class finfo:
     """Numeric limits of a floating-point dtype.
 
     Args:
-        type: a floating-point ``ember.dtype`` (default: ``ember.get_default_dtype()``).
+        type: a floating-point or complex ``ember.dtype`` (default: ``ember.get_default_dtype()``); a
+            complex dtype has the limits of its real part, as in PyTorch.
 
     Raises:
         TypeError: if ``type`` is not a floating-point dtype.
@@ -25,7 +26,7 @@ class finfo:
     """
 
     def __init__(self, type=None):
-        type = type or dt.get_default_dtype()
+        type = (type or dt.get_default_dtype()).to_real()
         if not type.is_floating_point:
             raise TypeError(f"finfo() requires a floating point dtype, got {type}")
         info = ml_dtypes.finfo(type.numpy)  # numpy's finfo does not know bfloat16
@@ -59,7 +60,7 @@ class iinfo:
     """
 
     def __init__(self, type):
-        if type.is_floating_point:
+        if type.is_floating_point or type.is_complex:
             raise TypeError(f"iinfo() requires an integer dtype, got {type}")
         if type is dt.bool_:
             raise TypeError(f"{type} is not supported by ember.iinfo")

@@ -56,6 +56,20 @@ class _Formatter:
         return text.rjust(self.max_width)
 
 
+class _ComplexFormatter:
+    """PyTorch's complex elements: the real and imaginary parts each with a formatter of their own,
+    ``1.5000+2.j``."""
+
+    def __init__(self, values: np.ndarray):
+        self.real = _Formatter(values.real, True)
+        self.imag = _Formatter(values.imag, True)
+        self.max_width = self.real.max_width + self.imag.max_width + 1
+
+    def format(self, v) -> str:
+        imag = (self.imag.format(v.imag) + "j").lstrip()
+        return self.real.format(v.real) + (imag if imag[0] in "+-" else "+" + imag)
+
+
 def _summarized(values: np.ndarray) -> np.ndarray:
     """The elements a summarized print shows (EDGEITEMS at each end of every dim)."""
     if values.ndim == 0:
@@ -91,7 +105,8 @@ def tensor_repr(t) -> str:
     if t.dtype in (dt.bfloat16, dt.float16):
         values = values.astype(np.float32)
     summarize = values.size > THRESHOLD
-    fmt = _Formatter(_summarized(values) if summarize else values, t.dtype.is_floating_point)
+    shown = _summarized(values) if summarize else values
+    fmt = _ComplexFormatter(shown) if t.dtype.is_complex else _Formatter(shown, t.dtype.is_floating_point)
     prefix = "tensor("
     body = _format(values, fmt, len(prefix), summarize) if values.size or values.ndim == 0 else "[]"
     suffix = []
@@ -99,7 +114,7 @@ def tensor_repr(t) -> str:
         suffix.append(f"device='{t.device}'")
     if values.size == 0 and values.shape != (0,):
         suffix.append(f"size={tuple(values.shape)}")
-    default_shown = t.dtype in (dt.get_default_dtype(), dt.int64, dt.bool_)
+    default_shown = t.dtype in (dt.get_default_dtype(), dt.default_complex_dtype(), dt.int64, dt.bool_)
     if not default_shown or (values.size == 0 and t.dtype is not dt.get_default_dtype()):
         suffix.append(f"dtype={t.dtype!r}")
     if t.grad_fn is not None:

@@ -229,8 +229,9 @@ class Tensor:
             raise RuntimeError("you can only change requires_grad flags of leaf variables. If you want to use "
                                "a computed variable in a subgraph that doesn't require differentiation use "
                                "var_no_grad = var.detach().")
-        if requires_grad and not self.dtype.is_floating_point:
-            raise RuntimeError(f"only Tensors of floating point dtype can require gradients, got {self.dtype}")
+        if requires_grad and not (self.dtype.is_floating_point or self.dtype.is_complex):
+            raise RuntimeError(f"only Tensors of floating point and complex dtype can require gradients, "
+                               f"got {self.dtype}")
         self._rg = bool(requires_grad)
         return self
 
@@ -259,8 +260,8 @@ class Tensor:
         return self.dtype.is_floating_point
 
     def is_complex(self) -> bool:
-        """Whether the dtype is complex; always ``False``, as ember has no complex dtypes."""
-        return False
+        """Whether the dtype is complex (``complex64``, ``complex128``)."""
+        return self.dtype.is_complex
 
     @property
     def _version_value(self) -> int:

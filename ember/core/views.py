@@ -25,12 +25,29 @@ class _CopySlicesRule:
     def __call__(self, node, grad):
         from ember.core.call import replay_view, write_inplace
         from ember.core.transfer import create
+        if grad.dtype.is_complex and _reads_parts(self.view_fn):
+            # the view holds real or imaginary parts: a complex mask cannot zero one part, so zero the
+            # view region of a copy of the gradient instead
+            from ember.core.call import call
+            from ember.dispatch.ops import OPS
+            grad_base = call(OPS["clone"], grad)
+            write_inplace(replay_view(self.view_fn, grad_base), 0)
+            return grad_base, replay_view(self.view_fn, grad)
         with no_grad():
             keep = create("full", grad.device, shape=grad._data.shape, value=1, dtype=grad.dtype)
             write_inplace(replay_view(self.view_fn, keep), 0)
         grad_base = grad * keep
         grad_result = replay_view(self.view_fn, grad)
         return grad_base, grad_result
+
+
+def _reads_parts(view_fn) -> bool:
+    """Whether a view chain reads a complex tensor as real pairs (``.real``, ``.imag``, view_as_real)."""
+    while view_fn is not None:
+        view_fn, op, _ = view_fn
+        if op is not None and op.name == "view_dtype":
+            return True
+    return False
 
 
 def rebase_view_history(view: Tensor, result: Tensor | None):
@@ -117,11 +134,17 @@ def _refresh_views(base: Tensor, skip):
 
 def _scatter_into_base(view: Tensor, base: Tensor):
     chain = view._view_fn
+    sizes = set()
     while chain is not None:
         if chain[1] is not None and chain[1].name == "view_dtype":
-            raise RuntimeError("writing through a view(dtype) of another tensor is not possible on a backend "
-                               "whose arrays cannot share memory (mps): write to the base, or to a copy")
+            sizes.update((chain[2]["dtype"].itemsize, base.dtype.itemsize))
         chain = chain[0]
+    if sizes:  # the chain reads the memory as another dtype
+        if not sizes <= {4, 8}:
+            raise RuntimeError("writing through a view(dtype) of another tensor with 1- or 2-byte elements is not "
+                               "possible on a backend whose arrays cannot share memory (mps): write to the base, "
+                               "or to a copy")
+        return _scatter_units(view, base)
     from ember.core import dtype as dt
     from ember.core.call import call, replay_view
     from ember.core.transfer import create
@@ -136,6 +159,47 @@ def _scatter_into_base(view: Tensor, base: Tensor):
         updated = call(OPS["index_put"], flat_base, flat_values, flat_positions, key=(INDEX_SLOT,),
                        accumulate=False)
         base._data = call(OPS["view"], updated, shape=base._data.shape)._data
+
+
+def _scatter_units(view: Tensor, base: Tensor):
+    """``_scatter_into_base`` for a view chain through ``view_dtype`` (``.real``, ``.imag``,
+    ``view_as_real``, ``view(dtype)``) with 4- and 8-byte elements: the base is numbered in 4-byte
+    units (an 8-byte element holds two packed int32 numbers), the chain is replayed on the numbers
+    with each dtype replaced by the int type of its size, and the view's bytes are written into the
+    base's 4-byte units at the positions found."""
+    from ember.core import dtype as dt
+    from ember.core.call import call
+    from ember.core.transfer import create
+    from ember.dispatch.ops import INDEX_SLOT, OPS
+    as_int = {4: dt.int32, 8: dt.int64}
+
+    def flat(t):
+        return call(OPS["view"], call(OPS["clone"], t), shape=(t.numel(),))
+
+    def units(t):  # the bytes of t as a 1-d int32 tensor
+        return call(OPS["view_dtype"], flat(t), dtype=dt.int32)
+
+    def replay(view_fn, t):
+        if view_fn is None:
+            return t
+        parent, op, attrs = view_fn
+        source = replay(parent, t)
+        if op is None:
+            return source
+        if op.name == "view_dtype":
+            attrs = dict(attrs, dtype=as_int[attrs["dtype"].itemsize])
+        return call(op, source, **attrs)
+
+    with no_grad():
+        numbered = create("arange", base.device, start=0, end=base.numel() * base.dtype.itemsize // 4, step=1,
+                          dtype=dt.int32)
+        numbered = call(OPS["view_dtype"], numbered, dtype=as_int[base.dtype.itemsize])
+        positions = replay(view._view_fn, call(OPS["view"], numbered, shape=base._data.shape))
+        where = call(OPS["cast"], units(positions), dtype=dt.int64)
+        updated = call(OPS["index_put"], units(_alias(base)), units(_alias(view)), where, key=(INDEX_SLOT,),
+                       accumulate=False)
+        restored = call(OPS["view_dtype"], updated, dtype=base.dtype)
+        base._data = call(OPS["view"], restored, shape=base._data.shape)._data
 
 
 def _alias(t: Tensor) -> Tensor:

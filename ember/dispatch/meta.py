@@ -113,12 +113,22 @@ def _tensors(inputs):
 
 
 def _integral(d: dt.dtype) -> bool:
-    return d.category != dt.FLOAT
+    return d.category < dt.FLOAT
 
 
 def same(x, *others, **attrs) -> TensorMeta:
     """The first input's shape and dtype (unary elementwise ops, copies, writes into ``x``)."""
     return TensorMeta(x.shape, x.dtype)
+
+
+def frexp(x) -> tuple:
+    """frexp: a mantissa of ``x``'s dtype and an int32 exponent."""
+    return TensorMeta(x.shape, x.dtype), TensorMeta(x.shape, dt.int32)
+
+
+def to_real(x, **attrs) -> TensorMeta:
+    """The input's shape in its real dtype (a complex input's magnitude: ``abs``)."""
+    return TensorMeta(x.shape, x.dtype.to_real())
 
 
 def to_bool(x, **attrs) -> TensorMeta:

@@ -20,6 +20,8 @@ kernel. Each ``OpDef`` carries everything the other layers derive from it:
 from __future__ import annotations
 
 from ember.dispatch import meta as M
+from ember.dispatch import linalg_meta as LM
+from ember.dispatch import spectral_meta as SM
 
 PRIMITIVE, COMPOSITE = "primitive", "composite"
 
@@ -106,6 +108,9 @@ _FLOAT_UNARY_DOCS = {
     "atanh": "the inverse hyperbolic tangent",
     "sigmoid": "the logistic sigmoid 1 / (1 + exp(-x))", "erf": "the error function",
     "erfinv": "the inverse error function", "reciprocal": "the reciprocal 1 / x",
+    "erfc": "the complementary error function 1 - erf(x)", "lgamma": "the log of the absolute gamma function",
+    "digamma": "the digamma function (the derivative of lgamma)", "i0": "the modified Bessel function I0",
+    "sinc": "the normalized sinc sin(pi x) / (pi x)",
 }
 _declare(PRIMITIVE, " ".join(_FLOAT_UNARY_DOCS), "(x)", meta=M.same, family=FLOAT_UNARY, function=True,
          method=True, inplace_method=True, docs=_FLOAT_UNARY_DOCS)
@@ -116,7 +121,8 @@ _declare(PRIMITIVE, "floor ceil trunc", "(x)", meta=M.same, family=ROUNDING, fun
                                     "ceil": "rounds up to the nearest integer",
                                     "trunc": "rounds toward zero to the nearest integer"})
 OPS["trunc"].aliases = ("fix",)
-_declare(PRIMITIVE, "neg abs sign", "(x)", meta=M.same)
+_declare(PRIMITIVE, "neg sign", "(x)", meta=M.same)
+_declare(PRIMITIVE, "abs", "(x)", meta=M.to_real, note="complex: the magnitude, a real tensor")
 _declare(PRIMITIVE, "relu", "(x)", meta=M.same)
 _declare(PRIMITIVE, "bitwise_not", "(x)", meta=M.same)
 _declare(PRIMITIVE, "logical_not", "(x)", meta=M.to_bool)
@@ -137,6 +143,21 @@ _declare(PRIMITIVE, "bitwise_and bitwise_or bitwise_xor bitwise_left_shift bitwi
          note="either may be a Python scalar", meta=M.elementwise, family=BITWISE, function=True, method=True,
          inplace_method=True, docs={"bitwise_and": "and", "bitwise_or": "or", "bitwise_xor": "exclusive or",
                                     "bitwise_left_shift": "left shift", "bitwise_right_shift": "right shift"})
+# special functions (ember.special): the op layer does PyTorch's dtype checks and promotion
+_declare(PRIMITIVE, "erfcx i0e i1 i1e ndtr ndtri log_ndtr entr", "(x)", meta=M.same)
+_declare(PRIMITIVE, "airy_ai bessel_j0 bessel_j1 bessel_y0 bessel_y1 modified_bessel_i0 modified_bessel_i1 "
+         "modified_bessel_k0 modified_bessel_k1 scaled_modified_bessel_k0 scaled_modified_bessel_k1 "
+         "spherical_bessel_j0", "(x)", meta=M.same, differentiable=False)
+_declare(PRIMITIVE, "polygamma", "(x, *, n)", note="n: a non-negative int", meta=M.same)
+_declare(PRIMITIVE, "frexp", "(x)", meta=M.frexp, note="-> (mantissa, int32 exponent)")
+_declare(PRIMITIVE, "xlogy xlog1py zeta igamma igammac hypot copysign nextafter", "(x, y)",
+         note="either may be a Python scalar", meta=M.elementwise)
+_declare(PRIMITIVE, "gcd lcm", "(x, y)", meta=M.elementwise, differentiable=False)
+_declare(PRIMITIVE, "chebyshev_polynomial_t chebyshev_polynomial_u chebyshev_polynomial_v chebyshev_polynomial_w "
+         "shifted_chebyshev_polynomial_t shifted_chebyshev_polynomial_u shifted_chebyshev_polynomial_v "
+         "shifted_chebyshev_polynomial_w hermite_polynomial_h hermite_polynomial_he laguerre_polynomial_l "
+         "legendre_polynomial_p", "(x, n)", note="n: the degree, truncated to an integer; either may be a "
+         "Python scalar", meta=M.elementwise, differentiable=False)
 _declare(PRIMITIVE, "div_rounding", "(x, y, *, mode)", note="mode 'trunc' or 'floor'", meta=M.elementwise)
 _declare(PRIMITIVE, "where", "(cond, x, y)", meta=M.where)
 _declare(PRIMITIVE, "cast", "(x, *, dtype)", meta=M.cast)
@@ -155,6 +176,38 @@ _declare(PRIMITIVE, "matmul", "(x, y)", note="numpy matmul semantics, both at le
 _declare(PRIMITIVE, "einsum", "(*operands, equation)", note="equation explicit: no ellipsis, output after ->",
          meta=M.einsum)
 
+# ---------------------------------------------------------------- decompositions (ember.linalg; meta: linalg_meta)
+_declare(PRIMITIVE, "linalg_cholesky", "(x, *, upper)", meta=LM.cholesky, note="-> (L or U, int32 info)")
+_declare(PRIMITIVE, "linalg_qr", "(x, *, mode)", meta=LM.qr, note="mode 'reduced' | 'complete' | 'r' (Q empty)")
+_declare(PRIMITIVE, "linalg_eigh", "(x, *, upper, eigenvectors)", meta=LM.eigh,
+         note="-> (ascending real eigenvalues, eigenvectors; empty without eigenvectors)")
+_declare(PRIMITIVE, "linalg_eig", "(x)", meta=LM.eig, note="-> complex (eigenvalues, unit eigenvectors)")
+_declare(PRIMITIVE, "linalg_svd", "(x, *, full_matrices, compute_uv)", meta=LM.svd,
+         note="-> (U, S descending, Vh); U and Vh empty without compute_uv")
+_declare(PRIMITIVE, "linalg_lu_factor", "(x, *, pivot)", meta=LM.lu_factor,
+         note="-> (packed LU, int32 1-based pivots, int32 info)")
+_declare(PRIMITIVE, "linalg_pivots_to_permutation", "(pivots, *, m)", meta=LM.pivots_to_permutation,
+         differentiable=False, note="LAPACK row swaps -> int64 perm: row i of P^T A is row perm[i] of A")
+_declare(PRIMITIVE, "linalg_solve_triangular", "(a, b, *, upper, left, unitriangular)", meta=LM.solve_triangular,
+         note="batch dims broadcast; left: A X = B, else X A = B")
+_declare(PRIMITIVE, "linalg_det", "(x)", meta=LM.det)
+_declare(PRIMITIVE, "linalg_slogdet", "(x)", meta=LM.slogdet, note="-> (sign, log|det|)")
+_declare(PRIMITIVE, "linalg_ldl_factor", "(x, *, hermitian)", meta=LM.ldl_factor, differentiable=False,
+         note="LAPACK sytrf: -> (packed LD, int32 pivots, int32 info); no derivative, as in PyTorch")
+_declare(PRIMITIVE, "linalg_ldl_solve", "(ld, pivots, b, *, hermitian)", meta=LM.ldl_solve, differentiable=False,
+         note="LAPACK sytrs; no derivative, as in PyTorch")
+_declare(PRIMITIVE, "linalg_geqrf", "(x)", meta=LM.geqrf, differentiable=False,
+         note="-> (Householder reflectors below R, tau); no derivative, as in PyTorch")
+
+# ---------------------------------------------------------------- spectral (ember.fft; meta: spectral_meta)
+_declare(PRIMITIVE, "fft_c2c", "(x, *, dims, normalization, forward)", meta=SM.c2c,
+         note="complex DFT over dims; forward: the e^-i sign; normalization 'none' | 'by_root_n' | 'by_n'")
+_declare(PRIMITIVE, "fft_r2c", "(x, *, dims, normalization, forward)", meta=SM.r2c,
+         note="real DFT, one-sided over dims[-1]; forward False: the conjugate (the e^+i sign)")
+_declare(PRIMITIVE, "fft_c2r", "(x, *, dims, normalization, forward, last_dim_size)", meta=SM.c2r,
+         note="inverse of fft_r2c: x one-sided over dims[-1] (n // 2 + 1 of last_dim_size); forward True: "
+              "the e^-i sign (x conjugated first)")
+
 # ---------------------------------------------------------------- views (output aliases input)
 _declare(PRIMITIVE, "view", "(x, *, shape)", note="error if not expressible as a view", meta=M.view,
          view=True)
@@ -163,9 +216,9 @@ _declare(PRIMITIVE, "expand", "(x, *, shape)", meta=M.view, view=True)
 _declare(PRIMITIVE, "basic_index", "(x, *, key)", note="key: tuple of int/slice/None", meta=M.basic_index,
          view=True)
 _declare(PRIMITIVE, "diagonal", "(x, *, offset, dim1, dim2)", meta=M.diagonal, view=True)
-_declare(PRIMITIVE, "view_dtype", "(x, *, dtype)", meta=M.view_dtype, view=True, differentiable=False,
+_declare(PRIMITIVE, "view_dtype", "(x, *, dtype)", meta=M.view_dtype, view=True,
          note="the same bytes read as dtype; the last dim scales by the ratio of the itemsizes (the op "
-              "layer checks that it can)")
+              "layer checks that it can); differentiable between complex and real pairs only")
 
 # ---------------------------------------------------------------- copies and layout
 _declare(PRIMITIVE, "clone", "(x)", note="contiguous copy", meta=M.same)

@@ -20,8 +20,15 @@ from ember.ops import (backward as _backward, convolution as _convolution, creat
                        elementwise as _elementwise, indexing as _indexing, linalg as _linalg,
                        memory as _memory, pooling as _pooling, promotion as _promotion, random as _random,
                        reduction as _reduction, shape as _shape)
+from ember.ops import spectral as _spectral  # noqa: F401  (windows, stft; ember.fft's functions)
+from ember.ops import complex as _complex  # noqa: F401  (real/imag views, conj, angle, polar, sgn)
+from ember.ops import grids as _grids, numeric as _numeric  # noqa: F401  (scans, histograms, quantiles, grids)
 from ember.ops import derivatives as _derivatives  # noqa: F401  (attaches the backward rules to the op table)
+from ember.ops import (decompositions as _decompositions,  # noqa: F401  (ember.linalg and its top-level forms)
+                       decomposition_rules as _decomposition_rules, matrix_functions as _matrix_functions)
+from ember.ops import special as _special  # noqa: F401  (polygamma, xlogy, hypot, gcd ...; ember.special)
 from ember.ops.public import FUNCTIONS as _FUNCTIONS, INPLACE as _INPLACE, METHODS as _METHODS
+from ember.dispatch.public_op import dispatch_point as _dispatch_point, outside_modes as _outside_modes
 
 globals().update(_FUNCTIONS)
 __all__ = sorted(_FUNCTIONS)
@@ -35,10 +42,13 @@ def _writing_inplace(fn, name):
         grad_flows = _GRAD_MODE.enabled and (self._rg or _builtins.any(isinstance(a, _Tensor) and a._rg
                                                                        for a in args))
         result = fn(_creation.clone(self) if grad_flows else self, *args, **kwargs)
+        if isinstance(result, _Tensor) and self.dtype.is_complex and result.dtype.is_floating_point:
+            raise RuntimeError(f"In-place {name[:-1]} is not supported for complex tensors.")
         if isinstance(result, _Tensor) and result.dtype is not self.dtype and \
                 result.dtype.category > self.dtype.category:
-            raise RuntimeError(f"result type {result.dtype.name} can't be cast to the desired output type "
-                               f"{self.dtype.name}")
+            from ember.ops.out import _title
+            raise RuntimeError(f"result type {_title(result.dtype)} can't be cast to the desired output type "
+                               f"{_title(self.dtype)}")
         if isinstance(result, _Tensor) and result._data.shape != self._data.shape:
             raise RuntimeError(f"output with shape {list(self._data.shape)} doesn't match the broadcast shape "
                                f"{list(result._data.shape)}")
@@ -55,7 +65,8 @@ def _view_inplace(fn, name):
 
 
 def _bind_inplace(name, fn, kind):
-    method = (_writing_inplace if kind == "write" else _view_inplace)(fn, name + "_")
+    # in-place forms are not autocast (as in PyTorch): they run below the mode keys
+    method = (_writing_inplace if kind == "write" else _view_inplace)(_outside_modes(fn), name + "_")
     method.__name__ = method.__qualname__ = name + "_"
     method.__doc__ = f"In-place form of ``{name}``: writes the result into this tensor and returns it."
     return method
@@ -80,7 +91,7 @@ def _pos(self):
 
 
 def _invert(self):
-    if self.dtype.is_floating_point:
+    if self.dtype.is_floating_point or self.dtype.is_complex:
         raise TypeError(f"~ (operator.invert) is only implemented on integer and Boolean-type tensors, "
                         f"not {self.dtype.name}")
     return _elementwise.logical_not(self) if self.dtype is _dt.bool_ else _elementwise.bitwise_not(self)
@@ -103,7 +114,8 @@ _e, _l = _elementwise, _linalg
 _OPERATORS = {
     "__add__": _e.add, "__radd__": _reflected(_e.add), "__sub__": _e.sub, "__rsub__": _reflected(_e.sub),
     "__mul__": _e.mul, "__rmul__": _reflected(_e.mul), "__truediv__": _e.div,
-    "__rtruediv__": _reflected(_e.div), "__floordiv__": _e.floor_divide,
+    "__rtruediv__": _dispatch_point("__rtruediv__")(_reflected(_e.div)),  # float32 under GPU autocast
+    "__floordiv__": _e.floor_divide,
     "__rfloordiv__": _reflected(_e.floor_divide), "__mod__": _e.remainder,
     "__rmod__": _reflected(_e.remainder), "__pow__": _e.pow, "__rpow__": _reflected(_e.pow),
     "__matmul__": _l.matmul, "__rmatmul__": _reflected(_l.matmul), "__neg__": _e.neg, "__pos__": _pos,

@@ -25,6 +25,8 @@ def backward(self, gradient=None, retain_graph=None, create_graph=False, inputs=
     if not self._rg:  # checked first, as PyTorch does
         raise RuntimeError("element 0 of tensors does not require grad and does not have a grad_fn")
     if gradient is None:
+        if self.dtype.is_complex:
+            raise RuntimeError("grad can be implicitly created only for real scalar outputs")
         if self.numel() != 1:
             raise RuntimeError(f"grad can be implicitly created only for scalar outputs, got shape "
                                f"{list(self.shape)}")

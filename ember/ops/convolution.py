@@ -19,6 +19,7 @@ from __future__ import annotations
 import itertools
 
 from ember.core.tensor import Tensor
+from ember.dispatch.public_op import dispatch_point
 from ember.dispatch.ops import OPS
 from ember.ops.creation import ntuple as _ntuple, zeros
 from ember.ops.linalg import matmul
@@ -305,6 +306,7 @@ def _conv_transposend(input, weight, bias, stride, padding, output_padding, grou
 
 # ---------------------------------------------------------------- public functions
 @public
+@dispatch_point("conv1d")
 def conv1d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
     """1-d convolution over (N, C, L) or (C, L).
 
@@ -338,6 +340,7 @@ def conv1d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
 
 
 @public
+@dispatch_point("conv2d")
 def conv2d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
     """2-d convolution over (N, C, H, W) or (C, H, W).
 
@@ -371,6 +374,7 @@ def conv2d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
 
 
 @public
+@dispatch_point("conv3d")
 def conv3d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
     """3-d convolution over (N, C, D, H, W) or (C, D, H, W).
 
@@ -404,6 +408,7 @@ def conv3d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
 
 
 @public
+@dispatch_point("conv_transpose1d")
 def conv_transpose1d(input, weight, bias=None, stride=1, padding=0, output_padding=0, groups=1, dilation=1):
     """1-d transposed convolution over (N, C, L) or (C, L); the input gradient of ``conv1d``.
 
@@ -442,6 +447,7 @@ def conv_transpose1d(input, weight, bias=None, stride=1, padding=0, output_paddi
 
 
 @public
+@dispatch_point("conv_transpose2d")
 def conv_transpose2d(input, weight, bias=None, stride=1, padding=0, output_padding=0, groups=1, dilation=1):
     """2-d transposed convolution over (N, C, H, W) or (C, H, W); the input gradient of ``conv2d``.
 
@@ -480,6 +486,7 @@ def conv_transpose2d(input, weight, bias=None, stride=1, padding=0, output_paddi
 
 
 @public
+@dispatch_point("conv_transpose3d")
 def conv_transpose3d(input, weight, bias=None, stride=1, padding=0, output_padding=0, groups=1, dilation=1):
     """3-d transposed convolution over (N, C, D, H, W) or (C, D, H, W); the input gradient of ``conv3d``.
 

@@ -6,7 +6,7 @@ import numbers
 import numpy as np
 
 from ember.core import dtype as dt
-from ember.core.call import backend_of, call, cast
+from ember.core.call import backend_of, call, cast as _cast
 from ember.core.device import as_device
 from ember.core.device import device as Device
 from ember.core.tensor import Tensor, make_tensor
@@ -15,6 +15,19 @@ from ember.core.transfer import (CPU, canonical_device, check_dtype_supported, c
                                  record_transfer, to_device, to_numpy)
 from ember.dispatch.ops import OPS
 from ember.ops.public import public
+
+_WARNED = {"complex_to_real": False}  # PyTorch warns once per process
+
+
+def cast(t: Tensor, dtype) -> Tensor:
+    """``t`` as ``dtype`` (``t`` itself when it already is one); complex to real keeps the real part,
+    with PyTorch's one-time warning."""
+    if t.dtype.is_complex and not dtype.is_complex and not _WARNED["complex_to_real"]:
+        import warnings
+        _WARNED["complex_to_real"] = True
+        warnings.warn("Casting complex values to real discards the imaginary part", UserWarning, stacklevel=3)
+    return _cast(t, dtype)
+
 
 def as_shape(size) -> tuple:
     """A shape from the forms PyTorch accepts: f(2, 3), f((2, 3)), f([2, 3]), f(ember.Size)."""
@@ -74,6 +87,8 @@ def _element_dtype(x):
         return dt.int64
     if isinstance(x, numbers.Real):
         return dt.get_default_dtype()
+    if isinstance(x, numbers.Complex):
+        return dt.default_complex_dtype()
     if isinstance(x, str):
         raise TypeError(f"new(): invalid data type '{type(x).__name__}'")
     raise RuntimeError(f"Could not infer dtype of {type(x).__name__}")
@@ -130,6 +145,11 @@ def _from_data(data, dtype):
                 raise (ValueError("Overflow when unpacking long long") if dtype is None else
                        RuntimeError(f"value cannot be converted to type {target.name} without overflow")) from None
             arr = np.array(plain, dtype=np.float64)
+    elif inferred.category == dt.COMPLEX:
+        if target.category != dt.COMPLEX:  # PyTorch converts each element: complex to real is refused
+            raise TypeError("must be real number, not complex" if target.category == dt.FLOAT else
+                            "'complex' object cannot be interpreted as an integer")
+        arr = np.array(plain, dtype=np.complex128)
     else:
         arr = np.array(plain, dtype=np.float64 if inferred.category == dt.FLOAT else np.bool_)
     if target.category == dt.INT and target is not dt.int64 or (target is dt.int64 and arr.dtype.kind == "f"):
@@ -151,10 +171,11 @@ def tensor(data, *, dtype=None, device=None, requires_grad=False, pin_memory=Fal
         dtype: the result's dtype: an ``ember.dtype``, a numpy dtype, or Python's ``float``, ``int``
             or ``bool`` (meaning ``float64``, ``int64``, ``bool``). By default it is inferred:
             ``bool`` for booleans, ``int64`` for Python ints,
-            ``ember.get_default_dtype()`` for Python floats, and the array's own dtype for numpy
-            data and tensors.
+            ``ember.get_default_dtype()`` for Python floats, its complex counterpart (``complex64``)
+            for Python complex numbers, and the array's own dtype for numpy data and tensors.
         device: where the result lives (default: the CPU).
-        requires_grad: whether autograd records operations on the result (floating dtypes only).
+        requires_grad: whether autograd records operations on the result (floating and complex dtypes
+            only).
         pin_memory: put the result in page-locked host memory (CPU results only).
 
     Returns:
@@ -276,6 +297,12 @@ def fill_scalar(value, dtype):
         value = value.item()
     if dtype is dt.bool_ or isinstance(value, bool):
         return value
+    if dtype.category == dt.COMPLEX:
+        return complex(value)
+    if isinstance(value, numbers.Complex) and not isinstance(value, numbers.Real):
+        if value.imag != 0:  # PyTorch's wording for a complex value a real dtype cannot hold
+            raise RuntimeError(f"value cannot be converted to type {dtype.name} without overflow")
+        value = value.real
     if dtype.category == dt.FLOAT:
         # PyTorch checks float32 only: half precision overflows to inf
         if dtype is dt.float32 and isinstance(value, numbers.Real) and np.isfinite(value) and \
@@ -561,6 +588,9 @@ def arange(start, end=None, step=1, *, dtype=None, device=None, requires_grad=Fa
     dtype = _resolve_dtype(dtype)
     if dtype is dt.bool_:
         raise NotImplementedError("\"arange\" not implemented for 'Bool'")
+    if dtype.is_complex:
+        raise NotImplementedError(f"\"arange_{canonical_device(device).type}\" not implemented for "
+                                  f"'{'ComplexDouble' if dtype is dt.complex128 else 'ComplexFloat'}'")
     if dtype.category == dt.INT:  # PyTorch steps integer ranges in integers: 1.5 steps by 1
         start, end, step = int(start), end, int(step)
         if step == 0:
@@ -1063,13 +1093,30 @@ def __dlpack_device__(self):
 @public(function=False, method=True)
 def __float__(self):
     _check_one_element(self)
-    return float(item(self))
+    return float(_real_number(self, "double"))
 
 
 @public(function=False, method=True)
 def __int__(self):
     _check_one_element(self)
-    return int(item(self))
+    return int(_real_number(self, "long"))
+
+
+@public(function=False, method=True)
+def __complex__(self):
+    _check_one_element(self)
+    return complex(item(self))
+
+
+def _real_number(t, kind):
+    """A one-element tensor's value as a real Python number: a complex one must have no imaginary part
+    (PyTorch's error otherwise)."""
+    value = item(t)
+    if isinstance(value, complex):
+        if value.imag != 0:
+            raise RuntimeError(f"value cannot be converted to type {kind} without overflow")
+        return value.real
+    return value
 
 
 def _check_one_element(t):

@@ -16,6 +16,7 @@ from ember.core.call import call, sum_to_shape, write_inplace
 from ember.core.tensor import Tensor
 from ember.dispatch.ops import INDEX_SLOT, OPS
 from ember.ops import convolution, creation, indexing, linalg, pooling, shape
+from ember.ops import complex as cx
 from ember.ops import elementwise as ew
 from ember.ops import reduction as red
 
@@ -44,6 +45,14 @@ def _out(node):
     return node.saved_output()
 
 
+def _conj(t):
+    """``t``'s complex conjugate; a real tensor (or number) itself. For holomorphic ops PyTorch's
+    gradient is ``g * conj(f'(z))`` (the conjugate Wirtinger derivative), which is ``g * f'(x)`` on reals."""
+    if isinstance(t, Tensor):
+        return cx.conj_physical(t) if t.dtype.is_complex else t
+    return t.conjugate() if isinstance(t, complex) else t
+
+
 # ---------------------------------------------------------------- unary
 @derivative("neg")
 def _neg(node, g):
@@ -52,7 +61,7 @@ def _neg(node, g):
 
 @derivative("abs", inputs=(0,))
 def _abs(node, g):
-    return (g * ew.sign(_x(node)),)
+    return (g * cx.sgn(_x(node)),)  # complex: g * z / |z|
 
 
 @derivative("sign", "floor", "ceil", "trunc", "round")
@@ -62,122 +71,122 @@ def _zero_grad(node, g):
 
 @derivative("sqrt", output=True)
 def _sqrt(node, g):
-    return (g / (2 * _out(node)),)
+    return (g / (2 * _conj(_out(node))),)
 
 
 @derivative("rsqrt", output=True)
 def _rsqrt(node, g):
     out = _out(node)
-    return (-0.5 * g * out * out * out,)
+    return (-0.5 * g * _conj(out * out * out),)
 
 
 @derivative("exp", output=True)
 def _exp(node, g):
-    return (g * _out(node),)
+    return (g * _conj(_out(node)),)
 
 
 @derivative("exp2", output=True)
 def _exp2(node, g):
-    return (g * _out(node) * math.log(2.0),)
+    return (g * _conj(_out(node)) * math.log(2.0),)
 
 
 @derivative("expm1", output=True)
 def _expm1(node, g):
-    return (g * (_out(node) + 1),)
+    return (g * _conj(_out(node) + 1),)
 
 
 @derivative("log", inputs=(0,))
 def _log(node, g):
-    return (g / _x(node),)
+    return (g / _conj(_x(node)),)
 
 
 @derivative("log2", inputs=(0,))
 def _log2(node, g):
-    return (g / (_x(node) * math.log(2.0)),)
+    return (g / (_conj(_x(node)) * math.log(2.0)),)
 
 
 @derivative("log10", inputs=(0,))
 def _log10(node, g):
-    return (g / (_x(node) * math.log(10.0)),)
+    return (g / (_conj(_x(node)) * math.log(10.0)),)
 
 
 @derivative("log1p", inputs=(0,))
 def _log1p(node, g):
-    return (g / (_x(node) + 1),)
+    return (g / _conj(_x(node) + 1),)
 
 
 @derivative("sin", inputs=(0,))
 def _sin(node, g):
-    return (g * ew.cos(_x(node)),)
+    return (g * _conj(ew.cos(_x(node))),)
 
 
 @derivative("cos", inputs=(0,))
 def _cos(node, g):
-    return (-g * ew.sin(_x(node)),)
+    return (-g * _conj(ew.sin(_x(node))),)
 
 
 @derivative("tan", output=True)
 def _tan(node, g):
     out = _out(node)
-    return (g * (1 + out * out),)
+    return (g * _conj(1 + out * out),)
 
 
 @derivative("asin", inputs=(0,))
 def _asin(node, g):
     x = _x(node)
-    return (g * ew.rsqrt(1 - x * x),)
+    return (g * _conj(ew.rsqrt(1 - x * x)),)
 
 
 @derivative("acos", inputs=(0,))
 def _acos(node, g):
     x = _x(node)
-    return (-g * ew.rsqrt(1 - x * x),)
+    return (-g * _conj(ew.rsqrt(1 - x * x)),)
 
 
 @derivative("atan", inputs=(0,))
 def _atan(node, g):
     x = _x(node)
-    return (g / (1 + x * x),)
+    return (g / _conj(1 + x * x),)
 
 
 @derivative("sinh", inputs=(0,))
 def _sinh(node, g):
-    return (g * ew.cosh(_x(node)),)
+    return (g * _conj(ew.cosh(_x(node))),)
 
 
 @derivative("cosh", inputs=(0,))
 def _cosh(node, g):
-    return (g * ew.sinh(_x(node)),)
+    return (g * _conj(ew.sinh(_x(node))),)
 
 
 @derivative("asinh", inputs=(0,))
 def _asinh(node, g):
     x = _x(node)
-    return (g * ew.rsqrt(x * x + 1),)
+    return (g * _conj(ew.rsqrt(x * x + 1)),)
 
 
 @derivative("acosh", inputs=(0,))
 def _acosh(node, g):
     x = _x(node)
-    return (g * ew.rsqrt(x * x - 1),)
+    return (g * _conj(ew.rsqrt(x * x - 1)),)
 
 
 @derivative("atanh", inputs=(0,))
 def _atanh(node, g):
     x = _x(node)
-    return (g / (1 - x * x),)
+    return (g / _conj(1 - x * x),)
 
 
 @derivative("tanh", output=True)
 def _tanh(node, g):
     out = _out(node)
-    return (g * (1 - out * out),)
+    return (g * _conj(1 - out * out),)
 
 
 @derivative("sigmoid", output=True)
 def _sigmoid(node, g):
     out = _out(node)
-    return (g * out * (1 - out),)
+    return (g * _conj(out * (1 - out)),)
 
 
 @derivative("relu", output=True)
@@ -200,7 +209,7 @@ def _erfinv(node, g):
 @derivative("reciprocal", output=True)
 def _reciprocal(node, g):
     out = _out(node)
-    return (-g * out * out,)
+    return (-g * _conj(out * out),)
 
 
 @derivative("cast")
@@ -226,14 +235,14 @@ def _sub(node, g):
 @derivative("mul", inputs=(0, 1))
 def _mul(node, g):
     a, b = _x(node, 0), _x(node, 1)
-    return (g * b if node.needs_grad(0) else None), (g * a if node.needs_grad(1) else None)
+    return (g * _conj(b) if node.needs_grad(0) else None), (g * _conj(a) if node.needs_grad(1) else None)
 
 
 @derivative("div", inputs=(1,), output=True)
 def _div(node, g):
     b = _x(node, 1)
-    grad_a = g / b
-    return grad_a, (-grad_a * _out(node) if node.needs_grad(1) else None)
+    grad_a = g / _conj(b)
+    return grad_a, (-grad_a * _conj(_out(node)) if node.needs_grad(1) else None)
 
 
 @derivative("div_rounding")
@@ -247,17 +256,19 @@ def _pow(node, g):
     grad_base = None
     if node.needs_grad(0):
         # x ** 0 has derivative 0 everywhere, including at x == 0
-        grad_base = g * exponent * ew.pow(base, exponent - 1)
+        grad_base = g * _conj(exponent * ew.pow(base, exponent - 1))
         if _is_tensor(exponent):
             grad_base = ew.where(exponent == 0, 0.0, grad_base)
         elif exponent == 0:
             grad_base = creation.zeros_like(g)
     grad_exp = None
-    if node.needs_grad(1):
+    if node.needs_grad(1) and _is_tensor(base) and base.dtype.is_complex:
+        grad_exp = g * _conj(_out(node) * ew.log(base))
+    elif node.needs_grad(1):
         out = _out(node)
         safe_log = ew.log(ew.where(base > 0, base, 1.0)) if _is_tensor(base) else math.log(base) if base > 0 else 0.0
-        grad_exp = ew.where((base == 0) & (exponent >= 0), 0.0, g * out * safe_log) if _is_tensor(base) \
-            else g * out * safe_log
+        term = g * _conj(out * safe_log)
+        grad_exp = ew.where((base == 0) & (cx.real(exponent) >= 0), 0.0, term) if _is_tensor(base) else term
     return grad_base, grad_exp
 
 
@@ -343,7 +354,7 @@ def _prod(node, g):
     zeros = red.sum(is_zero, all_dims, keepdim=True)
     # no zero: prod/x; one zero: the product of the others at the zero; more: nothing
     share = ew.where(zeros == 0, prod_nonzero / nonzero, ew.where((zeros == 1) & is_zero, prod_nonzero, 0.0))
-    return (_unreduce(g, node, dims, keepdim) * share,)
+    return (_unreduce(g, node, dims, keepdim) * _conj(share),)
 
 
 def _extreme_rule(node, g):
@@ -374,15 +385,15 @@ def _cumprod(node, g):
         return (g,)
     if not bool(red.any(x == 0)):
         # d out_j / d x_i = out_j / x_i for j >= i (inputs without zeros)
-        tail = shape.flip(red.cumsum(shape.flip(g * out, (dim,)), dim), (dim,))
-        return (tail / x,)
+        tail = shape.flip(red.cumsum(shape.flip(g * _conj(out), (dim,)), dim), (dim,))
+        return (tail / _conj(x),)
     # with zeros out_j / x_i is 0/0: form each product leaving one x_i out, prod_{k<=j, k!=i} x_k
     n = x.shape[dim]
     xs, gs = x.movedim(dim, -1), g.movedim(dim, -1)
     eye = creation.eye(n, dtype=x.dtype, device=x.device) == 1
     left_out = red.cumprod(ew.where(eye, 1.0, xs.unsqueeze(-2)), -1)    # [..., i, j]
     later = shape.triu(creation.ones(n, n, dtype=x.dtype, device=x.device))      # j >= i
-    return (red.sum(left_out * later * gs.unsqueeze(-2), -1).movedim(-1, dim),)
+    return (red.sum(_conj(left_out) * later * gs.unsqueeze(-2), -1).movedim(-1, dim),)
 
 
 # ---------------------------------------------------------------- linear algebra
@@ -398,9 +409,9 @@ def _matmul(node, g):
         g2 = g2.unsqueeze(-2)
     grad_a = grad_b = None
     if node.needs_grad(0):
-        grad_a = sum_to_shape(linalg.matmul(g2, b2.mT), a2.shape).reshape(a.shape)
+        grad_a = sum_to_shape(linalg.matmul(g2, _conj(b2.mT)), a2.shape).reshape(a.shape)
     if node.needs_grad(1):
-        grad_b = sum_to_shape(linalg.matmul(a2.mT, g2), b2.shape).reshape(b.shape)
+        grad_b = sum_to_shape(linalg.matmul(_conj(a2.mT), g2), b2.shape).reshape(b.shape)
     return grad_a, grad_b
 
 
@@ -423,7 +434,7 @@ def _einsum_operand_grad(g, out_subs, others, term, shape):
     unique = "".join(dict.fromkeys(term))
     reachable = "".join(c for c in unique if c in present)
     inputs = [out_subs] + [t for t, _ in others]
-    grad = linalg.einsum(",".join(inputs) + "->" + reachable, g, *[o for _, o in others])
+    grad = linalg.einsum(",".join(inputs) + "->" + reachable, g, *[_conj(o) for _, o in others])
     # letters only this operand sums over: the gradient is constant along them
     for pos, c in enumerate(unique):
         if c not in present:
@@ -469,6 +480,20 @@ def _scatter_into_zeros(node, g, view_op, **attrs):
     z = creation.zeros(node.input_shape(0), dtype=g.dtype, device=g.device)
     write_inplace(call(view_op, z, **attrs), g)
     return (z,)
+
+
+@derivative("view_dtype")
+def _view_dtype(node, g):
+    # differentiable only between a complex tensor and its pairs of reals (view_as_real, .real, .imag,
+    # view_as_complex): the same bytes read back the other way
+    source = node.input_dtype(0)
+    if source.is_complex == g.dtype.is_complex:
+        return (None,)
+    shape = node.input_shape(0)
+    if source.is_complex:  # g: (*shape[:-1], 2 * shape[-1]) reals
+        return (call(OPS["view_dtype"], g.contiguous(), dtype=source),)
+    pairs = call(OPS["view_dtype"], g.contiguous(), dtype=source)
+    return (pairs.reshape(shape),)
 
 
 @derivative("basic_index")

@@ -7,6 +7,7 @@ import numbers
 import numpy as np
 
 from ember.core import dtype as dt
+from ember.dispatch.public_op import dispatch_point
 from ember.core.call import call
 from ember.core.tensor import Tensor
 from ember.dispatch.meta import broadcast_shapes
@@ -17,6 +18,7 @@ from ember.ops.out import _title
 from ember.ops.public import export, public
 
 _FLOAT = dt.FLOAT
+_COMPLEX = dt.COMPLEX
 _BOOL = dt.bool_
 _builtin_abs = abs  # (``abs`` below is ember's)
 _NUMBER = numbers.Number
@@ -71,10 +73,24 @@ def _wrapped_int(value, dtype):
 _KEEPS_DTYPE_WITH_SCALARS = frozenset({dt.float16, dt.float32, dt.float64})
 
 
+def _refuse_complex(op, a, b):
+    """PyTorch's error for a binary op it has no complex kernel for."""
+    device = (a if isinstance(a, Tensor) else b).device.type
+    if op.name in ("maximum", "minimum"):
+        return RuntimeError(f"{op.name} not implemented for complex tensors.")
+    return _not_implemented(f"{op.name}_{device}", result_type(a, b))
+
+
+# binary primitives PyTorch refuses for complex operands (no ordering, no rounding)
+_NO_COMPLEX = frozenset({"lt", "le", "gt", "ge", "maximum", "minimum", "atan2", "remainder", "fmod"})
+
+
 def _binary(op, a, b, floating=False):
     """Promote a and b (PyTorch rules), check broadcasting, call the primitive."""
     if type(a) is Tensor and type(b) is Tensor and a.dtype is b.dtype and not floating \
             and a._data.shape == b._data.shape:
+        if a.dtype.category == _COMPLEX and op.name in _NO_COMPLEX:
+            raise _refuse_complex(op, a, b)
         return call(op, a, b)
     # a float tensor with a Python number keeps its dtype (the number takes part weakly)
     tb = type(b)
@@ -89,7 +105,9 @@ def _binary(op, a, b, floating=False):
         wrong = a if not isinstance(a, (Tensor, _NUMBER)) else b
         raise TypeError(f"{op.name}(): argument '{'input' if wrong is a else 'other'}' must be Tensor or Number, "
                         f"not {type(wrong).__name__}") from None
-    if floating and dtype.category != _FLOAT:
+    if dtype.category == _COMPLEX and op.name in _NO_COMPLEX:
+        raise _refuse_complex(op, a, b)
+    if floating and dtype.category < _FLOAT:
         dtype = dt.get_default_dtype()
     check_broadcast(a, b)
     a, b = _promoted(a, b, dtype)
@@ -97,7 +115,7 @@ def _binary(op, a, b, floating=False):
 
 
 def _float_input(x: Tensor) -> Tensor:
-    return x if x.dtype.category == _FLOAT else cast(x, dt.get_default_dtype())
+    return x if x.dtype.category >= _FLOAT else cast(x, dt.get_default_dtype())
 
 
 def _require_tensor(x, name, arg="input", position=1):
@@ -112,9 +130,17 @@ def _not_implemented(kernel, dtype):
 
 
 # ---------------------------------------------------------------- families generated from the op table
+_NO_COMPLEX_UNARY = frozenset({"erf", "erfinv"})  # PyTorch has no complex kernels for them
+
+
 def _float_unary(op):
     def fn(input):
         _require_tensor(input, op.name)
+        if input.dtype.category == _COMPLEX:
+            if op.name in _NO_COMPLEX_UNARY:
+                raise _not_implemented(f"{op.name}_vml_{input.device.type}", input.dtype)
+            if op.name == "sigmoid":  # the real kernels' overflow guards compare: the plain formula
+                return call(OPS["reciprocal"], call(OPS["exp"], call(OPS["neg"], input)) + 1)
         return call(op, _float_input(input))
     fn.__doc__ = _docstring(f"Computes {op.doc} of each element of ``input``.",
                             "integer and bool inputs are computed in the default float dtype",
@@ -127,6 +153,8 @@ def _rounding(op):
         _require_tensor(input, op.name)
         if input.dtype.category == _FLOAT:
             return call(op, input)
+        if input.dtype.category == _COMPLEX:
+            raise NotImplementedError(f"{op.name} is not supported for complex inputs")
         if input.dtype is _BOOL:
             raise _not_implemented(f"{op.name}_vml_{input.device.type}", input.dtype)
         return call(OPS["clone"], input)
@@ -184,8 +212,11 @@ _FAMILIES = {FLOAT_UNARY: _float_unary, ROUNDING: _rounding, COMPARISON: _compar
              BITWISE: _bitwise}
 for _op in OPS.values():
     if _op.family in _FAMILIES:
-        globals()[_op.name] = export(_op, _FAMILIES[_op.family](_op))
-del _op
+        _fn = _FAMILIES[_op.family](_op)
+        if _op.family == FLOAT_UNARY:  # autocast points: the GPU policy runs exp, log, rsqrt ... in float32
+            _fn = dispatch_point(_op.name)(_fn)
+        globals()[_op.name] = export(_op, _fn)
+del _op, _fn
 
 
 @public(method=True, inplace=True, out=True)
@@ -205,7 +236,7 @@ def round(input, *, decimals=0):
     """
     _require_tensor(input, "round")
     if input.dtype.category != _FLOAT:
-        if input.dtype is _BOOL or decimals != 0:
+        if input.dtype is _BOOL or decimals != 0 or input.dtype.category == _COMPLEX:
             kernel = "round_vml" if decimals == 0 else "round"
             raise _not_implemented(f"{kernel}_{input.device.type}", input.dtype)
         return input.clone()
@@ -249,18 +280,24 @@ def abs(input):
     return call(OPS["abs"], input)
 
 
-@public(method=True, inplace=True, out=True, aliases=("sgn",))
+@public(method=True, inplace=True, out=True)
 def sign(input):
     """The sign of each element of ``input``: -1 for negative, 0 for zero (and NaN), 1 for positive.
 
-    ``sgn`` is the same function for real tensors (PyTorch's ``sgn`` differs only for complex ones).
+    ``sgn`` (``ember/ops/complex.py``) is the same for real tensors and also takes complex ones.
 
     Args:
         input: the tensor.
 
     Returns:
         A tensor of ``input``'s shape and dtype.
+
+    Raises:
+        NotImplementedError: ``input`` is complex (use ``sgn``), as in PyTorch.
     """
+    if input.dtype.is_complex:
+        raise NotImplementedError("Unlike NumPy, torch.sign is not intended to support complex numbers. "
+                                  "Please use torch.sgn instead.")
     return call(OPS["sign"], input)
 
 
@@ -295,6 +332,8 @@ def signbit(input):
         A bool tensor of ``input``'s shape (all False for bool and unsigned dtypes).
     """
     _require_tensor(input, "signbit")
+    if input.dtype.category == _COMPLEX:
+        raise NotImplementedError("signbit is not implemented for complex tensors.")
     if input.dtype.category == _FLOAT:  # the bits themselves: -0.0 and -nan count
         from ember.ops.shape import view
         bits = input.contiguous() if input.ndim else input.reshape(1)
@@ -304,7 +343,7 @@ def signbit(input):
 
 @public(method=True)
 def isreal(input):
-    """Whether each element of ``input`` is real: always True, ember having no complex dtypes.
+    """Whether each element of ``input`` is real: its imaginary part is 0 (always True for real dtypes).
 
     Args:
         input: the tensor.
@@ -313,6 +352,9 @@ def isreal(input):
         A bool tensor of ``input``'s shape.
     """
     _require_tensor(input, "isreal")
+    if input.dtype.category == _COMPLEX:
+        from ember.ops.complex import imag
+        return imag(input) == 0
     return _all_like(input, True)
 
 
@@ -345,6 +387,7 @@ def rad2deg(input):
 
 
 @public(method=True, inplace=True, out=True)
+@dispatch_point("logit")
 def logit(input, eps=None):
     """The log-odds ``log(p / (1 - p))`` of each element ``p`` of ``input``.
 
@@ -379,6 +422,8 @@ def relu(input):
     """
     if input.dtype is _BOOL:
         raise RuntimeError("Boolean inputs not supported for relu")
+    if input.dtype.category == _COMPLEX:
+        raise NotImplementedError("clamp is not supported for complex types")
     return call(OPS["relu"], input)
 
 
@@ -441,7 +486,7 @@ def isnan(input):
     Returns:
         A bool tensor of ``input``'s shape; all False for integer and bool inputs.
     """
-    if input.dtype.category != _FLOAT:
+    if input.dtype.category < _FLOAT:
         return _all_like(input, False)
     return call(OPS["isnan"], input)
 
@@ -456,7 +501,7 @@ def isinf(input):
     Returns:
         A bool tensor of ``input``'s shape; all False for integer and bool inputs.
     """
-    if input.dtype.category != _FLOAT:
+    if input.dtype.category < _FLOAT:
         return _all_like(input, False)
     return call(OPS["isinf"], input)
 
@@ -471,7 +516,7 @@ def isfinite(input):
     Returns:
         A bool tensor of ``input``'s shape; all True for integer and bool inputs.
     """
-    if input.dtype.category != _FLOAT:
+    if input.dtype.category < _FLOAT:
         return _all_like(input, True)
     return logical_not(logical_or(isnan(input), isinf(input)))
 
@@ -520,6 +565,9 @@ def nan_to_num(input, nan=0.0, posinf=None, neginf=None):
     Returns:
         A tensor of ``input``'s shape and dtype; integer and bool inputs come back as an unchanged copy.
     """
+    if input.dtype.category == _COMPLEX:  # each part on its own, as PyTorch does
+        from ember.ops.complex import complex as from_parts, imag, real
+        return from_parts(*(nan_to_num(part, nan, posinf, neginf) for part in (real(input), imag(input))))
     if input.dtype.category != _FLOAT:
         return input.clone()
     import ml_dtypes
@@ -586,20 +634,22 @@ def sub(input, other, *, alpha=1):
 def _scaled_by_alpha(input, other, alpha, name):
     """``alpha * other`` for add/sub, in the dtype ``input`` and ``other`` promote to (``alpha`` does
     not take part), with PyTorch's checks on ``alpha``; a Python number ``other`` stays one."""
-    if not isinstance(alpha, _NUMBER) or isinstance(alpha, complex):
+    if not isinstance(alpha, _NUMBER):
         raise TypeError(f"{name}(): argument 'alpha' must be Number, not {type(alpha).__name__}")
     if not isinstance(input, Tensor) and not isinstance(other, Tensor):
         raise TypeError(f"{name}(): expected at least one Tensor argument, got "
                         f"{type(input).__name__} and {type(other).__name__}")
     dtype = result_type(input, other)
     boolean = isinstance(alpha, (bool, np.bool_))
-    if dtype.category != _FLOAT and not boolean and not isinstance(alpha, numbers.Integral):
+    if isinstance(alpha, complex) and dtype.category != _COMPLEX:
+        raise RuntimeError(f"For non-complex input tensors, argument alpha must not be a complex number.")
+    if dtype.category < _FLOAT and not boolean and not isinstance(alpha, numbers.Integral):
         raise RuntimeError(f"For integral input tensors, argument alpha must not be a floating point number "
                            f"(got alpha={alpha} for {dtype.name} operands).")
     if boolean and dtype is not dt.bool_:
         raise RuntimeError(f"Boolean alpha only supported for Boolean results (got alpha={alpha} for "
                            f"{dtype.name} operands).")
-    alpha = bool(alpha) if dtype is dt.bool_ else alpha if dtype.category == _FLOAT else int(alpha)
+    alpha = bool(alpha) if dtype is dt.bool_ else alpha if dtype.category >= _FLOAT else int(alpha)
     if not isinstance(other, Tensor):
         return (bool(other) and alpha) if dtype is dt.bool_ else other * alpha
     if other.dtype is not dtype:
@@ -662,7 +712,7 @@ def div(input, other, *, rounding_mode=None):
                          f"but found '{rounding_mode}'")
     dtype = result_type(input, other)
     check_broadcast(input, other)
-    if dtype is dt.bool_:
+    if dtype is dt.bool_ or dtype.category == _COMPLEX:
         raise _not_implemented(f"div_{rounding_mode}_{_device_of(input, other).type}", dtype)
     if dtype.category != _FLOAT and _has_zero(other):
         raise RuntimeError("ZeroDivisionError: integer division by zero")
@@ -740,13 +790,14 @@ def fmod(input, other):
 
 def _check_integer_divisor(input, other, name):
     dtype = result_type(input, other)
-    if dtype is dt.bool_:
+    if dtype is dt.bool_ or dtype.category == _COMPLEX:
         raise _not_implemented(f"{name}_{_device_of(input, other).type}", dtype)
     if dtype.category != _FLOAT and _has_zero(other):
         raise RuntimeError("ZeroDivisionError: integer division by zero")
 
 
 @public(method=True, inplace=True, out=True)
+@dispatch_point("pow")
 def pow(input, exponent):
     """Elementwise ``input`` raised to the power ``exponent``.
 
@@ -767,7 +818,7 @@ def pow(input, exponent):
     """
     if isinstance(input, Tensor) and not isinstance(exponent, Tensor):
         # PyTorch's shortcuts, in the promoted dtype: x ** 2 is x * x, x ** 1 a copy (bool ** False: ones)
-        if input.dtype.category == _FLOAT:  # a float tensor keeps its dtype with a Python number
+        if input.dtype.category >= _FLOAT:  # a float tensor keeps its dtype with a Python number
             if exponent == 2:
                 return mul(input, input)
             if exponent == 1:
@@ -825,6 +876,7 @@ def float_power(input, exponent):
 
 
 @public(method=True, inplace=True, aliases=("arctan2",), out=True)
+@dispatch_point("atan2")
 def atan2(input, other):
     """The elementwise angle of the point ``(other, input)``: ``atan(input / other)`` in the right quadrant.
 
@@ -868,6 +920,9 @@ def minimum(input, other):
 
 
 def _nan_ignoring(op, input, other):
+    if result_type(input, other).category == _COMPLEX:
+        raise RuntimeError(f"{ {'maximum': 'fmax', 'minimum': 'fmin'}[op.name]} not implemented for complex "
+                           f"tensors.")
     result = _binary(op, input, other)
     if result.dtype.category != _FLOAT:
         return result
@@ -929,6 +984,8 @@ def clamp(input, min=None, max=None):
     """
     if min is None and max is None:
         raise RuntimeError("torch.clamp: At least one of 'min' or 'max' must not be None")
+    if isinstance(input, Tensor) and input.dtype.category == _COMPLEX:
+        raise NotImplementedError("clamp is not supported for complex types")
     out = input
     dtype = result_type(*(v for v in (input, min, max) if v is not None))
     if dtype is _BOOL and (min is not None and max is not None or not isinstance(min if max is None else max, Tensor)):
@@ -1026,7 +1083,7 @@ def lerp(input, end, weight):
     for name, value in (("end", end), ("weight", weight)):
         if isinstance(value, Tensor) and value.dtype is not input.dtype:
             raise RuntimeError(f"expected dtype {input.dtype.name} for `{name}` but got dtype {value.dtype.name}")
-    if input.dtype.category != _FLOAT:
+    if input.dtype.category < _FLOAT:
         kernel = "lerp_kernel_tensor" if isinstance(weight, Tensor) else "lerp_kernel_scalar"
         raise _not_implemented(kernel, input.dtype)
     low = input.dtype in (dt.float16, dt.bfloat16)
@@ -1044,6 +1101,7 @@ def lerp(input, end, weight):
 
 
 @public(method=True, inplace=True, out=True)
+@dispatch_point("addcmul")
 def addcmul(input, tensor1, tensor2, *, value=1):
     """Elementwise ``input + value * tensor1 * tensor2`` (the scale applies to ``tensor1`` first, as in PyTorch).
 
@@ -1061,6 +1119,7 @@ def addcmul(input, tensor1, tensor2, *, value=1):
 
 
 @public(method=True, inplace=True, out=True)
+@dispatch_point("addcdiv")
 def addcdiv(input, tensor1, tensor2, *, value=1):
     """Elementwise ``input + value * tensor1 / tensor2``; integer tensor1 and tensor2 are refused, as in PyTorch.
 
@@ -1076,7 +1135,7 @@ def addcdiv(input, tensor1, tensor2, *, value=1):
     Raises:
         RuntimeError: ``tensor1`` and ``tensor2`` are both integer (or bool) tensors.
     """
-    if all(isinstance(t, Tensor) and t.dtype.category != _FLOAT for t in (tensor1, tensor2)):
+    if all(isinstance(t, Tensor) and t.dtype.category < _FLOAT for t in (tensor1, tensor2)):
         raise RuntimeError(f"Integer division with addcdiv is no longer supported (got {tensor1.dtype.name} "
                            f"and {tensor2.dtype.name}); use addcmul with a float reciprocal or true "
                            f"division instead.")
@@ -1144,7 +1203,7 @@ def _where_method(self, condition, other):
 
 def _check_bitwise(x, name):
     # NotImplementedError (a RuntimeError) is what PyTorch raises for a dtype a kernel lacks
-    if isinstance(x, Tensor) and x.dtype.category == _FLOAT:
+    if isinstance(x, Tensor) and x.dtype.category >= _FLOAT:
         raise NotImplementedError(f"\"{name}\" not implemented for '{x.dtype.name}': bitwise ops need "
                                   f"integer or bool tensors")
     if isinstance(x, float):
@@ -1223,7 +1282,7 @@ def _isclose(input, other, rtol, atol, equal_nan, name):
     if atol < 0:
         raise RuntimeError(f"atol must be greater than or equal to zero, but got {atol}")
     close = eq(input, other)
-    if equal_nan and input.dtype.category == _FLOAT:
+    if equal_nan and input.dtype.category >= _FLOAT:
         close = logical_or(close, logical_and(isnan(input), isnan(other)))
     if rtol == 0 and atol == 0:
         return close

@@ -12,6 +12,7 @@ from collections import namedtuple
 import numpy as np
 
 from ember.core import dtype as dt
+from ember.dispatch.public_op import dispatch_point
 from ember.core.autograd import GRAD_MODE
 from ember.core.call import call, cast, resolve_kernel, write_inplace
 from ember.core.tensor import Tensor, version_counter
@@ -39,7 +40,7 @@ def _as_index_tensor(k, device):
         if arr.dtype.kind not in "biu":
             raise IndexError(f"tensors used as indices must be long, int, byte or bool tensors, got {arr.dtype}")
         t = from_host(arr.astype(np.bool_ if arr.dtype.kind == "b" else np.int64), device)
-    if t.dtype.category == dt.FLOAT:
+    if t.dtype.category >= dt.FLOAT:
         raise IndexError(f"tensors used as indices must be long, int, byte or bool tensors, got {t.dtype}")
     if t.device != device:
         t = to_device(t, device)
@@ -382,6 +383,7 @@ def _put_indices(target, indices):
 
 
 @public(method=True)
+@dispatch_point("index_put")
 def index_put(input, indices, values, accumulate=False):
     """A copy of ``input`` with ``values`` put at the positions ``input[indices]``.
 
@@ -565,6 +567,7 @@ def scatter(input, dim, index, src=None, *, value=None, reduce=None):
 
 
 @public(method=True, inplace=True, out=True)
+@dispatch_point("scatter_add")
 def scatter_add(input, dim, index, src):
     """A copy of ``input`` with the values of ``src`` added along ``dim`` at the positions ``index`` gives.
 
@@ -759,6 +762,7 @@ def index_add(input, dim, index, source, *, alpha=1):
 
 
 @public(method=True, inplace=True, out=True)
+@dispatch_point("index_copy")
 def index_copy(input, dim, index, source):
     """A copy of ``input`` with slice ``index[i]`` along ``dim`` replaced by slice ``i`` of ``source``.
 
@@ -1051,6 +1055,8 @@ def sort(input, dim=-1, descending=False, stable=False):
         A namedtuple ``(values, indices)`` of new tensors of ``input``'s shape: the sorted values, and the
         int64 positions along ``dim`` they were taken from.
     """
+    if input.dtype.is_complex:  # no ordering of complex numbers
+        raise RuntimeError(f"Sort does not support complex dtypes on {input.device.type.upper()}")
     if input.ndim == 0:
         from ember.ops.creation import zeros
         return sort_result(input.clone(), zeros((), dtype=dt.int64, device=input.device))
@@ -1107,6 +1113,8 @@ def topk(input, k, dim=-1, largest=True, sorted=True):
     Raises:
         RuntimeError: if ``k`` is out of range.
     """
+    if input.dtype.is_complex:
+        raise RuntimeError(f"topk does not support complex dtypes on {input.device.type.upper()}")
     dim = normalize_dim(dim, input.ndim) if input.ndim else 0
     size = input._data.shape[dim] if input.ndim else 1
     if not 0 <= k <= size:
@@ -1139,8 +1147,14 @@ def kthvalue(input, k, dim=-1, keepdim=False):
     return kthvalue_result(*_kth(input, k, dim, keepdim, "kthvalue"))
 
 
+def _complex_title(t) -> str:
+    return "ComplexDouble" if t.dtype is dt.complex128 else "ComplexFloat"
+
+
 def _kth(input, k, dim, keepdim, name):
     """The ``k``-th smallest values along ``dim`` and their positions (kthvalue's and median's work)."""
+    if input.dtype.is_complex:
+        raise NotImplementedError(f"\"{name}_{input.device.type}\" not implemented for '{_complex_title(input)}'")
     dim = normalize_dim(dim, input.ndim)
     size = _dim_size(input, dim)
     if size == 0:
@@ -1180,6 +1194,8 @@ def median(input, dim=None, keepdim=False):
         IndexError: if ``dim`` is out of range or of size 0.
         NotImplementedError: for a bool tensor.
     """
+    if input.dtype.is_complex:
+        raise NotImplementedError(f"\"median_{input.device.type}\" not implemented for '{_complex_title(input)}'")
     if input.dtype is dt.bool_:
         if dim is None and not input.numel():  # PyTorch answers this one without its bool kernel
             from ember.ops.creation import full
@@ -1222,6 +1238,9 @@ def unique(input, sorted=True, return_inverse=False, return_counts=False, dim=No
         ``(values, inverse, counts)`` holding those asked for: ``inverse`` is int64 of ``input``'s shape (with
         ``dim``: 1-d, of ``input.shape[dim]`` entries), ``counts`` is 1-d int64.
     """
+    if input.dtype.is_complex:
+        kernel = "unique" if dim is None else "unique_dim"
+        raise NotImplementedError(f"\"{kernel}\" not implemented for '{_complex_title(input)}'")
     if dim is not None:
         return _unique_dim(input, dim, return_inverse, return_counts)
     values, inverse, counts = call(OPS["unique"], input, return_inverse=return_inverse,
@@ -1384,6 +1403,10 @@ def fill_(self, value):
     if isinstance(value, Tensor) and value.ndim:
         raise RuntimeError(f"fill_ only supports 0-dimension value tensor but got tensor with "
                            f"{value.ndim} dimensions.")
+    if isinstance(value, complex) and not self.dtype.is_complex:
+        if value.imag:  # PyTorch's error for a complex value a real dtype cannot hold
+            raise RuntimeError(f"value cannot be converted to type {self.dtype.name} without overflow")
+        value = value.real
     return write_inplace(self, value)
 
 

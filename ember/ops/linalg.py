@@ -4,6 +4,7 @@ from __future__ import annotations
 import string
 
 from ember.core import dtype as dt
+from ember.dispatch.public_op import dispatch_point
 from ember.core.call import call
 from ember.core.tensor import Tensor
 from ember.dispatch.meta import broadcast_shapes
@@ -19,6 +20,7 @@ def _same_dtype(a, b, name):
 
 
 @public(method=True, out=True)
+@dispatch_point("matmul")
 def matmul(input, other):
     """The matrix product of ``input`` and ``other``, also for vectors and stacks of matrices (the ``@`` operator).
 
@@ -71,6 +73,7 @@ def _product_kernel(input, other):
 
 
 @public(method=True, out=True)
+@dispatch_point("mm")
 def mm(input, mat2):
     """The matrix product of two 2-D tensors: ``(n, m) @ (m, p)`` gives ``(n, p)``.
 
@@ -90,6 +93,7 @@ def mm(input, mat2):
 
 
 @public(method=True, out=True)
+@dispatch_point("bmm")
 def bmm(input, mat2):
     """The batched matrix product of two 3-D tensors: ``(b, n, m) @ (b, m, p)`` gives ``(b, n, p)``.
 
@@ -114,6 +118,7 @@ def bmm(input, mat2):
 
 
 @public(method=True, out=True)
+@dispatch_point("mv")
 def mv(input, vec):
     """The product of a matrix and a vector: ``(n, m) @ (m,)`` gives ``(n,)``.
 
@@ -132,11 +137,12 @@ def mv(input, vec):
     return matmul(input, vec)
 
 
-@public(method=True, aliases=("vdot",), out=True)
+@public(method=True, out=True)
+@dispatch_point("dot")
 def dot(input, other):
     """The dot product of two 1-D tensors of the same size: the sum of their elementwise products.
 
-    ``vdot`` is the same function: for the real dtypes ember has, there is nothing to conjugate.
+    Neither operand is conjugated (``vdot`` conjugates the first, ``ember/ops/complex.py``).
 
     Args:
         input: a 1-D tensor.
@@ -158,6 +164,7 @@ def dot(input, other):
 
 
 @public(method=True, out=True)
+@dispatch_point("inner")
 def inner(input, other):
     """The inner product of ``input`` and ``other`` over their last dims.
 
@@ -218,6 +225,7 @@ def _scaled(x, alpha):
 
 
 @public(method=True, out=True)
+@dispatch_point("addmm")
 def addmm(input, mat1, mat2, *, beta=1, alpha=1):
     """``beta * input + alpha * (mat1 @ mat2)``, a matrix product added to a tensor.
 
@@ -240,6 +248,7 @@ def addmm(input, mat1, mat2, *, beta=1, alpha=1):
 
 
 @public(method=True, out=True)
+@dispatch_point("addmv")
 def addmv(input, mat, vec, *, beta=1, alpha=1):
     """``beta * input + alpha * (mat @ vec)``, a matrix-vector product added to a tensor.
 
@@ -262,6 +271,7 @@ def addmv(input, mat, vec, *, beta=1, alpha=1):
 
 
 @public(method=True, out=True)
+@dispatch_point("baddbmm")
 def baddbmm(input, batch1, batch2, *, beta=1, alpha=1):
     """``beta * input + alpha * bmm(batch1, batch2)``, a batched matrix product added to a tensor.
 
@@ -284,6 +294,7 @@ def baddbmm(input, batch1, batch2, *, beta=1, alpha=1):
 
 
 @public(method=True, out=True)
+@dispatch_point("addbmm")
 def addbmm(input, batch1, batch2, *, beta=1, alpha=1):
     """``beta * input + alpha * sum(batch1[i] @ batch2[i])``: the batch of products, summed, added to a tensor.
 
@@ -306,6 +317,7 @@ def addbmm(input, batch1, batch2, *, beta=1, alpha=1):
 
 
 @public(out=True)
+@dispatch_point("tensordot")
 def tensordot(a, b, dims=2):
     """Contracts dims of ``a`` with dims of ``b``: the sum of products over the paired dims.
 
@@ -369,6 +381,7 @@ def canonical_equation(equation: str, shapes) -> str:
 
 
 @public
+@dispatch_point("einsum")
 def einsum(equation, *operands):
     """Einstein summation: multiplies ``operands`` and sums over the subscripts that ``equation`` leaves out.
 
@@ -400,9 +413,15 @@ def einsum(equation, *operands):
         if op.dtype is not dtype:
             raise RuntimeError(f"einsum(): operands do not all have the same dtype: {dtype.name} and {op.dtype.name}")
     eq = canonical_equation(equation, [o._data.shape for o in operands])
+    from ember.ops.einsum_dtype import einsum_dtype
+    result = einsum_dtype(eq, dtype)  # sums over one operand widen integers to int64, as in PyTorch
+    if isinstance(result, RuntimeError) and not isinstance(result, NotImplementedError):
+        raise result
     if dtype is dt.bool_ and all(o.numel() for o in operands):  # (empty products run no kernel in PyTorch)
         lhs, out = eq.split("->")
         terms = lhs.split(",")
         if any(sum(c in t for t in terms) > 1 for c in set(lhs.replace(",", "")) - set(out)):
             raise ew._not_implemented("bmm", dtype)  # a contraction is a (batched) matrix product
+    if isinstance(result, dt.dtype) and result is not dtype:
+        operands = tuple(call(OPS["cast"], o, dtype=result) for o in operands)
     return call(OPS["einsum"], *operands, equation=eq)

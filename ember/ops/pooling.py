@@ -15,6 +15,7 @@ import math
 import numpy as np
 
 from ember.core.info import iinfo
+from ember.dispatch.public_op import dispatch_point
 from ember.dispatch.ops import OPS
 from ember.ops.convolution import windows as _conv_windows
 from ember.ops.creation import arange, ntuple as _ntuple, tensor, zeros
@@ -225,6 +226,7 @@ def max_pool2d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode
 
 
 @public
+@dispatch_point("max_pool3d")
 def max_pool3d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False, return_indices=False):
     """3-d max pooling: the largest value of each sliding window over (N, C, D, H, W) or (C, D, H, W).
 

@@ -93,11 +93,14 @@ def with_numpy_names(fn):
 def with_out(fn, name, exact=False):
     """``fn`` with PyTorch's ``out=`` keyword: compute, then write the result into ``out``."""
     from ember.ops.out import write_out
+    from ember.dispatch.public_op import outside_modes
+    plain = outside_modes(fn)  # as PyTorch: a call with out= is not autocast
 
     @functools.wraps(fn)
     def function(*args, out=None, **kwargs):
-        result = fn(*args, **kwargs)
-        return result if out is None else write_out(result, out, name, exact)
+        if out is None:
+            return fn(*args, **kwargs)
+        return write_out(plain(*args, **kwargs), out, name, exact)
     signature = inspect.signature(fn)
     if "out" in signature.parameters:
         raise TypeError(f"{_where(fn)} takes out= itself; register it with out=True and drop the parameter")

@@ -6,6 +6,7 @@ same seed gives the same numbers on every device.
 """
 from __future__ import annotations
 
+import math
 import time
 
 from ember.core import dtype as dt
@@ -184,6 +185,17 @@ def _draw(kind, shape, dtype, device, generator, requires_grad=False, checked=Fa
     return create(kind, device, requires_grad, shape=shape, dtype=dtype, seed=seed_, offset=offset)
 
 
+def _draw_complex(kind, shape, dtype, device, generator, requires_grad=False):
+    """Complex random numbers as PyTorch defines them: real and imaginary parts drawn independently,
+    each uniform on [0, 1) (rand) or normal with variance 1/2 (randn: E|z|^2 = 1)."""
+    from ember.ops.complex import view_as_complex
+    pairs = _draw(kind, tuple(shape) + (2,), dtype.to_real(), device, generator)
+    if kind == "philox_normal":
+        pairs = pairs * math.sqrt(0.5)
+    out = view_as_complex(pairs).clone()
+    return out.requires_grad_() if requires_grad else out
+
+
 def _draw_wide(kind, shape, device, generator):
     """float64 numbers for float64 arithmetic (randint, uniform_, ...). A device without
     float64 (mps) has them made on the CPU, which gives the same numbers; the caller then
@@ -207,7 +219,7 @@ def _onto(value: Tensor, dtype, device) -> Tensor:
 
 def _float_dtype(dtype):
     d = _resolve_dtype(dtype)
-    if not d.is_floating_point:
+    if not d.is_floating_point and not d.is_complex:
         raise RuntimeError(f"expected a floating-point dtype for random floats, got {d}")
     return d
 
@@ -220,7 +232,8 @@ def rand(*shape, size=None, generator=None, dtype=None, device=None, requires_gr
         shape: the shape, as separate ints (``rand(2, 3)``) or one sequence (``rand((2, 3))``).
         size: the shape as a keyword instead.
         generator: the ``ember.Generator`` to draw from (default: ``ember.default_generator``).
-        dtype: a floating-point dtype (default: ``ember.get_default_dtype()``).
+        dtype: a floating-point or complex dtype (default: ``ember.get_default_dtype()``); complex
+            values have independent real and imaginary parts.
         device: where the result lives (default: the CPU); the values do not depend on it.
         requires_grad: whether autograd records operations on the result.
 
@@ -228,10 +241,13 @@ def rand(*shape, size=None, generator=None, dtype=None, device=None, requires_gr
         A new tensor of the given shape.
 
     Raises:
-        RuntimeError: if ``dtype`` is not floating point or a size is negative.
+        RuntimeError: if ``dtype`` is not floating point or complex, or a size is negative.
     """
     shape = as_shape(shape if size is None else (size,))
-    return _draw("philox_uniform", shape, _float_dtype(dtype), device, generator, requires_grad)
+    dtype = _float_dtype(dtype)
+    if dtype.is_complex:
+        return _draw_complex("philox_uniform", shape, dtype, device, generator, requires_grad)
+    return _draw("philox_uniform", shape, dtype, device, generator, requires_grad)
 
 
 @public(out=True)
@@ -242,7 +258,8 @@ def randn(*shape, size=None, generator=None, dtype=None, device=None, requires_g
         shape: the shape, as separate ints (``randn(2, 3)``) or one sequence (``randn((2, 3))``).
         size: the shape as a keyword instead.
         generator: the ``ember.Generator`` to draw from (default: ``ember.default_generator``).
-        dtype: a floating-point dtype (default: ``ember.get_default_dtype()``).
+        dtype: a floating-point or complex dtype (default: ``ember.get_default_dtype()``); complex
+            values have independent real and imaginary parts (each of variance 1/2).
         device: where the result lives (default: the CPU); the values do not depend on it.
         requires_grad: whether autograd records operations on the result.
 
@@ -250,10 +267,13 @@ def randn(*shape, size=None, generator=None, dtype=None, device=None, requires_g
         A new tensor of the given shape.
 
     Raises:
-        RuntimeError: if ``dtype`` is not floating point or a size is negative.
+        RuntimeError: if ``dtype`` is not floating point or complex, or a size is negative.
     """
     shape = as_shape(shape if size is None else (size,))
-    return _draw("philox_normal", shape, _float_dtype(dtype), device, generator, requires_grad)
+    dtype = _float_dtype(dtype)
+    if dtype.is_complex:
+        return _draw_complex("philox_normal", shape, dtype, device, generator, requires_grad)
+    return _draw("philox_normal", shape, dtype, device, generator, requires_grad)
 
 
 @public
@@ -412,11 +432,13 @@ def normal(mean=0.0, std=1.0, size=None, *, generator=None, dtype=None, device=N
         like = mean if isinstance(mean, Tensor) else std
         from ember.dispatch.meta import broadcast_shapes
         shape = broadcast_shapes(*(x.shape for x in (mean, std) if isinstance(x, Tensor)))
-        z = _draw("philox_normal", shape, like.dtype, like.device, generator)
+        draw = _draw_complex if like.dtype.is_complex else _draw
+        z = draw("philox_normal", shape, like.dtype, like.device, generator)
         return z * std + mean
     if size is None:
         raise TypeError("normal() with float mean and std needs a size")
-    z = _draw("philox_normal", as_shape((size,)), _float_dtype(dtype), device, generator)
+    dtype = _float_dtype(dtype)
+    z = (_draw_complex if dtype.is_complex else _draw)("philox_normal", as_shape((size,)), dtype, device, generator)
     out = z * std + mean
     return out.requires_grad_(True) if requires_grad else out
 

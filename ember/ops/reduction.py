@@ -7,6 +7,7 @@ import warnings
 from collections import namedtuple
 
 from ember.core import dtype as dt
+from ember.dispatch.public_op import dispatch_point
 from ember.core.autograd import no_grad
 from ember.core.call import call
 from ember.core.tensor import Tensor
@@ -49,6 +50,7 @@ def _check_nonempty(input, dim, dims, name, error=RuntimeError, hint=True):
 
 
 @public(method=True, out=True)
+@dispatch_point("sum")
 def sum(input, dim=None, keepdim=False, *, dtype=None):
     """The sum of the elements of ``input``, over all of them or over ``dim``.
 
@@ -82,10 +84,13 @@ def nansum(input, dim=None, keepdim=False, *, dtype=None):
         A tensor with the reduced dims dropped (kept as size 1 with ``keepdim``); bool and integer inputs sum to
         int64 unless ``dtype`` is given.
     """
+    if input.dtype.is_complex:
+        raise RuntimeError(f"nansum on {input.device.type.upper()} does not support complex inputs")
     return sum(ew.where(ew.isnan(input), 0, input), dim, keepdim, dtype=dtype)
 
 
 @public(method=True, out=True)
+@dispatch_point("prod")
 def prod(input, dim=None, keepdim=False, *, dtype=None):
     """The product of the elements of ``input``, over all of them or along one dim.
 
@@ -156,6 +161,8 @@ def nanmean(input, dim=None, keepdim=False, *, dtype=None):
     Raises:
         RuntimeError: ``input`` or ``dtype`` is not floating point.
     """
+    if input.dtype.is_complex:
+        raise RuntimeError(f"nansum on {input.device.type.upper()} does not support complex inputs")
     if input.dtype.category != dt.FLOAT:
         raise RuntimeError(f"nanmean(): expected input to have floating point or complex dtype but got "
                            f"{input.dtype.name}")
@@ -167,10 +174,10 @@ def nanmean(input, dim=None, keepdim=False, *, dtype=None):
 def _check_mean_dtypes(input, dtype, name):
     if dtype is not None:
         dtype = _resolve_dtype(dtype)
-        if dtype.category != dt.FLOAT:
+        if dtype.category < dt.FLOAT:
             raise RuntimeError(f"{name}(): could not infer output dtype. Optional dtype must be either a floating "
                                f"point or complex dtype. Got: {dtype.name}")
-    elif input.dtype.category != dt.FLOAT:
+    elif input.dtype.category < dt.FLOAT:
         raise RuntimeError(f"{name}(): could not infer output dtype. Input dtype must be either a floating "
                            f"point or complex dtype. Got: {input.dtype.name}")
 
@@ -219,6 +226,9 @@ def amin(input, dim=(), keepdim=False):
 
 def _extremum(op, input, dim, keepdim, name):
     """amax/amin over ``dim`` (None or (): all), the errors naming ``name``, the function called."""
+    if input.dtype.is_complex:  # no ordering of complex numbers: PyTorch's kernel names
+        kernel = {"max": "max_all", "min": "min_all"}.get(name, f"{op.name[1:]}_values_{input.device.type}")
+        raise ew._not_implemented(kernel, input.dtype)
     dims = _dims(input, dim if dim != () else None)
     _check_nonempty(input, dim, dims, name)
     return call(op, input, dims=dims, keepdim=keepdim)
@@ -266,6 +276,8 @@ def _arg_extremum(op, input, dim, keepdim, name):
     """argmax/argmin along ``dim`` (None: of the flattened tensor), the errors naming ``name``."""
     if input.dtype is dt.bool_ and name in ("argmax", "argmin"):
         raise RuntimeError(f"{name}(): does not support bool input")
+    if input.dtype.is_complex:
+        raise RuntimeError(f"{name}(): does not support complex input")
     if dim is not None:
         dim = normalize_dim(dim, input.ndim)
         if input.ndim == 0:
@@ -423,6 +435,7 @@ def _correction(unbiased, correction):
 
 
 @public(method=True, out=True)
+@dispatch_point("var")
 def var(input, dim=None, unbiased=None, keepdim=False, *, correction=None):
     """The variance of the elements of ``input``, over all of them or over ``dim``.
 
@@ -457,7 +470,7 @@ def _variance(input, dim, unbiased, keepdim, correction, name):
                             f"a bool in the place of dim is the old {name}(input, unbiased) form, which takes "
                             f"nothing else")
         unbiased, dim = dim, None
-    if input.dtype.category != dt.FLOAT:
+    if input.dtype.category < dt.FLOAT:
         what = "std and var" if name in ("var", "std") else name
         raise RuntimeError(f"{what} only support floating point and complex dtypes, got {input.dtype.name}")
     dims = _dims(input, dim)
@@ -470,11 +483,14 @@ def _variance(input, dim, unbiased, keepdim, correction, name):
                       f"reduction factor (input numel divided by output numel).", UserWarning, stacklevel=3)
     average = mean(input, dims, keepdim=True)
     centered = ew.sub(input, average)
+    if centered.dtype.is_complex:  # |x - mean|^2: a real variance, as in PyTorch
+        centered = ew.abs(centered)
     squares = sum(ew.mul(centered, centered), dims, keepdim)
     return ew.div(squares, builtins.max(dof, 0)), (average if keepdim else _squeeze_dims(average, dims))
 
 
 @public(method=True, out=True)
+@dispatch_point("std")
 def std(input, dim=None, unbiased=None, keepdim=False, *, correction=None):
     """The standard deviation of the elements of ``input`` (the square root of ``var``), over all or over ``dim``.
 
@@ -497,6 +513,7 @@ def std(input, dim=None, unbiased=None, keepdim=False, *, correction=None):
 
 
 @public
+@dispatch_point("var_mean")
 def var_mean(input, dim=None, unbiased=None, keepdim=False, *, correction=None):
     """The variance and the mean of ``input``, over all of its elements or over ``dim``, in one call.
 
@@ -522,6 +539,7 @@ def var_mean(input, dim=None, unbiased=None, keepdim=False, *, correction=None):
 
 
 @public
+@dispatch_point("std_mean")
 def std_mean(input, dim=None, unbiased=None, keepdim=False, *, correction=None):
     """The standard deviation and the mean of ``input``, over all of its elements or over ``dim``, in one call.
 
@@ -547,6 +565,7 @@ def std_mean(input, dim=None, unbiased=None, keepdim=False, *, correction=None):
 
 
 @public(method=True, out=True)
+@dispatch_point("norm")
 def norm(input, p="fro", dim=None, keepdim=False, dtype=None):
     """A vector norm of ``input``, of all its elements or over ``dim``.
 
@@ -563,17 +582,19 @@ def norm(input, p="fro", dim=None, keepdim=False, dtype=None):
         A tensor of ``input``'s (or ``dtype``'s) dtype with the reduced dims dropped (kept as size 1 with ``keepdim``).
 
     Raises:
-        RuntimeError: ``input`` is not floating point, or ``p`` is ``"nuc"`` (the nuclear norm needs an SVD,
-            which ember does not provide).
+        RuntimeError: ``input`` is not floating point, or ``p`` is ``"nuc"`` and ``input`` not a matrix.
     """
     if dtype is not None:
         input = cast(input, _resolve_dtype(dtype))
-    if input.dtype.category != dt.FLOAT:
+    if input.dtype.category < dt.FLOAT:
         raise RuntimeError(f"norm(): input dtype should be a floating point type, got {input.dtype.name}")
+    if p == "nuc":  # the sum of singular values (a matrix norm: dim None means a 2-D input)
+        from ember.ops.matrix_functions import nuclear_norm
+        return nuclear_norm(input, dim, keepdim)
+    if input.dtype.is_complex:  # the norm of the magnitudes, a real tensor
+        input = ew.abs(input)
     if p in ("fro", 2, 2.0, None):
         return ew.sqrt(sum(ew.mul(input, input), dim, keepdim))
-    if p == "nuc":
-        raise RuntimeError("nuclear norm needs a singular value decomposition, which ember does not provide")
     a = ew.abs(input)
     if p == math.inf:
         return amax(a, () if dim is None else dim, keepdim)
@@ -587,6 +608,7 @@ def norm(input, p="fro", dim=None, keepdim=False, dtype=None):
 
 
 @public(method=True)
+@dispatch_point("dist")
 def dist(input, other, p=2):
     """The ``p``-norm of ``input - other``, the distance between two tensors.
 
@@ -602,6 +624,7 @@ def dist(input, other, p=2):
 
 
 @public(method=True, out=True)
+@dispatch_point("logsumexp")
 def logsumexp(input, dim, keepdim=False):
     """``log(sum(exp(input)))`` over ``dim``, computed stably (the maximum is subtracted before ``exp``).
 
@@ -631,6 +654,7 @@ def _squeeze_dims(t, dims):
 
 
 @public(method=True, inplace=True, out=True)
+@dispatch_point("cumsum")
 def cumsum(input, dim, *, dtype=None):
     """The cumulative sum of ``input`` along ``dim``: element ``i`` is the sum of elements ``0`` to ``i``.
 
@@ -652,6 +676,7 @@ def cumsum(input, dim, *, dtype=None):
 
 
 @public(method=True, inplace=True, out=True)
+@dispatch_point("cumprod")
 def cumprod(input, dim, *, dtype=None):
     """The cumulative product of ``input`` along ``dim``: element ``i`` is the product of elements ``0`` to ``i``.
 
@@ -744,13 +769,14 @@ def _softmax_args(input, dim, dtype, name):
     if dtype is not None:
         input = cast(input, _resolve_dtype(dtype))
     dim = normalize_dim(dim, input.ndim) if input.ndim else 0
-    if input.dtype.category != dt.FLOAT and input.numel():
+    if input.dtype.category != dt.FLOAT and input.numel():  # complex too: PyTorch has no kernel
         last = "_lastdim" if dim == builtins.max(input.ndim - 1, 0) else ""
         raise ew._not_implemented(f"{name}{last}_kernel_impl", input.dtype)
     return input, dim
 
 
 @public(method=True, out=True)
+@dispatch_point("softmax")
 def softmax(input, dim=None, _stacklevel=3, dtype=None):
     """Softmax along ``dim``: ``exp(input)`` scaled so that each slice along ``dim`` sums to 1.
 
@@ -775,6 +801,7 @@ def softmax(input, dim=None, _stacklevel=3, dtype=None):
 
 
 @public(method=True, out=True)
+@dispatch_point("log_softmax")
 def log_softmax(input, dim=None, _stacklevel=3, dtype=None):
     """The logarithm of ``softmax`` along ``dim``, computed stably in one step.
 
@@ -798,5 +825,6 @@ def log_softmax(input, dim=None, _stacklevel=3, dtype=None):
     return run_composite(OPS["log_softmax"], input, dim=dim)
 
 
+@dispatch_point("softmin")
 def softmin(input, dim=None, _stacklevel=3, dtype=None):
     return softmax(ew.neg(input), dim, dtype=dtype)

@@ -3,6 +3,7 @@ with their input; everything else here is written over them or copies."""
 from __future__ import annotations
 
 from ember.core import dtype as dt
+from ember.dispatch.public_op import dispatch_point
 from ember.core.call import backend_of, call, cast
 from ember.core.views import check_viewable
 from ember.core.tensor import Size, Tensor
@@ -43,7 +44,7 @@ def view(self, *shape):
 
 _SCALAR_TYPE_NAMES = {"float32": "Float", "float64": "Double", "float16": "Half", "bfloat16": "BFloat16",
                       "int64": "Long", "int32": "Int", "int16": "Short", "int8": "Char", "uint8": "Byte",
-                      "bool": "Bool"}
+                      "bool": "Bool", "complex64": "ComplexFloat", "complex128": "ComplexDouble"}
 
 
 def _view_as_dtype(x, dtype):
@@ -69,7 +70,9 @@ def _view_as_dtype(x, dtype):
             for d, st in enumerate(strides[:-1]):
                 if st % ratio:
                     raise RuntimeError(f"self.stride({d}) must be divisible by {ratio} {what}, but got {st}")
-    return call(OPS["view_dtype"], x, dtype=dtype)
+    from ember.core.autograd import no_grad
+    with no_grad():  # as in PyTorch, view(dtype) is not differentiable (view_as_real is: ember/ops/complex.py)
+        return call(OPS["view_dtype"], x, dtype=dtype)
 
 
 @public(function=False, method=True)
@@ -380,11 +383,10 @@ def _mT(self):
     return transpose(self, -2, -1)
 
 
-# real tensors: the conjugate transposes H and mH are the transposes
-public(property(_T, doc="The tensor with its dimensions reversed."), name="T", function=False, method=True,
-       aliases=("H",))
+# the conjugate transposes H, mH and adjoint() are in ember/ops/complex.py
+public(property(_T, doc="The tensor with its dimensions reversed."), name="T", function=False, method=True)
 public(property(_mT, doc="The tensor with its last two dimensions swapped."), name="mT", function=False,
-       method=True, aliases=("mH",))
+       method=True)
 
 
 @public(function=False, method=True)
@@ -444,7 +446,7 @@ def _type_string(tensor) -> str:
     device = tensor.device.type
     name = _LEGACY_NAMES.get(tensor.dtype.name)
     if name is None:  # no legacy tensor class: PyTorch names the backend and scalar type
-        return f"{device.upper()}{dict(bool='Bool', bfloat16='BFloat16').get(tensor.dtype.name, tensor.dtype.name)}Type"
+        return f"{device.upper()}{dict(bool='Bool', bfloat16='BFloat16', complex64='ComplexFloat', complex128='ComplexDouble').get(tensor.dtype.name, tensor.dtype.name)}Type"
     return f"torch.{name}Tensor" if device == "cpu" else f"torch.{device}.{name}Tensor"
 
 
@@ -686,6 +688,7 @@ def unbind(input, dim=0):
 
 
 @public(aliases=("concat", "concatenate"), out=True)
+@dispatch_point("cat")
 def cat(tensors, dim=0):
     """The given tensors joined end to end along an existing dimension.
 
@@ -731,6 +734,7 @@ def cat(tensors, dim=0):
 
 
 @public(out=True)
+@dispatch_point("stack")
 def stack(tensors, dim=0):
     """The given tensors joined along a new dimension.
 
@@ -1119,30 +1123,38 @@ def diag_embed(input, offset=0, dim1=-2, dim2=-1):
 
 
 @public
-def atleast_1d(input):
-    """``input`` with at least one dimension: a 0-d tensor becomes a 1-d tensor of one element.
+def atleast_1d(*tensors):
+    """Tensors with at least one dimension: a 0-d tensor becomes a 1-d tensor of one element.
 
     Args:
-        input: a tensor.
+        *tensors: one or more tensors (or a single list of them).
 
     Returns:
-        A view of a 0-d ``input``; any other ``input`` is returned itself.
+        For one tensor, a view of a 0-d one (any other is returned itself); for several, a tuple.
     """
-    return input.reshape(1) if input.ndim == 0 else input
+    return _each(tensors, lambda t: t.reshape(1) if t.ndim == 0 else t)
 
 
 @public
-def atleast_2d(input):
-    """``input`` with at least two dimensions: a 0-d or 1-d tensor of ``n`` elements becomes a ``(1, n)`` matrix.
+def atleast_2d(*tensors):
+    """Tensors with at least two dimensions: a 0-d or 1-d tensor of ``n`` elements becomes a ``(1, n)`` matrix.
 
     Args:
-        input: a tensor.
+        *tensors: one or more tensors (or a single list of them).
 
     Returns:
-        A reshaped tensor (a view when possible) for a 0-d or 1-d ``input``; any other ``input`` is returned
-        itself.
+        For one tensor, a reshaped tensor (a view when possible) for a 0-d or 1-d one (any other is returned
+        itself); for several, a tuple.
     """
-    return input.reshape(1, -1) if input.ndim < 2 else input
+    return _each(tensors, lambda t: t.reshape(1, -1) if t.ndim < 2 else t)
+
+
+def _each(tensors, fn):
+    """``fn`` of one tensor, or the tuple of ``fn`` of each (``f(a, b)`` and ``f([a, b])``), as the atleast_* take."""
+    if len(tensors) == 1 and not isinstance(tensors[0], (list, tuple)):
+        return fn(tensors[0])
+    items = tensors[0] if len(tensors) == 1 else tensors
+    return tuple(fn(t) for t in items)
 
 
 @public

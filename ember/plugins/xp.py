@@ -13,6 +13,9 @@ import numpy as np
 
 from ember.dispatch.ops import INDEX_SLOT, OPS
 from ember.dispatch.philox import SIGNIFICAND_BITS, philox_normal, philox_words
+from ember.plugins.xp_special import SpecialKernels
+from ember.plugins.xp_spectral import SpectralKernels
+from ember.plugins.xp_linalg import XpLinalg
 
 _UNARY = {  # primitive -> xp function name
     "neg": "negative", "abs": "abs", "sqrt": "sqrt", "exp": "exp",
@@ -35,16 +38,27 @@ _BINARY = {
 # numpy computes these poorly or not at all in half precision: go through float32
 _LOW_PRECISION = frozenset({np.dtype(np.float16), np.dtype(ml_dtypes.bfloat16)})
 _BFLOAT16 = np.dtype(ml_dtypes.bfloat16)
+_HALF_TO_FLOAT32 = None  # every float16 bit pattern's float32 value: a gather beats numpy's float16 cast 3x
 
 
-class XpKernels:
+def _to_float32(xp, x):
+    global _HALF_TO_FLOAT32
+    if xp is np and x.dtype == np.float16:
+        if _HALF_TO_FLOAT32 is None:
+            _HALF_TO_FLOAT32 = np.arange(65536, dtype=np.uint32).astype(np.uint16).view(np.float16).astype(np.float32)
+        return np.take(_HALF_TO_FLOAT32, x.view(np.uint16))  # same item size: any strides view
+    return x.astype(xp.float32)
+
+
+class XpKernels(SpecialKernels, XpLinalg, SpectralKernels):  # special functions: xp_special.py; decompositions:
+    # xp_linalg.py; FFTs: xp_spectral.py
     def __init__(self, xp, special):
         self.xp = xp
         self.special = special
         for name, fn_name in _UNARY.items():
             setattr(self, name, self._unary(getattr(xp, fn_name)))
         for name, fn_name in _BINARY.items():
-            setattr(self, name, getattr(xp, fn_name))
+            setattr(self, name, self._binary(getattr(xp, fn_name)) if xp is np else getattr(xp, fn_name))
 
     @classmethod
     def kernel_names(cls) -> tuple:
@@ -61,10 +75,24 @@ class XpKernels:
         xp = self.xp
 
         def kernel(x):
-            if x.dtype == _BFLOAT16 and fn is not xp.negative and fn is not xp.abs:
-                r = fn(x.astype(xp.float32))
+            if (x.dtype == _BFLOAT16 or (xp is np and x.dtype == np.float16)) and fn is not xp.negative \
+                    and fn is not xp.abs:  # numpy's half loops are slow: float32 inside, rounded once
+                r = fn(_to_float32(xp, x))
                 return r.astype(x.dtype) if r.dtype.kind == "f" else r  # isnan & co. stay bool
             return fn(x)
+        return kernel
+
+    @staticmethod
+    def _binary(fn):
+        def kernel(x, y):
+            # ml_dtypes' bfloat16 loops are 5-50x slower than numpy's float32 ones: compute in float32 and
+            # round once (what they do inside, and PyTorch's CPU too); numpy's own float16 loops are faster
+            # than the two conversions
+            if getattr(x, "dtype", None) == _BFLOAT16 or getattr(y, "dtype", None) == _BFLOAT16:
+                r = fn(x.astype(np.float32) if isinstance(x, np.ndarray) else x,
+                       y.astype(np.float32) if isinstance(y, np.ndarray) else y)
+                return r.astype(_BFLOAT16) if r.dtype.kind == "f" else r
+            return fn(x, y)
         return kernel
 
     # ---------------------------------------------------------------- elementwise
@@ -142,6 +170,8 @@ class XpKernels:
         return self.xp.where(cond, x, y)
 
     def cast(self, x, *, dtype):
+        if x.dtype.kind == "c" and not dtype.is_complex:  # PyTorch keeps the real part (bool: either part)
+            return (x != 0) if dtype.numpy.kind == "b" else x.real.astype(dtype.numpy)
         return x.astype(dtype.numpy)
 
     # ---------------------------------------------------------------- reductions
@@ -201,9 +231,10 @@ class XpKernels:
 
     # ---------------------------------------------------------------- linear algebra
     def matmul(self, x, y):
-        if x.dtype in _LOW_PRECISION:  # accumulate in float32, as PyTorch does; keep the dtype
-            f32 = self.xp.float32
-            return self.xp.matmul(x.astype(f32), y.astype(f32)).astype(x.dtype)
+        if x.dtype in _LOW_PRECISION and (self.xp is np or x.dtype != np.float16):
+            # no half BLAS in numpy (nor bfloat16 in CuPy): accumulate in float32 and round once, as
+            # PyTorch's CPU does; CuPy's float16 matmul is cuBLAS's, already accumulating in float32
+            return self.xp.matmul(_to_float32(self.xp, x), _to_float32(self.xp, y)).astype(x.dtype)
         return self.xp.matmul(x, y)
 
     def einsum(self, *operands, equation):

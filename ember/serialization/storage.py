@@ -18,13 +18,14 @@ STORAGE_CLASS_OF_DTYPE = {
     dt.float32: "FloatStorage", dt.float64: "DoubleStorage", dt.float16: "HalfStorage",
     dt.bfloat16: "BFloat16Storage", dt.int8: "CharStorage", dt.int16: "ShortStorage",
     dt.int32: "IntStorage", dt.int64: "LongStorage", dt.uint8: "ByteStorage", dt.bool_: "BoolStorage",
+    dt.complex64: "ComplexFloatStorage", dt.complex128: "ComplexDoubleStorage",
 }
 DTYPE_OF_STORAGE_CLASS = {name: d for d, name in STORAGE_CLASS_OF_DTYPE.items()}
 UNTYPED_STORAGE = "UntypedStorage"  # byte-addressed; its numel counts bytes
 
 # Storage classes PyTorch has and ember's dtypes lack, for a clear error.
 UNSUPPORTED_STORAGE_CLASSES = {
-    "ComplexFloatStorage": "complex64", "ComplexDoubleStorage": "complex128", "QInt8Storage": "qint8",
+    "QInt8Storage": "qint8",
     "QUInt8Storage": "quint8", "QInt32Storage": "qint32", "QUInt4x2Storage": "quint4x2",
     "QUInt2x4Storage": "quint2x4",
 }

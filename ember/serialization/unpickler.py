@@ -155,10 +155,11 @@ _TORCH_DTYPE_NAMES = {
     "float32": dt.float32, "float": dt.float32, "float64": dt.float64, "double": dt.float64,
     "float16": dt.float16, "half": dt.float16, "bfloat16": dt.bfloat16, "int8": dt.int8,
     "int16": dt.int16, "short": dt.int16, "int32": dt.int32, "int": dt.int32, "int64": dt.int64,
-    "long": dt.int64, "uint8": dt.uint8, "bool": dt.bool_,
+    "long": dt.int64, "uint8": dt.uint8, "bool": dt.bool_, "complex64": dt.complex64, "cfloat": dt.complex64,
+    "complex128": dt.complex128, "cdouble": dt.complex128,
 }
 _TORCH_DTYPES_EMBER_LACKS = {
-    "complex32", "complex64", "complex128", "cfloat", "cdouble", "chalf", "uint16", "uint32", "uint64",
+    "complex32", "chalf", "uint16", "uint32", "uint64",
     "float8_e4m3fn", "float8_e5m2", "float8_e4m3fnuz", "float8_e5m2fnuz", "float8_e8m0fnu",
     "float4_e2m1fn_x2", "qint8", "quint8", "qint32", "quint4x2", "quint2x4", "bits8", "bits16",
     "int1", "int2", "int3", "int4", "int5", "int6", "int7", "uint1", "uint2", "uint3", "uint4",

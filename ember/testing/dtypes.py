@@ -15,6 +15,7 @@ NUMPY = {
     "int16": np.dtype(np.int16), "int32": np.dtype(np.int32), "int64": np.dtype(np.int64),
     "float16": np.dtype(np.float16), "bfloat16": np.dtype(ml_dtypes.bfloat16),
     "float32": np.dtype(np.float32), "float64": np.dtype(np.float64),
+    "complex64": np.dtype(np.complex64), "complex128": np.dtype(np.complex128),
 }
 _NAME_OF = {v: k for k, v in NUMPY.items()}
 
@@ -24,13 +25,15 @@ INTS = SIGNED + ("uint8",)
 ALL = FLOATS + INTS + ("bool",)
 ALL_BUT_BOOL = FLOATS + INTS
 INTS_AND_BOOL = INTS + ("bool",)
+COMPLEX = ("complex64", "complex128")
 
 # promotion categories and, within a category, the order of "wider" types
 _CATEGORY = {"bool": 0, "uint8": 1, "int8": 1, "int16": 1, "int32": 1, "int64": 1,
-             "float16": 2, "bfloat16": 2, "float32": 2, "float64": 2}
+             "float16": 2, "bfloat16": 2, "float32": 2, "float64": 2, "complex64": 3, "complex128": 3}
 _INT_RANK = {"int8": 1, "int16": 2, "int32": 3, "int64": 4}
 _FLOAT_RANK = {"float16": 1, "bfloat16": 1, "float32": 2, "float64": 3}
 DEFAULT_FLOAT = "float32"
+DEFAULT_COMPLEX = "complex64"  # the complex dtype of the default float
 
 
 def name_of(np_dtype) -> str:
@@ -46,6 +49,32 @@ def is_float_array(a) -> bool:
     return isinstance(a, np.ndarray) and a.dtype in _NAME_OF and is_float(name_of(a.dtype))
 
 
+def is_complex(name: str) -> bool:
+    return _CATEGORY[name] == 3
+
+
+def is_complex_array(a) -> bool:
+    return isinstance(a, np.ndarray) and a.dtype.kind == "c"
+
+
+def is_inexact(name: str) -> bool:
+    """Floating or complex: the dtypes compared with a tolerance and differentiated."""
+    return _CATEGORY[name] >= 2
+
+
+def is_inexact_array(a) -> bool:
+    return is_float_array(a) or is_complex_array(a)
+
+
+def real_of(name: str) -> str:
+    """The real dtype of a complex one (complex64 -> float32); a real dtype itself."""
+    return {"complex64": "float32", "complex128": "float64"}.get(name, name)
+
+
+def _complex_of(name: str) -> str:
+    return "complex128" if name in ("float64", "complex128") else "complex64"
+
+
 def category(name: str) -> int:
     return _CATEGORY[name]
 
@@ -55,6 +84,8 @@ def promote_types(a: str, b: str) -> str:
     if a == b:
         return a
     ca, cb = _CATEGORY[a], _CATEGORY[b]
+    if 3 in (ca, cb):  # complex: of the wider float precision of the two
+        return "complex128" if "complex128" in (a, b) or "float64" in (a, b) else "complex64"
     if ca != cb:
         return a if ca > cb else b
     if ca == 2:
@@ -77,6 +108,8 @@ def scalar_category(value) -> int:
         return 1
     if isinstance(value, (float, np.floating)):
         return 2
+    if isinstance(value, (complex, np.complexfloating)):
+        return 3
     raise TypeError(f"not a Python scalar: {value!r}")
 
 
@@ -103,15 +136,23 @@ def result_type(*operands) -> str:
             scalar_cat = c if scalar_cat is None else max(scalar_cat, c)
     result = dims
     if zero is not None and (result is None or _CATEGORY[zero] > _CATEGORY[result]):
-        result = zero
+        result = _joined(result, zero)
     if scalar_cat is not None and (result is None or scalar_cat > _CATEGORY[result]):
-        result = ("bool", "int64", DEFAULT_FLOAT)[scalar_cat]
+        result = _joined(result, ("bool", "int64", DEFAULT_FLOAT, DEFAULT_COMPLEX)[scalar_cat])
     return result
+
+
+def _joined(result, lower):
+    """A lower-priority operand of a higher category: it decides, except that a complex one keeps a
+    floating result's precision (float64 tensor + 1j is complex128)."""
+    if result is not None and _CATEGORY[lower] == 3 and _CATEGORY[result] == 2:
+        return _complex_of(result)
+    return lower
 
 
 def to_float(name: str) -> str:
     """The dtype of an op that always computes in floating point (``sqrt``, ``div``)."""
-    return name if is_float(name) else DEFAULT_FLOAT
+    return name if is_inexact(name) else DEFAULT_FLOAT
 
 
 def can_cast(src: str, dst: str) -> bool:
@@ -126,6 +167,8 @@ TOLERANCES = {
     "float32": (1e-5, 1e-5),
     "float16": (1e-2, 1e-3),
     "bfloat16": (2e-2, 1e-2),
+    "complex128": (1e-7, 1e-10),  # complex results: the tolerance of their real parts
+    "complex64": (1e-5, 1e-5),
 }
 EXACT = (0.0, 0.0)
 

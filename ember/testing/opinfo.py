@@ -44,7 +44,7 @@ class SampleInput:
     def operands(self):
         """The positional arrays and Python scalars: what takes part in dtype promotion."""
         return [o for o in (self.input, *self.args)
-                if isinstance(o, (np.ndarray, bool, int, float)) and o is not None]
+                if isinstance(o, (np.ndarray, bool, int, float, complex)) and o is not None]
 
     def __repr__(self):
         return f"SampleInput({self.desc})"
@@ -113,7 +113,7 @@ def int64(sample, dtype):
 def integer_to_int64(sample, dtype):
     """sum/prod/cumsum: integer and bool inputs accumulate in int64."""
     name = same(sample, dtype)
-    return name if D.is_float(name) else "int64"
+    return name if D.is_inexact(name) else "int64"
 
 
 # ---------------------------------------------------------------- the op entry
@@ -195,6 +195,7 @@ class Maker:
         self.np_dtype = D.NUMPY[dtype]
         self.rng = np.random.default_rng(seed)
         self.is_float = D.is_float(dtype)
+        self.is_complex = D.is_complex(dtype)
         self.is_bool = dtype == "bool"
 
     def __call__(self, *shape, low=None, high=None, dtype=None, nonzero=False):
@@ -205,6 +206,15 @@ class Maker:
         np_dtype = D.NUMPY[dtype]
         if dtype == "bool":
             return np.asarray(self.rng.random(shape) < 0.5)
+        if D.is_complex(dtype):  # real and imaginary parts each uniform in [low, high)
+            part = D.real_of(dtype)
+            re = self(*shape, low=low, high=high, dtype=part)
+            im = self(*shape, low=low, high=high, dtype=part)
+            a = re.astype(np.float64) + 1j * im.astype(np.float64)
+            if nonzero:  # keep |a| away from 0
+                small = np.abs(a) < 0.5
+                a = np.where(small, a + 0.5 * np.exp(1j * np.angle(a)), a)
+            return np.asarray(a, dtype=np_dtype)
         if D.is_float(dtype):
             lo, hi = _DEFAULT_RANGE["float"]
             lo = lo if low is None else low
@@ -259,4 +269,6 @@ class Maker:
             return float(self.rng.choice([-1.5, 0.75, 1.25, 2.5]))
         if kind == "bool":
             return True
+        if kind == "complex":
+            return complex(self.rng.choice([1.5 - 0.5j, 0.75 + 1.25j, -2.0 + 0.25j]))
         raise ValueError(kind)

@@ -66,7 +66,7 @@ _GARBAGE = {"bool": True}
 def _garbage(dtype_name, for_grad):
     if dtype_name in _GARBAGE:
         return _GARBAGE[dtype_name]
-    if D.is_float(dtype_name):
+    if D.is_inexact(dtype_name):
         return 0.0 if for_grad else np.nan  # NaN: a kernel reading outside the view shows it
     return 7
 
@@ -91,7 +91,7 @@ def build(obj, device, layout, built, requires_grad=False):
         n = slot[0]
         slot[0] += 1
         name = D.name_of(a.dtype)
-        rg = requires_grad and D.is_float(name)
+        rg = requires_grad and D.is_inexact(name)
         kind = layout if a.ndim else "contiguous"
         if kind == TRANSPOSED and a.ndim < 2:
             kind = STRIDED
@@ -123,6 +123,8 @@ def _upcast(a):
     """Reference inputs: floats to float64, integers to int64, bool kept."""
     if a.dtype == np.bool_:
         return np.array(a)
+    if D.is_complex_array(a):
+        return a.astype(np.complex128)
     if D.is_float_array(a):
         return a.astype(np.float64)
     return a.astype(np.int64)
@@ -173,6 +175,8 @@ def assert_close(actual, expected, dtype, rtol, atol, where):
     expected = np.asarray(expected)
     if actual.shape != expected.shape:
         raise ConformanceError(f"{where}: shape {list(actual.shape)}, expected {list(expected.shape)}")
+    if D.is_complex(dtype) or actual.dtype.kind == "c" or expected.dtype.kind == "c":
+        return _assert_close_complex(actual, expected, rtol, atol, where)
     if not D.is_float(dtype):
         want = expected.astype(D.NUMPY[dtype])
         bad = actual != want
@@ -204,6 +208,27 @@ def assert_close(actual, expected, dtype, rtol, atol, where):
             f"at {list(i)} got {a[i]!r}, expected {e[i]!r}")
 
 
+def _assert_close_complex(actual, expected, rtol, atol, where):
+    """Complex values: |actual - expected| within atol + rtol * |expected|; where either is not finite,
+    each part must agree (NaN with NaN)."""
+    a = actual.astype(np.complex128)
+    e = expected.astype(np.complex128)
+    with np.errstate(all="ignore"):
+        finite = np.isfinite(a) & np.isfinite(e)
+        diff = np.where(finite, np.abs(a - e), 0.0)
+        bad_value = finite & (diff > atol + rtol * np.abs(e))
+        same_part = lambda x, y: (x == y) | (np.isnan(x) & np.isnan(y))  # noqa: E731
+        bad_special = ~finite & ~(same_part(a.real, e.real) & same_part(a.imag, e.imag))
+    bad = bad_value | bad_special
+    if bad.any():
+        i = tuple(int(v) for v in np.argwhere(bad)[0])
+        special = f", {int(bad_special.sum())} NaN/inf mismatches" if bad_special.any() else ""
+        raise ConformanceError(
+            f"{where}: {int(bad.sum())} of {bad.size} complex elements out of tolerance (rtol={rtol}, atol={atol})"
+            f"{special}; max abs err {float(diff.max(initial=0.0)):.6g}; at {list(i)} got {a[i]!r}, "
+            f"expected {e[i]!r}")
+
+
 def _compare_outputs(op, sample, dtype, device, variant, out, ref):
     outs = _flatten_outputs(out)
     refs = _flatten_reference(ref)
@@ -223,7 +248,7 @@ def _compare_outputs(op, sample, dtype, device, variant, out, ref):
 def _check_inputs_unchanged(op, sample, dtype, device, variant, built):
     for t, a, base, _ in built.views:
         now = to_numpy(t)
-        if now.shape != a.shape or not np.array_equal(now, a, equal_nan=D.is_float_array(a)):
+        if now.shape != a.shape or not np.array_equal(now, a, equal_nan=D.is_inexact_array(a)):
             raise ConformanceError(f"{_context(op, variant, dtype, device, sample)}: the op modified its input "
                                    f"of shape {list(a.shape)} (out-of-place ops must not)")
 
@@ -272,7 +297,7 @@ def _float_slots(sample):
     counter = [0]
 
     def visit(a):
-        if D.is_float_array(a):
+        if D.is_inexact_array(a):
             found.append(counter[0])
         counter[0] += 1
         return a
@@ -308,19 +333,23 @@ def numerical_grads(op, sample, upstream, float_outputs, eps=1e-6):
     base = map_arrays((sample.input, sample.args, sample.kwargs), _upcast)
 
     def loss(arrays):
+        # a complex output y with upstream v contributes Re(sum(conj(v) * y)), PyTorch's convention
         refs = _flatten_reference(reference(op, sample, "float64", arrays))
-        return sum(float(np.sum(refs[k].astype(np.float64) * g)) for k, g in zip(float_outputs, upstream))
+        return sum(float(np.sum(np.real(np.conj(g) * refs[k]))) for k, g in zip(float_outputs, upstream))
 
     grads = {}
     for slot in _float_slots(sample):
         x = _get_slot(base, slot)
-        g = np.zeros(x.shape)
+        # complex inputs: d/d(real part) + 1j * d/d(imaginary part)
+        directions = (1.0, 1j) if x.dtype.kind == "c" else (1.0,)
+        g = np.zeros(x.shape, dtype=np.complex128 if x.dtype.kind == "c" else np.float64)
         flat = x.reshape(-1)
         for i in range(flat.size):
-            for sign in (1, -1):
-                moved = flat.copy()
-                moved[i] += sign * eps
-                g.flat[i] += sign * loss(_replace_slot(base, slot, moved.reshape(x.shape))) / (2 * eps)
+            for direction in directions:
+                for sign in (1, -1):
+                    moved = flat.copy()
+                    moved[i] += sign * eps * direction
+                    g.flat[i] += direction * sign * loss(_replace_slot(base, slot, moved.reshape(x.shape))) / (2 * eps)
         grads[slot] = g
     return grads
 
@@ -349,9 +378,11 @@ def check_grad(op, sample, device):
     except Exception as e:
         raise ConformanceError(f"{where}: forward raised {type(e).__name__}: {e}") from e
     outs = _flatten_outputs(out)
-    float_outputs = [k for k, t in enumerate(outs) if t.dtype.is_floating_point]
+    float_outputs = [k for k, t in enumerate(outs) if t.dtype.is_floating_point or t.dtype.is_complex]
     rng = np.random.default_rng(zlib.crc32(f"{op.name}/{sample.desc}".encode()))
-    upstream = [rng.standard_normal(tuple(outs[k].shape)) for k in float_outputs]
+    upstream = [rng.standard_normal(tuple(outs[k].shape)) + (1j * rng.standard_normal(tuple(outs[k].shape))
+                                                              if outs[k].dtype.is_complex else 0)
+                for k in float_outputs]
     roots = [(outs[k], g) for k, g in zip(float_outputs, upstream) if outs[k].requires_grad]
     numeric = numerical_grads(op, sample, upstream, float_outputs)
     if roots:
@@ -385,7 +416,9 @@ def check_grad(op, sample, device):
 
 def _rounded_sample(sample, dtype):
     from ember.testing.opinfo import SampleInput
-    r = lambda a: a.astype(D.NUMPY[dtype]) if D.is_float_array(a) else a  # noqa: E731
+    complex_dtype = "complex64" if dtype == "float32" else "complex128"
+    r = lambda a: a.astype(D.NUMPY[dtype]) if D.is_float_array(a) else \
+        a.astype(D.NUMPY[complex_dtype]) if D.is_complex_array(a) else a  # noqa: E731
     return SampleInput(map_arrays(sample.input, r), *map_arrays(sample.args, r), desc=sample.desc,
                        kwargs=map_arrays(sample.kwargs, r), layout=sample.layout, grad=sample.grad)
 
@@ -440,7 +473,7 @@ def check_inplace(op, sample, device, dtype):
         assert_close(to_numpy(inp), ref, x_dtype, rtol, atol, where)
         if untouched is not None:
             rest = untouched[0](to_numpy(base))
-            if not np.array_equal(rest, untouched[1], equal_nan=D.is_float(x_dtype)):
+            if not np.array_equal(rest, untouched[1], equal_nan=D.is_inexact(x_dtype)):
                 raise ConformanceError(f"{where}: the in-place op on a strided view wrote outside the view")
 
 
@@ -535,7 +568,7 @@ def check_promotion(device):
     """``ember.promote_types`` and ``ember.result_type`` against PyTorch's rules, for every
     pair of dtypes the device has, as dimensioned tensors, 0-d tensors and Python scalars."""
     ember = _ember()
-    have = [d for d in D.ALL if d in supported_dtypes(device)]
+    have = [d for d in D.ALL + D.COMPLEX if d in supported_dtypes(device)]
     samples = {d: (np.zeros(2, dtype=D.NUMPY[d]), np.zeros((), dtype=D.NUMPY[d])) for d in have}
     tensors = {d: tuple(ember.tensor(a, device=device) for a in arrays) for d, arrays in samples.items()}
     bad = []
@@ -549,7 +582,7 @@ def check_promotion(device):
                 got = ember.result_type(tensors[a][i], tensors[b][j]).name
                 if got != want:
                     bad.append(f"result_type({a}{' 0-d' * i}, {b}{' 0-d' * j}) = {got}, expected {want}")
-        for scalar in (True, 2, 2.5):
+        for scalar in (True, 2, 2.5, 1.5j):
             for i in (0, 1):
                 want = D.result_type(samples[a][i], scalar)
                 got = ember.result_type(tensors[a][i], scalar).name
@@ -600,6 +633,9 @@ def _runs_on(sample, have, arrays_may_be_float64=False) -> bool:
     map_arrays((sample.input, sample.args, sample.kwargs), visit)
     if arrays_may_be_float64:
         found.discard("float64")
+        if "complex128" in found:
+            found.discard("complex128")
+            found.add("complex64")
     found.update(v.name for v in sample.kwargs.values() if type(v).__name__ == "dtype" and hasattr(v, "name"))
     return found <= have
 
@@ -617,8 +653,13 @@ def grad_cases(device, ops=None):
     from ember.testing.opdb import OP_DB
     have = supported_dtypes(device)
     return [Case("grad", op, s, None, device)
-            for op in (OP_DB if ops is None else ops) if op.supports_grad and "float64" in op.dtypes
-            for s in op.samples("float64") if s.grad and _float_slots(s) and _runs_on(s, have, True)]
+            for op in (OP_DB if ops is None else ops) if op.supports_grad and _grad_sample_dtype(op)
+            for s in op.samples(_grad_sample_dtype(op)) if s.grad and _float_slots(s) and _runs_on(s, have, True)]
+
+
+def _grad_sample_dtype(op):
+    """The dtype whose samples gradients are checked on: float64, or complex128 for complex-only ops."""
+    return next((d for d in ("float64", "complex128") if d in op.dtypes), None)
 
 
 def inplace_cases(device, ops=None):

@@ -11,6 +11,7 @@ import math
 import warnings
 
 from ember.core import dtype as dt
+from ember.dispatch.public_op import dispatch_point
 from ember.core.autograd import is_grad_enabled
 from ember.core.tensor import Tensor
 from ember.dispatch.ops import OPS
@@ -321,6 +322,7 @@ def leaky_relu_(input, negative_slope=0.01):
     return leaky_relu(input, negative_slope, inplace=True)
 
 
+@dispatch_point("prelu")
 def prelu(input, weight):
     """Parametric ReLU: ``max(0, x) + weight * min(0, x)`` with a learnable slope.
 
@@ -442,6 +444,7 @@ def mish(input, inplace=False):
     return _maybe_inplace(input, inplace, lambda x: x * ew.tanh(_softplus_unit(x)), "mish")
 
 
+@dispatch_point("softplus")
 def softplus(input, beta=1.0, threshold=20.0):
     """Smooth approximation of ReLU: ``log(1 + exp(beta * x)) / beta``.
 
@@ -626,6 +629,7 @@ def _implicit_softmax_dim(name, ndim, stacklevel):
     return 0 if ndim in (0, 1, 3) else 1
 
 
+@dispatch_point("softmax")
 def softmax(input, dim=None, _stacklevel=3, dtype=None):
     """Rescales ``input`` along ``dim`` so that its entries are positive and sum to 1.
 
@@ -644,6 +648,7 @@ def softmax(input, dim=None, _stacklevel=3, dtype=None):
     return red.softmax(input, dim, dtype=dtype)
 
 
+@dispatch_point("softmin")
 def softmin(input, dim=None, _stacklevel=3, dtype=None):
     """Softmax of the negated input: along ``dim``, the smallest entries receive the largest weights.
 
@@ -662,6 +667,7 @@ def softmin(input, dim=None, _stacklevel=3, dtype=None):
     return red.softmax(ew.neg(input), dim, dtype=dtype)
 
 
+@dispatch_point("log_softmax")
 def log_softmax(input, dim=None, _stacklevel=3, dtype=None):
     """Logarithm of :func:`softmax` along ``dim``, computed in a numerically stable way.
 

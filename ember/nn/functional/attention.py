@@ -13,6 +13,7 @@ import math
 
 import ember
 from ember.core import dtype as dt
+from ember.dispatch.public_op import dispatch_point
 from ember.core.autograd import no_grad
 
 __all__ = ["scaled_dot_product_attention", "multi_head_attention_forward"]
@@ -23,6 +24,7 @@ def _dropout(x, p, training=True):
     return dropout(x, p, training)
 
 
+@dispatch_point("scaled_dot_product_attention")
 def scaled_dot_product_attention(query, key, value, attn_mask=None, dropout_p=0.0, is_causal=False, scale=None,
                                  enable_gqa=False):
     """Attention ``softmax(query @ key^T * scale + mask) @ value`` over the last two dimensions.
@@ -120,6 +122,7 @@ def _float_mask(mask, name, dtype):
     return mask.to(dtype)
 
 
+@dispatch_point("linear")  # the projections are PyTorch's linear, for autocast too
 def _linear(x, weight, bias):
     out = ember.matmul(x, weight.transpose(0, 1))
     return out + bias if bias is not None else out

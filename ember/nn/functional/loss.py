@@ -12,6 +12,7 @@ import math
 import warnings
 
 from ember.autograd.function import Function
+from ember.dispatch.public_op import dispatch_point
 from ember.core import dtype as dt
 from ember.core.autograd import no_grad
 from ember.core.tensor import Tensor
@@ -78,6 +79,7 @@ def _warn_size_mismatch(input, target, name):
 
 
 # ---------------------------------------------------------------- regression
+@dispatch_point("l1_loss")
 def l1_loss(input, target, size_average=None, reduce=None, reduction="mean", weight=None):
     """Mean absolute error between ``input`` and ``target``.
 
@@ -108,6 +110,7 @@ def l1_loss(input, target, size_average=None, reduce=None, reduction="mean", wei
     return _reduce(loss, reduction)
 
 
+@dispatch_point("mse_loss")
 def mse_loss(input, target, size_average=None, reduce=None, reduction="mean", weight=None):
     """Mean squared error between ``input`` and ``target``.
 
@@ -139,6 +142,7 @@ def mse_loss(input, target, size_average=None, reduce=None, reduction="mean", we
     return _reduce(loss, reduction)
 
 
+@dispatch_point("smooth_l1_loss")
 def smooth_l1_loss(input, target, size_average=None, reduce=None, reduction="mean", beta=1.0):
     """Smooth L1 loss: quadratic for small errors, linear for large ones.
 
@@ -175,6 +179,7 @@ def smooth_l1_loss(input, target, size_average=None, reduce=None, reduction="mea
     return _reduce(loss, reduction)
 
 
+@dispatch_point("huber_loss")
 def huber_loss(input, target, reduction="mean", delta=1.0, weight=None):
     """Huber loss: quadratic for errors below ``delta``, linear (with slope ``delta``) above.
 
@@ -235,6 +240,7 @@ class _BinaryCrossEntropy(Function):
         return grad_input, grad_target, None
 
 
+@dispatch_point("binary_cross_entropy")
 def binary_cross_entropy(input, target, weight=None, size_average=None, reduce=None, reduction="mean"):
     """Binary cross entropy between predicted probabilities ``input`` and targets ``target``.
 
@@ -294,6 +300,7 @@ def _check_unit_interval(input, target):
     raise RuntimeError(f"all elements of {which} should be between 0 and 1")
 
 
+@dispatch_point("binary_cross_entropy_with_logits")
 def binary_cross_entropy_with_logits(input, target, weight=None, size_average=None, reduce=None,
                                      reduction="mean", pos_weight=None):
     """Binary cross entropy of ``sigmoid(input)`` against ``target``, computed stably from the logits.
@@ -436,6 +443,7 @@ def _nll(input, target, weight, ignore_index, class_dim):
     return loss, w
 
 
+@dispatch_point("nll_loss")
 def nll_loss(input, target, weight=None, size_average=None, ignore_index=-100, reduce=None, reduction="mean"):
     """Negative log-likelihood of class indices ``target`` under the log-probabilities ``input``.
 
@@ -483,6 +491,7 @@ def _check_label_smoothing(label_smoothing):
         raise RuntimeError(f"label_smoothing must be between 0.0 and 1.0. Got: {label_smoothing}")
 
 
+@dispatch_point("cross_entropy_loss")
 def cross_entropy(input, target, weight=None, size_average=None, ignore_index=-100, reduce=None,
                   reduction="mean", label_smoothing=0.0):
     """Cross entropy between logits ``input`` and class indices or class probabilities.
@@ -581,6 +590,7 @@ def cross_entropy(input, target, weight=None, size_average=None, ignore_index=-1
     return (red.sum(nll) * (1.0 - eps) + red.sum(smooth) * (eps / n_classes)) / total_weight
 
 
+@dispatch_point("kl_div")
 def kl_div(input, target, size_average=None, reduce=None, reduction="mean", log_target=False):
     """KL divergence with ``input`` given as log-probabilities: sum target * (log target - input).
 
@@ -624,6 +634,7 @@ def kl_div(input, target, size_average=None, reduce=None, reduction="mean", log_
 
 
 # ---------------------------------------------------------------- embeddings and ranking
+@dispatch_point("cosine_embedding_loss")
 def cosine_embedding_loss(input1, input2, target, margin=0.0, size_average=None, reduce=None, reduction="mean"):
     """Embedding loss from the cosine similarity of ``input1`` and ``input2``.
 
@@ -664,6 +675,7 @@ def cosine_embedding_loss(input1, input2, target, margin=0.0, size_average=None,
     return _reduce(positive + negative, reduction)
 
 
+@dispatch_point("margin_ranking_loss")
 def margin_ranking_loss(input1, input2, target, margin=0.0, size_average=None, reduce=None, reduction="mean"):
     """Ranking loss ``max(0, -target * (input1 - input2) + margin)``.
 
@@ -694,6 +706,7 @@ def margin_ranking_loss(input1, input2, target, margin=0.0, size_average=None, r
     return _reduce(loss, reduction)
 
 
+@dispatch_point("hinge_embedding_loss")
 def hinge_embedding_loss(input, target, margin=1.0, size_average=None, reduce=None, reduction="mean"):
     """Hinge embedding loss: ``input`` where target is 1, max(0, margin - input) where it is -1.
 
@@ -719,6 +732,7 @@ def hinge_embedding_loss(input, target, margin=1.0, size_average=None, reduce=No
     return _reduce(from_margin + from_self, reduction)
 
 
+@dispatch_point("soft_margin_loss")
 def soft_margin_loss(input, target, size_average=None, reduce=None, reduction="mean"):
     """Two-class logistic loss ``log(1 + exp(-target * input))``, computed without overflow.
 
@@ -771,6 +785,7 @@ def multilabel_soft_margin_loss(input, target, weight=None, size_average=None, r
     return _reduce(loss, reduction)
 
 
+@dispatch_point("multi_margin_loss")
 def multi_margin_loss(input, target, p=1, margin=1.0, weight=None, size_average=None, reduce=None,
                       reduction="mean"):
     """Multi-class hinge loss: sum over i != y of max(0, margin - x[y] + x[i])^p / C.
@@ -838,6 +853,7 @@ def multi_margin_loss(input, target, p=1, margin=1.0, weight=None, size_average=
     return _reduce(loss, reduction)
 
 
+@dispatch_point("triplet_margin_loss")
 def triplet_margin_loss(anchor, positive, negative, margin=1.0, p=2, eps=1e-6, swap=False, size_average=None,
                         reduce=None, reduction="mean"):
     """Triplet loss ``max(d(a, p) - d(a, n) + margin, 0)`` with the p-norm :func:`pairwise_distance`.
@@ -907,6 +923,7 @@ def triplet_margin_with_distance_loss(anchor, positive, negative, *, distance_fu
 
 
 # ---------------------------------------------------------------- likelihoods
+@dispatch_point("poisson_nll_loss")
 def poisson_nll_loss(input, target, log_input=True, full=False, size_average=None, eps=1e-8, reduce=None,
                      reduction="mean"):
     """Negative log-likelihood of ``target`` under a Poisson distribution whose rate is given by ``input``.

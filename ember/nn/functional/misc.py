@@ -4,6 +4,7 @@ from __future__ import annotations
 import warnings
 
 from ember.autograd.function import Function
+from ember.dispatch.public_op import dispatch_point
 from ember.core import dtype as dt
 from ember.core.autograd import no_grad
 from ember.core.tensor import Tensor
@@ -20,6 +21,7 @@ __all__ = [
 
 
 # ---------------------------------------------------------------- linear maps
+@dispatch_point("linear")
 def linear(input, weight, bias=None):
     """Affine map ``input @ weight.T + bias`` over the last dim of ``input``.
 
@@ -47,6 +49,7 @@ def linear(input, weight, bias=None):
     return out if bias is None else out + bias
 
 
+@dispatch_point("bilinear")
 def bilinear(input1, input2, weight, bias=None):
     """Bilinear map ``y[..., o] = sum_ij input1[..., i] * weight[o, i, j] * input2[..., j] + bias[o]``.
 
@@ -465,6 +468,7 @@ def one_hot(tensor, num_classes=-1):
     return cast(tensor.unsqueeze(-1) == classes, dt.int64)
 
 
+@dispatch_point("normalize")
 def normalize(input, p=2.0, dim=1, eps=1e-12, out=None):
     """``input / max(||input||_p, eps)`` along ``dim``.
 
@@ -494,6 +498,7 @@ def normalize(input, p=2.0, dim=1, eps=1e-12, out=None):
     return write_out(input / norm, out, "div")
 
 
+@dispatch_point("cosine_similarity")
 def cosine_similarity(x1, x2, dim=1, eps=1e-8):
     """``<x1, x2> / (max(||x1||, eps) * max(||x2||, eps))`` along ``dim`` (inputs broadcast).
 
@@ -546,6 +551,7 @@ def pairwise_distance(x1, x2, p=2.0, eps=1e-6, keepdim=False):
     return red.norm(diff, p, dim=ndim - 1, keepdim=keepdim)
 
 
+@dispatch_point("pdist")
 def pdist(input, p=2.0):
     """Distances between all row pairs (i < j) of an (N, M) input, as a flat tensor.
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import ember
 from ember.core import dtype as dt
+from ember.dispatch.public_op import dispatch_point
 from ember.core.autograd import no_grad
 from ember.dispatch.ops import OPS
 from ember.ops.reduction import run_composite
@@ -169,6 +170,7 @@ def _normalized_dims(input, normalized_shape, name):
     return shape, tuple(range(input.ndim - k, input.ndim))
 
 
+@dispatch_point("layer_norm")
 def layer_norm(input, normalized_shape, weight=None, bias=None, eps=1e-5):
     """Normalize over the trailing ``normalized_shape`` dims.
 
@@ -221,6 +223,7 @@ def _rms_norm(input, normalized_shape, weight, eps):
     return out * weight if weight is not None else out
 
 
+@dispatch_point("group_norm")
 @_in_float32
 def group_norm(input, num_groups, weight=None, bias=None, eps=1e-5):
     """Split the channels into ``num_groups`` groups; normalize each (sample, group).

@@ -12,6 +12,7 @@ import numpy as np
 
 import ember
 from ember.nn.functional.sampling import _index_tensor
+from ember.dispatch.public_op import dispatch_point
 from ember.ops.creation import ntuple as _ntuple
 from ember.ops.indexing import _first_outside, _index_bounds
 from ember.ops.out import _title
@@ -97,6 +98,7 @@ def max_unpool1d(input, indices, kernel_size, stride=None, padding=0, output_siz
     return _max_unpool(input, indices, 1, kernel_size, stride, padding, output_size, "max_unpool1d")
 
 
+@dispatch_point("max_unpool2d")
 def max_unpool2d(input, indices, kernel_size, stride=None, padding=0, output_size=None):
     """The inverse of ``max_pool2d``: each value goes back to the position its index gives, zeros elsewhere.
 
@@ -123,6 +125,7 @@ def max_unpool2d(input, indices, kernel_size, stride=None, padding=0, output_siz
     return _max_unpool(input, indices, 2, kernel_size, stride, padding, output_size, "max_unpool2d")
 
 
+@dispatch_point("max_unpool3d")
 def max_unpool3d(input, indices, kernel_size, stride=None, padding=0, output_size=None):
     """The inverse of ``max_pool3d``: each value goes back to the position its index gives, zeros elsewhere.
 
@@ -183,6 +186,7 @@ def _avg_pool(input, nd, kernel_size, stride, padding, ceil_mode, count_include_
     return result if batched else result.squeeze(0)
 
 
+@dispatch_point("avg_pool1d")
 def avg_pool1d(input, kernel_size, stride=None, padding=0, ceil_mode=False, count_include_pad=True):
     """1-d average pooling: the mean of each sliding window over (N, C, L) or (C, L).
 
@@ -210,6 +214,7 @@ def avg_pool1d(input, kernel_size, stride=None, padding=0, ceil_mode=False, coun
     return _avg_pool(input, 1, kernel_size, stride, padding, ceil_mode, count_include_pad, None, "avg_pool1d")
 
 
+@dispatch_point("avg_pool2d")
 def avg_pool2d(input, kernel_size, stride=None, padding=0, ceil_mode=False, count_include_pad=True,
                divisor_override=None):
     """2-d average pooling: the mean of each sliding window over (N, C, H, W) or (C, H, W).
@@ -240,6 +245,7 @@ def avg_pool2d(input, kernel_size, stride=None, padding=0, ceil_mode=False, coun
                      "avg_pool2d")
 
 
+@dispatch_point("avg_pool3d")
 def avg_pool3d(input, kernel_size, stride=None, padding=0, ceil_mode=False, count_include_pad=True,
                divisor_override=None):
     """3-d average pooling: the mean of each sliding window over (N, C, D, H, W) or (C, D, H, W).
@@ -411,6 +417,7 @@ def adaptive_avg_pool2d(input, output_size):
     return _adaptive_avg_pool(input, 2, output_size, "adaptive_avg_pool2d")
 
 
+@dispatch_point("adaptive_avg_pool3d")
 def adaptive_avg_pool3d(input, output_size):
     """3-d adaptive average pooling: the mean of as many windows as the output size asks for.
 

@@ -14,6 +14,7 @@ import numpy as np
 
 import ember
 from ember.ops.creation import ntuple as _ntuple
+from ember.dispatch.public_op import dispatch_point
 from ember.ops.shape import constant_pad_nd as _pad_constant
 
 __all__ = ["pad", "interpolate", "upsample", "upsample_nearest", "upsample_bilinear", "unfold", "fold",
@@ -26,6 +27,7 @@ def _index_tensor(values, device):
 
 
 # ---------------------------------------------------------------- pad
+@dispatch_point("pad")
 def pad(input, pad, mode="constant", value=None):
     """Pad the last ``len(pad) // 2`` dims: ``pad = (last_left, last_right, 2nd_last_left, ...)``.
 
@@ -521,6 +523,7 @@ def _gather_pixels(flat, iy, ix, height, width):
     return ember.where(inside.unsqueeze(1), values, 0.0)
 
 
+@dispatch_point("grid_sampler")
 def grid_sample(input, grid, mode="bilinear", padding_mode="zeros", align_corners=None):
     """Sample (N, C, H, W) ``input`` at the normalized (x, y) locations of ``grid`` (N, Ho, Wo, 2).
 

@@ -696,7 +696,7 @@ class Module:
         dtype, device, _copy = _parse_to(args, kwargs)
         if dtype is not None:
             dtype = _resolve_dtype(dtype)
-            if not dtype.is_floating_point:
+            if not (dtype.is_floating_point or dtype.is_complex):
                 raise TypeError(f"nn.Module.to only accepts floating point or complex dtypes, but got desired "
                                 f"dtype={dtype}")
         if device is not None:
@@ -707,7 +707,7 @@ class Module:
             options = {}
             if device is not None and t.device != device:
                 options["device"] = device
-            if dtype is not None and t.is_floating_point() and t.dtype is not dtype:
+            if dtype is not None and (t.is_floating_point() or t.is_complex()) and t.dtype is not dtype:
                 options["dtype"] = dtype
             if not options:
                 return t

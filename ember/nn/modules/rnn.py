@@ -15,6 +15,7 @@ import numbers
 import warnings
 
 import ember
+from ember.dispatch.public_op import dispatch_point
 from ember.nn import functional as F
 from ember.nn import init
 from ember.nn.modules.module import Module
@@ -29,6 +30,12 @@ _GATES = {"RNN_TANH": 1, "RNN_RELU": 1, "LSTM": 4, "GRU": 3}
 def _linear(x, weight, bias):
     out = ember.matmul(x, weight.transpose(0, 1))
     return out + bias if bias is not None else out
+
+
+@dispatch_point("rnn_cell")  # PyTorch's lstm_cell / gru_cell / rnn_tanh_cell / rnn_relu_cell, for autocast
+def _cell(mode, x, h, c, w_ih, w_hh, b_ih, b_hh):
+    """One step of a cell module: -> (h', c')."""
+    return _rnn_step(mode, _linear(x, w_ih, b_ih), h, c, w_hh, b_hh, None)
 
 
 # ---------------------------------------------------------------- one time step, given x @ W_ih^T + b_ih
@@ -537,12 +544,10 @@ class RNNCellBase(Module):
         if mode == "LSTM":
             h, c = (None, None) if hx is None else hx
             h, c = self._state(h, x, 0), self._state(c, x, 1)
-            xw = _linear(x, self.weight_ih, self.bias_ih)
-            h, c = _rnn_step(mode, xw, h, c, self.weight_hh, self.bias_hh, None)
+            h, c = _cell(mode, x, h, c, self.weight_ih, self.weight_hh, self.bias_ih, self.bias_hh)
             return (h, c) if batched else (h.squeeze(0), c.squeeze(0))
         h = self._state(hx, x, 0)
-        xw = _linear(x, self.weight_ih, self.bias_ih)
-        h, _ = _rnn_step(mode, xw, h, None, self.weight_hh, self.bias_hh, None)
+        h, _ = _cell(mode, x, h, None, self.weight_ih, self.weight_hh, self.bias_ih, self.bias_hh)
         return h if batched else h.squeeze(0)
 
 

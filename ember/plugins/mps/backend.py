@@ -128,6 +128,9 @@ class MPSBackend(Backend):
         if dtype is dt.float64:
             from ember.plugins.mps.primitives import FLOAT64_ERROR
             return TypeError(FLOAT64_ERROR)
+        if dtype is dt.complex128:  # PyTorch's wording: MPS has no float64, so no complex128
+            return TypeError("Trying to convert ComplexDouble to the MPS backend but it does not have support "
+                             "for that dtype.")
         return super().unsupported_dtype_error(dtype, device)
 
     def canonical_index(self, index):

@@ -46,10 +46,33 @@ PRIMITIVES = (
     "copy_", "index_put",
     # creation and random
     "full", "arange", "philox_uniform", "philox_normal",
+    # special functions (special.py, mixed into MlxKernels)
+    "xlogy", "xlog1py", "entr", "sinc", "spherical_bessel_j0", "hypot", "copysign", "lgamma", "digamma",
+    "i0", "i0e", "i1", "i1e", "modified_bessel_i0", "modified_bessel_i1", "erfc", "erfcx", "ndtr", "log_ndtr",
 )
 
 #: composites with a fused MLX kernel in ``fused.py`` (a function of the same name)
 FUSED = ("softmax", "log_softmax", "conv", "conv_transpose", "adam_step", "max_pool")
+
+#: the FFT primitives, a function of the same name each in ``spectral.py`` (over ``mlx.core.fft``)
+SPECTRAL = ("fft_c2c", "fft_r2c", "fft_c2r")
+
+#: the decompositions MLX has, a function of the same name each in ``linalg.py`` (mlx.core.linalg, CPU stream)
+LINALG = ("linalg_cholesky", "linalg_qr", "linalg_eigh", "linalg_svd", "linalg_lu_factor", "linalg_solve_triangular",
+          "linalg_det", "linalg_slogdet", "linalg_pivots_to_permutation")
+
+#: special functions MLX has no function or exact composition for (series and rational approximations):
+#: the counted CPU fallback, by design
+CPU_FALLBACK = (
+    "polygamma", "ndtri", "airy_ai", "bessel_j0", "bessel_j1", "bessel_y0",
+    "bessel_y1", "modified_bessel_k0", "modified_bessel_k1", "scaled_modified_bessel_k0", "scaled_modified_bessel_k1",
+    "frexp", "zeta", "igamma", "igammac", "nextafter", "gcd", "lcm", "chebyshev_polynomial_t", "chebyshev_polynomial_u",
+    "chebyshev_polynomial_v", "chebyshev_polynomial_w", "shifted_chebyshev_polynomial_t",
+    "shifted_chebyshev_polynomial_u", "shifted_chebyshev_polynomial_v", "shifted_chebyshev_polynomial_w",
+    "hermite_polynomial_h", "hermite_polynomial_he", "laguerre_polynomial_l", "legendre_polynomial_p",
+    # decompositions mlx.core.linalg lacks (general eig, LAPACK's sytrf/sytrs and geqrf)
+    "linalg_eig", "linalg_ldl_factor", "linalg_ldl_solve", "linalg_geqrf",
+)
 
 #: kernels whose results bypass ``MPSBackend.normalize`` (in-place ops): the eval window notes them
 _NOTED = ("copy_", "index_put", "adam_step")
@@ -57,17 +80,19 @@ _NOTED = ("copy_", "index_put", "adam_step")
 
 def kernel_names() -> tuple:
     """The op names of ``kernel_table``, without importing MLX."""
-    return tuple(name for name in PRIMITIVES + FUSED if name in OPS)
+    return tuple(name for name in PRIMITIVES + FUSED + SPECTRAL + LINALG if name in OPS)
 
 
 def kernel_table(backend) -> dict:
     """{op name: kernel} for an available ``MPSBackend`` (imports MLX)."""
-    from ember.plugins.mps import fused
+    from ember.plugins.mps import fused, linalg, spectral
     primitives = backend._bind()
     mx = primitives.mx
     mlx_kernels = primitives.MlxKernels()
     table = {name: getattr(mlx_kernels, name) for name in PRIMITIVES if name in OPS}
     table.update({name: getattr(fused, name) for name in FUSED if name in OPS})
+    table.update({name: getattr(spectral, name) for name in SPECTRAL if name in OPS})
+    table.update({name: linalg.real_only(name, getattr(linalg, name), backend) for name in LINALG if name in OPS})
     window = backend.window
     for name in _NOTED:
         if name in table:

@@ -30,6 +30,7 @@ from ember.core import dtype as dt
 from ember.dispatch.ops import INDEX_SLOT
 from ember.dispatch import philox as host
 from ember.plugins.mps.kernels import BINARY, UNARY
+from ember.plugins.mps.special import MlxSpecialKernels
 
 # ---------------------------------------------------------------- dtypes
 FLOAT64_ERROR = ("Cannot convert a MPS Tensor to float64 dtype as the MPS framework doesn't support float64. "
@@ -39,6 +40,7 @@ FLOAT64_ERROR = ("Cannot convert a MPS Tensor to float64 dtype as the MPS framew
 MX_DTYPE = {
     dt.bool_: mx.bool_, dt.uint8: mx.uint8, dt.int8: mx.int8, dt.int16: mx.int16, dt.int32: mx.int32,
     dt.int64: mx.int64, dt.float16: mx.float16, dt.bfloat16: mx.bfloat16, dt.float32: mx.float32,
+    dt.complex64: mx.complex64,  # MLX has no complex128, as it has no float64
 }
 EMBER_DTYPE = {v: k for k, v in MX_DTYPE.items()}
 SUPPORTED_DTYPES = tuple(d for d in dt.ALL_DTYPES if d in MX_DTYPE)
@@ -54,6 +56,9 @@ def mx_dtype(dtype: dt.dtype):
     if found is None:
         if dtype is dt.float64:
             raise TypeError(FLOAT64_ERROR)
+        if dtype is dt.complex128:
+            raise TypeError("Trying to convert ComplexDouble to the MPS backend but it does not have support "
+                            "for that dtype.")
         raise TypeError(f"mps tensors do not support dtype {dtype}")
     return found
 
@@ -96,7 +101,7 @@ def _widened(x):
     return x.astype(mx.float32) if _is_array(x) else x
 
 
-class MlxKernels:
+class MlxKernels(MlxSpecialKernels):  # the special functions: special.py
     """One method (or attribute) per primitive, named after its op (``kernels.PRIMITIVES``
     lists them for the kernel table)."""
 
@@ -113,6 +118,9 @@ class MlxKernels:
 
     def exp2(self, x):
         return mx.power(2.0, x)
+
+    def expm1(self, x):
+        return mx.exp(x) - 1 if x.dtype == mx.complex64 else mx.expm1(x)  # MLX has no complex expm1
 
     def relu(self, x):
         return mx.maximum(x, 0).astype(x.dtype)
@@ -459,6 +467,8 @@ def _scalar_as(value, dtype):
     """A Python scalar converted to ``dtype`` as numpy converts it (int wraparound, float truncation)."""
     if dtype.is_floating_point:
         return float(value)
+    if dtype.is_complex:
+        return complex(value)
     if dtype is dt.bool_:
         return bool(value)
     if type(value) is int and np.iinfo(dtype.numpy).min <= value <= np.iinfo(dtype.numpy).max:

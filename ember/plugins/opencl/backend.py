@@ -35,7 +35,8 @@ class OpenCLBackend(Backend):
 
     def supported_dtypes(self, index=None):
         s = runtime.state(index)
-        return tuple(d for d in dt.ALL_DTYPES if d is not dt.float64 or s.fp64)
+        # complex128 needs float64 pairs; complex kernels run on the CPU (see complexes.py)
+        return tuple(d for d in dt.ALL_DTYPES if d not in (dt.float64, dt.complex128) or s.fp64)
 
     def unsupported_dtype_error(self, dtype, device):
         s = runtime.state(getattr(device, "index", None))
@@ -49,8 +50,8 @@ class OpenCLBackend(Backend):
     def from_numpy(self, array, index):
         s = runtime.state(index)
         array = np.asarray(array)
-        if array.dtype == np.float64 and not s.fp64:
-            raise TypeError(_dtype_message("float64", s))
+        if array.dtype in (np.float64, np.complex128) and not s.fp64:
+            raise TypeError(_dtype_message(array.dtype.name, s))
         from ember.plugins.opencl.launchers import from_numpy
         return from_numpy(s, array)
 
@@ -61,6 +62,9 @@ class OpenCLBackend(Backend):
         return (base if base is not None else id(buf)) + native.offset * native.itemsize
 
     def to_numpy(self, native):
+        if native.dtype.kind == "c":  # its non-contiguous copy goes through the pairs of reals
+            from ember.plugins.opencl.complexes import to_numpy as complex_to_numpy
+            return complex_to_numpy(native)
         from ember.plugins.opencl.launchers import to_numpy
         return to_numpy(native)
 
@@ -110,7 +114,7 @@ class OpenCLBackend(Backend):
 
 
 def _dtype_message(name, s) -> str:
-    ext = {"float64": "cl_khr_fp64", "float16": "cl_khr_fp16"}.get(name, "")
+    ext = {"float64": "cl_khr_fp64", "complex128": "cl_khr_fp64", "float16": "cl_khr_fp16"}.get(name, "")
     why = f": the device lacks the {ext} extension" if ext else ""
     return f"dtype {name} is not supported on OpenCL device opencl:{s.index} ({s.name}){why}"
 

@@ -18,6 +18,7 @@ from __future__ import annotations
 import numpy as np
 
 from ember.plugins.opencl import cltypes as T
+from ember.plugins.opencl import special
 from ember.plugins.opencl.array import CLArray, broadcast_strides, merge_dims
 from ember.plugins.opencl.runtime import MAX_DIMS, meta_array
 
@@ -303,6 +304,8 @@ def expression(op: str, ct: str):
         return f"ember_sigmoid_{ct}(a)", helper("sigmoid", ct)
     if op == "erfinv":
         return f"ember_erfinv_{ct}(a)", helper("erfinv", ct)
+    if op in special.UNARY or op in special.BINARY:  # the special functions: special.py
+        return special.expression(op, ct)
     if op == "bitwise_not":
         return ("!a" if ct == "uchar_bool" else "~a"), ""
     binary = {"add": "a + b", "sub": "a - b", "mul": "a * b", "div": "a / b", "atan2": "atan2(a, b)",
@@ -353,8 +356,9 @@ def expression(op: str, ct: str):
 
 UNARY = """neg abs sign sqrt rsqrt exp exp2 expm1 log log2 log10 log1p sin cos tan asin acos atan sinh cosh
     tanh asinh acosh atanh sigmoid relu erf erfinv floor ceil trunc reciprocal isnan isinf logical_not
-    bitwise_not""".split()
+    bitwise_not""".split() + list(special.UNARY)
 BINARY = """add sub mul div pow atan2 remainder fmod maximum minimum eq ne lt le gt ge logical_and logical_or
     logical_xor bitwise_and bitwise_or bitwise_xor bitwise_left_shift bitwise_right_shift""".split()
+BINARY += list(special.BINARY)
 BOOL_RESULT = {"isnan", "isinf", "logical_not", "eq", "ne", "lt", "le", "gt", "ge", "logical_and", "logical_or",
                "logical_xor"}

@@ -35,7 +35,27 @@ def kernel_table() -> dict:
         # fused overrides of composites
         "softmax": reductions.softmax, "log_softmax": reductions.log_softmax,
     })
-    return table
+    from ember.plugins.opencl import special
+    table.update(special.LAUNCHERS)  # special functions with attributes (polygamma's order)
+    from ember.plugins.opencl.complexes import with_complex_support
+    return with_complex_support(table)  # complex operands: copies on the device, the rest on the CPU
+
+
+#: special functions with neither an OpenCL C builtin nor a short series here (rational approximations),
+#: and nextafter, whose builtin would step in float for half-precision storage: the counted CPU fallback
+CPU_FALLBACK = (
+    "ndtri", "airy_ai", "bessel_j0", "bessel_j1", "bessel_y0", "bessel_y1", "modified_bessel_k0",
+    "modified_bessel_k1", "scaled_modified_bessel_k0", "scaled_modified_bessel_k1", "frexp", "igamma",
+    "igammac", "nextafter", "chebyshev_polynomial_t", "chebyshev_polynomial_u", "chebyshev_polynomial_v",
+    "chebyshev_polynomial_w", "shifted_chebyshev_polynomial_t", "shifted_chebyshev_polynomial_u",
+    "shifted_chebyshev_polynomial_v", "shifted_chebyshev_polynomial_w", "hermite_polynomial_h",
+    "hermite_polynomial_he", "laguerre_polynomial_l", "legendre_polynomial_p",
+    # decompositions and transforms: LAPACK/FFT on the host beats a naive OpenCL port on any size
+    # a CPU OpenCL driver runs; a GPU-side implementation is future work
+    "linalg_cholesky", "linalg_qr", "linalg_eigh", "linalg_eig", "linalg_svd", "linalg_lu_factor",
+    "linalg_pivots_to_permutation", "linalg_solve_triangular", "linalg_det", "linalg_slogdet",
+    "linalg_ldl_factor", "linalg_ldl_solve", "linalg_geqrf", "fft_c2c", "fft_r2c", "fft_c2r",
+)
 
 
 def kernel_names() -> tuple:

@@ -6,8 +6,16 @@ methods the database promises to cover (checked by the suite itself).
 from __future__ import annotations
 
 from ember.testing.opdb import elementwise, indexing, inplace, linalg, reductions, shape
+from ember.testing.opdb import special
+from ember.testing.opdb import spectral
 
 OP_DB = elementwise.OPS + reductions.OPS + linalg.OPS + shape.OPS + indexing.OPS + inplace.OPS
+OP_DB = OP_DB + special.OPS
+OP_DB = OP_DB + spectral.OPS  # ember.fft, stft, istft
+from ember.testing.opdb import complex as _complex  # noqa: E402
+OP_DB = OP_DB + _complex.OPS  # complex64/complex128 math, real/imag, conj, view_as_real, polar
+from ember.testing.opdb import numeric as _numeric  # noqa: E402
+OP_DB = OP_DB + _numeric.OPS  # scans, diff/gradient/trapezoid, quantiles, histograms, cov, cdist, grids
 BY_NAME = {op.name: op for op in OP_DB}
 
 #: what must be covered: ember functions / Tensor methods ...
