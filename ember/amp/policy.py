@@ -20,8 +20,10 @@ alone; lists of tensors count, as for ``cat``):
 Names are PyTorch's op names; the ember function carrying a name is marked with
 ``@dispatch_point(name)`` (``ember.dispatch.public_op``), which is where autocast
 intercepts it, as PyTorch does at its op level (a composite such as ``linear`` is cast
-as a whole; what runs inside it is not cast again). Ops named here that ember does not
-have yet (much of ``linalg`` and ``fft``) take effect when their function is marked.
+as a whole; what runs inside it is not cast again). Every ``ember.linalg.<name>`` is a
+dispatch point named ``linalg_<name>`` and every ``ember.fft`` transform one named
+``fft_<name>`` (their registrars mark them); ops named here that ember does not have yet
+take effect when their function is marked.
 
 ``CPU`` is PyTorch's CPU list (verified op by op against PyTorch 2.13 by
 tests/fixtures/record_autocast.py). ``GPU`` is PyTorch's CUDA list as its documentation
@@ -52,6 +54,13 @@ def _cpu_pad(args, kwargs):
     if (mode == "reflect" and spatial in (1, 2)) or (mode == "replicate" and spatial in (1, 2, 3)):
         return FP32
     return None
+
+
+def _gpu_interpolate(args, kwargs):
+    """The CUDA list has every upsample_* kernel interpolate reaches; mode 'area' is adaptive_avg_pool
+    (on no list)."""
+    mode = args[3] if len(args) > 3 else kwargs.get("mode", "nearest")
+    return None if mode == "area" else FP32
 
 
 def _cpu_tensordot(args, kwargs):
@@ -122,7 +131,7 @@ GPU = {
         hinge_embedding_loss kl_div l1_loss layer_norm log log10 log1p log2 margin_ranking_loss mse_loss
         multilabel_margin_loss multi_margin_loss nll_loss nll_loss2d normalize pdist poisson_nll_loss pow
         reciprocal rsqrt sinh smooth_l1_loss huber_loss soft_margin_loss softplus renorm tan
-        triplet_margin_loss logsumexp frobenius_norm nuclear_norm
+        triplet_margin_loss logsumexp frobenius_norm nuclear_norm rms_norm
     """),
     **_names(FP32_UNLESS_DTYPE, "prod softmax log_softmax softmin cumprod cumsum sum norm linalg_vector_norm "
                                 "linalg_matrix_norm"),
@@ -136,6 +145,7 @@ GPU = {
                    "linalg_tensorsolve lu_solve linalg_lu_solve linalg_lstsq ormqr logaddexp logaddexp2"),
     "inner": PROMOTE,  # decomposes into dot / tensordot
     "linalg_norm": FP32_UNLESS_DTYPE,  # decomposes into linalg_vector_norm / linalg_matrix_norm
+    "interpolate": _gpu_interpolate,  # the upsample_* kernels
 }
 
 #: the message of PyTorch's RuntimeError for a BANNED op

@@ -250,11 +250,6 @@ class Tensor:
         """Whether the tensor lives on the CPU."""
         return self.device.type == "cpu"
 
-    @property
-    def is_floating_point_dtype(self) -> bool:
-        """Whether the dtype is a floating-point one (the property form of ``is_floating_point()``)."""
-        return self.dtype.is_floating_point
-
     def is_floating_point(self) -> bool:
         """Whether the dtype is a floating-point one (``float16``, ``bfloat16``, ``float32``, ``float64``)."""
         return self.dtype.is_floating_point

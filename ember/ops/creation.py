@@ -41,8 +41,9 @@ def as_shape(size) -> tuple:
 def ntuple(value, n, name) -> tuple:
     """``value`` as a tuple of ``n`` ints (an int or a 1-element sequence is repeated), as
     kernel_size / stride / padding arguments are given; ``name`` is used in the error."""
-    if isinstance(value, numbers.Integral):
-        return (int(value),) * n
+    if isinstance(value, numbers.Integral) or (isinstance(value, Tensor) and value.ndim == 0
+                                                and value.dtype.category < dt.FLOAT):
+        return (int(value),) * n  # PyTorch's int-list arguments take a 0-d integer tensor as one int
     value = tuple(int(v) for v in value)
     if len(value) == 1:
         return value * n

@@ -1272,5 +1272,5 @@ for _name, _advice in (("symeig", "Use `torch.linalg.eigh` (or `torch.linalg.eig
                        ("lstsq", "`torch.lstsq` is deprecated in favor of `torch.linalg.lstsq`."),
                        ("matrix_rank", "Please use the `torch.linalg.matrix_rank` function instead."),
                        ("solve", "`torch.solve` is deprecated in favor of `torch.linalg.solve`.")):
-    public(_removed(_name, _advice), method=True)
+    public(_removed(_name, _advice), method=_name != "matrix_rank")  # PyTorch kept no Tensor.matrix_rank
 del _name, _advice

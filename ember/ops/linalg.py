@@ -10,6 +10,7 @@ from ember.core.tensor import Tensor
 from ember.dispatch.meta import broadcast_shapes
 from ember.dispatch.ops import OPS
 from ember.ops import elementwise as ew
+from ember.ops.out import _title
 from ember.ops.public import public
 
 
@@ -264,8 +265,13 @@ def addmv(input, mat, vec, *, beta=1, alpha=1):
         A tensor of shape ``(n,)``.
 
     Raises:
-        RuntimeError: ``mat`` is not 2-D or ``vec`` not 1-D, their dtypes differ, or the sizes do not match.
+        RuntimeError: ``mat`` is not 2-D or ``vec`` not 1-D, the three dtypes differ (even with ``beta=0``),
+            or the sizes do not match.
     """
+    if isinstance(input, Tensor) and isinstance(mat, Tensor) and isinstance(vec, Tensor) \
+            and not (input.dtype is mat.dtype and mat.dtype is vec.dtype):  # PyTorch promotes none of them
+        raise RuntimeError(f"addmv input tensors must have the same dtype, but got {_title(input.dtype)}, "
+                           f"{_title(mat.dtype)}, and {_title(vec.dtype)}")
     product = _scaled(mv(mat, vec), alpha)
     return product if beta == 0 else ew.add(_scaled(input, beta), product)
 

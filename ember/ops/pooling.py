@@ -36,7 +36,7 @@ def as_batched(input, nd, name):
 
 def pool_geometry(x, nd, kernel_size, stride, padding, dilation, ceil_mode, name):
     kernel = _ntuple(kernel_size, nd, "kernel_size")
-    stride = kernel if stride is None or (not isinstance(stride, int) and len(stride) == 0) \
+    stride = kernel if stride is None or (isinstance(stride, (list, tuple)) and len(stride) == 0) \
         else _ntuple(stride, nd, "stride")
     padding = _ntuple(padding, nd, "padding")
     dilation = _ntuple(dilation, nd, "dilation")
@@ -135,7 +135,7 @@ def pick(windows, which, dim):
     shape = [1] * windows.ndim
     shape[dim] = windows.shape[dim]
     chosen = positions.reshape(shape) == which
-    return where(chosen, windows, 0.0).sum(dim)
+    return where(chosen, windows, 0).sum(dim)  # an int 0: a float one would promote integer windows
 
 
 def windows_of(x, kernel, stride, dilation):
@@ -272,7 +272,7 @@ def max_pool1d_with_indices(input, kernel_size, stride=None, padding=0, dilation
     return max_pool1d(input, kernel_size, stride, padding, dilation, ceil_mode, True)
 
 
-@public
+# nn.functional only: PyTorch has no torch.max_pool2d_with_indices
 def max_pool2d_with_indices(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False,
                             return_indices=True):
     """``max_pool2d`` with ``return_indices=True``: the pooled values and where each maximum was.

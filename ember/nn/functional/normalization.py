@@ -170,6 +170,25 @@ def _normalized_dims(input, normalized_shape, name):
     return shape, tuple(range(input.ndim - k, input.ndim))
 
 
+def _check_param_dtypes(input, weight, bias):
+    """PyTorch's rule for layer_norm's parameters: the input's dtype, or float32 for a bfloat16 /
+    float16 input (its "mixed dtype" kernels); anything else raises, with its messages."""
+    from ember.ops.out import _title
+    params = [t for t in (weight, bias) if t is not None]
+    if not params:
+        return
+    first, rest = params[0], params[1:]
+    if first.dtype is input.dtype:
+        for t in rest:
+            if t.dtype is not input.dtype:
+                raise RuntimeError(f"expected scalar type {_title(input.dtype)} but found {_title(t.dtype)}")
+    elif first.dtype is dt.float32 and all(t.dtype is dt.float32 for t in rest):
+        if input.dtype not in (dt.bfloat16, dt.float16):
+            raise RuntimeError("mixed dtype (CPU): all inputs must share same datatype.")
+    else:
+        raise RuntimeError("mixed dtype (CPU): expect parameter to have scalar type of Float")
+
+
 @dispatch_point("layer_norm")
 def layer_norm(input, normalized_shape, weight=None, bias=None, eps=1e-5):
     """Normalize over the trailing ``normalized_shape`` dims.
@@ -185,8 +204,8 @@ def layer_norm(input, normalized_shape, weight=None, bias=None, eps=1e-5):
         A tensor of ``input``'s shape and dtype.
 
     Raises:
-        RuntimeError: if ``input`` does not end with ``normalized_shape``, or ``weight``/``bias`` has
-            another shape.
+        RuntimeError: if ``input`` does not end with ``normalized_shape``, ``weight``/``bias`` has
+            another shape, or their dtypes are neither ``input``'s nor float32 for a half-precision input.
     """
     shape, dims = _normalized_dims(input, normalized_shape, "layer_norm")
     if not input.dtype.is_floating_point:
@@ -194,9 +213,11 @@ def layer_norm(input, normalized_shape, weight=None, bias=None, eps=1e-5):
     for name, t in (("weight", weight), ("bias", bias)):
         if t is not None and tuple(t.shape) != shape:
             raise RuntimeError(f"layer_norm: expected {name} of shape {list(shape)}, got {list(t.shape)}")
+    _check_param_dtypes(input, weight, bias)
     return run_composite(OPS["layer_norm"], input, weight, bias, normalized_ndim=len(dims), eps=eps)[0]
 
 
+@dispatch_point("rms_norm")
 def rms_norm(input, normalized_shape, weight=None, eps=None):
     """x / sqrt(mean(x ** 2) + eps) over the trailing dims; eps defaults to the dtype's machine epsilon.
 
