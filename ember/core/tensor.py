@@ -170,6 +170,8 @@ class Tensor:
         """
         data = self._data
         strides = getattr(data, "strides", None)
+        if strides is not None and 0 in data.shape:
+            strides = None  # numpy gives empty arrays zero strides; PyTorch's are those of the layout
         if strides is not None:
             itemsize = self.dtype.itemsize
             strides = tuple(s // itemsize for s in strides)

@@ -119,9 +119,9 @@ def _square(A, name, what="A"):
         raise RuntimeError(f"{name}: {what} must be batches of square matrices, but they are {m} by {n} matrices")
 
 
-def _same_dtype(A, B, name):
+def _same_dtype(A, B, name, a="A"):
     if A.dtype is not B.dtype:
-        raise RuntimeError(f"{name}: Expected A and B to have the same dtype, but found A of type "
+        raise RuntimeError(f"{name}: Expected {a} and B to have the same dtype, but found {a} of type "
                            f"{_dtype_title(A.dtype)} and B of type {_dtype_title(B.dtype)} instead")
 
 
@@ -683,11 +683,11 @@ def linalg_lu_solve(LU, pivots, B, *, left=True, adjoint=False):
     _floating(LU, "linalg.lu_solve", "lu_solve", integers="kernel")
     _square(LU, "linalg.lu_solve", "LU")
     _matrix(B, "linalg.lu_solve", "B")
+    _same_dtype(LU, B, "linalg.lu_solve", "LU")  # PyTorch checks the dtypes before the shapes
     n = LU.shape[-1]
     if (B.shape[-2] if left else B.shape[-1]) != n:
         raise RuntimeError(f"linalg.lu_solve: Incompatible shapes of A and B for the equation "
                            f"{'AX = B' if left else 'XA = B'} ({n}x{n} and {B.shape[-2]}x{B.shape[-1]})")
-    _same_dtype(LU, B, "linalg.lu_solve")
     P = _permutation_matrix(pivots, n, LU.dtype, LU.device)
     U_, L_ = dict(upper=True), dict(upper=False, unitriangular=True)
     LUh = _mH(LU)  # its upper triangle is L^H (unit), its lower U^H

@@ -130,7 +130,9 @@ def _not_implemented(kernel, dtype):
 
 
 # ---------------------------------------------------------------- families generated from the op table
-_NO_COMPLEX_UNARY = frozenset({"erf", "erfinv"})  # PyTorch has no complex kernels for them
+# PyTorch has no complex kernels for these (checked op by op against 2.13): its kernel names, in its errors
+_NO_COMPLEX_UNARY = {"erf": "erf_vml", "erfinv": "erfinv_vml", "erfc": "erfc_vml", "lgamma": "lgamma_vml",
+                     "i0": "i0_vml", "digamma": "digamma"}
 
 
 def _float_unary(op):
@@ -138,7 +140,9 @@ def _float_unary(op):
         _require_tensor(input, op.name)
         if input.dtype.category == _COMPLEX:
             if op.name in _NO_COMPLEX_UNARY:
-                raise _not_implemented(f"{op.name}_vml_{input.device.type}", input.dtype)
+                kernel = _NO_COMPLEX_UNARY[op.name]
+                raise _not_implemented(kernel if kernel == "digamma" else f"{kernel}_{input.device.type}",
+                                       input.dtype)
             if op.name == "sigmoid":  # the real kernels' overflow guards compare: the plain formula
                 return call(OPS["reciprocal"], call(OPS["exp"], call(OPS["neg"], input)) + 1)
         return call(op, _float_input(input))
@@ -369,6 +373,8 @@ def deg2rad(input):
         A floating-point tensor of ``input``'s shape.
     """
     _require_tensor(input, "deg2rad")
+    if input.dtype.category == _COMPLEX:
+        raise RuntimeError("deg2rad is not supported for complex tensors.")
     return mul(_float_input(input), math.pi / 180.0)
 
 
@@ -383,6 +389,8 @@ def rad2deg(input):
         A floating-point tensor of ``input``'s shape.
     """
     _require_tensor(input, "rad2deg")
+    if input.dtype.category == _COMPLEX:
+        raise RuntimeError("rad2deg is not supported for complex tensors.")
     return mul(_float_input(input), 180.0 / math.pi)
 
 
@@ -401,6 +409,8 @@ def logit(input, eps=None):
         outside [0, 1]).
     """
     _require_tensor(input, "logit")
+    if input.dtype.category == _COMPLEX:
+        raise _not_implemented(f"logit_{input.device.type}", input.dtype)
     p = _float_input(input)
     if eps is not None:
         p = where(lt(p, eps), eps, where(gt(p, 1.0 - eps), 1.0 - eps, p))  # noqa: F821  (generated)

@@ -225,7 +225,7 @@ def _scaled(x, alpha):
     return x if alpha == 1 else ew.mul(x, alpha)
 
 
-@public(method=True, out=True)
+@public(method=True, inplace=True, out=True)
 @dispatch_point("addmm")
 def addmm(input, mat1, mat2, *, beta=1, alpha=1):
     """``beta * input + alpha * (mat1 @ mat2)``, a matrix product added to a tensor.
@@ -248,7 +248,7 @@ def addmm(input, mat1, mat2, *, beta=1, alpha=1):
     return product if beta == 0 else ew.add(_scaled(input, beta), product)
 
 
-@public(method=True, out=True)
+@public(method=True, inplace=True, out=True)
 @dispatch_point("addmv")
 def addmv(input, mat, vec, *, beta=1, alpha=1):
     """``beta * input + alpha * (mat @ vec)``, a matrix-vector product added to a tensor.
@@ -276,7 +276,7 @@ def addmv(input, mat, vec, *, beta=1, alpha=1):
     return product if beta == 0 else ew.add(_scaled(input, beta), product)
 
 
-@public(method=True, out=True)
+@public(method=True, inplace=True, out=True)
 @dispatch_point("baddbmm")
 def baddbmm(input, batch1, batch2, *, beta=1, alpha=1):
     """``beta * input + alpha * bmm(batch1, batch2)``, a batched matrix product added to a tensor.
@@ -299,7 +299,7 @@ def baddbmm(input, batch1, batch2, *, beta=1, alpha=1):
     return product if beta == 0 else ew.add(_scaled(input, beta), product)
 
 
-@public(method=True, out=True)
+@public(method=True, inplace=True, out=True)
 @dispatch_point("addbmm")
 def addbmm(input, batch1, batch2, *, beta=1, alpha=1):
     """``beta * input + alpha * sum(batch1[i] @ batch2[i])``: the batch of products, summed, added to a tensor.

@@ -96,6 +96,9 @@ def matrix_norm(A, ord="fro", dim=(-2, -1), keepdim=False, *, dtype=None):
     """
     _float_or_complex(A, "linalg.matrix_norm")
     D._matrix(A, "linalg.matrix_norm")
+    if ord in ("nuc", 2, -2) and A.dtype in D._HALF:
+        # the singular values have no half kernel; PyTorch checks the input's dtype, before dtype=
+        raise RuntimeError(f"linalg.matrix_norm: Low precision dtypes not supported. Got {D._TITLE[A.dtype.name]}")
     if dtype is not None:
         A = cast(A, _resolve(dtype))
     d0, d1 = (normalize_dim(d, A.ndim) for d in dim)
@@ -397,6 +400,12 @@ def trace(input):
 def _cross(input, other, dim):
     if input.ndim != other.ndim:
         raise RuntimeError(f"linalg.cross: inputs must have the same number of dimensions.")
+    # PyTorch's kernel takes one dtype: no promotion, and no bool kernel
+    if input.dtype is not other.dtype:
+        raise RuntimeError(f"expected scalar type {D._dtype_title(input.dtype)} but found "
+                           f"{D._dtype_title(other.dtype)}")
+    if input.dtype is dt.bool_:
+        raise NotImplementedError("\"cross\" not implemented for 'Bool'")
     shape_ = broadcast_shapes(tuple(input.shape), tuple(other.shape))
     d = normalize_dim(dim, len(shape_))
     if input.shape[d] != 3 or other.shape[d] != 3:
@@ -461,9 +470,16 @@ def linalg_vander(x, *, N=None):
                            f"{D._TITLE[x.dtype.name]}")
     if x.ndim < 1:
         raise RuntimeError("linalg.vander: x must have at least one dimension")
+    return _vander_columns(x, N)
+
+
+def _vander_columns(x, N):
+    """``x[..., i] ** j`` for ``j < N``; integers in int64, as PyTorch's cumulative product gives."""
     N = x.shape[-1] if N is None else N
     if N < 0:
         raise RuntimeError(f"N must be non-negative.")
+    if x.dtype.category < dt.FLOAT:
+        x = cast(x, dt.int64)
     if N == 0:
         return creation.zeros(*x.shape, 0, dtype=x.dtype, device=x.device)
     # cumulative products keep integer dtypes exact and differentiate everywhere (x = 0 included)
@@ -490,7 +506,8 @@ def vander(x, N=None, increasing=False):
         raise RuntimeError("x must be a one-dimensional tensor.")
     if N is not None and N < 0:
         raise RuntimeError("N must be non-negative.")
-    v = linalg_vander(x if x.dtype is not dt.bool_ else cast(x, dt.int64), N=N)
+    # torch.vander computes in half precision, which linalg.vander refuses
+    v = _vander_columns(x, N)
     return v if increasing else shape.flip(v, [-1])
 
 

@@ -26,7 +26,7 @@ from ember.ops.creation import cast
 from ember.ops.derivatives import derivative
 from ember.ops.elementwise import _binary, _float_input, _not_implemented, _require_tensor
 from ember.ops.promotion import check_broadcast, result_type
-from ember.ops.public import public, with_out
+from ember.ops.public import INPLACE, public, with_out
 
 _FLOAT = dt.FLOAT
 _HALF = (dt.float16, dt.bfloat16)
@@ -49,10 +49,13 @@ def _device(*operands):
 
 
 def _refuse_complex(kernel, *operands):
-    """PyTorch has no complex kernel for the special functions: NotImplementedError naming it."""
+    """PyTorch has no complex kernel for the special functions: NotImplementedError naming it (a Python
+    complex beside a real tensor promotes to complex64, so it is refused too)."""
     for o in operands:
         if isinstance(o, Tensor) and o.dtype.is_complex:
             raise _not_implemented(f"{kernel}_{o.device.type}", o.dtype)
+    if any(isinstance(o, complex) for o in operands):
+        raise _not_implemented(f"{kernel}_{_device(*operands).type}", result_type(*operands))
 
 
 # ---------------------------------------------------------------- unary, torch.special only
@@ -87,7 +90,7 @@ def _unary(name, half, doc):
 
     def fn(input):
         _require_tensor(input, name)
-        _refuse_complex(name, input)
+        _refuse_complex("erf_vml" if name == "ndtr" else name, input)  # PyTorch's ndtr goes through erf
         x = _float_input(input)
         if x.dtype in _HALF and not half:
             raise _not_implemented(f"{name}_{x.device.type}", x.dtype)
@@ -384,11 +387,31 @@ def lcm(input, other):
     return _integer_binary("lcm", input, other)
 
 
+def _cast_checked_first(fn):
+    """``Tensor.gcd_`` / ``lcm_``: PyTorch checks that the promoted dtype casts to the tensor's before it
+    looks for a kernel, so an integer tensor with a float argument is a cast error, not a missing kernel."""
+    def inplace(self, other):
+        _tensors_only(fn.__name__, self, other)
+        dtype = result_type(self, other)
+        if dtype.category > self.dtype.category:
+            from ember.ops.out import _title
+            raise RuntimeError(f"result type {_title(dtype)} can't be cast to the desired output type "
+                               f"{_title(self.dtype)}")
+        return fn(self, other)
+    inplace.__name__ = inplace.__qualname__ = fn.__name__
+    inplace.__doc__ = fn.__doc__
+    return inplace
+
+
+INPLACE["gcd"] = (_cast_checked_first(gcd), "write")
+INPLACE["lcm"] = (_cast_checked_first(lcm), "write")
+
+
 # ---------------------------------------------------------------- composites
-def _float_pair(name, input, other):
+def _float_pair(name, input, other, complex_=False):
     _tensors_only(name, input, other)
     dtype = result_type(input, other)
-    if dtype.category != _FLOAT:
+    if dtype.category != _FLOAT and not (complex_ and dtype.is_complex):
         raise _not_implemented(f"{name}_{_device(input, other).type}", dtype)
     return ew._promoted(input, other, dtype)
 
@@ -399,7 +422,7 @@ def logaddexp(input, other):
     """``log(exp(input) + exp(other))`` elementwise, computed without overflow.
 
     Args:
-        input: a floating-point tensor.
+        input: a floating-point or complex tensor.
         other: a tensor broadcastable with ``input``.
 
     Returns:
@@ -409,8 +432,27 @@ def logaddexp(input, other):
         TypeError: an argument is not a tensor.
         NotImplementedError: the operands promote to an integer or bool dtype.
     """
-    a, b = _float_pair("logaddexp", input, other)
+    a, b = _float_pair("logaddexp", input, other, complex_=True)
+    if a.dtype.is_complex:
+        return _complex_log_add(a, b)
     return _log_add(a, b, lambda gap: ew.log1p(ew.exp(gap)))  # noqa  (generated from the op table)
+
+
+def _complex_log_add(a, b):
+    """``log(exp(a) + exp(b))`` for complex operands, as PyTorch computes it: the operand with the larger real
+    part factored out (``hi + log1p(exp(lo - hi))``); where both real parts are the same infinity, ``lo`` for
+    -inf (exp gives 0 whatever the angle) and the plain formula for +inf."""
+    from ember.ops.complex import real
+    first = ew.ge(real(a), real(b))
+    hi, lo = ew.where(first, a, b), ew.where(first, b, a)
+    hi_r, lo_r = real(hi), real(lo)
+    both_inf = ew.logical_and(ew.isinf(lo_r), ew.eq(lo_r, hi_r))
+    # each branch sees harmless values where it is not taken, so no NaN reaches the other's gradient
+    hi_f, lo_f = ew.where(both_inf, 0.0, hi), ew.where(both_inf, 0.0, lo)
+    hi_i, lo_i = ew.where(both_inf, hi, 0.0), ew.where(both_inf, lo, 0.0)
+    finite = hi_f + ew.log1p(ew.exp(lo_f - hi_f))  # noqa  (generated from the op table)
+    infinite = ew.where(ew.lt(lo_r, 0), lo_i, ew.log(ew.exp(lo_i) + ew.exp(hi_i)))  # noqa  (generated)
+    return ew.where(both_inf, infinite, finite)
 
 
 def _log_add(a, b, softplus_of_gap):
@@ -462,8 +504,7 @@ def heaviside(input, values):
     if input.dtype.is_complex or values.dtype.is_complex:
         raise RuntimeError("heaviside is not yet implemented for complex tensors.")
     if input.dtype is not values.dtype:
-        raise RuntimeError(f"heaviside is not yet implemented for tensors with different dtypes "
-                           f"(got {input.dtype.name} and {values.dtype.name}).")
+        raise RuntimeError("heaviside is not yet implemented for tensors with different dtypes.")
     with no_grad():
         out = ew.where(ew.eq(input, 0), values, cast(ew.gt(input, 0), input.dtype))
     if GRAD_MODE.enabled and (input._rg or values._rg) and out.dtype.is_floating_point:

@@ -245,7 +245,6 @@ def _rms_norm(input, normalized_shape, weight, eps):
 
 
 @dispatch_point("group_norm")
-@_in_float32
 def group_norm(input, num_groups, weight=None, bias=None, eps=1e-5):
     """Split the channels into ``num_groups`` groups; normalize each (sample, group).
 
@@ -258,6 +257,11 @@ def group_norm(input, num_groups, weight=None, bias=None, eps=1e-5):
 
     Returns:
         A tensor of ``input``'s shape and dtype.
+
+    Raises:
+        RuntimeError: the channels do not split into ``num_groups``, ``weight``/``bias`` is not of size ``C``,
+            or their dtypes are neither ``input``'s nor float32 for a half-precision input.
+        NotImplementedError: ``input`` is not floating point.
     """
     if input.ndim < 2:
         raise RuntimeError(f"group_norm: expected an input with at least 2 dims (N, C, ...), got input of size "
@@ -270,6 +274,17 @@ def group_norm(input, num_groups, weight=None, bias=None, eps=1e-5):
         if t is not None and t.numel() != c:
             raise RuntimeError(f"Expected {name} to be a vector of size equal to the number of channels in input, "
                                f"but got {name} of shape {list(t.shape)} and input of shape {list(input.shape)}")
+    if not input.dtype.is_floating_point:
+        from ember.ops.out import _title
+        raise NotImplementedError(f"\"GroupNormKernelImpl\" not implemented for "
+                                  f"'{_KERNEL_NAMES.get(input.dtype.name, _title(input.dtype))}'")
+    _check_param_dtypes(input, weight, bias)  # the same rule as layer_norm's
+    return _group_norm(input, num_groups, weight, bias, eps)
+
+
+@_in_float32
+def _group_norm(input, num_groups, weight, bias, eps):
+    n = input.shape[0]
     grouped = input.reshape(n, num_groups, -1)
     _, centered, var = _moments(grouped, (2,))
     out = (centered * ember.rsqrt(var + eps)).reshape(input.shape)

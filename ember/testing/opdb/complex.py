@@ -158,6 +158,25 @@ _complex_binary("eq", np.equal, O.eq, result_dtype=boolean, grad=False)
 _complex_binary("ne", np.not_equal, O.ne, result_dtype=boolean, grad=False)
 
 
+def _logaddexp_ref(a, b):
+    # PyTorch's branch: the operand with the larger real part factored out (not the principal log)
+    a, b = np.broadcast_arrays(np.asarray(a, np.complex128), np.asarray(b, np.complex128))
+    hi, lo = np.where(a.real >= b.real, a, b), np.where(a.real >= b.real, b, a)
+    return hi + np.log1p(np.exp(lo - hi))
+
+
+def _logaddexp_samples(mk):
+    yield S(mk(2, 3, low=-3, high=3), mk(2, 3, low=-3, high=3), desc="same_shape")
+    yield S(mk(2, 1, 3, low=-3, high=3), mk(4, 3, low=-3, high=3), desc="broadcast")
+    yield S(mk(3, 2), mk(3, 2), desc="transposed", layout=TRANSPOSED)
+    yield S(mk(0, 3), mk(3), desc="empty")
+    yield S(mk(2, 3), mk(2, 3, dtype=D.real_of(mk.dtype)), desc="with_real")
+
+
+_add(OpInfo("complex_logaddexp", op="logaddexp", ref=_logaddexp_ref, samples=_logaddexp_samples, dtypes=C,
+            method="logaddexp"))
+
+
 def _matmul_samples(mk):
     yield S(mk(4), mk(4), desc="1d_1d")
     yield S(mk(3, 4), mk(4, 2), desc="2d_2d")
