@@ -14,12 +14,12 @@ TOOLS := $(VENV)/.tools-$(shell cat pyproject.toml examples/plugin-template/pypr
 $(BASE): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e ".[demo,opencl,mps]"
+	$(PY) -m pip install --quiet -e ".[cpu,demo,opencl,mps]"
 	rm -f $(VENV)/.base-*
 	touch $@
 
 $(TOOLS): $(BASE) examples/plugin-template/pyproject.toml
-	$(PY) -m pip install --quiet -e ".[test,bench]"
+	$(PY) -m pip install --quiet -e ".[test,bench,distributed]"
 	# CuPy without its CUDA toolkit wheels: on a machine with no GPU the cuda plugin is tested
 	# reporting why it is unavailable (ember[cuda] adds the toolkit for real GPUs)
 	$(PY) -m pip install --quiet "cupy-cuda12x>=14"

@@ -17,6 +17,7 @@ from ember.core.autograd import (
 )
 from ember.core.info import finfo, iinfo, can_cast
 from ember.core.layout import layout, strided
+from ember.dispatch.threads import get_num_threads, set_num_threads  # intra-op CPU threads
 from ember import ops
 from ember.ops import *  # noqa: F401,F403  (exactly ember.ops.__all__)
 
@@ -41,6 +42,7 @@ from ember import special  # noqa: E402  (torch.special after a plain `import to
 from ember import fft  # noqa: E402  (torch.fft after a plain `import torch`)
 from ember import linalg  # noqa: E402  (torch.linalg after a plain `import torch`)
 from ember import distributions  # noqa: E402  (torch.distributions after a plain `import torch`)
+from ember import distributed  # noqa: E402  (torch.distributed; imports no MPI until used)
 
 __version__ = "0.1.0"
 
@@ -54,5 +56,6 @@ __all__ = [
     "get_autocast_gpu_dtype", "get_autocast_cpu_dtype", "set_autocast_gpu_dtype", "set_autocast_cpu_dtype",
     "is_autocast_cpu_enabled", "set_autocast_cpu_enabled", "is_autocast_cache_enabled", "set_autocast_cache_enabled",
     "clear_autocast_cache", "autocast_increment_nesting", "autocast_decrement_nesting",
+    "get_num_threads", "set_num_threads",
     *ops.__all__,
 ]

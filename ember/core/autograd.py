@@ -395,6 +395,26 @@ def register_tensor_hook(t: Tensor, hook):
     return RemovableHandle(hooks, hook)
 
 
+class _PostAccumulateHook:
+    """A hook kept in a leaf's hook list that runs after its ``.grad`` was accumulated."""
+    __slots__ = ("fn",)
+
+    def __init__(self, fn):
+        self.fn = fn
+
+
+def register_post_accumulate_hook(t: Tensor, fn):
+    if not t._rg:
+        raise RuntimeError("cannot register a hook on a tensor that doesn't require gradient")
+    if t.grad_fn is not None:
+        raise RuntimeError("post accumulate grad hooks cannot be registered on non-leaf tensors")
+    if t._hooks is None:
+        t._hooks = _HookList()
+    hook = _PostAccumulateHook(fn)
+    t._hooks.append(hook)
+    return RemovableHandle(t._hooks, hook)
+
+
 def retain_grad(t: Tensor):
     if not t._rg:
         raise RuntimeError("can't retain_grad on Tensor that has requires_grad=False")
@@ -427,6 +447,8 @@ def _add(a, b):
 def _accumulate(variable: Tensor, grad: Tensor, create_graph: bool):
     if variable._hooks:
         for hook in list(variable._hooks):
+            if isinstance(hook, _PostAccumulateHook):
+                continue
             r = hook(grad)
             if r is not None:
                 grad = r
@@ -451,6 +473,10 @@ def _accumulate(variable: Tensor, grad: Tensor, create_graph: bool):
                 write_inplace(variable.grad, total)  # keep the same .grad tensor, as PyTorch does
             else:
                 variable.grad = total
+    if variable._hooks:
+        for hook in list(variable._hooks):
+            if isinstance(hook, _PostAccumulateHook):
+                hook.fn(variable)
 
 
 def _add_into(target: Tensor, grad: Tensor) -> bool:

@@ -56,6 +56,19 @@ def register_hook(self, hook):
 
 
 @public(function=False, method=True)
+def register_post_accumulate_grad_hook(self, hook):
+    """Call ``hook(tensor)`` on this leaf each time backward has accumulated into its ``.grad``.
+
+    Args:
+        hook: a function of the leaf tensor itself; its return value is ignored.
+
+    Returns:
+        A handle whose ``remove()`` unregisters the hook.
+    """
+    return _autograd.register_post_accumulate_hook(self, hook)
+
+
+@public(function=False, method=True)
 def retain_grad(self):
     """Keep this non-leaf tensor's gradient in ``.grad`` after backward (leaves always keep theirs).
 

@@ -1,0 +1,94 @@
+"""One rank of the DDP check (2 ranks under emberrun): trains an MLP on its DistributedSampler
+shard with SGD momentum, accumulating half of each shard under ``no_sync``; rank 0 saves the
+checkpoint that the test loads in one process and compares with full-batch training."""
+import os
+import sys
+
+import numpy as np
+
+import ember as torch
+import ember.distributed as dist
+import ember.nn.functional as F
+from ember.nn.parallel import DistributedDataParallel as DDP
+from ember.utils.data import DistributedSampler, TensorDataset
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+from ddp_common import LR, MOMENTUM, STEPS, data, make_model  # noqa: E402
+
+out = sys.argv[1]
+dist.init_process_group("gloo")
+r, w = dist.get_rank(), dist.get_world_size()
+X, Y = data()
+sampler = DistributedSampler(TensorDataset(X, Y), num_replicas=w, rank=r, shuffle=False)
+idx = list(sampler)
+shards = [None] * w
+dist.all_gather_object(shards, idx)
+assert sorted(sum(shards, [])) == list(range(len(X))), shards   # the shards cover the dataset once
+
+model = make_model(seed=r)     # each rank starts elsewhere: DDP must broadcast rank 0's values
+ddp = DDP(model, bucket_cap_mb=0.0002)   # tiny buckets: several all-reduces per backward
+assert ddp.module is model and list(ddp.state_dict())[0] == "module.0.weight"
+opt = torch.optim.SGD(ddp.parameters(), lr=LR, momentum=MOMENTUM)
+xs, ys = X[idx], Y[idx]
+half = len(idx) // 2
+for _ in range(STEPS):
+    opt.zero_grad()
+    with ddp.no_sync():    # local accumulation only
+        (F.mse_loss(ddp(xs[:half]), ys[:half], reduction="sum") / ys.numel()).backward()
+    (F.mse_loss(ddp(xs[half:]), ys[half:], reduction="sum") / ys.numel()).backward()
+    opt.step()
+np.savez(os.path.join(out, f"rank{r}.npz"), **{k: v.numpy() for k, v in model.state_dict().items()})
+if r == 0:
+    torch.save(ddp.module.state_dict(), os.path.join(out, "checkpoint.pt"))
+
+# fully_shard: each rank holds half of every parameter (and of the optimiser's momentum);
+# the same training must give the same model as DDP's
+from ember.distributed.checkpoint import StateDictOptions, get_model_state_dict  # noqa: E402
+from ember.distributed.fsdp import FSDPModule, fully_shard  # noqa: E402
+
+sharded = make_model(seed=0)
+for layer in (sharded[0], sharded[2]):
+    fully_shard(layer)
+fully_shard(sharded)
+assert isinstance(sharded, FSDPModule)
+assert [p.numel() for p in sharded.parameters()] == [20, 4, 12, 2]   # 40, 8, 24, 3 split in two
+opt = torch.optim.SGD(sharded.parameters(), lr=LR, momentum=MOMENTUM)
+for _ in range(STEPS):
+    opt.zero_grad()
+    sharded.set_requires_gradient_sync(False)
+    (F.mse_loss(sharded(xs[:half]), ys[:half], reduction="sum") / ys.numel()).backward()
+    sharded.set_requires_gradient_sync(True)
+    (F.mse_loss(sharded(xs[half:]), ys[half:], reduction="sum") / ys.numel()).backward()
+    opt.step()
+assert all(s["momentum_buffer"].numel() in (20, 4, 12, 2) for s in opt.state.values())
+full = get_model_state_dict(sharded, options=StateDictOptions(full_state_dict=True))
+if r == 0:
+    np.savez(os.path.join(out, "fsdp.npz"), **{k: v.numpy() for k, v in full.items()})
+
+
+# find_unused_parameters: a branch that takes no part gets no gradient and does not block
+class Two(torch.nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.used, self.unused = torch.nn.Linear(3, 2), torch.nn.Linear(3, 2)
+
+    def forward(self, x):
+        return self.used(x)
+
+
+torch.manual_seed(0)
+two = DDP(Two(), find_unused_parameters=True)
+for _ in range(2):
+    two(torch.ones(2, 3) * (r + 1)).sum().backward()
+assert two.module.unused.weight.grad is None
+np.testing.assert_allclose(two.module.used.weight.grad.numpy(), np.full((2, 3), 2 * 3.0), rtol=1e-6)
+strict = DDP(Two())
+strict(torch.ones(1, 3)).sum().backward()
+try:
+    strict(torch.ones(1, 3))
+except RuntimeError as e:
+    assert "find_unused_parameters" in str(e), e
+else:
+    raise AssertionError("an unused parameter without find_unused_parameters did not raise")
+dist.barrier()
+print(f"OK rank {r}", flush=True)
