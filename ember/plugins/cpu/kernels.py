@@ -24,9 +24,21 @@ def kernel_table() -> dict:
     warnings.filterwarnings("ignore", category=RuntimeWarning, module=r"ember\.")
     table = XpKernels(np, scipy.special).kernels()
     table.update({name: getattr(fused, name) for name in FUSED})
+    if _numba_available():
+        from ember.plugins.cpu.compiled import compiled_kernels
+        table.update(compiled_kernels(table))
     return table
+
+
+#: ops with a compiled (numba) kernel in ``compiled.py``, when numba is installed
+COMPILED = ("erf", "sum", "gelu", "softmax", "log_softmax")
+
+
+def _numba_available() -> bool:
+    import importlib.util
+    return importlib.util.find_spec("numba") is not None
 
 
 def kernel_names() -> tuple:
     """The op names of ``kernel_table()``, without building it."""
-    return tuple(dict.fromkeys(XpKernels.kernel_names() + FUSED))
+    return tuple(dict.fromkeys(XpKernels.kernel_names() + FUSED + (COMPILED if _numba_available() else ())))

@@ -40,7 +40,20 @@ def collate_tensor_fn(batch, *, collate_fn_map=None):
         if not isinstance(t, Tensor):
             raise TypeError(f"default_collate: element 0 of the batch is a Tensor but element {i} is a "
                             f"{type(t).__name__}")
-    return stack(batch, 0)
+    fast = _stack_cpu(batch)
+    return fast if fast is not None else stack(batch, 0)
+
+
+def _stack_cpu(batch):
+    """``stack(batch)`` as one numpy copy when every tensor is a CPU tensor of one dtype and
+    shape that needs no autograd history; None otherwise (the op path then decides)."""
+    elem = batch[0]
+    dtype, shape = elem.dtype, elem.shape
+    for t in batch:
+        if t.device.type != "cpu" or t.requires_grad or t.dtype != dtype or t.shape != shape:
+            return None
+    out = from_numpy(np.stack([t.numpy() for t in batch]))
+    return out if out.dtype == dtype else None
 
 
 def collate_numpy_array_fn(batch, *, collate_fn_map=None):

@@ -11,7 +11,10 @@ import math
 import warnings
 from typing import Generic, Iterable, Sequence, TypeVar
 
+import numpy as np
+
 from ember.core.tensor import Tensor
+from ember.ops.creation import from_numpy
 from ember.ops.random import default_generator, randperm
 
 __all__ = ["Dataset", "IterableDataset", "TensorDataset", "StackDataset", "ConcatDataset", "ChainDataset",
@@ -61,6 +64,27 @@ class TensorDataset(Dataset):
 
     def __getitem__(self, index):
         return tuple(t[index] for t in self.tensors)
+
+    def __getitems__(self, indices: list) -> list:
+        """The samples at ``indices``, as a list of tuples (what the DataLoader's fetcher collates).
+
+        Args:
+            indices: a sequence of sample indices.
+
+        Returns:
+            ``[self[i] for i in indices]``.
+        """
+        getitem = self.__getitem__  # a subclass's own __getitem__, if it has one
+        return [getitem(i) for i in indices]
+
+    def _gather(self, indices) -> list:
+        """``default_collate(self.__getitems__(indices))`` in one indexing op per tensor: the
+        rows at ``indices`` of each tensor, already stacked (the DataLoader's fast path); None
+        when the indices are not plain integers (the per-sample path then handles them)."""
+        if not all(type(i) is int for i in indices):
+            return None
+        index = from_numpy(np.asarray(indices, dtype=np.int64))
+        return [t[index if t.device.type == "cpu" else index.to(t.device)] for t in self.tensors]
 
     def __len__(self):
         return self.tensors[0].size(0)

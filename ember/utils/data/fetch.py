@@ -6,6 +6,9 @@ iterable datasets, only a count (the indices are placeholders).
 """
 from __future__ import annotations
 
+from ember.utils.data.collate import default_collate
+from ember.utils.data.dataset import TensorDataset
+
 
 class MapFetcher:
     """``dataset[i]`` for each requested index, or one ``__getitems__`` call, then collate."""
@@ -15,14 +18,30 @@ class MapFetcher:
         self.auto_collation = auto_collation
         self.collate_fn = collate_fn
         self._getitems = getattr(dataset, "__getitems__", None) if auto_collation else None
+        # a TensorDataset under default_collate: one gather per tensor instead of a sample
+        # per index and a stack (same values, dtypes and autograd history, no per-row tensors)
+        self._gather = None
+        if auto_collation and collate_fn is default_collate and _plain_tensor_dataset(dataset):
+            self._gather = dataset._gather
 
     def fetch(self, request):
         if not self.auto_collation:
             return self.collate_fn(self.dataset[request])
+        if self._gather is not None and len(request):
+            batch = self._gather(request)
+            if batch is not None:
+                return batch
         if self._getitems:
             return self.collate_fn(self._getitems(request))
         dataset = self.dataset
         return self.collate_fn([dataset[i] for i in request])
+
+
+def _plain_tensor_dataset(dataset) -> bool:
+    """A TensorDataset whose subclass (if any) keeps its way of fetching samples."""
+    cls = type(dataset)
+    return (isinstance(dataset, TensorDataset) and cls.__getitem__ is TensorDataset.__getitem__
+            and cls.__getitems__ is TensorDataset.__getitems__)
 
 
 class IterableFetcher:
