@@ -38,6 +38,7 @@ _BINARY = {
 # numpy computes these poorly or not at all in half precision: go through float32
 _LOW_PRECISION = frozenset({np.dtype(np.float16), np.dtype(ml_dtypes.bfloat16)})
 _BFLOAT16 = np.dtype(ml_dtypes.bfloat16)
+_FLOAT16 = np.dtype(np.float16)
 _HALF_TO_FLOAT32 = None  # every float16 bit pattern's float32 value: a gather beats numpy's float16 cast 3x
 
 
@@ -73,10 +74,14 @@ class XpKernels(SpecialKernels, XpLinalg, SpectralKernels):  # special functions
 
     def _unary(self, fn):
         xp = self.xp
+        if fn is xp.negative or fn is xp.abs:
+            return fn  # exact in any precision: numpy's own loop
+        # numpy's half loops are slow: float32 inside, rounded once (cupy's float16 is native)
+        slow = (_BFLOAT16, _FLOAT16) if xp is np else (_BFLOAT16, _BFLOAT16)
 
         def kernel(x):
-            if (x.dtype == _BFLOAT16 or (xp is np and x.dtype == np.float16)) and fn is not xp.negative \
-                    and fn is not xp.abs:  # numpy's half loops are slow: float32 inside, rounded once
+            # `is`: dtype objects are singletons, and an identity test keeps the float32 path cheap
+            if x.dtype is slow[0] or x.dtype is slow[1]:
                 r = fn(_to_float32(xp, x))
                 return r.astype(x.dtype) if r.dtype.kind == "f" else r  # isnan & co. stay bool
             return fn(x)
@@ -88,7 +93,7 @@ class XpKernels(SpecialKernels, XpLinalg, SpectralKernels):  # special functions
             # ml_dtypes' bfloat16 loops are 5-50x slower than numpy's float32 ones: compute in float32 and
             # round once (what they do inside, and PyTorch's CPU too); numpy's own float16 loops are faster
             # than the two conversions
-            if getattr(x, "dtype", None) == _BFLOAT16 or getattr(y, "dtype", None) == _BFLOAT16:
+            if getattr(x, "dtype", None) is _BFLOAT16 or getattr(y, "dtype", None) is _BFLOAT16:  # `is`: cheap
                 r = fn(x.astype(np.float32) if isinstance(x, np.ndarray) else x,
                        y.astype(np.float32) if isinstance(y, np.ndarray) else y)
                 return r.astype(_BFLOAT16) if r.dtype.kind == "f" else r
