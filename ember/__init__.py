@@ -26,6 +26,12 @@ from ember import dispatch  # noqa: E402
 from ember import cuda  # noqa: E402  (torch.cuda's helpers; imports no GPU library)
 from ember import mps  # noqa: E402  (torch.mps's helpers; imports no MLX)
 from ember import backends  # noqa: E402  (torch.backends: ember.backends.mps.is_available() ...)
+from ember import accelerator  # noqa: E402  (torch.accelerator over ember's non-CPU plugins)
+from ember.accelerator import get_device_module  # noqa: E402
+from ember.deterministic import (  # noqa: E402  (torch.use_deterministic_algorithms and its queries)
+    use_deterministic_algorithms, are_deterministic_algorithms_enabled,
+    is_deterministic_algorithms_warn_only_enabled, set_deterministic_debug_mode, get_deterministic_debug_mode,
+)
 from ember import serialization  # noqa: E402
 from ember.serialization import save, load  # noqa: E402
 from ember import optim  # noqa: E402
@@ -43,6 +49,7 @@ from ember import fft  # noqa: E402  (torch.fft after a plain `import torch`)
 from ember import linalg  # noqa: E402  (torch.linalg after a plain `import torch`)
 from ember import distributions  # noqa: E402  (torch.distributions after a plain `import torch`)
 from ember import distributed  # noqa: E402  (torch.distributed; imports no MPI until used)
+from ember import testing  # noqa: E402  (torch.testing.assert_close / make_tensor after a plain `import torch`)
 
 __version__ = "0.1.0"
 
@@ -56,6 +63,8 @@ __all__ = [
     "get_autocast_gpu_dtype", "get_autocast_cpu_dtype", "set_autocast_gpu_dtype", "set_autocast_cpu_dtype",
     "is_autocast_cpu_enabled", "set_autocast_cpu_enabled", "is_autocast_cache_enabled", "set_autocast_cache_enabled",
     "clear_autocast_cache", "autocast_increment_nesting", "autocast_decrement_nesting",
-    "get_num_threads", "set_num_threads",
+    "get_num_threads", "set_num_threads", "get_device_module", "use_deterministic_algorithms",
+    "are_deterministic_algorithms_enabled", "is_deterministic_algorithms_warn_only_enabled",
+    "set_deterministic_debug_mode", "get_deterministic_debug_mode",
     *ops.__all__,
 ]

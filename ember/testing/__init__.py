@@ -9,6 +9,7 @@ Only the two pytest modules import pytest, when pytest loads them: ``pytest_plug
 ``conformance``, the kit: ``pytest --pyargs ember.testing.conformance --ember-device=NAME``.
 """
 from ember.testing.opinfo import OpInfo, SampleInput  # noqa: F401
+from ember.testing.comparison import assert_close, make_tensor  # noqa: F401  (torch.testing's helpers)
 from ember.testing.runner import (  # noqa: F401
     Case, ConformanceError, cases, check_forward, check_grad, check_inplace, check_promotion, check_view,
     check_view_grad,

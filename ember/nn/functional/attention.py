@@ -15,6 +15,7 @@ import ember
 from ember.core import dtype as dt
 from ember.dispatch.public_op import dispatch_point
 from ember.core.autograd import no_grad
+from ember.nn.attention import _check_runnable
 
 __all__ = ["scaled_dot_product_attention", "multi_head_attention_forward"]
 
@@ -60,6 +61,7 @@ def scaled_dot_product_attention(query, key, value, attn_mask=None, dropout_p=0.
         if not isinstance(t, ember.Tensor):
             raise TypeError(f"scaled_dot_product_attention(): argument '{name}' must be Tensor, not "
                             f"{type(t).__name__}")
+    _check_runnable()  # honour ember.nn.attention.sdpa_kernel / ember.backends.cuda.enable_*_sdp
     if query.dtype is not key.dtype or query.dtype is not value.dtype:
         raise RuntimeError(f"Expected query, key, and value to have the same dtype, but got query.dtype: "
                            f"{query.dtype} key.dtype: {key.dtype} and value.dtype: {value.dtype} instead.")
