@@ -15,9 +15,8 @@ line, checked against scipy in the tests); float64 uses libm's erf.
 
 erf and gelu run on ``ember.get_num_threads()`` threads (``prange``); the row sum is one
 vectorized thread (in a ``prange`` body LLVM stops vectorizing it, 3x slower).
-softmax and log_softmax are not compiled: numba's exp is scalar libm, slower than
-numpy's SIMD one, so they are one fused in-place numpy pass instead (the composite
-dispatches and allocates every step). Threading them over row blocks measured no gain.
+softmax and log_softmax are not compiled (numba's exp is scalar libm, slower than numpy's
+SIMD one): they are fused numpy kernels in ``fused.py``, with or without numba.
 """
 from __future__ import annotations
 
@@ -82,29 +81,6 @@ def _work(x):
     return x.astype(np.float32) if x.dtype.name in ("float16", "bfloat16") else x
 
 
-def _softmax_np(x, *, dim, log=False):
-    # one fused numpy pass, in place after the first subtraction: about 5x the composite
-    # (which allocates and dispatches each step); numpy's exp is SIMD, numba's is scalar libm
-    if x.size == 0:
-        return x.copy()
-    work = _work(x)
-    shape = work.shape
-    if work.ndim == 0:
-        work, dim = work.reshape(1), 0
-    out = work - work.max(axis=dim, keepdims=True)  # an infinite max gives NaN, as the composite does
-    if log:
-        total = np.exp(out).sum(axis=dim, keepdims=True)
-        out -= np.log(total, out=total)
-    else:
-        np.exp(out, out=out)
-        out /= out.sum(axis=dim, keepdims=True)
-    return out.reshape(shape).astype(x.dtype, copy=False)
-
-
-def _log_softmax_np(x, *, dim):
-    return _softmax_np(x, dim=dim, log=True)
-
-
 def _gelu_np(x, *, approximate="none"):
     import scipy.special
     work = _work(x)
@@ -118,10 +94,9 @@ def _gelu_np(x, *, approximate="none"):
 
 def compiled_kernels(base: dict) -> dict:
     """{op name: kernel}: erf, sum and gelu compiled, each deferring to ``base``'s kernel
-    (erf, sum) or to a numpy path (gelu) when not compiled; softmax and log_softmax as
-    fused numpy kernels (numba's exp is scalar libm, slower than numpy's SIMD one)."""
+    (erf, sum) or to a numpy path (gelu) when not compiled."""
     erf_np, sum_np = base["erf"], base["sum"]
-    gelu_np, softmax_np, log_softmax_np = _gelu_np, _softmax_np, _log_softmax_np
+    gelu_np = _gelu_np
 
     def erf(x):
         if _eligible(x):
@@ -145,12 +120,6 @@ def compiled_kernels(base: dict) -> dict:
                     return out.reshape(shape[:d] + ((1,) if keepdim else ()))
         return sum_np(x, dims=dims, keepdim=keepdim)
 
-    def softmax(x, *, dim):
-        return softmax_np(x, dim=dim)
-
-    def log_softmax(x, *, dim):
-        return log_softmax_np(x, dim=dim)
-
     def gelu(x, *, approximate="none"):
         if approximate == "none" and _eligible(x):
             loops = _loops()
@@ -159,4 +128,4 @@ def compiled_kernels(base: dict) -> dict:
                 return out
         return gelu_np(x, approximate=approximate)
 
-    return {"erf": erf, "sum": sum, "gelu": gelu, "softmax": softmax, "log_softmax": log_softmax}
+    return {"erf": erf, "sum": sum, "gelu": gelu}

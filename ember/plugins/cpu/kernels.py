@@ -10,7 +10,7 @@ import warnings
 from ember.plugins.xp import XpKernels
 
 #: composites with a fused numpy kernel in ``fused.py`` (a function of the same name)
-FUSED = ("conv", "conv_transpose", "max_pool")
+FUSED = ("conv", "conv_transpose", "max_pool", "softmax", "log_softmax")
 
 
 def kernel_table() -> dict:
@@ -31,7 +31,7 @@ def kernel_table() -> dict:
 
 
 #: ops with a compiled (numba) kernel in ``compiled.py``, when numba is installed
-COMPILED = ("erf", "sum", "gelu", "softmax", "log_softmax")
+COMPILED = ("erf", "sum", "gelu")
 
 
 def _numba_available() -> bool:
