@@ -170,13 +170,13 @@ def _context(op, variant, dtype, device, sample):
     return f"{op.name} [{variant}] dtype={dtype} device={device} sample='{sample.desc}'"
 
 
-def assert_close(actual, expected, dtype, rtol, atol, where):
+def assert_matches_reference(actual, expected, dtype, rtol, atol, where):
     """``actual`` (host array of ``dtype``) against the float64/integer ``expected``."""
     expected = np.asarray(expected)
     if actual.shape != expected.shape:
         raise ConformanceError(f"{where}: shape {list(actual.shape)}, expected {list(expected.shape)}")
     if D.is_complex(dtype) or actual.dtype.kind == "c" or expected.dtype.kind == "c":
-        return _assert_close_complex(actual, expected, rtol, atol, where)
+        return _assert_matches_complex(actual, expected, rtol, atol, where)
     if not D.is_float(dtype):
         want = expected.astype(D.NUMPY[dtype])
         bad = actual != want
@@ -208,7 +208,7 @@ def assert_close(actual, expected, dtype, rtol, atol, where):
             f"at {list(i)} got {a[i]!r}, expected {e[i]!r}")
 
 
-def _assert_close_complex(actual, expected, rtol, atol, where):
+def _assert_matches_complex(actual, expected, rtol, atol, where):
     """Complex values: |actual - expected| within atol + rtol * |expected|; where either is not finite,
     each part must agree (NaN with NaN)."""
     a = actual.astype(np.complex128)
@@ -242,7 +242,7 @@ def _compare_outputs(op, sample, dtype, device, variant, out, ref):
         if t.device.type != device.split(":")[0]:
             raise ConformanceError(f"{at}: result on device {t.device}, expected {device}")
         rtol, atol = D.tolerance(want, op.tol)
-        assert_close(to_numpy(t), r, want, rtol, atol, at)
+        assert_matches_reference(to_numpy(t), r, want, rtol, atol, at)
 
 
 def _check_inputs_unchanged(op, sample, dtype, device, variant, built):
@@ -411,7 +411,7 @@ def check_grad(op, sample, device):
             if np.any(skipped != 0):
                 raise ConformanceError(f"{at}: elements outside the strided view got gradient "
                                        f"{np.abs(skipped).max():.6g}")
-        assert_close(grad_of(full), want, gdtype, rtol, atol, at)
+        assert_matches_reference(grad_of(full), want, gdtype, rtol, atol, at)
 
 
 def _rounded_sample(sample, dtype):
@@ -470,7 +470,7 @@ def check_inplace(op, sample, device, dtype):
         if inp.dtype.name != x_dtype:
             raise ConformanceError(f"{where}: the in-place op changed the dtype to {inp.dtype.name}")
         rtol, atol = D.tolerance(x_dtype, op.tol)
-        assert_close(to_numpy(inp), ref, x_dtype, rtol, atol, where)
+        assert_matches_reference(to_numpy(inp), ref, x_dtype, rtol, atol, where)
         if untouched is not None:
             rest = untouched[0](to_numpy(base))
             if not np.array_equal(rest, untouched[1], equal_nan=D.is_inexact(x_dtype)):
@@ -553,14 +553,14 @@ def check_view_grad(case, device):
     rtol, atol = GRAD_TOLERANCES[dtype]
     if leaf.grad is None:
         raise ConformanceError(f"{where}: no gradient reached the leaf")
-    assert_close(to_numpy(leaf.grad), g_np * scale.reshape(case.shape), dtype, rtol, atol, where)
+    assert_matches_reference(to_numpy(leaf.grad), g_np * scale.reshape(case.shape), dtype, rtol, atol, where)
     y_expected = x_np.reshape(-1).copy()
     y_expected[positions.reshape(-1)] *= w_np.reshape(-1)
-    assert_close(to_numpy(y), y_expected.reshape(case.shape), dtype, rtol, atol, f"{where}: forward values")
+    assert_matches_reference(to_numpy(y), y_expected.reshape(case.shape), dtype, rtol, atol, f"{where}: forward values")
 
 
 def _expect(t, expected, dtype, where):
-    assert_close(to_numpy(t), expected, dtype, 0.0, 0.0, where)
+    assert_matches_reference(to_numpy(t), expected, dtype, 0.0, 0.0, where)
 
 
 # ---------------------------------------------------------------- promotion
@@ -689,4 +689,4 @@ def cases(device):
 
 __all__ = ["ConformanceError", "check_forward", "check_grad", "check_inplace", "check_view", "check_view_grad",
            "check_promotion", "cases", "forward_cases", "grad_cases", "inplace_cases", "view_cases", "Case",
-           "assert_close"]
+           "assert_matches_reference"]
