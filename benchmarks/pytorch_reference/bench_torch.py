@@ -1,6 +1,7 @@
-"""Times the training steps of benchmarks/training_workloads.py in PyTorch (the reference
-that ember's benchmarks/test_training_bench.py is compared with), or in ember with the same
-timing loop.
+"""Times the workloads of benchmarks/cpu_workloads.py (the CPU-performance table: 1-element
+overheads, large elementwise ops and reductions, matmuls, the training steps of
+training_workloads.py, a DataLoader epoch) in PyTorch, or in ember with the same timing loop,
+so the two can be compared side by side.
 
 Not a test file: pytest never collects it, and ember never imports torch. Run it from a
 separate virtual environment that has PyTorch:
@@ -14,7 +15,8 @@ separate virtual environment that has PyTorch:
 --rounds rounds of --steps steps; a round's time is its mean step time. Prints the min and
 median wall-clock time over rounds and the median CPU time of the process (ms per step;
 on a shared, oversubscribed machine the CPU time is the steadier number when --threads is
-1); --json writes them.
+1); --json writes them. With --compare A.json B.json it prints B/A per workload and the
+geometric mean instead of timing anything.
 """
 import argparse
 import importlib
@@ -26,20 +28,28 @@ import sys
 import time
 
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent.parent))
-from training_workloads import WORKLOADS, build  # noqa: E402
+from cpu_workloads import WORKLOADS, build  # noqa: E402
 
 
 def time_workload(torch, name, rounds, steps):
-    """(min, median) wall-clock seconds per step and median CPU seconds per step over rounds."""
+    """(min, median) wall-clock seconds per step and median CPU seconds per step over rounds.
+
+    A round runs at least ``steps`` steps and at least 20 ms, so that microsecond workloads
+    are not timed one call at a time."""
     step = build(torch, name)
     for _ in range(3):
         step()
+    start = time.perf_counter()
+    step()
+    once = max(time.perf_counter() - start, 1e-7)
+    steps = max(steps, int(0.02 / once))
     wall, cpu = [], []
     for _ in range(rounds):
         start, start_cpu = time.perf_counter(), time.process_time()
         for _ in range(steps):
             loss = step()
-        loss.item()
+        if hasattr(loss, "sum"):
+            loss.sum().item()
         wall.append((time.perf_counter() - start) / steps)
         cpu.append((time.process_time() - start_cpu) / steps)
     return min(wall), statistics.median(wall), statistics.median(cpu)
@@ -54,7 +64,10 @@ def main(argv=None):
     parser.add_argument("--steps", type=int, default=10, help="steps per round")
     parser.add_argument("--only", nargs="*", choices=WORKLOADS, default=list(WORKLOADS))
     parser.add_argument("--json", help="write {workload: {min_ms, median_ms, cpu_median_ms}} here")
+    parser.add_argument("--compare", nargs=2, metavar=("BASE_JSON", "OTHER_JSON"))
     args = parser.parse_args(argv)
+    if args.compare:
+        return compare(*args.compare)
 
     torch = importlib.import_module(args.framework)
     if args.framework == "torch":
@@ -72,6 +85,20 @@ def main(argv=None):
     if args.json:
         pathlib.Path(args.json).write_text(json.dumps(results, indent=1))
     return results
+
+
+def compare(base_path, other_path):
+    """Print other/base min-time ratios per workload and their geometric mean."""
+    import math
+    base = json.loads(pathlib.Path(base_path).read_text())
+    other = json.loads(pathlib.Path(other_path).read_text())
+    logs = []
+    for name in base:
+        if name in other:
+            ratio = other[name]["min_ms"] / base[name]["min_ms"]
+            logs.append(math.log(ratio))
+            print(f"{name:18s} {base[name]['min_ms']:10.4f} ms {other[name]['min_ms']:10.4f} ms  {ratio:6.2f}x")
+    print(f"geometric mean {math.exp(sum(logs) / len(logs)):.2f}x over {len(logs)} workloads")
 
 
 if __name__ == "__main__":
