@@ -17,6 +17,7 @@ from ember.dispatch.keys import ACTIVE
 from ember.dispatch.ops import OPS
 from ember.dispatch.registry import REGISTRY
 from ember.dispatch.table import DECOMPOSE, resolve
+from ember.dispatch.tracing import recorded
 
 _BACKENDS = {}  # device type -> available Backend
 
@@ -234,6 +235,7 @@ def _is_expanded(view_fn) -> bool:
     return False
 
 
+@recorded
 def write_inplace(target: Tensor, result):
     """Make ``target`` hold ``result`` (a Tensor or scalar): the end of every in-place op.
 

@@ -14,6 +14,7 @@ from ember.core.call import backend_of, resolve_kernel
 from ember.core.device import as_device
 from ember.core.device import device as Device
 from ember.core.tensor import Tensor, make_tensor
+from ember.dispatch.tracing import host_read, recorded
 
 CPU = Device("cpu")
 _CANONICAL = {}  # (type, index) or device string -> the Device object tensors on it carry
@@ -50,6 +51,7 @@ def check_dtype_supported(dtype: dt.dtype, device: Device) -> None:
         raise backend.unsupported_dtype_error(dtype, device)
 
 
+@recorded
 def create(op_name, device, requires_grad=False, **attrs) -> Tensor:
     """Run a creation kernel (``full``, ``arange``, ``philox_*``: no tensor inputs) on ``device``."""
     device = canonical_device(device)
@@ -66,6 +68,7 @@ def create(op_name, device, requires_grad=False, **attrs) -> Tensor:
     return t
 
 
+@recorded
 def from_host(array: np.ndarray, device=None, requires_grad=False) -> Tensor:
     """A tensor on ``device`` holding a copy of a numpy array."""
     device = canonical_device(device)
@@ -78,7 +81,9 @@ def from_host(array: np.ndarray, device=None, requires_grad=False) -> Tensor:
 
 def to_numpy(t: Tensor) -> np.ndarray:
     """The tensor's values as a numpy array (shares memory for CPU tensors)."""
-    return backend_of(t.device.type).to_numpy(t._data)
+    array = backend_of(t.device.type).to_numpy(t._data)
+    host_read(t, array)
+    return array
 
 
 class TransferRule:
@@ -103,6 +108,7 @@ def record_transfer(out: Tensor, source: Tensor) -> Tensor:
     return out
 
 
+@recorded
 def to_device(input: Tensor, device, non_blocking=False) -> Tensor:
     """``input`` on ``device`` (itself when already there), differentiable."""
     device = canonical_device(device)

@@ -63,6 +63,22 @@ def ember_kernels(backend: "Backend") -> Mapping[str, Callable]:
 
 
 @hookspec(firstresult=True)
+def ember_fusion_compiler(backend: "Backend"):
+    """Return the plugin's ``FusionCompiler`` (``ember.dispatch.fusion``), or None.
+
+    Called once, for an available backend, the first time ``ember.compile`` runs a graph on
+    its device. Optional: without it, compiled graphs run the backend's kernels one op at a
+    time (still without the public functions' Python overhead).
+
+    Args:
+        backend: the object this plugin's ``ember_backend`` returned.
+
+    Returns:
+        An object with ``supports(op, attrs, dtype, input_dtypes)`` and ``compile(program)``.
+    """
+
+
+@hookspec(firstresult=True)
 def ember_kernel_names(backend: "Backend") -> Iterable[str]:
     """Return the op names ``ember_kernels`` would give kernels for, without building them.
 

@@ -5,7 +5,7 @@ its tensors' device (``CPU``, ``OpenCL``, ...), ``Autograd`` when grad mode is o
 input requires grad, and the keys of the active modes (``Autocast`` inside an autocast
 region). The highest key handles the call and passes it on below itself:
 
-* a **mode key** (Autocast, and later tracing) is a handler, ``handler(op, inputs, attrs,
+* a **mode key** (Autocast, Trace) is a handler, ``handler(op, inputs, attrs,
   below)``, that may change the inputs (autocast casts them) and then calls
   ``below(op, inputs, attrs)`` to run the rest; ``push_mode``/``pop_mode`` install it;
 * **Autograd** runs the backend kernel and records the graph node (``ember.core.call``);
@@ -17,10 +17,15 @@ outside any mode), as it pays for grad mode with one flag.
 from __future__ import annotations
 
 AUTOCAST = "Autocast"
+TRACE = "Trace"       # graph capture (ember.fx): records each call below autocast's casts
 AUTOGRAD = "Autograd"
 
 #: keys above the backends, highest first; a mode's key must be one of these
-MODE_KEYS = (AUTOCAST,)
+MODE_KEYS = (AUTOCAST, TRACE)
+
+#: mode keys that stay active while a public op's body runs with the other modes excluded
+#: (autocast must not see the ops inside ``linear`` again; a trace must see them all)
+PERSISTENT_KEYS = (TRACE,)
 
 # Backend keys of the built-in device types; a third-party backend brings its own key.
 BUILTIN_BACKEND_KEYS = {
@@ -66,6 +71,15 @@ def _set(entries) -> None:
     keys = tuple(k for k in MODE_KEYS if k in entries)
     ACTIVE.keys = keys
     ACTIVE.modes = tuple(entries[k] for k in keys)
+
+
+def persistent_modes() -> tuple:
+    """(modes, keys) of the active persistent modes: what stays on when the others are excluded."""
+    keys = ACTIVE.keys
+    if not keys or TRACE not in keys:
+        return (), ()
+    i = keys.index(TRACE)
+    return (ACTIVE.modes[i],), (TRACE,)
 
 
 def key_set(dispatch_key: str, needs_grad: bool) -> tuple:

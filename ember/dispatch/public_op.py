@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import functools
 
-from ember.dispatch.keys import ACTIVE
+from ember.dispatch.keys import ACTIVE, persistent_modes
 
 
 class PublicOp:
@@ -69,7 +69,7 @@ def _below(level):
         if level < len(modes):
             return modes[level](op, args, kwargs, _below(level + 1))
         keys = ACTIVE.keys
-        ACTIVE.modes, ACTIVE.keys = (), ()
+        ACTIVE.modes, ACTIVE.keys = persistent_modes()
         try:
             return op.function(*args, **kwargs)
         finally:
@@ -81,7 +81,8 @@ _BELOW_FIRST = _below(1)  # what the first mode calls: made once, not per call
 
 
 def outside_modes(fn):
-    """``fn`` (a dispatch point or a plain function) run with the modes out of the way.
+    """``fn`` (a dispatch point or a plain function) run with the modes out of the way (all but a
+    trace, which must see what runs).
 
     PyTorch's autocast leaves in-place variants (``a.addmm_(b, c)``, ``x.exp_()``) and calls
     with ``out=`` alone; their forms are built over the point with this.
@@ -101,7 +102,7 @@ def outside_modes(fn):
         modes, keys = ACTIVE.modes, ACTIVE.keys
         if not modes:
             return fn(*args, **kwargs)
-        ACTIVE.modes, ACTIVE.keys = (), ()
+        ACTIVE.modes, ACTIVE.keys = persistent_modes()
         try:
             return fn(*args, **kwargs)
         finally:

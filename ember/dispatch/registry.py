@@ -42,6 +42,7 @@ class Registry:
         self.backends = {}      # device type -> Backend (available or not)
         self.plugin_of = {}     # device type -> plugin (entry point) name
         self.failures = []      # PluginFailure
+        self._fusion = {}       # device type -> FusionCompiler or None (asked on first use)
         self.skipped = []       # entry points not selected by EMBER_BACKENDS
         self._pending = {}      # device type -> (plugin, name): kernels not registered yet
         self._plugins = {}      # device type -> plugin module
@@ -129,6 +130,22 @@ class Registry:
             return frozenset(n for n, op in OPS.items() if backend.dispatch_key in op.kernels)
         names = self._hook(self._plugins[device_type], "ember_kernel_names")(backend=backend)
         return None if names is None else frozenset(names)
+
+    def fusion_compiler(self, device_type):
+        """The backend's ``FusionCompiler`` (``ember.dispatch.fusion``), or None: asked once per
+        device type, the first time a compiled graph runs there."""
+        if device_type not in self._fusion:
+            backend = self.available_backend(device_type)
+            compiler = None
+            plugin = self._plugins.get(device_type)
+            if plugin is not None:
+                try:
+                    compiler = self._hook(plugin, "ember_fusion_compiler")(backend=backend)
+                except Exception as exc:  # a broken compiler must not break compiled graphs: run unfused
+                    self.failures.append(PluginFailure(device_type, f"fusion compiler failed: "
+                                                       f"{type(exc).__name__}: {exc}", traceback.format_exc()))
+            self._fusion[device_type] = compiler
+        return self._fusion[device_type]
 
     def register_plugin(self, plugin, name):
         """Register a plugin object at run time (tests, notebooks)."""

@@ -14,6 +14,7 @@ from ember.core.info import finfo
 from ember.core.transfer import (CPU, canonical_device, check_dtype_supported, create, from_host,
                                  record_transfer, to_device, to_numpy)
 from ember.dispatch.ops import OPS
+from ember.dispatch.tracing import host_read, recorded
 from ember.ops.public import public
 
 _WARNED = {"complex_to_real": False}  # PyTorch warns once per process
@@ -976,6 +977,7 @@ def detach(self) -> Tensor:
     return out
 
 
+@recorded
 def _memory_alias(self) -> Tensor:
     """A graph-free tensor sharing ``self``'s memory (detach, .data).
 
@@ -1051,7 +1053,11 @@ def item(self):
     n = self.numel()
     if n != 1:
         raise RuntimeError(f"a Tensor with {n} elements cannot be converted to Scalar")
-    value = to_numpy(self).reshape(()).item() if self.device.type != "cpu" else self._data.item()
+    if self.device.type != "cpu":
+        value = to_numpy(self).reshape(()).item()   # (a trace sees the read in to_numpy)
+    else:
+        value = self._data.item()
+        host_read(self, value)
     if self.dtype is dt.bfloat16:
         value = float(value)
     return value

@@ -19,6 +19,7 @@ from ember.core.tensor import Tensor, version_counter
 from ember.core.transfer import to_numpy
 from ember.dispatch.meta import broadcast_shapes, normalize_dim
 from ember.dispatch.ops import INDEX_SLOT, OPS
+from ember.dispatch.tracing import recorded
 from ember.ops import elementwise as ew
 from ember.ops.creation import from_host, to_device, zeros_like
 from ember.ops.out import _title
@@ -347,6 +348,7 @@ def _values_for(target, value, casts=False):
     return full((), value, dtype=target.dtype, device=target.device)
 
 
+@recorded
 def _index_put_inplace(target, values, tensors, key, accumulate):
     grad_flows = GRAD_MODE.enabled and (target._rg or values._rg)
     if grad_flows:

@@ -13,6 +13,7 @@ from ember.core import dtype as dt
 from ember.core.info import iinfo
 from ember.core.tensor import Tensor
 from ember.dispatch.philox import counter_steps
+from ember.dispatch.tracing import recorded
 from ember.ops.creation import _resolve_dtype, as_shape, canonical_device, create
 from ember.ops.public import public
 
@@ -174,6 +175,7 @@ def _check_generator(generator, device):
                                f"'{generator.device.type}'")
 
 
+@recorded
 def _draw(kind, shape, dtype, device, generator, requires_grad=False, checked=False):
     if not checked:
         _check_generator(generator, device)

@@ -1,0 +1,1 @@
+"""Experimental fx tools (``proxy_tensor.make_fx``)."""
