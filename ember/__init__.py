@@ -68,3 +68,29 @@ __all__ = [
     "set_deterministic_debug_mode", "get_deterministic_debug_mode",
     *ops.__all__,
 ]
+
+
+def compile(model=None, *, fullgraph=False, dynamic=None, backend="inductor", mode=None, options=None,
+            disable=False):
+    """Compile a function or Module (PyTorch's ``torch.compile``): see ``ember._dynamo.api.compile``.
+
+    Returns:
+        The compiled callable (an ``OptimizedModule`` for a Module), or a decorator without ``model``.
+    """
+    from ember._dynamo.api import compile as compile_
+    return compile_(model, fullgraph=fullgraph, dynamic=dynamic, backend=backend, mode=mode, options=options,
+                    disable=disable)
+
+
+# Graph capture and its users load on first use, so `import ember` stays small.
+_LAZY_SUBMODULES = ("fx", "compiler", "_dynamo", "export", "onnx", "jit")
+
+
+def __getattr__(name):
+    if name in _LAZY_SUBMODULES:
+        import importlib
+        return importlib.import_module(f"ember.{name}")
+    raise AttributeError(f"module 'ember' has no attribute {name!r}")
+
+
+__all__.append("compile")

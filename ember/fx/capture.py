@@ -35,11 +35,14 @@ from ember.dispatch.keys import ACTIVE, TRACE, pop_mode, push_mode
 from ember.dispatch.ops import OpDef
 from ember.dispatch.public_op import PublicOp
 from ember.dispatch.tracing import TRACE_STATE
-from ember.fx.graph import Graph, map_arg, mark_impure
+from ember.core.transfer import create, from_host, to_device
+from ember.fx.graph import Graph, map_arg, mark_pure
 from ember.utils._pytree import tree_flatten, tree_unflatten
 
 _EMBER_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 _DATA_DEPENDENT_SHAPES = ("nonzero", "unique")
+for _fn in (create, from_host, to_device, _memory_alias):
+    mark_pure(_fn)
 
 
 class GuardFailure(Exception):
@@ -50,7 +53,6 @@ class TracerWarning(UserWarning):
     """A trace baked a value read into Python into the graph as a constant (``ember.jit.trace``)."""
 
 
-@mark_impure
 def expect_value(tensor, expected):
     """Guard node: ``tensor``'s values must equal ``expected`` (what the trace read)."""
     actual = tensor._data.item() if tensor.device.type == "cpu" and tensor.numel() == 1 else \
@@ -67,7 +69,6 @@ def expect_value(tensor, expected):
     return tensor
 
 
-@mark_impure
 def expect_shape(tensor, shape):
     """Guard node: a data-dependent output must have the shape the trace saw."""
     if tuple(tensor._data.shape) != shape:
@@ -170,6 +171,7 @@ class Tracer:
         self._native.setdefault(id(t._data), node)
         self._alive.append(t)
         node.meta["val"] = (tuple(t._data.shape), t.dtype, t.device)
+        node.meta["requires_grad"] = t._rg
 
     def _bind(self, node, result):
         node.meta["grad_enabled"] = GRAD_MODE.enabled
@@ -239,8 +241,12 @@ class Tracer:
                 self.placeholder(names[n] if n < len(names) else f"arg{n}", leaf)
                 n += 1
         grad_enabled = GRAD_MODE.enabled
+        self.graph.grad_enabled = grad_enabled   # the program's starting grad mode (see python_code)
         if TRACE in ACTIVE.keys:
             raise RuntimeError("a trace is already running in this thread (nested capture is not possible)")
+        from ember.amp.autocast_mode import STATE as AUTOCAST_STATE
+        cache_enabled = AUTOCAST_STATE.cache_enabled
+        AUTOCAST_STATE.cache_enabled = False   # a cast cached before the trace would be a stale constant
         TRACE_STATE.tracer = self
         push_mode(TRACE, self.handle)
         try:
@@ -249,9 +255,11 @@ class Tracer:
             pop_mode(TRACE)
             TRACE_STATE.tracer = None
             GRAD_MODE.enabled = grad_enabled
+            AUTOCAST_STATE.cache_enabled = cache_enabled
         out_leaves, out_spec = tree_flatten(result)
         self.graph.output(tuple(map_arg(self.arg(x), lambda node: node) for x in out_leaves))
         capture = Capture(self.graph, self.attributes, in_spec, out_spec, n, self.host_reads, grad_enabled)
+        capture.result = result
         self._alive = []
         self.env, self._native = {}, {}
         return capture

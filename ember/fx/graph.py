@@ -20,15 +20,18 @@ from __future__ import annotations
 
 import contextlib
 import math
+import operator
 
 from ember.dispatch.ops import OpDef
 
-_IMPURE_FUNCTIONS = set()   # functions whose calls have effects beyond their result
+# Functions other than op-table ops are assumed to have effects (in-place writes, random draws,
+# a disabled function's Python) unless declared pure here.
+_PURE_FUNCTIONS = {operator.getitem}
 
 
-def mark_impure(fn):
-    """Declare that calls of ``fn`` have effects (writes, RNG draws): dead-code elimination keeps them."""
-    _IMPURE_FUNCTIONS.add(getattr(fn, "__untraced__", fn))
+def mark_pure(fn):
+    """Declare that calls of ``fn`` only compute their result: dead-code elimination may drop them."""
+    _PURE_FUNCTIONS.add(getattr(fn, "__untraced__", fn))
     return fn
 
 
@@ -128,7 +131,10 @@ class Node:
         if self.op == "call_function":
             if isinstance(self.target, OpDef):
                 return self.target.inplace
-            return self.target in _IMPURE_FUNCTIONS
+            try:
+                return self.target not in _PURE_FUNCTIONS
+            except TypeError:   # an unhashable callable
+                return True
         return self.op in ("call_method", "call_module")
 
     def format_node(self) -> str:
@@ -169,6 +175,7 @@ class Graph:
         self._nodes: list = []
         self._names: dict = {}
         self._insert_index = None   # None: append
+        self.grad_enabled = None    # grad mode the traced program started in (None: not traced)
 
     # ------------------------------------------------------------------ building
     @property

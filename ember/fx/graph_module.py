@@ -61,11 +61,27 @@ def python_code(graph: Graph, root_name: str = "self") -> PythonCode:
 
     params = [n.name for n in graph.nodes if n.op == "placeholder"]
     body = []
-    grad = None   # the grad mode the code has set (None: the caller's)
+    grad = "caller"   # the grad mode the code has set: the caller's until the program switches
+    # free each value after its last use, as eager code does: a replay that kept every
+    # intermediate alive would allocate fresh memory for each op (page faults, cache misses)
+    last_use = {}
+    for node in graph.nodes:
+        for inp in node.all_input_nodes:
+            last_use[inp] = node
+    dying = {}
+    for value, user in last_use.items():
+        dying.setdefault(user, []).append(value.name)
+    # a node traced under the program's starting grad mode runs under the caller's; one traced
+    # inside the program's own no_grad()/enable_grad() block runs under that block's mode
+    start = getattr(graph, "grad_enabled", None)
+    switched = False
     for node in graph.nodes:
         want = node.meta.get("grad_enabled")
+        if want is not None and want == start:
+            want = "caller"
         if node.op not in ("placeholder", "get_attr", "output") and want is not None and want != grad:
-            body.append(f"_set_grad({want})")
+            body.append("_set_grad(_saved_grad)" if want == "caller" else f"_set_grad({want})")
+            switched = switched or want != "caller"
             grad = want
         if node.op == "placeholder":
             continue
@@ -89,10 +105,13 @@ def python_code(graph: Graph, root_name: str = "self") -> PythonCode:
             globals_["_fetch"] = _fetch
         elif node.op == "output":
             body.append(f"return {const(node.args[0])}")
+            continue
+        if node in dying:
+            body.append(f"del {', '.join(dying[node])}")
     if not body or not body[-1].startswith("return"):
         body.append("return None")
     header = f"def forward({', '.join([root_name] + params)}):"
-    if grad is not None:   # the graph switched grad mode: restore the caller's, even on error
+    if switched:   # the graph switches grad mode: restore the caller's, even on error
         lines = [header, "    _saved_grad = _grad_enabled()", "    try:"] + \
                 ["        " + line for line in body] + ["    finally:", "        _set_grad(_saved_grad)"]
         globals_["_grad_enabled"] = _grad_enabled

@@ -977,6 +977,18 @@ class Module:
 
     # ------------------------------------------------------------ calling
     def __call__(self, *args, **kwargs):
+        compiled = self.__dict__.get("_compiled_call_impl")
+        if compiled is not None:   # Module.compile(): the compiled calls (they run _call_uncompiled)
+            return compiled(*args, **kwargs)
+        return self._call_uncompiled(*args, **kwargs)
+
+    def compile(self, *args, **kwargs) -> None:
+        """Compile this module's calls in place with ``ember.compile`` (same arguments); the module
+        keeps its class, parameters and ``state_dict`` keys."""
+        from ember._dynamo.api import compile_module_inplace
+        compile_module_inplace(self, *args, **kwargs)
+
+    def _call_uncompiled(self, *args, **kwargs):
         if not (self._forward_pre_hooks or self._forward_hooks or self._backward_hooks
                 or self._backward_pre_hooks or _global_forward_pre_hooks or _global_forward_hooks
                 or _global_backward_hooks or _global_backward_pre_hooks):
