@@ -69,6 +69,8 @@ def test_mlp_with_batchnorm_trains_like_eager(any_device):
     _close(model[1].running_mean, eager[1].running_mean)
     _close(model[1].running_var, eager[1].running_var)
     assert model[1].num_batches_tracked.item() == eager[1].num_batches_tracked.item() == 5
+    graph = compiled._compiled.graphs[0]   # the training graph was captured with its backward
+    assert len(graph.forward_graph.nodes) > 0 and len(graph.backward_graph.nodes) > 0
     model.eval(), eager.eval()   # the training flag is guarded: eval recaptures
     x = ember.randn(4, 6, device=any_device)
     _close(compiled(x), eager(x))
@@ -247,3 +249,20 @@ def test_graph_printer():
     assert gm(x).shape == (7, 3)
     with pytest.raises(TypeError, match="example_inputs"):
         fx.symbolic_trace(nn.ReLU())
+
+
+def test_graph_module_runs_under_the_callers_grad_mode():
+    w = ember.randn(3, requires_grad=True)
+
+    def f(x):
+        with ember.no_grad():
+            frozen = x * 2          # the program's own no_grad block is replayed
+        return x * w + frozen
+
+    gm = fx.symbolic_trace(f, example_inputs=(ember.randn(3),))
+    assert gm(ember.randn(3)).requires_grad
+    with ember.no_grad():
+        assert not gm(ember.randn(3)).requires_grad
+    x = ember.randn(3, requires_grad=True)
+    gm(x).sum().backward()
+    _close(x.grad, w.detach())      # d/dx of x*w + (no grad through the frozen term)

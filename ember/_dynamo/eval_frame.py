@@ -34,7 +34,7 @@ from ember.dispatch.keys import ACTIVE, AUTOCAST, TRACE
 from ember.fx.capture import GuardFailure, Tracer, input_names_of
 from ember.fx.graph_module import GraphModule, compile_code, python_code
 from ember.utils._pytree import tree_flatten, tree_unflatten
-from ember._dynamo import config
+from ember._dynamo import config, joint
 from ember._dynamo.exc import InvalidBackend, RecompileLimitExceeded, Unsupported
 
 log = logging.getLogger("ember._dynamo")
@@ -128,6 +128,7 @@ class CompiledFunction:
                           tuple(sorted((k, v.name) for k, v in AUTOCAST_STATE.dtypes.items()))))
         if self._root is not None:
             parts.append(tuple(m.training for m in self._root.modules()))
+            parts.append(tuple(p._rg for p in self._root.parameters()))
         return tuple(parts)
 
     def _replay(self, entry, tensors):
@@ -154,8 +155,17 @@ class CompiledFunction:
             return self._fn(*args, **kwargs)
         tracer = Tracer(self._root, on_host_read="raise" if self.fullgraph else "guard", error=Unsupported)
         names = input_names_of(self._signature_of, args, kwargs)
-        capture = tracer.trace(self._fn, args, kwargs, names)
+        tensors = [x for x in tree_flatten((args, kwargs))[0] if isinstance(x, Tensor)]
+        wrt = joint.wrt_of(self._root, tensors) if GRAD_MODE.enabled else []
+        then = joint.make_then(tracer, wrt) if wrt and self.backend != "eager" else None
+        capture = tracer.trace(self._fn, args, kwargs, names, then=then)
         result, capture.result = capture.result, None
+        if then is not None:
+            if getattr(tracer, "joint", False) and not capture.host_reads and not callable(self.backend):
+                self._captures += 1
+                self._cache.setdefault(key, []).append(self._build_joint(capture, tracer, wrt, tensors))
+                return result
+            capture.graph = joint.forward_only(capture.graph, capture, tracer)
         self._captures += 1
         if config.verbose:
             log.info("captured %s (%d graph(s) so far): %d nodes", self.__name__, self._captures,
@@ -182,6 +192,29 @@ class CompiledFunction:
             run = compile_code(python_code(graph), label=f"compiled.{self.__name__}")
         return _Entry(run, attributes, capture.out_spec, _undo_plan(graph, self._root), graph,
                       capture.host_reads, fused)
+
+    def _build_joint(self, capture, tracer, wrt, tensors):
+        fwd, bwd, n_saved = joint.split(capture.graph, capture, tracer)
+        fused = 0
+        if self.backend == "inductor" and self.options.get("fusion", True):
+            from ember._inductor.fusion import fuse_elementwise
+            fused = fuse_elementwise(fwd) + fuse_elementwise(bwd)
+        constants = {k: v for k, v in capture.attributes.items() if k.startswith("_tensor_constant")}
+        attributes = _Attributes(self._root, constants)
+        ids = {id(t): i for i, t in enumerate(tensors)}
+        wrt_inputs = [ids[id(t)] for t in wrt if id(t) in ids]
+        wrt_params = [tracer._attr_of[id(t)] for t in wrt if id(t) not in ids]
+        label = f"compiled.{self.__name__}"
+        entry = joint.JointEntry(compile_code(python_code(fwd), label=label + ".forward"),
+                                 compile_code(python_code(bwd), label=label + ".backward"),
+                                 capture.n_outputs, n_saved, tracer.diff_outputs, wrt_inputs, wrt_params, attributes)
+        root = self._root
+
+        def run(_attributes, *flat_tensors):
+            return joint.run_joint(entry, flat_tensors, root)
+        graph = capture.graph
+        graph.forward_graph, graph.backward_graph = fwd, bwd
+        return _Entry(run, attributes, capture.out_spec, None, graph, capture.host_reads, fused)
 
     # ------------------------------------------------------------ reporting
     def reset(self) -> None:

@@ -36,7 +36,7 @@ from ember.dispatch.ops import OpDef
 from ember.dispatch.public_op import PublicOp
 from ember.dispatch.tracing import TRACE_STATE
 from ember.core.transfer import create, from_host, to_device
-from ember.fx.graph import Graph, map_arg, mark_pure
+from ember.fx.graph import Graph, mark_pure
 from ember.utils._pytree import tree_flatten, tree_unflatten
 
 _EMBER_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -231,8 +231,12 @@ class Tracer:
         self.host_reads.append((line, value if not isinstance(value, np.ndarray) else "<array>"))
 
     # ------------------------------------------------------------ running a program under the trace
-    def trace(self, fn, args, kwargs, input_names=None) -> Capture:
-        """Run ``fn(*args, **kwargs)`` under this tracer; returns the ``Capture``."""
+    def trace(self, fn, args, kwargs, input_names=None, then=None) -> Capture:
+        """Run ``fn(*args, **kwargs)`` under this tracer; returns the ``Capture``.
+
+        ``then(result)``, if given, runs under the trace after ``fn`` (the joint capture of a
+        training step runs autograd there); the tensors it returns (a list, None allowed) are
+        graph outputs after the program's own, and ``capture.n_outputs`` counts the latter."""
         leaves, in_spec = tree_flatten((tuple(args), dict(kwargs)))
         names = input_names or [f"arg{i}" for i in range(len(leaves))]
         n = 0
@@ -251,15 +255,18 @@ class Tracer:
         push_mode(TRACE, self.handle)
         try:
             result = fn(*args, **kwargs)
+            out_leaves, out_spec = tree_flatten(result)
+            self.forward_nodes = set(self.graph.nodes)   # what `then` adds comes after
+            extra = list(then(result)) if then is not None else []
         finally:
             pop_mode(TRACE)
             TRACE_STATE.tracer = None
             GRAD_MODE.enabled = grad_enabled
             AUTOCAST_STATE.cache_enabled = cache_enabled
-        out_leaves, out_spec = tree_flatten(result)
-        self.graph.output(tuple(map_arg(self.arg(x), lambda node: node) for x in out_leaves))
+        self.graph.output(tuple(self.arg(x) for x in out_leaves + extra))
         capture = Capture(self.graph, self.attributes, in_spec, out_spec, n, self.host_reads, grad_enabled)
         capture.result = result
+        capture.n_outputs = len(out_leaves)
         self._alive = []
         self.env, self._native = {}, {}
         return capture

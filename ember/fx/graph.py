@@ -255,6 +255,17 @@ class Graph:
         finally:
             self._insert_index = saved
 
+    def node_copy(self, node: Node, arg_transform) -> Node:
+        """A copy of ``node`` (from any graph) in this one, its input nodes mapped by ``arg_transform``."""
+        args = map_arg(node.args, arg_transform)
+        kwargs = map_arg(node.kwargs, arg_transform)
+        if node.op == "placeholder":
+            copy = self.placeholder(node.name)
+        else:
+            copy = self.create_node(node.op, node.target, args, kwargs, name=node.name)
+        copy.meta = dict(node.meta)
+        return copy
+
     # ------------------------------------------------------------------ editing
     def erase_node(self, node: Node) -> None:
         """Remove ``node``, which must have no users."""
