@@ -20,7 +20,7 @@ import numpy as np
 
 __all__ = ["is_available", "init_process_group", "is_initialized", "is_mpi_available", "is_gloo_available",
            "is_nccl_available", "is_torchelastic_launched", "get_rank", "get_world_size", "get_backend",
-           "destroy_process_group", "new_group", "barrier", "ReduceOp", "Backend", "ProcessGroup", "Work",
+           "destroy_process_group", "new_group", "barrier", "ReduceOp", "Backend", "ProcessGroup", "Work", "GradBucket",
            "group", "GroupMember", "DistBackendError", "all_reduce", "reduce", "broadcast", "all_gather",
            "all_gather_into_tensor", "reduce_scatter", "reduce_scatter_tensor", "all_to_all",
            "all_to_all_single", "gather", "scatter", "send", "recv", "isend", "irecv", "all_gather_object",
@@ -130,6 +130,37 @@ class Backend(str):
         return super().__new__(cls, name.lower())
 
 
+class GradBucket:
+    """A bucket of gradients handed to a DDP communication hook (``register_comm_hook``)."""
+
+    def __init__(self, index, buffer, params, offsets, is_last):
+        self._index, self._buffer, self._params, self._offsets, self._last = index, buffer, params, offsets, is_last
+
+    def index(self) -> int:
+        """The bucket's index (0 holds the last parameters, the first a backward produces)."""
+        return self._index
+
+    def buffer(self):
+        """The bucket's gradients as one flat tensor, in ``parameters()`` order."""
+        return self._buffer
+
+    def set_buffer(self, buffer) -> None:
+        """Replace the flat gradient tensor."""
+        self._buffer = buffer
+
+    def gradients(self) -> list:
+        """Views of ``buffer()``, one per parameter, shaped like the parameters."""
+        return [self._buffer[off:off + p.numel()].view(tuple(p.shape)) for p, off in zip(self._params, self._offsets)]
+
+    def parameters(self) -> list:
+        """The parameters whose gradients the bucket holds."""
+        return list(self._params)
+
+    def is_last(self) -> bool:
+        """Whether this is the last bucket of the iteration."""
+        return self._last
+
+
 class Work:
     """The handle of an asynchronous operation: ``wait()`` blocks until it is done."""
 
@@ -182,6 +213,15 @@ class Work:
         """
         self.wait()
         return self._result if self._result is not None else []
+
+    def get_future(self):
+        """An ``ember.futures.Future`` completed with the operation's output tensors (a list).
+
+        Returns:
+            A Future; waiting on it waits for the operation.
+        """
+        from ember.futures import from_waiter
+        return from_waiter(self.result)
 
     def _complete(self):
         self._done = True

@@ -43,6 +43,7 @@ def test_collectives(nproc):
 def test_ddp_and_fully_shard_equal_full_batch_training_and_checkpoint_loads(tmp_path):
     p = launch(2, "ddp.py", str(tmp_path))
     assert p.returncode == 0, p.stdout + p.stderr
+    assert sorted(re.findall(r"OK hooks rank \d", p.stdout)) == ["OK hooks rank 0", "OK hooks rank 1"]
     # the same training in one process on the whole batch, from rank 0's initial values
     X, Y = data()
     ref = make_model(seed=0)

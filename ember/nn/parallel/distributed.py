@@ -96,6 +96,28 @@ class DistributedDataParallel(Module):
         self._hook_fired = False    # ... and has begun
         self._launched = 0
         self._unused_ids = set()
+        self._comm_hook = None      # (state, hook) from register_comm_hook
+
+    def register_comm_hook(self, state, hook):
+        """Reduce each gradient bucket with ``hook(state, bucket)`` instead of the built-in average.
+
+        The hook gets an ``ember.distributed.GradBucket`` and returns an ``ember.futures.Future``
+        whose value is the bucket's reduced flat gradient (``bucket.buffer()``'s shape); those
+        values become the parameters' ``.grad`` (the hook does any averaging itself, as
+        ``default_hooks.allreduce_hook`` does).
+
+        Args:
+            state: passed to the hook as its first argument (e.g. a process group).
+            hook: the callable.
+
+        Raises:
+            RuntimeError: if a hook is already registered.
+        """
+        if self._comm_hook is not None:
+            raise RuntimeError("register_comm_hook or register_builtin_comm_hook can only be called once.")
+        if not callable(hook):
+            raise TypeError(f"Communication hook must be callable, got {type(hook).__name__}")
+        self._comm_hook = (state, hook)
 
     # -------------------------------------------------------------- buckets
     def _make_buckets(self, params):
@@ -145,6 +167,13 @@ class DistributedDataParallel(Module):
             else:
                 parts.append(dist._host(p.grad)[0].reshape(-1))
         flat = np.concatenate(parts) if len(parts) > 1 else parts[0].copy()
+        if self._comm_hook is not None:
+            state, hook = self._comm_hook
+            buffer = ember.from_numpy(flat).to(bucket.params[0].device)
+            index = self._buckets.index(bucket)
+            view = dist.GradBucket(index, buffer, bucket.params, bucket.offsets, index == len(self._buckets) - 1)
+            bucket.flat, bucket.request = None, hook(state, view)
+            return
         src, op, back = dist._reduce_plan(flat, dist.ReduceOp.SUM)
         bucket.flat = (np.empty_like(src), back)
         bucket.request = self.process_group._comm.Iallreduce(src, bucket.flat[0], op=op)
@@ -160,11 +189,20 @@ class DistributedDataParallel(Module):
             req = g._comm.Iallreduce(local, used, op=dist._mpi().MAX)
             dist._wait_all([req], g._timeout, "DistributedDataParallel unused-parameter exchange")
         for bucket in self._buckets:
-            dist._wait_all([bucket.request], g._timeout, "DistributedDataParallel gradient all-reduce")
-            total, back = bucket.flat
-            avg = total / self._world
-            if back is not None:
-                avg = back(avg)
+            if self._comm_hook is not None:
+                reduced = bucket.request.wait()
+                if isinstance(reduced, (list, tuple)):
+                    reduced = reduced[0]
+                if tuple(reduced.shape) != (bucket.numel,):
+                    raise RuntimeError(f"the communication hook returned a tensor of shape {list(reduced.shape)} for "
+                                       f"a bucket of {bucket.numel} gradient elements")
+                avg = dist._host(reduced.to(bucket.params[0].dtype))[0]
+            else:
+                dist._wait_all([bucket.request], g._timeout, "DistributedDataParallel gradient all-reduce")
+                total, back = bucket.flat
+                avg = total / self._world
+                if back is not None:
+                    avg = back(avg)
             for p, off in zip(bucket.params, bucket.offsets):
                 if used is not None and not used[self._index[id(p)]]:
                     continue

@@ -92,3 +92,45 @@ else:
     raise AssertionError("an unused parameter without find_unused_parameters did not raise")
 dist.barrier()
 print(f"OK rank {r}", flush=True)
+
+# communication hooks: the built-in allreduce hook gives DDP's own averages; fp16 compression
+# gives them to half precision; a custom hook's values become the gradients
+from ember.distributed.algorithms.ddp_comm_hooks import default_hooks  # noqa: E402
+
+
+def hooked_grads(hook, state=None):
+    m = make_model(seed=0)
+    d = DDP(m, bucket_cap_mb=0.0002)
+    if hook is not None:
+        d.register_comm_hook(state, hook)
+    F.mse_loss(d(xs), ys).backward()
+    return [p.grad.numpy().copy() for p in m.parameters()], d
+
+
+plain, _ = hooked_grads(None)
+same, d = hooked_grads(default_hooks.allreduce_hook)
+half, _ = hooked_grads(default_hooks.fp16_compress_hook)
+for a, b, c in zip(plain, same, half):
+    np.testing.assert_allclose(b, a, rtol=1e-6, atol=1e-7)
+    np.testing.assert_allclose(c, a, rtol=2e-3, atol=1e-3)
+try:
+    d.register_comm_hook(None, default_hooks.allreduce_hook)
+except RuntimeError as e:
+    assert "only be called once" in str(e)
+else:
+    raise AssertionError("a second register_comm_hook did not raise")
+
+
+def summing_hook(state, bucket):
+    state.append((bucket.index(), [tuple(g.shape) for g in bucket.gradients()]))
+    fut = dist.all_reduce(bucket.buffer(), async_op=True).get_future()
+    return fut.then(lambda f: f.value()[0])   # a sum, not an average
+
+
+seen = []
+summed, _ = hooked_grads(summing_hook, seen)
+for a, s in zip(plain, summed):
+    np.testing.assert_allclose(s, a * w, rtol=1e-5, atol=1e-6)
+assert seen and all(isinstance(shapes, list) for _, shapes in seen)
+dist.barrier()
+print(f"OK hooks rank {r}", flush=True)
