@@ -62,6 +62,14 @@ def test_ddp_and_fully_shard_equal_full_batch_training_and_checkpoint_loads(tmp_
     fresh = make_model(seed=5)
     fresh.load_state_dict(torch.load(tmp_path / "checkpoint.pt"))
     np.testing.assert_allclose(fresh(X).detach().numpy(), ref(X).detach().numpy(), rtol=1e-5, atol=1e-5)
+    # the 2-rank sharded checkpoint (ember.distributed.checkpoint.save) loads in this one process
+    assert sorted(re.findall(r"OK dcp rank \d", p.stdout)) == ["OK dcp rank 0", "OK dcp rank 1"]
+    import ember.distributed.checkpoint as dcp
+    whole = make_model(seed=6)
+    state = {"model": whole.state_dict()}
+    dcp.load(state, checkpoint_id=str(tmp_path / "dcp"))
+    whole.load_state_dict(state["model"])
+    np.testing.assert_allclose(whole(X).detach().numpy(), ref(X).detach().numpy(), rtol=1e-5, atol=1e-5)
 
 
 def _processes_with(token):

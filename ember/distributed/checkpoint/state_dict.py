@@ -62,7 +62,11 @@ def get_model_state_dict(model, *, submodules=None, options=None):
             del out[key]
             continue
         value = value.detach()
-        out[key] = value.cpu() if options.cpu_offload else value
+        value = value.cpu() if options.cpu_offload else value
+        if entry is not None and not options.full_state_dict:
+            from ember.distributed.fsdp import register_shard
+            register_shard(value, entry[1], entry[0]._fsdp_group)   # still a shard: checkpoints reassemble it
+        out[key] = value
     return out
 
 

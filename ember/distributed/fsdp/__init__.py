@@ -9,6 +9,7 @@ backward accumulates a full parameter's gradient, a post-accumulate hook reduce-
 from __future__ import annotations
 
 import math
+import weakref
 
 import ember
 from ember.nn.parameter import Parameter
@@ -58,6 +59,19 @@ class _Sharded:
 
 
 _SHARDED_IDS = set()   # ids of shard parameters, so an enclosing fully_shard leaves them alone
+_SHARD_INFO = {}   # id(shard tensor) -> (weak reference, _Sharded, group): what checkpoints reassemble
+
+
+def register_shard(tensor, rec, group) -> None:
+    """Remember that ``tensor`` holds this rank's shard of ``rec`` (by identity, for as long as it lives)."""
+    key = id(tensor)
+    _SHARD_INFO[key] = (weakref.ref(tensor, lambda _ref, key=key: _SHARD_INFO.pop(key, None)), rec, group)
+
+
+def shard_info(tensor):
+    """``(_Sharded, group)`` if ``tensor`` is a registered shard, else None."""
+    entry = _SHARD_INFO.get(id(tensor))
+    return (entry[1], entry[2]) if entry is not None and entry[0]() is tensor else None
 
 
 class FSDPModule:
@@ -194,6 +208,7 @@ def fully_shard(module, *, mesh=None, reshard_after_forward=True, shard_placemen
             owner._parameters[name] = shard
             _SHARDED_IDS.add(id(shard))
             records.append(_Sharded(owner, name, shard, tuple(p.shape), numel, chunk))
+            register_shard(shard, records[-1], group)
     cls = module.__class__
     if not isinstance(module, FSDPModule):
         module.__class__ = type(f"FSDP{cls.__name__}", (FSDPModule, cls), {})
