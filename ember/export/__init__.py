@@ -1,0 +1,17 @@
+"""ember.export: whole-program capture for deployment (PyTorch's ``torch.export``).
+
+``export(module, args)`` captures ``forward`` on example inputs as an ``ExportedProgram``
+(graph of dispatched ops, signature, state); ``.module()`` runs it; ``save``/``load`` write
+and read a zip of JSON and ``.npy`` entries that loads without the model's Python class and
+never unpickles. See ``ember.export.dynamic_shapes`` for how dynamic dimensions run.
+"""
+from ember.export._serialize import SerializeError
+from ember.export.dynamic_shapes import Dim, dims
+from ember.export.exported_program import (CallSpec, ExportedProgram, GuardOnDataDependentSymNode, ValueRange,
+                                           export, load, save)
+from ember.export.graph_signature import (ConstantArgument, ExportGraphSignature, InputKind, InputSpec,
+                                          OutputKind, OutputSpec, TensorArgument)
+
+__all__ = ["ConstantArgument", "Dim", "ExportGraphSignature", "ExportedProgram", "GuardOnDataDependentSymNode",
+           "InputKind", "InputSpec", "OutputKind", "OutputSpec", "SerializeError", "TensorArgument", "dims",
+           "export", "load", "save"]
