@@ -266,3 +266,26 @@ def test_graph_module_runs_under_the_callers_grad_mode():
     x = ember.randn(3, requires_grad=True)
     gm(x).sum().backward()
     _close(x.grad, w.detach())      # d/dx of x*w + (no grad through the frozen term)
+
+
+def test_a_whole_training_step_compiles(any_device):
+    """backward, zero_grad and optimizer.step inside the compiled function replay as steps."""
+    ember.manual_seed(2)
+    eager = nn.Sequential(nn.Linear(4, 8), nn.Tanh(), nn.Linear(8, 1)).to(any_device)
+    model = copy.deepcopy(eager)
+    opt_c = ember.optim.Adam(model.parameters(), lr=0.01)
+    opt_e = ember.optim.Adam(eager.parameters(), lr=0.01)
+
+    def step(m, opt, x, y):
+        opt.zero_grad()
+        loss = F.mse_loss(m(x), y)
+        loss.backward()
+        opt.step()
+        return loss
+
+    compiled = ember.compile(step)
+    for _ in range(4):
+        x, y = ember.randn(16, 4, device=any_device), ember.randn(16, 1, device=any_device)
+        _close(compiled(model, opt_c, x, y), step(eager, opt_e, x, y))
+    for p, q in zip(model.parameters(), eager.parameters()):
+        _close(p, q)

@@ -59,7 +59,11 @@ def make_then(tracer, wrt):
             node.name = tracer.graph._unique_name(f"grad_out_{i}")
             node.target = node.name
             grads_in.append(g)
-        grads = autograd_grad(outs, wrt, grad_outputs=grads_in, retain_graph=True, allow_unused=True)
+        try:
+            grads = autograd_grad(outs, wrt, grad_outputs=grads_in, retain_graph=True, allow_unused=True)
+        except RuntimeError:   # the program ran its own backward (freeing the graph): forward only
+            tracer.joint = False
+            return []
         return list(grads)
     return then
 

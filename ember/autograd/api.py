@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from ember.core.autograd import run_backward
 from ember.core.tensor import Tensor
+from ember.dispatch.tracing import recorded
 
 
 def _as_list(x):
@@ -32,6 +33,7 @@ def _grad_outputs(outputs, grad_outputs):
     return result
 
 
+@recorded   # one replayed step under graph capture: it sets .grad attributes
 def backward(tensors, grad_tensors=None, retain_graph=None, create_graph=False, inputs=None):
     tensors = _as_list(tensors)
     run_backward(tensors, _grad_outputs(tensors, grad_tensors), retain_graph=retain_graph,

@@ -4,10 +4,14 @@ from __future__ import annotations
 from ember.core import autograd as _autograd
 from ember.core.tensor import Tensor
 from ember.ops.creation import ones_like, tensor
+from ember.dispatch.tracing import recorded
 from ember.ops.public import public
 
 
+# (recorded: under graph capture the backward pass is one step replayed as such, since it
+# sets .grad attributes, which a graph of tensor ops cannot hold)
 @public(function=False, method=True)
+@recorded
 def backward(self, gradient=None, retain_graph=None, create_graph=False, inputs=None):
     """Accumulate the gradient of this tensor with respect to the graph's leaves into their ``.grad``.
 

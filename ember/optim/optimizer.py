@@ -23,6 +23,7 @@ from itertools import chain
 from ember.core import dtype as _dt
 from ember.core.autograd import enable_grad, set_grad_enabled
 from ember.core.tensor import Tensor
+from ember.dispatch.tracing import recorded
 from ember.utils.hooks import RemovableHandle, add_hook
 
 __all__ = ["Optimizer", "required", "register_optimizer_step_pre_hook", "register_optimizer_step_post_hook"]
@@ -158,8 +159,12 @@ def increment_step(state) -> float:
 
 
 def _hooked(step):
-    """Wrap an optimizer class's ``step`` so the step hooks run around it (once per call)."""
+    """Wrap an optimizer class's ``step`` so the step hooks run around it (once per call).
+
+    Under graph capture the step is one recorded node, replayed as a call: it keeps Python
+    state (the ``state`` dicts, step counts) that a graph of tensor ops cannot hold."""
     @functools.wraps(step)
+    @recorded
     def wrapper(self, *args, **kwargs):
         if self.__dict__.get("_in_step"):
             return step(self, *args, **kwargs)  # a subclass's step calling super().step()
@@ -320,6 +325,7 @@ class Optimizer:
         self.param_groups.append(param_group)
 
     # ---------------------------------------------------------------- gradients and steps
+    @recorded   # under graph capture: one replayed step (it sets .grad attributes)
     def zero_grad(self, set_to_none: bool = True) -> None:
         """Reset every parameter's gradient: to ``None`` (default) or to zeros in place.
 

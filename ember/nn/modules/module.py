@@ -15,6 +15,7 @@ from collections.abc import Mapping
 from ember.core import dtype as dt
 from ember.core.autograd import no_grad
 from ember.core.tensor import Tensor
+from ember.dispatch.tracing import recorded
 from ember.nn.parameter import Buffer, Parameter
 from ember.utils.hooks import RemovableHandle, add_hook
 
@@ -602,6 +603,7 @@ class Module:
             p.requires_grad_(requires_grad)
         return self
 
+    @recorded   # under graph capture: one replayed step (it sets .grad attributes)
     def zero_grad(self, set_to_none: bool = True) -> None:
         """Reset the gradients of every parameter of this module and its submodules.
 
