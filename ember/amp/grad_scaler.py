@@ -21,6 +21,7 @@ from ember.core import dtype as dt
 from ember.core.autograd import no_grad
 from ember.core.tensor import Tensor
 from ember.ops import creation as _creation, elementwise as _ew, shape as _shape
+from ember.dispatch.tracing import recorded
 
 __all__ = ["GradScaler", "OptState"]
 
@@ -159,6 +160,7 @@ class GradScaler:
         self._scale = _creation.full((), self._init_scale, dtype=dt.float32, device=dev)
         self._growth_tracker = _creation.full((), self._init_growth_tracker, dtype=dt.int32, device=dev)
 
+    @recorded   # under graph capture: one replayed step (it keeps Python state)
     def scale(self, outputs):
         """Multiply outputs (usually the loss) by the scale.
 
@@ -212,6 +214,7 @@ class GradScaler:
                                                            per_device_inv_scale.get(device))
         return per_device_found_inf._per_device_tensors
 
+    @recorded   # under graph capture: one replayed step (it keeps Python state)
     def unscale_(self, optimizer) -> None:
         """Divide ``optimizer``'s gradients by the scale, in place, and note whether any is inf/NaN.
 
@@ -238,6 +241,7 @@ class GradScaler:
         state["found_inf_per_device"] = self._unscale_grads_(optimizer, inv_scale, found_inf, False)
         state["stage"] = OptState.UNSCALED
 
+    @recorded   # under graph capture: one replayed step (it keeps Python state)
     def step(self, optimizer, *args, **kwargs):
         """Unscale ``optimizer``'s gradients (unless ``unscale_`` did) and step if they are all finite.
 
@@ -270,6 +274,7 @@ class GradScaler:
         state["stage"] = OptState.STEPPED
         return retval
 
+    @recorded   # under graph capture: one replayed step (it keeps Python state)
     def update(self, new_scale=None) -> None:
         """Update the scale at the end of an iteration: back off after a skipped step, grow after
         ``growth_interval`` clean steps, or take ``new_scale``.

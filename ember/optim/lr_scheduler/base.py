@@ -12,6 +12,7 @@ import warnings
 
 from ember.core.tensor import Tensor
 from ember.optim.optimizer import Optimizer
+from ember.dispatch.tracing import recorded
 
 __all__ = ["LRScheduler", "EPOCH_DEPRECATION_WARNING"]
 
@@ -199,6 +200,7 @@ class LRScheduler:
         """
         raise NotImplementedError
 
+    @recorded   # under graph capture: one replayed step (it keeps Python state)
     def step(self, epoch=None) -> None:
         """Advance one epoch (or, deprecated, jump to ``epoch``) and set the new learning rates.
 

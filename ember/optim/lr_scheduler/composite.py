@@ -5,6 +5,7 @@ from bisect import bisect_right
 
 from ember.optim.lr_scheduler.base import LRScheduler, group_values, set_group_value
 from ember.optim.lr_scheduler.plateau import ReduceLROnPlateau
+from ember.dispatch.tracing import recorded
 
 __all__ = ["SequentialLR", "ChainedScheduler"]
 
@@ -91,6 +92,7 @@ class SequentialLR(_Composite):
         elif scheduler is not self and hasattr(scheduler, "last_epoch"):
             scheduler.last_epoch -= 1
 
+    @recorded   # under graph capture: one replayed step (it keeps Python state)
     def step(self):
         """Advances one epoch, stepping the scheduler in charge (a new one starts at its own epoch 0)."""
         self.last_epoch += 1
@@ -126,6 +128,7 @@ class ChainedScheduler(_Composite):
         self.optimizer = optimizer
         self._last_lr = group_values(self._schedulers[-1].optimizer, "lr")
 
+    @recorded   # under graph capture: one replayed step (it keeps Python state)
     def step(self):
         """Calls ``step()`` on every chained scheduler, in order."""
         for scheduler in self._schedulers:

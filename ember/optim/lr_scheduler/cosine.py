@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import math
 
+from ember.dispatch.tracing import recorded
 from ember.optim.lr_scheduler.base import (LRScheduler, _Flag, group_values, set_group_value,
                                            warn_if_called_outside_step)
 
@@ -107,6 +108,7 @@ class CosineAnnealingWarmRestarts(LRScheduler):
         return [self.eta_min + (base_lr - self.eta_min) * (1 + math.cos(math.pi * self.T_cur / self.T_i)) / 2
                 for base_lr in self.base_lrs]
 
+    @recorded   # under graph capture: one replayed step (it keeps Python state)
     def step(self, epoch=None):
         """Advances the schedule by one epoch, or moves it to ``epoch``, and sets the new learning rates.
 

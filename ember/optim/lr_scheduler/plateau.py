@@ -4,6 +4,7 @@ from __future__ import annotations
 import warnings
 from math import inf
 
+from ember.dispatch.tracing import recorded
 from ember.optim.lr_scheduler.base import (EPOCH_DEPRECATION_WARNING, LRScheduler, check_optimizer, group_values,
                                            set_group_value)
 
@@ -63,6 +64,7 @@ class ReduceLROnPlateau(LRScheduler):
         self.cooldown_counter = 0
         self.num_bad_epochs = 0
 
+    @recorded   # under graph capture: one replayed step (it keeps Python state)
     def step(self, metrics, epoch=None):
         """Records the metric of the epoch just finished and reduces the learning rates if it has plateaued.
 
