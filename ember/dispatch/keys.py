@@ -18,14 +18,15 @@ from __future__ import annotations
 
 AUTOCAST = "Autocast"
 TRACE = "Trace"       # graph capture (ember.fx): records each call below autocast's casts
+PROFILE = "Profile"   # ember.profiler: times each call, closest to the kernels
 AUTOGRAD = "Autograd"
 
 #: keys above the backends, highest first; a mode's key must be one of these
-MODE_KEYS = (AUTOCAST, TRACE)
+MODE_KEYS = (AUTOCAST, TRACE, PROFILE)
 
 #: mode keys that stay active while a public op's body runs with the other modes excluded
-#: (autocast must not see the ops inside ``linear`` again; a trace must see them all)
-PERSISTENT_KEYS = (TRACE,)
+#: (autocast must not see the ops inside ``linear`` again; a trace or a profiler must see them all)
+PERSISTENT_KEYS = (TRACE, PROFILE)
 
 # Backend keys of the built-in device types; a third-party backend brings its own key.
 BUILTIN_BACKEND_KEYS = {
@@ -76,10 +77,10 @@ def _set(entries) -> None:
 def persistent_modes() -> tuple:
     """(modes, keys) of the active persistent modes: what stays on when the others are excluded."""
     keys = ACTIVE.keys
-    if not keys or TRACE not in keys:
+    kept = [i for i, k in enumerate(keys) if k in PERSISTENT_KEYS]
+    if not kept:
         return (), ()
-    i = keys.index(TRACE)
-    return (ACTIVE.modes[i],), (TRACE,)
+    return tuple(ACTIVE.modes[i] for i in kept), tuple(keys[i] for i in kept)
 
 
 def key_set(dispatch_key: str, needs_grad: bool) -> tuple:
