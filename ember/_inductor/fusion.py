@@ -19,7 +19,7 @@ from ember.dispatch.ops import OpDef
 from ember.dispatch.registry import REGISTRY
 from ember.fx.graph import Node
 
-_ELEMENTWISE_METAS = {M.same, M.elementwise, getattr(M, "where", None), getattr(M, "cast", None)}
+_ELEMENTWISE_METAS = {M.same, M.elementwise, M.where, M.cast, M.compare, M.to_bool, M.to_real}
 # `same`-meta ops that are not elementwise (they move or select elements)
 _NOT_ELEMENTWISE = {"clone", "flip", "roll", "tril", "triu", "scatter", "copy_", "index_put", "softmax",
                     "log_softmax", "cumsum", "cumprod"}

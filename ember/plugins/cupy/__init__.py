@@ -9,6 +9,8 @@
   ``kernel_table(backend)`` builds it, ``kernel_names()`` lists it without CuPy
 * ``sources.py``  — the fused kernels' CUDA C sources, as strings (testable without a GPU)
 * ``fused.py``    — their CuPy launchers (softmax, log_softmax, gelu, layer_norm, Philox, Adam)
+* ``fusion.py``   — the fusion compiler (``ember_fusion_compiler`` of both plugins): fused
+  elementwise programs as generated ``RawKernel`` sources (``ember.plugins.c_fusion``)
 
 Device names (the one rule, documented in the README and tested in tests/test_cuda_plugin.py):
 

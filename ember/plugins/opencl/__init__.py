@@ -16,6 +16,8 @@ on any machine. Files, top-down:
 * ``launchers.py``, ``reductions.py``, ``linalg.py``, ``indexing.py`` — the launchers, one per
   primitive, with the primitives' calling conventions
 * ``kernels.py``     — the kernel table: ``kernel_table()``, ``kernel_names()``
+* ``fusion.py``      — the fusion compiler (``ember_fusion_compiler``): fused programs as generated
+  OpenCL C, from the statements of ``ember.plugins.c_fusion``
 
 Random numbers are generated on the device by a Philox4x64-10 kernel: the words, and so
 the uniforms, match the CPU's bit for bit; normals use the device's float64 log/sin/cos
@@ -40,3 +42,9 @@ def ember_kernels(backend):
 def ember_kernel_names(backend):
     from ember.plugins.opencl.kernels import kernel_names
     return kernel_names()
+
+
+@hookimpl
+def ember_fusion_compiler(backend):
+    from ember.plugins.opencl.fusion import OpenCLFusionCompiler
+    return OpenCLFusionCompiler()

@@ -24,3 +24,9 @@ def ember_kernels(backend):
 def ember_kernel_names(backend):
     from ember.plugins.cupy.kernels import kernel_names
     return kernel_names()
+
+
+@hookimpl
+def ember_fusion_compiler(backend):
+    from ember.plugins.cupy.fusion import CupyFusionCompiler
+    return CupyFusionCompiler(backend.cupy)
