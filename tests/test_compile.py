@@ -289,3 +289,22 @@ def test_a_whole_training_step_compiles(any_device):
         _close(compiled(model, opt_c, x, y), step(eager, opt_e, x, y))
     for p, q in zip(model.parameters(), eager.parameters()):
         _close(p, q)
+
+
+def test_index_range_checks_do_not_recompile_per_batch():
+    """An Embedding's range check is re-run on replay, not a guard on the index values."""
+    emb = nn.Embedding(10, 4)
+    compiled = ember.compile(emb)
+    for seed in range(4):
+        ember.manual_seed(seed)
+        ids = ember.randint(0, 10, (3, 5))
+        _close(compiled(ids), emb(ids))
+    assert compiled._compiled._captures == 1
+    with pytest.raises(IndexError, match="out of range|out of bounds"):
+        compiled(ember.tensor([[0, 1, 2, 3, 12]]))
+    # negative indices wrap in eager indexing; a graph captured without them is not reused for them
+    table = ember.randn(6, 2)
+    pick = ember.compile(lambda t, i: t[i])
+    _close(pick(table, ember.tensor([1, 2])), table[ember.tensor([1, 2])])
+    _close(pick(table, ember.tensor([-1, 2])), table[ember.tensor([-1, 2])])
+    assert pick._captures == 2

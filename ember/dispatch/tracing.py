@@ -12,8 +12,9 @@ A program that reads a traced tensor's values into Python (``bool(x.sum() > 0)``
 ``.tolist()``) reports it with ``host_read``: the graph cannot hold what Python does with the
 value, so the trace records the value as a guard (and ``fullgraph`` capture raises).
 
-The tracer object is ``ember.fx``'s; this layer only knows its three methods:
-``record_function(fn, args, kwargs)``, ``host_read(tensor, value)`` and the mode handler.
+The tracer object is ``ember.fx``'s; this layer only knows its methods ``record_function(fn,
+args, kwargs)``, ``record_check(check, args)`` (``guarded``), ``host_read(tensor, value)`` and
+the mode handler.
 """
 from __future__ import annotations
 
@@ -49,6 +50,20 @@ def recorded(fn):
         return fn(*args, **kwargs)
     entry.__untraced__ = fn
     return entry
+
+
+def guarded(check, *args):
+    """Run ``check(*args)``: a validation that reads tensors' values on the host and returns a
+    small value the program branches on (index range checks: raise if out of range, say whether
+    negative indices need wrapping).
+
+    Under a trace its reads are not guards on the values themselves: a compiling trace records
+    one node that runs ``check`` again on replay (raising as eager code would) and stops the
+    replay if the result differs; export and jit traces record nothing.
+    """
+    if ACTIVE.modes and TRACE in ACTIVE.keys:
+        return TRACE_STATE.tracer.record_check(check, args)
+    return check(*args)
 
 
 def host_read(tensor, value):

@@ -76,6 +76,15 @@ def expect_shape(tensor, shape):
     return tensor
 
 
+def expect_check(check, expected, *args):
+    """Guard node of a ``guarded`` check: run it again (it may raise, as in eager code); its
+    result must be the one the trace saw."""
+    value = check(*args)
+    if value != expected:
+        raise GuardFailure(f"{getattr(check, '__name__', 'a check')} gave {value!r}, the graph assumed {expected!r}")
+    return value
+
+
 def user_frame() -> str:
     """``file:line in function`` of the innermost frame outside ember (the user's code)."""
     for frame in reversed(traceback.extract_stack()[:-1]):
@@ -211,6 +220,19 @@ class Tracer:
         node = self.graph.call_function(fn, self.arg(tuple(args)), self.arg(dict(kwargs)))
         self._bind(node, result)
         return result
+
+    def record_check(self, check, args):
+        """A ``guarded`` check: run it with the trace suspended; a compiling trace keeps a guard node."""
+        modes, keys = ACTIVE.modes, ACTIVE.keys
+        ACTIVE.modes, ACTIVE.keys = (), ()
+        try:
+            value = check(*args)
+        finally:
+            ACTIVE.modes, ACTIVE.keys = modes, keys
+        if self.on_host_read == "guard":
+            node = self.graph.call_function(expect_check, (check, value) + self.arg(tuple(args)))
+            node.meta["grad_enabled"] = GRAD_MODE.enabled
+        return value
 
     def host_read(self, tensor, value):
         """The program read ``tensor``'s values into Python."""

@@ -19,7 +19,7 @@ from ember.core.tensor import Tensor, version_counter
 from ember.core.transfer import to_numpy
 from ember.dispatch.meta import broadcast_shapes, normalize_dim
 from ember.dispatch.ops import INDEX_SLOT, OPS
-from ember.dispatch.tracing import recorded
+from ember.dispatch.tracing import guarded, recorded
 from ember.ops import elementwise as ew
 from ember.ops.creation import from_host, to_device, zeros_like
 from ember.ops.out import _title
@@ -217,16 +217,21 @@ def _checked_indices(view, tensors, key, unchecked):
             raise IndexError(f"shape mismatch: indexing tensors could not be broadcast together with shapes "
                              f"{shapes}") from None
     for t, size, ordinal in unchecked:
-        bounds = _index_bounds(t)
-        if bounds is None:
-            continue
-        low, high = bounds
-        if low < -size or high >= size:
-            raise IndexError(f"index {_first_outside(t, -size, size)} is out of bounds for dimension {ordinal} "
-                             f"with size {size}")
-        if low < 0:
+        if guarded(_has_negatives_within, t, size, ordinal):
             tensors = [ew.remainder(u, size) if u is t else u for u in tensors]
     return tensors
+
+
+def _has_negatives_within(t, size, ordinal):
+    """Whether index ``t`` holds negative positions; IndexError if one lies outside ``[-size, size)``."""
+    bounds = _index_bounds(t)
+    if bounds is None:
+        return False
+    low, high = bounds
+    if low < -size or high >= size:
+        raise IndexError(f"index {_first_outside(t, -size, size)} is out of bounds for dimension {ordinal} "
+                         f"with size {size}")
+    return low < 0
 
 
 def _indexed_shape(view, tensors, key):
@@ -461,6 +466,10 @@ def _first_outside(index, low, high, last=False):
 def _check_range(index, low, high, error, message):
     """Raise ``error(message)`` if a value of ``index`` lies outside ``[low, high)``; ``message`` names the first
     such value as ``{index}``. Returns whether ``index`` holds negative values (for ops that wrap them)."""
+    return guarded(_range_check, index, low, high, error, message)
+
+
+def _range_check(index, low, high, error, message):
     bounds = _index_bounds(index)
     if bounds is None:
         return False
@@ -1000,12 +1009,19 @@ def take_along_dim(input, indices, dim=None):
     want_in, want_idx = list(common), list(common)
     want_in[dim], want_idx[dim] = input.shape[dim], indices.shape[dim]
     size = _dim_size(input, dim)
+    if guarded(_wraps_along, indices, size):
+        indices = ew.remainder(indices, size)
+    return gather(input.expand(want_in), dim, indices.expand(want_idx))
+
+
+def _wraps_along(indices, size):
+    """Whether take_along_dim's indices need wrapping into ``[0, size)`` (an error for a size-0 dim)."""
     bounds = _index_bounds(indices)
     if bounds is not None and (bounds[0] < 0 or bounds[1] >= size):
         if size == 0:
             raise RuntimeError("ZeroDivisionError")
-        indices = ew.remainder(indices, size)
-    return gather(input.expand(want_in), dim, indices.expand(want_idx))
+        return True
+    return False
 
 
 @public(method=True, out="exact")

@@ -13,6 +13,7 @@ import numpy as np
 import ember
 from ember.nn.functional.sampling import _index_tensor
 from ember.dispatch.public_op import dispatch_point
+from ember.dispatch.tracing import guarded
 from ember.ops.creation import ntuple as _ntuple
 from ember.ops.indexing import _first_outside, _index_bounds
 from ember.ops.out import _title
@@ -62,14 +63,19 @@ def _max_unpool(input, indices, nd, kernel_size, stride, padding, output_size, n
     for s in sizes:
         plane *= s
     flat_idx = idx.reshape(n, c, -1)
-    bounds = _index_bounds(flat_idx)
-    if bounds is not None and (bounds[0] < 0 or bounds[1] >= plane):
-        bad = _first_outside(flat_idx, 0, plane, last=True)  # PyTorch's kernel reports the last one
-        volume = "x".join(str(v) for v in (sizes if nd > 1 else [*sizes, 1]))
-        raise RuntimeError(f"Found an invalid max index: {bad} (output volumes are of size {volume})")
+    guarded(_check_unpool_indices, flat_idx, plane, tuple(sizes if nd > 1 else [*sizes, 1]))
     zeros = ember.zeros((n, c, plane), dtype=x.dtype, device=x.device)
     out = ember.scatter(zeros, 2, flat_idx, x.reshape(n, c, -1)).reshape(n, c, *sizes)
     return out if batched else out.squeeze(0)
+
+
+def _check_unpool_indices(flat_idx, plane, volume):
+    """RuntimeError naming the offending index if one lies outside the output plane (PyTorch's message)."""
+    bounds = _index_bounds(flat_idx)
+    if bounds is not None and (bounds[0] < 0 or bounds[1] >= plane):
+        bad = _first_outside(flat_idx, 0, plane, last=True)  # PyTorch's kernel reports the last one
+        raise RuntimeError(f"Found an invalid max index: {bad} (output volumes are of size "
+                           f"{'x'.join(str(v) for v in volume)})")
 
 
 def max_unpool1d(input, indices, kernel_size, stride=None, padding=0, output_size=None):
