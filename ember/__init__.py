@@ -83,7 +83,7 @@ def compile(model=None, *, fullgraph=False, dynamic=None, backend="inductor", mo
 
 
 # Graph capture and its users load on first use, so `import ember` stays small.
-_LAZY_SUBMODULES = ("fx", "compiler", "_dynamo", "export", "onnx", "jit", "futures", "profiler")
+_LAZY_SUBMODULES = ("fx", "compiler", "_dynamo", "export", "onnx", "jit", "futures", "profiler", "func")
 
 
 def __getattr__(name):

@@ -6,3 +6,4 @@ from ember.autograd.api import backward, grad  # noqa: F401
 from ember.autograd.function import Function, FunctionCtx, once_differentiable  # noqa: F401
 from ember.autograd.gradcheck import gradcheck, gradgradcheck, GradcheckError  # noqa: F401
 from ember.autograd import graph  # noqa: F401
+from ember.autograd import functional  # noqa: F401,E402  (jacobian, hessian, vjp, jvp, hvp, vhp)

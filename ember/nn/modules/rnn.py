@@ -20,6 +20,7 @@ from ember.nn import functional as F
 from ember.nn import init
 from ember.nn.modules.module import Module
 from ember.nn.parameter import Parameter
+from ember.nn.utils.rnn import PackedSequence
 from ember.ops.creation import empty
 
 __all__ = ["RNNBase", "RNN", "LSTM", "GRU", "RNNCellBase", "RNNCell", "LSTMCell", "GRUCell"]
@@ -269,12 +270,81 @@ class RNNBase(Module):
         c_n = ember.stack(c_last) if c_last else None
         return layer_input, h_n, c_n
 
+    def _forward_packed(self, packed, hx):
+        """``forward`` for a ``PackedSequence``: states in the batch's original order, ``h_n`` at each
+        sequence's own last step."""
+        data, batch_sizes = packed.data, [int(n) for n in packed.batch_sizes.tolist()]
+        if data.ndim != 2 or data.shape[-1] != self.input_size:
+            raise RuntimeError(f"input.size(-1) must be equal to input_size. Expected {self.input_size}, got "
+                               f"{data.shape[-1]}")
+        batch = batch_sizes[0]
+        directions = 2 if self.bidirectional else 1
+        real_hidden = self.proj_size if self.proj_size > 0 else self.hidden_size
+        h_shape = (self.num_layers * directions, batch, real_hidden)
+        c_shape = (self.num_layers * directions, batch, self.hidden_size)
+        lstm = self.mode == "LSTM"
+        if hx is None:
+            h0 = ember.zeros(h_shape, dtype=data.dtype, device=data.device)
+            c0 = ember.zeros(c_shape, dtype=data.dtype, device=data.device) if lstm else None
+        else:
+            if lstm and (not isinstance(hx, (tuple, list)) or len(hx) != 2):
+                raise RuntimeError("LSTM expects hx to be a tuple (h_0, c_0)")
+            h0, c0 = hx if lstm else (hx, None)
+            self._check_hidden(h0, h_shape)
+            if c0 is not None:
+                self._check_hidden(c0, c_shape, "cell")
+            if packed.sorted_indices is not None:   # the states follow the batch's sorting
+                h0 = h0.index_select(1, packed.sorted_indices)
+                c0 = c0.index_select(1, packed.sorted_indices) if c0 is not None else None
+        output, h_n, c_n = self._run_packed(data, batch_sizes, h0, c0)
+        if packed.unsorted_indices is not None:
+            h_n = h_n.index_select(1, packed.unsorted_indices)
+            c_n = c_n.index_select(1, packed.unsorted_indices) if c_n is not None else None
+        output = PackedSequence(output, packed.batch_sizes, packed.sorted_indices, packed.unsorted_indices)
+        return (output, (h_n, c_n)) if lstm else (output, h_n)
+
+    def _run_packed(self, data, batch_sizes, h0, c0):
+        """The layer loop over packed ``data``: step ``t`` updates the first ``batch_sizes[t]`` rows of
+        the state; finished (forward) or not yet started (reverse) rows keep theirs."""
+        directions = 2 if self.bidirectional else 1
+        offsets = [0]
+        for n in batch_sizes:
+            offsets.append(offsets[-1] + n)
+        h_last, c_last = [], []
+        layer_input = data
+        for layer in range(self.num_layers):
+            outputs = []
+            for direction in range(directions):
+                w_ih, w_hh, b_ih, b_hh, w_hr = self._layer_weights(layer, direction)
+                index = layer * directions + direction
+                h = h0[index]
+                c = c0[index] if c0 is not None else None
+                projected = _linear(layer_input, w_ih, b_ih)           # (sum of lengths, gates)
+                seq = [None] * len(batch_sizes)
+                order = range(len(batch_sizes) - 1, -1, -1) if direction == 1 else range(len(batch_sizes))
+                for t in order:
+                    n = batch_sizes[t]
+                    h_t, c_t = _rnn_step(self.mode, projected[offsets[t]:offsets[t + 1]], h[:n],
+                                         c[:n] if c is not None else None, w_hh, b_hh, w_hr)
+                    seq[t] = h_t
+                    h = h_t if n == h.shape[0] else ember.cat([h_t, h[n:]])
+                    if c is not None:
+                        c = c_t if n == c.shape[0] else ember.cat([c_t, c[n:]])
+                outputs.append(ember.cat(seq))
+                h_last.append(h)
+                if c is not None:
+                    c_last.append(c)
+            layer_input = outputs[0] if directions == 1 else ember.cat(outputs, -1)
+            if self.dropout > 0 and self.training and layer < self.num_layers - 1:
+                layer_input = F.dropout(layer_input, self.dropout, True)
+        return layer_input, ember.stack(h_last), (ember.stack(c_last) if c_last else None)
+
     def forward(self, input, hx=None):
         """Run the recurrent layers over a whole sequence.
 
         Args:
             input: a padded sequence ``(L, N, H_in)`` (``(N, L, H_in)`` with ``batch_first``) or an
-                unbatched ``(L, H_in)``; packed sequences are not supported.
+                unbatched ``(L, H_in)``, or a ``PackedSequence`` (then ``output`` is one too).
             hx: the initial hidden state, zeros when None: a tensor
                 ``(num_layers * num_directions, N, H_out)`` (``(num_layers * num_directions, H_out)``
                 for unbatched input); for an LSTM a pair ``(h_0, c_0)``, ``c_0`` having ``hidden_size``
@@ -284,11 +354,11 @@ class RNNBase(Module):
             ``(output, h_n)`` (for an LSTM ``(output, (h_n, c_n))``): ``output`` holds the last
             layer's hidden state at every step, ``(L, N, num_directions * H_out)`` (batch first with
             ``batch_first``), and ``h_n`` (and ``c_n``) the final state of every layer and direction,
-            shaped as ``hx``.
+            shaped as ``hx``. For a ``PackedSequence``, ``output`` is packed like ``input`` and ``h_n``
+            holds each sequence's state at its own last step, in the batch's original order.
         """
-        if not isinstance(input, ember.Tensor):
-            raise NotImplementedError(f"{type(self).__name__}: packed sequences are not supported by ember; pass "
-                                      f"a padded Tensor")
+        if isinstance(input, PackedSequence):
+            return self._forward_packed(input, hx)
         x, h0, c0, batched = self._prepare(input, hx)
         output, h_n, c_n = self._run(x, h0, c0)
         if batched and self.batch_first:
