@@ -206,3 +206,13 @@ def test_argument_errors():
         hessian(lambda a: a * a, x)
     with pytest.raises(RuntimeError, match="function given to vhp should contain a single element"):
         vhp(lambda a: a * a, x, x)
+
+
+def test_grad_with_batched_grad_outputs_gives_every_row_of_the_jacobian():
+    import numpy as np
+    x = ember.randn(4, dtype=ember.float64, requires_grad=True)
+    y = ember.stack([x[0] * x[1], x[2].sin(), x.sum()])
+    (jac,) = ember.autograd.grad(y, x, ember.eye(3, dtype=ember.float64), is_grads_batched=True)
+    v = x.detach().numpy()
+    want = np.array([[v[1], v[0], 0, 0], [0, 0, np.cos(v[2]), 0], [1, 1, 1, 1]])
+    np.testing.assert_allclose(jac.numpy(), want, rtol=1e-12)
