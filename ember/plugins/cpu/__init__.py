@@ -2,10 +2,11 @@
 
 The smallest plugin, and the shape every backend folder has:
 
-* ``__init__.py`` — the three hooks of ``ember.dispatch.hookspecs`` (this file), nothing else
+* ``__init__.py`` — the hooks of ``ember.dispatch.hookspecs`` (this file), nothing else
 * ``backend.py``  — ``CPUBackend`` and its one instance, ``BACKEND``
 * ``kernels.py``  — the kernel table: ``kernel_table()`` builds it, ``kernel_names()`` lists it
 * ``fused.py``    — numpy-specific fused kernels for composites (conv, conv_transpose, max_pool)
+* ``fusion.py``   — the fusion compiler of ``ember.compile``: elementwise chains as generated numba loops
 """
 from ember.dispatch.hookspecs import hookimpl
 
@@ -26,3 +27,9 @@ def ember_kernels(backend):
 def ember_kernel_names(backend):
     from ember.plugins.cpu.kernels import kernel_names
     return kernel_names()
+
+
+@hookimpl
+def ember_fusion_compiler(backend):
+    from ember.plugins.cpu.fusion import fusion_compiler
+    return fusion_compiler()

@@ -8,6 +8,7 @@ plugin runs on MLX's CPU device (how tests and CI exercise it on Linux). Files:
 * ``kernels.py``    — the kernel table: ``kernel_table(backend)``, ``kernel_names()`` (no MLX)
 * ``primitives.py`` — the primitives over MLX (``MlxKernels``), dtypes and host transfers
 * ``fused.py``      — the fused composites (softmax, conv, max_pool, Adam, ...)
+* ``fusion.py``     — the fusion compiler of ``ember.compile``: elementwise chains under ``mx.compile``
 """
 from ember.dispatch.hookspecs import hookimpl
 
@@ -28,3 +29,9 @@ def ember_kernels(backend):
 def ember_kernel_names(backend):
     from ember.plugins.mps.kernels import kernel_names
     return kernel_names()
+
+
+@hookimpl
+def ember_fusion_compiler(backend):
+    from ember.plugins.mps.fusion import fusion_compiler
+    return fusion_compiler(backend)
