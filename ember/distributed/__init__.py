@@ -4,7 +4,9 @@ The engine is MPI: ranks are the processes of one MPI job, started by ``emberrun
 ``python -m ember.distributed.run`` (which runs them under the ``mpiexec`` of the mpich wheel),
 by ``mpiexec -n N python train.py`` directly, or by ``ember.multiprocessing.spawn``. The backend
 names PyTorch's users write ("gloo", "mpi") are both served by it; tensors on other devices
-(opencl, mps, cuda) are staged through host memory. Every wait polls a non-blocking MPI request
+(opencl, mps) are staged through host memory. An "nccl" group (the default for CUDA/ROCm when
+CuPy has NCCL/RCCL) runs CUDA/ROCm tensors' collectives on the device (``_nccl.py``), the
+rest on MPI. Every wait polls a non-blocking MPI request
 against the group's timeout, so a collective that a peer never joins raises instead of hanging.
 """
 from __future__ import annotations
@@ -75,14 +77,8 @@ def is_nccl_available():
     Returns:
         bool.
     """
-    try:
-        import ember.cuda
-        if not ember.cuda.is_available():
-            return False
-        from cupy.cuda import nccl  # noqa: F401
-    except Exception:
-        return False
-    return True
+    from . import _nccl
+    return _nccl.available()
 
 
 def is_torchelastic_launched():
@@ -294,6 +290,7 @@ class ProcessGroup:
         self._ranks = list(ranks)       # global rank of each group rank
         self._backend = backend
         self._timeout = timeout
+        self._nccl = self._nccl_mode = None   # the NCCL communicator of an "nccl" group (_nccl.attach)
 
     def rank(self):
         """This process's rank in the group.
@@ -359,7 +356,9 @@ _STATE = _State()
 
 def _backend_for(backend, device_id):
     if backend is None:
-        backend = "nccl" if (device_id is not None and "cuda" in str(device_id)) else "gloo"
+        # as PyTorch's default: NCCL for CUDA tensors (when it can run), gloo for the rest
+        backend = "nccl" if (device_id is not None and "cuda" in str(device_id)) else \
+            ("cpu:gloo,cuda:nccl" if is_nccl_available() else "gloo")
     name = Backend(backend)
     for part in name.split(","):
         if part.split(":")[-1] not in ("gloo", "mpi", "nccl"):
@@ -394,7 +393,9 @@ def init_process_group(backend=None, init_method=None, timeout=None, world_size=
     """Join the default process group of the job.
 
     Args:
-        backend: "gloo" or "mpi" (the MPI engine), "nccl" (CUDA only); default from ``device_id``.
+        backend: "gloo" or "mpi" (the MPI engine), "nccl" (CUDA/ROCm tensors on the device, through
+            CuPy's NCCL/RCCL), or per device ("cpu:gloo,cuda:nccl", the default where NCCL can run;
+            else "gloo"; "nccl" when ``device_id`` is a CUDA device).
         init_method: "env://" (RANK/WORLD_SIZE from the environment, or the MPI job's own),
             "tcp://host:port" or "file://path" (rank and world_size then given).
         timeout: a ``datetime.timedelta`` after which a collective raises (default 30 minutes).
@@ -403,7 +404,8 @@ def init_process_group(backend=None, init_method=None, timeout=None, world_size=
         store: accepted for compatibility; the MPI job is the rendezvous.
         group_name: unused, as in PyTorch.
         pg_options: unused by the MPI engine.
-        device_id: the device this rank uses; picks "nccl" for a CUDA device.
+        device_id: the device this rank uses; picks "nccl" for a CUDA device, whose NCCL
+            communicator is then created at once (else at the first collective on a GPU tensor).
 
     Returns:
         None.
@@ -450,7 +452,7 @@ def init_process_group(backend=None, init_method=None, timeout=None, world_size=
             f"script.py` or `mpiexec -n {world_size} python script.py`")
     else:
         comm = job.Split(0, rank)  # group ranks ordered as the ranks the caller asked for
-    _STATE.world = ProcessGroup(comm, range(world_size), name, timeout or _DEFAULT_TIMEOUT)
+    _STATE.world = _make_group(comm, range(world_size), name, timeout or _DEFAULT_TIMEOUT, device_id)
     _STATE.rank, _STATE.world_size, _STATE.backend = rank, world_size, name
     GroupMember.WORLD = _STATE.world
     if world_size > 1 and not _STATE.hook_installed:
@@ -576,6 +578,8 @@ def destroy_process_group(group=None):
     g = _group(group)
     if g is GroupMember.NON_GROUP_MEMBER:
         return
+    if g._nccl is not None:
+        g._nccl.destroy()
     if group is None or g is _STATE.world:
         g._comm.Free()
         _STATE.world = None
@@ -613,8 +617,31 @@ def new_group(ranks=None, timeout=None, backend=None, pg_options=None, use_local
     comm = world._comm.Split(0 if member else MPI.UNDEFINED, world.rank())
     if not member:
         return GroupMember.NON_GROUP_MEMBER
-    return ProcessGroup(comm, ranks, Backend(backend) if backend else world._backend,
-                        timeout or world._timeout)
+    return _make_group(comm, ranks, _backend_for(backend, None) if backend else world._backend,
+                       timeout or world._timeout, device_id)
+
+
+def _make_group(comm, ranks, backend, timeout, device_id=None):
+    """A ProcessGroup over the MPI communicator ``comm``, with its NCCL communicator if ``backend``
+    names nccl."""
+    g = ProcessGroup(comm, ranks, backend, timeout)
+    if "nccl" in backend:
+        from . import _nccl
+        _nccl.attach(g, backend, device_id)
+    return g
+
+
+def _nccl_route(g, *tensors, collective=True):
+    """The group's NCCL communicator when ``tensors`` go through NCCL, else None (the MPI path)."""
+    if g._nccl_mode is None:
+        return None
+    from . import _nccl
+    return _nccl.route(g, tensors, collective)
+
+
+def _nccl_finish(work, async_op):
+    # a synchronous NCCL call is ordered on the current stream, as PyTorch's: no host wait
+    return work if async_op else None
 
 
 # ---------------------------------------------------------------- tensors and host buffers
@@ -734,6 +761,9 @@ def all_reduce(tensor, op=ReduceOp.SUM, group=None, async_op=False):
     g = _group(group)
     if not _check_member(g, "all_reduce"):
         return None
+    nc = _nccl_route(g, tensor)
+    if nc is not None and (work := nc.all_reduce(tensor, op)) is not None:
+        return _nccl_finish(work, async_op)
     buf = _Buf(tensor)
     src, mpi_op, back = _reduce_plan(buf.arr, op)
     if src is buf.arr:   # reduce in the buffer itself: no copy in or out
@@ -776,6 +806,9 @@ def reduce(tensor, dst=None, op=ReduceOp.SUM, group=None, async_op=False, group_
     if not _check_member(g, "reduce"):
         return None
     root = _group_src(g, dst, group_dst, "reduce")
+    nc = _nccl_route(g, tensor)
+    if nc is not None and (work := nc.reduce(tensor, root, op)) is not None:
+        return _nccl_finish(work, async_op)
     buf = _Buf(tensor)
     src, mpi_op, back = _reduce_plan(buf.arr, op)
     recv = np.empty_like(src) if g.rank() == root else None
@@ -808,6 +841,9 @@ def broadcast(tensor, src=None, group=None, async_op=False, group_src=None):
     if not _check_member(g, "broadcast"):
         return None
     root = _group_src(g, src, group_src, "broadcast")
+    nc = _nccl_route(g, tensor)
+    if nc is not None:
+        return _nccl_finish(nc.broadcast(tensor, root), async_op)
     buf = _Buf(tensor)
     req = g._comm.Ibcast(_bytes(buf.arr), root=root)
 
@@ -854,6 +890,9 @@ def all_gather(tensor_list, tensor, group=None, async_op=False):
     if not _check_member(g, "all_gather"):
         return None
     _check_list(tensor_list, g.size(), tensor, "allgather")
+    nc = _nccl_route(g, tensor, *tensor_list)
+    if nc is not None:
+        return _nccl_finish(nc.all_gather(tensor_list, tensor), async_op)
     req, out = _gather_bytes(g, _host(tensor)[0], "all_gather")
 
     def done():
@@ -884,6 +923,9 @@ def all_gather_into_tensor(output_tensor, input_tensor, group=None, async_op=Fal
     if output_tensor.dtype != input_tensor.dtype:
         raise RuntimeError(f"output tensor must have the same type as input tensor: got "
                            f"{output_tensor.dtype} and {input_tensor.dtype}")
+    nc = _nccl_route(g, output_tensor, input_tensor)
+    if nc is not None:
+        return _nccl_finish(nc.all_gather_into_tensor(output_tensor, input_tensor), async_op)
     req, out = _gather_bytes(g, _host(input_tensor)[0], "all_gather_into_tensor")
 
     def done():
@@ -917,6 +959,9 @@ def reduce_scatter(output, input_list, op=ReduceOp.SUM, group=None, async_op=Fal
     if not _check_member(g, "reduce_scatter"):
         return None
     _check_list(input_list, g.size(), output, "reduce_scatter", "input tensor list")
+    nc = _nccl_route(g, output, *input_list)
+    if nc is not None and (work := nc.reduce_scatter(output, input_list, op)) is not None:
+        return _nccl_finish(work, async_op)
     parts = np.stack([_host(t)[0].reshape(-1) for t in input_list])
     req, result = _reduce_scatter_arrays(g, parts, op, "reduce_scatter")
 
@@ -945,6 +990,9 @@ def reduce_scatter_tensor(output, input, op=ReduceOp.SUM, group=None, async_op=F
     if input.numel() != output.numel() * g.size():
         raise ValueError(f"input tensor must be the same size as output size times world size: got "
                          f"{input.numel()} and {output.numel()} with world size {g.size()}")
+    nc = _nccl_route(g, output, input)
+    if nc is not None and (work := nc.reduce_scatter_tensor(output, input, op)) is not None:
+        return _nccl_finish(work, async_op)
     parts = _host(input)[0].reshape(g.size(), -1)
     req, result = _reduce_scatter_arrays(g, parts, op, "reduce_scatter_tensor")
 
@@ -972,6 +1020,9 @@ def all_to_all(output_tensor_list, input_tensor_list, group=None, async_op=False
     if len(output_tensor_list) != n or len(input_tensor_list) != n:
         raise RuntimeError(f"all_to_all: tensor lists must have world size {n} entries, got "
                            f"{len(output_tensor_list)} outputs and {len(input_tensor_list)} inputs")
+    nc = _nccl_route(g, *output_tensor_list, *input_tensor_list)
+    if nc is not None:
+        return _nccl_finish(nc.all_to_all(output_tensor_list, input_tensor_list), async_op)
     send = [_bytes(_host(t)[0]) for t in input_tensor_list]
     recv = [np.empty(t.numel() * t.element_size(), dtype=np.uint8) for t in output_tensor_list]
     scounts = [a.size for a in send]
@@ -1116,6 +1167,9 @@ def isend(tensor, dst=None, group=None, tag=0, group_dst=None):
     if not _check_member(g, "isend"):
         return None
     r = _peer(g, dst, group_dst, "send")
+    nc = _nccl_route(g, tensor, collective=False)
+    if nc is not None:
+        return nc.send(tensor, r)
     data = _host(tensor)[0].copy()  # the caller may change the tensor before the send completes
     req = g._comm.Isend(_bytes(data), dest=r, tag=tag)
     return Work([req], None, g._timeout, "send", [tensor])
@@ -1139,6 +1193,9 @@ def irecv(tensor, src=None, group=None, tag=0, group_src=None):
         return None
     MPI = _mpi()
     r = _peer(g, src, group_src, "recv")
+    nc = _nccl_route(g, tensor, collective=False) if r is not None else None   # NCCL: no any-source receive
+    if nc is not None:
+        return nc.recv(tensor, r)
     host = np.empty_like(_host(tensor)[0])
     req = g._comm.Irecv(_bytes(host), source=MPI.ANY_SOURCE if r is None else r, tag=tag)
     return Work([req], lambda: _store(tensor, host), g._timeout, "recv", [tensor])
@@ -1180,6 +1237,10 @@ def recv(tensor, src=None, group=None, tag=0, group_src=None):
         return -1
     MPI = _mpi()
     r = _peer(g, src, group_src, "recv")
+    nc = _nccl_route(g, tensor, collective=False) if r is not None else None
+    if nc is not None:
+        nc.recv(tensor, r)
+        return g._ranks[r]
     host = np.empty_like(_host(tensor)[0])
     status = MPI.Status()
     req = g._comm.Irecv(_bytes(host), source=MPI.ANY_SOURCE if r is None else r, tag=tag)
@@ -1203,6 +1264,9 @@ def barrier(group=None, async_op=False, device_ids=None):
     g = _group(group)
     if not _check_member(g, "barrier"):
         return None
+    if g._nccl is not None:
+        # a one-element all-reduce on the device; the host waits for it, as PyTorch's NCCL barrier
+        return _finish(g._nccl.barrier(), async_op)
     return _finish(Work([g._comm.Ibarrier()], None, g._timeout, "barrier"), async_op)
 
 

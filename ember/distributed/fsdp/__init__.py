@@ -5,6 +5,13 @@ last padded) and that shard is the Parameter the module and its optimiser see, s
 state is sharded too. Before forward the shards are all-gathered into full parameters; as
 backward accumulates a full parameter's gradient, a post-accumulate hook reduce-scatters it
 (averaged) into the shard's ``.grad`` and puts the shard back in the module.
+
+With ``reshard_after_forward`` (the default) the full parameters are freed as soon as forward
+returns: their memory, and that of the views of them the autograd graph saved (a weight's
+transpose, say), is released, so between forward and backward a rank holds only its shards and
+the activations. A hook on the forward's outputs all-gathers them again when backward reaches
+them, refilling the same tensors (and views) the graph refers to, before any gradient of the
+module is computed.
 """
 from __future__ import annotations
 
@@ -49,13 +56,14 @@ class CPUOffloadPolicy(OffloadPolicy):
 
 class _Sharded:
     """One parameter's shard and how to rebuild the full tensor from the ranks' shards."""
-    __slots__ = ("owner", "name", "shard", "shape", "numel", "chunk", "full", "pending")
+    __slots__ = ("owner", "name", "shard", "shape", "numel", "chunk", "full", "pending", "freed")
 
     def __init__(self, owner, name, shard, shape, numel, chunk):
         self.owner, self.name, self.shard = owner, name, shard
         self.shape, self.numel, self.chunk = shape, numel, chunk
         self.full = None       # the gathered parameter while forward/backward use it
         self.pending = None    # unreduced full gradients accumulated with sync turned off
+        self.freed = None      # the full parameter freed after forward, refilled before backward
 
 
 _SHARDED_IDS = set()   # ids of shard parameters, so an enclosing fully_shard leaves them alone
@@ -86,19 +94,65 @@ class FSDPModule:
         Returns:
             None.
         """
-        g = self._fsdp_group
-        from ember import distributed as dist
         for rec in self._fsdp_params:
             if rec.full is not None:
                 continue
-            gathered = ember.empty(rec.chunk * g.size(), dtype=rec.shard.dtype, device=rec.shard.device)
-            dist.all_gather_into_tensor(gathered, rec.shard.detach(), group=g)
-            full = Parameter(gathered[:rec.numel].reshape(rec.shape).clone(),
-                             requires_grad=rec.shard.requires_grad)
+            full = Parameter(self._fsdp_gather(rec), requires_grad=rec.shard.requires_grad)
             if full.requires_grad:
                 full.register_post_accumulate_grad_hook(self._fsdp_grad_hook(rec))
             rec.full = full
             rec.owner._parameters[rec.name] = full
+
+    def _fsdp_gather(self, rec):
+        """The full value of ``rec``'s parameter, all-gathered from the ranks' shards."""
+        from ember import distributed as dist
+        g = self._fsdp_group
+        gathered = ember.empty(rec.chunk * g.size(), dtype=rec.shard.dtype, device=rec.shard.device)
+        dist.all_gather_into_tensor(gathered, rec.shard.detach(), group=g)
+        return gathered[:rec.numel].reshape(rec.shape).clone()
+
+    def _fsdp_free_after_forward(self, outputs, inputs):
+        """Free the full parameters (and the graph's saved views of them) that the forward which made
+        ``outputs`` used; return what ``_fsdp_refill`` needs to bring them back."""
+        fulls = {id(rec.full): rec for rec in self._fsdp_params if rec.full is not None}
+        views = {k: [] for k in fulls}
+        # the saved tensors of this forward's nodes: walk from the outputs, stopping at the inputs'
+        stop = {id(t.grad_fn) for t in inputs if t.grad_fn is not None}
+        seen, stack = set(), [t.grad_fn for t in outputs]
+        while stack:
+            node = stack.pop()
+            if node is None or id(node) in seen or id(node) in stop:
+                continue
+            seen.add(id(node))
+            for saved in getattr(node, "saved", None) or ():
+                t = getattr(saved, "tensor", None) if saved is not None else None
+                if t is not None and t._base is not None and id(t._base) in views:
+                    views[id(t._base)].append(t)
+            stack.extend(e[0] for e in getattr(node, "next_edges", ()) if e is not None)
+        held = []
+        for key, rec in fulls.items():
+            full, empty = rec.full, ember.empty(0, dtype=rec.shard.dtype, device=rec.shard.device)._data
+            for v in views[key]:
+                v._data = empty
+            full._data = empty
+            held.append((rec, full, views[key]))
+            rec.freed, rec.full = full, None
+            rec.owner._parameters[rec.name] = rec.shard
+        return held
+
+    def _fsdp_refill(self, held):
+        """All-gather the freed full parameters again into the same tensors, and re-derive the views."""
+        from ember.core.call import replay_view
+        with ember.no_grad():
+            for rec, full, views in held:
+                full._data = self._fsdp_gather(rec)._data
+                for v in views:
+                    v._data = replay_view(v._view_fn, full)._data
+                if rec.freed is full:
+                    rec.freed = None
+                    if rec.full is None:
+                        rec.full = full
+                        rec.owner._parameters[rec.name] = full
 
     def reshard(self):
         """Drop the gathered full parameters and put the shards back in the module.
@@ -125,7 +179,7 @@ class FSDPModule:
                 m._fsdp_sync = requires_gradient_sync
 
     def set_reshard_after_forward(self, reshard_after_forward, recurse=True):
-        """Whether to drop the full parameters after a forward that needs no gradient.
+        """Whether to free the full parameters after forward (gathered again for backward).
 
         Args:
             reshard_after_forward: the setting.
@@ -165,14 +219,39 @@ class FSDPModule:
         return hook
 
 
+def _tensors(value):
+    if isinstance(value, ember.Tensor):
+        return [value]
+    if isinstance(value, dict):
+        value = list(value.values())
+    if isinstance(value, (list, tuple)):
+        return [t for v in value for t in _tensors(v)]
+    return []
+
+
 def _pre_forward(module, args):
     module.unshard()
 
 
 def _post_forward(module, args, output):
-    if not ember.is_grad_enabled() or not any(r.shard.requires_grad for r in module._fsdp_params):
-        if module._fsdp_reshard:
-            module.reshard()
+    if not module._fsdp_reshard:
+        return
+    outs = [t for t in _tensors(output) if t.requires_grad and t.grad_fn is not None]
+    if not ember.is_grad_enabled() or not outs or not any(r.shard.requires_grad for r in module._fsdp_params):
+        module.reshard()
+        return
+    held = module._fsdp_free_after_forward(outs, _tensors(args))
+    if not held:
+        return
+    pending = [held]
+
+    def pre_backward(grad):
+        # the first output gradient backward computes: gather before the module's own nodes run
+        if pending:
+            module._fsdp_refill(pending.pop())
+        return None
+    for t in outs:
+        t.register_hook(pre_backward)
 
 
 def fully_shard(module, *, mesh=None, reshard_after_forward=True, shard_placement_fn=None, mp_policy=None,
@@ -182,7 +261,8 @@ def fully_shard(module, *, mesh=None, reshard_after_forward=True, shard_placemen
     Args:
         module: the module (apply to submodules first, then to the root, as with FSDP2).
         mesh: a device mesh whose group to shard over (default: the default group).
-        reshard_after_forward: drop full parameters after a forward that needs no gradient.
+        reshard_after_forward: free the full parameters after forward and all-gather them again when
+            backward reaches the module (False: keep them from forward to backward).
         shard_placement_fn: accepted; shards are always flat and even.
         mp_policy: a MixedPrecisionPolicy (accepted; dtypes are kept).
         offload_policy: an OffloadPolicy (accepted).

@@ -160,6 +160,13 @@ class DistributedDataParallel(Module):
 
     def _launch(self, bucket):
         from ember import distributed as dist
+        if self._comm_hook is None and dist._nccl_route(self.process_group, bucket.params[0]) is not None:
+            # GPU gradients on an NCCL group: flattened and averaged in device memory
+            flat = ember.cat([p.grad.detach().reshape(-1) if p.grad is not None and id(p) not in self._unused_ids
+                              else ember.zeros(p.numel(), dtype=p.dtype, device=p.device) for p in bucket.params])
+            bucket.flat = flat
+            bucket.request = dist.all_reduce(flat, op=dist.ReduceOp.AVG, group=self.process_group, async_op=True)
+            return
         parts = []
         for p in bucket.params:
             if p.grad is None or id(p) in self._unused_ids:
@@ -197,6 +204,9 @@ class DistributedDataParallel(Module):
                     raise RuntimeError(f"the communication hook returned a tensor of shape {list(reduced.shape)} for "
                                        f"a bucket of {bucket.numel} gradient elements")
                 avg = dist._host(reduced.to(bucket.params[0].dtype))[0]
+            elif isinstance(bucket.flat, ember.Tensor):
+                bucket.request.wait()
+                avg = bucket.flat   # averaged on the device
             else:
                 dist._wait_all([bucket.request], g._timeout, "DistributedDataParallel gradient all-reduce")
                 total, back = bucket.flat
@@ -208,7 +218,12 @@ class DistributedDataParallel(Module):
                     continue
                 values = avg[off:off + p.numel()].reshape(tuple(p.shape))
                 with ember.no_grad():
-                    if p.grad is None:
+                    if isinstance(values, ember.Tensor):
+                        if p.grad is None:
+                            p.grad = values.clone()
+                        else:
+                            p.grad.copy_(values)
+                    elif p.grad is None:
                         p.grad = ember.from_numpy(np.array(values)).to(p.device)
                     else:
                         dist._store(p.grad, values)

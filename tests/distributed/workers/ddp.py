@@ -66,6 +66,53 @@ if r == 0:
     np.savez(os.path.join(out, "fsdp.npz"), **{k: v.numpy() for k, v in full.items()})
 
 
+# reshard_after_forward (the default): between forward and backward the full parameters and the
+# graph's views of them hold no memory; backward gathers them again and gives the same gradients
+# as keeping them (reshard_after_forward=False)
+def sharded_model(reshard):
+    m = make_model(seed=0)
+    for layer in (m[0], m[2]):
+        fully_shard(layer, reshard_after_forward=reshard)
+    return fully_shard(m, reshard_after_forward=reshard)
+
+
+def full_param_bytes(loss, shard_ids):
+    found, total, seen, stack = 0, 0, set(), [loss.grad_fn]
+    while stack:
+        node = stack.pop()
+        if node is None or id(node) in seen:
+            continue
+        seen.add(id(node))
+        for s in getattr(node, "saved", None) or ():
+            t = getattr(s, "tensor", None)
+            base = None if t is None else (t._base if t._base is not None else t)
+            if base is not None and isinstance(base, torch.nn.Parameter) and id(base) not in shard_ids:
+                found += 1
+                total += t._data.nbytes
+        stack.extend(e[0] for e in getattr(node, "next_edges", ()) if e is not None)
+    return found, total
+
+
+grads = {}
+for reshard in (True, False):
+    m = sharded_model(reshard)
+    shard_ids = {id(p) for p in m.parameters()}
+    loss = F.mse_loss(m(xs), ys)
+    found, held = full_param_bytes(loss, shard_ids)
+    assert found >= 2, found   # the graph saved both weights (as transposes)
+    if reshard:
+        assert held == 0, held
+        assert all(rec.full is None for layer in (m[0], m[2]) for rec in layer._fsdp_params)
+        assert [p.numel() for p in m.parameters()] == [20, 4, 12, 2]   # the module holds its shards
+    else:
+        assert held > 0
+    loss.backward()
+    grads[reshard] = [p.grad.numpy().copy() for p in m.parameters()]
+for a, b in zip(grads[True], grads[False]):
+    np.testing.assert_allclose(a, b, rtol=1e-6, atol=1e-7)
+print(f"OK reshard rank {r}", flush=True)
+
+
 # find_unused_parameters: a branch that takes no part gets no gradient and does not block
 class Two(torch.nn.Module):
     def __init__(self):
