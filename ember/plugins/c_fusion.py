@@ -371,9 +371,7 @@ class _Generator:
         if op == "ndtr":   # the normal CDF: erfc of -x / sqrt(2), accurate in the lower tail
             return f"(({ct})0.5 * {m('erfc', ct)}(-{a} * {self.const(math.sqrt(0.5), dtype)}))"
         if op == "erfinv":
-            src = _ERFINV.replace("ISNAN_Y", "(y != y)").replace("NAN_", self.d.nan(ct)).replace("INF_", self.d.inf(ct))
-            for fn in ("log", "sqrt", "erf", "exp"):
-                src = src.replace(f"{fn.upper()}_(", f"{m(fn, ct)}(")
+            src = erfinv_source(self.d.nan(ct), self.d.inf(ct), lambda fn: m(fn, ct))
             return f"{self.helper('erfinv', ct, src)}({a})"
         if op in ("atan2", "hypot", "copysign", "fmod") and f:
             return f"{m(op, ct)}({a}, {b})"
@@ -477,6 +475,15 @@ INLINE CT ember_idiv_trunc_CT(CT a, CT b) {
 
 # Giles' single-precision approximation ("Approximating the erfinv function", 2010), then two Newton
 # steps on erf(x) = y, which bring it to the type's precision (float64 included)
+def erfinv_source(nan: str, inf: str, math) -> str:
+    """C source of ``ember_erfinv_CT`` (``CT`` the type placeholder): ``nan``/``inf`` spell the special
+    values, ``math(fn)`` names a math function; shared by the fused and the OpenCL elementwise kernels."""
+    src = _ERFINV.replace("ISNAN_Y", "(y != y)").replace("NAN_", nan).replace("INF_", inf)
+    for fn in ("log", "sqrt", "erf", "exp"):
+        src = src.replace(f"{fn.upper()}_(", f"{math(fn)}(")
+    return src
+
+
 _ERFINV = """
 INLINE CT ember_erfinv_CT(CT y) {
     if (ISNAN_Y || y < (CT)-1 || y > (CT)1) return NAN_;

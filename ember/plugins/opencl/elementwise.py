@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from ember.plugins.c_fusion import erfinv_source
 from ember.plugins.opencl import cltypes as T
 from ember.plugins.opencl import special
 from ember.plugins.opencl.array import CLArray, broadcast_strides, merge_dims
@@ -178,43 +179,6 @@ inline CT ember_sigmoid_CT(CT x) {
     CT e = exp(-fabs(x));
     return x >= 0 ? (CT)1 / ((CT)1 + e) : e / ((CT)1 + e);
 }""",
-    "erfinv": """
-inline CT ember_erfinv_CT(CT y) {
-    if (isnan(y) || y < (CT)-1 || y > (CT)1) return (CT)NAN;
-    if (y == (CT)1) return (CT)INFINITY;
-    if (y == (CT)-1) return -(CT)INFINITY;
-    CT w = -log(((CT)1 - y) * ((CT)1 + y));
-    CT p;
-    if (w < (CT)5) {
-        w = w - (CT)2.5;
-        p = (CT)2.81022636e-08;
-        p = (CT)3.43273939e-07 + p * w;
-        p = (CT)-3.5233877e-06 + p * w;
-        p = (CT)-4.39150654e-06 + p * w;
-        p = (CT)0.00021858087 + p * w;
-        p = (CT)-0.00125372503 + p * w;
-        p = (CT)-0.00417768164 + p * w;
-        p = (CT)0.246640727 + p * w;
-        p = (CT)1.50140941 + p * w;
-    } else {
-        w = sqrt(w) - (CT)3;
-        p = (CT)-0.000200214257;
-        p = (CT)0.000100950558 + p * w;
-        p = (CT)0.00134934322 + p * w;
-        p = (CT)-0.00367342844 + p * w;
-        p = (CT)0.00573950773 + p * w;
-        p = (CT)-0.0076224613 + p * w;
-        p = (CT)0.00943887047 + p * w;
-        p = (CT)1.00167406 + p * w;
-        p = (CT)2.83297682 + p * w;
-    }
-    CT x = p * y;
-    for (int i = 0; i < 2; ++i) {   /* Newton steps on erf(x) = y */
-        CT err = erf(x) - y;
-        x -= err / ((CT)1.1283791670955126 * exp(-x * x));
-    }
-    return x;
-}""",
     "fmod_py": """
 inline CT ember_pymod_CT(CT a, CT b) {
     CT mod = fmod(a, b);
@@ -267,6 +231,10 @@ inline CT ember_ipow_CT(CT a, CT b) {
 inline CT ember_ufloordiv_CT(CT a, CT b) { return b == 0 ? (CT)0 : (CT)(a / b); }
 inline CT ember_umod_CT(CT a, CT b) { return b == 0 ? (CT)0 : (CT)(a % b); }""",
 }
+
+
+# (the polynomial and Newton steps are shared with the fused kernels' C generator)
+HELPERS["erfinv"] = erfinv_source("(CT)NAN", "(CT)INFINITY", lambda fn: fn).replace("INLINE ", "inline ")
 
 
 def helper(name: str, ct: str) -> str:
