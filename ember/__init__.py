@@ -45,6 +45,8 @@ from ember.amp.autocast_mode import (  # noqa: E402  (torch.autocast and its sta
     clear_autocast_cache, autocast_increment_nesting, autocast_decrement_nesting,
 )
 from ember import special  # noqa: E402  (torch.special after a plain `import torch`)
+from ember import hub, random  # noqa: E402  (torch.hub, torch.random after a plain `import torch`)
+from ember.random import thread_safe_generator  # noqa: E402  (torch.thread_safe_generator)
 from ember import fft  # noqa: E402  (torch.fft after a plain `import torch`)
 from ember import linalg  # noqa: E402  (torch.linalg after a plain `import torch`)
 from ember import distributions  # noqa: E402  (torch.distributions after a plain `import torch`)
@@ -52,6 +54,7 @@ from ember import distributed  # noqa: E402  (torch.distributed; imports no MPI 
 from ember import testing  # noqa: E402  (torch.testing.assert_close / make_tensor after a plain `import torch`)
 
 __version__ = "0.1.0"
+newaxis = None  # torch.newaxis, numpy's None index (kept out of __all__, whose names are all objects)
 
 __all__ = [
     "dtype", "bool", "uint8", "int8", "int16", "int32", "int64", "float16", "bfloat16", "float32", "float64",
@@ -94,3 +97,9 @@ def __getattr__(name):
 
 
 __all__.append("compile")
+from ember import _aten_forms  # noqa: E402  (torch.dropout, torch.layer_norm, ...: native-signature forms of F)
+for _n in _aten_forms.__all__:  # a name defined above keeps its definition
+    if _n not in globals():
+        globals()[_n] = getattr(_aten_forms, _n)
+        __all__.append(_n)
+del _n

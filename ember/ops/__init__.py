@@ -27,6 +27,8 @@ from ember.ops import derivatives as _derivatives  # noqa: F401  (attaches the b
 from ember.ops import (decompositions as _decompositions,  # noqa: F401  (ember.linalg and its top-level forms)
                        decomposition_rules as _decomposition_rules, matrix_functions as _matrix_functions)
 from ember.ops import special as _special  # noqa: F401  (polygamma, xlogy, hypot, gcd ...; ember.special)
+from ember.ops import function_forms as _function_forms  # noqa: F401  (torch.abs_(x), hsplit, *_scatter, *_copy; last: it skips names defined above)
+from ember.ops import tensor_extras as _tensor_extras  # noqa: F401  (Tensor.new, fill_diagonal_, index_reduce, put, apply_, ...; skips names defined above)
 from ember.ops.public import FUNCTIONS as _FUNCTIONS, INPLACE as _INPLACE, METHODS as _METHODS
 from ember.dispatch.public_op import dispatch_point as _dispatch_point, outside_modes as _outside_modes
 

@@ -10,3 +10,6 @@ from ember.nn.functional.pooling import *  # noqa: F401,F403
 from ember.nn.functional.normalization import *  # noqa: F401,F403
 from ember.nn.functional.attention import *  # noqa: F401,F403
 from ember.nn.functional.sampling import *  # noqa: F401,F403
+from ember.ops import channel_shuffle, native_channel_shuffle  # noqa: F401  (a reshape composite of the op layer)
+from ember.nn.functional.pooling_extra import lp_pool3d  # noqa: F401
+from ember.nn.functional.multilabel import multilabel_margin_loss  # noqa: F401

@@ -32,6 +32,10 @@ from ember.nn.modules.normalization import (  # noqa: F401
 )
 from ember.nn.modules.upsampling import Upsample, UpsamplingNearest2d, UpsamplingBilinear2d  # noqa: F401
 from ember.nn.modules.pixelshuffle import PixelShuffle, PixelUnshuffle  # noqa: F401
+from ember.nn.modules.distance import CosineSimilarity, PairwiseDistance  # noqa: F401
+from ember.nn.modules.channelshuffle import ChannelShuffle  # noqa: F401
+from ember.nn.modules.pooling_extra import LPPool3d  # noqa: F401
+from ember.nn.modules.loss_extra import MultiLabelMarginLoss  # noqa: F401
 from ember.nn.modules.padding import (  # noqa: F401
     ZeroPad1d, ZeroPad2d, ZeroPad3d, ConstantPad1d, ConstantPad2d, ConstantPad3d, ReflectionPad1d, ReflectionPad2d,
     ReflectionPad3d, ReplicationPad1d, ReplicationPad2d, ReplicationPad3d, CircularPad1d, CircularPad2d, CircularPad3d,

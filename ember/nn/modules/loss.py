@@ -731,3 +731,6 @@ class GaussianNLLLoss(_Loss):
             A 0-d tensor, or with ``reduction='none'`` one loss per element.
         """
         return F.gaussian_nll_loss(input, target, var, full=self.full, eps=self.eps, reduction=self.reduction)
+
+
+from ember.nn.modules.loss_extra import MultiLabelMarginLoss  # noqa: E402,F401  (defined beside; PyTorch's path is this module)

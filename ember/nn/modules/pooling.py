@@ -543,3 +543,6 @@ class MaxUnpool3d(_MaxUnpoolNd):
 
     _nd = 3
     _unpool = staticmethod(F.max_unpool3d)
+
+
+from ember.nn.modules.pooling_extra import LPPool3d  # noqa: E402,F401  (defined beside; PyTorch's path is this module)
