@@ -140,3 +140,184 @@ def test_dataloader_workers_fork_after_compiled_kernels():
     got = [float(b) for b in DataLoader(_GeluSums(), batch_size=1, num_workers=1)]
     want = [N * x * 0.5 * (1 + math.erf(x / math.sqrt(2))) for x in (1.0, 2.0)]
     np.testing.assert_allclose(got, want, rtol=1e-5)
+
+
+# ---------------------------------------------------------------- reductions, softmax, exp, the pool
+def _loops():
+    return compiled._loops()
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_vectorized_exp(dtype):
+    # the whole range, through overflow and the subnormals, and the special values
+    top = 89.0 if dtype == np.float32 else 710.0
+    bottom = -104.0 if dtype == np.float32 else -746.0
+    x = np.concatenate([np.linspace(bottom, top, 200_001), np.random.default_rng(3).standard_normal(5000),
+                        [np.inf, -np.inf, np.nan, 0.0, -0.0, 1e-30, -1e-30]]).astype(dtype)
+    out = np.empty_like(x)
+    _loops()["exp_into"](x, out, 0, x.size)
+    with np.errstate(over="ignore", under="ignore"):
+        want = np.exp(x.astype(np.float64)).astype(dtype)   # correctly rounded to dtype, then compared
+    tiny = np.finfo(dtype).tiny
+    normal = np.isfinite(want) & (want >= tiny)
+    rtol = 3e-7 if dtype == np.float32 else 5e-16
+    np.testing.assert_allclose(out[normal], want[normal], rtol=rtol, atol=0)
+    assert np.array_equal(np.isinf(out), np.isinf(want)) and np.array_equal(np.isnan(out), np.isnan(want))
+    sub = ~normal & np.isfinite(want)
+    np.testing.assert_allclose(out[sub], want[sub], rtol=0, atol=2 * tiny * np.finfo(dtype).eps)
+
+
+@pytest.mark.parametrize("threads_", [1, 2])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("shape,dims", [((1024, 300), ()), ((1024, 300), (0, 1)), ((16, 64, 96), (1, 2)),
+                                        ((40, 80, 33), (1,)), ((3, 40000), (0,)), ((40, 30, 50), (0, 1)),
+                                        ((20, 40, 60), (0, 2)), ((123457,), (0,))])
+def test_sum_and_mean_over_dims(dtype, shape, dims, threads_):
+    # every path of the compiled sum: all elements, trailing dims (rows), a middle dim split
+    # by outer rows, a leading dim split by inner columns, leading dims, and dims that are
+    # not one run (numpy's kernel)
+    before = ember.get_num_threads()
+    ember.set_num_threads(threads_)
+    try:
+        x = np.random.default_rng(4).standard_normal(shape).astype(dtype) + 0.5
+        t = ember.from_numpy(x)
+        x64 = x.astype(np.float64)
+        axis = dims if dims else None
+        for keepdim in (False, True):
+            got = t.sum(dims if dims else None, keepdim=keepdim)
+            want = x64.sum(axis=axis, keepdims=keepdim)
+            assert got.dtype == t.dtype and tuple(got.shape) == want.shape
+            scale = np.sqrt(x64.size / max(want.size, 1))
+            tol = (2e-6 if dtype == np.float32 else 1e-13) * scale
+            np.testing.assert_allclose(got.numpy(), want, rtol=tol, atol=tol)
+            got = t.mean(dims if dims else None, keepdim=keepdim)
+            np.testing.assert_allclose(got.numpy(), x64.mean(axis=axis, keepdims=keepdim), rtol=tol, atol=tol)
+    finally:
+        ember.set_num_threads(before)
+
+
+def test_full_sum_propagates_nan_and_inf():
+    x = np.ones(1 << 17, np.float32)
+    t = ember.from_numpy(x)
+    assert float(t.sum()) == x.size
+    x[100] = np.inf
+    assert float(ember.from_numpy(x).sum()) == np.inf
+    x[-1] = -np.inf
+    assert np.isnan(float(ember.from_numpy(x).sum()))
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("shape,dim", [((8, 50, 97), 1), ((4, 100_000), -1), ((5000, 1), -1), ((2, 3, 16384), 0)])
+def test_softmax_shapes(dtype, shape, dim):
+    # a middle and a leading dim (moved last and back), long rows (the blocked float64 sum),
+    # rows of one element; with -inf entries that are not the whole row
+    x = np.random.default_rng(5).standard_normal(shape) * 3
+    x.reshape(-1)[::7] = -np.inf if shape[dim] > 1 else 0.0
+    x = x.astype(dtype)
+    x64 = x.astype(np.float64)
+    t = ember.from_numpy(x).requires_grad_()
+    with np.errstate(divide="ignore"):
+        shifted = x64 - x64.max(axis=dim, keepdims=True)
+        total = np.exp(shifted).sum(axis=dim, keepdims=True)
+        want_log = shifted - np.log(total)
+    want = np.exp(shifted) / total
+    tol = 3e-6 if dtype == np.float32 else 1e-12
+    y = t.softmax(dim)
+    np.testing.assert_allclose(y.detach().numpy(), want, rtol=tol, atol=tol * 1e-3)
+    got_log = t.log_softmax(dim).detach().numpy()
+    assert np.array_equal(np.isneginf(got_log), np.isneginf(want_log))
+    finite = np.isfinite(want_log)
+    np.testing.assert_allclose(got_log[finite], want_log[finite], rtol=tol, atol=tol)
+    # backward goes through softmax's derivative rule, whichever kernel made the output
+    w = np.random.default_rng(6).standard_normal(shape)
+    (y * ember.from_numpy(w.astype(dtype))).sum().backward()
+    want_grad = want * (w - (want * w).sum(axis=dim, keepdims=True))
+    np.testing.assert_allclose(t.grad.numpy(), want_grad, rtol=tol * 10, atol=tol * 10)
+
+
+def test_softmax_threads_agree():
+    x = np.random.default_rng(7).standard_normal((512, 257)).astype(np.float32)
+    before = ember.get_num_threads()
+    try:
+        results = []
+        for n in (1, 2, 3):
+            ember.set_num_threads(n)
+            results.append(ember.softmax(ember.from_numpy(x), -1).numpy())
+    finally:
+        ember.set_num_threads(before)
+    assert all(np.array_equal(results[0], r) for r in results[1:])  # rows are independent of the split
+
+
+def test_parallel_for_runs_each_chunk_once_and_reraises():
+    import threading
+
+    from ember.plugins.cpu.threadpool import parallel_for
+    seen, lock = [], threading.Lock()
+
+    def chunk(i):
+        with lock:
+            seen.append(i)
+    parallel_for(chunk, 37, threads=3)
+    assert sorted(seen) == list(range(37))
+
+    def fails(i):
+        if i == 5:
+            raise ValueError("chunk 5")
+    with pytest.raises(ValueError, match="chunk 5"):
+        parallel_for(fails, 16, threads=2)
+
+    inner = []
+
+    def nested(i):  # a parallel call inside a chunk runs serially on that thread
+        parallel_for(lambda j: inner.append((i, j)), 3, threads=2)
+    parallel_for(nested, 4, threads=2)
+    assert sorted(inner) == [(i, j) for i in range(4) for j in range(3)]
+
+    # two Python threads at once: one gets the pool, the other runs serially; both finish
+    x = np.random.default_rng(8).standard_normal((2048, 512)).astype(np.float32)
+    want = x.astype(np.float64).sum(1)
+    results = [None, None]
+
+    def work(k):
+        results[k] = [ember.from_numpy(x).sum(1).numpy() for _ in range(20)]
+    workers = [threading.Thread(target=work, args=(k,)) for k in range(2)]
+    for w in workers:
+        w.start()
+    for w in workers:
+        w.join()
+    for r in results:
+        for got in r:
+            np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-4)
+
+
+class _Softmaxes:
+    def __len__(self):
+        return 2
+
+    def __getitem__(self, i):
+        x = ember.full((64, 1024), float(i))
+        return float(ember.softmax(x, -1).sum() + x.sum(1).sum())
+
+
+def test_dataloader_workers_fork_after_the_pool():
+    from ember.utils.data import DataLoader
+    ember.randn(512, 512).sum(1)  # the parent's pool threads exist
+    got = [float(b) for b in DataLoader(_Softmaxes(), batch_size=1, num_workers=1)]
+    np.testing.assert_allclose(got, [64 + 0.0, 64 + 64 * 1024.0], rtol=1e-6)
+
+
+@pytest.mark.parametrize("shape,dims", [((300, 257), (1,)), ((16, 40, 96), (1, 2)), ((40, 33, 80), (2,))])
+def test_amax_amin_over_trailing_dims(shape, dims):
+    x = np.random.default_rng(9).standard_normal(shape).astype(np.float32)
+    flat = x.reshape(-1, math.prod(shape[d] for d in dims))
+    flat[3, 5], flat[4, :], flat[5, 9], flat[6, 1], flat[7, 2:4] = np.nan, -np.inf, np.inf, -np.inf, [np.inf, np.nan]
+    flat[8, :] = -0.0
+    t = ember.from_numpy(x)
+    for fn, ref in (("amax", np.max), ("amin", np.min)):
+        for keepdim in (False, True):
+            got = getattr(t, fn)(dims, keepdim=keepdim).numpy()
+            want = ref(x, axis=dims, keepdims=keepdim)
+            assert got.dtype == np.float32 and np.array_equal(got, want, equal_nan=True), fn
+    values, indices = t.max(dims[0]) if len(dims) == 1 else (None, None)
+    if values is not None:
+        assert np.array_equal(values.numpy(), x.max(axis=dims[0]), equal_nan=True)

@@ -103,7 +103,34 @@ _EXPLICIT = {
     "frobenius_norm": lambda d: ((_spd(d), (0, 1)), {}),
     "cross": lambda d: ((ember.tensor([1.0, 2.0, 3.0], device=d), ember.tensor([0.0, 1.0, 0.5], device=d)),
                         dict(dim=0)),
+    # stacking forms and the copying forms of the view ops
+    "column_stack": lambda d: (([ember.ones(2, device=d), ember.zeros(2, 3, device=d)],), {}),
+    "row_stack": lambda d: (([ember.ones(2, device=d), ember.zeros(2, device=d)],), {}),
+    "dstack": lambda d: (([ember.ones(2, device=d), ember.zeros(2, device=d)],), {}),
+    "diagflat": lambda d: ((ember.tensor([1.0, 2.0], device=d),), dict(offset=1)),
+    "alias_copy": lambda d: ((_m(d),), {}), "detach_copy": lambda d: ((_m(d),), {}),
+    "t_copy": lambda d: ((_m(d),), {}),
+    "diagonal_copy": lambda d: ((_m(d),), dict(offset=1)),
+    "diagonal_scatter": lambda d: ((_m(d), ember.ones(2, device=d)), dict(offset=1)),
+    "expand_copy": lambda d: ((ember.ones(1, 3, device=d), (2, 3)), {}),
+    "narrow_copy": lambda d: ((_m(d), 1, 0, 2), {}),
+    "permute_copy": lambda d: ((_m(d), (1, 0)), {}),
+    "select_copy": lambda d: ((_m(d), 0, 1), {}),
+    "select_scatter": lambda d: ((_m(d), ember.ones(3, device=d), 0, 1), {}),
+    "slice_copy": lambda d: ((_m(d), 1, 0, 2), {}),
+    "slice_scatter": lambda d: ((_m(d), ember.ones(2, 2, device=d), 1, 0, 2), {}),
+    "squeeze_copy": lambda d: ((ember.ones(2, 1, 3, device=d),), {}),
+    "transpose_copy": lambda d: ((_m(d), 0, 1), {}),
+    "unsqueeze_copy": lambda d: ((_m(d), 0), {}),
+    "view_copy": lambda d: ((_m(d), (3, 2)), {}),
+    "view_as_complex_copy": lambda d: ((ember.tensor([[1.0, 2.0], [3.0, 4.0]], device=d),), {}),
+    "view_as_real_copy": lambda d: ((ember.view_as_complex(ember.tensor([[1.0, 2.0], [3.0, 4.0]], device=d)),), {}),
 }
+
+
+def _m(d):
+    """A 2x3 float matrix with distinct values (for the view-copy forms)."""
+    return ember.arange(6.0, device=d).reshape(2, 3)
 _RANDOM = {"rand", "randn", "randint", "randperm", "normal", "bernoulli", "multinomial"}
 
 

@@ -299,6 +299,16 @@ def layer_norm(x, weight, bias, *, normalized_ndim, eps) -> tuple:
     return TensorMeta(x.shape, x.dtype), TensorMeta(lead, acc), TensorMeta(lead, acc)
 
 
+def layer_norm_backward(g, x, weight, mean, rstd, *, normalized_ndim) -> tuple:
+    shape = x.shape[len(x.shape) - normalized_ndim:]
+    param = weight.dtype if weight is not None else x.dtype
+    return TensorMeta(x.shape, x.dtype), TensorMeta(shape, param), TensorMeta(shape, param)
+
+
+def sgd_step(param, grad, momentum_buffer, **attrs) -> tuple:
+    return tuple(None if t is None else TensorMeta(t.shape, t.dtype) for t in (param, momentum_buffer))
+
+
 def adam_step(param, grad, exp_avg, exp_avg_sq, max_exp_avg_sq, **attrs) -> tuple:
     return tuple(None if t is None else TensorMeta(t.shape, t.dtype) for t in (param, exp_avg, exp_avg_sq,
                                                                               max_exp_avg_sq))
@@ -324,3 +334,7 @@ def conv_transpose(x, weight, bias, *, stride, padding, output_padding, dilation
 def max_pool(x, *, kernel, stride, padding, dilation, output_size) -> tuple:
     shape = x.shape[:2] + tuple(output_size)
     return TensorMeta(shape, x.dtype), TensorMeta(shape, dt.int64)
+
+
+def max_pool_backward(g, indices, *, input_shape, kernel, stride, dilation) -> TensorMeta:
+    return TensorMeta(tuple(input_shape), g.dtype)

@@ -259,11 +259,19 @@ _declare(COMPOSITE, "gelu", "(x, *, approximate)", note="approximate 'none' (erf
 _declare(COMPOSITE, "layer_norm", "(x, weight, bias, *, normalized_ndim, eps)", meta=M.layer_norm,
          note="weight and bias may be None; -> (y, mean, rstd), mean and rstd of shape "
               "x.shape[:-normalized_ndim], float32 for half-precision x")
+_declare(COMPOSITE, "layer_norm_backward", "(g, x, weight, mean, rstd, *, normalized_ndim)",
+         meta=M.layer_norm_backward, differentiable=False,
+         note="layer_norm's gradients from its saved mean and rstd -> (grad_x, grad_weight, grad_bias); weight "
+              "may be None (grad_weight is then that of a unit weight); the rule runs it without create_graph")
 _declare(COMPOSITE, "adam_step", "(param, grad, exp_avg, exp_avg_sq, max_exp_avg_sq, *, lr, beta1, beta2, eps, "
          "weight_decay, step, decoupled_weight_decay, amsgrad, maximize)", meta=M.adam_step, inplace=True,
          differentiable=False,
          note="one Adam/AdamW step; writes param and the moments in place (None returned) or returns their "
               "new values (param, exp_avg, exp_avg_sq, max_exp_avg_sq); max_exp_avg_sq is None unless amsgrad")
+_declare(COMPOSITE, "sgd_step", "(param, grad, momentum_buffer, *, lr, momentum, dampening, weight_decay, nesterov, "
+         "maximize, first)", meta=M.sgd_step, inplace=True, differentiable=False,
+         note="one SGD step in place (None returned); momentum_buffer is None without momentum, and first "
+              "when it is yet to be filled (it then becomes the gradient)")
 _declare(COMPOSITE, "conv", "(x, weight, bias, *, stride, padding, dilation, groups)", meta=M.conv,
          note="bias may be None; N-d by weight.ndim - 2; padding: symmetric amounts per spatial dim")
 _declare(COMPOSITE, "conv_transpose", "(x, weight, bias, *, stride, padding, output_padding, dilation, groups)",
@@ -271,6 +279,10 @@ _declare(COMPOSITE, "conv_transpose", "(x, weight, bias, *, stride, padding, out
 _declare(COMPOSITE, "max_pool", "(x, *, kernel, stride, padding, dilation, output_size)", meta=M.max_pool,
          note="-> (values, int64 row-major positions of the picked elements in each input plane); "
               "N-d by len(kernel)")
+_declare(COMPOSITE, "max_pool_backward", "(g, indices, *, input_shape, kernel, stride, dilation)",
+         meta=M.max_pool_backward, differentiable=False,
+         note="max_pool's input gradient: g added at the saved indices of planes of input_shape; the rule "
+              "runs it without create_graph")
 
 
 def primitives():

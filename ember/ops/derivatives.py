@@ -11,10 +11,11 @@ from __future__ import annotations
 import math
 
 from ember.core import dtype
-from ember.core.autograd import Rule
+from ember.core.autograd import GRAD_MODE, Rule
 from ember.core.call import call, sum_to_shape, write_inplace
 from ember.core.tensor import Tensor
 from ember.dispatch.ops import INDEX_SLOT, OPS
+from ember.dispatch.table import DECOMPOSE, resolve
 from ember.ops import convolution, creation, indexing, linalg, pooling, shape
 from ember.ops import complex as cx
 from ember.ops import elementwise as ew
@@ -411,7 +412,13 @@ def _matmul(node, g):
     if node.needs_grad(0):
         grad_a = sum_to_shape(linalg.matmul(g2, _conj(b2.mT)), a2.shape).reshape(a.shape)
     if node.needs_grad(1):
-        grad_b = sum_to_shape(linalg.matmul(_conj(a2.mT), g2), b2.shape).reshape(b.shape)
+        strides = getattr(b._data, "strides", None)  # (arrays that have strides: numpy, cupy)
+        if a2.ndim == 2 and b.ndim == 2 and strides is not None and strides[0] == b.dtype.itemsize != strides[1]:
+            # a column-major b (linear's weight.t()): its gradient in its own layout, as PyTorch's
+            # mm backward gives it, so that the weight's .grad comes out row-major, with no copy
+            grad_b = linalg.matmul(g2.mT, _conj(a2)).mT
+        else:
+            grad_b = sum_to_shape(linalg.matmul(_conj(a2.mT), g2), b2.shape).reshape(b.shape)
     return grad_a, grad_b
 
 
@@ -631,6 +638,11 @@ def _conv_transpose(node, g):
 @derivative("max_pool")
 def _max_pool(node, g):
     a = node.attrs
+    if not GRAD_MODE.enabled:  # no create_graph: the device's fused backward, if any
+        fused = OPS["max_pool_backward"]
+        if resolve(fused, g.device.type) is not DECOMPOSE:
+            return (call(fused, g, node.extra_outputs[0], input_shape=tuple(node.input_shape(0)),
+                         kernel=a["kernel"], stride=a["stride"], dilation=a["dilation"]),)
     return (pooling.max_pool_input_grad(g, node.extra_outputs[0], node.input_shape(0), kernel=a["kernel"],
                                 stride=a["stride"], dilation=a["dilation"]),)
 
@@ -657,6 +669,13 @@ def _gelu(node, g):
 def _layer_norm(node, g):
     x, w = _x(node, 0), _x(node, 1)
     k = node.attrs["normalized_ndim"]
+    if not GRAD_MODE.enabled and node.extra_outputs:  # no create_graph: the device's fused backward, if any
+        fused = OPS["layer_norm_backward"]
+        if resolve(fused, x.device.type) is not DECOMPOSE:
+            grad_x, grad_w, grad_b = call(fused, g, x, w, *node.extra_outputs, normalized_ndim=k)
+            return (grad_x if node.needs_grad(0) else None,
+                    grad_w if w is not None and node.needs_grad(1) else None,
+                    grad_b if node.needs_grad(2) else None)
     half = x.dtype in (dtype.float16, dtype.bfloat16)
     work, gy = (x.float(), g.float()) if half else (x, g)
     dims = tuple(range(x.ndim - k, x.ndim))
@@ -670,4 +689,24 @@ def _layer_norm(node, g):
     grad_w = gy * xhat if w is not None and node.needs_grad(1) else None
     grad_b = gy if node.needs_grad(2) else None
     return grad_x, grad_w, grad_b
+
+
+def _layer_norm_backward_reference(g, x, weight, mean, rstd, *, normalized_ndim):
+    """The ``layer_norm_backward`` composite: the gradients from the saved statistics, in ember ops."""
+    half = x.dtype in (dtype.float16, dtype.bfloat16)
+    work, gy = (x.float(), g.float()) if half else (x, g)
+    dims = tuple(range(x.ndim - normalized_ndim, x.ndim))
+    lead = tuple(range(x.ndim - normalized_ndim))
+    keep = tuple(mean.shape) + (1,) * normalized_ndim
+    rstd = rstd.reshape(keep)
+    xhat = (work - mean.reshape(keep)) * rstd
+    gxhat = gy if weight is None else gy * weight
+    grad_x = rstd * (gxhat - red.mean(gxhat, dims, keepdim=True) - xhat * red.mean(gxhat * xhat, dims, keepdim=True))
+    param = x.dtype if weight is None else weight.dtype
+    grad_w = red.sum(gy * xhat, lead) if lead else gy * xhat
+    grad_b = red.sum(gy, lead) if lead else gy
+    return grad_x.to(x.dtype), grad_w.to(param), grad_b.to(param)
+
+
+OPS["layer_norm_backward"].decomposition = _layer_norm_backward_reference
 

@@ -125,6 +125,14 @@ def max_pool_input_grad(grad, indices, input_shape, *, kernel, stride, dilation)
     return out.reshape(input_shape)
 
 
+def _max_pool_backward_reference(g, indices, *, input_shape, kernel, stride, dilation):
+    """The ``max_pool_backward`` composite: ``max_pool_input_grad`` in ember ops."""
+    return max_pool_input_grad(g, indices, input_shape, kernel=kernel, stride=stride, dilation=dilation)
+
+
+OPS["max_pool_backward"].decomposition = _max_pool_backward_reference
+
+
 def pick(windows, which, dim):
     """windows[..., which, ...] along ``dim`` (dropped), differentiable to exactly the picked element.
 

@@ -153,8 +153,11 @@ def increment_step(state) -> float:
     Returns:
         The new step count as a float.
     """
+    from ember.core.call import write_inplace
     step_t = state["step"]
-    step_t.add_(1)
+    # one scalar write (what add_(1) leaves, rounded to the counter's dtype the same way) without
+    # the public op's dispatch: this runs once per parameter per step
+    write_inplace(step_t, step_t.item() + 1)
     return step_t.item()
 
 

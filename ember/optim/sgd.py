@@ -1,6 +1,10 @@
 """SGD: stochastic gradient descent with optional momentum, Nesterov momentum and weight decay."""
 from __future__ import annotations
 
+from ember.core.call import call_update
+from ember.dispatch.ops import OPS
+from ember.dispatch.table import DECOMPOSE, resolve
+from ember.ops.creation import zeros_like
 from ember.optim.optimizer import Optimizer, check_lr, scalar
 
 __all__ = ["SGD"]
@@ -59,6 +63,8 @@ class SGD(Optimizer):
             group: its parameter group, holding the options.
         """
         lr, momentum, weight_decay = scalar(group["lr"]), group["momentum"], group["weight_decay"]
+        if not group["differentiable"] and self._fused_update(param, grad, state, group, lr):
+            return
         if group["maximize"]:
             grad = -grad
         if weight_decay != 0:
@@ -71,3 +77,54 @@ class SGD(Optimizer):
                 buf.mul_(momentum).add_(grad, alpha=1 - group["dampening"])
             grad = grad.add(buf, alpha=momentum) if group["nesterov"] else buf
         param.add_(grad, alpha=-lr)
+
+    @staticmethod
+    def _fused_update(param, grad, state, group, lr) -> bool:
+        """The device's fused kernel for this update, when it has one (the code above is the
+        reference it is tested against)."""
+        op = OPS["sgd_step"]
+        if (grad.dtype is not param.dtype or grad.shape != param.shape
+                or (op.resolved.get(param.device.type) or resolve(op, param.device.type)) is DECOMPOSE):
+            return False
+        momentum = group["momentum"]
+        buf = state.get("momentum_buffer") if momentum != 0 else None
+        first = momentum != 0 and buf is None
+        if first:
+            buf = zeros_like(param)
+        done = call_update(op, (0, 2), param, grad, buf, lr=lr, momentum=momentum, dampening=group["dampening"],
+                           weight_decay=group["weight_decay"], nesterov=group["nesterov"],
+                           maximize=group["maximize"], first=first)
+        if done and first:
+            state["momentum_buffer"] = buf
+        return done
+
+
+def _sgd_reference(param, grad, momentum_buffer, *, lr, momentum, dampening, weight_decay, nesterov, maximize,
+                   first):
+    """The ``sgd_step`` composite: SGD's update written in place with ember ops (what
+    ``SGD.update`` does when the device has no fused kernel).
+
+    Args:
+        param: the parameter, updated in place.
+        grad: its gradient.
+        momentum_buffer: the momentum buffer (None without momentum), updated in place.
+        lr, momentum, dampening, weight_decay, nesterov, maximize: the options of :class:`SGD`.
+        first: the buffer is yet to be filled (it becomes the gradient).
+
+    Returns:
+        None.
+    """
+    if maximize:
+        grad = -grad
+    if weight_decay != 0:
+        grad = grad.add(param, alpha=weight_decay)
+    if momentum != 0:
+        if first:
+            momentum_buffer.copy_(grad)
+        else:
+            momentum_buffer.mul_(momentum).add_(grad, alpha=1 - dampening)
+        grad = grad.add(momentum_buffer, alpha=momentum) if nesterov else momentum_buffer
+    param.add_(grad, alpha=-lr)
+
+
+OPS["sgd_step"].decomposition = _sgd_reference

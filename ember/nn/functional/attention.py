@@ -126,7 +126,13 @@ def _float_mask(mask, name, dtype):
 
 @dispatch_point("linear")  # the projections are PyTorch's linear, for autocast too
 def _linear(x, weight, bias):
-    out = ember.matmul(x, weight.transpose(0, 1))
+    if x.ndim > 2:
+        # one (rows, E) @ (E, out) GEMM, not a batch of small ones (the weight's gradient is then
+        # one GEMM too, not a batch summed)
+        lead = tuple(x.shape[:-1])
+        out = ember.matmul(x.reshape(-1, x.shape[-1]), weight.transpose(0, 1)).reshape(lead + (weight.shape[0],))
+    else:
+        out = ember.matmul(x, weight.transpose(0, 1))
     return out + bias if bias is not None else out
 
 
@@ -226,9 +232,13 @@ def multi_head_attention_forward(query, key, value, embed_dim_to_check, num_head
     b_q = b_k = b_v = None
     if in_proj_bias is not None:
         b_q, b_k, b_v = in_proj_bias.chunk(3)
-    q = _linear(query, w_q, b_q)
-    k = _linear(key, w_k, b_k)
-    v = _linear(value, w_v, b_v)
+    if query is key and key is value and not use_separate_proj_weight:
+        # self-attention: one packed projection (a single GEMM over the stacked weight), then split
+        q, k, v = _linear(query, in_proj_weight, in_proj_bias).chunk(3, -1)
+    else:
+        q = _linear(query, w_q, b_q)
+        k = _linear(key, w_k, b_k)
+        v = _linear(value, w_v, b_v)
 
     if attn_mask is not None:
         if attn_mask.ndim == 2:

@@ -424,6 +424,22 @@ def _check_index_target(target, n_classes, ignore_index):
         raise IndexError(f"Target {value} is out of bounds.")
 
 
+def _plain_nll(logp, target, n_classes, ignore_index, class_dim, reduction):
+    """The common case of an index target in a few ops: int64 classes, all in ``[0, C)`` and none
+    ignored (checked with two reductions instead of a mask per condition), no class weights.
+    None when it does not apply: the general path then ignores or reports the odd targets."""
+    if target.dtype is not dt.int64 or not target.numel() or 0 <= ignore_index < n_classes:
+        return None
+    with no_grad():
+        low, high = int(red.amin(target)), int(red.amax(target))
+    if low < 0 or high >= n_classes:
+        return None
+    nll = ew.neg(logp.gather(class_dim, target.unsqueeze(class_dim)).squeeze(class_dim))
+    if reduction == "none":
+        return nll
+    return red.sum(nll) if reduction == "sum" else red.mean(nll)
+
+
 def _class_view(weight, class_dim, ndim):
     """``weight`` (C,) shaped to broadcast along ``class_dim`` of an ndim-d input."""
     return weight.reshape((weight.numel(),) + (1,) * (ndim - class_dim - 1))
@@ -567,6 +583,10 @@ def cross_entropy(input, target, weight=None, size_average=None, ignore_index=-1
     logp = log_softmax(input, 0 if input.ndim == 1 else 1)
     unbatched_1d_target = input.ndim == 1 and target.ndim == 1
     class_dim, n_classes, target = _nll_layout(logp, target, weight)
+    if weight is None and not smoothing:
+        plain = _plain_nll(logp, target, n_classes, ignore_index, class_dim, reduction)
+        if plain is not None:
+            return plain
     _check_index_target(target, n_classes, ignore_index)
     nll, w = _nll(logp, target, weight, ignore_index, class_dim)
     if not smoothing:

@@ -45,7 +45,13 @@ def linear(input, weight, bias=None):
         rows = input.numel() // max(input.shape[-1], 1)
         raise RuntimeError(f"mat1 and mat2 shapes cannot be multiplied ({rows}x{input.shape[-1]} and "
                            f"{in_features}x{weight.shape[0] if weight.ndim == 2 else 1})")
-    out = input.matmul(weight.t())
+    if input.ndim > 2 and weight.ndim == 2:
+        # one (rows, in) @ (in, out) GEMM instead of a batch of small ones: several times faster on
+        # the CPU, and the weight's gradient is one GEMM too, not a batch of them summed
+        lead = tuple(input.shape[:-1])
+        out = input.reshape(-1, in_features).matmul(weight.t()).reshape(lead + (weight.shape[0],))
+    else:
+        out = input.matmul(weight.t())
     return out if bias is None else out + bias
 
 

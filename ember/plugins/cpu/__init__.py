@@ -7,6 +7,8 @@ The smallest plugin, and the shape every backend folder has:
 * ``kernels.py``  — the kernel table: ``kernel_table()`` builds it, ``kernel_names()`` lists it
 * ``fused.py``    — numpy-specific fused kernels for composites (conv, conv_transpose, max_pool)
 * ``fusion.py``   — the fusion compiler of ``ember.compile``: elementwise chains as generated numba loops
+* ``training.py`` — fused training-step kernels: Adam/SGD updates, layer_norm forward and backward
+  (numpy, and the numba loops of ``_train_loops.py`` when numba is installed)
 """
 from ember.dispatch.hookspecs import hookimpl
 

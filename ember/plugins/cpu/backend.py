@@ -16,6 +16,8 @@ class CPUBackend(Backend):
     name = "cpu"
     version = np.__version__
     allow_cpu_fallback = False
+    native_type = _NDARRAY       # normalize and dtype_of below, for the dispatcher's hot path
+    native_dtypes = _BY_NUMPY
 
     def canonical_index(self, index):
         return None

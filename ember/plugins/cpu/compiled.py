@@ -13,10 +13,14 @@ vectorize and may use FMA); inf and NaN propagate as in the numpy path. The floa
 erf is a rational approximation evaluated in float32 (max abs error 3.3e-7 over the
 line, checked against scipy in the tests); float64 uses libm's erf.
 
-erf and gelu run on ``ember.get_num_threads()`` threads (``prange``); the row sum is one
-vectorized thread (in a ``prange`` body LLVM stops vectorizing it, 3x slower).
-softmax and log_softmax are not compiled (numba's exp is scalar libm, slower than numpy's
-SIMD one): they are fused numpy kernels in ``fused.py``, with or without numba.
+erf and gelu run on ``ember.get_num_threads()`` threads (``prange``). The reductions
+(sum over any run of dims, and so mean; amax/amin over trailing dims, float32) and
+softmax/log_softmax (over any dim) are serial vectorized loops that ``threadpool.py`` runs
+over chunks of rows on ``ember.get_num_threads()`` threads: inside a ``prange`` body LLVM
+stops vectorizing the inner loops (3x slower), and the pool's dynamic chunks do not stall
+on a worker the OS has not scheduled. softmax uses its own vectorized exp (``_loops.py``;
+numba's is scalar libm, and numpy's float32 exp is not SIMD on AVX2), so it has no numpy
+pass left; other dtypes and small inputs keep the fused numpy kernels of ``fused.py``.
 """
 from __future__ import annotations
 
@@ -26,6 +30,7 @@ import threading
 import numpy as np
 
 from ember.dispatch.threads import get_num_threads
+from ember.plugins.cpu.threadpool import parallel_for
 
 #: below this many elements numpy's single call is cheaper than entering a parallel region
 MIN_SIZE = 1 << 15
@@ -93,9 +98,10 @@ def _gelu_np(x, *, approximate="none"):
 
 
 def compiled_kernels(base: dict) -> dict:
-    """{op name: kernel}: erf, sum and gelu compiled, each deferring to ``base``'s kernel
-    (erf, sum) or to a numpy path (gelu) when not compiled."""
+    """{op name: kernel}: erf, sum, gelu, softmax, log_softmax, amax and amin compiled, each
+    deferring to ``base``'s kernel (gelu: to a numpy path) for the inputs it does not take."""
     erf_np, sum_np = base["erf"], base["sum"]
+    softmax_np, log_softmax_np = base["softmax"], base["log_softmax"]
     gelu_np = _gelu_np
 
     def erf(x):
@@ -107,17 +113,10 @@ def compiled_kernels(base: dict) -> dict:
         return erf_np(x)
 
     def sum(x, *, dims, keepdim):
-        if _eligible(x) and dims and len(dims) == 1:
-            d = dims[0] % x.ndim
-            shape = x.shape
-            outer, n = math.prod(shape[:d]), shape[d]
-            inner = math.prod(shape[d + 1:])
-            # the last dim only: over an inner dim numpy already adds whole rows with SIMD
-            if n and inner == 1:
-                acc = np.empty(outer, np.float64)  # float32 accumulates in float64
-                if _run(_loops()["sum_rows"], x.reshape(outer, n), acc, x.dtype.type(0)):
-                    out = acc.astype(x.dtype, copy=False)
-                    return out.reshape(shape[:d] + ((1,) if keepdim else ()))
+        if _eligible(x):
+            out = _sum(x, dims)
+            if out is not None:
+                return out.reshape(_reduced_shape(x.shape, dims, keepdim))
         return sum_np(x, dims=dims, keepdim=keepdim)
 
     def gelu(x, *, approximate="none"):
@@ -128,4 +127,138 @@ def compiled_kernels(base: dict) -> dict:
                 return out
         return gelu_np(x, approximate=approximate)
 
-    return {"erf": erf, "sum": sum, "gelu": gelu}
+    def softmax(x, *, dim):
+        out = _softmax(x, dim, "softmax_rows")
+        return softmax_np(x, dim=dim) if out is None else out
+
+    def log_softmax(x, *, dim):
+        out = _softmax(x, dim, "log_softmax_rows")
+        return log_softmax_np(x, dim=dim) if out is None else out
+
+    def extremum(base_kernel, largest):
+        def kernel(x, *, dims, keepdim):
+            # float32 only: for float64 numpy's max measured faster (AVX2 has no 64-bit
+            # arithmetic shift, so the float64 keys cost more than they save)
+            if x.dtype == np.float32 and _eligible(x) and x.shape[-1]:
+                rows = _trailing_rows(x.shape, dims)
+                if rows is not None:
+                    out = np.empty(rows, x.dtype)
+                    n = x.size // rows
+                    _over_rows(_loops()["extremum_rows"], rows, x.size, x.reshape(rows, n), out, largest)
+                    return out.reshape(_reduced_shape(x.shape, dims, keepdim))
+            return base_kernel(x, dims=dims, keepdim=keepdim)
+        kernel.__name__ = "amax" if largest else "amin"
+        return kernel
+
+    return {"erf": erf, "sum": sum, "gelu": gelu, "softmax": softmax, "log_softmax": log_softmax,
+            "amax": extremum(base["amax"], True), "amin": extremum(base["amin"], False)}
+
+
+def _trailing_rows(shape, dims):
+    """The number of rows when ``dims`` are exactly the trailing dims of ``shape`` (numpy's
+    max along the last axis is the slow case); None otherwise."""
+    ndim = len(shape)
+    if not dims or sorted(dims) != list(range(ndim - len(dims), ndim)) or len(dims) == ndim:
+        return None
+    return math.prod(shape[:ndim - len(dims)])
+
+
+# ---------------------------------------------------------------- row-chunked kernels
+# Serial nogil loops run over ranges of rows by threadpool.parallel_for: a few chunks per
+# thread, so a thread that starts late (a busy machine) leaves its share to the others.
+_CHUNKS_PER_THREAD = 4
+
+
+def _row_ranges(rows: int, size: int):
+    """The (start, stop) row ranges a call over ``rows`` rows of ``size`` elements is cut into."""
+    threads = get_num_threads()
+    count = 1 if threads == 1 or size < MIN_SIZE else min(rows, threads * _CHUNKS_PER_THREAD)
+    return [(rows * i // count, rows * (i + 1) // count) for i in range(count)]
+
+
+def _over_rows(loop, rows, size, *args):
+    """Run ``loop(*args, start, stop)`` over every row range, in parallel when it pays."""
+    ranges = _row_ranges(rows, size)
+    if len(ranges) == 1:
+        loop(*args, 0, rows)
+        return
+    parallel_for(lambda i: loop(*args, *ranges[i]), len(ranges))
+
+
+def _reduced_shape(shape, dims, keepdim):
+    dims = set(dims) if dims else set(range(len(shape)))
+    if keepdim:
+        return tuple(1 if i in dims else s for i, s in enumerate(shape))
+    return tuple(s for i, s in enumerate(shape) if i not in dims)
+
+
+def _sum(x, dims):
+    """The sum of the C-contiguous float ``x`` over ``dims`` (sorted, () = all), flat in the
+    kept dims' order; None where the numpy kernel is left to do it (dims not one run)."""
+    shape = x.shape
+    dims = tuple(sorted(dims)) if dims else tuple(range(x.ndim))
+    if dims != tuple(range(dims[0], dims[-1] + 1)):
+        return None
+    outer = math.prod(shape[:dims[0]])
+    n = math.prod(shape[dims[0]:dims[-1] + 1])
+    inner = math.prod(shape[dims[-1] + 1:])
+    if n == 0:
+        return None
+    if inner == 1 and outer == 1:
+        # everything: partial sums of equal spans, added in float64
+        spans = _row_ranges(get_num_threads() * _CHUNKS_PER_THREAD, x.size)
+        count = len(spans)
+        flat = x.reshape(-1)
+        partial = np.empty(count, np.float64)
+        bounds = [(n * i // count, n * (i + 1) // count) for i in range(count)]
+        loop, zero = _loops()["sum_span"], x.dtype.type(0)
+        if count == 1:
+            loop(flat, partial, zero, 0, 0, n)
+        else:
+            parallel_for(lambda i: loop(flat, partial, zero, i, *bounds[i]), count)
+        return np.asarray(partial.sum()).astype(x.dtype)
+    if inner == 1:
+        # rows: the compiled row sum (numpy's pairwise sum along a row is several times slower)
+        acc = np.empty(outer, np.float64)  # float32 accumulates in float64
+        _over_rows(_loops()["sum_rows"], outer, x.size, x.reshape(outer, n), acc, x.dtype.type(0))
+        return acc.astype(x.dtype, copy=False)
+    # over a dim with others after it: along the contiguous inner rows, chunks of the outer
+    # dim, or (too few of those) of the inner columns, to the threads
+    x3 = x.reshape(outer, n, inner)
+    out = np.empty((outer, inner), x.dtype)
+    columns = _loops()["sum_columns"]
+    if outer >= get_num_threads() or x.size < MIN_SIZE:
+        _over_rows(lambda s, e: columns(x3, out, s, e, 0, inner), outer, x.size)
+    else:
+        _over_rows(lambda s, e: columns(x3, out, 0, outer, s, e), inner, x.size)
+    return out
+
+
+def _softmax(x, dim, loop):
+    """softmax_rows / log_softmax_rows over ``dim`` of a float32/float64 ``x``; None for the
+    inputs the fused numpy kernel keeps (other dtypes, small or empty inputs)."""
+    if x.dtype not in _FLOATS or x.ndim == 0 or x.size < _SOFTMAX_MIN or not x.flags.c_contiguous:
+        return None
+    dim = dim % x.ndim
+    out = np.empty_like(x)
+    n = x.shape[dim]
+    inner = math.prod(x.shape[dim + 1:])
+    if inner == 1:
+        rows = x.size // n
+        _over_rows(_loops()[loop], rows, x.size, x.reshape(rows, n), out.reshape(rows, n))
+        return out
+    # over a dim with others after it: along the contiguous inner rows, split by outer rows
+    # or, when there are too few of those, by inner columns
+    outer = x.size // (n * inner)
+    x3, out3 = x.reshape(outer, n, inner), out.reshape(outer, n, inner)
+    columns, log = _loops()["softmax_columns"], loop == "log_softmax_rows"
+    if outer >= get_num_threads() or x.size < MIN_SIZE:
+        _over_rows(lambda s, e: columns(x3, out3, s, e, 0, inner, log), outer, x.size)
+    else:
+        _over_rows(lambda s, e: columns(x3, out3, 0, outer, s, e, log), inner, x.size)
+    return out
+
+
+#: softmax inputs below this size stay with the fused numpy kernel (and compile nothing)
+_SOFTMAX_MIN = 1 << 12
+

@@ -10,7 +10,9 @@ import warnings
 from ember.plugins.xp import XpKernels
 
 #: composites with a fused numpy kernel in ``fused.py`` (a function of the same name)
-FUSED = ("conv", "conv_transpose", "max_pool", "softmax", "log_softmax")
+FUSED = ("softmax", "log_softmax")
+#: conv and pooling composites with a kernel in ``conv.py`` (numpy; compiled loops with numba)
+CONV = ("conv", "conv_transpose", "max_pool", "max_pool_backward")
 
 
 def kernel_table() -> dict:
@@ -24,14 +26,21 @@ def kernel_table() -> dict:
     warnings.filterwarnings("ignore", category=RuntimeWarning, module=r"ember\.")
     table = XpKernels(np, scipy.special).kernels()
     table.update({name: getattr(fused, name) for name in FUSED})
+    from ember.plugins.cpu import conv
+    table.update({name: getattr(conv, name) for name in CONV})
+    from ember.plugins.cpu.training import training_kernels  # adam_step, sgd_step, layer_norm (+ backward)
+    table.update(training_kernels(table))
     if _numba_available():
         from ember.plugins.cpu.compiled import compiled_kernels
         table.update(compiled_kernels(table))
     return table
 
 
+#: fused training-step kernels in ``training.py`` (numpy, compiled loops with numba)
+TRAINING = ("layer_norm", "layer_norm_backward", "sgd_step")
+
 #: ops with a compiled (numba) kernel in ``compiled.py``, when numba is installed
-COMPILED = ("erf", "sum", "gelu")
+COMPILED = ("erf", "sum", "gelu", "softmax", "log_softmax", "amax", "amin")
 
 
 def _numba_available() -> bool:
@@ -41,4 +50,5 @@ def _numba_available() -> bool:
 
 def kernel_names() -> tuple:
     """The op names of ``kernel_table()``, without building it."""
-    return tuple(dict.fromkeys(XpKernels.kernel_names() + FUSED + (COMPILED if _numba_available() else ())))
+    return tuple(dict.fromkeys(XpKernels.kernel_names() + FUSED + CONV + TRAINING
+                               + (COMPILED if _numba_available() else ())))

@@ -1,0 +1,203 @@
+"""The numba loops behind ``conv.py``: im2col, im2row, col2im and 2x2 max pooling (imported
+only on the first compiled conv or pool call, never by ``import ember``).
+
+Arrays come flattened, with their 4-d (N, C, H, W) sizes beside them (a 1-d conv or pool is
+the 2-d one with H = 1), and are indexed through unsigned offsets: with signed indices numba
+adds a negative-index check to every access and the copies run 3x slower. Padding is
+handled by bounds, so no padded copy of the input is made (conv only: the pooling loop
+takes windows inside the input).
+
+Each loop is serial and runs a range [start, stop) of its outer index (samples, rows or
+planes), so that ``threadpool.parallel_for`` spreads chunks over the cores without the
+GIL; no two chunks write the same element, so nothing here needs atomics. Not numba's
+``prange``: on a busy machine its static split waits for an unscheduled worker, and its
+parallel compile costs seconds per loop. Module-level
+functions so that numba's ``cache=True`` can store them on disk.
+"""
+import numpy as np
+from numba import njit
+
+__all__ = ["im2col", "im2row", "col2im", "max_pool2x2", "max_pool_scatter"]
+
+# no fast-math flag at all: these loops move data and add in a fixed order, and the pooling
+# comparisons must see NaN as NaN
+jit = njit(cache=True, nogil=True)
+u = np.uint64
+
+
+@njit(inline="always", cache=True)
+def _valid_range(size, count, start, step):
+    """[lo, hi): the k in [0, count) whose position start + k * step lies in [0, size).
+
+    Stepped rather than divided: only the positions in the padding are stepped over (a few),
+    and an integer division costs tens of cycles."""
+    lo = 0
+    while lo < count and start + lo * step < 0:
+        lo += 1
+    hi = count
+    while hi > lo and start + (hi - 1) * step >= size:
+        hi -= 1
+    return lo, hi
+
+
+@jit
+def im2col(x, n_, c_, h_, w_, kh, kw, sh, sw, ph, pw, dh, dw, oh, ow, ones, cols, start, stop):
+    """cols[n, (c, i, j), (y, z)] = x[n, c, y*sh - ph + i*dh, z*sw - pw + j*dw] (0 outside x):
+    per sample the (C*kh*kw [+ 1], oh*ow) right operand of the forward GEMM, so that one
+    batched matmul writes the (N, O, L) output directly; with ``ones`` a last row of ones,
+    which a bias column of the weight turns into the bias (no pass over the output)."""
+    zero = cols.dtype.type(0)
+    rows = c_ * kh * kw
+    height = rows + 1 if ones else rows
+    length = oh * ow
+    for q in range(start * rows, stop * rows):  # the samples [start, stop)
+        n = q // rows
+        r = q % rows
+        c = r // (kh * kw)
+        i = (r // kw) % kh
+        j = r % kw
+        x0 = j * dw - pw
+        lo, hi = _valid_range(w_, ow, x0, sw)
+        row = (n * height + r) * length
+        for y in range(oh):
+            base = row + y * ow
+            iy = y * sh - ph + i * dh
+            if iy < 0 or iy >= h_:
+                for z in range(ow):
+                    cols[u(base + z)] = zero
+                continue
+            src = ((n * c_ + c) * h_ + iy) * w_ + x0
+            for z in range(lo):
+                cols[u(base + z)] = zero
+            if sw == 1:  # the usual case, contiguous: a loop LLVM vectorizes
+                for z in range(lo, hi):
+                    cols[u(base + z)] = x[u(src + z)]
+            else:
+                for z in range(lo, hi):
+                    cols[u(base + z)] = x[u(src + z * sw)]
+            for z in range(hi, ow):
+                cols[u(base + z)] = zero
+        if ones and r == 0:
+            last = (n * height + rows) * length
+            for k in range(length):
+                cols[u(last + k)] = 1
+
+
+@jit
+def im2row(x, n_, c_, h_, w_, kh, kw, sh, sw, ph, pw, dh, dw, oh, ow, rows, start, stop):
+    """rows[(n, y, z), (c, i, j)] = x[n, c, y*sh - ph + i*dh, z*sw - pw + j*dw] (0 outside x):
+    the (N*oh*ow, C*kh*kw) left operand of the GEMM when the kernel is larger than the output
+    (conv's weight gradient, whose "kernel" is the output gradient); the inner loop runs along
+    the kernel's rows, the longer ones."""
+    zero = rows.dtype.type(0)
+    width = c_ * kh * kw
+    for r in range(start, stop):  # rows [start, stop) of N*oh*ow
+        n = r // (oh * ow)
+        y = (r // ow) % oh
+        z = r % ow
+        x0 = z * sw - pw
+        lo, hi = _valid_range(w_, kw, x0, dw)
+        for c in range(c_):
+            for i in range(kh):
+                base = r * width + (c * kh + i) * kw
+                iy = y * sh - ph + i * dh
+                if iy < 0 or iy >= h_:
+                    for j in range(kw):
+                        rows[u(base + j)] = zero
+                    continue
+                src = ((n * c_ + c) * h_ + iy) * w_ + x0
+                for j in range(lo):
+                    rows[u(base + j)] = zero
+                if dw == 1:
+                    for j in range(lo, hi):
+                        rows[u(base + j)] = x[u(src + j)]
+                else:
+                    for j in range(lo, hi):
+                        rows[u(base + j)] = x[u(src + j * dw)]
+                for j in range(hi, kw):
+                    rows[u(base + j)] = zero
+
+
+@jit
+def col2im(cols, n_, h_, w_, c_, oh, ow, kh, kw, sh, sw, ph, pw, dh, dw, bias, out, start, stop):
+    """out[n, c, y*sh - ph + i*dh, z*sw - pw + j*dw] += cols[(c, i, j), (n, y, z)] over the
+    positions inside out (N, C, oh, ow), which starts from bias[c] (0 for an empty bias):
+    the transposed conv's scatter, over output planes (no two chunks share one)."""
+    length = n_ * h_ * w_
+    for q in range(start, stop):  # output planes [start, stop) of N*C
+        n = q // c_
+        c = q % c_
+        b = bias[c] if bias.size else out.dtype.type(0)
+        plane = q * oh * ow
+        for k in range(oh * ow):
+            out[u(plane + k)] = b
+        for i in range(kh):
+            for j in range(kw):
+                r = (c * kh + i) * kw + j
+                x0 = j * dw - pw
+                lo, hi = _valid_range(ow, w_, x0, sw)
+                for y in range(h_):
+                    oy = y * sh - ph + i * dh
+                    if oy < 0 or oy >= oh:
+                        continue
+                    src = r * length + (n * h_ + y) * w_
+                    dst = plane + oy * ow + x0
+                    if sw == 1:
+                        for z in range(lo, hi):
+                            out[u(dst + z)] += cols[u(src + z)]
+                    else:
+                        for z in range(lo, hi):
+                            out[u(dst + z * sw)] += cols[u(src + z)]
+
+
+@jit
+def max_pool2x2(x, h_, w_, sh, sw, oh, ow, values, indices, start, stop):
+    """2x2 max pooling, windows inside the input (no padding, no dilation), row-major window
+    order: the first maximum, or the first NaN when the window holds one (its value is then
+    NaN); indices are row-major positions in the input plane. Unrolled: with loops over a
+    runtime 2x2 window (and the generic bounds) the pass runs 3x slower."""
+    for p in range(start, stop):  # planes [start, stop)
+        src = p * h_ * w_
+        dst = p * oh * ow
+        for y in range(oh):
+            for z in range(ow):
+                at = y * sh * w_ + z * sw
+                a = x[u(src + at)]
+                b = x[u(src + at + 1)]
+                c = x[u(src + at + w_)]
+                d = x[u(src + at + w_ + 1)]
+                best, where = a, at
+                if b > best:
+                    best, where = b, at + 1
+                if c > best:
+                    best, where = c, at + w_
+                if d > best:
+                    best, where = d, at + w_ + 1
+                if best != best or b != b or c != c or d != d:  # rare: the first NaN wins
+                    if a != a:
+                        best, where = a, at
+                    elif b != b:
+                        best, where = b, at + 1
+                    elif c != c:
+                        best, where = c, at + w_
+                    else:
+                        best, where = d, at + w_ + 1
+                values[u(dst + y * ow + z)] = best
+                indices[u(dst + y * ow + z)] = where
+
+
+@jit
+def max_pool_scatter(g, indices, plane_in, plane_out, out, start, stop):
+    """max_pool's input gradient: out[p, indices[p, k]] += g[p, k], out (planes, plane_in)
+    zeroed first; an index outside the plane adds nothing. Parallel over planes, so the adds
+    of overlapping windows into one plane stay in one thread."""
+    zero = out.dtype.type(0)
+    for p in range(start, stop):  # planes [start, stop)
+        dst = p * plane_in
+        for k in range(plane_in):
+            out[u(dst + k)] = zero
+        src = p * plane_out
+        for k in range(plane_out):
+            i = indices[u(src + k)]
+            if i >= 0 and i < plane_in:
+                out[u(dst + i)] += g[u(src + k)]
