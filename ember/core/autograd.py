@@ -6,6 +6,7 @@ gradients that reach each node, and accumulates into leaves' ``.grad``.
 """
 from __future__ import annotations
 
+import sys
 import weakref
 
 from ember.core.tensor import Tensor, make_tensor, version_counter
@@ -341,6 +342,55 @@ def edge_of(t: Tensor):
     return (AccumulateGrad(t), 0)
 
 
+# ---- constructors for the per-op hot path (``ember.core.call._record``): the same objects as
+# Node(...), AccumulateGrad(...) and SavedTensor(...) give, without the type call's dispatch to a
+# Python __init__ (tests/test_dispatch_fast_path.py holds them equal)
+_new = object.__new__
+
+
+def new_node(name, rule, attrs, next_edges, input_meta):
+    """``Node(name, rule, attrs, next_edges, input_meta)``, made faster."""
+    node = _new(Node)
+    node._name = name
+    node.rule = rule
+    node.attrs = attrs
+    node.next_edges = next_edges
+    node.input_meta = input_meta
+    node.saved = None
+    node.n_outputs = 1
+    node.extra_outputs = None
+    node.released = False
+    node.had_saved = False
+    node.tensor_hooks = None
+    node.retained = None
+    node.view_version = None
+    return node
+
+
+def new_edge(t: Tensor):
+    """``edge_of(t)`` for a tensor that requires grad."""
+    node = t.grad_fn
+    if node is None:
+        acc = _new(AccumulateGrad)
+        acc.variable = t
+        return (acc, 0)
+    if t._base is None:
+        return (node, t._output_nr)
+    return edge_of(t)  # a view: its history may be stale
+
+
+def save_input(t: Tensor) -> SavedTensor:
+    """``SavedTensor(t, False)``, made faster."""
+    counter = t._version
+    if counter is None:
+        counter = version_counter(t)
+    saved = _new(SavedTensor)
+    saved.version = counter.value
+    saved.is_output = False
+    saved.tensor = t
+    return saved
+
+
 def _refresh_view_history(view: Tensor):
     """A view whose base was modified in place since its grad_fn was recorded: derive a new
     grad_fn from the base's current history (as PyTorch does), so gradients see the write."""
@@ -444,7 +494,7 @@ def _add(a, b):
     return a + b
 
 
-def _accumulate(variable: Tensor, grad: Tensor, create_graph: bool):
+def _accumulate(variable: Tensor, grad: Tensor, create_graph: bool, owned: bool = False):
     if variable._hooks:
         for hook in list(variable._hooks):
             if isinstance(hook, _PostAccumulateHook):
@@ -457,6 +507,10 @@ def _accumulate(variable: Tensor, grad: Tensor, create_graph: bool):
         # a broadcast view (sum's backward), shared with other leaves (add's backward gives
         # both inputs the same tensor) or the user's backward(gradient=...); a later
         # accumulation writes into .grad in place
+        stolen = _stealable(grad, variable) if owned and not create_graph else None
+        if stolen is not None:
+            variable.grad = stolen  # nobody else holds it: no copy (PyTorch's AccumulateGrad steals too)
+            return _post_accumulate(variable)
         from ember.core.call import call
         from ember.dispatch.ops import OPS
         copy = call(OPS["clone"], grad)
@@ -473,10 +527,48 @@ def _accumulate(variable: Tensor, grad: Tensor, create_graph: bool):
                 write_inplace(variable.grad, total)  # keep the same .grad tensor, as PyTorch does
             else:
                 variable.grad = total
+    _post_accumulate(variable)
+
+
+def _post_accumulate(variable: Tensor):
     if variable._hooks:
         for hook in list(variable._hooks):
             if isinstance(hook, _PostAccumulateHook):
                 hook.fn(variable)
+
+
+# references to an unshared gradient inside _stealable: run_backward's grads list, _accumulate's and
+# _stealable's parameters, getrefcount's argument. CPython before 3.14 counts every one of them
+# (3.14 may borrow stack references, so stealing stays off there rather than guess)
+_UNSHARED_REFS = 4 if sys.implementation.name == "cpython" and sys.version_info < (3, 14) else -1
+
+
+def _stealable(grad: Tensor, variable: Tensor):
+    """``grad`` as a plain tensor when it can become ``variable.grad`` without a copy, else None.
+
+    It can when it has no graph, nobody else holds it (neither the tensor nor its array: a user's
+    ``gradient=``, a buffer shared with another leaf, an alias), its array owns its memory
+    (numpy/cupy ``base is None``) or is a whole-array view of an unshared base (a gradient
+    reshaped or transposed back, e.g. linear's weight gradient), and it has the variable's strides
+    (PyTorch's layout contract for ``.grad``)."""
+    if grad.grad_fn is not None or grad._rg or grad.dtype is not variable.dtype or grad.device != variable.device:
+        return None
+    data = grad._data
+    if getattr(data, "strides", None) != getattr(variable._data, "strides", 0):
+        return None
+    if sys.getrefcount(grad) > _UNSHARED_REFS or sys.getrefcount(data) > 3:  # (3: the slot, `data`, the argument)
+        return None
+    base = grad._base
+    if base is None:
+        return grad if getattr(data, "base", False) is None else None
+    owner = base._data
+    # the base is held by this view alone (its slot, `base`, the argument); its array by the base
+    # and by this view's array (numpy/cupy keep the owner as .base)
+    if (base._base is not None or base.grad_fn is not None or getattr(owner, "base", False) is not None
+            or getattr(data, "base", None) is not owner or getattr(data, "size", -1) != getattr(owner, "size", -2)
+            or sys.getrefcount(base) > 3 or sys.getrefcount(owner) > 4):
+        return None
+    return make_tensor(data, grad.dtype, grad.device)
 
 
 def _add_into(target: Tensor, grad: Tensor) -> bool:
@@ -506,13 +598,14 @@ def run_backward(roots, root_grads, retain_graph=False, create_graph=False,
     """Propagate ``root_grads`` from ``roots``. With ``inputs`` returns their gradients."""
     if retain_graph is None:
         retain_graph = create_graph
-    # Where gradients are captured for autograd.grad(inputs=...) / backward(inputs=...)
+    # Nodes are keyed by id: a Node by its own, an AccumulateGrad by its leaf's (several
+    # AccumulateGrad objects accumulate into one leaf), so no Python __hash__/__eq__ runs.
+    # Where gradients are captured for autograd.grad(inputs=...) / backward(inputs=...):
     capture = None
     if inputs is not None:
         capture = {}
         for i, t in enumerate(inputs):
-            node = AccumulateGrad(t) if t.grad_fn is None else t.grad_fn
-            capture[(node, 0 if t.grad_fn is None else t._output_nr)] = i
+            capture[(id(t), 0) if t.grad_fn is None else (id(t.grad_fn), t._output_nr)] = i
     captured = [None] * (len(inputs) if inputs is not None else 0)
 
     start = []
@@ -522,14 +615,14 @@ def run_backward(roots, root_grads, retain_graph=False, create_graph=False,
             raise RuntimeError("element 0 of tensors does not require grad and does not have a grad_fn")
         start.append((edge, g))
 
-    # dependency counts over the reachable graph (nodes are their own keys; AccumulateGrad
-    # objects compare equal when they accumulate into the same leaf)
+    # dependency counts over the reachable graph
     deps = {}
     seen = set()
     stack = []
     for (node, _), _g in start:
-        if node not in seen:
-            seen.add(node)
+        key = id(node) if type(node) is not AccumulateGrad else id(node.variable)
+        if key not in seen:
+            seen.add(key)
             stack.append(node)
     while stack:
         node = stack.pop()
@@ -537,59 +630,90 @@ def run_backward(roots, root_grads, retain_graph=False, create_graph=False,
             if edge is None:
                 continue
             child = edge[0]
-            deps[child] = deps.get(child, 0) + 1
-            if child not in seen:
-                seen.add(child)
-                stack.append(child)
+            if type(child) is AccumulateGrad:
+                key = id(child.variable)
+                deps[key] = deps.get(key, 0) + 1
+                seen.add(key)  # nothing below a leaf
+            else:
+                key = id(child)
+                deps[key] = deps.get(key, 0) + 1
+                if key not in seen:
+                    seen.add(key)
+                    stack.append(child)
 
     buffers = {}
+    ready = []
     for (node, nr), g in start:
-        buf = buffers.setdefault(node, [None] * node.n_outputs)
+        key = id(node) if type(node) is not AccumulateGrad else id(node.variable)
+        buf = buffers.get(key)
+        if buf is None:
+            buf = buffers[key] = [None] * node.n_outputs
+            if key not in deps:
+                ready.append(node)  # (each root node once, in order)
         buf[nr] = _add(buf[nr], g)
-    ready = [n for n in dict.fromkeys(n for (n, _), _ in start) if deps.get(n, 0) == 0]
 
     prev_mode = GRAD_MODE.enabled
     GRAD_MODE.enabled = create_graph
     try:
         while ready:
             node = ready.pop()
-            grads = buffers.pop(node, None)
             if type(node) is AccumulateGrad:
+                key = id(node.variable)
+                grads = buffers.pop(key, None)
                 if grads is not None and grads[0] is not None:
-                    ck = (node, 0)
-                    if capture is not None and ck in capture:
-                        captured[capture[ck]] = _add(captured[capture[ck]], grads[0])
-                    elif accumulate and capture is None:
-                        _accumulate(node.variable, grads[0], create_graph)
-                    elif accumulate:  # backward(inputs=...): accumulate only into the inputs
-                        pass
+                    if capture is not None:
+                        i = capture.get((key, 0))
+                        if i is not None:
+                            captured[i] = _add(captured[i], grads[0])
+                        # else backward(inputs=...): accumulate only into the inputs
+                    elif accumulate:
+                        # the engine's own gradient: _accumulate may steal it (see _stealable). The
+                        # last node's locals may still hold it: drop them, so its count is exact
+                        g = arg = results = None
+                        _accumulate(node.variable, grads[0], create_graph, owned=True)
                 continue
+            key = id(node)
+            grads = buffers.pop(key, None)
             results = None
-            if grads is not None and any(g is not None for g in grads):
-                grads = _run_tensor_hooks(node, grads)
+            if grads is not None and (grads[0] is not None if len(grads) == 1
+                                      else any(g is not None for g in grads)):
+                if node.tensor_hooks or node.retained:
+                    grads = _run_tensor_hooks(node, grads)
                 if capture is not None:
                     for nr, g in enumerate(grads):
-                        i = capture.get((node, nr))
+                        i = capture.get((key, nr))
                         if i is not None:
                             captured[i] = _add(captured[i], g)
-                results = node.apply(grads)
+                if type(node) is Node:  # Node.apply, inlined
+                    if node.released and node.had_saved:
+                        node.check_not_released()
+                    rule = node.rule
+                    arg = grads[0] if node.n_outputs == 1 else grads
+                    results = rule.fn(node, arg) if type(rule) is Rule else rule(node, arg)
+                else:
+                    results = node.apply(grads)
                 if not isinstance(results, (tuple, list)):
                     results = (results,)
                 results = _fit_to_inputs(node, results)
             if not retain_graph:
                 node.release()
-            for i, edge in enumerate(node.next_edges):
+            n_results = len(results) if results is not None else 0
+            i = -1
+            for edge in node.next_edges:
+                i += 1
                 if edge is None:
                     continue
                 child, nr = edge
-                g = results[i] if results is not None and i < len(results) else None
+                key = id(child) if type(child) is not AccumulateGrad else id(child.variable)
+                g = results[i] if i < n_results else None
                 if g is not None:
-                    buf = buffers.get(child)
+                    buf = buffers.get(key)
                     if buf is None:
-                        buf = buffers[child] = [None] * child.n_outputs
+                        buf = buffers[key] = [None] * child.n_outputs
                     buf[nr] = _add(buf[nr], g)
-                deps[child] -= 1
-                if deps[child] == 0:
+                left = deps[key] - 1
+                deps[key] = left
+                if left == 0:
                     ready.append(child)
     finally:
         GRAD_MODE.enabled = prev_mode

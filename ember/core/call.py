@@ -9,7 +9,7 @@ requires grad) a graph Node is recorded.
 from __future__ import annotations
 
 from ember.core import autograd as ag
-from ember.core.autograd import GRAD_MODE, Node, SavedTensor, edge_of
+from ember.core.autograd import GRAD_MODE, Node, SavedTensor, edge_of, new_edge, new_node, save_input
 from ember.core.dtype import FLOAT
 from ember.core.device import device as Device
 from ember.core.tensor import Tensor, make_tensor, version_counter
@@ -59,9 +59,11 @@ def _move_cpu_scalars(inputs, device):
 
 def call(op, *inputs, **attrs):
     if ACTIVE.modes:  # a mode key (Autocast) is above Autograd and the backend: it goes first
-        return ACTIVE.modes[0](op, inputs, attrs, _below(1))
+        return ACTIVE.modes[0](op, inputs, attrs, _BELOW_FIRST)
+    # one pass: the device, whether grad is needed and the kernel's arguments
     device = None
     needs_grad = False
+    natives = []
     for t in inputs:
         if isinstance(t, Tensor):
             if device is None:
@@ -70,20 +72,40 @@ def call(op, *inputs, **attrs):
                 device = _common_device(op, inputs)
                 inputs = _move_cpu_scalars(inputs, device)
                 needs_grad = any(isinstance(x, Tensor) and x._rg for x in inputs)
+                natives = [x._data if isinstance(x, Tensor) else x for x in inputs]
                 break
             if t._rg:
                 needs_grad = True
+            natives.append(t._data)
+        else:
+            natives.append(t)
     if device is None:
         raise TypeError(f"op '{op.name}' needs at least one tensor argument")
     device_type = device.type
     kernel = op.resolved.get(device_type) or resolve(op, device_type)
-    out = kernel(*[t._data if isinstance(t, Tensor) else t for t in inputs], **attrs)
-    wrap = _WRAPPERS.get(device_type) or _wrapper(device_type)
-    if type(out) is tuple:
+    out = kernel(*natives, **attrs)
+    native_type, native_dtypes, wrap = _WRAP.get(device_type) or _wrap_info(device_type)
+    outs = None
+    if type(out) is native_type:
+        # make_tensor inlined (the hot path; tests/test_dispatch_fast_path.py holds them equal)
+        result = _new_tensor(Tensor)
+        result._data = out
+        result.dtype = native_dtypes[out.dtype]
+        result.device = device
+        result._rg = False
+        result.grad = None
+        result.grad_fn = None
+        result._output_nr = 0
+        result._version = None
+        result._base = None
+        result._view_fn = None
+        result._views = None
+        result._hooks = None
+        result._retains_grad = False
+    elif type(out) is tuple:
         outs = tuple(wrap(o, device) for o in out)
         result = outs[0]
     else:
-        outs = None
         result = wrap(out, device)
     if op.view:
         _link_view(result, inputs[0], op, attrs)
@@ -108,8 +130,12 @@ def _below(level):
     return below
 
 
+_BELOW_FIRST = _below(1)  # what the first mode calls: made once, not per call
 _WRAPPERS = {}  # device type -> function(native, device) -> Tensor
+# device type -> (the backend's native_type, its native_dtypes, its wrap function)
+_WRAP = {}
 _FLOAT = FLOAT
+_new_tensor = object.__new__
 
 
 def _wrapper(device_type):
@@ -122,6 +148,17 @@ def _wrapper(device_type):
         return make_tensor(native, dtype_of(native), device)
     _WRAPPERS[device_type] = wrap
     return wrap
+
+
+def _wrap_info(device_type):
+    """The backend's (native_type, native_dtypes, wrap) for ``call``; native_type None (never a
+    kernel result's type) when the backend does not declare both, so that ``wrap`` always runs."""
+    backend = backend_of(device_type)
+    wrap = _WRAPPERS.get(device_type) or _wrapper(device_type)
+    fast = backend.native_type is not None and backend.native_dtypes is not None
+    info = _WRAP[device_type] = ((backend.native_type, backend.native_dtypes, wrap) if fast
+                                 else (None, None, wrap))
+    return info
 
 
 def _link_view(view: Tensor, source: Tensor, op, attrs):
@@ -169,15 +206,19 @@ def _record(op, inputs, attrs, result, outs):
     meta = []
     for t in inputs:
         if isinstance(t, Tensor):
-            edges.append(edge_of(t))
+            edges.append(new_edge(t) if t._rg else None)
             meta.append((t._data.shape, t.dtype, t.device))
         else:
             edges.append(None)
             meta.append(None)
-    node = Node(rule.node_name, rule, attrs, tuple(edges), tuple(meta))
-    if rule.saves_inputs or rule.saves_output:
-        saved = [(SavedTensor(t, False) if isinstance(t, Tensor) else t) if i in rule.saves_inputs else None
-                 for i, t in enumerate(inputs)]
+    node = new_node(rule.node_name, rule, attrs, tuple(edges), tuple(meta))
+    saves_inputs = rule.saves_inputs
+    if saves_inputs or rule.saves_output:
+        saved = []
+        i = 0
+        for t in inputs:
+            saved.append(None if i not in saves_inputs else save_input(t) if isinstance(t, Tensor) else t)
+            i += 1
         saved.append(SavedTensor(result, True) if rule.saves_output else None)
         node.saved = saved
         node.had_saved = True

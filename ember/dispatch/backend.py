@@ -31,6 +31,11 @@ class Backend:
     #: whether a device string without an index means the current device, which
     #: ``canonical_index(None)`` answers at each call (CUDA's ``set_device``)
     index_follows_current_device: bool = False
+    #: optional, for the per-op hot path: the array type that ``normalize`` returns unchanged,
+    #: and ``{native dtype: ember dtype}`` giving what ``dtype_of`` gives for it; with both set,
+    #: the dispatcher wraps a kernel's result of that type without calling either method
+    native_type: type | None = None
+    native_dtypes: dict | None = None
 
     # ---- availability
     def is_available(self) -> bool:

@@ -85,6 +85,9 @@ def _refuse_complex(op, a, b):
 _NO_COMPLEX = frozenset({"lt", "le", "gt", "ge", "maximum", "minimum", "atan2", "remainder", "fmod"})
 
 
+_ADD, _MUL = OPS["add"], OPS["mul"]  # (add and mul take every dtype: no complex refusal to check)
+
+
 def _binary(op, a, b, floating=False):
     """Promote a and b (PyTorch rules), check broadcasting, call the primitive."""
     if type(a) is Tensor and type(b) is Tensor and a.dtype is b.dtype and not floating \
@@ -609,6 +612,11 @@ def add(input, other, *, alpha=1):
     """
     if alpha != 1 or type(alpha) is not int:
         other = _scaled_by_alpha(input, other, alpha, "add")
+    elif type(input) is Tensor:  # _binary's fast paths, inlined (the hot path)
+        to = type(other)
+        if (input.dtype is other.dtype and input._data.shape == other._data.shape if to is Tensor
+                else (to is float or to is int) and input.dtype in _KEEPS_DTYPE_WITH_SCALARS):
+            return call(_ADD, input, other)
     return _binary(OPS["add"], input, other)
 
 
@@ -693,6 +701,11 @@ def mul(input, other):
     Returns:
         A tensor of the promoted dtype and the broadcast shape.
     """
+    if type(input) is Tensor:  # _binary's fast paths, inlined (the hot path)
+        to = type(other)
+        if (input.dtype is other.dtype and input._data.shape == other._data.shape if to is Tensor
+                else (to is float or to is int) and input.dtype in _KEEPS_DTYPE_WITH_SCALARS):
+            return call(_MUL, input, other)
     return _binary(OPS["mul"], input, other)
 
 

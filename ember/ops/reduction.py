@@ -25,6 +25,9 @@ min_result = namedtuple("min", ["values", "indices"])
 aminmax_result = namedtuple("aminmax", ["min", "max"])
 
 
+_SUM = OPS["sum"]
+
+
 def _dims(input, dim):
     return normalize_dims(dim, input.ndim)
 
@@ -66,7 +69,7 @@ def sum(input, dim=None, keepdim=False, *, dtype=None):
     """
     if dtype is not None:
         input = cast(input, _resolve_dtype(dtype))
-    out = call(OPS["sum"], input, dims=_dims(input, dim), keepdim=keepdim)
+    out = call(_SUM, input, dims=normalize_dims(dim, len(input._data.shape)), keepdim=keepdim)
     return out if dtype is None else cast(out, _resolve_dtype(dtype))  # integers: keep the asked dtype
 
 

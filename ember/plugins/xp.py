@@ -38,6 +38,7 @@ _BINARY = {
 # numpy computes these poorly or not at all in half precision: go through float32
 _LOW_PRECISION = frozenset({np.dtype(np.float16), np.dtype(ml_dtypes.bfloat16)})
 _BFLOAT16 = np.dtype(ml_dtypes.bfloat16)
+_ZEROS = {}  # numpy dtype -> its 0-d zero (relu)
 _FLOAT16 = np.dtype(np.float16)
 _HALF_TO_FLOAT32 = None  # every float16 bit pattern's float32 value: a gather beats numpy's float16 cast 3x
 
@@ -124,6 +125,13 @@ class XpKernels(SpecialKernels, XpLinalg, SpectralKernels):  # special functions
         return r.astype(x.dtype, copy=False)
 
     def relu(self, x):
+        if self.xp is np:
+            # against a read-only 0-d zero of x's dtype: no Python-scalar conversion, no cast after
+            zero = _ZEROS.get(x.dtype)
+            if zero is None:
+                zero = _ZEROS[x.dtype] = np.zeros((), x.dtype)
+                zero.flags.writeable = False
+            return np.maximum(x, zero)
         return self.xp.maximum(x, 0).astype(x.dtype, copy=False)
 
     def erf(self, x):
@@ -190,6 +198,8 @@ class XpKernels(SpecialKernels, XpLinalg, SpectralKernels):  # special functions
             return x.sum(axis=axes, keepdims=keepdim, dtype=self.xp.int64)
         if x.dtype in _LOW_PRECISION:
             return x.sum(axis=axes, keepdims=keepdim, dtype=self.xp.float32).astype(x.dtype)
+        if self.xp is np:  # the ufunc itself: numpy's ndarray.sum is a Python wrapper around it
+            return np.add.reduce(x, axis=axes, keepdims=keepdim)
         return x.sum(axis=axes, keepdims=keepdim)
 
     def prod(self, x, *, dims, keepdim):
