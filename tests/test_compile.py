@@ -308,3 +308,14 @@ def test_index_range_checks_do_not_recompile_per_batch():
     _close(pick(table, ember.tensor([1, 2])), table[ember.tensor([1, 2])])
     _close(pick(table, ember.tensor([-1, 2])), table[ember.tensor([-1, 2])])
     assert pick._captures == 2
+
+
+def test_training_graph_returning_an_input_keeps_it_a_leaf():
+    w = ember.randn(3, requires_grad=True)
+    compiled = ember.compile(lambda x: (x, x * w, x * w))
+    for _ in range(2):
+        x = ember.randn(3, requires_grad=True)
+        same, a, b = compiled(x)
+        assert x.grad_fn is None and x.is_leaf
+        (same.sum() + a.sum() + 2 * b.sum()).backward()
+        _close(x.grad, 1 + 3 * w.detach())

@@ -42,9 +42,9 @@ def make_then(tracer, wrt):
     from ember.utils._pytree import tree_leaves
 
     def then(result):
-        outs = [t for t in tree_leaves(result) if isinstance(t, Tensor) and t.grad_fn is not None]
-        tracer.diff_outputs = [i for i, t in enumerate(tree_leaves(result))
-                               if isinstance(t, Tensor) and t.grad_fn is not None]
+        # every output that carries gradients: computed ones, and inputs returned as they are
+        outs = [t for t in tree_leaves(result) if isinstance(t, Tensor) and t._rg]
+        tracer.diff_outputs = [i for i, t in enumerate(tree_leaves(result)) if isinstance(t, Tensor) and t._rg]
         if not outs or not wrt:
             tracer.joint = False
             return []
@@ -146,7 +146,15 @@ class _CompiledStep(Function):
         ctx.entry = entry
         ctx.saved = flat[entry.n_user:]
         ctx.n_inputs = n_inputs
-        user = flat[:entry.n_user]
+        # an output that is an input, or the same tensor twice, must come back as a new tensor:
+        # the autograd node takes ownership of its outputs (grad_fn, output number)
+        seen = {id(t) for t in tensors}
+        user = list(flat[:entry.n_user])
+        for i, t in enumerate(user):
+            if isinstance(t, Tensor):
+                if id(t) in seen:
+                    user[i] = t.detach()
+                seen.add(id(user[i]))
         ctx.like = [user[i] for i in entry.diff_outputs]
         diff = set(entry.diff_outputs)
         ctx.mark_non_differentiable(*[t for i, t in enumerate(user) if i not in diff and isinstance(t, Tensor)])
