@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import functools
 
-from ember._dynamo import eval_frame
 from ember._dynamo.eval_frame import _ALL, _BACKENDS, _MODES, _OPTIONS, CompiledFunction, _Disabled
 from ember._dynamo.exc import InvalidBackend
 from ember.dispatch.keys import ACTIVE, TRACE
@@ -93,6 +92,8 @@ class OptimizedModule(Module):
 def compile_module_inplace(module: Module, *args, **kwargs) -> None:
     """``Module.compile()``: compile the module's calls in place (its class and state unchanged)."""
     _check(kwargs.get("backend", "inductor"), kwargs.get("mode"), kwargs.get("options"))
+    if kwargs.pop("disable", False):
+        return
     compiled = CompiledFunction(functools.partial(Module._call_uncompiled, module), root=module,
                                 signature_of=module.forward, **kwargs)
     object.__setattr__(module, "_compiled_call_impl", compiled)
@@ -202,5 +203,4 @@ def explain(f, *extra_args, **extra_kwargs):
     return inner
 
 
-__all__ = ["compile", "OptimizedModule", "disable", "reset", "explain", "is_compiling", "ExplainOutput",
-           "eval_frame"]
+__all__ = ["compile", "OptimizedModule", "disable", "reset", "explain", "is_compiling", "ExplainOutput"]

@@ -184,7 +184,7 @@ class CompiledFunction:
         constants = {k: v for k, v in capture.attributes.items() if k.startswith("_tensor_constant")}
         attributes = _Attributes(self._root, constants)
         if callable(self.backend):
-            gm = GraphModule(_resolve_attributes(capture.attributes), graph)
+            gm = GraphModule(dict(capture.attributes), graph)
             example = [x for x in tree_flatten((args, kwargs))[0] if isinstance(x, Tensor)]
             compiled = self.backend(gm, example)
             run = (lambda _attributes, *tensors: _as_tuple(compiled(*tensors)))
@@ -231,10 +231,6 @@ class CompiledFunction:
 
 def _as_tuple(x):
     return tuple(x) if isinstance(x, (tuple, list)) else (x,)
-
-
-def _resolve_attributes(attributes):
-    return dict(attributes)
 
 
 def _constant_key(x):
