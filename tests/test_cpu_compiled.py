@@ -321,3 +321,18 @@ def test_amax_amin_over_trailing_dims(shape, dims):
     values, indices = t.max(dims[0]) if len(dims) == 1 else (None, None)
     if values is not None:
         assert np.array_equal(values.numpy(), x.max(axis=dims[0]), equal_nan=True)
+
+
+@pytest.mark.parametrize("dims", [(1,), (0,), (0, 1), (1, 2)])
+def test_sums_split_across_threads(monkeypatch, dims):
+    """The threaded sum paths (taken from 4M elements) on a small input: same values as float64."""
+    monkeypatch.setattr(compiled, "_REDUCE_MIN_SIZE", 0)
+    monkeypatch.setattr(compiled, "MIN_SIZE", 0)
+    previous = ember.get_num_threads()
+    ember.set_num_threads(2)
+    try:
+        x = np.random.default_rng(3).standard_normal((64, 48, 8)).astype(np.float32)
+        got = ember.from_numpy(x).sum(dim=dims).numpy()
+    finally:
+        ember.set_num_threads(previous)
+    np.testing.assert_allclose(got, x.astype(np.float64).sum(axis=dims), rtol=1e-5, atol=1e-5)

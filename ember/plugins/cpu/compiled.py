@@ -144,7 +144,8 @@ def compiled_kernels(base: dict) -> dict:
                 if rows is not None:
                     out = np.empty(rows, x.dtype)
                     n = x.size // rows
-                    _over_rows(_loops()["extremum_rows"], rows, x.size, x.reshape(rows, n), out, largest)
+                    _over_rows(_loops()["extremum_rows"], rows, x.size, x.reshape(rows, n), out, largest,
+                               min_size=_REDUCE_MIN_SIZE)
                     return out.reshape(_reduced_shape(x.shape, dims, keepdim))
             return base_kernel(x, dims=dims, keepdim=keepdim)
         kernel.__name__ = "amax" if largest else "amin"
@@ -167,18 +168,22 @@ def _trailing_rows(shape, dims):
 # Serial nogil loops run over ranges of rows by threadpool.parallel_for: a few chunks per
 # thread, so a thread that starts late (a busy machine) leaves its share to the others.
 _CHUNKS_PER_THREAD = 4
+# Sums are bound by memory bandwidth: measured on the quiet 2-core box, a second thread makes a
+# 1M-element row or column sum ~2x slower (waking it costs more than it saves) and pays from
+# ~4M elements on; the compute-bound loops (softmax, exp) gain from MIN_SIZE.
+_REDUCE_MIN_SIZE = 1 << 22
 
 
-def _row_ranges(rows: int, size: int):
+def _row_ranges(rows: int, size: int, min_size: int = MIN_SIZE):
     """The (start, stop) row ranges a call over ``rows`` rows of ``size`` elements is cut into."""
     threads = get_num_threads()
-    count = 1 if threads == 1 or size < MIN_SIZE else min(rows, threads * _CHUNKS_PER_THREAD)
+    count = 1 if threads == 1 or size < min_size else min(rows, threads * _CHUNKS_PER_THREAD)
     return [(rows * i // count, rows * (i + 1) // count) for i in range(count)]
 
 
-def _over_rows(loop, rows, size, *args):
+def _over_rows(loop, rows, size, *args, min_size=MIN_SIZE):
     """Run ``loop(*args, start, stop)`` over every row range, in parallel when it pays."""
-    ranges = _row_ranges(rows, size)
+    ranges = _row_ranges(rows, size, min_size)
     if len(ranges) == 1:
         loop(*args, 0, rows)
         return
@@ -206,7 +211,7 @@ def _sum(x, dims):
         return None
     if inner == 1 and outer == 1:
         # everything: partial sums of equal spans, added in float64
-        spans = _row_ranges(get_num_threads() * _CHUNKS_PER_THREAD, x.size)
+        spans = _row_ranges(get_num_threads() * _CHUNKS_PER_THREAD, x.size, _REDUCE_MIN_SIZE)
         count = len(spans)
         flat = x.reshape(-1)
         partial = np.empty(count, np.float64)
@@ -220,17 +225,18 @@ def _sum(x, dims):
     if inner == 1:
         # rows: the compiled row sum (numpy's pairwise sum along a row is several times slower)
         acc = np.empty(outer, np.float64)  # float32 accumulates in float64
-        _over_rows(_loops()["sum_rows"], outer, x.size, x.reshape(outer, n), acc, x.dtype.type(0))
+        _over_rows(_loops()["sum_rows"], outer, x.size, x.reshape(outer, n), acc, x.dtype.type(0),
+                   min_size=_REDUCE_MIN_SIZE)
         return acc.astype(x.dtype, copy=False)
     # over a dim with others after it: along the contiguous inner rows, chunks of the outer
     # dim, or (too few of those) of the inner columns, to the threads
     x3 = x.reshape(outer, n, inner)
     out = np.empty((outer, inner), x.dtype)
     columns = _loops()["sum_columns"]
-    if outer >= get_num_threads() or x.size < MIN_SIZE:
-        _over_rows(lambda s, e: columns(x3, out, s, e, 0, inner), outer, x.size)
+    if outer >= get_num_threads() or x.size < _REDUCE_MIN_SIZE:
+        _over_rows(lambda s, e: columns(x3, out, s, e, 0, inner), outer, x.size, min_size=_REDUCE_MIN_SIZE)
     else:
-        _over_rows(lambda s, e: columns(x3, out, 0, outer, s, e), inner, x.size)
+        _over_rows(lambda s, e: columns(x3, out, 0, outer, s, e), inner, x.size, min_size=_REDUCE_MIN_SIZE)
     return out
 
 
