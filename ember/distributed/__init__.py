@@ -16,6 +16,7 @@ import enum
 import os
 import pickle
 import sys
+import time
 from urllib.parse import urlparse
 
 import numpy as np
@@ -255,6 +256,7 @@ class _Waiter:
 
 
 _WAITER = None
+_SPIN_SECONDS = 200e-6
 
 
 def _wait_all(requests, timeout, what, statuses=None):
@@ -262,6 +264,13 @@ def _wait_all(requests, timeout, what, statuses=None):
     MPI = _mpi()
     if not requests or MPI.Request.Testall(requests, statuses):
         return
+    # a short spin first: small messages finish within tens of microseconds, less than the
+    # hand-off to the waiter thread costs; large ones go to the thread (polling from Python
+    # slows MPI's progress)
+    deadline = time.perf_counter() + _SPIN_SECONDS
+    while time.perf_counter() < deadline:
+        if MPI.Request.Testall(requests, statuses):
+            return
     limit = _seconds(timeout)
     if MPI.Query_thread() != MPI.THREAD_MULTIPLE:
         MPI.Request.Waitall(requests, statuses)   # no second MPI thread possible: wait without a limit
