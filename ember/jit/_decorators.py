@@ -12,6 +12,8 @@ import typing
 import warnings
 from typing import Any, NamedTuple
 
+from ember.futures import Future   # torch.jit.Future is the futures' Future
+
 Final = typing.Final
 
 
@@ -168,58 +170,6 @@ def isinstance(obj, target_type) -> bool:  # noqa: A001  (PyTorch's name)
         RuntimeError: for a bare container type (``list`` without its element type).
     """
     return _isinstance(obj, target_type)
-
-
-class Future:
-    """The result of ``fork``: ember runs the forked call at once, so the future is already done."""
-
-    def __init__(self, *, devices=None):
-        self._done = False
-        self._value = None
-        self._error = None
-        self._callbacks = []
-
-    def done(self) -> bool:
-        """Whether the result (or an error) is set."""
-        return self._done
-
-    def set_result(self, result) -> None:
-        """Complete the future with ``result``."""
-        self._value, self._done = result, True
-        for cb in self._callbacks:
-            cb(self)
-
-    def set_exception(self, result) -> None:
-        """Complete the future with an error, raised by ``wait``."""
-        self._error, self._done = result, True
-        for cb in self._callbacks:
-            cb(self)
-
-    def wait(self):
-        """The result (raises the forked call's error)."""
-        if self._error is not None:
-            raise self._error
-        return self._value
-
-    def value(self):
-        """The result of a completed future."""
-        return self.wait()
-
-    def then(self, callback) -> "Future":
-        """A future holding ``callback(self)``."""
-        out = Future()
-        try:
-            out.set_result(callback(self))
-        except Exception as e:
-            out.set_exception(e)
-        return out
-
-    def add_done_callback(self, callback) -> None:
-        """Call ``callback(self)`` when done (at once if done already)."""
-        if self._done:
-            callback(self)
-        else:
-            self._callbacks.append(callback)
 
 
 def fork(func, *args, **kwargs) -> Future:
