@@ -63,6 +63,21 @@ class FusedProgram:
         return "\n".join(lines)
 
 
+def dtypes_within(dtype, input_dtypes, names) -> bool:
+    """Whether a step's result dtype and every argument are among the dtype ``names`` a compiler
+    generates (``supports``' first check): tensor arguments by their ember dtype, Python
+    constants by their type, which must be bool, int or float."""
+    if getattr(dtype, "name", None) not in names:
+        return False
+    for d in input_dtypes:
+        if isinstance(d, type):
+            if d not in (bool, int, float):
+                return False
+        elif getattr(d, "name", None) not in names:
+            return False
+    return True
+
+
 class FusionCompiler:
     """What a backend's ``ember_fusion_compiler`` hook returns (subclass it)."""
 

@@ -38,7 +38,7 @@ from pathlib import Path
 import numpy as np
 
 from ember.core import dtype as dt
-from ember.dispatch.fusion import FusedProgram, FusionCompiler
+from ember.dispatch.fusion import FusedProgram, FusionCompiler, dtypes_within
 from ember.dispatch.threads import get_num_threads
 
 #: part of every cache file's hash: bump it to disown the files of earlier versions
@@ -398,15 +398,9 @@ class CPUFusionCompiler(FusionCompiler):
         Returns:
             True when the step can be part of a fused loop.
         """
-        name = getattr(dtype, "name", None)
-        if op not in SUPPORTED or name not in _REAL:
+        if op not in SUPPORTED or not dtypes_within(dtype, input_dtypes, _REAL):
             return False
-        for d in input_dtypes:
-            if isinstance(d, type):
-                if d not in (bool, int, float):
-                    return False
-            elif getattr(d, "name", None) not in _REAL:
-                return False
+        name = dtype.name
         if op == "gelu" and attrs.get("approximate", "none") not in ("none", "tanh"):
             return False
         if op == "cast":

@@ -18,7 +18,7 @@ import math
 import threading
 
 from ember.core import dtype as dt
-from ember.dispatch.fusion import FusedProgram, FusionCompiler
+from ember.dispatch.fusion import FusedProgram, FusionCompiler, dtypes_within
 
 _FLOATS = {"float32", "float16", "bfloat16"}
 _INTS = {"int8", "int16", "int32", "int64", "uint8"}
@@ -64,15 +64,9 @@ class MlxFusionCompiler(FusionCompiler):
         Returns:
             True when the step can be part of a fused function.
         """
-        name = getattr(dtype, "name", None)
-        if op not in SUPPORTED or name not in _REAL:
+        if op not in SUPPORTED or not dtypes_within(dtype, input_dtypes, _REAL):
             return False
-        for d in input_dtypes:
-            if isinstance(d, type):
-                if d not in (bool, int, float):
-                    return False
-            elif getattr(d, "name", None) not in _REAL:
-                return False
+        name = dtype.name
         if op == "cast":
             return set(attrs) == {"dtype"} and getattr(attrs["dtype"], "name", None) in _REAL
         if op == "gelu":
