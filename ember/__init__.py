@@ -73,26 +73,18 @@ __all__ = [
 ]
 
 
-def compile(model=None, *, fullgraph=False, dynamic=None, backend="inductor", mode=None, options=None,
-            disable=False):
-    """Compile a function or Module (PyTorch's ``torch.compile``): see ``ember._dynamo.api.compile``.
-
-    Returns:
-        The compiled callable (an ``OptimizedModule`` for a Module), or a decorator without ``model``.
-    """
-    from ember._dynamo.api import compile as compile_
-    return compile_(model, fullgraph=fullgraph, dynamic=dynamic, backend=backend, mode=mode, options=options,
-                    disable=disable)
-
-
 # Graph capture and its users load on first use, so `import ember` stays small.
 _LAZY_SUBMODULES = ("fx", "compiler", "_dynamo", "export", "onnx", "jit", "futures", "profiler", "func")
+_LAZY_NAMES = {"compile": ("ember._dynamo.api", "compile")}   # torch.compile, defined with the rest of compile
 
 
 def __getattr__(name):
+    import importlib
     if name in _LAZY_SUBMODULES:
-        import importlib
         return importlib.import_module(f"ember.{name}")
+    if name in _LAZY_NAMES:
+        module, attr = _LAZY_NAMES[name]
+        return getattr(importlib.import_module(module), attr)
     raise AttributeError(f"module 'ember' has no attribute {name!r}")
 
 
