@@ -388,6 +388,18 @@ def hessian(func, inputs, create_graph=False, strict=False, vectorize=False, out
     return _unpack(blocks, (inputs_tuple, inputs_tuple))
 
 
+def _gradient_at(func, inputs, v, name, create_graph, strict):
+    """What vhp and hvp start from (under enable_grad): the prepared inputs and ``v``, the scalar
+    output, and its gradient with a graph (to be differentiated once more)."""
+    inputs_tuple, inputs = _as_tuple(inputs, "inputs", name)
+    inputs = _prepare(inputs, create_graph, need_graph=True)
+    v = _prepare_v(v, inputs, inputs_tuple, name, create_graph, _V_NONE_INPUT)
+    outputs_tuple, outputs = _scalar_output(func(*inputs), name, strict)
+    gradient = _backward(outputs, inputs, create_graph=True)
+    _require_grad(gradient, "jacobian", strict)
+    return inputs_tuple, inputs, v, outputs_tuple, outputs, gradient
+
+
 def vhp(func, inputs, v=None, create_graph=False, strict=False):
     """The vector-Hessian product ``v^T H`` of the scalar function ``func`` at ``inputs``.
 
@@ -402,12 +414,8 @@ def vhp(func, inputs, v=None, create_graph=False, strict=False):
         ``(func_output, vhp)``, ``vhp`` shaped as ``inputs``.
     """
     with enable_grad():
-        inputs_tuple, inputs = _as_tuple(inputs, "inputs", "vhp")
-        inputs = _prepare(inputs, create_graph, need_graph=True)
-        v = _prepare_v(v, inputs, inputs_tuple, "vhp", create_graph, _V_NONE_INPUT)
-        outputs_tuple, outputs = _scalar_output(func(*inputs), "vhp", strict)
-        gradient = _backward(outputs, inputs, create_graph=True)
-        _require_grad(gradient, "jacobian", strict)
+        inputs_tuple, inputs, v, outputs_tuple, outputs, gradient = _gradient_at(func, inputs, v, "vhp",
+                                                                                 create_graph, strict)
     with set_grad_enabled(create_graph or is_grad_enabled()):
         result = _zeros_for_none(_backward(gradient, inputs, v, create_graph=create_graph), inputs, strict,
                                  "double_back")
@@ -433,12 +441,8 @@ def hvp(func, inputs, v=None, create_graph=False, strict=False):
     """
     from ember.ops.creation import zeros_like
     with enable_grad():
-        inputs_tuple, inputs = _as_tuple(inputs, "inputs", "hvp")
-        inputs = _prepare(inputs, create_graph, need_graph=True)
-        v = _prepare_v(v, inputs, inputs_tuple, "hvp", create_graph, _V_NONE_INPUT)
-        outputs_tuple, outputs = _scalar_output(func(*inputs), "hvp", strict)
-        gradient = _backward(outputs, inputs, create_graph=True)
-        _require_grad(gradient, "jacobian", strict)
+        inputs_tuple, inputs, v, outputs_tuple, outputs, gradient = _gradient_at(func, inputs, v, "hvp",
+                                                                                 create_graph, strict)
         dummies = tuple(zeros_like(t).requires_grad_(True) for t in inputs)
         double_back = _backward(gradient, inputs, dummies, create_graph=True)
         _require_grad(gradient, "hessian", strict)
