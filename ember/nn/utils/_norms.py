@@ -32,3 +32,18 @@ def spectral_norm_dim(module, dim):
         return dim
     from ember.nn.modules.conv import ConvTranspose1d, ConvTranspose2d, ConvTranspose3d
     return 1 if isinstance(module, (ConvTranspose1d, ConvTranspose2d, ConvTranspose3d)) else 0
+
+
+def remove_norm_hook(module, name, hook_type, label):
+    """Remove ``module``'s forward pre-hook of ``hook_type`` on parameter ``name`` (the old hook-style
+    weight/spectral norms), leaving a plain Parameter; returns ``module``.
+
+    Raises:
+        ValueError: if there is none (``label`` names the norm in the message).
+    """
+    for key, hook in list(module._forward_pre_hooks.items()):
+        if isinstance(hook, hook_type) and hook.name == name:
+            hook.remove(module)
+            del module._forward_pre_hooks[key]
+            return module
+    raise ValueError(f"{label} of '{name}' not found in {module}")

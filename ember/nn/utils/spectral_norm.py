@@ -159,9 +159,4 @@ def remove_spectral_norm(module, name="weight"):
     Raises:
         ValueError: if ``module`` has no spectral norm on ``name``.
     """
-    for key, hook in list(module._forward_pre_hooks.items()):
-        if isinstance(hook, SpectralNorm) and hook.name == name:
-            hook.remove(module)
-            del module._forward_pre_hooks[key]
-            return module
-    raise ValueError(f"spectral_norm of '{name}' not found in {module}")
+    return _norms.remove_norm_hook(module, name, SpectralNorm, "spectral_norm")

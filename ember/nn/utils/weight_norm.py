@@ -110,9 +110,4 @@ def remove_weight_norm(module, name="weight"):
     Raises:
         ValueError: if ``module`` has no weight norm on ``name``.
     """
-    for key, hook in list(module._forward_pre_hooks.items()):
-        if isinstance(hook, WeightNorm) and hook.name == name:
-            hook.remove(module)
-            del module._forward_pre_hooks[key]
-            return module
-    raise ValueError(f"weight_norm of '{name}' not found in {module}")
+    return _norms.remove_norm_hook(module, name, WeightNorm, "weight_norm")
