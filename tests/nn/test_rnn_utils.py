@@ -184,3 +184,15 @@ def _check_packed_per_sequence(any_device, mode):
         np.testing.assert_allclose(host(g), ref, rtol=tol * 10, atol=tol * 10)
     with pytest.raises(RuntimeError, match="Expected hidden size"):
         module(R.pack_sequence(seqs, enforce_sorted=False), (h0[:, :2], c0[:, :2]) if mode == "LSTM" else h0[:, :2])
+
+
+def test_packed_sequence_dtype_conversions():
+    from ember.nn.utils.rnn import pack_sequence
+    packed = pack_sequence([ember.tensor([1.0, 2.0, 3.0]), ember.tensor([4.0, 0.0])])
+    for method, dtype in (("double", ember.float64), ("float", ember.float32), ("half", ember.float16),
+                          ("long", ember.int64), ("int", ember.int32), ("short", ember.int16),
+                          ("char", ember.int8), ("byte", ember.uint8), ("bool", ember.bool)):
+        converted = getattr(packed, method)()
+        assert converted.data.dtype == dtype, method
+        assert ember.equal(converted.batch_sizes, packed.batch_sizes)
+    assert packed.bool().data.tolist() == [True, True, True, False, True]

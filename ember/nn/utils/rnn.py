@@ -105,81 +105,6 @@ class PackedSequence(namedtuple("PackedSequence_", ["data", "batch_sizes", "sort
         """
         return self.to("cpu")
 
-    def _cast(self, dtype):
-        return self.to(dtype=dtype)
-
-    def double(self):
-        """Return the packed sequence with float64 ``data``.
-
-        Returns:
-            The converted packed sequence.
-        """
-        return self._cast(dt.float64)
-
-    def float(self):
-        """Return the packed sequence with float32 ``data``.
-
-        Returns:
-            The converted packed sequence.
-        """
-        return self._cast(dt.float32)
-
-    def half(self):
-        """Return the packed sequence with float16 ``data``.
-
-        Returns:
-            The converted packed sequence.
-        """
-        return self._cast(dt.float16)
-
-    def long(self):
-        """Return the packed sequence with int64 ``data``.
-
-        Returns:
-            The converted packed sequence.
-        """
-        return self._cast(dt.int64)
-
-    def int(self):
-        """Return the packed sequence with int32 ``data``.
-
-        Returns:
-            The converted packed sequence.
-        """
-        return self._cast(dt.int32)
-
-    def short(self):
-        """Return the packed sequence with int16 ``data``.
-
-        Returns:
-            The converted packed sequence.
-        """
-        return self._cast(dt.int16)
-
-    def char(self):
-        """Return the packed sequence with int8 ``data``.
-
-        Returns:
-            The converted packed sequence.
-        """
-        return self._cast(dt.int8)
-
-    def byte(self):
-        """Return the packed sequence with uint8 ``data``.
-
-        Returns:
-            The converted packed sequence.
-        """
-        return self._cast(dt.uint8)
-
-    def bool(self):
-        """Return the packed sequence with bool ``data``.
-
-        Returns:
-            The converted packed sequence.
-        """
-        return self._cast(dt.bool)
-
     @property
     def is_cuda(self):
         """Whether ``data`` is on a CUDA device."""
@@ -203,6 +128,22 @@ class PackedSequence(namedtuple("PackedSequence_", ["data", "batch_sizes", "sort
 
 
 # ---------------------------------------------------------------- helpers
+def _cast_method(name, dtype):
+    def cast(self):
+        return self.to(dtype=dtype)
+    cast.__name__ = cast.__qualname__ = name
+    cast.__doc__ = f"Return the packed sequence with {dtype.name} ``data``."
+    return cast
+
+
+# the Tensor-like dtype conversions (.double(), .float(), ..., .bool()) of PackedSequence
+for _name, _dtype in (("double", dt.float64), ("float", dt.float32), ("half", dt.float16), ("long", dt.int64),
+                      ("int", dt.int32), ("short", dt.int16), ("char", dt.int8), ("byte", dt.uint8),
+                      ("bool", dt.bool_)):
+    setattr(PackedSequence, _name, _cast_method(_name, _dtype))
+del _name, _dtype
+
+
 def _lengths_list(lengths):
     """``lengths`` (a sequence or a 1-D CPU integer tensor) as a list of ints, checked as PyTorch does."""
     if isinstance(lengths, Tensor):
