@@ -61,7 +61,10 @@ def _eligible(x) -> bool:
 
 
 def _run(fn, *args):
-    """Call a compiled loop with ember's thread count; False when another thread holds it."""
+    """Call a parallel numba loop with ember's thread count; False when another Python thread is
+    inside numba's threading layer (not re-entrant: the caller then runs a serial loop). Every
+    parallel numba loop of the CPU plugin (here, fusion.py, training.py) goes through this one lock."""
+    _loops()   # imports numba and selects the fork-safe threading layer first
     if not _BUSY.acquire(blocking=False):
         return False
     try:

@@ -39,7 +39,7 @@ import numpy as np
 
 from ember.core import dtype as dt
 from ember.dispatch.fusion import FusedProgram, FusionCompiler, dtypes_within
-from ember.dispatch.threads import get_num_threads
+from ember.plugins.cpu import compiled
 
 #: part of every cache file's hash: bump it to disown the files of earlier versions
 VERSION = 1
@@ -356,27 +356,11 @@ class FusedLoop:
         if self.size:
             module = self.module(tuple(scalars))
             args = (self.size, *flat, *(o.reshape(-1) for o in outs))
-            if not (self.parallel_ok and _run_parallel(module.fused_parallel, args)):
+            if not (self.parallel_ok and compiled._run(module.fused_parallel, *args)):
                 module.fused_serial(*args)
         return outs
 
 
-def _run_parallel(fn, args) -> bool:
-    """Run a parallel loop on ember's thread count; False when another thread is inside numba's
-    threading layer (the caller then runs the serial loop)."""
-    from ember.plugins.cpu import compiled
-    loops = compiled._loops()   # imports numba and selects the fork-safe threading layer
-    if not compiled._BUSY.acquire(blocking=False):
-        return False
-    try:
-        numba = loops["numba"]
-        want = max(1, min(get_num_threads(), numba.config.NUMBA_NUM_THREADS))
-        if numba.get_num_threads() != want:  # numba's count is per calling thread
-            numba.set_num_threads(want)
-        fn(*args)
-        return True
-    finally:
-        compiled._BUSY.release()
 
 
 class CPUFusionCompiler(FusionCompiler):

@@ -12,19 +12,15 @@ takes the numpy path, which computes what the composite computes.
 """
 from __future__ import annotations
 
-import threading
-
 import numpy as np
 
 from ember.dispatch.threads import get_num_threads
+from ember.plugins.cpu import compiled
 
 #: below this many elements a serial loop beats entering a parallel region
 PARALLEL_SIZE = 1 << 18
 _FLOATS = (np.dtype(np.float32), np.dtype(np.float64))
 _LOW_PRECISION = ("float16", "bfloat16")
-# numba's workqueue threading layer must not be entered from two Python threads at once: a
-# second caller runs the serial loop instead of waiting
-_BUSY = threading.Lock()
 _LOOPS = {}
 
 
@@ -36,8 +32,7 @@ def _numba_available() -> bool:
 def _loops():
     """The numba loops (``_train_loops.py``), compiled or loaded from the on-disk cache on first use."""
     if not _LOOPS:
-        from ember.plugins.cpu.compiled import _loops as compiled_loops
-        numba = compiled_loops()["numba"]  # picks numba's threading layer first
+        numba = compiled._loops()["numba"]  # picks numba's threading layer first
         from ember.plugins.cpu import _train_loops as loops
         _LOOPS.update({name: getattr(loops, name) for name in loops.__all__}, numba=numba)
     return _LOOPS
@@ -46,17 +41,9 @@ def _loops():
 def _run(name, size, *args):
     """Run loop ``name``: its parallel twin for large sizes (when threads are free), else serial."""
     loops = _loops()
-    threads = get_num_threads()
-    if size >= PARALLEL_SIZE and threads > 1 and _BUSY.acquire(blocking=False):
-        try:
-            numba = loops["numba"]
-            want = max(1, min(threads, numba.config.NUMBA_NUM_THREADS))
-            if numba.get_num_threads() != want:  # numba's count is per calling thread
-                numba.set_num_threads(want)
-            loops[name + "_parallel"](*args)
-            return
-        finally:
-            _BUSY.release()
+    # (compiled._run holds the plugin's one lock on numba's threading layer, which is not re-entrant)
+    if size >= PARALLEL_SIZE and get_num_threads() > 1 and compiled._run(loops[name + "_parallel"], *args):
+        return
     loops[name + "_serial"](*args)
 
 
