@@ -1,31 +1,14 @@
 """Capturing the model for export: ``ember.fx``'s tracer, strict about values read into Python.
 
 An ONNX graph cannot hold Python control flow, so a value read into Python stops the export
-(``on_host_read="raise"``), except for the index range checks ember's indexing ops run before
-their kernels: they only validate (ONNX's Gather/GatherElements check ranges themselves and
-take negative indices), so the export does not depend on the example's index values.
+(``on_host_read="raise"``). The index range checks ember's indexing ops run before their
+kernels are ``guarded`` checks (``ember.dispatch.tracing``), which an export trace runs
+without recording, so the export does not depend on the example's index values (ONNX's
+Gather/GatherElements check ranges themselves and take negative indices).
 """
 from __future__ import annotations
 
-import sys
-
 from ember.fx.capture import Tracer, input_names_of
-from ember.ops import indexing as _indexing
-
-# code objects of the validation-only host reads (index range checks)
-_CHECK_CODES = frozenset(f.__code__ for f in (_indexing._index_bounds, _indexing._first_outside))
-
-
-class ExportTracer(Tracer):
-    """``Tracer`` that raises on data-dependent Python, letting index range checks through."""
-
-    def host_read(self, tensor, value):
-        frame = sys._getframe(1)
-        while frame is not None:
-            if frame.f_code in _CHECK_CODES:
-                return
-            frame = frame.f_back
-        super().host_read(tensor, value)
 
 
 def capture(model, args, kwargs, error):
@@ -43,5 +26,5 @@ def capture(model, args, kwargs, error):
     from ember.nn.modules.module import Module
     root = model if isinstance(model, Module) else None
     target = model.forward if root is not None else model
-    tracer = ExportTracer(root, on_host_read="raise", error=error)
+    tracer = Tracer(root, on_host_read="raise", error=error)
     return tracer.trace(model, args, kwargs, input_names_of(target, args, kwargs))
