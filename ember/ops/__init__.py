@@ -15,6 +15,9 @@ import numbers as _numbers
 from ember.core import dtype as _dt
 from ember.core.autograd import GRAD_MODE as _GRAD_MODE
 from ember.core.call import write_inplace as _write_inplace
+from ember.core.into import call_into as _call_into
+from ember.ops.elision import eliding as _eliding
+from ember.dispatch.ops import FLOAT_UNARY as _FLOAT_UNARY_FAMILY, OPS as _OPS
 from ember.core.tensor import Tensor as _Tensor
 from ember.ops import (backward as _backward, convolution as _convolution, creation as _creation,  # noqa: F401
                        elementwise as _elementwise, indexing as _indexing, linalg as _linalg,
@@ -37,9 +40,21 @@ __all__ = sorted(_FUNCTIONS)
 
 
 # ---------------------------------------------------------------- in-place variants
+# in-place methods whose function is one call of the primitive of the same name with the same
+# arguments: they may write straight into the tensor (core/into.py) when nothing needs the call seen
+_INTO_OPS = {name: _OPS[name] for name in ("add", "sub", "mul", "div")}
+_INTO_OPS.update({name: op for name, op in _OPS.items() if op.family == _FLOAT_UNARY_FAMILY})
+_FLOAT_CATEGORY = _dt.FLOAT
+
+
 def _writing_inplace(fn, name):
     """``x.op_(...)``: compute ``op(x, ...)`` and write it into x."""
+    into_op = _INTO_OPS.get(name[:-1])
+
     def method(self, *args, **kwargs):
+        if into_op is not None and not kwargs and self.dtype.category == _FLOAT_CATEGORY \
+                and _call_into(self, into_op, self, *args) is not None:
+            return self  # written in place: no temporary, no copy (nothing required grad)
         # Under autograd, compute from a copy: the rule may save the input, which the write overwrites.
         grad_flows = _GRAD_MODE.enabled and (self._rg or _builtins.any(isinstance(a, _Tensor) and a._rg
                                                                        for a in args))
@@ -114,8 +129,10 @@ def _comparing(fn):
 
 _e, _l = _elementwise, _linalg
 _OPERATORS = {
-    "__add__": _e.add, "__radd__": _reflected(_e.add), "__sub__": _e.sub, "__rsub__": _reflected(_e.sub),
-    "__mul__": _e.mul, "__rmul__": _reflected(_e.mul), "__truediv__": _e.div,
+    "__add__": _eliding(_e.add, _OPS["add"]), "__radd__": _eliding(_e.add, _OPS["add"], reflected=True),
+    "__sub__": _eliding(_e.sub, _OPS["sub"]), "__rsub__": _eliding(_e.sub, _OPS["sub"], reflected=True),
+    "__mul__": _eliding(_e.mul, _OPS["mul"]), "__rmul__": _eliding(_e.mul, _OPS["mul"], reflected=True),
+    "__truediv__": _eliding(_e.div, _OPS["div"]),
     "__rtruediv__": _dispatch_point("__rtruediv__")(_reflected(_e.div)),  # float32 under GPU autocast
     "__floordiv__": _e.floor_divide,
     "__rfloordiv__": _reflected(_e.floor_divide), "__mod__": _e.remainder,

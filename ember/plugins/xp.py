@@ -86,6 +86,13 @@ class XpKernels(SpecialKernels, XpLinalg, SpectralKernels):  # special functions
                 r = fn(_to_float32(xp, x))
                 return r.astype(x.dtype) if r.dtype.kind == "f" else r  # isnan & co. stay bool
             return fn(x)
+
+        def into(out, x):  # core/into.py: the result written into ``out``, no new array
+            if x.dtype is slow[0] or x.dtype is slow[1]:
+                xp.copyto(out, kernel(x), casting="same_kind")
+            else:
+                fn(x, out=out)
+        kernel.into = into
         return kernel
 
     @staticmethod
@@ -99,6 +106,13 @@ class XpKernels(SpecialKernels, XpLinalg, SpectralKernels):  # special functions
                        y.astype(np.float32) if isinstance(y, np.ndarray) else y)
                 return r.astype(_BFLOAT16) if r.dtype.kind == "f" else r
             return fn(x, y)
+
+        def into(out, x, y):  # core/into.py: the result written into ``out``, no new array
+            if out.dtype is _BFLOAT16:
+                np.copyto(out, kernel(x, y), casting="same_kind")
+            else:
+                fn(x, y, out=out)
+        kernel.into = into
         return kernel
 
     # ---------------------------------------------------------------- elementwise
