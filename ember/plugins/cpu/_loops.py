@@ -42,30 +42,36 @@ def erf32(x):
     return x * p / q
 
 
-@jit
-def erf_f32(x, out):
-    for i in prange(x.size):
-        out[i] = erf32(x[i])
+# serial, over a span [lo, hi) of flat arrays: compiled.py runs spans on the thread pool (inside
+# a prange body LLVM does not vectorize erf32's rational function: measured 1.6x slower)
+@serial
+def erf_f32(x, out, lo, hi):
+    xs, ys = x[lo:hi], out[lo:hi]  # sliced: an index from 0 has no wraparound check to stop SIMD
+    for i in range(xs.size):
+        ys[i] = erf32(xs[i])
 
 
-@jit
-def erf_f64(x, out):
-    for i in prange(x.size):
-        out[i] = math.erf(x[i])
+@serial
+def erf_f64(x, out, lo, hi):
+    xs, ys = x[lo:hi], out[lo:hi]
+    for i in range(xs.size):
+        ys[i] = math.erf(xs[i])
 
 
-@jit
-def gelu_f32(x, out):
-    for i in prange(x.size):
-        v = x[i]
-        out[i] = np.float32(0.5) * v * (np.float32(1.0) + erf32(v * np.float32(0.7071067811865476)))
+@serial
+def gelu_f32(x, out, lo, hi):
+    xs, ys = x[lo:hi], out[lo:hi]
+    for i in range(xs.size):
+        v = xs[i]
+        ys[i] = np.float32(0.5) * v * (np.float32(1.0) + erf32(v * np.float32(0.7071067811865476)))
 
 
-@jit
-def gelu_f64(x, out):
-    for i in prange(x.size):
-        v = x[i]
-        out[i] = 0.5 * v * (1.0 + math.erf(v * 0.7071067811865476))
+@serial
+def gelu_f64(x, out, lo, hi):
+    xs, ys = x[lo:hi], out[lo:hi]
+    for i in range(xs.size):
+        v = xs[i]
+        ys[i] = 0.5 * v * (1.0 + math.erf(v * 0.7071067811865476))
 
 
 # serial on purpose: inside a prange body LLVM no longer vectorizes the inner sum (measured

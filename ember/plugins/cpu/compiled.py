@@ -13,13 +13,13 @@ vectorize and may use FMA); inf and NaN propagate as in the numpy path. The floa
 erf is a rational approximation evaluated in float32 (max abs error 3.3e-7 over the
 line, checked against scipy in the tests); float64 uses libm's erf.
 
-erf and gelu run on ``ember.get_num_threads()`` threads (``prange``). The reductions
-(sum over any run of dims, and so mean; amax/amin over trailing dims, float32) and
-softmax/log_softmax (over any dim) are serial vectorized loops that ``threadpool.py`` runs
-over chunks of rows on ``ember.get_num_threads()`` threads: inside a ``prange`` body LLVM
-stops vectorizing the inner loops (3x slower), and the pool's dynamic chunks do not stall
-on a worker the OS has not scheduled. softmax uses its own vectorized exp (``_loops.py``;
-numba's is scalar libm, and numpy's float32 exp is not SIMD on AVX2), so it has no numpy
+erf, gelu, the reductions (sum over any run of dims, and so mean; amax/amin over trailing
+dims, float32) and softmax/log_softmax (over any dim) are serial vectorized loops that
+``threadpool.py`` runs over spans or chunks of rows on ``ember.get_num_threads()`` threads:
+inside a ``prange`` body LLVM stops vectorizing the inner loops (1.6-3x slower), and the
+pool's dynamic chunks do not stall on a worker the OS has not scheduled. softmax uses its own
+vectorized exp (``_loops.py``; numba's is scalar libm, and numpy's float32 exp is not SIMD on
+AVX2), so it has no numpy
 pass left; other dtypes and small inputs keep the fused numpy kernels of ``fused.py``.
 """
 from __future__ import annotations
@@ -109,10 +109,9 @@ def compiled_kernels(base: dict) -> dict:
 
     def erf(x):
         if _eligible(x):
-            loops = _loops()
             out = np.empty_like(x)
-            if _run(loops["erf_" + _suffix(x)], x.reshape(-1), out.reshape(-1)):
-                return out
+            _over_spans(_loops()["erf_" + _suffix(x)], x.reshape(-1), out.reshape(-1))
+            return out
         return erf_np(x)
 
     def sum(x, *, dims, keepdim):
@@ -124,10 +123,9 @@ def compiled_kernels(base: dict) -> dict:
 
     def gelu(x, *, approximate="none"):
         if approximate == "none" and _eligible(x):
-            loops = _loops()
             out = np.empty_like(x)
-            if _run(loops["gelu_" + _suffix(x)], x.reshape(-1), out.reshape(-1)):
-                return out
+            _over_spans(_loops()["gelu_" + _suffix(x)], x.reshape(-1), out.reshape(-1))
+            return out
         return gelu_np(x, approximate=approximate)
 
     def softmax(x, *, dim):
@@ -191,6 +189,16 @@ def _over_rows(loop, rows, size, *args, min_size=MIN_SIZE):
         loop(*args, 0, rows)
         return
     parallel_for(lambda i: loop(*args, *ranges[i]), len(ranges))
+
+
+def _over_spans(loop, x, out):
+    """Run the elementwise ``loop(x, out, lo, hi)`` over the flat arrays, spans in parallel when it pays."""
+    n = x.size
+    ranges = _row_ranges(n, n)
+    if len(ranges) == 1:
+        loop(x, out, 0, n)
+        return
+    parallel_for(lambda i: loop(x, out, *ranges[i]), len(ranges))
 
 
 def _reduced_shape(shape, dims, keepdim):
