@@ -346,3 +346,22 @@ def test_packed_self_attention_projection_equals_separate_projections():
     np.testing.assert_allclose(packed.detach().numpy(), separate.detach().numpy(), rtol=1e-12, atol=1e-12)
     for a, b in zip(grads, [p.grad for p in mha.parameters()] + [x.grad]):
         np.testing.assert_allclose(a.numpy(), b.numpy(), rtol=1e-10, atol=1e-12)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64, np.float16])
+def test_relu_backward_kernel_matches_the_decomposition_and_pytorchs_edges(dtype):
+    # PyTorch's relu gradient is threshold_backward: 0 where the output is <= 0, else the gradient,
+    # so a NaN output passes its gradient and an inf or NaN gradient at a zero output gives 0
+    from ember.ops.derivatives import _relu_backward_reference
+    rng = np.random.default_rng(3)
+    y = np.maximum(rng.standard_normal(5000), 0).astype(dtype)
+    g = rng.standard_normal(5000).astype(dtype)
+    y[:4], g[:4] = [np.nan, 0, 0, 2], [1, np.inf, np.nan, 3]
+    fused = training.relu_backward(g, y)
+    decomposed = _relu_backward_reference(ember.from_numpy(g), ember.from_numpy(y)).numpy()
+    expect = np.where(y <= 0, 0, g).astype(dtype)
+    np.testing.assert_array_equal(fused, expect)
+    np.testing.assert_array_equal(decomposed, expect)
+    x = ember.from_numpy(np.array([np.nan, -1, 2, 0], dtype)).requires_grad_()
+    ember.relu(x).backward(ember.from_numpy(np.array([1, np.inf, 3, 4], dtype)))
+    np.testing.assert_array_equal(x.grad.numpy(), np.array([1, 0, 3, 0], dtype))

@@ -279,6 +279,9 @@ _declare(COMPOSITE, "conv_transpose", "(x, weight, bias, *, stride, padding, out
 _declare(COMPOSITE, "max_pool", "(x, *, kernel, stride, padding, dilation, output_size)", meta=M.max_pool,
          note="-> (values, int64 row-major positions of the picked elements in each input plane); "
               "N-d by len(kernel)")
+_declare(COMPOSITE, "relu_backward", "(g, y)", meta=M.same, differentiable=False,
+         note="relu's input gradient from its output y: 0 where y <= 0, else g (so a NaN input passes its "
+              "gradient and an inf gradient at 0 gives 0, as PyTorch's threshold_backward); no create_graph")
 _declare(COMPOSITE, "max_pool_backward", "(g, indices, *, input_shape, kernel, stride, dilation)",
          meta=M.max_pool_backward, differentiable=False,
          note="max_pool's input gradient: g added at the saved indices of planes of input_shape; the rule "

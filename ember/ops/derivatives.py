@@ -192,7 +192,20 @@ def _sigmoid(node, g):
 
 @derivative("relu", output=True)
 def _relu(node, g):
-    return (g * (_out(node) > 0),)
+    y = _out(node)
+    if not GRAD_MODE.enabled:  # no create_graph: the device's one-pass kernel, if any
+        fused = OPS["relu_backward"]
+        if resolve(fused, g.device.type) is not DECOMPOSE:
+            return (call(fused, g, y),)
+    return (_relu_backward_reference(g, y),)
+
+
+def _relu_backward_reference(g, y):
+    """The ``relu_backward`` composite in ember ops: 0 where ``y <= 0``, else ``g``."""
+    return ew.where(y <= 0, creation.zeros_like(g), g)
+
+
+OPS["relu_backward"].decomposition = _relu_backward_reference
 
 
 @derivative("erf", inputs=(0,))

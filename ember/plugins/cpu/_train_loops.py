@@ -13,7 +13,7 @@ from numba import njit, prange
 
 __all__ = ["adam_serial", "adam_parallel", "adam_amsgrad_serial", "adam_amsgrad_parallel", "sgd_serial", "sgd_parallel",
            "layer_norm_fwd_serial", "layer_norm_fwd_parallel",
-           "layer_norm_bwd_serial", "layer_norm_bwd_parallel"]
+           "layer_norm_bwd_serial", "layer_norm_bwd_parallel", "relu_backward_serial"]
 
 _FLAGS = {"reassoc", "contract"}
 # error_model="numpy": a float division by zero gives inf/nan, as numpy (and PyTorch) do, instead of
@@ -210,3 +210,11 @@ def layer_norm_bwd_parallel(x, g, w, mean, rstd, gx, dw, db, has_w, need_gx, zer
     for c in prange(chunks):
         _ln_bwd_rows(c, chunks, x, g, w, mean, rstd, gx, dw, db, has_w, need_gx, zero)
 
+
+
+@_serial
+def relu_backward_serial(g, y, out, zero):
+    # one pass over flat arrays (zero: of their dtype, so the select stays in its lanes);
+    # `y <= 0`, not `not y > 0`: a NaN output passes its gradient, as in PyTorch
+    for i in range(out.size):
+        out[i] = zero if y[i] <= 0 else g[i]

@@ -37,7 +37,7 @@ def kernel_table() -> dict:
 
 
 #: fused training-step kernels in ``training.py`` (numpy, compiled loops with numba)
-TRAINING = ("layer_norm", "layer_norm_backward", "sgd_step")
+TRAINING = ("layer_norm", "layer_norm_backward", "sgd_step", "relu_backward")
 
 #: ops with a compiled (numba) kernel in ``compiled.py``, when numba is installed
 COMPILED = ("erf", "sum", "gelu", "softmax", "log_softmax", "amax", "amin")

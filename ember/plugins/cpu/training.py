@@ -187,6 +187,19 @@ def _layer_norm_backward_numpy(g, x, weight, mean, rstd, normalized_ndim):
     return grad_x.astype(x.dtype, copy=False), grad_w, grad_b
 
 
+def relu_backward(g, y):
+    """The fused ``relu_backward``: 0 where ``y <= 0``, else ``g``, in one pass (the rule's ember-op
+    form takes three: a comparison, a cast and a product)."""
+    if _LOOPS_OK[0] and g.dtype == y.dtype and g.dtype in _FLOATS and g.shape == y.shape \
+            and g.flags.c_contiguous and y.flags.c_contiguous:
+        out = np.empty_like(g)
+        _loops()["relu_backward_serial"](g.reshape(-1), y.reshape(-1), out.reshape(-1), g.dtype.type(0))
+        return out
+    out = np.array(g, copy=True)
+    np.copyto(out, 0, where=y <= 0)
+    return out
+
+
 _LOOPS_OK = [False]  # set by training_kernels(): numba is installed
 
 
@@ -194,7 +207,8 @@ def training_kernels(base: dict) -> dict:
     """{op name: kernel}: adam_step (over ``base``'s xp kernel, with numba), sgd_step, layer_norm and
     layer_norm_backward."""
     _LOOPS_OK[0] = _numba_available()
-    table = {"layer_norm": layer_norm, "layer_norm_backward": layer_norm_backward, "sgd_step": sgd_step}
+    table = {"layer_norm": layer_norm, "layer_norm_backward": layer_norm_backward, "sgd_step": sgd_step,
+             "relu_backward": relu_backward}
     if _LOOPS_OK[0]:
         table["adam_step"] = adam_kernel(base["adam_step"])
     return table
