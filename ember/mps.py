@@ -21,7 +21,8 @@ import time
 
 __all__ = ["is_available", "device_count", "synchronize", "manual_seed", "seed", "get_rng_state",
            "set_rng_state", "empty_cache", "current_allocated_memory", "driver_allocated_memory",
-           "recommended_max_memory", "set_per_process_memory_fraction", "Event"]
+           "recommended_max_memory", "set_per_process_memory_fraction", "Event", "compile_shader", "load_metallib",
+           "profiler"]
 
 
 def _usable():
@@ -142,3 +143,55 @@ class Event:
         if self.time is None or end_event.time is None:
             raise RuntimeError("both events must be recorded before calling elapsed_time()")
         return (end_event.time - self.time) * 1000.0
+
+
+# ---------------------------------------------------------------- Metal shaders and the profiler
+def _require_metal():
+    mx = _mlx()
+    try:
+        on_metal = bool(mx.metal.is_available()) and mx.default_device() == mx.gpu
+    except Exception:
+        on_metal = False
+    if not on_metal:
+        raise RuntimeError("MPS is not available: Metal shaders need Apple's GPU, and ember's mps device runs on "
+                           "MLX's CPU here")
+    return mx
+
+
+def compile_shader(source: str):
+    """Compile a Metal shader library from source, as ``torch.mps.compile_shader``.
+
+    Without Apple's GPU this raises a RuntimeError, as PyTorch does without MPS. On the GPU it
+    raises NotImplementedError: MLX, which runs ember's ``mps`` device, compiles kernels from a
+    kernel body (``mx.fast.metal_kernel``), not whole Metal libraries.
+
+    Args:
+        source: Metal Shading Language source.
+
+    Returns:
+        Nothing: it raises.
+    """
+    _require_metal()
+    raise NotImplementedError("MLX compiles Metal kernel bodies (mlx.core.fast.metal_kernel), not whole shader "
+                              "libraries; ember's mps device cannot load one")
+
+
+def load_metallib(path: str):
+    """Load a compiled Metal library (``.metallib``), as ``torch.mps.load_metallib`` (see ``compile_shader``:
+    the same limits).
+
+    Args:
+        path: the library's path.
+
+    Returns:
+        Nothing: it raises.
+    """
+    _require_metal()
+    raise NotImplementedError("MLX loads no precompiled Metal libraries for ember's mps device")
+
+
+def __getattr__(name):
+    if name == "profiler":  # loads on first use
+        from ember import mps_profiler
+        return mps_profiler
+    raise AttributeError(f"module 'ember.mps' has no attribute {name!r}")

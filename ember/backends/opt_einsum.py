@@ -10,7 +10,7 @@ import importlib.util
 import sys
 import types
 
-__all__ = ["is_available", "get_opt_einsum", "enabled", "strategy"]
+__all__ = ["is_available", "get_opt_einsum", "enabled", "strategy", "flags", "set_flags"]
 
 _STRATEGIES = ("auto", "greedy", "optimal")
 
@@ -39,6 +39,26 @@ def get_opt_einsum():
     return opt_einsum
 
 
+def set_flags(_enabled=None, _strategy=None) -> tuple:
+    """Set ``enabled`` and ``strategy`` (None: keep).
+
+    Returns:
+        The previous ``(enabled, strategy)``.
+    """
+    from ember.backends import _flags
+    return _flags.set_module_flags(sys.modules[__name__], ("enabled", "strategy"), (_enabled, _strategy))
+
+
+def flags(enabled=None, strategy=None):
+    """Context manager setting ``enabled`` and ``strategy`` inside the block (None: keep).
+
+    Returns:
+        A context manager.
+    """
+    from ember.backends import _flags
+    return _flags.module_flags(sys.modules[__name__], ("enabled", "strategy"), (enabled, strategy))
+
+
 class _Module(types.ModuleType):
     """Checks assignments to ``strategy`` as PyTorch does."""
 
@@ -46,6 +66,9 @@ class _Module(types.ModuleType):
         # As PyTorch: without opt_einsum the value is unused, so any is kept.
         if name == "strategy" and is_available() and value not in _STRATEGIES:
             raise ValueError(f"opt_einsum.strategy must be one of {_STRATEGIES}, but got {value!r}")
+        if name in ("enabled", "strategy") and name in self.__dict__:
+            from ember.backends import _flags
+            _flags.check_mutation(self.__name__)
         super().__setattr__(name, value)
 
 
