@@ -91,7 +91,24 @@ def is_torchelastic_launched():
     return os.environ.get("TORCHELASTIC_RUN_ID") is not None
 
 
-class DistBackendError(RuntimeError):
+from ember.distributed._errors import DistError, DistNetworkError, DistStoreError, QueueEmptyError  # noqa: E402
+
+
+class _ProcessGroupOps:
+    """The c10d methods of a ProcessGroup (``pg.allreduce([t], opts)`` ...), defined in ``_c10d`` and
+    looked up there on first use, so that ``import ember`` does not compile them."""
+
+    def __getattr__(self, name):
+        if name.startswith("__"):
+            raise AttributeError(name)
+        from ember.distributed._c10d import ProcessGroupOps
+        attr = ProcessGroupOps.__dict__.get(name)
+        if attr is None:
+            raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
+        return attr.__get__(self, type(self))
+
+
+class DistBackendError(DistError):
     """A collective failed in the engine (e.g. it timed out waiting for a peer)."""
 
 
@@ -165,7 +182,9 @@ class Work:
         self._requests = list(requests)
         self._finish = finish
         self._timeout = timeout
-        self._what = what
+        from ember.distributed._c10d import _comm_name, _debug_call
+        self._what = _comm_name() or what   # record_comm's name, when one is active
+        _debug_call(self._what, None)
         self._done = False
         self._result = result
 
@@ -291,7 +310,7 @@ def _wait_all(requests, timeout, what, statuses=None):
 
 
 # ---------------------------------------------------------------- process groups
-class ProcessGroup:
+class ProcessGroup(_ProcessGroupOps):
     """A set of ranks that run collectives together, over one MPI communicator."""
 
     def __init__(self, comm, ranks, backend, timeout):
@@ -358,6 +377,7 @@ class _State:
         self.world_size = -1
         self.backend = None
         self.hook_installed = False
+        self.pg_count = 0
 
 
 _STATE = _State()
@@ -410,7 +430,8 @@ def init_process_group(backend=None, init_method=None, timeout=None, world_size=
         timeout: a ``datetime.timedelta`` after which a collective raises (default 30 minutes).
         world_size: the number of ranks (default: from the environment or the MPI job).
         rank: this process's rank (default: from the environment or the MPI job).
-        store: accepted for compatibility; the MPI job is the rendezvous.
+        store: a Store every rank signs in to before the group is made (a rendezvous barrier; the
+            MPI job connects the ranks).
         group_name: unused, as in PyTorch.
         pg_options: unused by the MPI engine.
         device_id: the device this rank uses; picks "nccl" for a CUDA device, whose NCCL
@@ -431,7 +452,12 @@ def init_process_group(backend=None, init_method=None, timeout=None, world_size=
     if init_method is not None:
         scheme = urlparse(init_method).scheme
         if scheme not in ("env", "tcp", "file"):
-            raise ValueError(f"No rendezvous handler for {scheme}://")
+            from ember.distributed._c10d import _HANDLERS, rendezvous
+            if scheme not in _HANDLERS:
+                raise ValueError(f"No rendezvous handler for {scheme}://")
+            # a registered handler names the rank and world size (its store is the rendezvous)
+            store, rank, world_size = next(rendezvous(init_method, rank, world_size,
+                                                      timeout=timeout or _DEFAULT_TIMEOUT))
         if scheme == "env":
             if rank == -1:
                 rank = _env_int("RANK", "env://") if ("RANK" in os.environ or job.Get_size() == 1) \
@@ -452,6 +478,10 @@ def init_process_group(backend=None, init_method=None, timeout=None, world_size=
         world_size = job.Get_size() if world_size == -1 else world_size
     if not 0 <= rank < world_size:
         raise ValueError(f"Invalid rank {rank}, rank should be in the interval [0, {world_size - 1}]")
+    if store is not None:
+        from ember.distributed._c10d import _wait_count
+        store.add("ember_init_process_group", 1)
+        _wait_count(store, "ember_init_process_group", world_size, timeout or _DEFAULT_TIMEOUT)
     if world_size == 1:
         comm = MPI.COMM_SELF.Dup()
     elif job.Get_size() != world_size:
@@ -625,6 +655,7 @@ def new_group(ranks=None, timeout=None, backend=None, pg_options=None, use_local
     member = world.rank() in ranks
     comm = world._comm.Split(0 if member else MPI.UNDEFINED, world.rank())
     if not member:
+        _STATE.pg_count += 1   # counted on every rank, as PyTorch names groups by this count
         return GroupMember.NON_GROUP_MEMBER
     return _make_group(comm, ranks, _backend_for(backend, None) if backend else world._backend,
                        timeout or world._timeout, device_id)
@@ -634,6 +665,10 @@ def _make_group(comm, ranks, backend, timeout, device_id=None):
     """A ProcessGroup over the MPI communicator ``comm``, with its NCCL communicator if ``backend``
     names nccl."""
     g = ProcessGroup(comm, ranks, backend, timeout)
+    _STATE.pg_count += 1
+    g._ember_name = str(_STATE.pg_count - 1)
+    from ember.distributed._c10d import _log_group
+    _log_group(g, ranks, backend)
     if "nccl" in backend:
         from . import _nccl
         _nccl.attach(g, backend, device_id)
@@ -1415,3 +1450,50 @@ def scatter_object_list(scatter_object_output_list, scatter_object_input_list=No
         objs = [list(scatter_object_input_list)]
     broadcast_object_list(objs, group_src=root, group=g)
     scatter_object_output_list[0] = objs[0][g.rank()]
+
+
+# ---------------------------------------------------------------- the rest of the c10d surface
+# defined in _c10d and _stores, imported on first use of one of their names
+_C10D_NAMES = ("AllgatherOptions", "AllreduceCoalescedOptions", "AllreduceOptions", "AllToAllOptions", "BackendConfig",
+               "BarrierOptions", "BroadcastOptions", "DebugLevel", "GatherOptions", "GroupName", "P2POp", "RankType",
+               "ReduceOptions", "ReduceScatterOptions", "ScatterOptions", "all_gather_coalesced", "all_gather_single",
+               "all_reduce_coalesced", "batch_isend_irecv", "breakpoint", "default_pg_timeout", "get_backend_config",
+               "get_debug_level", "get_default_backend_for_device", "get_node_local_rank", "get_pg_count",
+               "is_backend_available", "is_ucc_available", "is_xccl_available", "new_subgroups",
+               "new_subgroups_by_enumeration", "record_comm", "recv_object_list", "reduce_op", "reduce_scatter_single",
+               "register_rendezvous_handler", "rendezvous", "send_object_list", "set_debug_level",
+               "set_debug_level_from_env", "shrink_group", "split_group", "supports_complex")
+_STORE_NAMES = ("Store", "PrefixStore", "TCPStore", "FileStore", "HashStore")
+if os.environ.get("TORCH_DISTRIBUTED_DEBUG"):   # as PyTorch does when the package is imported
+    from ember.distributed._c10d import set_debug_level_from_env as _set_level
+    _set_level()
+
+__all__ += ["DistError", "DistNetworkError", "DistStoreError", "QueueEmptyError", "ProcessGroupGloo", "DeviceMesh",
+            "init_device_mesh", *_STORE_NAMES, *_C10D_NAMES]
+
+# submodules imported on first use (``dist.device_mesh``, ``dist.rpc`` ...), so ``import ember`` stays light
+_LAZY_SUBMODULES = ("autograd", "rpc", "c10d_logger", "config", "constants", "distributed_c10d", "logging_handlers",
+                    "utils", "device_mesh", "remote_device", "checkpoint", "fsdp", "algorithms", "run")
+_LAZY_NAMES = {"DeviceMesh": "device_mesh", "init_device_mesh": "device_mesh"}
+
+
+def __getattr__(name):
+    import importlib
+    if name == "log":   # the package's logger (logging is imported on first use)
+        from ember.distributed._c10d import _LOGGER_USED, _logger
+        _LOGGER_USED[0] = True
+        return _logger()
+    if name in _C10D_NAMES or name in _STORE_NAMES:
+        module = importlib.import_module(f"{__name__}.{'_c10d' if name in _C10D_NAMES else '_stores'}")
+        value = getattr(module, name)
+        globals()[name] = value
+        return value
+    if name == "ProcessGroupGloo":
+        from ember.distributed._c10d import _gloo_class
+        value = globals()["ProcessGroupGloo"] = _gloo_class()
+        return value
+    if name in _LAZY_SUBMODULES:
+        return importlib.import_module(f"{__name__}.{name}")
+    if name in _LAZY_NAMES:
+        return getattr(importlib.import_module(f"{__name__}.{_LAZY_NAMES[name]}"), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

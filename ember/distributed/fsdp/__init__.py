@@ -21,17 +21,24 @@ import weakref
 import ember
 from ember.nn.parameter import Parameter
 
-__all__ = ["fully_shard", "FSDPModule", "MixedPrecisionPolicy", "OffloadPolicy", "CPUOffloadPolicy"]
+__all__ = ["fully_shard", "FSDPModule", "MixedPrecisionPolicy", "OffloadPolicy", "CPUOffloadPolicy", "UnshardHandle",
+           "register_fsdp_forward_method", "share_comm_ctx", "DataParallelMeshDims", "FullyShardedDataParallel",
+           "ShardingStrategy", "CPUOffload", "MixedPrecision", "BackwardPrefetch", "StateDictType", "StateDictConfig",
+           "FullStateDictConfig", "ShardedStateDictConfig", "LocalStateDictConfig", "OptimStateDictConfig",
+           "FullOptimStateDictConfig", "ShardedOptimStateDictConfig", "LocalOptimStateDictConfig",
+           "StateDictSettings", "OptimStateKeyType"]
 
 
 class MixedPrecisionPolicy:
-    """Accepted for FSDP2 compatibility: parameters and reductions stay in their own dtype.
+    """The dtypes of a sharded module's compute: full parameters are gathered in ``param_dtype``,
+    gradients reduced in ``reduce_dtype`` (default: ``param_dtype``), outputs cast to ``output_dtype``;
+    the shards (and the optimizer) keep their own dtype.
 
     Args:
-        param_dtype: unused.
-        reduce_dtype: unused.
-        output_dtype: unused.
-        cast_forward_inputs: unused.
+        param_dtype: the dtype forward and backward compute in (None: the shards').
+        reduce_dtype: the dtype of the gradient reduce-scatter (None: the gradients').
+        output_dtype: cast floating-point outputs to it (None: unchanged).
+        cast_forward_inputs: cast floating-point forward inputs to ``param_dtype``.
     """
 
     def __init__(self, param_dtype=None, reduce_dtype=None, output_dtype=None, cast_forward_inputs=True):
@@ -44,10 +51,11 @@ class OffloadPolicy:
 
 
 class CPUOffloadPolicy(OffloadPolicy):
-    """Accepted for FSDP2 compatibility (shards already live where the module does).
+    """Keep the shards (and so the optimizer step and its state) on the CPU: full parameters are
+    gathered onto the module's device for forward and backward, gradients come back to the CPU.
 
     Args:
-        pin_memory: unused.
+        pin_memory: accepted (host memory is what ember's CPU tensors use).
     """
 
     def __init__(self, pin_memory=True):
@@ -73,7 +81,9 @@ _SHARD_INFO = {}   # id(shard tensor) -> (weak reference, _Sharded, group): what
 def register_shard(tensor, rec, group) -> None:
     """Remember that ``tensor`` holds this rank's shard of ``rec`` (by identity, for as long as it lives)."""
     key = id(tensor)
-    _SHARD_INFO[key] = (weakref.ref(tensor, lambda _ref, key=key: _SHARD_INFO.pop(key, None)), rec, group)
+    # the table is bound now: at interpreter exit the module's globals may already be gone
+    _SHARD_INFO[key] = (weakref.ref(tensor, lambda _ref, key=key, table=_SHARD_INFO: table.pop(key, None)), rec,
+                        group)
 
 
 def shard_info(tensor):
@@ -89,10 +99,10 @@ class FSDPModule:
         """All-gather this module's shards into full parameters.
 
         Args:
-            async_op: accepted; the gather completes before returning.
+            async_op: return an UnshardHandle (the gather has completed when it returns).
 
         Returns:
-            None.
+            An UnshardHandle when ``async_op``, else None.
         """
         for rec in self._fsdp_params:
             if rec.full is not None:
@@ -102,6 +112,7 @@ class FSDPModule:
                 full.register_post_accumulate_grad_hook(self._fsdp_grad_hook(rec))
             rec.full = full
             rec.owner._parameters[rec.name] = full
+        return UnshardHandle() if async_op else None
 
     def _fsdp_gather(self, rec):
         """The full value of ``rec``'s parameter, all-gathered from the ranks' shards."""
@@ -109,7 +120,12 @@ class FSDPModule:
         g = self._fsdp_group
         gathered = ember.empty(rec.chunk * g.size(), dtype=rec.shard.dtype, device=rec.shard.device)
         dist.all_gather_into_tensor(gathered, rec.shard.detach(), group=g)
-        return gathered[:rec.numel].reshape(rec.shape).clone()
+        full = gathered[:rec.numel].reshape(rec.shape).clone()
+        if self._fsdp_param_dtype is not None and full.is_floating_point():
+            full = full.to(self._fsdp_param_dtype)
+        if self._fsdp_compute_device is not None:
+            full = full.to(self._fsdp_compute_device)
+        return full
 
     def _fsdp_free_after_forward(self, outputs, inputs):
         """Free the full parameters (and the graph's saved views of them) that the forward which made
@@ -198,6 +214,9 @@ class FSDPModule:
         def hook(full):
             g = self._fsdp_group
             grad = full.grad.detach().reshape(-1)
+            if self._fsdp_reduce_dtype is not None:
+                grad = grad.to(self._fsdp_reduce_dtype)
+            grad = grad.to(rec.shard.device)
             if rec.pending is not None:
                 grad = grad + rec.pending
             if not self._fsdp_sync:
@@ -207,7 +226,20 @@ class FSDPModule:
                 padded = ember.cat([grad, ember.zeros(rec.chunk * g.size() - rec.numel, dtype=grad.dtype,
                                                       device=grad.device)])
                 mine = ember.empty(rec.chunk, dtype=grad.dtype, device=grad.device)
-                dist.reduce_scatter_tensor(mine, padded, op=dist.ReduceOp.AVG, group=g)
+                hook = getattr(self, "_fsdp_comm_hook", None)
+                unsharded = hook is not None and getattr(self, "_fsdp_comm_hook_unsharded", False)
+                if unsharded:   # FSDP1 NO_SHARD's hook(state, grad): it reduces the whole gradient itself
+                    mine.copy_(padded[:rec.chunk])
+                    hook[1](hook[0], mine)
+                elif hook is not None:   # FSDP1's register_comm_hook: the hook fills this rank's shard
+                    hook[1](hook[0], padded, mine)
+                else:
+                    dist.reduce_scatter_tensor(mine, padded, op=dist.ReduceOp.AVG, group=g)
+                if self._fsdp_replicate_group is not None and not unsharded:
+                    # HSDP: average the shard across the replicas
+                    dist.all_reduce(mine, op=dist.ReduceOp.AVG, group=self._fsdp_replicate_group)
+                if not getattr(self, "_fsdp_keep_low_precision_grads", False):
+                    mine = mine.to(rec.shard.dtype)
                 with ember.no_grad():
                     if rec.shard.grad is None:
                         rec.shard.grad = mine
@@ -231,9 +263,28 @@ def _tensors(value):
 
 def _pre_forward(module, args):
     module.unshard()
+    dtype = module._fsdp_param_dtype
+    if dtype is not None and module._fsdp_cast_inputs:
+        from ember.distributed.utils import _apply_to_tensors
+        return _apply_to_tensors(lambda t: t.to(dtype) if t.is_floating_point() else t, tuple(args))
+    if module._fsdp_compute_device is not None:
+        from ember.distributed.utils import _apply_to_tensors
+        return _apply_to_tensors(lambda t: t.to(module._fsdp_compute_device), tuple(args))
+    return None
 
 
 def _post_forward(module, args, output):
+    if module._fsdp_output_dtype is not None:
+        from ember.distributed.utils import _apply_to_tensors
+        dtype = module._fsdp_output_dtype
+        output = _apply_to_tensors(lambda t: t.to(dtype) if t.is_floating_point() else t, output)
+        _reshard_after(module, args, output)
+        return output
+    _reshard_after(module, args, output)
+    return None
+
+
+def _reshard_after(module, args, output):
     if not module._fsdp_reshard:
         return
     outs = [t for t in _tensors(output) if t.requires_grad and t.grad_fn is not None]
@@ -255,24 +306,31 @@ def _post_forward(module, args, output):
 
 
 def fully_shard(module, *, mesh=None, reshard_after_forward=True, shard_placement_fn=None, mp_policy=None,
-                offload_policy=None, ignored_params=None):
+                offload_policy=None, ignored_params=None, dp_mesh_dims=None):
     """Shard ``module``'s parameters (those not already sharded by a nested call) across the ranks.
 
     Args:
         module: the module (apply to submodules first, then to the root, as with FSDP2).
-        mesh: a device mesh whose group to shard over (default: the default group).
+        mesh: a device mesh: 1-D, shard over its group; 2-D (HSDP), replicate over dim 0 and shard over
+            dim 1 (default: shard over the default group).
         reshard_after_forward: free the full parameters after forward and all-gather them again when
             backward reaches the module (False: keep them from forward to backward).
         shard_placement_fn: accepted; shards are always flat and even.
-        mp_policy: a MixedPrecisionPolicy (accepted; dtypes are kept).
-        offload_policy: an OffloadPolicy (accepted).
+        mp_policy: a MixedPrecisionPolicy (the dtypes of compute, reduction and outputs).
+        offload_policy: an OffloadPolicy; CPUOffloadPolicy keeps the shards on the CPU.
         ignored_params: parameters to leave unsharded (replicated, not reduced).
+        dp_mesh_dims: a DataParallelMeshDims naming the mesh dimensions to shard over and to
+            replicate over (several names are flattened into one dimension).
 
     Returns:
         The same module, now an ``FSDPModule``.
     """
     from ember import distributed as dist
-    group = dist._group(mesh.get_group() if mesh is not None else None)
+    group, replicate = _mesh_groups(mesh, dp_mesh_dims)
+    offload = isinstance(offload_policy, CPUOffloadPolicy)
+    compute_device = next((p.device for p in module.parameters()), None) if offload else None
+    if compute_device is not None and compute_device.type == "cpu":
+        compute_device = None
     ignored = {id(p) for p in (ignored_params or ())}
     world, rank = group.size(), group.rank()
     records = []
@@ -284,7 +342,8 @@ def fully_shard(module, *, mesh=None, reshard_after_forward=True, shard_placemen
             chunk = max(math.ceil(numel / world), 1)
             flat = p.detach().reshape(-1)
             padded = ember.cat([flat, ember.zeros(chunk * world - numel, dtype=p.dtype, device=p.device)])
-            shard = Parameter(padded[rank * chunk:(rank + 1) * chunk].clone(), requires_grad=p.requires_grad)
+            piece = padded[rank * chunk:(rank + 1) * chunk].clone()
+            shard = Parameter(piece.cpu() if offload else piece, requires_grad=p.requires_grad)
             owner._parameters[name] = shard
             _SHARDED_IDS.add(id(shard))
             records.append(_Sharded(owner, name, shard, tuple(p.shape), numel, chunk))
@@ -295,10 +354,105 @@ def fully_shard(module, *, mesh=None, reshard_after_forward=True, shard_placemen
     module._fsdp_group = group
     module._fsdp_params = records
     module._fsdp_sync = True
-    module._fsdp_reshard = reshard_after_forward
+    module._fsdp_reshard = reshard_after_forward if reshard_after_forward is not None else True
+    module._fsdp_replicate_group = replicate
+    mp = mp_policy or MixedPrecisionPolicy()
+    module._fsdp_param_dtype, module._fsdp_output_dtype = mp.param_dtype, mp.output_dtype
+    module._fsdp_reduce_dtype = mp.reduce_dtype
+    module._fsdp_cast_inputs = mp.cast_forward_inputs
+    module._fsdp_compute_device = compute_device
     module.register_forward_pre_hook(_pre_forward)
     module.register_forward_hook(_post_forward)
     return module
+
+
+def _mesh_groups(mesh, dp_mesh_dims):
+    """(the group to shard over, the group to replicate over or None) for ``fully_shard``'s mesh."""
+    from ember import distributed as dist
+    if mesh is None:
+        return dist._group(None), None
+    if dp_mesh_dims is not None:
+        def group_of(names):
+            if not names:
+                return None
+            sub = mesh[names]
+            return sub.get_group() if sub.ndim == 1 else sub._flatten().get_group()
+        shard, replicate = group_of(dp_mesh_dims.shard_names), group_of(dp_mesh_dims.replicate_names)
+        if shard is None:   # replicate only: every rank holds the whole parameter (a group of one)
+            shard = _self_group()
+        return shard, (replicate if replicate is not None and replicate.size() > 1 else None)
+    if mesh.ndim == 1:
+        return mesh.get_group(), None
+    if mesh.ndim == 2:
+        replicate = mesh.get_group(0)
+        return mesh.get_group(1), (replicate if replicate.size() > 1 else None)
+    raise ValueError(f"fully_shard expects a 1-D or 2-D mesh, got {mesh.ndim}-D (pass dp_mesh_dims)")
+
+
+def _self_group():
+    """A group of this rank alone (made without the others, over MPI's COMM_SELF)."""
+    from ember import distributed as dist
+    return dist._make_group(dist._mpi().COMM_SELF.Dup(), [dist.get_rank()], dist.get_backend(),
+                            dist._world()._timeout)
+
+
+class UnshardHandle:
+    """The handle ``FSDPModule.unshard(async_op=True)`` returns; ``wait()`` returns once the full
+    parameters are in place (ember's gather completes before ``unshard`` returns)."""
+
+    def wait(self):
+        """Wait for the all-gather.
+
+        Returns:
+            None.
+        """
+        return None
+
+
+def register_fsdp_forward_method(module, method_name):
+    """Make ``module.<method_name>`` run as forward does under ``fully_shard``: parameters gathered
+    before, resharded after (for methods such as ``generate`` called instead of forward).
+
+    Args:
+        module: an FSDPModule (other modules are left alone).
+        method_name: the method's name.
+
+    Returns:
+        None.
+    """
+    if not isinstance(module, FSDPModule):
+        return
+    if not hasattr(module, method_name):
+        raise ValueError(f"{type(module)} does not have a method {method_name}")
+    original = getattr(module, method_name)
+
+    def wrapped(*args, **kwargs):
+        cast = _pre_forward(module, args)
+        out = original(*(cast if cast is not None else args), **kwargs)
+        replaced = _post_forward(module, args, out)
+        return out if replaced is None else replaced
+    setattr(module, method_name, wrapped)
+
+
+def share_comm_ctx(modules):
+    """Let ``modules`` (FSDPModules, e.g. pipeline stages) share one communication context. ember's
+    collectives run on the MPI engine's single context already, so this checks the modules and
+    records the sharing (``module._fsdp_comm_ctx`` is the same object for all).
+
+    Args:
+        modules: a list of FSDPModules.
+
+    Returns:
+        None.
+    """
+    if not modules:
+        return
+    for m in modules:
+        if not isinstance(m, FSDPModule):
+            raise ValueError(f"Expects list of FSDPModules but got {m}")
+    ctx = getattr(modules[0], "_fsdp_comm_ctx", None) or object()
+    for m in modules:
+        m._fsdp_comm_ctx = ctx
 
 
 def _records(model):
@@ -308,3 +462,11 @@ def _records(model):
             for rec in m._fsdp_params:
                 out[id(rec.shard)] = (m, rec)
     return out
+
+
+from ember.distributed.fsdp.api import (  # noqa: E402
+    BackwardPrefetch, CPUOffload, DataParallelMeshDims, FullOptimStateDictConfig, FullStateDictConfig,
+    LocalOptimStateDictConfig, LocalStateDictConfig, MixedPrecision, OptimStateDictConfig, OptimStateKeyType,
+    ShardedOptimStateDictConfig, ShardedStateDictConfig, ShardingStrategy, StateDictConfig, StateDictSettings,
+    StateDictType)
+from ember.distributed.fsdp.fully_sharded_data_parallel import FullyShardedDataParallel  # noqa: E402
