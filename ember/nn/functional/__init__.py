@@ -13,3 +13,8 @@ from ember.nn.functional.sampling import *  # noqa: F401,F403
 from ember.ops import channel_shuffle, native_channel_shuffle  # noqa: F401  (a reshape composite of the op layer)
 from ember.nn.functional.pooling_extra import lp_pool3d  # noqa: F401
 from ember.nn.functional.multilabel import multilabel_margin_loss  # noqa: F401
+from ember.nn.functional.ctc import ctc_loss  # noqa: F401
+from ember.nn.functional.pooling_fractional import *  # noqa: F401,F403
+from ember.nn.functional.extras import *  # noqa: F401,F403
+from ember.nn.functional.linear_cross_entropy import linear_cross_entropy  # noqa: F401
+from ember.nn.functional.grouped_mm import grouped_mm  # noqa: F401

@@ -20,6 +20,11 @@ from ember.nn.attention import _check_runnable
 __all__ = ["scaled_dot_product_attention", "multi_head_attention_forward"]
 
 
+def _reduced_math_allowed() -> bool:
+    from ember.backends.cuda import fp16_bf16_reduction_math_sdp_allowed
+    return fp16_bf16_reduction_math_sdp_allowed()
+
+
 def _dropout(x, p, training=True):
     from ember.nn.functional.misc import dropout
     return dropout(x, p, training)
@@ -74,6 +79,11 @@ def scaled_dot_product_attention(query, key, value, attn_mask=None, dropout_p=0.
     if key.shape[-2] != value.shape[-2]:
         raise RuntimeError(f"scaled_dot_product_attention: key and value must have the same sequence length, got "
                            f"key {list(key.shape)} and value {list(value.shape)}")
+    if query.dtype in (dt.float16, dt.bfloat16) and not _reduced_math_allowed():
+        # as PyTorch's math path: half-precision inputs are computed in float32, rounded once at the end
+        mask = attn_mask.float() if attn_mask is not None and attn_mask.dtype.is_floating_point else attn_mask
+        return scaled_dot_product_attention(query.float(), key.float(), value.float(), mask, dropout_p, is_causal,
+                                            scale, enable_gqa).to(query.dtype)
     if enable_gqa and query.ndim >= 3 and key.ndim >= 3:
         hq, hk, hv = query.shape[-3], key.shape[-3], value.shape[-3]
         if hq % hk or hq % hv:

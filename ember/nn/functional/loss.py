@@ -430,8 +430,11 @@ def _plain_nll(logp, target, n_classes, ignore_index, class_dim, reduction):
     None when it does not apply: the general path then ignores or reports the odd targets."""
     if target.dtype is not dt.int64 or not target.numel() or 0 <= ignore_index < n_classes:
         return None
+    whole = target
+    while hasattr(whole, "_level"):  # under vmap (ember.func): the bounds of the whole batch's targets
+        whole = whole._value
     with no_grad():
-        low, high = int(red.amin(target)), int(red.amax(target))
+        low, high = int(red.amin(whole)), int(red.amax(whole))
     if low < 0 or high >= n_classes:
         return None
     nll = ew.neg(logp.gather(class_dim, target.unsqueeze(class_dim)).squeeze(class_dim))

@@ -12,6 +12,7 @@ from ember.nn.functional.activation import _check_tensor, _write_into
 from ember.ops import elementwise as ew
 from ember.ops import reduction as red
 from ember.ops.creation import arange, cast, ones_like
+from ember.nn.functional.sparse_embedding import sparse_rows
 
 __all__ = [
     "linear", "bilinear", "dropout", "dropout1d", "dropout2d", "dropout3d", "alpha_dropout",
@@ -322,7 +323,8 @@ def embedding(input, weight, padding_idx=None, max_norm=None, norm_type=2.0, sca
 
     ``padding_idx`` rows get no gradient; ``max_norm`` renormalises (in place) the rows
     used; ``scale_grad_by_freq`` divides each row's gradient by how often it appears in
-    ``input``. ``sparse`` gradients are not supported: ember returns a dense one.
+    ``input``. With ``sparse=True`` the gradient of ``weight`` is a sparse COO tensor that
+    holds only the rows looked up (uncoalesced, as PyTorch's).
 
     Args:
         input: integer tensor of indices into the rows of ``weight``.
@@ -333,6 +335,8 @@ def embedding(input, weight, padding_idx=None, max_norm=None, norm_type=2.0, sca
         norm_type: the p of the norm used for ``max_norm``. Default: ``2.0``.
         scale_grad_by_freq: if ``True``, each row's gradient is divided by the number of times its index
             appears in ``input``. Default: ``False``.
+        sparse: if ``True``, ``weight``'s gradient is a sparse COO tensor (then ``scale_grad_by_freq``
+            raises a RuntimeError in backward, as in PyTorch). Default: ``False``.
 
     Returns:
         A tensor of shape ``input.shape + (embedding_dim,)``.
@@ -344,6 +348,9 @@ def embedding(input, weight, padding_idx=None, max_norm=None, norm_type=2.0, sca
     if max_norm is not None:
         _renorm_rows(weight, input, max_norm, norm_type)
     flat = cast(input.reshape(-1), dt.int64)
+    if sparse:
+        out = sparse_rows(weight, flat, padding_idx, scale_grad_by_freq)
+        return out.reshape(tuple(input.shape) + (weight.shape[1],))
     out = weight.index_select(0, flat)
     if padding_idx is not None and out.requires_grad:
         keep = (flat != padding_idx).unsqueeze(-1)
@@ -372,6 +379,8 @@ def embedding_bag(input, weight, offsets=None, max_norm=None, norm_type=2, scale
         scale_grad_by_freq: if ``True``, each row's gradient is divided by how often its index occurs.
             Default: ``False``.
         mode: ``'sum'``, ``'mean'`` (default) or ``'max'`` (elementwise maximum over the bag).
+        sparse: if ``True``, ``weight``'s gradient is a sparse COO tensor of the rows used (not with
+            ``mode='max'``). Default: ``False``.
         per_sample_weights: optional weights of ``input``'s shape that scale each looked-up row; only
             allowed with ``mode='sum'``.
         include_last_offset: if ``True``, the last entry of ``offsets`` marks the end of the last bag
@@ -383,12 +392,14 @@ def embedding_bag(input, weight, offsets=None, max_norm=None, norm_type=2, scale
         ``len(offsets)``, or one fewer with ``include_last_offset``).
 
     Raises:
-        ValueError: on an unknown ``mode`` or inconsistent ``input`` / ``offsets``.
+        ValueError: on an unknown ``mode``, ``sparse`` with ``mode='max'``, or inconsistent ``input`` / ``offsets``.
         NotImplementedError: if ``per_sample_weights`` is given with a mode other than ``'sum'``.
     """
     _check_indices(input, "embedding_bag")
     if mode not in ("sum", "mean", "max"):
         raise ValueError(f"mode has to be one of sum, mean or max, got {mode!r}")
+    if sparse and mode == "max":
+        raise ValueError("max mode does not support sparse weights")
     if per_sample_weights is not None and mode != "sum":
         raise NotImplementedError(f"embedding_bag: per_sample_weights was not None. per_sample_weights is only "
                                   f"supported for mode='sum' (got mode='{mode}')")
@@ -417,7 +428,11 @@ def embedding_bag(input, weight, offsets=None, max_norm=None, norm_type=2, scale
     if max_norm is not None:
         _renorm_rows(weight, flat, max_norm, norm_type)
     flat = cast(flat, dt.int64)
-    rows = weight.index_select(0, flat)
+    if sparse:
+        rows = sparse_rows(weight, flat, padding_idx, scale_grad_by_freq)
+        scale_grad_by_freq = False  # refused in the sparse backward
+    else:
+        rows = weight.index_select(0, flat)
     if scale_grad_by_freq and rows.requires_grad:
         _values, inverse, counts = flat.unique(return_inverse=True, return_counts=True)
         rows = _ScaleGrad.apply(rows, (1.0 / cast(counts, rows.dtype))[inverse].unsqueeze(-1))

@@ -526,26 +526,27 @@ def _gather_pixels(flat, iy, ix, height, width):
 
 @dispatch_point("grid_sampler")
 def grid_sample(input, grid, mode="bilinear", padding_mode="zeros", align_corners=None):
-    """Sample (N, C, H, W) ``input`` at the normalized (x, y) locations of ``grid`` (N, Ho, Wo, 2).
+    """Sample (N, C, H, W) ``input`` at the normalized (x, y) locations of ``grid`` (N, Ho, Wo, 2),
+    or (N, C, D, H, W) ``input`` at the (x, y, z) locations of ``grid`` (N, Do, Ho, Wo, 3).
 
-    Coordinates run from -1 (left/top) to 1 (right/bottom). Only 4-D inputs are supported.
+    Coordinates run from -1 (left/top/front) to 1 (right/bottom/back).
 
     Args:
-        input: tensor of shape ``(N, C, H, W)``.
-        grid: tensor of shape ``(N, H_out, W_out, 2)`` of ``input``'s dtype.
-        mode: ``'bilinear'`` (default) or ``'nearest'``; ``'bicubic'`` is not implemented.
+        input: tensor of shape ``(N, C, H, W)`` or ``(N, C, D, H, W)``.
+        grid: tensor of shape ``(N, H_out, W_out, 2)`` (or ``(N, D_out, H_out, W_out, 3)``) of ``input``'s dtype.
+        mode: ``'bilinear'`` (default; trilinear for 5-D), ``'nearest'`` or ``'bicubic'`` (4-D only).
         padding_mode: what is read outside the input: ``'zeros'`` (default), ``'border'`` (the nearest
             edge value) or ``'reflection'`` (mirrored at the edges).
         align_corners: if ``True``, -1 and 1 refer to the centres of the corner pixels; otherwise (the
             default, also for ``None``) to their outer edges.
 
     Returns:
-        A tensor of shape ``(N, C, H_out, W_out)``.
+        A tensor of shape ``(N, C, H_out, W_out)`` (``(N, C, D_out, H_out, W_out)`` for 5-D).
 
     Raises:
         ValueError: for an unknown ``mode`` or ``padding_mode``.
-        NotImplementedError: for ``mode='bicubic'`` or an input that is not 4-D.
-        RuntimeError: if ``grid`` has the wrong shape or dtype.
+        RuntimeError: if ``grid`` has the wrong shape or dtype, the input is not 4-D or 5-D, or
+            ``mode='bicubic'`` is asked of a 5-D input.
     """
     if mode not in ("bilinear", "nearest", "bicubic"):
         raise ValueError(f"nn.functional.grid_sample(): expected mode to be 'bilinear', 'nearest' or 'bicubic', "
@@ -553,16 +554,23 @@ def grid_sample(input, grid, mode="bilinear", padding_mode="zeros", align_corner
     if padding_mode not in ("zeros", "border", "reflection"):
         raise ValueError(f"nn.functional.grid_sample(): expected padding_mode to be 'zeros', 'border', or "
                          f"'reflection', but got: '{padding_mode}'")
-    if mode == "bicubic" or input.ndim != 4:
-        raise NotImplementedError(f"grid_sample in ember supports 4-D input with modes 'bilinear' and 'nearest'; "
-                                  f"got a {input.ndim}-D input and mode '{mode}'")
-    if grid.ndim != 4 or grid.shape[-1] != 2 or grid.shape[0] != input.shape[0]:
-        raise RuntimeError(f"grid_sample(): expected grid of shape (N, H_out, W_out, 2) with N = {input.shape[0]}, "
-                           f"but got grid of shape {list(grid.shape)}")
+    if input.ndim not in (4, 5):
+        raise RuntimeError(f"grid_sampler(): expected 4D or 5D input and grid with same number of dimensions, but "
+                           f"got input with sizes {list(input.shape)} and grid with sizes {list(grid.shape)}")
+    if input.ndim == 5 and mode == "bicubic":
+        raise RuntimeError("grid_sampler(): bicubic interpolation only supports 4D input")
+    if grid.ndim != input.ndim or grid.shape[-1] != input.ndim - 2 or grid.shape[0] != input.shape[0]:
+        raise RuntimeError(f"grid_sample(): expected grid of shape (N, *out, {input.ndim - 2}) with N = "
+                           f"{input.shape[0]}, but got grid of shape {list(grid.shape)}")
     if grid.dtype is not input.dtype:
         raise RuntimeError(f"grid_sample(): expected input and grid to have the same dtype, but input has "
                            f"{input.dtype} and grid has {grid.dtype}")
     align_corners = bool(align_corners)
+    if input.ndim == 5 or mode == "bicubic":   # volumetric and bicubic sampling live in grid.py
+        from ember.nn.functional import grid as _grid
+        if input.ndim == 5:
+            return _grid.sample_3d(input, grid, mode, padding_mode, align_corners)
+        return _grid.bicubic_2d(input, grid, padding_mode, align_corners)
     n, c, height, width = input.shape
     ix = _source_coord(grid[..., 0], width, padding_mode, align_corners)
     iy = _source_coord(grid[..., 1], height, padding_mode, align_corners)

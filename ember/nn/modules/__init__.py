@@ -35,7 +35,13 @@ from ember.nn.modules.pixelshuffle import PixelShuffle, PixelUnshuffle  # noqa: 
 from ember.nn.modules.distance import CosineSimilarity, PairwiseDistance  # noqa: F401
 from ember.nn.modules.channelshuffle import ChannelShuffle  # noqa: F401
 from ember.nn.modules.pooling_extra import LPPool3d  # noqa: F401
+from ember.nn.modules.pooling_fractional import AdaptiveMaxPool3d, FractionalMaxPool2d, FractionalMaxPool3d  # noqa: F401
 from ember.nn.modules.loss_extra import MultiLabelMarginLoss  # noqa: F401
+from ember.nn.modules.ctc import CTCLoss  # noqa: F401
+from ember.nn.modules.crossmaplrn import CrossMapLRN2d  # noqa: F401
+from ember.nn.modules.adaptive import AdaptiveLogSoftmaxWithLoss  # noqa: F401
+from ember.nn.modules.linear_cross_entropy import LinearCrossEntropyLoss  # noqa: F401
+from ember.nn.modules.linear_cross_entropy_options import LinearCrossEntropyOptions  # noqa: F401
 from ember.nn.modules.padding import (  # noqa: F401
     ZeroPad1d, ZeroPad2d, ZeroPad3d, ConstantPad1d, ConstantPad2d, ConstantPad3d, ReflectionPad1d, ReflectionPad2d,
     ReflectionPad3d, ReplicationPad1d, ReplicationPad2d, ReplicationPad3d, CircularPad1d, CircularPad2d, CircularPad3d,
@@ -47,6 +53,13 @@ from ember.nn.modules.rnn import (  # noqa: F401
 from ember.nn.modules.transformer import (  # noqa: F401
     MultiheadAttention, TransformerEncoderLayer, TransformerEncoder, TransformerDecoderLayer, TransformerDecoder,
     Transformer,
+)
+from ember.nn.modules.lazy import (  # noqa: F401
+    LazyLinear, LazyConv1d, LazyConv2d, LazyConv3d, LazyConvTranspose1d, LazyConvTranspose2d, LazyConvTranspose3d,
+)
+from ember.nn.modules.batchnorm import LazyBatchNorm1d, LazyBatchNorm2d, LazyBatchNorm3d, SyncBatchNorm  # noqa: F401
+from ember.nn.modules.instancenorm import (  # noqa: F401
+    LazyInstanceNorm1d, LazyInstanceNorm2d, LazyInstanceNorm3d,
 )
 
 __all__ = sorted(name for name in dir() if name[0].isupper())  # the layer classes above

@@ -767,3 +767,13 @@ class Softmax2d(Module):
         if input.ndim not in (3, 4):
             raise ValueError(f"Softmax2d: expected input to be 3D or 4D, got {input.ndim}D instead")
         return F.softmax(input, -3)
+
+
+_LATE = {'MultiheadAttention'}  # at PyTorch's path here, defined in ember.nn.modules.transformer (beside the layers built on it)
+
+
+def __getattr__(name):
+    if name in _LATE:
+        import importlib
+        return getattr(importlib.import_module("ember.nn.modules.transformer"), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

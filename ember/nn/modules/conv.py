@@ -397,3 +397,13 @@ class ConvTranspose3d(_ConvTranspose):
 
     _nd = 3
     _conv_transpose = staticmethod(F.conv_transpose3d)
+
+
+_LATE = {'LazyConv1d', 'LazyConv2d', 'LazyConv3d', 'LazyConvTranspose1d', 'LazyConvTranspose2d', 'LazyConvTranspose3d'}  # at PyTorch's path here, defined in ember.nn.modules.lazy (which imports this module)
+
+
+def __getattr__(name):
+    if name in _LATE:
+        import importlib
+        return getattr(importlib.import_module("ember.nn.modules.lazy"), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -146,3 +146,26 @@ class Bilinear(Module):
         """Show the three feature sizes and whether there is a bias."""
         return (f"in1_features={self.in1_features}, in2_features={self.in2_features}, "
                 f"out_features={self.out_features}, bias={self.bias is not None}")
+
+
+class NonDynamicallyQuantizableLinear(Linear):
+    """The out-projection of MultiheadAttention: a Linear under PyTorch's name and module path, so
+    that pickled attention layers load.
+
+    Args:
+        in_features: as in ``Linear``.
+        out_features: as in ``Linear``.
+        bias: as in ``Linear``.
+        device: as in ``Linear``.
+        dtype: as in ``Linear``.
+    """
+
+
+_LATE = {'LazyLinear'}  # at PyTorch's path here, defined in ember.nn.modules.lazy (which imports this module)
+
+
+def __getattr__(name):
+    if name in _LATE:
+        import importlib
+        return getattr(importlib.import_module("ember.nn.modules.lazy"), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -734,3 +734,5 @@ class GaussianNLLLoss(_Loss):
 
 
 from ember.nn.modules.loss_extra import MultiLabelMarginLoss  # noqa: E402,F401  (defined beside; PyTorch's path is this module)
+from ember.nn.modules.ctc import CTCLoss  # noqa: E402,F401  (defined beside; PyTorch's path is this module)
+from ember.nn.modules.linear_cross_entropy import LinearCrossEntropyLoss  # noqa: E402,F401  (defined beside)

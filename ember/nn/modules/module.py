@@ -16,11 +16,13 @@ from ember.core import dtype as dt
 from ember.core.autograd import no_grad
 from ember.core.tensor import Tensor
 from ember.dispatch.tracing import recorded
-from ember.nn.parameter import Buffer, Parameter
+from ember.nn.parameter import Buffer, Parameter, is_lazy
 from ember.utils.hooks import RemovableHandle, add_hook
 
 __all__ = ["Module", "register_module_forward_pre_hook", "register_module_forward_hook",
-           "register_module_full_backward_hook", "register_module_full_backward_pre_hook"]
+           "register_module_full_backward_hook", "register_module_full_backward_pre_hook",
+           "register_module_backward_hook", "register_module_buffer_registration_hook",
+           "register_module_module_registration_hook", "register_module_parameter_registration_hook"]
 
 _EXTRA_STATE_KEY_SUFFIX = "_extra_state"
 
@@ -30,6 +32,10 @@ _global_forward_hooks: OrderedDict = OrderedDict()
 _global_forward_hooks_always_called: OrderedDict = OrderedDict()
 _global_backward_hooks: OrderedDict = OrderedDict()
 _global_backward_pre_hooks: OrderedDict = OrderedDict()
+# hooks that see every buffer / submodule / parameter as a module registers it
+_global_buffer_registration_hooks: OrderedDict = OrderedDict()
+_global_module_registration_hooks: OrderedDict = OrderedDict()
+_global_parameter_registration_hooks: OrderedDict = OrderedDict()
 
 
 def register_module_forward_pre_hook(hook) -> RemovableHandle:
@@ -101,6 +107,64 @@ def register_module_full_backward_pre_hook(hook) -> RemovableHandle:
         A ``RemovableHandle``; call its ``remove()`` to unregister the hook.
     """
     return add_hook(_global_backward_pre_hooks, hook)
+
+
+def register_module_backward_hook(hook) -> RemovableHandle:
+    """Register a backward hook for every module under the deprecated name; ember runs it as a full
+    backward hook (as ``Module.register_backward_hook`` does).
+
+    Args:
+        hook: called as ``hook(module, grad_input, grad_output)``; it may return a new ``grad_input``.
+
+    Returns:
+        A ``RemovableHandle``; call its ``remove()`` to unregister the hook.
+    """
+    return add_hook(_global_backward_hooks, hook)
+
+
+def register_module_buffer_registration_hook(hook) -> RemovableHandle:
+    """Register a hook that every module calls when it registers a buffer.
+
+    Args:
+        hook: called as ``hook(module, name, buffer)``; a non-None return value is registered instead.
+
+    Returns:
+        A ``RemovableHandle``; call its ``remove()`` to unregister the hook.
+    """
+    return add_hook(_global_buffer_registration_hooks, hook)
+
+
+def register_module_module_registration_hook(hook) -> RemovableHandle:
+    """Register a hook that every module calls when it registers a submodule.
+
+    Args:
+        hook: called as ``hook(module, name, submodule)``; a non-None return value is registered instead.
+
+    Returns:
+        A ``RemovableHandle``; call its ``remove()`` to unregister the hook.
+    """
+    return add_hook(_global_module_registration_hooks, hook)
+
+
+def register_module_parameter_registration_hook(hook) -> RemovableHandle:
+    """Register a hook that every module calls when it registers a parameter.
+
+    Args:
+        hook: called as ``hook(module, name, param)``; a non-None return value is registered instead.
+
+    Returns:
+        A ``RemovableHandle``; call its ``remove()`` to unregister the hook.
+    """
+    return add_hook(_global_parameter_registration_hooks, hook)
+
+
+def _registration_hooks(hooks, module, name, value):
+    """``value`` after every registration hook in ``hooks`` has seen (and maybe replaced) it."""
+    for hook in list(hooks.values()):
+        output = hook(module, name, value)
+        if output is not None:
+            value = output
+    return value
 
 
 class _IncompatibleKeys(namedtuple("_IncompatibleKeys", ["missing_keys", "unexpected_keys"])):
@@ -223,6 +287,8 @@ class Module:
                             f"(ember.Tensor or None required)")
         if isinstance(tensor, Buffer):
             persistent = tensor.persistent
+        if _global_buffer_registration_hooks:
+            tensor = _registration_hooks(_global_buffer_registration_hooks, self, name, tensor)
         self._buffers[name] = tensor
         if persistent:
             self._non_persistent_buffers_set.discard(name)
@@ -250,6 +316,8 @@ class Module:
             raise ValueError(f"Cannot assign non-leaf Tensor to parameter '{name}'. Model parameters must be "
                              f"created explicitly. To express '{name}' as a function of another Tensor, "
                              f"compute the value in the forward() method.")
+        if _global_parameter_registration_hooks:
+            param = _registration_hooks(_global_parameter_registration_hooks, self, name, param)
         self._parameters[name] = param
 
     def add_module(self, name: str, module) -> None:
@@ -262,6 +330,8 @@ class Module:
         if module is not None and not isinstance(module, Module):
             raise TypeError(f"{_type_name(module)} is not a Module subclass")
         _check_member_name("module", name, self, self._modules)
+        if _global_module_registration_hooks:
+            module = _registration_hooks(_global_module_registration_hooks, self, name, module)
         self._modules[name] = module
 
     def register_module(self, name: str, module) -> None:
@@ -294,6 +364,8 @@ class Module:
             if modules is None:
                 raise AttributeError("cannot assign module before Module.__init__() call")
             self._forget(name, keep="_modules")
+            if _global_module_registration_hooks:
+                value = _registration_hooks(_global_module_registration_hooks, self, name, value)
             modules[name] = value
             return
         if modules is not None and name in modules:
@@ -313,6 +385,8 @@ class Module:
             if value is not None and not isinstance(value, Tensor):
                 raise TypeError(f"cannot assign '{_type_name(value)}' as buffer '{name}' "
                                 f"(ember.Tensor or None expected)")
+            if _global_buffer_registration_hooks:
+                value = _registration_hooks(_global_buffer_registration_hooks, self, name, value)
             buffers[name] = value
             return
         object.__setattr__(self, name, value)
@@ -800,11 +874,18 @@ class Module:
         return self._apply(lambda t: empty_like(t, device=device), recurse=recurse)
 
     def share_memory(self):
-        """Kept for PyTorch compatibility: ember does not move tensors to shared memory.
+        """Move the parameters (and their gradients) and buffers into shared memory, in place
+        (``Tensor.share_memory_``), so processes given this module train one copy (Hogwild).
 
         Returns:
-            This module, unchanged.
+            This module.
         """
+        for p in self.parameters():
+            p.share_memory_()
+            if p.grad is not None:
+                p.grad.share_memory_()
+        for b in self.buffers():
+            b.share_memory_()
         return self
 
     # ------------------------------------------------------------ hooks
@@ -1142,6 +1223,12 @@ class Module:
             if not isinstance(incoming, Tensor):
                 error_msgs.append(f'While copying the parameter named "{key}", expected an ember.Tensor from '
                                   f'the checkpoint but received {type(incoming).__name__}')
+                continue
+            if is_lazy(current):   # still uninitialized: the value was lazy too (nothing to copy)
+                continue
+            if is_lazy(incoming):
+                error_msgs.append(f"While copying the parameter named \"{key}\", the checkpoint holds an "
+                                  f"uninitialized parameter; run a forward pass on the lazy module first.")
                 continue
             if tuple(incoming.shape) != tuple(current.shape):
                 error_msgs.append(f"size mismatch for {key}: copying a param with shape {incoming.shape} from "

@@ -526,3 +526,6 @@ class LocalResponseNorm(Module):
     def extra_repr(self) -> str:
         """Show ``size``, ``alpha``, ``beta`` and ``k``."""
         return f"{self.size}, alpha={self.alpha}, beta={self.beta}, k={self.k}"
+
+
+from ember.nn.modules.crossmaplrn import CrossMapLRN2d  # noqa: E402,F401  (defined beside; PyTorch's path)

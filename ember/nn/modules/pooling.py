@@ -546,3 +546,6 @@ class MaxUnpool3d(_MaxUnpoolNd):
 
 
 from ember.nn.modules.pooling_extra import LPPool3d  # noqa: E402,F401  (defined beside; PyTorch's path is this module)
+from ember.nn.modules.pooling_fractional import (  # noqa: E402,F401  (defined beside; PyTorch's path)
+    AdaptiveMaxPool3d, FractionalMaxPool2d, FractionalMaxPool3d,
+)

@@ -39,7 +39,7 @@ class Embedding(Module):
         norm_type: the p of the p-norm used with ``max_norm`` (default: 2).
         scale_grad_by_freq: if True, the gradient of each row is divided by how often its index
             appears in the input.
-        sparse: stored on the module and passed on to ``F.embedding``.
+        sparse: if True, the gradient of ``weight`` is a sparse COO tensor of the rows looked up.
         _weight: an existing ``(num_embeddings, embedding_dim)`` tensor to wrap as ``weight``
             instead of drawing one (used by ``from_pretrained``).
         _freeze: if True, ``weight`` does not require a gradient.
@@ -148,7 +148,8 @@ class EmbeddingBag(Module):
         scale_grad_by_freq: if True, the gradient of each row is divided by how often its index
             appears in the input.
         mode: ``'sum'``, ``'mean'`` (default) or ``'max'``: how each bag is reduced.
-        sparse: stored on the module and passed on to ``F.embedding_bag``.
+        sparse: if True, the gradient of ``weight`` is a sparse COO tensor of the rows used (not with
+            ``mode='max'``).
         _weight: an existing ``(num_embeddings, embedding_dim)`` tensor to wrap as ``weight``
             instead of drawing one (used by ``from_pretrained``).
         include_last_offset: if True, ``offsets`` has one more element than there are bags: the

@@ -14,7 +14,7 @@ from ember.nn import functional as F
 from ember.nn import init
 from ember.nn.modules.container import ModuleList
 from ember.nn.modules.dropout import Dropout
-from ember.nn.modules.linear import Linear
+from ember.nn.modules.linear import Linear, NonDynamicallyQuantizableLinear
 from ember.nn.modules.module import Module
 from ember.nn.modules.normalization import LayerNorm
 from ember.nn.parameter import Parameter
@@ -22,18 +22,6 @@ from ember.ops.creation import empty
 
 __all__ = ["MultiheadAttention", "TransformerEncoderLayer", "TransformerEncoder", "TransformerDecoderLayer",
            "TransformerDecoder", "Transformer"]
-
-
-class NonDynamicallyQuantizableLinear(Linear):
-    """The out-projection of MultiheadAttention: a Linear (the name matches PyTorch's).
-
-    Args:
-        in_features: as in ``Linear``.
-        out_features: as in ``Linear``.
-        bias: as in ``Linear``.
-        device: as in ``Linear``.
-        dtype: as in ``Linear``.
-    """
 
 
 class MultiheadAttention(Module):
@@ -166,6 +154,9 @@ class MultiheadAttention(Module):
         if self.batch_first and batched:
             out = out.transpose(0, 1)
         return out, weights
+
+
+MultiheadAttention.__module__ = "ember.nn.modules.activation"  # PyTorch's path, so pickles name it there
 
 
 def _activation(activation):
