@@ -14,6 +14,13 @@ import time
 from multiprocessing import *  # noqa: F401,F403  (torch.multiprocessing re-exports the standard module)
 from multiprocessing import get_all_start_methods, get_start_method, set_start_method  # noqa: F401
 
+from ember.multiprocessing._reductions import (  # noqa: F401  (shared CPU tensors cross processes as handles)
+    get_all_sharing_strategies, get_sharing_strategy, set_sharing_strategy,
+)
+from ember.multiprocessing import _reductions as _tensor_reductions
+
+_tensor_reductions.register()
+
 
 class ProcessException(Exception):
     """A spawned process failed.

@@ -12,6 +12,13 @@ from ember.serialization.checkpoint import load, save  # noqa: F401
 from ember.serialization.scan import get_unsafe_globals_in_checkpoint  # noqa: F401
 from ember.serialization.safetensors_io import load_file, save_file  # noqa: F401
 from ember.serialization.storage import Storage  # noqa: F401
+from ember.serialization.options import (  # noqa: F401  (torch.serialization's options, hooks and helpers)
+    LoadEndianness, get_default_load_endianness, set_default_load_endianness, get_default_mmap_options,
+    set_default_mmap_options, get_crc32_options, set_crc32_options, SourceChangeWarning, StorageType,
+    check_module_version_greater_or_equal, default_restore_location, location_tag, mkdtemp,
+    normalize_storage_type, register_package, skip_data, storage_to_tensor_type, validate_cuda_device,
+    validate_hpu_device,
+)
 from ember.serialization.unpickler import (  # noqa: F401
     add_safe_globals, clear_safe_globals, get_safe_globals, safe_globals,
 )

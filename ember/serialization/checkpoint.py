@@ -10,6 +10,7 @@ unless ``weights_only=False``.
 from __future__ import annotations
 
 import io
+import mmap
 import os
 import pickle
 import sys
@@ -18,6 +19,7 @@ import tempfile
 import numpy as np
 
 from ember.core.device import device as Device
+from ember.serialization import options
 from ember.serialization.pickler import CheckpointPickler
 from ember.serialization.storage import Storage
 from ember.serialization.unpickler import WeightsUnpickler, full_unpickler_class
@@ -76,8 +78,10 @@ def _write_archive(file, archive_name, pickled, storages, disable_byteorder) -> 
     writer.write_record(".storage_alignment", STORAGE_ALIGNMENT)
     if not disable_byteorder:
         writer.write_record("byteorder", sys.byteorder)
+    skip = options.skipping_data()  # skip_data(): the records keep their size, holding zeros
     for key, record in storages.items():
-        writer.write_record(f"data/{key}", record.data)
+        writer.write_record(f"data/{key}", np.zeros(memoryview(record.data).nbytes, np.uint8) if skip
+                            else record.data)
     writer.write_record("version", ARCHIVE_VERSION)
     writer.write_record(".data/serialization_id", writer.serialization_id())
     writer.finish()
@@ -157,8 +161,8 @@ def _restore_device(location: str):
 
 def _location_mapper(map_location):
     """``(storage, location) -> Storage`` as PyTorch interprets ``map_location``."""
-    def default(storage, location):
-        return storage.to(_restore_device(location)) if location != "cpu" else storage
+    def default(storage, location):  # registered packages first (ember.serialization.register_package)
+        return options.default_restore_location(storage, location)
 
     if map_location is None:
         return default
@@ -203,8 +207,12 @@ class _StorageSource:
             name = f"data/{key}"
             size = self._reader.record_size(name)
             offset = self._reader.data_offset(name) if self._mmap_path is not None else None
-            if offset is not None and size:
-                raw = np.memmap(self._mmap_path, dtype=np.uint8, mode="c", offset=offset, shape=(size,))
+            if options.skipping_data():  # skip_data(): tensors get their shapes, not the bytes
+                raw = np.zeros(size, dtype=np.uint8)
+            elif offset is not None and size:
+                shared = options.get_default_mmap_options() == mmap.MAP_SHARED  # writes go to the file
+                raw = np.memmap(self._mmap_path, dtype=np.uint8, mode="r+" if shared else "c", offset=offset,
+                                shape=(size,))
             else:
                 raw = np.empty(size, dtype=np.uint8)
                 self._reader.read_into(name, raw)
@@ -278,7 +286,7 @@ def load(f, map_location=None, pickle_module=None, *, weights_only=None, mmap=No
                 raise RuntimeError("this file is a TorchScript archive (torch.jit.save); ember.load reads "
                                    "torch.save checkpoints only")
             raise RuntimeError(f"checkpoint archive '{reader.archive_name}' has no data.pkl record")
-        byteorder = "little"
+        byteorder = options.assumed_byteorder()  # for files without the record (set_default_load_endianness)
         if reader.has_record("byteorder"):
             byteorder = reader.read("byteorder").decode("ascii", "replace").strip()
             if byteorder not in ("little", "big"):

@@ -20,10 +20,10 @@ import numpy as np
 from ember.core import dtype as dt
 from ember.core.device import device as Device
 from ember.core.tensor import Size, Tensor, make_tensor
+from ember.serialization.options import location_tag
 from ember.serialization.storage import STORAGE_CLASS_OF_DTYPE, as_bytes, locate_in_root
 
 _STORAGE_TAG = "storage"
-_CPU_TAG = "cpu"
 
 
 class GlobalRef:
@@ -133,6 +133,8 @@ class CheckpointPickler(pickle._Pickler):
             kind = obj.type.encode().decode()
             return (TORCH_DEVICE, (kind,) if obj.index is None else (kind, obj.index))
         if isinstance(obj, Tensor):
+            if hasattr(cls, "_checkpoint_reduce"):  # sparse tensors: their parts, in PyTorch's form
+                return obj._checkpoint_reduce(global_ref)
             if self._parameter is not None and isinstance(obj, self._parameter):
                 return (REBUILD_PARAMETER, (make_tensor(obj._data, obj.dtype, obj.device), obj.requires_grad,
                                             OrderedDict()))
@@ -156,17 +158,17 @@ class CheckpointPickler(pickle._Pickler):
                 if record is not None and record.dtype is t.dtype:
                     return record, offset, stride
                 if record is None:
-                    record = self._new_record(t.dtype, _CPU_TAG, root.nbytes // t.dtype.itemsize,
+                    record = self._new_record(t.dtype, location_tag(t), root.nbytes // t.dtype.itemsize,
                                               as_bytes(root))
                     self._by_root[id(root)] = record
                     self._roots.append(root)
                     return record, offset, stride
             host = np.array(data, order="C", copy=True)
-            location = _CPU_TAG
+            location = location_tag(t)
         else:
             from ember.ops.creation import to_numpy
             host = np.array(to_numpy(t), order="C")
-            location = str(t.device)
+            location = location_tag(t)  # the device, unless a registered package tags it
         record = self._new_record(t.dtype, location, host.size, as_bytes(host))
         return record, 0, _contiguous_strides(host.shape)
 

@@ -188,6 +188,9 @@ def _default_allowed() -> dict:
         "torch.device": Device,
         "torch.Tensor": Tensor,
     }
+    from ember.ops.sparse import layout_by_name, rebuild_sparse_tensor
+    allowed["torch._utils._rebuild_sparse_tensor"] = rebuild_sparse_tensor   # sparse tensors, by their parts
+    allowed["torch.serialization._get_layout"] = layout_by_name
     for name, storage_type in STORAGE_TYPES.items():
         allowed[f"torch.{name}"] = storage_type
     for name, d in _TORCH_DTYPE_NAMES.items():

@@ -122,10 +122,13 @@ class ArchiveWriter:
         self._write(encoded)
         self._write(extra)
         crc = 0
+        from ember.serialization.options import get_crc32_options
+        compute_crc = get_crc32_options()  # off: the records' checksums are 0 (set_crc32_options)
         chunk = 1 << 26
         for begin in range(0, size, chunk):
             part = view[begin:begin + chunk]
-            crc = zlib.crc32(part, crc)
+            if compute_crc:
+                crc = zlib.crc32(part, crc)
             self._write(part)
         if zip64:
             self._write(_DESCRIPTOR64.pack(_SIG_DESCRIPTOR, crc, size, size))
@@ -205,7 +208,13 @@ class ArchiveReader:
         return info
 
     def read(self, name: str) -> bytes:
-        return self._zip.read(self._info(name))
+        info = self._info(name)
+        if info.CRC == 0 and info.file_size and info.compress_type == zipfile.ZIP_STORED:
+            # saved with set_crc32_options(False): read it as PyTorch's reader does, unchecked
+            out = bytearray(info.file_size)
+            self.read_into(name, out)
+            return bytes(out)
+        return self._zip.read(info)
 
     def data_offset(self, name: str) -> int | None:
         """Where the bytes of a stored record start in the file; None if it is compressed."""

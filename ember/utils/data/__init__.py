@@ -19,4 +19,19 @@ __all__ = [
     "IterableDataset", "RandomSampler", "Sampler", "SequentialSampler", "StackDataset", "Subset",
     "SubsetRandomSampler", "TensorDataset", "WeightedRandomSampler", "WorkerInfo",
     "default_collate", "default_convert", "get_worker_info", "random_split",
+    "IterDataPipe", "MapDataPipe", "DFIterDataPipe", "DataChunk", "functional_datapipe", "argument_validation",
+    "runtime_validation", "runtime_validation_disabled", "guaranteed_datapipes_determinism", "non_deterministic",
 ]
+
+_DATAPIPE_NAMES = ("IterDataPipe", "MapDataPipe", "DFIterDataPipe", "DataChunk", "functional_datapipe",
+                   "argument_validation", "runtime_validation", "runtime_validation_disabled",
+                   "guaranteed_datapipes_determinism", "non_deterministic")
+
+
+def __getattr__(name):
+    # the DataPipes load on first use (import time): ember.utils.data.IterDataPipe, .datapipes
+    if name in _DATAPIPE_NAMES or name == "datapipes":
+        import importlib
+        datapipes = importlib.import_module("ember.utils.data.datapipes")
+        return datapipes if name == "datapipes" else getattr(datapipes, name)
+    raise AttributeError(f"module 'ember.utils.data' has no attribute {name!r}")
