@@ -33,6 +33,8 @@ class Adagrad(Optimizer):
             differentiated through. Default: ``False``.
     """
 
+    _supports_sparse_grad = True  # a sparse gradient updates only the rows it holds
+
     def __init__(self, params, lr=1e-2, lr_decay=0, weight_decay=0, initial_accumulator_value=0, eps=1e-10,
                  foreach=None, *, maximize=False, differentiable=False, fused=None):
         check_lr(lr)
@@ -75,10 +77,37 @@ class Adagrad(Optimizer):
         step = increment_step(state)
         if group["maximize"]:
             grad = -grad
+        clr = lr / (1 + (step - 1) * group["lr_decay"])
+        if grad.is_sparse:
+            return _sparse_update(param, grad, state["sum"], clr, weight_decay, eps)
         if weight_decay != 0:
             grad = grad.add(param, alpha=weight_decay)
-        clr = lr / (1 + (step - 1) * group["lr_decay"])
         state_sum = state["sum"]
         state_sum.addcmul_(grad, grad, value=1)
         std = state_sum.sqrt().add_(eps)
         param.addcdiv_(grad, std, value=-clr)
+
+
+def _sparse_update(param, grad, state_sum, clr, weight_decay, eps):
+    """Adagrad's step for a sparse COO gradient: only the rows it holds change (duplicates summed).
+
+    Args:
+        param: the parameter, updated in place.
+        grad: its sparse gradient (already negated for ``maximize``).
+        state_sum: the dense sum of squared gradients, updated in place.
+        clr: this step's learning rate.
+        weight_decay: the group's weight decay (must be 0).
+        eps: added to the denominator.
+
+    Raises:
+        RuntimeError: if ``weight_decay`` is not 0 (PyTorch's sparse Adagrad has none either).
+    """
+    from ember.ops.sparse import sparse_coo_tensor
+    if weight_decay != 0:
+        raise RuntimeError("weight_decay option is not compatible with sparse gradients")
+    grad = grad.coalesce()
+    indices, values, size = grad._indices(), grad._values(), tuple(grad.shape)
+    state_sum.add_(sparse_coo_tensor(indices, values.pow(2), size))
+    # the accumulated sum at the gradient's entries, gathered from the dense state
+    std_values = state_sum.sparse_mask(grad)._values().sqrt_().add_(eps)
+    param.add_(sparse_coo_tensor(indices, values / std_values, size), alpha=-clr)

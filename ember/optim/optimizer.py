@@ -23,6 +23,7 @@ from itertools import chain
 from ember.core import dtype as _dt
 from ember.core.autograd import enable_grad, set_grad_enabled
 from ember.core.tensor import Tensor
+from ember.ops.sparse import SparseTensor
 from ember.dispatch.tracing import recorded
 from ember.utils.hooks import RemovableHandle, add_hook
 
@@ -213,6 +214,10 @@ class Optimizer:
         defaults: the ``defaults`` given.
     """
 
+    # sparse ``.grad`` (embedding(sparse=True)): refused with this message unless the update handles it
+    _supports_sparse_grad = False
+    _sparse_grad_error = "{name} does not support sparse gradients"
+
     def __init_subclass__(cls, **kwargs):
         super().__init_subclass__(**kwargs)
         step = cls.__dict__.get("step")
@@ -349,6 +354,14 @@ class Optimizer:
                         p.grad.requires_grad_(False)
                     p.grad.zero_()
 
+    def _check_grad_layouts(self, group: dict) -> None:
+        """Raise PyTorch's error for a gradient layout this optimizer cannot update, for the whole group
+        before any of its parameters moves (a sparse ``.grad`` unless ``_supports_sparse_grad``)."""
+        if not self._supports_sparse_grad:
+            for p in group["params"]:
+                if type(p.grad) is SparseTensor:
+                    raise RuntimeError(self._sparse_grad_error.format(name=type(self).__name__))
+
     def init_state(self, param: Tensor, group: dict) -> dict:
         """The state ``param`` starts with; called before its first update.
 
@@ -394,6 +407,7 @@ class Optimizer:
                 loss = closure()
         with set_grad_enabled(bool(self.defaults.get("differentiable", False))):
             for group in self.param_groups:
+                self._check_grad_layouts(group)
                 for p in group["params"]:
                     grad = p.grad
                     if grad is None:

@@ -39,6 +39,8 @@ class SGD(Optimizer):
         ValueError: on a negative ``lr``, ``momentum`` or ``weight_decay``, or an invalid Nesterov setting.
     """
 
+    _supports_sparse_grad = True  # sparse gradients (embedding(sparse=True)) take the reference path
+
     def __init__(self, params, lr=1e-3, momentum=0, dampening=0, weight_decay=0, nesterov=False, *,
                  maximize=False, foreach=None, differentiable=False, fused=None):
         check_lr(lr)
@@ -83,7 +85,7 @@ class SGD(Optimizer):
         """The device's fused kernel for this update, when it has one (the code above is the
         reference it is tested against)."""
         op = OPS["sgd_step"]
-        if (grad.dtype is not param.dtype or grad.shape != param.shape
+        if (grad.dtype is not param.dtype or grad.shape != param.shape or grad.is_sparse
                 or (op.resolved.get(param.device.type) or resolve(op, param.device.type)) is DECOMPOSE):
             return False
         momentum = group["momentum"]
