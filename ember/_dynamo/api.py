@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import functools
 
-from ember._dynamo.eval_frame import _ALL, _BACKENDS, _MODES, _OPTIONS, CompiledFunction, _Disabled
+from ember._dynamo.eval_frame import _ALL, _BACKENDS, _MODES, _OPTIONS, CompiledFunction, Stance, _Disabled
 from ember._dynamo.exc import InvalidBackend
 from ember.dispatch.keys import ACTIVE, TRACE
 from ember.dispatch.tracing import TRACE_STATE
@@ -24,7 +24,7 @@ def _check(backend, mode, options):
             raise RuntimeError(f"Unexpected optimization option {key}, known options are {list(_OPTIONS)}")
 
 
-def compile(model=None, *, fullgraph: bool = False, dynamic=None, backend="inductor", mode=None,
+def compile(model=None, *, fullgraph: bool = False, dynamic=None, backend=None, mode=None,
             options=None, disable: bool = False):
     """Compile a function or Module: capture its graph on the first call and replay it after.
 
@@ -36,7 +36,7 @@ def compile(model=None, *, fullgraph: bool = False, dynamic=None, backend="induc
             limit; ``False``/``None``: every new shape counts.
         backend: ``"inductor"`` (fused kernels per device), ``"eager"``/``"aot_eager"`` (the
             captured ops one by one), or a callable ``backend(graph_module, example_inputs)``
-            returning the function to run.
+            returning the function to run; None: ``ember.compiler.get_default_backend()``.
         mode: ``"default"``, ``"reduce-overhead"``, ``"max-autotune"`` or
             ``"max-autotune-no-cudagraphs"`` (accepted; ember's code generation has no
             autotuning or CUDA graphs, so they compile as ``"default"``).
@@ -50,6 +50,8 @@ def compile(model=None, *, fullgraph: bool = False, dynamic=None, backend="induc
         RuntimeError: for an unknown mode or option, or both given.
         ember._dynamo.exc.InvalidBackend: for an unknown backend name.
     """
+    if backend is None:
+        backend = Stance.default_backend
     _check(backend, mode, options)
     settings = dict(fullgraph=fullgraph, dynamic=dynamic, backend=backend, mode=mode, options=options)
     if model is None:
@@ -91,7 +93,9 @@ class OptimizedModule(Module):
 
 def compile_module_inplace(module: Module, *args, **kwargs) -> None:
     """``Module.compile()``: compile the module's calls in place (its class and state unchanged)."""
-    _check(kwargs.get("backend", "inductor"), kwargs.get("mode"), kwargs.get("options"))
+    if kwargs.get("backend") is None:
+        kwargs["backend"] = Stance.default_backend
+    _check(kwargs["backend"], kwargs.get("mode"), kwargs.get("options"))
     if kwargs.pop("disable", False):
         return
     compiled = CompiledFunction(functools.partial(Module._call_uncompiled, module), root=module,
@@ -195,8 +199,12 @@ def explain(f, *extra_args, **extra_kwargs):
                 current = []
             elif n.op == "call_function":
                 current.append(n.target)
+            if any(n is after for after, _ in getattr(tracer, "graph_breaks", ())):
+                ops.append(current)
+                current = []
         ops.append(current)
         reasons = [f"data-dependent: a tensor value read into Python at {line}" for line, _ in capture.host_reads]
+        reasons += [why for _, why in getattr(tracer, "graph_breaks", ())]
         return ExplainOutput([graph] * len(ops), reasons, ops)
     if extra_args or extra_kwargs:
         return inner(*extra_args, **extra_kwargs)

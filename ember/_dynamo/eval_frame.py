@@ -29,6 +29,7 @@ import weakref
 
 from ember.amp.autocast_mode import STATE as AUTOCAST_STATE
 from ember.core.autograd import GRAD_MODE
+from ember.core.dual import DUAL
 from ember.core.tensor import Tensor
 from ember.dispatch.keys import ACTIVE, AUTOCAST, TRACE
 from ember.fx.capture import GuardFailure, Tracer, input_names_of
@@ -41,7 +42,7 @@ log = logging.getLogger("ember._dynamo")
 
 _MODES = ("default", "reduce-overhead", "max-autotune", "max-autotune-no-cudagraphs")
 _BACKENDS = ("inductor", "eager", "aot_eager")
-_OPTIONS = ("fusion", "epilogue_fusion", "max_autotune", "fallback_random", "shape_padding",
+_OPTIONS = ("guard_filter_fn", "fusion", "epilogue_fusion", "max_autotune", "fallback_random", "shape_padding",
             "triton.cudagraphs", "trace.enabled", "trace.graph_diagram")
 _ALL = weakref.WeakSet()     # every compiled function, for reset()
 _MISS = object()
@@ -49,6 +50,18 @@ _MISS = object()
 
 class _Disabled:
     depth = 0
+
+
+class Stance:
+    """The compiler's stance (``ember.compiler.set_stance``) and default backend."""
+    stance = "default"
+    skip_guard_eval_unsafe = False
+    backend = None            # force_backend of the "default" stance
+    default_backend = "inductor"
+
+
+STANCES = ("default", "force_eager", "eager_on_recompile", "fail_on_recompile", "eager_then_compile",
+           "aot_eager_then_compile")
 
 
 def list_backends(exclude_tags=("debug", "experimental")) -> list:
@@ -93,34 +106,62 @@ class CompiledFunction:
         self.fullgraph = fullgraph
         self.dynamic = dynamic
         self.backend = backend
+        self._active = backend    # the backend of the capture in progress (a stance may force another)
         self.mode = mode or "default"
         self.options = dict(options or {})
         self._signature_of = signature_of or fn
         self._cache = {}          # guard key -> [_Entry]
         self._captures = 0
         self._warned = False
+        self._calls = 0
+        self._guard_mask = None   # guard_filter_fn's verdict per guard-key part (None: keep all)
         functools.update_wrapper(self, fn, updated=())
         self.__name__ = getattr(self._signature_of, "__name__", None) or type(fn).__name__
         _ALL.add(self)
 
     # ------------------------------------------------------------ calling
     def __call__(self, *args, **kwargs):
-        if _Disabled.depth or (ACTIVE.keys and TRACE in ACTIVE.keys):
+        if _Disabled.depth or (ACTIVE.keys and TRACE in ACTIVE.keys) or Stance.stance == "force_eager":
             return self._fn(*args, **kwargs)   # disabled, or inside another capture: inline
+        if DUAL.level is not None:  # forward AD: captured graphs carry no tangents, so run eagerly
+            return self._fn(*args, **kwargs)
+        self._calls += 1
         leaves, spec = tree_flatten((args, kwargs))
         tensors = [x for x in leaves if isinstance(x, Tensor)]
-        key = self._guard_key(leaves, spec)
-        for entry in self._cache.get(key, ()):
+        if Stance.skip_guard_eval_unsafe and len(self._cache) == 1:
+            candidates = next(iter(self._cache.values()))   # unsafe: no guard tells the graphs apart
+        else:
+            key = self._guard_key(leaves, spec)
+            candidates = self._cache.get(key, ())
+        for entry in candidates:
             result = self._replay(entry, tensors)
             if result is not _MISS:
                 return result
+        if Stance.skip_guard_eval_unsafe and len(self._cache) == 1:
+            key = self._guard_key(leaves, spec)
+        from ember._dynamo.decorators import RunOnly
+        stance = Stance.stance
+        if RunOnly.depth or (stance == "eager_on_recompile" and self._captures):
+            return self._fn(*args, **kwargs)
+        if stance == "fail_on_recompile" and self._captures:
+            raise RuntimeError(f"Detected recompile when ember.compile stance is 'fail_on_recompile'. "
+                               f"function name: {self.__name__!r}: no captured graph fits these inputs")
+        if stance in ("eager_then_compile", "aot_eager_then_compile") and self._calls == 1:
+            return self._fn(*args, **kwargs)
         return self._capture(key, args, kwargs)
 
     def _guard_key(self, leaves, spec):
         parts = [spec, GRAD_MODE.enabled, ACTIVE.keys]
+        from ember._dynamo.decorators import MARKS, shape_key
         for x in leaves:
             if isinstance(x, Tensor):
-                parts.append((tuple(x._data.shape), x.dtype, x.device, x._rg))
+                if MARKS:   # dims marked dynamic are wildcards; static ones a part of their own
+                    shape, static = shape_key(x, tuple(x._data.shape))
+                    parts.append((shape, x.dtype, x.device, x._rg))
+                    if static is not None:
+                        parts.append(("static", static))
+                else:
+                    parts.append((tuple(x._data.shape), x.dtype, x.device, x._rg))
             else:
                 parts.append(_constant_key(x))
         if ACTIVE.keys and AUTOCAST in ACTIVE.keys:
@@ -129,6 +170,9 @@ class CompiledFunction:
         if self._root is not None:
             parts.append(tuple(m.training for m in self._root.modules()))
             parts.append(tuple(p._rg for p in self._root.parameters()))
+        mask = self._guard_mask
+        if mask is not None and len(mask) == len(parts):
+            parts = [p if keep else None for p, keep in zip(parts, mask)]
         return tuple(parts)
 
     def _replay(self, entry, tensors):
@@ -144,6 +188,9 @@ class CompiledFunction:
         return tree_unflatten(list(flat), entry.out_spec)
 
     def _capture(self, key, args, kwargs):
+        self._active = Stance.backend or self.backend
+        if "guard_filter_fn" in self.options and self._guard_mask is None:
+            key = self._apply_guard_filter(args, kwargs)
         limit = min(config.recompile_limit, config.cache_size_limit)
         if self._captures >= limit and not (self.dynamic and _differs_only_in_shapes(key, self._cache)):
             if config.fail_on_recompile_limit_hit:
@@ -157,36 +204,89 @@ class CompiledFunction:
         names = input_names_of(self._signature_of, args, kwargs)
         tensors = [x for x in tree_flatten((args, kwargs))[0] if isinstance(x, Tensor)]
         wrt = joint.wrt_of(self._root, tensors) if GRAD_MODE.enabled else []
-        then = joint.make_then(tracer, wrt) if wrt and self.backend != "eager" else None
+        then = joint.make_then(tracer, wrt) if wrt and self._active != "eager" else None
         capture = tracer.trace(self._fn, args, kwargs, names, then=then)
         result, capture.result = capture.result, None
         if then is not None:
-            if getattr(tracer, "joint", False) and not capture.host_reads and not callable(self.backend):
+            if getattr(tracer, "joint", False) and not capture.host_reads and not callable(self._active):
                 self._captures += 1
-                self._cache.setdefault(key, []).append(self._build_joint(capture, tracer, wrt, tensors))
+                entry = self._build_joint(capture, tracer, wrt, tensors)
+                self._cache.setdefault(self._specialized(key, capture.graph, args, kwargs), []).append(entry)
                 return result
             capture.graph = joint.forward_only(capture.graph, capture, tracer)
         self._captures += 1
         if config.verbose:
             log.info("captured %s (%d graph(s) so far): %d nodes", self.__name__, self._captures,
                      len(capture.graph.nodes))
-        self._cache.setdefault(key, []).append(self._build(capture, args, kwargs))
+        entry = self._build(capture, args, kwargs)
+        self._cache.setdefault(self._specialized(key, capture.graph, args, kwargs), []).append(entry)
         return result
+
+    def _specialized(self, key, graph, args, kwargs):
+        """``key`` itself if the graph holds no dynamic-marked dim's size as a constant; else the
+        concrete key (``maybe_mark_dynamic``) or ``ConstraintViolationError`` (``mark_dynamic``)."""
+        from ember._dynamo.decorators import MARKS, strong_dims
+        if not MARKS or not any(isinstance(p, tuple) and len(p) == 4 and isinstance(p[0], tuple)
+                                and None in p[0] for p in key):
+            return key
+        names = input_names_of(self._signature_of, args, kwargs) or []
+        tensors = [x for x in tree_flatten((args, kwargs))[0] if isinstance(x, Tensor)]
+        # the program's own ops (the forward) specializing a marked dim is the user's doing; the
+        # backward ember derives (views to saved shapes) only makes the graph per size
+        forward = _int_constants(getattr(graph, "forward_graph", None) or graph)
+        constants = set(forward)
+        for g in (graph, getattr(graph, "backward_graph", None)):
+            if g is not None:
+                constants |= _int_constants(g)
+        from ember._dynamo.decorators import shape_key
+        for i, t in enumerate(tensors):
+            shape = tuple(t._data.shape)
+            wild, _ = shape_key(t, shape)
+            for d, w in enumerate(wild):
+                if w is None and shape[d] in constants:
+                    if d in strong_dims(t) and shape[d] in forward:
+                        from ember._dynamo.exc import ConstraintViolationError
+                        name = names[i] if i < len(names) else f"arg{i}"
+                        raise ConstraintViolationError(
+                            f"Constraints violated ({name}.size()[{d}])! You marked {name}.size()[{d}] as dynamic "
+                            f"but your code specialized it to be a constant ({shape[d]}). If you're using "
+                            f"mark_dynamic, either remove it or use maybe_mark_dynamic.")
+                    from ember._dynamo.decorators import MARKS as marks
+                    saved = dict(marks)
+                    marks.clear()
+                    try:   # the concrete key: as if nothing were marked
+                        return self._guard_key(*tree_flatten((args, kwargs)))
+                    finally:
+                        marks.update(saved)
+        return key
+
+    def _apply_guard_filter(self, args, kwargs):
+        """Ask ``options["guard_filter_fn"]`` which guards to keep (once); returns the filtered key."""
+        from ember._dynamo.guards import guard_entries
+        leaves, spec = tree_flatten((args, kwargs))
+        key = self._guard_key(leaves, spec)
+        entries = guard_entries(key, leaves, input_names_of(self._signature_of, args, kwargs), self._root)
+        verdict = [bool(v) for v in self.options["guard_filter_fn"](entries)]
+        if len(verdict) != len(entries):
+            raise RuntimeError(f"guard_filter_fn returned {len(verdict)} flags for {len(entries)} guards")
+        verdict[0] = True   # the input structure is what the runner is built on: always checked
+        self._guard_mask = tuple(verdict)
+        return self._guard_key(leaves, spec)
 
     # ------------------------------------------------------------ building a runner
     def _build(self, capture, args, kwargs):
         graph = capture.graph
         graph.eliminate_dead_code()
         fused = 0
-        if self.backend == "inductor" and self.options.get("fusion", True):
+        if self._active == "inductor" and self.options.get("fusion", True):
             from ember._inductor.fusion import fuse_elementwise
             fused = fuse_elementwise(graph)
         constants = {k: v for k, v in capture.attributes.items() if k.startswith("_tensor_constant")}
         attributes = _Attributes(self._root, constants)
-        if callable(self.backend):
+        if callable(self._active):
             gm = GraphModule(dict(capture.attributes), graph)
             example = [x for x in tree_flatten((args, kwargs))[0] if isinstance(x, Tensor)]
-            compiled = self.backend(gm, example)
+            compiled = self._active(gm, example)
             run = (lambda _attributes, *tensors: _as_tuple(compiled(*tensors)))
         else:
             run = compile_code(python_code(graph), label=f"compiled.{self.__name__}")
@@ -196,7 +296,7 @@ class CompiledFunction:
     def _build_joint(self, capture, tracer, wrt, tensors):
         fwd, bwd, n_saved = joint.split(capture.graph, capture, tracer)
         fused = 0
-        if self.backend == "inductor" and self.options.get("fusion", True):
+        if self._active == "inductor" and self.options.get("fusion", True):
             from ember._inductor.fusion import fuse_elementwise
             fused = fuse_elementwise(fwd) + fuse_elementwise(bwd)
         constants = {k: v for k, v in capture.attributes.items() if k.startswith("_tensor_constant")}
@@ -239,6 +339,30 @@ def _constant_key(x):
     except TypeError:
         return ("id", id(x))
     return (type(x), x)
+
+
+def _int_constants(graph) -> set:
+    """The int constants among the graph's arguments, except dimension indices (``dim=``)."""
+    found = set()
+
+    def walk(a):
+        if isinstance(a, bool):
+            return
+        if isinstance(a, int):
+            found.add(a)
+        elif isinstance(a, (tuple, list)):
+            for x in a:
+                walk(x)
+        elif isinstance(a, slice):
+            walk(a.start), walk(a.stop), walk(a.step)
+    for n in graph.nodes:
+        if n.op in ("call_function", "call_method", "call_module"):
+            for a in n.args:
+                walk(a)
+            for k, v in n.kwargs.items():
+                if "dim" not in k and "axis" not in k:
+                    walk(v)
+    return found
 
 
 def _differs_only_in_shapes(key, cache) -> bool:

@@ -22,3 +22,7 @@ class InvalidBackend(TorchDynamoException):
 
     def __init__(self, name):
         super().__init__(f"Invalid backend: {name!r}, see `ember._dynamo.list_backends()` for available backends.")
+
+
+class ConstraintViolationError(RuntimeError):
+    """A dimension marked dynamic (``mark_dynamic``) was specialized to a constant by the program."""

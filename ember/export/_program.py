@@ -8,6 +8,8 @@ decided by its owner (``ExportedProgram`` with ``dynamic_shapes``, a ``ScriptMod
 """
 from __future__ import annotations
 
+import contextlib
+
 import inspect
 
 import numpy as np
@@ -24,6 +26,40 @@ from ember.utils._pytree import tree_flatten, tree_unflatten
 _TENSOR = object()   # marks a tensor position among the constant leaves
 
 
+EXPORTING = [0]   # captures of ember.export in progress
+
+
+@contextlib.contextmanager
+def _module_calls_recorded(root, graph):
+    """While exporting: ``graph.module_stack`` holds the dotted names of the submodule calls in
+    progress, so each node records the call that made it (``ember.export.unflatten``)."""
+    from ember.nn.modules.module import Module
+    if root is None or not isinstance(root, Module):
+        yield
+        return
+    names = {}
+    for name, m in root.named_modules():
+        names.setdefault(id(m), name)
+    graph.module_stack = []
+    original = Module.__call__
+
+    def call(mod, *args, **kwargs):
+        name = names.get(id(mod))
+        if not name:
+            return original(mod, *args, **kwargs)
+        graph.module_stack.append(name)
+        try:
+            return original(mod, *args, **kwargs)
+        finally:
+            graph.module_stack.pop()
+    Module.__call__ = call
+    try:
+        yield
+    finally:
+        Module.__call__ = original
+        del graph.module_stack
+
+
 def capture(fn, args, kwargs, *, root, on_host_read, error, names_from=None, class_name="GraphModule"):
     """Run ``fn(*args, **kwargs)`` under a trace; returns ``(Program, capture, result)``.
 
@@ -38,7 +74,13 @@ def capture(fn, args, kwargs, *, root, on_host_read, error, names_from=None, cla
         return out
     target = names_from or (fn.forward if hasattr(fn, "forward") and callable(fn.forward) else fn)
     names = input_names_of(target, args, kwargs)
-    cap = Tracer(root, on_host_read=on_host_read, error=error).trace(program, args, kwargs, names)
+    EXPORTING[0] += 1   # ember.compiler.is_exporting() is True while the program runs
+    try:
+        tracer = Tracer(root, on_host_read=on_host_read, error=error)
+        with _module_calls_recorded(root, tracer.graph):
+            cap = tracer.trace(program, args, kwargs, names)
+    finally:
+        EXPORTING[0] -= 1
     gm = GraphModule(cap.attributes, cap.graph, class_name=class_name)
     prog = Program(gm, cap.in_spec, cap.out_spec, *_input_record(target, args, kwargs))
     return prog, cap, box[0]

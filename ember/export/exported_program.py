@@ -38,7 +38,7 @@ def _export_error(strict):
     return GuardOnDataDependentSymNode
 
 
-def export(mod, args, kwargs=None, *, dynamic_shapes=None, strict=False):
+def export(mod, args, kwargs=None, *, dynamic_shapes=None, strict=False, _on_host_read="raise"):
     """Capture ``mod(*args, **kwargs)`` as an ``ExportedProgram``.
 
     Args:
@@ -46,8 +46,9 @@ def export(mod, args, kwargs=None, *, dynamic_shapes=None, strict=False):
         args: a tuple of example positional inputs (tensors, nested tuples/lists/dicts, numbers).
         kwargs: a dict of example keyword inputs.
         dynamic_shapes: which input dims may change size: a dict keyed by ``forward``'s
-            argument names (or a tuple in argument order) of ``{dim: Dim(...)}`` per tensor;
-            see ``ember.export.dynamic_shapes`` for how ember runs them.
+            argument names (or a tuple in argument order) of ``{dim: Dim(...)}`` per tensor,
+            or an ``AdditionalInputs``/``ShapesCollection``; see ``ember.export.dynamic_shapes``
+            for how ember runs them.
         strict: the error class for a program that cannot be captured: ``Unsupported``
             (PyTorch's strict, TorchDynamo-based export) instead of ``GuardOnDataDependentSymNode``.
 
@@ -70,9 +71,11 @@ def export(mod, args, kwargs=None, *, dynamic_shapes=None, strict=False):
     if not all(isinstance(k, str) for k in kwargs):
         raise ValueError("Expecting `kwargs` to be a dict with string keys")
     error = _export_error(strict)
+    if hasattr(dynamic_shapes, "dynamic_shapes"):   # AdditionalInputs / ShapesCollection: their spec
+        dynamic_shapes = dynamic_shapes.dynamic_shapes(mod, args, kwargs)
     state = module_state(mod)
     try:
-        program, cap, _ = capture(mod, args, kwargs, root=mod, on_host_read="raise", error=error,
+        program, cap, _ = capture(mod, args, kwargs, root=mod, on_host_read=_on_host_read, error=error,
                                   class_name=type(mod).__name__)
         leaves, _ = tree_flatten((tuple(args), kwargs))
         dynamic = normalize(dynamic_shapes, mod.forward, args, kwargs, leaves, program.paths, UserError)
@@ -222,6 +225,18 @@ class ExportedProgram:
 
     # ------------------------------------------------------------ PyTorch's attributes
     @property
+    def module_call_graph(self) -> list:
+        """The calling convention of the exported module: one ``ModuleCallEntry`` (fqn ``""``)
+        whose signature holds the user inputs' and outputs' names and the pytree specs."""
+        from ember.export._extra import ModuleCallEntry, ModuleCallSignature
+        sig = self._graph_signature
+        names = _param_names_of(self._original) if self._original is not None else []
+        return [ModuleCallEntry("", ModuleCallSignature(
+            inputs=[s.arg for s in sig.input_specs if s.kind is InputKind.USER_INPUT],
+            outputs=[s.arg for s in sig.output_specs if s.kind is OutputKind.USER_OUTPUT],
+            in_spec=self._program.in_spec, out_spec=self._program.out_spec, forward_arg_names=names))]
+
+    @property
     def graph_module(self) -> GraphModule:
         """The ``GraphModule``: ``forward`` takes the flat tensor inputs and returns the flat outputs."""
         return self._program.graph_module
@@ -304,22 +319,64 @@ class ExportedProgram:
         return _ExportedModule(self, check_guards)
 
     def run_decompositions(self, decomp_table=None, decompose_custom_triton_ops=False) -> "ExportedProgram":
-        """A program of core ops: ember's graphs already hold its dispatched ops, so the same graph.
+        """A program whose ops of ``decomp_table`` are replaced by the ops of their decompositions.
 
         Args:
-            decomp_table: must be None or empty (ember's graphs have no further decompositions).
-            decompose_custom_triton_ops: ignored in meaning (ember has no Triton ops).
+            decomp_table: ``{op: function}`` (a ``CustomDecompTable`` or dict keyed by op-table
+                ops); None: ``default_decompositions()`` (every composite op into primitives).
+            decompose_custom_triton_ops: accepted for PyTorch's signature (ember has no Triton ops).
 
         Returns:
-            A new ``ExportedProgram`` over the same graph and state.
+            A new ``ExportedProgram`` over the same state and signature.
         """
-        if decomp_table:
-            raise ValueError("ember's exported graphs already hold its primitive and composite ops as dispatched; "
-                             "a decomposition table cannot be applied")
-        other = ExportedProgram(self._program, self._graph_signature, self._state_dict, self._constants,
-                                self._dynamic, self._generic, self._range_constraints, self._example_inputs,
-                                self._original, self._training_flags)
-        other._specialized = self._specialized
+        from ember.export.decomp_utils import default_decompositions
+        table = default_decompositions() if decomp_table is None else decomp_table
+        table = dict(table.materialize() if hasattr(table, "materialize") else table)
+        if not any(n.op == "call_function" and _in_table(n.target, table) for n in self.graph.nodes):
+            other = ExportedProgram(self._program, self._graph_signature, self._state_dict, self._constants,
+                                    self._dynamic, self._generic, self._range_constraints, self._example_inputs,
+                                    self._original, self._training_flags)
+            other._specialized = self._specialized
+            return other
+        return self._decomposed(table)
+
+    def _decomposed(self, table):
+        from ember.fx.capture import Tracer
+        from ember.fx.interpreter import Interpreter
+        old = self._program
+        gm = old.graph_module
+        placeholders = [n for n in self.graph.nodes if n.op == "placeholder"]
+        if self._example_inputs is not None:
+            tensors = old.flat_inputs(*self._example_inputs, check_constants=False)
+        else:   # a loaded program: inputs of the recorded shapes (the decompositions do not read values)
+            from ember.ops.creation import zeros
+            tensors = [zeros(shape, dtype=dtype, device=device) for _, shape, dtype, device in old.inputs]
+
+        class Decompose(Interpreter):
+            def call_function(self, target, args, kwargs):
+                if _in_table(target, table):
+                    return table[target](*args, **kwargs)
+                return super().call_function(target, args, kwargs)
+        mod = self._original if self._original is not None else gm
+        state = module_state(gm)
+        try:
+            tracer = Tracer(gm, on_host_read="raise", error=GuardOnDataDependentSymNode)
+            runner = Decompose(gm)
+            cap = tracer.trace(lambda *ts: runner.run(*ts), tensors, {}, [n.name for n in placeholders])
+        finally:
+            restore_state(state)
+        new_gm = GraphModule(cap.attributes, cap.graph, class_name=gm._class_name)
+        program = Program(new_gm, old.in_spec, old.out_spec, old.inputs, old.constants, old.paths)
+        # a decomposition may bake a dynamic dim's size in (a view to the input's shape): such a
+        # dim is no longer generic (other sizes re-capture from the module)
+        baked = _int_constants(cap.graph)
+        generic = set(self._generic)
+        for i, found in enumerate(self._dynamic):
+            for d, info in found.items():
+                if info.name in generic and old.inputs[i][1][d] in baked:
+                    generic.discard(info.name)
+        other = ExportedProgram._from_capture(mod, program, cap, self._dynamic, generic, self._example_inputs)
+        other._original = self._original
         return other
 
     def validate(self) -> None:
@@ -545,3 +602,40 @@ def load(f, *, extra_files=None, expected_opset_version=None) -> ExportedProgram
         raise
     except (KeyError, TypeError, ValueError, IndexError) as e:
         raise ser.SerializeError(f"malformed ember program file: {type(e).__name__}: {e}") from None
+
+
+def _param_names_of(mod) -> list:
+    import inspect as _inspect
+    try:
+        return list(_inspect.signature(mod.forward).parameters)
+    except (TypeError, ValueError):
+        return []
+
+
+def _in_table(target, table) -> bool:
+    try:
+        return isinstance(target, OpDef) and target in table
+    except TypeError:
+        return False
+
+
+def _int_constants(graph) -> set:
+    """The ints among the graph's constant arguments, except dimension indices (``dim=``)."""
+    found = set()
+
+    def walk(a):
+        if isinstance(a, bool):
+            return
+        if isinstance(a, int):
+            found.add(a)
+        elif isinstance(a, (tuple, list)):
+            for x in a:
+                walk(x)
+    for n in graph.nodes:
+        if n.op == "call_function":
+            for a in n.args:
+                walk(a)
+            for k, v in n.kwargs.items():
+                if "dim" not in k and "axis" not in k:
+                    walk(v)
+    return found

@@ -27,6 +27,9 @@ from ember.dispatch.ops import OpDef
 # Functions other than op-table ops are assumed to have effects (in-place writes, random draws,
 # a disabled function's Python) unless declared pure here.
 _PURE_FUNCTIONS = {operator.getitem}
+# Functions declared effectful (ember.fx.has_side_effect): kept even in symbolically traced
+# graphs, whose calls are otherwise taken as pure (as torch.fx does).
+_SIDE_EFFECTFUL = {operator.setitem}
 
 
 def mark_pure(fn):
@@ -128,6 +131,17 @@ class Node:
         """Whether removing this node could change the program (inputs, outputs, writes, draws)."""
         if self.op in ("placeholder", "output"):
             return True
+        if self.meta.get("symbolic"):   # recorded by ember.fx.Tracer: pure unless declared otherwise
+            if self.op == "call_function":
+                try:
+                    return self.target in _SIDE_EFFECTFUL
+                except TypeError:
+                    return True
+            if self.op == "call_method":
+                return self.target.endswith("_") and not self.target.endswith("__")
+            if self.op == "call_module":
+                return False
+            return False
         if self.op == "call_function":
             if isinstance(self.target, OpDef):
                 return self.target.inplace
@@ -202,6 +216,9 @@ class Graph:
     def create_node(self, op, target, args=(), kwargs=None, name=None) -> Node:
         """Add a node of kind ``op`` at the insertion point (the end unless inside ``inserting_*``)."""
         node = Node(self, self._unique_name(name or _base_name(target)), op, target, args, kwargs or {})
+        stack = self.__dict__.get("module_stack")
+        if stack:   # ember.export records which submodule call made each node (for unflatten)
+            node.meta["nn_module_stack"] = tuple(stack)
         if self._insert_index is None:
             self._nodes.append(node)
         else:

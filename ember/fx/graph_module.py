@@ -53,13 +53,16 @@ def python_code(graph: Graph, root_name: str = "self") -> PythonCode:
         key = id(value)
         if key not in names:
             base = (value.name if isinstance(value, OpDef) else
-                    getattr(value, "__name__", type(value).__name__)).lstrip("_") or "c"
+                    getattr(value, "__name__", type(value).__name__))
+            # a lambda's or partial's name is no identifier: keep only identifier characters
+            base = "".join(ch if ch.isalnum() or ch == "_" else "_" for ch in str(base)).strip("_") or "c"
             name = f"_{base}_{len(names)}"
             names[key] = name
             globals_[name] = value
         return names[key]
 
-    params = [n.name for n in graph.nodes if n.op == "placeholder"]
+    # a placeholder's default (symbolic traces keep the signature's) is the parameter's default
+    params = [f"{n.name}={const(n.args[0])}" if n.args else n.name for n in graph.nodes if n.op == "placeholder"]
     body = []
     grad = "caller"   # the grad mode the code has set: the caller's until the program switches
     # free each value after its last use, as eager code does: a replay that kept every
@@ -138,13 +141,30 @@ def _fetch(root, qualified_name: str):
 _COUNTER = [0]
 
 
+# ember.compile's code objects by source hash: those compiled here (what
+# ember.compiler.save_cache_artifacts saves) and those loaded by load_cache_artifacts (reused)
+COMPILED_CODE: dict = {}
+LOADED_CODE: dict = {}
+
+
 def compile_code(code: PythonCode, label: str = "fx"):
     """The ``forward`` function defined by ``code`` (its source is kept for tracebacks)."""
     _COUNTER[0] += 1
     filename = f"<ember.{label}.{_COUNTER[0]}>"
     linecache.cache[filename] = (len(code.src), None, code.src.splitlines(True), filename)
     namespace = dict(code.globals)
-    exec(compile(code.src, filename, "exec"), namespace)
+    key = None
+    if label.startswith("compiled."):
+        import hashlib
+        key = hashlib.sha256(code.src.encode()).hexdigest()
+    compiled = LOADED_CODE.get(key) if key is not None else None
+    if compiled is None:
+        compiled = compile(code.src, filename, "exec")
+    else:   # a loaded cache artifact: its source is this one, kept for tracebacks under its own name
+        linecache.cache[compiled.co_filename] = linecache.cache[filename]
+    if key is not None:
+        COMPILED_CODE[key] = compiled
+    exec(compiled, namespace)
     return namespace["forward"]
 
 

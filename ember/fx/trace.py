@@ -35,8 +35,11 @@ def trace_to_graph_module(fn, args, kwargs=None, *, on_host_read="raise", error=
 def symbolic_trace(root, concrete_args=None, *, example_inputs=None):
     """Capture ``root`` (a Module or function) as a ``GraphModule`` of dispatched ops.
 
-    ember traces by running: pass ``example_inputs`` (a tuple of the arguments to call ``root``
-    with); the graph holds the ops that ran, with those inputs' shapes and dtypes.
+    Without ``example_inputs`` the trace is symbolic (``ember.fx.Tracer``): ``forward`` runs on
+    ``Proxy`` values, and the graph holds the Python operators, ember functions, tensor
+    methods and leaf-module calls it made. With ``example_inputs`` (a tuple of the arguments
+    to call ``root`` with) ember traces by running: the graph holds the dispatched ops that
+    ran, with those inputs' shapes and dtypes.
 
     Args:
         root: an ``ember.nn.Module`` or a function of tensors.
@@ -48,12 +51,12 @@ def symbolic_trace(root, concrete_args=None, *, example_inputs=None):
         the tensor arguments.
 
     Raises:
-        TypeError: without ``example_inputs``.
-        RuntimeError: if the program reads a traced value into Python (data-dependent control flow).
+        ember.fx.proxy.TraceError: symbolically, for control flow on a traced value.
+        RuntimeError: with ``example_inputs``, if the program reads a traced value into Python (data-dependent control flow).
     """
-    if example_inputs is None:
-        raise TypeError("ember.fx.symbolic_trace traces by running the program: pass example_inputs=(...) "
-                        "with the arguments to call it with (shapes and dtypes are taken from them)")
+    if example_inputs is None:   # PyTorch's symbolic trace: proxies, no data (ember.fx.proxy)
+        from ember.fx.proxy import symbolic_trace_module
+        return symbolic_trace_module(root, concrete_args)
     if not isinstance(example_inputs, tuple):
         example_inputs = (example_inputs,)
     gm, _ = trace_to_graph_module(root, example_inputs, dict(concrete_args or {}))

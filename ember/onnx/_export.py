@@ -251,6 +251,9 @@ def export(model, args=(), f=None, *, kwargs=None, verbose=None, input_names=Non
                          f"back to")
     if isinstance(args, Tensor):
         args = (args,)
+    from ember.onnx._observer import exportable_defaults   # an ExportableModule fills what is not given
+    args, kwargs, input_names, output_names, dynamic_shapes = exportable_defaults(
+        model, tuple(args), kwargs, input_names, output_names, dynamic_shapes)
     args = tuple(args)
     kwargs = dict(kwargs or {})
     if args and isinstance(args[-1], dict):   # the classic exporter's trailing dict of keyword arguments

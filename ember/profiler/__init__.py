@@ -26,7 +26,9 @@ from ember.core.tensor import Tensor
 from ember.dispatch.keys import ACTIVE, PROFILE, pop_mode, push_mode
 from ember.dispatch.public_op import PublicOp
 
-__all__ = ["ProfilerActivity", "ProfilerAction", "profile", "record_function", "schedule",
+from ember.profiler._execution_trace import DeviceType, ExecutionTraceObserver, kineto_available
+
+__all__ = ["DeviceType", "ExecutionTraceObserver", "kineto_available", "ProfilerActivity", "ProfilerAction", "profile", "record_function", "schedule",
            "tensorboard_trace_handler", "supported_activities", "EventList", "FunctionEventAvg"]
 
 
@@ -92,6 +94,11 @@ class FunctionEvent:
     @property
     def cpu_time_total(self) -> float:
         return self.end_us - self.start_us
+
+    @property
+    def device_type(self) -> DeviceType:
+        """Where the event was timed: ember times every event on the host (``DeviceType.CPU``)."""
+        return DeviceType.CPU
 
     @property
     def self_cpu_time_total(self) -> float:
@@ -275,7 +282,8 @@ class profile:
         on_trace_ready: called with the profiler at the end of each recorded span of the schedule.
         record_shapes: keep each op's input shapes.
         profile_memory: count the bytes of the tensors each op returns.
-        with_stack, with_flops, with_modules, experimental_config, execution_trace_observer,
+        execution_trace_observer: an ``ExecutionTraceObserver`` started and stopped with the recording.
+        with_stack, with_flops, with_modules, experimental_config,
             acc_events, use_cuda: accepted for PyTorch's signature; stacks, FLOP counts and module
             hierarchies are not recorded.
     """
@@ -293,6 +301,7 @@ class profile:
         self.record_shapes = record_shapes
         self.profile_memory = profile_memory
         self.step_num = 0
+        self.execution_trace_observer = execution_trace_observer
         self._recorder = None
         self._events = []
         self._running = False
@@ -304,9 +313,13 @@ class profile:
                                        bool(self.activities - {ProfilerActivity.CPU}))
             push_mode(PROFILE, self._recorder.handle)
             _CURRENT.append(self)
+            if self.execution_trace_observer is not None:   # it chains onto the recorder's handler
+                self.execution_trace_observer.start()
 
     def _stop_recording(self):
         if self._recorder is not None:
+            if self.execution_trace_observer is not None:
+                self.execution_trace_observer.stop()
             if ACTIVE.keys and PROFILE in ACTIVE.keys:
                 pop_mode(PROFILE)
             if self in _CURRENT:

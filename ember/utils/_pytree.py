@@ -41,6 +41,10 @@ def LeafSpec() -> TreeSpec:
     return TreeSpec(None, None, ())
 
 
+# dataclass types registered as containers (ember.export.register_dataclass): type -> field names
+_DATACLASSES: dict = {}
+
+
 def _hashable(context):
     return tuple(context) if isinstance(context, list) else context
 
@@ -72,6 +76,10 @@ def _flatten(tree, leaves) -> TreeSpec:
     if isinstance(tree, dict):
         keys = list(tree)
         return TreeSpec(dict, keys, [_flatten(tree[k], leaves) for k in keys])
+    if _DATACLASSES:
+        fields = _DATACLASSES.get(type(tree))
+        if fields is not None:
+            return TreeSpec(type(tree), list(fields), [_flatten(getattr(tree, f), leaves) for f in fields])
     leaves.append(tree)
     return LeafSpec()
 
@@ -106,6 +114,8 @@ def _unflatten(it, spec):
         return dict(zip(spec.context, children))
     if spec.type in (tuple, list):
         return spec.type(children)
+    if spec.type in _DATACLASSES:
+        return spec.type(**dict(zip(spec.context, children)))
     return spec.type(*children)  # a namedtuple
 
 
