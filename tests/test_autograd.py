@@ -670,3 +670,23 @@ def test_version_counter_counts_writes():
     v.mul_(2)
     t[0] = 4.0
     assert t._version_value == start + 3 and v._version_value == t._version_value
+
+
+def test_grad_mode_is_per_thread():
+    # as PyTorch's: no_grad() in one thread leaves the others recording; a new thread starts with grad on
+    import threading
+    seen = {}
+
+    def worker():
+        x = ember.ones(2, requires_grad=True)
+        seen["enabled"], seen["records"] = ember.is_grad_enabled(), (x * 2).requires_grad
+        with ember.no_grad():
+            seen["inner"] = ember.is_grad_enabled()
+
+    with ember.no_grad():
+        thread = threading.Thread(target=worker)
+        thread.start()
+        thread.join()
+        assert not ember.is_grad_enabled()
+    assert seen == {"enabled": True, "records": True, "inner": False}
+    assert ember.is_grad_enabled()

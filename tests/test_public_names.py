@@ -172,8 +172,6 @@ def test_coverage_report(result, capsys):
     assert counted > 2000 and present > 0  # the fixture is whole and the lookup works
 
 
-@pytest.mark.xfail(strict=True, reason="issue 13's acceptance bar (85% of PyTorch's public names) is not "
-                   "reached yet; strict, so it fails once reached and this marker must go")
 def test_at_least_85_percent_present(result):
     present, counted = result.totals()
     assert present >= THRESHOLD * counted, f"{present}/{counted} = {present / counted:.1%} < {THRESHOLD:.0%}"

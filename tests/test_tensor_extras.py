@@ -166,3 +166,13 @@ def test_float_power_in_place_needs_double():
     np.testing.assert_allclose(t.numpy(), x ** 1.5, rtol=1e-14)
     with pytest.raises(RuntimeError, match="has dtype Float but the operation's result requires dtype Double"):
         ember.tensor([2.0, 3.0]).float_power_(2)
+
+
+def test_type_names_the_legacy_type_as_pytorch():
+    # PyTorch: torch.ones(1).type() == "torch.FloatTensor", half "torch.HalfTensor", complex128
+    # "torch.ComplexDoubleTensor", another device's in its namespace ("torch.meta.FloatTensor")
+    assert ember.ones(1).type() == "ember.FloatTensor"
+    assert ember.ones(1, dtype=ember.float16).type() == "ember.HalfTensor"
+    assert ember.ones(1, dtype=ember.complex128).type() == "ember.ComplexDoubleTensor"
+    assert ember.ones(1, dtype=ember.bool).type() == "ember.BoolTensor"
+    assert ember.ones(2).type(ember.ones(1, dtype=ember.int64).type()).dtype is ember.int64

@@ -207,7 +207,12 @@ class GradScaler:
                     continue
                 if not allow_fp16 and param.grad.dtype is dt.float16:
                     raise ValueError("Attempting to unscale FP16 gradients.")
-                grads[param.grad.device][param.grad.dtype].append(param.grad)
+                to_unscale = param.grad
+                if param.grad.is_sparse:  # (embedding(sparse=True)) its values, coalesced in fp16 against overflow
+                    if param.grad.dtype is dt.float16:
+                        param.grad = param.grad.coalesce()
+                    to_unscale = param.grad._values()
+                grads[param.grad.device][param.grad.dtype].append(to_unscale)
         for device, per_dtype in grads.items():
             for group in per_dtype.values():
                 _amp_foreach_non_finite_check_and_unscale_(group, per_device_found_inf.get(device),

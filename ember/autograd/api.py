@@ -1,6 +1,7 @@
 """autograd.grad and autograd.backward over the core engine."""
 from __future__ import annotations
 
+from ember.autograd.graph import GradientEdge
 from ember.core.autograd import run_backward
 from ember.core.tensor import Tensor
 from ember.dispatch.tracing import recorded
@@ -9,7 +10,7 @@ from ember.dispatch.tracing import recorded
 def _as_list(x):
     if x is None:
         return None
-    return [x] if isinstance(x, Tensor) else list(x)
+    return [x] if isinstance(x, (Tensor, GradientEdge)) else list(x)
 
 
 def _grad_outputs(outputs, grad_outputs):
@@ -66,10 +67,10 @@ def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=Fal
          allow_unused=None, is_grads_batched=False, materialize_grads=False):
     """Gradients of ``outputs`` with respect to ``inputs``, without touching ``.grad``."""
     outputs = _as_list(outputs)
-    single = isinstance(inputs, Tensor)
+    single = isinstance(inputs, (Tensor, GradientEdge))
     inputs = _as_list(inputs)
     for t in inputs:
-        if not t.requires_grad:
+        if not isinstance(t, GradientEdge) and not t.requires_grad:
             raise RuntimeError("One of the differentiated Tensors does not require grad")
     allow_unused = materialize_grads if allow_unused is None else allow_unused
     if is_grads_batched:

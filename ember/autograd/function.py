@@ -3,7 +3,8 @@ from __future__ import annotations
 
 import functools
 
-from ember.core.autograd import GRAD_MODE, Node, SavedTensor, edge_of, no_grad
+from ember.core.autograd import GRAD_MODE, Node, SavedTensor, edge_of, no_grad, save_input
+from ember.core import dual
 from ember.core.call import record_custom
 from ember.core.tensor import Tensor
 
@@ -18,7 +19,7 @@ class FunctionCtx:
         self._non_differentiable = ()
 
     def save_for_backward(self, *tensors):
-        self._saved = tuple(SavedTensor(t, False) if isinstance(t, Tensor) else t for t in tensors)
+        self._saved = tuple(save_input(t) if isinstance(t, Tensor) else t for t in tensors)
 
     @property
     def saved_tensors(self):
@@ -27,6 +28,10 @@ class FunctionCtx:
                 self._node.check_not_released()
             return ()
         return tuple(s.unpack(self._node) if isinstance(s, SavedTensor) else s for s in self._saved)
+
+    def save_for_forward(self, *tensors):
+        """Save tensors for ``jvp`` (forward mode), where ``ctx.saved_tensors`` gives them back."""
+        self._saved_forward = tensors
 
     def mark_dirty(self, *tensors):
         self._dirty = tensors
@@ -87,6 +92,11 @@ class Function:
     vjp = backward
 
     @staticmethod
+    def jvp(ctx, *grad_inputs):
+        raise NotImplementedError("You must implement the jvp function for custom autograd.Function to use it "
+                                  "with forward mode AD.")
+
+    @staticmethod
     def setup_context(ctx, inputs, output):
         raise NotImplementedError
 
@@ -95,7 +105,8 @@ class Function:
         ctx = FunctionCtx()
         ctx.needs_input_grad = tuple(isinstance(a, Tensor) and a.requires_grad for a in args)
         uses_setup = cls.setup_context is not Function.setup_context
-        with no_grad():
+        tangents = dual.tangents_of_args(cls, args)  # forward AD: the tangents go through cls.jvp, not forward's ops
+        with no_grad(), dual.level_off(tangents is not None):
             output = cls.forward(*args, **kwargs) if uses_setup else cls.forward(ctx, *args, **kwargs)
         if uses_setup:
             cls.setup_context(ctx, args, output)
@@ -114,6 +125,8 @@ class Function:
             for t in ctx._dirty:
                 if t._version is not None:
                     t._version.value += 1
+        if tangents is not None:
+            dual.custom_function_jvp(cls, ctx, output, tangents)
         return output
 
 

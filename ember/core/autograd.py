@@ -7,14 +7,20 @@ gradients that reach each node, and accumulates into leaves' ``.grad``.
 from __future__ import annotations
 
 import sys
+import threading
 import weakref
 
+from ember.core.anomaly import ANOMALY, apply_checked
 from ember.core.tensor import Tensor, make_tensor, version_counter
+from ember.core.layout import SparseData
+from ember.core.sparse_grad import accumulate_sparse, add_grads
 
 
 # ---------------------------------------------------------------- grad modes
-class _GradMode:
-    __slots__ = ("enabled", "inference")
+class _GradMode(threading.local):
+    """Grad mode and the inference flag, per thread as PyTorch's: ``no_grad()`` in one thread
+    leaves the others recording, and a new thread starts with grad on (``__init__`` runs once
+    per thread, at its first access)."""
 
     def __init__(self):
         self.enabled = True
@@ -183,7 +189,7 @@ def is_inference_mode_enabled() -> bool:
 # ---------------------------------------------------------------- saved tensors
 class SavedTensor:
     """A tensor a derivative needs, with the version it had when saved."""
-    __slots__ = ("tensor", "version", "is_output", "data", "counter", "dtype", "device")
+    __slots__ = ("tensor", "version", "is_output", "data", "counter", "dtype", "device", "fw_tangent")
 
     def __init__(self, t: Tensor, is_output: bool):
         counter = version_counter(t)
@@ -202,6 +208,10 @@ class SavedTensor:
             t = make_tensor(self.data, self.dtype, self.device, True)
             t.grad_fn = node
             t._version = counter
+            tangent = getattr(self, "fw_tangent", None)  # set by ember.core.dual (forward-over-reverse)
+            if tangent is not None:
+                from ember.core.dual import set_tangent
+                set_tangent(t, tangent)
         else:
             t = self.tensor
             counter = t._version
@@ -381,6 +391,8 @@ def new_edge(t: Tensor):
 
 def save_input(t: Tensor) -> SavedTensor:
     """``SavedTensor(t, False)``, made faster."""
+    if SAVED_HOOKS.stack:
+        return PackedSavedTensor(t, False)
     counter = t._version
     if counter is None:
         counter = version_counter(t)
@@ -389,6 +401,49 @@ def save_input(t: Tensor) -> SavedTensor:
     saved.is_output = False
     saved.tensor = t
     return saved
+
+
+def save_output(t: Tensor) -> SavedTensor:
+    """``SavedTensor(t, True)``, packed by the active saved-tensor hooks if there are any."""
+    if SAVED_HOOKS.stack:
+        return PackedSavedTensor(t, True)
+    return SavedTensor(t, True)
+
+
+class _SavedHooks:
+    """The saved-tensor hooks in force (``ember.autograd.graph.saved_tensors_hooks``), innermost last."""
+    __slots__ = ("stack", "disabled")
+
+    def __init__(self):
+        self.stack = []        # (pack_hook, unpack_hook)
+        self.disabled = None   # the error message while hooks are disabled
+
+
+SAVED_HOOKS = _SavedHooks()
+
+
+class PackedSavedTensor(SavedTensor):
+    """A saved tensor kept as whatever the innermost pack hook made of it; unpacked by its unpack hook."""
+    __slots__ = ("packed", "unpack_hook")
+
+    def __init__(self, t: Tensor, is_output: bool):
+        stack = SAVED_HOOKS.stack
+        pack_hook, self.unpack_hook = stack[-1]
+        self.is_output = is_output
+        self.tensor = None
+        self.version = None
+        SAVED_HOOKS.stack = []  # what the hook itself saves is not packed again
+        try:
+            self.packed = pack_hook(t)
+        finally:
+            SAVED_HOOKS.stack = stack
+
+    def unpack(self, node) -> Tensor:
+        t = self.unpack_hook(self.packed)
+        if not isinstance(t, Tensor):
+            raise TypeError(f"Output of saved tensor unpack_hook expected to be a Tensor but got result of type "
+                            f"{type(t).__name__}")
+        return t
 
 
 def _refresh_view_history(view: Tensor):
@@ -491,6 +546,8 @@ def _add(a, b):
         return b
     if b is None:
         return a
+    if type(getattr(a, "_data", None)) is SparseData or type(getattr(b, "_data", None)) is SparseData:
+        return add_grads(a, b)  # a sparse gradient (embedding(sparse=True)) meeting another
     return a + b
 
 
@@ -502,6 +559,9 @@ def _accumulate(variable: Tensor, grad: Tensor, create_graph: bool, owned: bool 
             r = hook(grad)
             if r is not None:
                 grad = r
+    if type(grad._data) is SparseData or (variable.grad is not None and type(variable.grad._data) is SparseData):
+        accumulate_sparse(variable, grad, create_graph)
+        return _post_accumulate(variable)
     if variable.grad is None:
         # a copy of its own, as PyTorch's AccumulateGrad makes: the incoming gradient may be
         # a broadcast view (sum's backward), shared with other leaves (add's backward gives
@@ -554,7 +614,7 @@ def _stealable(grad: Tensor, variable: Tensor):
     if grad.grad_fn is not None or grad._rg or grad.dtype is not variable.dtype or grad.device != variable.device:
         return None
     data = grad._data
-    if getattr(data, "strides", None) != getattr(variable._data, "strides", 0):
+    if GRAD_LAYOUT.enforce and getattr(data, "strides", None) != getattr(variable._data, "strides", 0):
         return None
     if sys.getrefcount(grad) > _UNSHARED_REFS or sys.getrefcount(data) > 3:  # (3: the slot, `data`, the argument)
         return None
@@ -569,6 +629,17 @@ def _stealable(grad: Tensor, variable: Tensor):
             or sys.getrefcount(base) > 3 or sys.getrefcount(owner) > 4):
         return None
     return make_tensor(data, grad.dtype, grad.device)
+
+
+class _GradLayout:
+    """Whether a stolen ``.grad`` must have its leaf's strides (``autograd.grad_mode.enforce_grad_layout_policy``)."""
+    __slots__ = ("enforce",)
+
+    def __init__(self):
+        self.enforce = True
+
+
+GRAD_LAYOUT = _GradLayout()
 
 
 def _add_into(target: Tensor, grad: Tensor) -> bool:
@@ -605,6 +676,10 @@ def run_backward(roots, root_grads, retain_graph=False, create_graph=False,
     if inputs is not None:
         capture = {}
         for i, t in enumerate(inputs):
+            if not isinstance(t, Tensor):  # a GradientEdge (node, output_nr): autograd.graph.get_gradient_edge
+                node, nr = t[0], t[1]
+                capture[(id(node.variable), 0) if type(node) is AccumulateGrad else (id(node), nr)] = i
+                continue
             capture[(id(t), 0) if t.grad_fn is None else (id(t.grad_fn), t._output_nr)] = i
     captured = [None] * (len(inputs) if inputs is not None else 0)
 
@@ -684,7 +759,9 @@ def run_backward(roots, root_grads, retain_graph=False, create_graph=False,
                         i = capture.get((key, nr))
                         if i is not None:
                             captured[i] = _add(captured[i], g)
-                if type(node) is Node:  # Node.apply, inlined
+                if ANOMALY.enabled:
+                    results = apply_checked(node, grads)
+                elif type(node) is Node:  # Node.apply, inlined
                     if node.released and node.had_saved:
                         node.check_not_released()
                     rule = node.rule
@@ -717,6 +794,8 @@ def run_backward(roots, root_grads, retain_graph=False, create_graph=False,
                     ready.append(child)
     finally:
         GRAD_MODE.enabled = prev_mode
+    if BACKWARD_CALLBACKS:
+        _run_backward_callbacks()
 
     if inputs is not None:
         if accumulate:
@@ -730,6 +809,17 @@ def run_backward(roots, root_grads, retain_graph=False, create_graph=False,
                                    "graph. Set allow_unused=True if this is the desired behavior.")
         return tuple(g if create_graph or g is None else _detached(g) for g in captured)
     return None
+
+
+#: callables to run once when the running backward pass ends (ember.autograd.graph's multi-grad hooks)
+BACKWARD_CALLBACKS = []
+
+
+def _run_backward_callbacks():
+    callbacks = list(BACKWARD_CALLBACKS)
+    BACKWARD_CALLBACKS.clear()
+    for fn in callbacks:
+        fn()
 
 
 def _run_tensor_hooks(node, grads):

@@ -9,15 +9,18 @@ requires grad) a graph Node is recorded.
 from __future__ import annotations
 
 from ember.core import autograd as ag
-from ember.core.autograd import GRAD_MODE, Node, SavedTensor, edge_of, new_edge, new_node, save_input
+from ember.core.anomaly import ANOMALY, record_forward_trace
+from ember.core.autograd import GRAD_MODE, Node, edge_of, new_edge, new_node, save_input, save_output
 from ember.core.dtype import FLOAT
 from ember.core.device import device as Device
+from ember.core.layout import SPARSE_DENSE, SPARSE_OPS, SparseData
 from ember.core.tensor import Tensor, make_tensor, version_counter
-from ember.dispatch.keys import ACTIVE
+from ember.dispatch.keys import ACTIVE, BATCHED, BATCHED_HOOKS
 from ember.dispatch.ops import OPS
 from ember.dispatch.registry import REGISTRY
 from ember.dispatch.table import DECOMPOSE, resolve
 from ember.dispatch.tracing import recorded
+from ember.core.dual import DUAL, dual_call, write_tangent
 
 _BACKENDS = {}  # device type -> available Backend
 
@@ -60,6 +63,8 @@ def _move_cpu_scalars(inputs, device):
 def call(op, *inputs, **attrs):
     if ACTIVE.modes:  # a mode key (Autocast) is above Autograd and the backend: it goes first
         return ACTIVE.modes[0](op, inputs, attrs, _BELOW_FIRST)
+    if DUAL.level is not None:  # forward AD (ember.core.dual): the primal, then the tangent
+        return dual_call(call, op, inputs, attrs)
     # one pass: the device, whether grad is needed and the kernel's arguments
     device = None
     needs_grad = False
@@ -83,7 +88,12 @@ def call(op, *inputs, **attrs):
         raise TypeError(f"op '{op.name}' needs at least one tensor argument")
     device_type = device.type
     kernel = op.resolved.get(device_type) or resolve(op, device_type)
-    out = kernel(*natives, **attrs)
+    try:
+        out = kernel(*natives, **attrs)
+    except Exception:  # free unless raised: a sparse operand's placeholder refuses dense kernels
+        if SPARSE_OPS[0] is not None and any(type(n) is SparseData for n in natives):
+            return SPARSE_OPS[0](op, inputs, attrs)
+        raise
     native_type, native_dtypes, wrap = _WRAP.get(device_type) or _wrap_info(device_type)
     outs = None
     if type(out) is native_type:
@@ -212,6 +222,8 @@ def _record(op, inputs, attrs, result, outs):
             edges.append(None)
             meta.append(None)
     node = new_node(rule.node_name, rule, attrs, tuple(edges), tuple(meta))
+    if ANOMALY.enabled:
+        record_forward_trace(node)
     saves_inputs = rule.saves_inputs
     if saves_inputs or rule.saves_output:
         saved = []
@@ -219,7 +231,7 @@ def _record(op, inputs, attrs, result, outs):
         for t in inputs:
             saved.append(None if i not in saves_inputs else save_input(t) if isinstance(t, Tensor) else t)
             i += 1
-        saved.append(SavedTensor(result, True) if rule.saves_output else None)
+        saved.append(save_output(result) if rule.saves_output else None)
         node.saved = saved
         node.had_saved = True
     if outs is not None:
@@ -283,7 +295,13 @@ def write_inplace(target: Tensor, result):
     Checks PyTorch's in-place rules, writes through the backend's ``copy_`` kernel (so a
     view's base sees it), bumps the shared version counter and rebases the autograd graph.
     """
+    if ACTIVE.modes and BATCHED in ACTIVE.keys:  # under vmap: a batched target or result
+        done = BATCHED_HOOKS.write(target, result)
+        if done is not None:
+            return done
     is_tensor = isinstance(result, Tensor)
+    if is_tensor and type(result._data) is SparseData:  # dense.mul_(sparse): the dense form is written
+        result = SPARSE_DENSE[0](result)
     grad_flows = GRAD_MODE.enabled and (target._rg or (is_tensor and result._rg))
     if grad_flows and target._rg and target.grad_fn is None and target._base is None:
         raise RuntimeError("a leaf Variable that requires grad is being used in an in-place operation.")
@@ -319,6 +337,8 @@ def write_inplace(target: Tensor, result):
             _rebase_history(target, None)
         if target._retains_grad and target.grad_fn is not old_fn:
             ag.move_retained_grad(target, old_fn, old_nr)  # .grad is of the new value, as in PyTorch
+    if DUAL.level is not None:
+        write_tangent(target, result)
     return target
 
 

@@ -1,11 +1,16 @@
 """Device names: ``device("cuda:1")``, ``device("cpu")``, ``device("opencl", 0)``."""
 from __future__ import annotations
 
+import threading
+
 #: the device types PyTorch knows (a device may name one whose backend is absent here: using it
 #: is what fails), plus ember's; the plugin registry adds each backend's type as it loads
 KNOWN_TYPES = ["cpu", "cuda", "ipu", "xpu", "mkldnn", "opengl", "opencl", "ideep", "hip", "ve", "fpga", "maia",
                "xla", "lazy", "vulkan", "mps", "meta", "hpu", "mtia", "privateuseone", "rocm"]
 _KNOWN = set(KNOWN_TYPES)
+#: per thread, ``.device``: the device factory functions use when given none (None: the CPU), set by
+#: ``ember.set_default_device`` and ``with ember.device(...)`` blocks (``.stack``: the ones they replaced)
+DEFAULT = threading.local()
 #: set by the plugin registry: loads the plugins (once), so that a third-party type is known;
 #: returns what it has to say about plugins that failed to load ("" when none did)
 discover_plugins = None
@@ -97,6 +102,19 @@ class device:
 
     def __reduce__(self):
         return (device, (self.type, self.index))
+
+    def __enter__(self):
+        """``with ember.device(...)``: factory functions in the block default to this device."""
+        stack = getattr(DEFAULT, "stack", None)
+        if stack is None:
+            stack = DEFAULT.stack = []
+        stack.append(getattr(DEFAULT, "device", None))
+        DEFAULT.device = None if self.type == "cpu" and self.index in (None, 0) else self
+        return self
+
+    def __exit__(self, *exc):
+        DEFAULT.device = DEFAULT.stack.pop()
+        return False
 
 
 def as_device(d) -> device:

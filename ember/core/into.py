@@ -15,8 +15,10 @@ the general path raises PyTorch's error.
 """
 from __future__ import annotations
 
+from ember.core.dual import DUAL
 from ember.core.tensor import Tensor, version_counter
 from ember.dispatch.keys import ACTIVE
+from ember.dispatch.registry import REGISTRY
 from ember.dispatch.table import resolve
 
 
@@ -29,16 +31,28 @@ def _expanded(view_fn) -> bool:
     return False
 
 
+def _aliasing(device_type) -> bool:
+    known = _ALIASES.get(device_type)
+    if known is None:
+        known = _ALIASES[device_type] = REGISTRY.available_backend(device_type).aliasing_views
+    return known
+
+
+_ALIASES = {}  # device type -> whether its arrays alias memory
+
+
 def call_into(target: Tensor, op, *inputs, **attrs):
     """Compute ``op(*inputs, **attrs)`` into ``target``'s array and return ``target``, or None
     where the caller must compute and write it the general way (see the module docstring)."""
-    if ACTIVE.modes or ACTIVE.keys or target._rg:
+    if ACTIVE.modes or ACTIVE.keys or target._rg or DUAL.level is not None:
         return None
     device = target.device
     kernel = op.resolved.get(device.type) or resolve(op, device.type)
     into = getattr(kernel, "into", None)
     if into is None or (target._view_fn is not None and _expanded(target._view_fn)):
         return None
+    if (target._base is not None or target._views is not None) and not _aliasing(device.type):
+        return None  # its views or base hold copies: the general path propagates the write to them
     out = target._data
     dtype = out.dtype
     natives = []

@@ -8,9 +8,43 @@ from ember.core import dtype as dt
 PRECISION = 4
 THRESHOLD = 1000
 EDGEITEMS = 3
-
-
 LINEWIDTH = 80
+SCI_MODE = None  # None: chosen per tensor from its values; True/False: always / never scientific
+
+_PROFILES = {"default": (4, 1000, 3, 80), "short": (2, 1000, 2, 80), "full": (4, float("inf"), 3, 80)}
+
+
+def set_printoptions(precision=None, threshold=None, edgeitems=None, linewidth=None, profile=None,
+                     sci_mode=None) -> None:
+    """Set how tensors print; options not given keep their value (a ``profile`` sets the first four).
+
+    Args:
+        precision: digits after the decimal point of floating-point elements (default 4).
+        threshold: the element count above which a tensor prints summarized (default 1000).
+        edgeitems: elements shown at each end of a summarized dimension (default 3).
+        linewidth: characters per line before wrapping (default 80).
+        profile: ``"default"``, ``"short"`` (precision 2, edgeitems 2) or ``"full"`` (never summarize);
+            applied first, then the other arguments.
+        sci_mode: True or False to always or never use scientific notation; None (default) to
+            choose from the values.
+
+    Raises:
+        ValueError: for an unknown ``profile``.
+    """
+    global PRECISION, THRESHOLD, EDGEITEMS, LINEWIDTH, SCI_MODE
+    if profile is not None:
+        if profile not in _PROFILES:
+            raise ValueError(f"Invalid profile: {profile!r} (expected one of {sorted(_PROFILES)})")
+        PRECISION, THRESHOLD, EDGEITEMS, LINEWIDTH = _PROFILES[profile]
+    if precision is not None:
+        PRECISION = int(precision)
+    if threshold is not None:
+        THRESHOLD = threshold
+    if edgeitems is not None:
+        EDGEITEMS = int(edgeitems)
+    if linewidth is not None:
+        LINEWIDTH = int(linewidth)
+    SCI_MODE = None if sci_mode is None else bool(sci_mode)
 
 
 class _Formatter:
@@ -33,7 +67,8 @@ class _Formatter:
         magnitude = np.abs(finite)
         amin, amax = magnitude.min(), magnitude.max()
         self.int_mode = bool(np.all(finite == np.ceil(finite)))
-        self.sci_mode = bool(amax / amin > 1000.0 or amax > 1.0e8 or amin < 1.0e-4)
+        self.sci_mode = bool(amax / amin > 1000.0 or amax > 1.0e8 or amin < 1.0e-4) if SCI_MODE is None \
+            else SCI_MODE
         for v in finite.tolist():
             if self.sci_mode:
                 text = f"{v:.{PRECISION}e}"
@@ -121,4 +156,8 @@ def tensor_repr(t) -> str:
         suffix.append(f"grad_fn=<{t.grad_fn.name()}>")
     elif t._rg:
         suffix.append("requires_grad=True")
-    return prefix + body + "".join(", " + s for s in suffix) + ")"
+    text = prefix + body
+    for extra in suffix:  # a keyword that would overrun the line starts a new one, under the values
+        last_line = len(text) - text.rfind("\n") + 1
+        text += (",\n" + " " * len(prefix) if last_line + len(extra) + 2 > LINEWIDTH else ", ") + extra
+    return text + ")"

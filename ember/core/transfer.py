@@ -11,8 +11,10 @@ import numpy as np
 from ember.core import dtype as dt
 from ember.core.autograd import GRAD_MODE, Node, edge_of
 from ember.core.call import backend_of, resolve_kernel
+from ember.core.dual import DUAL, set_tangent, tangent_of
 from ember.core.device import as_device
 from ember.core.device import device as Device
+from ember.core.flags import default_device_or_none
 from ember.core.tensor import Tensor, make_tensor
 from ember.dispatch.tracing import host_read, recorded
 
@@ -21,9 +23,12 @@ _CANONICAL = {}  # (type, index) or device string -> the Device object tensors o
 
 
 def canonical_device(device) -> Device:
-    """The one Device object for ``device`` (None = CPU), with the backend's default index."""
+    """The one Device object for ``device`` (None = the default device: the CPU unless
+    ``ember.set_default_device`` chose another), with the backend's default index."""
     if device is None:
-        return CPU
+        device = default_device_or_none()
+        if device is None:
+            return CPU
     if isinstance(device, Device):
         key = (device.type, device.index)
     elif isinstance(device, str):
@@ -105,6 +110,8 @@ def record_transfer(out: Tensor, source: Tensor) -> Tensor:
         out.grad_fn = Node("ToCopyBackward0", TransferRule(source.device), None, (edge_of(source),),
                            ((source._data.shape, source.dtype, source.device),))
         out._rg = True
+    if DUAL.level is not None and tangent_of(source) is not None:  # forward AD: the tangent moves too
+        set_tangent(out, to_device(tangent_of(source), out.device))
     return out
 
 

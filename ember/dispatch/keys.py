@@ -17,16 +17,18 @@ outside any mode), as it pays for grad mode with one flag.
 from __future__ import annotations
 
 AUTOCAST = "Autocast"
+BATCHED = "Batched"   # ember.func.vmap: batching rules over BatchedTensors, above what traces see
 TRACE = "Trace"       # graph capture (ember.fx): records each call below autocast's casts
-PROFILE = "Profile"   # ember.profiler: times each call, closest to the kernels
+PROFILE = "Profile"   # ember.profiler: times each call
+CHECKPOINT = "Checkpoint"  # selective activation checkpointing: caches or replays outputs, closest to the kernels
 AUTOGRAD = "Autograd"
 
 #: keys above the backends, highest first; a mode's key must be one of these
-MODE_KEYS = (AUTOCAST, TRACE, PROFILE)
+MODE_KEYS = (AUTOCAST, BATCHED, TRACE, PROFILE, CHECKPOINT)
 
 #: mode keys that stay active while a public op's body runs with the other modes excluded
 #: (autocast must not see the ops inside ``linear`` again; a trace or a profiler must see them all)
-PERSISTENT_KEYS = (TRACE, PROFILE)
+PERSISTENT_KEYS = (BATCHED, TRACE, PROFILE, CHECKPOINT)  # (vmap: the body of a public op is batched too)
 
 # Backend keys of the built-in device types; a third-party backend brings its own key.
 BUILTIN_BACKEND_KEYS = {
@@ -50,6 +52,22 @@ class ActiveModes:
 
 
 ACTIVE = ActiveModes()
+
+
+class BatchedHooks:
+    """What the Batched key (ember.func.vmap) does where tensor work bypasses ``call``: ``write(target,
+    result)`` for in-place writes (None when neither is batched), ``random(shape, draw)`` for random draws
+    (the draw, as the vmaps' randomness says) and ``batch_like(fresh, like)``: a fresh tensor made batched as
+    ``like`` is (a derivative writing a batched gradient into new zeros). Set by ``ember.func``."""
+    __slots__ = ("write", "random", "batch_like")
+
+    def __init__(self):
+        self.write = None
+        self.random = None
+        self.batch_like = None
+
+
+BATCHED_HOOKS = BatchedHooks()
 
 
 def push_mode(key: str, handler) -> None:

@@ -233,6 +233,10 @@ def basic_index(x, *, key) -> TensorMeta:
     return TensorMeta(tuple(shape) + x.shape[dim:], x.dtype)
 
 
+def as_strided(x, *, size, stride, storage_offset, base_stride) -> TensorMeta:
+    return TensorMeta(tuple(size), x.dtype)
+
+
 def view_dtype(x, *, dtype) -> TensorMeta:
     if dtype.itemsize == x.dtype.itemsize:
         return TensorMeta(x.shape, dtype)

@@ -60,7 +60,7 @@ class Params:
 class OpDef:
     __slots__ = ("name", "kind", "signature", "params", "note", "meta", "view", "inplace", "family",
                  "function", "method", "inplace_method", "aliases", "doc", "differentiable",
-                 "decomposition", "kernels", "resolved", "rule")
+                 "decomposition", "kernels", "resolved", "rule", "jvp")
 
     def __init__(self, name, kind, signature, *, meta, note="", view=False, inplace=False, family=None,
                  function=False, method=False, inplace_method=False, aliases=(), doc="", differentiable=True):
@@ -83,6 +83,7 @@ class OpDef:
         self.kernels = {}                 # dispatch key -> kernel, filled at registration
         self.resolved = {}                # device type -> kernel actually run (cache)
         self.rule = None                  # derivative rule, set by ember/ops/derivatives.py
+        self.jvp = None                   # forward-mode (JVP) rule, set by ember/ops/jvp_rules.py
 
     def __repr__(self):
         return f"<{self.kind} op {self.name}{self.signature}>"
@@ -216,6 +217,10 @@ _declare(PRIMITIVE, "expand", "(x, *, shape)", meta=M.view, view=True)
 _declare(PRIMITIVE, "basic_index", "(x, *, key)", note="key: tuple of int/slice/None", meta=M.basic_index,
          view=True)
 _declare(PRIMITIVE, "diagonal", "(x, *, offset, dim1, dim2)", meta=M.diagonal, view=True)
+_declare(PRIMITIVE, "as_strided", "(x, *, size, stride, storage_offset, base_stride)", meta=M.as_strided,
+         view=True, note="x is a base: its memory from its first element is the storage that stride and "
+                         "storage_offset (elements) index; base_stride: x's strides (the derivative maps the "
+                         "storage back onto x); the op layer checks the bounds")
 _declare(PRIMITIVE, "view_dtype", "(x, *, dtype)", meta=M.view_dtype, view=True,
          note="the same bytes read as dtype; the last dim scales by the ratio of the itemsizes (the op "
               "layer checks that it can); differentiable between complex and real pairs only")

@@ -30,7 +30,14 @@ from ember.ops import derivatives as _derivatives  # noqa: F401  (attaches the b
 from ember.ops import (decompositions as _decompositions,  # noqa: F401  (ember.linalg and its top-level forms)
                        decomposition_rules as _decomposition_rules, matrix_functions as _matrix_functions)
 from ember.ops import special as _special  # noqa: F401  (polygamma, xlogy, hypot, gcd ...; ember.special)
+from ember.ops import sparse as _sparse  # noqa: F401  (sparse tensors: COO, CSR/CSC/BSR/BSC; ember.sparse)
+from ember.ops import strided as _strided  # noqa: F401  (as_strided, Tensor.unfold, empty_strided ...)
+from ember.ops import tensor_misc as _tensor_misc  # noqa: F401  (resize_, set_, nonzero_static, frombuffer ...)
+from ember.ops import shared_memory as _shared_memory  # noqa: F401  (Tensor.share_memory_)
+from ember.ops import histogramdd as _histogramdd  # noqa: F401  (ember.histogramdd)
+from ember.ops import fake_quantize as _fake_quantize  # noqa: F401  (fake_quantize_per_*_affine)
 from ember.ops import function_forms as _function_forms  # noqa: F401  (torch.abs_(x), hsplit, *_scatter, *_copy; last: it skips names defined above)
+from ember.ops import storage as _storage  # noqa: F401  (TypedStorage, legacy FloatTensor/FloatStorage, Tensor.storage)
 from ember.ops import tensor_extras as _tensor_extras  # noqa: F401  (Tensor.new, fill_diagonal_, index_reduce, put, apply_, ...; skips names defined above)
 from ember.ops.public import FUNCTIONS as _FUNCTIONS, INPLACE as _INPLACE, METHODS as _METHODS
 from ember.dispatch.public_op import dispatch_point as _dispatch_point, outside_modes as _outside_modes

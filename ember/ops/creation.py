@@ -16,14 +16,16 @@ from ember.core.transfer import (CPU, canonical_device, check_dtype_supported, c
 from ember.dispatch.ops import OPS
 from ember.dispatch.tracing import host_read, recorded
 from ember.ops.public import public
+from ember.core import flags as _flags
 
-_WARNED = {"complex_to_real": False}  # PyTorch warns once per process
+_WARNED = {"complex_to_real": False}  # PyTorch warns once per process (every time under set_warn_always)
 
 
 def cast(t: Tensor, dtype) -> Tensor:
     """``t`` as ``dtype`` (``t`` itself when it already is one); complex to real keeps the real part,
     with PyTorch's one-time warning."""
-    if t.dtype.is_complex and not dtype.is_complex and not _WARNED["complex_to_real"]:
+    if t.dtype.is_complex and not dtype.is_complex and (
+            not _WARNED["complex_to_real"] or _flags.is_warn_always_enabled()):
         import warnings
         _WARNED["complex_to_real"] = True
         warnings.warn("Casting complex values to real discards the imaginary part", UserWarning, stacklevel=3)
@@ -274,14 +276,16 @@ def full(size, fill_value, *, dtype=None, device=None, requires_grad=False, layo
             for an int, ``ember.get_default_dtype()`` for a float).
         device: where the result lives (default: the CPU).
         requires_grad: whether autograd records operations on the result.
-        layout: accepted for PyTorch compatibility and ignored (tensors are always dense).
+        layout: ``ember.strided`` (default); sparse layouts are refused, as in PyTorch.
 
     Returns:
         A new tensor of shape ``size``.
 
     Raises:
-        RuntimeError: if a size is negative.
+        RuntimeError: if a size is negative, or ``layout`` is sparse.
     """
+    if layout is not None and layout.name != "strided":
+        raise RuntimeError("full(...) is not implemented for sparse layout")
     if dtype is None:
         dtype = dt.scalar_dtype(fill_value) if not isinstance(fill_value, bool) else dt.bool_
     dtype = _resolve_dtype(dtype)
@@ -330,7 +334,7 @@ def zeros(*shape, size=None, dtype=None, device=None, requires_grad=False, layou
         dtype: the result's dtype (default: ``ember.get_default_dtype()``).
         device: where the result lives (default: the CPU).
         requires_grad: whether autograd records operations on the result.
-        layout: accepted for PyTorch compatibility and ignored (tensors are always dense).
+        layout: ``ember.strided`` (default) or a sparse layout (then a sparse tensor with no stored elements).
 
     Returns:
         A new tensor of the given shape.
@@ -339,6 +343,9 @@ def zeros(*shape, size=None, dtype=None, device=None, requires_grad=False, layou
         RuntimeError: if a size is negative.
     """
     shape = as_shape(shape if size is None else (size,))  # zeros(2, 3), zeros((2, 3)), zeros(size=(2, 3))
+    if layout is not None and layout.name != "strided":
+        from ember.ops.sparse import sparse_zeros
+        return sparse_zeros(shape, layout, _resolve_dtype(dtype), device, requires_grad)
     return create("full", device, requires_grad, shape=shape, value=0, dtype=_resolve_dtype(dtype))
 
 
@@ -352,15 +359,17 @@ def ones(*shape, size=None, dtype=None, device=None, requires_grad=False, layout
         dtype: the result's dtype (default: ``ember.get_default_dtype()``).
         device: where the result lives (default: the CPU).
         requires_grad: whether autograd records operations on the result.
-        layout: accepted for PyTorch compatibility and ignored (tensors are always dense).
+        layout: ``ember.strided`` (default); sparse layouts are refused, as in PyTorch.
 
     Returns:
         A new tensor of the given shape.
 
     Raises:
-        RuntimeError: if a size is negative.
+        RuntimeError: if a size is negative, or ``layout`` is sparse.
     """
     shape = as_shape(shape if size is None else (size,))
+    if layout is not None and layout.name != "strided":
+        raise RuntimeError("full(...) is not implemented for sparse layout")
     return create("full", device, requires_grad, shape=shape, value=1, dtype=_resolve_dtype(dtype))
 
 
@@ -375,7 +384,7 @@ def empty(*shape, size=None, dtype=None, device=None, requires_grad=False, layou
         dtype: the result's dtype (default: ``ember.get_default_dtype()``).
         device: where the result lives (default: the CPU).
         requires_grad: whether autograd records operations on the result.
-        layout: accepted for PyTorch compatibility and ignored (tensors are always dense).
+        layout: ``ember.strided`` (default) or a sparse layout (then a sparse tensor with no stored elements).
         pin_memory: put the result in page-locked host memory (CPU results only).
         memory_format: accepted for PyTorch compatibility; results are always contiguous.
 
@@ -385,7 +394,7 @@ def empty(*shape, size=None, dtype=None, device=None, requires_grad=False, layou
     Raises:
         RuntimeError: if a size is negative.
     """
-    result = zeros(*shape, size=size, dtype=dtype, device=device, requires_grad=requires_grad)
+    result = zeros(*shape, size=size, dtype=dtype, device=device, requires_grad=requires_grad, layout=layout)
     return _pin_tensor(result) if pin_memory else result
 
 
@@ -409,6 +418,9 @@ def zeros_like(input, *, dtype=None, device=None, requires_grad=False, memory_fo
         A new tensor.
     """
     dtype, device = _like(input, dtype, device)
+    if input.layout.name != "strided":  # a sparse input: a sparse result with no stored elements
+        from ember.ops.sparse import sparse_zeros
+        return sparse_zeros(input._data.shape, input.layout, dtype, device, requires_grad)
     return create("full", device, requires_grad, shape=input._data.shape, value=0, dtype=dtype)
 
 
@@ -904,11 +916,23 @@ def type_(self, dtype=None):
             numpy dtype); ``None`` to ask for the name.
 
     Returns:
-        With no ``dtype``, a string such as ``"ember.float32"``; else the tensor as ``dtype``
-        (itself if it already is one).
+        With no ``dtype``, the legacy type's name as PyTorch gives it, in ember's namespace:
+        ``"ember.FloatTensor"``, ``"ember.cuda.HalfTensor"`` (another device's type in its own
+        namespace, ``"ember.mps.LongTensor"``); else the tensor as ``dtype`` (itself if it
+        already is one).
     """
     if dtype is None:
-        return f"ember.{self.dtype.name}"
+        from ember.ops.storage import LEGACY_NAMES
+        kind = LEGACY_NAMES.get(self.dtype) or self.dtype.name.title().replace("Uint", "UInt")
+        place = "" if self.device.type == "cpu" else ("cuda." if self.device.type in ("cuda", "rocm")
+                                                      else f"{self.device.type}.")
+        return f"ember.{place}{kind}Tensor"
+    if isinstance(dtype, str) or getattr(type(dtype), "__name__", "") == "_LegacyTensorMeta":
+        # a legacy type (ember.DoubleTensor, ember.cuda.HalfTensor) or its name ("torch.IntTensor")
+        from ember.ops.storage import legacy_type
+        target = legacy_type(dtype)
+        out = cast(self, target.dtype)
+        return out.to("cuda") if target.is_cuda and not self.is_cuda else out.cpu() if not target.is_cuda else out
     return cast(self, _resolve_dtype(dtype))
 
 

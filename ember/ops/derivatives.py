@@ -13,6 +13,7 @@ import math
 from ember.core import dtype
 from ember.core.autograd import GRAD_MODE, Rule
 from ember.core.call import call, sum_to_shape, write_inplace
+from ember.dispatch.keys import ACTIVE, BATCHED, BATCHED_HOOKS
 from ember.core.tensor import Tensor
 from ember.dispatch.ops import INDEX_SLOT, OPS
 from ember.dispatch.table import DECOMPOSE, resolve
@@ -498,6 +499,8 @@ def _expand(node, g):
 
 def _scatter_into_zeros(node, g, view_op, **attrs):
     z = creation.zeros(node.input_shape(0), dtype=g.dtype, device=g.device)
+    if ACTIVE.modes and BATCHED in ACTIVE.keys:  # a batched g (ember.func.vmap) needs batched zeros
+        z = BATCHED_HOOKS.batch_like(z, g)
     write_inplace(call(view_op, z, **attrs), g)
     return (z,)
 
@@ -524,6 +527,12 @@ def _basic_index(node, g):
 @derivative("diagonal")
 def _diagonal(node, g):
     return _scatter_into_zeros(node, g, OPS["diagonal"], **node.attrs)
+
+
+@derivative("as_strided")
+def _as_strided(node, g):
+    from ember.ops.strided import as_strided_backward
+    return (as_strided_backward(g, node.input_shape(0), **node.attrs),)
 
 
 # ---------------------------------------------------------------- copies and layout

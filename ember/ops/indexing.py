@@ -19,6 +19,7 @@ from ember.core.tensor import Tensor, version_counter
 from ember.core.transfer import to_numpy
 from ember.dispatch.meta import broadcast_shapes, normalize_dim
 from ember.dispatch.ops import INDEX_SLOT, OPS
+from ember.dispatch.keys import ACTIVE, BATCHED
 from ember.dispatch.tracing import guarded, recorded
 from ember.ops import elementwise as ew
 from ember.ops.creation import from_host, to_device, zeros_like
@@ -356,7 +357,7 @@ def _values_for(target, value, casts=False):
 @recorded
 def _index_put_inplace(target, values, tensors, key, accumulate):
     grad_flows = GRAD_MODE.enabled and (target._rg or values._rg)
-    if grad_flows:
+    if grad_flows or (ACTIVE.modes and BATCHED in ACTIVE.keys):  # (vmap: through the batching rules)
         write_inplace(target, call(OPS["index_put"], call(OPS["clone"], target), values, *tensors,
                                    key=key, accumulate=accumulate))
         return target

@@ -25,7 +25,7 @@ def _base(t: Tensor) -> Tensor:
 @public(name="layout", function=False, method=True)
 @property
 def _tensor_layout(self):
-    """The tensor's memory layout: always ``ember.strided`` (ember has no sparse tensors)."""
+    """The tensor's memory layout: ``ember.strided`` for dense tensors (sparse ones report theirs)."""
     return _layout.strided
 
 
@@ -64,12 +64,13 @@ def storage_offset(self) -> int:
 @public(function=False, method=True)
 def is_shared(self) -> bool:
     """Whether the tensor's memory is shared between processes: True for GPU tensors, as in
-    PyTorch; CPU tensors are not placed in shared memory by ember.
+    PyTorch, and for CPU tensors after ``share_memory_()`` (or received through ember.multiprocessing).
 
     Returns:
         A bool.
     """
-    return self.device.type in ("cuda", "rocm")
+    from ember.ops.shared_memory import shared_block
+    return self.device.type in ("cuda", "rocm") or (self.device.type == "cpu" and shared_block(self) is not None)
 
 
 @public(function=False, method=True)

@@ -13,6 +13,7 @@ from ember.core import dtype as dt
 from ember.core.info import iinfo
 from ember.core.tensor import Tensor
 from ember.dispatch.philox import counter_steps
+from ember.dispatch.keys import ACTIVE, BATCHED, BATCHED_HOOKS
 from ember.dispatch.tracing import recorded
 from ember.ops.creation import _resolve_dtype, as_shape, canonical_device, create
 from ember.ops.public import public
@@ -179,6 +180,12 @@ def _check_generator(generator, device):
 def _draw(kind, shape, dtype, device, generator, requires_grad=False, checked=False):
     if not checked:
         _check_generator(generator, device)
+    if ACTIVE.modes and BATCHED in ACTIVE.keys:  # under vmap: as its randomness flag says
+        return BATCHED_HOOKS.random(shape, lambda s: _draw_now(kind, s, dtype, device, generator, requires_grad))
+    return _draw_now(kind, shape, dtype, device, generator, requires_grad)
+
+
+def _draw_now(kind, shape, dtype, device, generator, requires_grad):
     gen = generator or default_generator
     numel = 1
     for s in shape:

@@ -302,6 +302,15 @@ class XpKernels(SpecialKernels, XpLinalg, SpectralKernels):  # special functions
             view.flags.writeable = True  # numpy hands out read-only diagonals; PyTorch's are writable
         return view
 
+    def as_strided(self, x, *, size, stride, storage_offset, base_stride):
+        # x is a base: its memory from its first element is the storage the strides count in
+        tricks, item = self.xp.lib.stride_tricks, x.itemsize
+        if any(s < 0 for s in x.strides):
+            x = self.xp.ascontiguousarray(x)
+        extent = 1 + sum((n - 1) * s // item for n, s in zip(x.shape, x.strides)) if x.size else 0
+        raw = tricks.as_strided(x, shape=(extent,), strides=(item,))[storage_offset:]
+        return tricks.as_strided(raw, shape=tuple(size), strides=tuple(s * item for s in stride))
+
     # ---------------------------------------------------------------- copies
     def clone(self, x):
         return self.xp.array(x, copy=True, order="C")

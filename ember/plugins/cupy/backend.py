@@ -13,6 +13,7 @@ on the current stream and the host array is kept alive until the copy is done.
 from __future__ import annotations
 
 import collections
+import weakref
 
 import numpy as np
 
@@ -121,8 +122,11 @@ class CupyBackend(Backend):
         """An uninitialised numpy array in page-locked host memory."""
         dtype = np.dtype(dtype)
         count = int(np.prod(shape, dtype=np.int64))
-        memory = self.cupy.cuda.alloc_pinned_memory(max(count * dtype.itemsize, 1))
-        return np.frombuffer(memory, dtype=dtype, count=count).reshape(shape)
+        nbytes = max(count * dtype.itemsize, 1)
+        memory = self.cupy.cuda.alloc_pinned_memory(nbytes)
+        flat = np.frombuffer(memory, dtype=dtype, count=count)
+        _host_allocated(flat, nbytes)
+        return flat.reshape(shape)
 
     def pin(self, array: np.ndarray) -> np.ndarray:
         """A copy of ``array`` in page-locked host memory."""
@@ -158,12 +162,34 @@ class CupyBackend(Backend):
         with cp.cuda.Device(index):
             allocated, reserved = int(pool.used_bytes()), int(pool.total_bytes())
         peak = max(PEAKS.get(index, 0), allocated)
+        count, total = ALLOCATIONS.get(index, (0, 0))
         return {"allocated_bytes.all.current": allocated, "allocated_bytes.all.peak": peak,
-                "reserved_bytes.all.current": reserved}
+                "reserved_bytes.all.current": reserved,
+                "reserved_bytes.all.peak": max(RESERVED_PEAKS.get(index, 0), reserved),
+                "allocation.all.allocated": count, "allocated_bytes.all.allocated": total}
 
     def reset_peak(self, index=None):
         index = self.current_device() if index is None else index
-        PEAKS[index] = self.memory_stats(index)["allocated_bytes.all.current"]
+        stats = self.memory_stats(index)
+        PEAKS[index] = stats["allocated_bytes.all.current"]
+        RESERVED_PEAKS[index] = stats["reserved_bytes.all.current"]
+
+    def reset_accumulated(self, index=None):
+        """Restart the allocation counts (torch.cuda.reset_accumulated_memory_stats)."""
+        ALLOCATIONS.pop(self.current_device() if index is None else index, None)
+
+    def host_memory_stats(self):
+        """The page-locked host memory's counts (torch.cuda.host_memory_stats)."""
+        return dict(HOST_STATS)
+
+    def reset_host_peak(self):
+        HOST_STATS["allocations.peak"] = HOST_STATS["allocations.current"]
+        HOST_STATS["allocated_bytes.peak"] = HOST_STATS["allocated_bytes.current"]
+
+    def reset_host_accumulated(self):
+        for key in ("allocations.allocated", "allocations.freed", "allocated_bytes.allocated",
+                    "allocated_bytes.freed", "num_host_alloc", "num_host_free"):
+            HOST_STATS[key] = 0
 
     def describe(self):
         info = super().describe()
@@ -173,7 +199,31 @@ class CupyBackend(Backend):
 
 # ---------------------------------------------------------------- peak-memory accounting
 PEAKS: dict[int, int] = {}   # device index -> most bytes in use at once (both plugins share CuPy)
+RESERVED_PEAKS: dict[int, int] = {}  # device index -> most bytes the pool held at once
+ALLOCATIONS: dict[int, tuple] = {}   # device index -> (allocations, bytes allocated) since the last reset
 _TRACKING = []
+HOST_STATS = dict.fromkeys(("allocations.current", "allocations.peak", "allocations.allocated", "allocations.freed",
+                            "allocated_bytes.current", "allocated_bytes.peak", "allocated_bytes.allocated",
+                            "allocated_bytes.freed", "num_host_alloc", "num_host_free"), 0)
+
+
+def _host_allocated(array, nbytes) -> None:
+    """Count a page-locked block, and its release when the last array over it goes."""
+    s = HOST_STATS
+    for kind, amount in (("allocations", 1), ("allocated_bytes", nbytes)):
+        s[f"{kind}.current"] += amount
+        s[f"{kind}.allocated"] += amount
+        s[f"{kind}.peak"] = max(s[f"{kind}.peak"], s[f"{kind}.current"])
+    s["num_host_alloc"] += 1
+    weakref.finalize(array, _host_freed, nbytes)
+
+
+def _host_freed(nbytes) -> None:
+    s = HOST_STATS
+    for kind, amount in (("allocations", 1), ("allocated_bytes", nbytes)):
+        s[f"{kind}.current"] -= amount
+        s[f"{kind}.freed"] += amount
+    s["num_host_free"] += 1
 
 
 def install_peak_tracking(cupy) -> None:
@@ -188,6 +238,11 @@ def install_peak_tracking(cupy) -> None:
         used = pool.used_bytes()  # of the current device, where the allocation happened
         if used > PEAKS.get(device, 0):
             PEAKS[device] = used
+        held = pool.total_bytes()
+        if held > RESERVED_PEAKS.get(device, 0):
+            RESERVED_PEAKS[device] = held
+        count, total = ALLOCATIONS.get(device, (0, 0))
+        ALLOCATIONS[device] = (count + 1, total + nbytes)
         return memory
     cupy.cuda.set_allocator(malloc)
     _TRACKING.append(malloc)

@@ -38,7 +38,8 @@ PRIMITIVES = (
     # linear algebra
     "matmul", "einsum",
     # views (copies: MLX cannot alias), copies and layout
-    "view", "view_dtype", "permute", "expand", "basic_index", "diagonal", "clone", "flip", "roll", "cat",
+    "view", "view_dtype", "permute", "expand", "basic_index", "diagonal", "as_strided", "clone", "flip", "roll",
+    "cat",
     "tril", "triu",
     # indexing
     "index", "gather", "scatter", "nonzero", "sort", "unique",

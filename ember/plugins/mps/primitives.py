@@ -306,6 +306,13 @@ class MlxKernels(MlxSpecialKernels):  # the special functions: special.py
     def diagonal(self, x, *, offset, dim1, dim2):
         return mx.diagonal(x, offset, dim1, dim2)
 
+    def as_strided(self, x, *, size, stride, storage_offset, base_stride):
+        # x is a base, laid out row-major (MLX cannot alias): gather the elements the strides pick
+        picks = np.full(tuple(size), storage_offset, dtype=np.int64)
+        for dim, (n, s) in enumerate(zip(size, stride)):
+            picks += (np.arange(n, dtype=np.int64) * s).reshape((n,) + (1,) * (len(size) - dim - 1))
+        return mx.take(mx.reshape(x, (-1,)), mx.array(picks.astype(np.int32 if x.size < 2**31 else np.int64)))
+
     # ---------------------------------------------------------------- copies and layout
     def clone(self, x):
         return mx.array(x)

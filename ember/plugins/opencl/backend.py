@@ -101,6 +101,10 @@ class OpenCLBackend(Backend):
         s = runtime.state(index)
         s.peak = s.allocated
 
+    def global_memory(self, index=None) -> int:
+        """The device's global memory in bytes (torch.accelerator.get_memory_info's total)."""
+        return int(runtime.state(index).device.global_mem_size)
+
     def empty_cache(self, index=None):
         for s in runtime.existing_states():
             if index is None or s.index == index:

@@ -16,7 +16,7 @@ import numpy as np
 from ember.plugins.opencl.array import CLArray, contiguous_strides
 
 #: view ops: CLArray metadata over the same buffer, correct for any dtype
-_METADATA_ONLY = frozenset({"view", "permute", "expand", "basic_index", "diagonal", "view_dtype"})
+_METADATA_ONLY = frozenset({"view", "permute", "expand", "basic_index", "diagonal", "view_dtype", "as_strided"})
 _REAL_OF = {np.dtype(np.complex64): np.dtype(np.float32), np.dtype(np.complex128): np.dtype(np.float64)}
 
 

@@ -19,6 +19,7 @@ def kernel_table() -> dict:
         "cast": launchers.cast, "clone": launchers.clone, "copy_": launchers.copy_,
         "view": launchers.view, "view_dtype": launchers.view_dtype, "permute": launchers.permute, "expand": launchers.expand,
         "basic_index": launchers.basic_index, "diagonal": launchers.diagonal,
+        "as_strided": launchers.as_strided,
         "flip": launchers.flip, "roll": launchers.roll, "cat": launchers.cat,
         "tril": launchers.tril, "triu": launchers.triu,
         "full": launchers.full, "arange": launchers.arange,

@@ -233,6 +233,11 @@ def basic_index(x, *, key):
     return x.with_layout(shape, strides, offset)
 
 
+def as_strided(x, *, size, stride, storage_offset, base_stride):
+    # x is a base: the storage is its buffer from its first element on
+    return x.with_layout(tuple(size), tuple(stride), x.offset + storage_offset)
+
+
 def diagonal(x, *, offset, dim1, dim2):
     n1, n2 = x.shape[dim1], x.shape[dim2]
     s1, s2 = x.estrides[dim1], x.estrides[dim2]

@@ -16,6 +16,8 @@ from ember.testing.opdb import complex as _complex  # noqa: E402
 OP_DB = OP_DB + _complex.OPS  # complex64/complex128 math, real/imag, conj, view_as_real, polar
 from ember.testing.opdb import numeric as _numeric  # noqa: E402
 OP_DB = OP_DB + _numeric.OPS  # scans, diff/gradient/trapezoid, quantiles, histograms, cov, cdist, grids
+from ember.testing.opdb import strided as _strided  # noqa: E402
+OP_DB = OP_DB + _strided.OPS  # as_strided, Tensor.unfold
 BY_NAME = {op.name: op for op in OP_DB}
 
 #: what must be covered: ember functions / Tensor methods ...
