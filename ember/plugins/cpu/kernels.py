@@ -25,8 +25,6 @@ def kernel_table() -> dict:
     # numpy warns on log(0), 0/0 and the like; PyTorch returns inf/nan silently, and so do we.
     warnings.filterwarnings("ignore", category=RuntimeWarning, module=r"ember\.")
     table = XpKernels(np, scipy.special).kernels()
-    from ember.plugins.cpu.threaded import threaded_kernels  # large add/sub/mul/div in spans on every core
-    table.update(threaded_kernels(table))
     table.update({name: getattr(fused, name) for name in FUSED})
     from ember.plugins.cpu import conv
     table.update({name: getattr(conv, name) for name in CONV})

@@ -20,19 +20,16 @@ import itertools
 import os
 import threading
 
-import numpy as np
-
 from ember.dispatch.threads import get_num_threads
 
 __all__ = ["parallel_for"]
 
 
 class _Job:
-    __slots__ = ("fn", "n", "claim", "done", "error", "finished", "generation")
+    __slots__ = ("fn", "n", "claim", "done", "error", "finished")
 
     def __init__(self, fn, n):
         self.fn, self.n = fn, n
-        self.generation = 0
         self.claim = itertools.count()   # next() is atomic under the GIL: no lock per chunk
         self.done = itertools.count(1)
         self.error = None
@@ -46,10 +43,6 @@ class _Pool:
         self.generation = 0
         self.workers = []
         self.busy = threading.Lock()     # one parallel call at a time; others run serially
-        # the generation posted and the last one finished, for native spin-waits (_spin.py)
-        self.posted_generation = np.zeros(1, np.int64)
-        self.finished_generation = np.zeros(1, np.int64)
-        self.spin = None                 # (spin_while_equal, turns); False without numba
 
     def ensure(self, count):
         while len(self.workers) < count:
@@ -57,20 +50,9 @@ class _Pool:
             self.workers.append(worker)
             worker.start()
 
-    def ensure_spin(self):
-        if self.spin is None:
-            try:
-                from ember.plugins.cpu._spin import spin_while_equal, turns_for
-                self.spin = (spin_while_equal, turns_for(_SPIN_SECONDS))
-            except ImportError:  # no numba: workers only sleep and wake
-                self.spin = False
-
     def _serve(self):
         seen = 0
         while True:
-            if self.spin:  # watch for the next job a while before sleeping: a new one often follows at once
-                spin, turns = self.spin
-                spin(self.posted_generation, seen, turns)
             with self.wake:
                 while self.generation == seen:
                     self.wake.wait()
@@ -90,13 +72,8 @@ class _Pool:
             except BaseException as error:  # reported to the caller, which re-raises it
                 job.error = error
             if next(job.done) == job.n:
-                self.finished_generation[0] = job.generation
                 job.finished.set()
 
-
-# how long an idle worker, or a caller waiting for one, spins before sleeping: longer than the
-# gap between the ops of a training step, short enough not to matter on a busy machine
-_SPIN_SECONDS = 200e-6
 
 _POOL = _Pool()
 _LOCAL = threading.local()
@@ -132,21 +109,15 @@ def parallel_for(fn, n: int, threads: int | None = None) -> None:
         return
     _LOCAL.inside = True
     try:
-        pool.ensure_spin()
         pool.ensure(threads - 1)
         job = _Job(fn, n)
         with pool.wake:
             pool.job = job
             pool.generation += 1
-            job.generation = pool.generation
-            pool.posted_generation[0] = pool.generation  # workers spinning on it start now
             # only as many workers as asked for wake; the others keep sleeping
             for _ in range(threads - 1):
                 pool.wake.notify()
         pool.drain(job)
-        if pool.spin and not job.finished.is_set():  # a worker is on its last chunk: watch, then sleep
-            spin, turns = pool.spin
-            spin(pool.finished_generation, job.generation - 1, turns)
         job.finished.wait()
         with pool.wake:
             pool.job = None  # a worker woken late finds nothing to do
