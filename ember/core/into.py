@@ -15,30 +15,11 @@ the general path raises PyTorch's error.
 """
 from __future__ import annotations
 
+from ember.core.call import _is_expanded, backend_of
 from ember.core.dual import DUAL
 from ember.core.tensor import Tensor, version_counter
 from ember.dispatch.keys import ACTIVE
-from ember.dispatch.registry import REGISTRY
 from ember.dispatch.table import resolve
-
-
-def _expanded(view_fn) -> bool:
-    while view_fn is not None:
-        parent, op, _ = view_fn
-        if op is not None and op.name == "expand":
-            return True
-        view_fn = parent
-    return False
-
-
-def _aliasing(device_type) -> bool:
-    known = _ALIASES.get(device_type)
-    if known is None:
-        known = _ALIASES[device_type] = REGISTRY.available_backend(device_type).aliasing_views
-    return known
-
-
-_ALIASES = {}  # device type -> whether its arrays alias memory
 
 
 def call_into(target: Tensor, op, *inputs, **attrs):
@@ -49,9 +30,9 @@ def call_into(target: Tensor, op, *inputs, **attrs):
     device = target.device
     kernel = op.resolved.get(device.type) or resolve(op, device.type)
     into = getattr(kernel, "into", None)
-    if into is None or (target._view_fn is not None and _expanded(target._view_fn)):
+    if into is None or (target._view_fn is not None and _is_expanded(target._view_fn)):
         return None
-    if (target._base is not None or target._views is not None) and not _aliasing(device.type):
+    if (target._base is not None or target._views is not None) and not backend_of(device.type).aliasing_views:
         return None  # its views or base hold copies: the general path propagates the write to them
     out = target._data
     dtype = out.dtype

@@ -26,10 +26,6 @@ _MIN_BYTES = 1 << 18
 _KEEPS_DTYPE = frozenset({dt.float16, dt.float32, dt.float64})  # with a Python number (elementwise._binary)
 
 
-def _own(obj):
-    return _refs(obj)
-
-
 def _measured_counts():
     """(refs of an unnamed self in a forward operator, in a reflected one, refs of an array held
     by one attribute only), read the way the operators below read them; None where a named
@@ -38,11 +34,11 @@ def _measured_counts():
 
     class Probe:
         def __add__(self, other):
-            seen.setdefault("forward", []).append(_own(self))
+            seen.setdefault("forward", []).append(_refs(self))
             return self
 
         def __radd__(self, other):
-            seen.setdefault("reflected", []).append(_own(self))
+            seen.setdefault("reflected", []).append(_refs(self))
             return self
 
     Probe() + 1
@@ -85,14 +81,14 @@ def eliding(fn, op, reflected=False):
 
     if reflected:
         def operator(self, other):
-            if _own(self) <= limit and _elidable(self, other):
+            if _refs(self) <= limit and _elidable(self, other):
                 done = call_into(self, op, other, self)
                 if done is not None:
                     return done
             return fn(other, self)
     else:
         def operator(self, other):
-            if _own(self) <= limit and _elidable(self, other):
+            if _refs(self) <= limit and _elidable(self, other):
                 done = call_into(self, op, self, other)
                 if done is not None:
                     return done

@@ -182,7 +182,17 @@ class _LazyConvMixin(LazyModuleMixin):
                 self.reset_parameters()
 
 
-class LazyConv1d(_LazyConvMixin, Conv1d):
+class _LazyConvNdMixin(_LazyConvMixin):
+    """The constructor the lazy (non-transposed) convolutions share: ``Conv*d``'s, without ``in_channels``."""
+
+    def __init__(self, out_channels, kernel_size, stride=1, padding=0, dilation=1, groups=1, bias=True,
+                 padding_mode="zeros", device=None, dtype=None):
+        super().__init__(0, out_channels, kernel_size, stride, padding, dilation, groups, False, padding_mode,
+                         device, dtype)
+        self._lazy_init(bias, device, dtype)
+
+
+class LazyConv1d(_LazyConvNdMixin, Conv1d):
     """A ``Conv1d`` whose ``in_channels`` is read from its first input (dim 1, or dim 0 unbatched).
 
     It becomes an ``nn.Conv1d`` after the first forward call.
@@ -196,14 +206,8 @@ class LazyConv1d(_LazyConvMixin, Conv1d):
 
     cls_to_become = Conv1d
 
-    def __init__(self, out_channels, kernel_size, stride=1, padding=0, dilation=1, groups=1, bias=True,
-                 padding_mode="zeros", device=None, dtype=None):
-        super().__init__(0, out_channels, kernel_size, stride, padding, dilation, groups, False, padding_mode,
-                         device, dtype)
-        self._lazy_init(bias, device, dtype)
 
-
-class LazyConv2d(_LazyConvMixin, Conv2d):
+class LazyConv2d(_LazyConvNdMixin, Conv2d):
     """A ``Conv2d`` whose ``in_channels`` is read from its first input (dim 1, or dim 0 unbatched).
 
     It becomes an ``nn.Conv2d`` after the first forward call.
@@ -217,14 +221,8 @@ class LazyConv2d(_LazyConvMixin, Conv2d):
 
     cls_to_become = Conv2d
 
-    def __init__(self, out_channels, kernel_size, stride=1, padding=0, dilation=1, groups=1, bias=True,
-                 padding_mode="zeros", device=None, dtype=None):
-        super().__init__(0, out_channels, kernel_size, stride, padding, dilation, groups, False, padding_mode,
-                         device, dtype)
-        self._lazy_init(bias, device, dtype)
 
-
-class LazyConv3d(_LazyConvMixin, Conv3d):
+class LazyConv3d(_LazyConvNdMixin, Conv3d):
     """A ``Conv3d`` whose ``in_channels`` is read from its first input (dim 1, or dim 0 unbatched).
 
     It becomes an ``nn.Conv3d`` after the first forward call.
@@ -237,12 +235,6 @@ class LazyConv3d(_LazyConvMixin, Conv3d):
     """
 
     cls_to_become = Conv3d
-
-    def __init__(self, out_channels, kernel_size, stride=1, padding=0, dilation=1, groups=1, bias=True,
-                 padding_mode="zeros", device=None, dtype=None):
-        super().__init__(0, out_channels, kernel_size, stride, padding, dilation, groups, False, padding_mode,
-                         device, dtype)
-        self._lazy_init(bias, device, dtype)
 
 
 class LazyConvTranspose1d(_LazyConvMixin, ConvTranspose1d):
