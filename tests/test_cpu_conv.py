@@ -20,13 +20,13 @@ numba = pytest.importorskip("numba")
 def path(request, monkeypatch):
     """Run the test on one path; on the compiled one, fail unless a compiled loop ran."""
     ran = []
-    real_parallel = K._parallel
+    real_over = K._over
 
-    def counting_parallel(chunk, total):
-        ran.append(chunk)
-        return real_parallel(chunk, total)
+    def counting_over(name, total, *args):
+        ran.append(name)
+        return real_over(name, total, *args)
 
-    monkeypatch.setattr(K, "_parallel", counting_parallel)
+    monkeypatch.setattr(K, "_over", counting_over)
     monkeypatch.setitem(K._LOOPS, "available", request.param == "compiled")
     yield request.param
     if request.param == "compiled":

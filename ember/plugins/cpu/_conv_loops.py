@@ -8,16 +8,17 @@ handled by bounds, so no padded copy of the input is made (conv only: the poolin
 takes windows inside the input).
 
 Each loop is serial and runs a range [start, stop) of its outer index (samples, rows or
-planes), so that ``threadpool.parallel_for`` spreads chunks over the cores without the
-GIL; no two chunks write the same element, so nothing here needs atomics. Not numba's
-``prange``: on a busy machine its static split waits for an unscheduled worker, and its
-parallel compile costs seconds per loop. Module-level
-functions so that numba's ``cache=True`` can store them on disk.
+planes); its ``_par`` driver runs it over one range per thread in a ``prange`` (the loop
+stays a function of its own, so it is compiled exactly as on one thread). No two ranges
+write the same element, so nothing here needs atomics. Module-level functions so that
+numba's ``cache=True`` can store them on disk (a driver's parallel compile takes about a
+second, once).
 """
 import numpy as np
-from numba import njit
+from numba import njit, prange
 
-__all__ = ["im2col", "im2row", "col2im", "max_pool2x2", "max_pool_scatter"]
+__all__ = ["im2col", "im2row", "col2im", "max_pool2x2", "max_pool_scatter",
+           "im2col_par", "im2row_par", "col2im_par", "max_pool2x2_par", "max_pool_scatter_par"]
 
 # no fast-math flag at all: these loops move data and add in a fixed order, and the pooling
 # comparisons must see NaN as NaN
@@ -201,3 +202,38 @@ def max_pool_scatter(g, indices, plane_in, plane_out, out, start, stop):
             i = indices[u(src + k)]
             if i >= 0 and i < plane_in:
                 out[u(dst + i)] += g[u(src + k)]
+
+
+# ---------------------------------------------------------------- the parallel drivers
+# driver(args, total, chunks) runs loop(*args, start, stop) over ``chunks`` equal ranges of [0, total)
+driver = njit(parallel=True, cache=True, nogil=True)
+
+
+@driver
+def im2col_par(args, total, chunks):
+    for c in prange(chunks):
+        im2col(*args, total * c // chunks, total * (c + 1) // chunks)
+
+
+@driver
+def im2row_par(args, total, chunks):
+    for c in prange(chunks):
+        im2row(*args, total * c // chunks, total * (c + 1) // chunks)
+
+
+@driver
+def col2im_par(args, total, chunks):
+    for c in prange(chunks):
+        col2im(*args, total * c // chunks, total * (c + 1) // chunks)
+
+
+@driver
+def max_pool2x2_par(args, total, chunks):
+    for c in prange(chunks):
+        max_pool2x2(*args, total * c // chunks, total * (c + 1) // chunks)
+
+
+@driver
+def max_pool_scatter_par(args, total, chunks):
+    for c in prange(chunks):
+        max_pool_scatter(*args, total * c // chunks, total * (c + 1) // chunks)

@@ -25,12 +25,12 @@ pass left; other dtypes and small inputs keep the fused numpy kernels of ``fused
 from __future__ import annotations
 
 import math
+import os
 import threading
 
 import numpy as np
 
 from ember.dispatch.threads import get_num_threads
-from ember.plugins.cpu.threadpool import parallel_for
 
 #: below this many elements numpy's single call is cheaper than entering a parallel region
 MIN_SIZE = 1 << 15
@@ -39,18 +39,27 @@ _FLOATS = (np.dtype(np.float32), np.dtype(np.float64))
 # at once: a second caller takes the numpy path instead of waiting
 _BUSY = threading.Lock()
 _LOOPS = {}
+_FORKED = False
+
+
+def _after_fork_in_child():
+    global _FORKED
+    _FORKED = True
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_after_fork_in_child)
 
 
 def _loops():
     """The numba loops (``_loops.py``), compiled or loaded from the on-disk cache on first use."""
     if not _LOOPS:
-        import os
-
         import numba
-        if "NUMBA_THREADING_LAYER" not in os.environ:
-            # GNU OpenMP (numba's first choice when present) aborts a process that forks after
-            # using it, as every DataLoader worker does; numba's own workqueue survives a fork
-            numba.config.THREADING_LAYER = "workqueue"
+        if "NUMBA_THREADING_LAYER" not in os.environ and "NUMBA_THREADING_LAYER_PRIORITY" not in os.environ:
+            # OpenMP first: its threads spin a while before sleeping, so a parallel region
+            # starts in microseconds (numba's workqueue measured ~100 us a call). GNU OpenMP
+            # kills a forked child that enters it: _run never does in a child (see _FORKED)
+            numba.config.THREADING_LAYER_PRIORITY = ["omp", "tbb", "workqueue"]
         from ember.plugins.cpu import _loops as loops
         _LOOPS.update({name: getattr(loops, name) for name in loops.__all__}, numba=numba)
     return _LOOPS
@@ -61,11 +70,13 @@ def _eligible(x) -> bool:
 
 
 def _run(fn, *args):
-    """Call a parallel numba loop with ember's thread count; False when another Python thread is
-    inside numba's threading layer (not re-entrant: the caller then runs a serial loop). Every
-    parallel numba loop of the CPU plugin (here, fusion.py, training.py) goes through this one lock."""
-    _loops()   # imports numba and selects the fork-safe threading layer first
-    if not _BUSY.acquire(blocking=False):
+    """Call a parallel numba loop with ember's thread count; False (the caller then runs a serial
+    loop) when another Python thread is inside numba's threading layer (the workqueue layer is not
+    re-entrant) or in a process forked from this one (GNU OpenMP cannot run there; PyTorch's
+    DataLoader workers run one thread too). Every parallel numba loop of the CPU plugin (here,
+    fusion.py, training.py) goes through this one lock."""
+    _loops()   # imports numba and selects the threading layer first
+    if _FORKED or not _BUSY.acquire(blocking=False):
         return False
     try:
         numba = _LOOPS["numba"]
@@ -110,7 +121,7 @@ def compiled_kernels(base: dict) -> dict:
     def erf(x):
         if _eligible(x):
             out = np.empty_like(x)
-            _over_spans(_loops()["erf_" + _suffix(x)], x.reshape(-1), out.reshape(-1))
+            _over_spans("erf_" + _suffix(x), x.reshape(-1), out.reshape(-1))
             return out
         return erf_np(x)
 
@@ -124,7 +135,7 @@ def compiled_kernels(base: dict) -> dict:
     def gelu(x, *, approximate="none"):
         if approximate == "none" and _eligible(x):
             out = np.empty_like(x)
-            _over_spans(_loops()["gelu_" + _suffix(x)], x.reshape(-1), out.reshape(-1))
+            _over_spans("gelu_" + _suffix(x), x.reshape(-1), out.reshape(-1))
             return out
         return gelu_np(x, approximate=approximate)
 
@@ -145,7 +156,7 @@ def compiled_kernels(base: dict) -> dict:
                 if rows is not None:
                     out = np.empty(rows, x.dtype)
                     n = x.size // rows
-                    _over_rows(_loops()["extremum_rows"], rows, x.size, x.reshape(rows, n), out, largest,
+                    _over_rows("extremum_rows", rows, x.size, x.reshape(rows, n), out, largest,
                                min_size=_REDUCE_MIN_SIZE)
                     return out.reshape(_reduced_shape(x.shape, dims, keepdim))
             return base_kernel(x, dims=dims, keepdim=keepdim)
@@ -165,40 +176,31 @@ def _trailing_rows(shape, dims):
     return math.prod(shape[:ndim - len(dims)])
 
 
-# ---------------------------------------------------------------- row-chunked kernels
-# Serial nogil loops run over ranges of rows by threadpool.parallel_for: a few chunks per
-# thread, so a thread that starts late (a busy machine) leaves its share to the others.
-_CHUNKS_PER_THREAD = 4
-# Sums are bound by memory bandwidth: measured on the quiet 2-core box, a second thread makes a
-# 1M-element row or column sum ~2x slower (waking it costs more than it saves) and pays from
-# ~4M elements on; the compute-bound loops (softmax, exp) gain from MIN_SIZE.
+# ---------------------------------------------------------------- chunked kernels
+# A serial vectorized loop over a range of rows (or of a flat span), run either once over
+# everything or, for large inputs, by its ``_par`` driver (``_loops.py``) in one chunk per thread.
+# Sums are bound by memory bandwidth: they take a second thread from a larger size on than the
+# compute-bound loops (softmax, exp).
 _REDUCE_MIN_SIZE = 1 << 22
 
 
-def _row_ranges(rows: int, size: int, min_size: int = MIN_SIZE):
-    """The (start, stop) row ranges a call over ``rows`` rows of ``size`` elements is cut into."""
-    threads = get_num_threads()
-    count = 1 if threads == 1 or size < min_size else min(rows, threads * _CHUNKS_PER_THREAD)
-    return [(rows * i // count, rows * (i + 1) // count) for i in range(count)]
+def _chunks(rows: int, size: int, min_size: int = MIN_SIZE) -> int:
+    """How many chunks (threads) a call over ``rows`` rows, ``size`` elements in all, runs in."""
+    return 1 if size < min_size else min(rows, get_num_threads())
 
 
-def _over_rows(loop, rows, size, *args, min_size=MIN_SIZE):
-    """Run ``loop(*args, start, stop)`` over every row range, in parallel when it pays."""
-    ranges = _row_ranges(rows, size, min_size)
-    if len(ranges) == 1:
-        loop(*args, 0, rows)
+def _over_rows(name, rows, size, *args, min_size=MIN_SIZE):
+    """Run loop ``name`` as ``loop(*args, 0, rows)``, or its driver over chunks of the rows when it pays."""
+    loops = _loops()
+    chunks = _chunks(rows, size, min_size)
+    if chunks > 1 and _run(loops[name + "_par"], *args, chunks):
         return
-    parallel_for(lambda i: loop(*args, *ranges[i]), len(ranges))
+    loops[name](*args, 0, rows)
 
 
-def _over_spans(loop, x, out):
-    """Run the elementwise ``loop(x, out, lo, hi)`` over the flat arrays, spans in parallel when it pays."""
-    n = x.size
-    ranges = _row_ranges(n, n)
-    if len(ranges) == 1:
-        loop(x, out, 0, n)
-        return
-    parallel_for(lambda i: loop(x, out, *ranges[i]), len(ranges))
+def _over_spans(name, x, out):
+    """Run the elementwise loop ``name`` over the flat arrays, by chunks in parallel when it pays."""
+    _over_rows(name, x.size, x.size, x, out)
 
 
 def _reduced_shape(shape, dims, keepdim):
@@ -222,33 +224,36 @@ def _sum(x, dims):
         return None
     if inner == 1 and outer == 1:
         # everything: partial sums of equal spans, added in float64
-        spans = _row_ranges(get_num_threads() * _CHUNKS_PER_THREAD, x.size, _REDUCE_MIN_SIZE)
-        count = len(spans)
-        flat = x.reshape(-1)
-        partial = np.empty(count, np.float64)
-        bounds = [(n * i // count, n * (i + 1) // count) for i in range(count)]
-        loop, zero = _loops()["sum_span"], x.dtype.type(0)
-        if count == 1:
-            loop(flat, partial, zero, 0, 0, n)
-        else:
-            parallel_for(lambda i: loop(flat, partial, zero, i, *bounds[i]), count)
+        chunks = _chunks(n, n, _REDUCE_MIN_SIZE)
+        flat, zero, loops = x.reshape(-1), x.dtype.type(0), _loops()
+        partial = np.empty(chunks, np.float64)
+        if not (chunks > 1 and _run(loops["sum_spans_par"], flat, partial, zero, chunks)):
+            partial = partial[:1]
+            loops["sum_span"](flat, partial, zero, 0, 0, n)
         return np.asarray(partial.sum()).astype(x.dtype)
     if inner == 1:
         # rows: the compiled row sum (numpy's pairwise sum along a row is several times slower)
         acc = np.empty(outer, np.float64)  # float32 accumulates in float64
-        _over_rows(_loops()["sum_rows"], outer, x.size, x.reshape(outer, n), acc, x.dtype.type(0),
+        _over_rows("sum_rows", outer, x.size, x.reshape(outer, n), acc, x.dtype.type(0),
                    min_size=_REDUCE_MIN_SIZE)
         return acc.astype(x.dtype, copy=False)
     # over a dim with others after it: along the contiguous inner rows, chunks of the outer
     # dim, or (too few of those) of the inner columns, to the threads
     x3 = x.reshape(outer, n, inner)
     out = np.empty((outer, inner), x.dtype)
-    columns = _loops()["sum_columns"]
-    if outer >= get_num_threads() or x.size < _REDUCE_MIN_SIZE:
-        _over_rows(lambda s, e: columns(x3, out, s, e, 0, inner), outer, x.size, min_size=_REDUCE_MIN_SIZE)
-    else:
-        _over_rows(lambda s, e: columns(x3, out, 0, outer, s, e), inner, x.size, min_size=_REDUCE_MIN_SIZE)
+    _over_columns("sum_columns", x3, out, (), _REDUCE_MIN_SIZE)
     return out
+
+
+def _over_columns(name, x3, out, args, min_size):
+    """Run the loop ``name`` over the middle dim of the 3-d ``x3``: chunks of the outer dim to
+    the threads, or of the inner columns when the outer dim has fewer rows than threads."""
+    loops = _loops()
+    outer, inner = x3.shape[0], x3.shape[2]
+    by_inner = outer < get_num_threads()
+    chunks = _chunks(inner if by_inner else outer, x3.size, min_size)
+    if not (chunks > 1 and _run(loops[name + "_par"], x3, out, *args, by_inner, chunks)):
+        loops[name](x3, out, 0, outer, 0, inner, *args)
 
 
 def _softmax(x, dim, loop):
@@ -262,17 +267,12 @@ def _softmax(x, dim, loop):
     inner = math.prod(x.shape[dim + 1:])
     if inner == 1:
         rows = x.size // n
-        _over_rows(_loops()[loop], rows, x.size, x.reshape(rows, n), out.reshape(rows, n))
+        _over_rows(loop, rows, x.size, x.reshape(rows, n), out.reshape(rows, n))
         return out
-    # over a dim with others after it: along the contiguous inner rows, split by outer rows
-    # or, when there are too few of those, by inner columns
+    # over a dim with others after it: along the contiguous inner rows
     outer = x.size // (n * inner)
-    x3, out3 = x.reshape(outer, n, inner), out.reshape(outer, n, inner)
-    columns, log = _loops()["softmax_columns"], loop == "log_softmax_rows"
-    if outer >= get_num_threads() or x.size < MIN_SIZE:
-        _over_rows(lambda s, e: columns(x3, out3, s, e, 0, inner, log), outer, x.size)
-    else:
-        _over_rows(lambda s, e: columns(x3, out3, 0, outer, s, e, log), inner, x.size)
+    _over_columns("softmax_columns", x.reshape(outer, n, inner), out.reshape(outer, n, inner),
+                  (loop == "log_softmax_rows",), MIN_SIZE)
     return out
 
 

@@ -17,9 +17,8 @@ Two paths:
   first maximum; other windows take the numpy path (a numba loop over a
   runtime window size measured no faster than it). max_pool_backward is one scatter-add
   per plane. The loops live in ``_conv_loops.py`` and compile (or load from numba's disk
-  cache) on first use; each runs in chunks (samples, rows or planes) on the CPU plugin's
-  thread pool (``threadpool.parallel_for``, ``ember.get_num_threads()`` threads), the
-  forward conv's small per-sample GEMMs inside its chunks.
+  cache) on first use; each runs in one chunk of samples, rows or planes per thread
+  (``ember.get_num_threads()``) under numba's parallel layer, the GEMMs in BLAS.
   conv's backward runs through these too: its derivative rules are conv / conv_transpose
   calls again (the weight gradient a conv whose "kernel" is the output gradient, which
   takes the im2row layout).
@@ -247,14 +246,15 @@ def _loops():
     return _LOOPS
 
 
-def _parallel(chunk, total):
-    """Run ``chunk(start, stop)`` over [0, total) in a few ranges per thread, on the CPU
-    plugin's thread pool (``ember.get_num_threads()`` threads; the chunks release the GIL)."""
-    from ember.plugins.cpu.threadpool import parallel_for
-    threads = get_num_threads()
-    count = max(1, min(total, 4 * threads if threads > 1 else 1))
-    bounds = [(total * i // count, total * (i + 1) // count) for i in range(count)]
-    parallel_for(lambda i: chunk(*bounds[i]), count)
+def _over(name, total, *args):
+    """Run the loop ``name`` as ``loop(*args, 0, total)``, or by its driver over one range of
+    [0, total) per thread (``ember.get_num_threads()``) through the CPU plugin's numba lock."""
+    from ember.plugins.cpu import compiled
+    loops = _loops()
+    chunks = min(total, get_num_threads())
+    if chunks > 1 and compiled._run(loops[name + "_par"], args, total, chunks):
+        return
+    loops[name](*args, 0, total)
 
 
 def _compilable(x, weight=None, groups=1) -> bool:
@@ -297,7 +297,6 @@ def _conv_compiled(x, weight, bias, stride, padding, dilation):
     geometry = (n, c, h, w, kh, kw, stride[0], stride[1], padding[0], padding[1], dilation[0], dilation[1],
                 oh, ow)
     flat = x.reshape(-1)
-    loops = _loops()
     if kk <= length:
         # the usual conv: per sample (O, C*K [+1]) @ (C*K [+1], L), one batched matmul into the
         # output; a bias rides along as a column of the weight against a row of ones
@@ -308,16 +307,14 @@ def _conv_compiled(x, weight, bias, stride, padding, dilation):
         out = np.empty((n, o, length), work)
         flat_cols = cols.reshape(-1)
 
-        def samples(start, stop):  # their columns, then their GEMMs (small: one BLAS thread each)
-            loops["im2col"](flat, *geometry, ones, flat_cols, start, stop)
-            np.matmul(w2, cols[start:stop], out=out[start:stop])
-        _parallel(samples, n)
+        _over("im2col", n, flat, *geometry, ones, flat_cols)
+        np.matmul(w2, cols, out=out)
     else:
         # a kernel larger than the output (conv's weight gradient): (N*L, C*K) @ (C*K, O),
         # the rows copied along the kernel's rows
         rows = _scratch(0, (n * length, c * kk), work)
         flat_rows = rows.reshape(-1)
-        _parallel(lambda start, stop: loops["im2row"](flat, *geometry, flat_rows, start, stop), n * length)
+        _over("im2row", n * length, flat, *geometry, flat_rows)
         y = rows @ w2.T                                              # (N*L, O)
         out = y.reshape(n, length, o).transpose(0, 2, 1)
         if bias is not None:
@@ -347,10 +344,8 @@ def _conv_transpose_compiled(x, weight, bias, stride, padding, output_padding, d
                      out=_scratch(0, (c_out * kk, n * h * w), work))
     out = np.empty((n, c_out, oh, ow), work)
     b = np.empty(0, work) if bias is None else np.ascontiguousarray(bias, dtype=work)
-    flat_cols, flat_out, col2im = cols.reshape(-1), out.reshape(-1), _loops()["col2im"]
-    _parallel(lambda start, stop: col2im(flat_cols, n, h, w, c_out, oh, ow, kh, kw, stride[0], stride[1],
-                                         padding[0], padding[1], dilation[0], dilation[1], b, flat_out,
-                                         start, stop), n * c_out)
+    _over("col2im", n * c_out, cols.reshape(-1), n, h, w, c_out, oh, ow, kh, kw, stride[0], stride[1],
+          padding[0], padding[1], dilation[0], dilation[1], b, out.reshape(-1))
     if nd == 1:
         out = out.reshape(n, c_out, ow)
     return out.astype(out_dtype, copy=False)
@@ -371,10 +366,8 @@ def _max_pool_compiled(x, kernel, stride, padding, dilation, output_size):
     n, c, h, w = xc.shape
     values = np.empty((n, c, oh, ow), xc.dtype)
     indices = np.empty((n, c, oh, ow), np.int64)
-    flat, flat_values, flat_indices, pool = xc.reshape(-1), values.reshape(-1), indices.reshape(-1), \
-        _loops()["max_pool2x2"]
-    _parallel(lambda start, stop: pool(flat, h, w, stride[0], stride[1], oh, ow, flat_values, flat_indices,
-                                       start, stop), n * c)
+    _over("max_pool2x2", n * c, xc.reshape(-1), h, w, stride[0], stride[1], oh, ow, values.reshape(-1),
+          indices.reshape(-1))
     return values.astype(out_dtype, copy=False), indices
 
 
@@ -414,8 +407,7 @@ def max_pool_backward(g, indices, *, input_shape, kernel, stride, dilation):
         flat = np.ascontiguousarray(g, dtype=work).reshape(-1)
         where = np.ascontiguousarray(indices, dtype=np.int64).reshape(-1)
         out = np.empty(n * c * plane_in, work)
-        scatter = _loops()["max_pool_scatter"]
-        _parallel(lambda start, stop: scatter(flat, where, plane_in, plane_out, out, start, stop), n * c)
+        _over("max_pool_scatter", n * c, flat, where, plane_in, plane_out, out)
         return out.reshape(tuple(input_shape)).astype(g.dtype, copy=False)
     out = np.zeros((n * c, plane_in), work)
     rows = np.arange(n * c)[:, None]
