@@ -254,32 +254,10 @@ def test_softmax_threads_agree():
     assert all(np.array_equal(results[0], r) for r in results[1:])  # rows are independent of the split
 
 
-def test_parallel_for_runs_each_chunk_once_and_reraises():
+def test_two_python_threads_at_once():
     import threading
 
-    from ember.plugins.cpu.threadpool import parallel_for
-    seen, lock = [], threading.Lock()
-
-    def chunk(i):
-        with lock:
-            seen.append(i)
-    parallel_for(chunk, 37, threads=3)
-    assert sorted(seen) == list(range(37))
-
-    def fails(i):
-        if i == 5:
-            raise ValueError("chunk 5")
-    with pytest.raises(ValueError, match="chunk 5"):
-        parallel_for(fails, 16, threads=2)
-
-    inner = []
-
-    def nested(i):  # a parallel call inside a chunk runs serially on that thread
-        parallel_for(lambda j: inner.append((i, j)), 3, threads=2)
-    parallel_for(nested, 4, threads=2)
-    assert sorted(inner) == [(i, j) for i in range(4) for j in range(3)]
-
-    # two Python threads at once: one gets the pool, the other runs serially; both finish
+    # one gets numba's parallel layer, the other runs the serial loops; both finish
     x = np.random.default_rng(8).standard_normal((2048, 512)).astype(np.float32)
     want = x.astype(np.float64).sum(1)
     results = [None, None]

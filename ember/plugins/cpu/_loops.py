@@ -18,8 +18,7 @@ __all__ = ["erf_f32", "erf_f64", "gelu_f32", "gelu_f64", "sum_rows", "sum_span",
 
 # reassoc lets sums vectorize and contract allows FMA; no flag that assumes away inf or NaN
 _FLAGS = {"reassoc", "contract"}
-jit = njit(parallel=True, cache=True, fastmath=_FLAGS, nogil=True)
-# the serial loops that threadpool.py runs in chunks: error_model="numpy" drops the
+# the serial loops that the drivers below run in chunks: error_model="numpy" drops the
 # division-by-zero check that keeps LLVM from vectorizing a loop with a division
 serial = njit(cache=True, fastmath=_FLAGS, nogil=True, error_model="numpy")
 
@@ -45,8 +44,8 @@ def erf32(x):
     return x * p / q
 
 
-# serial, over a span [lo, hi) of flat arrays: compiled.py runs spans on the thread pool (inside
-# a prange body LLVM does not vectorize erf32's rational function: measured 1.6x slower)
+# serial, over a span [lo, hi) of flat arrays: the _par drivers run spans on the threads (inline
+# in a prange body LLVM does not vectorize erf32's rational function: measured 1.6x slower)
 @serial
 def erf_f32(x, out, lo, hi):
     xs, ys = x[lo:hi], out[lo:hi]  # sliced: an index from 0 has no wraparound check to stop SIMD
@@ -78,7 +77,7 @@ def gelu_f64(x, out, lo, hi):
 
 
 # serial on purpose: inside a prange body LLVM no longer vectorizes the inner sum (measured
-# 3x slower than this loop on one thread); threadpool.py runs row ranges on several threads
+# 3x slower than this loop on one thread); sum_rows_par runs row ranges on several threads
 @serial
 def sum_rows(x, out, zero, r0, r1):
     # x: (rows, n) -> out[r0:r1] in float64. Blocks of 4096 add in the input's dtype (SIMD

@@ -14,10 +14,12 @@ erf is a rational approximation evaluated in float32 (max abs error 3.3e-7 over 
 line, checked against scipy in the tests); float64 uses libm's erf.
 
 erf, gelu, the reductions (sum over any run of dims, and so mean; amax/amin over trailing
-dims, float32) and softmax/log_softmax (over any dim) are serial vectorized loops that
-``threadpool.py`` runs over spans or chunks of rows on ``ember.get_num_threads()`` threads:
-inside a ``prange`` body LLVM stops vectorizing the inner loops (1.6-3x slower), and the
-pool's dynamic chunks do not stall on a worker the OS has not scheduled. softmax uses its own
+dims, float32) and softmax/log_softmax (over any dim) are serial vectorized loops, each run
+over one span or chunk of rows per thread (``ember.get_num_threads()``) by a ``prange``
+driver that calls it (written inline in a ``prange`` body, LLVM stops vectorizing the inner
+loops: 1.6-3x slower). numba's OpenMP layer is preferred: its threads spin a while before
+sleeping, so a region starts in microseconds where a Python thread pool's wake-up measured
+~100 us (a 1M-element row sum takes ~65 us on one core). softmax uses its own
 vectorized exp (``_loops.py``; numba's is scalar libm, and numpy's float32 exp is not SIMD on
 AVX2), so it has no numpy
 pass left; other dtypes and small inputs keep the fused numpy kernels of ``fused.py``.
