@@ -15,7 +15,7 @@ from ember.plugins.cpu import compiled
 
 pytest.importorskip("numba")
 
-N = compiled.MIN_SIZE * 2
+N = compiled._SPAN_MIN_SIZE * 2  # large enough for the elementwise loops to run on threads
 TOL = {np.float32: dict(rtol=2e-6, atol=1e-6), np.float64: dict(rtol=1e-12, atol=1e-14)}
 SPECIALS = [np.inf, -np.inf, np.nan, 0.0, -0.0, 3.9, -3.9, 4.5, -4.5, 1e-30]
 
@@ -309,7 +309,7 @@ def test_amax_amin_over_trailing_dims(shape, dims):
 
 @pytest.mark.parametrize("dims", [(1,), (0,), (0, 1), (1, 2)])
 def test_sums_split_across_threads(monkeypatch, dims):
-    """The threaded sum paths (taken from 4M elements) on a small input: same values as float64."""
+    """The threaded sum paths (taken from 512K elements) on a small input: same values as float64."""
     monkeypatch.setattr(compiled, "_REDUCE_MIN_SIZE", 0)
     monkeypatch.setattr(compiled, "MIN_SIZE", 0)
     previous = ember.get_num_threads()

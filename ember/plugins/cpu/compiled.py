@@ -58,13 +58,30 @@ def _loops():
     if not _LOOPS:
         import numba
         if "NUMBA_THREADING_LAYER" not in os.environ and "NUMBA_THREADING_LAYER_PRIORITY" not in os.environ:
-            # OpenMP first: its threads spin a while before sleeping, so a parallel region
-            # starts in microseconds (numba's workqueue measured ~100 us a call). GNU OpenMP
-            # kills a forked child that enters it: _run never does in a child (see _FORKED)
+            # OpenMP first: a parallel region starts faster than on numba's workqueue. GNU
+            # OpenMP kills a forked child that enters it: _run never does in a child (_FORKED)
             numba.config.THREADING_LAYER_PRIORITY = ["omp", "tbb", "workqueue"]
+        _launch_passive(numba)
         from ember.plugins.cpu import _loops as loops
         _LOOPS.update({name: getattr(loops, name) for name in loops.__all__}, numba=numba)
     return _LOOPS
+
+
+def _launch_passive(numba) -> None:
+    """Start numba's threading layer with OpenMP's threads waiting passively (asleep) between
+    regions, unless the user chose a wait policy. numpy's BLAS (OpenBLAS) runs its own threads:
+    an OpenMP worker spinning after a region holds a core that a GEMM's second thread needs
+    (measured: the CNN training step 4x slower). OpenMP reads the policy once, when it loads,
+    so the variable is set only for that moment and the environment is left as it was."""
+    from numba.np.ufunc import parallel
+    if "OMP_WAIT_POLICY" in os.environ or "GOMP_SPINCOUNT" in os.environ:
+        parallel._launch_threads()
+        return
+    os.environ["OMP_WAIT_POLICY"] = "PASSIVE"
+    try:
+        parallel._launch_threads()
+    finally:
+        del os.environ["OMP_WAIT_POLICY"]
 
 
 def _eligible(x) -> bool:
@@ -181,9 +198,11 @@ def _trailing_rows(shape, dims):
 # ---------------------------------------------------------------- chunked kernels
 # A serial vectorized loop over a range of rows (or of a flat span), run either once over
 # everything or, for large inputs, by its ``_par`` driver (``_loops.py``) in one chunk per thread.
-# Sums are bound by memory bandwidth: they take a second thread from a larger size on than the
-# compute-bound loops (softmax, exp).
-_REDUCE_MIN_SIZE = 1 << 22
+# Measured on the 2-core box (serial loop against its driver on 2 threads): softmax gains from
+# 64K elements, erf/gelu from 256K, sums (bound by memory bandwidth) from 1M (a 1M row sum:
+# 78 -> 48 us); below, entering the region (~7 us) costs more than it saves.
+_REDUCE_MIN_SIZE = 1 << 19
+_SPAN_MIN_SIZE = 1 << 17
 
 
 def _chunks(rows: int, size: int, min_size: int = MIN_SIZE) -> int:
@@ -202,7 +221,7 @@ def _over_rows(name, rows, size, *args, min_size=MIN_SIZE):
 
 def _over_spans(name, x, out):
     """Run the elementwise loop ``name`` over the flat arrays, by chunks in parallel when it pays."""
-    _over_rows(name, x.size, x.size, x, out)
+    _over_rows(name, x.size, x.size, x, out, min_size=_SPAN_MIN_SIZE)
 
 
 def _reduced_shape(shape, dims, keepdim):
