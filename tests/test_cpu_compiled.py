@@ -283,9 +283,11 @@ class _Softmaxes:
         return float(ember.softmax(x, -1).sum() + x.sum(1).sum())
 
 
-def test_dataloader_workers_fork_after_the_pool():
+def test_dataloader_workers_fork_after_a_parallel_region():
     from ember.utils.data import DataLoader
-    ember.randn(512, 512).sum(1)  # the parent's pool threads exist
+    # the parent has run a parallel region (numba's OpenMP threads exist): a forked worker must
+    # take the serial loops, or GNU OpenMP kills it
+    ember.softmax(ember.randn(512, 512), -1)
     got = [float(b) for b in DataLoader(_Softmaxes(), batch_size=1, num_workers=1)]
     np.testing.assert_allclose(got, [64 + 0.0, 64 + 64 * 1024.0], rtol=1e-6)
 
