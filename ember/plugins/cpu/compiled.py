@@ -45,8 +45,9 @@ _FORKED = False
 
 
 def _after_fork_in_child():
+    # only a parent that had started numba's threads leaves its child a broken threading layer
     global _FORKED
-    _FORKED = True
+    _FORKED = _FORKED or bool(_LOOPS)
 
 
 if hasattr(os, "register_at_fork"):
@@ -91,8 +92,8 @@ def _eligible(x) -> bool:
 def _run(fn, *args):
     """Call a parallel numba loop with ember's thread count; False (the caller then runs a serial
     loop) when another Python thread is inside numba's threading layer (the workqueue layer is not
-    re-entrant) or in a process forked from this one (GNU OpenMP cannot run there; PyTorch's
-    DataLoader workers run one thread too). Every parallel numba loop of the CPU plugin (here,
+    re-entrant) or in a process forked after its threads started (GNU OpenMP cannot run there;
+    PyTorch's DataLoader workers run one thread too). Every parallel numba loop of the CPU plugin (here,
     fusion.py, training.py) goes through this one lock."""
     _loops()   # imports numba and selects the threading layer first
     if _FORKED or not _BUSY.acquire(blocking=False):
