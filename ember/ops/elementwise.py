@@ -71,6 +71,7 @@ def _wrapped_int(value, dtype):
 
 # float dtypes numpy also keeps with a Python scalar (bfloat16 it would widen: see _promoted)
 _KEEPS_DTYPE_WITH_SCALARS = frozenset({dt.float16, dt.float32, dt.float64})
+_RELU = OPS["relu"]
 
 
 def _refuse_complex(op, a, b):
@@ -433,11 +434,12 @@ def relu(input):
     Raises:
         RuntimeError: ``input`` is a bool tensor.
     """
-    if input.dtype is _BOOL:
-        raise RuntimeError("Boolean inputs not supported for relu")
-    if input.dtype.category == _COMPLEX:
-        raise NotImplementedError("clamp is not supported for complex types")
-    return call(OPS["relu"], input)
+    if input.dtype.category != _FLOAT:  # one test on the hot path (floating point)
+        if input.dtype is _BOOL:
+            raise RuntimeError("Boolean inputs not supported for relu")
+        if input.dtype.category == _COMPLEX:
+            raise NotImplementedError("clamp is not supported for complex types")
+    return call(_RELU, input)
 
 
 @public(method=True, inplace=True, out=True)
