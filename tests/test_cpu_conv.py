@@ -16,20 +16,23 @@ pytestmark = pytest.mark.filterwarnings("ignore::RuntimeWarning")
 numba = pytest.importorskip("numba")
 
 
-@pytest.fixture(params=["compiled", "numpy"])
+@pytest.fixture(params=["compiled", "compiled_serial", "numpy"])
 def path(request, monkeypatch):
-    """Run the test on one path; on the compiled one, fail unless a compiled loop ran."""
+    """Run the test on one path (the compiled loops on threads or on the caller, or numpy); on a
+    compiled one, fail unless a compiled loop ran."""
     ran = []
     real_over = K._over
 
-    def counting_over(name, total, *args):
+    def counting_over(name, total, elements, *args):
         ran.append(name)
-        return real_over(name, total, *args)
+        return real_over(name, total, elements, *args)
 
     monkeypatch.setattr(K, "_over", counting_over)
-    monkeypatch.setitem(K._LOOPS, "available", request.param == "compiled")
+    # the tests' small inputs take the threaded drivers, or never
+    monkeypatch.setattr(K, "PARALLEL_ELEMENTS", 0 if request.param == "compiled" else 1 << 62)
+    monkeypatch.setitem(K._LOOPS, "available", request.param != "numpy")
     yield request.param
-    if request.param == "compiled":
+    if request.param != "numpy":
         assert ran, "the compiled path did not run"
     else:
         assert not ran

@@ -62,27 +62,29 @@ def _loops():
             # OpenMP first: a parallel region starts faster than on numba's workqueue. GNU
             # OpenMP kills a forked child that enters it: _run never does in a child (_FORKED)
             numba.config.THREADING_LAYER_PRIORITY = ["omp", "tbb", "workqueue"]
-        _launch_passive(numba)
+        _launch_threads()
         from ember.plugins.cpu import _loops as loops
         _LOOPS.update({name: getattr(loops, name) for name in loops.__all__}, numba=numba)
     return _LOOPS
 
 
-def _launch_passive(numba) -> None:
-    """Start numba's threading layer with OpenMP's threads waiting passively (asleep) between
-    regions, unless the user chose a wait policy. numpy's BLAS (OpenBLAS) runs its own threads:
-    an OpenMP worker spinning after a region holds a core that a GEMM's second thread needs
-    (measured: the CNN training step 4x slower). OpenMP reads the policy once, when it loads,
-    so the variable is set only for that moment and the environment is left as it was."""
+def _launch_threads() -> None:
+    """Start numba's threading layer; OpenMP's threads spin only briefly before sleeping, unless
+    the user chose a wait policy. Waking a sleeping thread costs ~100 us on this kind of VM (a
+    1M-element row sum takes ~70 us on one core), so back-to-back regions need the spin; but
+    numpy's BLAS (OpenBLAS) runs threads of its own, and a worker still spinning when a GEMM
+    starts holds the core its second thread needs (measured: OpenMP's default spin made the CNN
+    training step 4x slower, 10000 spins left it as fast as without threads). OpenMP reads the
+    count once, when it loads: the variable is set only for that moment."""
     from numba.np.ufunc import parallel
     if "OMP_WAIT_POLICY" in os.environ or "GOMP_SPINCOUNT" in os.environ:
         parallel._launch_threads()
         return
-    os.environ["OMP_WAIT_POLICY"] = "PASSIVE"
+    os.environ["GOMP_SPINCOUNT"] = "10000"
     try:
         parallel._launch_threads()
     finally:
-        del os.environ["OMP_WAIT_POLICY"]
+        del os.environ["GOMP_SPINCOUNT"]
 
 
 def _eligible(x) -> bool:

@@ -17,8 +17,9 @@ Two paths:
   first maximum; other windows take the numpy path (a numba loop over a
   runtime window size measured no faster than it). max_pool_backward is one scatter-add
   per plane. The loops live in ``_conv_loops.py`` and compile (or load from numba's disk
-  cache) on first use; each runs in one chunk of samples, rows or planes per thread
-  (``ember.get_num_threads()``) under numba's parallel layer, the GEMMs in BLAS.
+  cache) on first use; a large one runs in one chunk of samples, rows or planes per thread
+  (``ember.get_num_threads()``) under numba's parallel layer (see ``PARALLEL_ELEMENTS``), the
+  GEMMs in BLAS.
   conv's backward runs through these too: its derivative rules are conv / conv_transpose
   calls again (the weight gradient a conv whose "kernel" is the output gradient, which
   takes the im2row layout).
@@ -246,13 +247,20 @@ def _loops():
     return _LOOPS
 
 
-def _over(name, total, *args):
-    """Run the loop ``name`` as ``loop(*args, 0, total)``, or by its driver over one range of
-    [0, total) per thread (``ember.get_num_threads()``) through the CPU plugin's numba lock."""
+#: a conv or pool loop writing fewer elements runs on the calling thread. Measured on the 2-core
+#: box: the LeNet training step took 19.2 ms with its loops (0.1-1 ms each) in parallel and 9.8 ms
+#: serial, since a parallel region just before a GEMM leaves an OpenMP worker spinning on the core
+#: the GEMM's second OpenBLAS thread needs, and those GEMMs are most of the step.
+PARALLEL_ELEMENTS = 1 << 23
+
+
+def _over(name, total, elements, *args):
+    """Run the loop ``name`` as ``loop(*args, 0, total)``; when it writes ``elements`` or more,
+    by its driver over one range of [0, total) per thread (``ember.get_num_threads()``)."""
     from ember.plugins.cpu import compiled
     loops = _loops()
     chunks = min(total, get_num_threads())
-    if chunks > 1 and compiled._run(loops[name + "_par"], args, total, chunks):
+    if chunks > 1 and elements >= PARALLEL_ELEMENTS and compiled._run(loops[name + "_par"], args, total, chunks):
         return
     loops[name](*args, 0, total)
 
@@ -307,14 +315,14 @@ def _conv_compiled(x, weight, bias, stride, padding, dilation):
         out = np.empty((n, o, length), work)
         flat_cols = cols.reshape(-1)
 
-        _over("im2col", n, flat, *geometry, ones, flat_cols)
+        _over("im2col", n, cols.size, flat, *geometry, ones, flat_cols)
         np.matmul(w2, cols, out=out)
     else:
         # a kernel larger than the output (conv's weight gradient): (N*L, C*K) @ (C*K, O),
         # the rows copied along the kernel's rows
         rows = _scratch(0, (n * length, c * kk), work)
         flat_rows = rows.reshape(-1)
-        _over("im2row", n * length, flat, *geometry, flat_rows)
+        _over("im2row", n * length, rows.size, flat, *geometry, flat_rows)
         y = rows @ w2.T                                              # (N*L, O)
         out = y.reshape(n, length, o).transpose(0, 2, 1)
         if bias is not None:
@@ -344,7 +352,7 @@ def _conv_transpose_compiled(x, weight, bias, stride, padding, output_padding, d
                      out=_scratch(0, (c_out * kk, n * h * w), work))
     out = np.empty((n, c_out, oh, ow), work)
     b = np.empty(0, work) if bias is None else np.ascontiguousarray(bias, dtype=work)
-    _over("col2im", n * c_out, cols.reshape(-1), n, h, w, c_out, oh, ow, kh, kw, stride[0], stride[1],
+    _over("col2im", n * c_out, out.size, cols.reshape(-1), n, h, w, c_out, oh, ow, kh, kw, stride[0], stride[1],
           padding[0], padding[1], dilation[0], dilation[1], b, out.reshape(-1))
     if nd == 1:
         out = out.reshape(n, c_out, ow)
@@ -366,7 +374,7 @@ def _max_pool_compiled(x, kernel, stride, padding, dilation, output_size):
     n, c, h, w = xc.shape
     values = np.empty((n, c, oh, ow), xc.dtype)
     indices = np.empty((n, c, oh, ow), np.int64)
-    _over("max_pool2x2", n * c, xc.reshape(-1), h, w, stride[0], stride[1], oh, ow, values.reshape(-1),
+    _over("max_pool2x2", n * c, values.size, xc.reshape(-1), h, w, stride[0], stride[1], oh, ow, values.reshape(-1),
           indices.reshape(-1))
     return values.astype(out_dtype, copy=False), indices
 
@@ -407,7 +415,7 @@ def max_pool_backward(g, indices, *, input_shape, kernel, stride, dilation):
         flat = np.ascontiguousarray(g, dtype=work).reshape(-1)
         where = np.ascontiguousarray(indices, dtype=np.int64).reshape(-1)
         out = np.empty(n * c * plane_in, work)
-        _over("max_pool_scatter", n * c, flat, where, plane_in, plane_out, out)
+        _over("max_pool_scatter", n * c, out.size, flat, where, plane_in, plane_out, out)
         return out.reshape(tuple(input_shape)).astype(g.dtype, copy=False)
     out = np.zeros((n * c, plane_in), work)
     rows = np.arange(n * c)[:, None]
