@@ -322,3 +322,44 @@ def test_sums_split_across_threads(monkeypatch, dims):
     finally:
         ember.set_num_threads(previous)
     np.testing.assert_allclose(got, x.astype(np.float64).sum(axis=dims), rtol=1e-5, atol=1e-5)
+
+
+def _base_kernels():
+    from ember.plugins.cpu.kernels import kernel_table
+    return kernel_table()
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_threaded_binary_ops_match_numpy_bit_for_bit(monkeypatch, dtype):
+    """add/sub/mul/div on large same-shape operands run on two threads: numpy's results exactly,
+    into a new array, into the left operand (a * b + c), into the right one (x - a * b), and
+    numpy's buffered result when the output overlaps an operand in part."""
+    calls = []
+    real = compiled._run
+    monkeypatch.setattr(compiled, "_run", lambda fn, *args: (calls.append(args[-2]), real(fn, *args))[1])
+    previous = ember.get_num_threads()
+    ember.set_num_threads(2)
+    try:
+        rng = np.random.default_rng(5)
+        n = compiled._BINARY_MIN_SIZE + 7
+        a, b, c = (rng.standard_normal(n).astype(dtype) for _ in range(3))
+        b[:6] = [0.0, -0.0, np.inf, -np.inf, np.nan, 1e-30]
+        a[:3] = [0.0, 1.0, -np.inf]
+        A, B, C = (ember.from_numpy(v.copy()) for v in (a, b, c))
+        with np.errstate(all="ignore"):
+            for name, fn in (("add", np.add), ("sub", np.subtract), ("mul", np.multiply), ("div", np.divide)):
+                got = getattr(ember, name)(A, B).numpy()
+                assert got.dtype == dtype and np.array_equal(got, fn(a, b), equal_nan=True), name
+            fma = A * B + C  # outside an assert statement: pytest's rewriting names the product
+            assert np.array_equal(fma.numpy(), a * b + c, equal_nan=True)
+            right = b.copy()
+            _base_kernels()["sub"].into(right, a, right)  # the CPU table's (threaded) sub
+            assert np.array_equal(right, a - b, equal_nan=True)
+            assert {0, 1, 2} <= set(calls)  # a new array, into the left operand, into the right one
+            X = ember.from_numpy(c.copy())
+            X[1:].add_(X[:-1])
+            want = c.copy()
+            np.add(want[1:], want[:-1], out=want[1:])
+            assert np.array_equal(X.numpy(), want)
+    finally:
+        ember.set_num_threads(previous)

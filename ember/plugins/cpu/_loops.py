@@ -14,7 +14,7 @@ __all__ = ["erf_f32", "erf_f64", "gelu_f32", "gelu_f64", "sum_rows", "sum_span",
            "log_softmax_rows", "softmax_columns", "exp_into", "extremum_rows", "sum_columns",
            "erf_f32_par", "erf_f64_par", "gelu_f32_par", "gelu_f64_par", "sum_rows_par", "sum_spans_par",
            "softmax_rows_par", "log_softmax_rows_par", "softmax_columns_par", "extremum_rows_par",
-           "sum_columns_par"]
+           "sum_columns_par", "binary_par"]
 
 # reassoc lets sums vectorize and contract allows FMA; no flag that assumes away inf or NaN
 _FLAGS = {"reassoc", "contract"}
@@ -478,3 +478,76 @@ def sum_columns_par(x, out, by_inner, chunks):
             sum_columns(x, out, 0, outer, inner * c // chunks, inner * (c + 1) // chunks)
         else:
             sum_columns(x, out, outer * c // chunks, outer * (c + 1) // chunks, 0, inner)
+
+
+# ---------------------------------------------------------------- add, sub, mul, div
+# Same-shape contiguous float operands: numpy runs these on one thread; one IEEE operation per
+# element, so the result is numpy's bit for bit (division by zero gives inf/nan, no warning).
+# A write into an operand (``a * b + c`` adds into the product) has a loop over two arrays of
+# its own: with three, one of them the output, LLVM's overlap check fails and the loop runs
+# unvectorized (measured 2x slower).
+@serial
+def _apply(a, b, o, op):
+    if op == 0:
+        for i in range(a.size):
+            o[i] = a[i] + b[i]
+    elif op == 1:
+        for i in range(a.size):
+            o[i] = a[i] - b[i]
+    elif op == 2:
+        for i in range(a.size):
+            o[i] = a[i] * b[i]
+    else:
+        for i in range(a.size):
+            o[i] = a[i] / b[i]
+
+
+@serial
+def _apply_into_first(a, b, op):
+    if op == 0:
+        for i in range(a.size):
+            a[i] = a[i] + b[i]
+    elif op == 1:
+        for i in range(a.size):
+            a[i] = a[i] - b[i]
+    elif op == 2:
+        for i in range(a.size):
+            a[i] = a[i] * b[i]
+    else:
+        for i in range(a.size):
+            a[i] = a[i] / b[i]
+
+
+@serial
+def _apply_into_second(a, b, op):
+    if op == 0:
+        for i in range(a.size):
+            b[i] = a[i] + b[i]
+    elif op == 1:
+        for i in range(a.size):
+            b[i] = a[i] - b[i]
+    elif op == 2:
+        for i in range(a.size):
+            b[i] = a[i] * b[i]
+    else:
+        for i in range(a.size):
+            b[i] = a[i] / b[i]
+
+
+@serial
+def binary_span(x, y, out, op, into, lo, hi):
+    """out[lo:hi] = x op y (op 0-3: add, sub, mul, div); ``into`` 1: out is x, 2: out is y."""
+    a, b = x[lo:hi], y[lo:hi]  # indexed from 0: no wraparound check (see sum_span)
+    if into == 1:
+        _apply_into_first(a, b, op)
+    elif into == 2:
+        _apply_into_second(a, b, op)
+    else:
+        _apply(a, b, out[lo:hi], op)
+
+
+@driver
+def binary_par(x, y, out, op, into, chunks):
+    n = x.size
+    for c in prange(chunks):
+        binary_span(x, y, out, op, into, n * c // chunks, n * (c + 1) // chunks)

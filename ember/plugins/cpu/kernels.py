@@ -40,7 +40,7 @@ def kernel_table() -> dict:
 TRAINING = ("layer_norm", "layer_norm_backward", "sgd_step", "relu_backward")
 
 #: ops with a compiled (numba) kernel in ``compiled.py``, when numba is installed
-COMPILED = ("erf", "sum", "gelu", "softmax", "log_softmax", "amax", "amin")
+COMPILED = ("erf", "sum", "gelu", "softmax", "log_softmax", "amax", "amin", "add", "sub", "mul", "div")
 
 
 def _numba_available() -> bool:
