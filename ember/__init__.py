@@ -9,6 +9,8 @@ from ember.core.dtype import (
     dtype, bool_ as bool, uint8, int8, int16, int32, int64, float16, bfloat16, float32, float64,
     half, float, double, short, int, long, get_default_dtype, set_default_dtype, promote_types,
     complex64, complex128, cfloat, cdouble,
+    uint16, uint32, uint64, float8_e4m3fn, float8_e4m3fnuz, float8_e5m2, float8_e5m2fnuz, float8_e8m0fnu,
+    float4_e2m1fn_x2,
 )
 from ember.core.device import device
 from ember.core.tensor import Size, Tensor
@@ -66,6 +68,8 @@ __all__ = [
     "dtype", "bool", "uint8", "int8", "int16", "int32", "int64", "float16", "bfloat16", "float32", "float64",
     "half", "float", "double", "short", "int", "long", "get_default_dtype", "set_default_dtype", "promote_types",
     "complex64", "complex128", "cfloat", "cdouble",
+    "uint16", "uint32", "uint64", "float8_e4m3fn", "float8_e4m3fnuz", "float8_e5m2", "float8_e5m2fnuz",
+    "float8_e8m0fnu", "float4_e2m1fn_x2",
     "device", "Size", "Tensor", "no_grad", "enable_grad", "set_grad_enabled", "inference_mode",
     "is_grad_enabled", "is_inference_mode_enabled", "finfo", "iinfo", "can_cast", "layout", "strided", "save",
     "sparse_coo", "sparse_csr", "sparse_csc", "sparse_bsr", "sparse_bsc",

@@ -123,7 +123,8 @@ def test_plugin_listing_and_coverage():
 def test_supported_dtypes_exclude_float64():
     names = {d.name for d in REGISTRY.backend("mps").supported_dtypes()}
     assert names == {"bool", "uint8", "int8", "int16", "int32", "int64", "float16", "bfloat16", "float32",
-                     "complex64"}  # MLX has complex64, not complex128 (as it has no float64)
+                     "complex64",  # MLX has complex64, not complex128 (as it has no float64)
+                     "uint16", "uint32", "uint64"}  # MLX's own unsigned types (no float8)
 
 
 @needs_mps

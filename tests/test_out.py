@@ -29,6 +29,7 @@ def _spd(d):
 # (args, kwargs) built on the device, for ops whose database entries do not apply
 _EXPLICIT = {
     "arange": lambda d: ((5,), dict(device=d)),
+    "hash_tensor": lambda d: ((ember.arange(6, device=d).reshape(2, 3), 1), {}),
     "linspace": lambda d: ((0.0, 1.0, 5), dict(device=d)),
     "logspace": lambda d: ((0.0, 1.0, 4), dict(device=d)),
     "eye": lambda d: ((3,), dict(device=d)),

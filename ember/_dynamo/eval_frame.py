@@ -37,6 +37,7 @@ from ember.fx.graph_module import GraphModule, compile_code, python_code
 from ember.utils._pytree import tree_flatten, tree_unflatten
 from ember._dynamo import config, joint
 from ember._dynamo.exc import InvalidBackend, RecompileLimitExceeded, Unsupported
+from ember._dynamo.guard_collectives import GuardCollectives, synchronized_hit
 
 log = logging.getLogger("ember._dynamo")
 
@@ -133,6 +134,8 @@ class CompiledFunction:
         else:
             key = self._guard_key(leaves, spec)
             candidates = self._cache.get(key, ())
+        if GuardCollectives.enabled and self._cache and not synchronized_hit(bool(candidates)):
+            candidates = ()   # another rank's guards failed: every rank captures again, together
         for entry in candidates:
             result = self._replay(entry, tensors)
             if result is not _MISS:
@@ -315,6 +318,16 @@ class CompiledFunction:
         graph = capture.graph
         graph.forward_graph, graph.backward_graph = fwd, bwd
         return _Entry(run, attributes, capture.out_spec, None, graph, capture.host_reads, fused)
+
+    def aot_compile(self, example_inputs):
+        """Compile now, ahead of time, for ``example_inputs`` (``((args...), {kwargs})``); needs
+        ``fullgraph=True``. See ``ember.compiler.load_compiled_function``.
+
+        Returns:
+            An ``AOTCompiledFunction`` (callable; ``save_compiled_function(path)`` writes it).
+        """
+        from ember.compiler._aot import aot_compile
+        return aot_compile(self, example_inputs)
 
     # ------------------------------------------------------------ reporting
     def reset(self) -> None:

@@ -7,27 +7,17 @@ gradients that reach each node, and accumulates into leaves' ``.grad``.
 from __future__ import annotations
 
 import sys
-import threading
 import weakref
 
 from ember.core.anomaly import ANOMALY, apply_checked
-from ember.core.tensor import Tensor, make_tensor, version_counter
+from ember.core.tensor import (GRAD_MODE, InferenceVersionCounter, Tensor, _GradMode, make_tensor,  # noqa: F401
+                               set_inference, version_counter)
 from ember.core.layout import SparseData
 from ember.core.sparse_grad import accumulate_sparse, add_grads
 
 
 # ---------------------------------------------------------------- grad modes
-class _GradMode(threading.local):
-    """Grad mode and the inference flag, per thread as PyTorch's: ``no_grad()`` in one thread
-    leaves the others recording, and a new thread starts with grad on (``__init__`` runs once
-    per thread, at its first access)."""
-
-    def __init__(self):
-        self.enabled = True
-        self.inference = False
-
-
-GRAD_MODE = _GradMode()
+# GRAD_MODE (per-thread grad mode and inference flag) lives in core/tensor.py: make_tensor reads it
 
 
 def is_grad_enabled() -> bool:
@@ -61,11 +51,13 @@ class _ModeContext:
 
     def __enter__(self):
         self._prev.append((GRAD_MODE.enabled, GRAD_MODE.inference))
-        GRAD_MODE.enabled, GRAD_MODE.inference = self._enabled, self._inference
+        GRAD_MODE.enabled = self._enabled
+        set_inference(self._inference)
         return None
 
     def __exit__(self, *exc):
-        GRAD_MODE.enabled, GRAD_MODE.inference = self._prev.pop()
+        GRAD_MODE.enabled, inference = self._prev.pop()
+        set_inference(inference)
         return False
 
     def __call__(self, fn):
@@ -159,9 +151,10 @@ class set_grad_enabled(_ModeContext):
 class inference_mode(_ModeContext):
     """Context manager and decorator for inference: gradient recording is turned off inside it.
 
-    ember has no separate inference tensors: inside it operations record no history, as
-    in ``no_grad()``, and ``ember.is_inference_mode_enabled()`` is True. The previous mode
-    is restored on exit. Use it as ``with ember.inference_mode():``, ``@ember.inference_mode()``
+    Inside it operations record no history, as in ``no_grad()``, and tensors they allocate
+    are inference tensors (``Tensor.is_inference()``): outside the mode they cannot be
+    updated in place nor saved for backward. Views of normal tensors stay normal.
+    ``ember.is_inference_mode_enabled()`` is True inside. The previous mode is restored on exit. Use it as ``with ember.inference_mode():``, ``@ember.inference_mode()``
     or ``@ember.inference_mode``.
 
     Args:
@@ -187,12 +180,20 @@ def is_inference_mode_enabled() -> bool:
 
 
 # ---------------------------------------------------------------- saved tensors
+INFERENCE_SAVE_ERROR = ("Inference tensors cannot be saved for backward. Please do not use Tensors created in "
+                        "inference mode in computation tracked by autograd. To work around this, you can make a "
+                        "clone to get a normal tensor and use it in autograd, or use `ember.no_grad()` instead of "
+                        "`ember.inference_mode()`.")
+
+
 class SavedTensor:
     """A tensor a derivative needs, with the version it had when saved."""
     __slots__ = ("tensor", "version", "is_output", "data", "counter", "dtype", "device", "fw_tangent")
 
     def __init__(self, t: Tensor, is_output: bool):
         counter = version_counter(t)
+        if type(counter) is InferenceVersionCounter and not GRAD_MODE.inference:
+            raise RuntimeError(INFERENCE_SAVE_ERROR)
         self.version = counter.value
         self.is_output = is_output
         if is_output:
@@ -396,6 +397,8 @@ def save_input(t: Tensor) -> SavedTensor:
     counter = t._version
     if counter is None:
         counter = version_counter(t)
+    elif type(counter) is InferenceVersionCounter and not GRAD_MODE.inference:
+        raise RuntimeError(INFERENCE_SAVE_ERROR)
     saved = _new(SavedTensor)
     saved.version = counter.value
     saved.is_output = False

@@ -14,13 +14,14 @@ from ember.core.autograd import GRAD_MODE, Node, edge_of, new_edge, new_node, sa
 from ember.core.dtype import FLOAT
 from ember.core.device import device as Device
 from ember.core.layout import SPARSE_DENSE, SPARSE_OPS, SparseData
-from ember.core.tensor import Tensor, make_tensor, version_counter
+from ember.core.tensor import INFERENCE_THREADS, InferenceVersionCounter, Tensor, make_tensor, version_counter
 from ember.dispatch.keys import ACTIVE, BATCHED, BATCHED_HOOKS
 from ember.dispatch.ops import OPS
 from ember.dispatch.registry import REGISTRY
 from ember.dispatch.table import DECOMPOSE, resolve
 from ember.dispatch.tracing import recorded
 from ember.core.dual import DUAL, dual_call, write_tangent
+from ember.core.limited_call import limited_call
 
 _BACKENDS = {}  # device type -> available Backend
 
@@ -81,6 +82,8 @@ def call(op, *inputs, **attrs):
                 break
             if t._rg:
                 needs_grad = True
+            if t.dtype._ops is not None and op.name not in t.dtype._ops:  # float8/float4: PyTorch's few kernels
+                return limited_call(call, op, inputs, attrs)
             natives.append(t._data)
         else:
             natives.append(t)
@@ -106,7 +109,8 @@ def call(op, *inputs, **attrs):
         result.grad = None
         result.grad_fn = None
         result._output_nr = 0
-        result._version = None
+        result._version = (_INFERENCE_COUNTER() if _INFERENCE_THREADS[0] and GRAD_MODE.inference
+                           else None)  # marks inference tensors
         result._base = None
         result._view_fn = None
         result._views = None
@@ -119,7 +123,8 @@ def call(op, *inputs, **attrs):
         result = wrap(out, device)
     if op.view:
         _link_view(result, inputs[0], op, attrs)
-    if needs_grad and GRAD_MODE.enabled and op.rule is not None and result.dtype.category >= _FLOAT:
+    if (needs_grad and GRAD_MODE.enabled and op.rule is not None and result.dtype.category >= _FLOAT
+            and not (_INFERENCE_THREADS[0] and GRAD_MODE.inference)):  # enable_grad() in inference_mode(): no record
         _record(op, inputs, attrs, result, outs)
     return outs if outs is not None else result
 
@@ -146,6 +151,8 @@ _WRAPPERS = {}  # device type -> function(native, device) -> Tensor
 _WRAP = {}
 _FLOAT = FLOAT
 _new_tensor = object.__new__
+_INFERENCE_COUNTER = InferenceVersionCounter
+_INFERENCE_THREADS = INFERENCE_THREADS
 
 
 def _wrapper(device_type):
@@ -267,6 +274,9 @@ def call_update(op, targets, *inputs, **attrs) -> bool:
     kernel = op.resolved.get(device.type) or resolve(op, device.type)
     if kernel is DECOMPOSE:
         return False
+    if not GRAD_MODE.inference and any(inputs[i] is not None and type(inputs[i]._version) is InferenceVersionCounter
+                                       for i in targets):
+        raise RuntimeError(INFERENCE_INPLACE_ERROR)
     new = kernel(*[None if t is None else t._data for t in inputs], **attrs)
     for k, i in enumerate(targets):
         target = inputs[i]
@@ -307,6 +317,8 @@ def write_inplace(target: Tensor, result):
         raise RuntimeError("a leaf Variable that requires grad is being used in an in-place operation.")
     if grad_flows and is_autograd_view(target) and target._base._rg and target._base.grad_fn is None:
         raise RuntimeError("a view of a leaf Variable that requires grad is being used in an in-place operation.")
+    if type(target._version) is InferenceVersionCounter and not GRAD_MODE.inference:
+        raise RuntimeError(INFERENCE_INPLACE_ERROR)
     if is_tensor and result.dtype is not target.dtype:
         result = cast(result, target.dtype)
     if is_tensor and result.device != target.device:
@@ -340,6 +352,11 @@ def write_inplace(target: Tensor, result):
     if DUAL.level is not None:
         write_tangent(target, result)
     return target
+
+
+INFERENCE_INPLACE_ERROR = ("Inplace update to inference tensor outside InferenceMode is not allowed.You can make a "
+                           "clone to get a normal tensor before doing inplace update.See "
+                           "https://github.com/pytorch/rfcs/pull/17 for more details.")
 
 
 def resolve_kernel(name, device_type):

@@ -5,6 +5,9 @@ to its own native type. Promotion follows PyTorch: categories bool < integer <
 floating < complex, and operands take part by priority (tensors with dimensions, then 0-d
 tensors, then Python scalars), a lower-priority operand only mattering when it is
 of a higher category.
+
+PyTorch's limited dtypes (uint16/32/64, the five float8 types, float4_e2m1fn_x2) are here too,
+outside ``ALL_DTYPES``: the "limited dtypes" section below says what runs on them and where.
 """
 from __future__ import annotations
 
@@ -20,7 +23,9 @@ class dtype:
     The dtypes are fixed objects of the ``ember`` module (compare them with ``is`` or ``==``);
     this class is not meant to be instantiated by users. PyTorch's other names are there too:
     ``ember.float``, ``ember.double``, ``ember.half``, ``ember.int``, ``ember.long``, ``ember.short``,
-    ``ember.cfloat`` (``complex64``) and ``ember.cdouble`` (``complex128``).
+    ``ember.cfloat`` (``complex64``) and ``ember.cdouble`` (``complex128``). PyTorch's limited dtypes
+    ``ember.uint16``, ``uint32``, ``uint64``, ``float8_e4m3fn``, ``float8_e4m3fnuz``, ``float8_e5m2``,
+    ``float8_e5m2fnuz``, ``float8_e8m0fnu`` and ``float4_e2m1fn_x2`` run only some ops (see below).
 
     Attributes:
         name: the dtype's name, e.g. ``"float32"``.
@@ -28,15 +33,16 @@ class dtype:
         is_signed: whether the type can hold negative values.
         numpy: the matching ``numpy.dtype``.
     """
-    __slots__ = ("name", "itemsize", "category", "is_signed", "numpy", "_rank")
+    __slots__ = ("name", "itemsize", "category", "is_signed", "numpy", "_rank", "_ops")
 
-    def __init__(self, name, itemsize, category, is_signed, numpy_type, rank):
+    def __init__(self, name, itemsize, category, is_signed, numpy_type, rank, ops=None):
         self.name = name
         self.itemsize = itemsize
         self.category = category
         self.is_signed = is_signed
         self.numpy = np.dtype(numpy_type)
         self._rank = rank
+        self._ops = ops  # None: every op; else the primitives that run on it (the limited dtypes below)
 
     @property
     def is_floating_point(self) -> bool:
@@ -67,6 +73,8 @@ class dtype:
         """
         if self.category == COMPLEX:
             return self
+        if self in LIMITED_DTYPES:
+            raise RuntimeError(f"Unknown Complex ScalarType for {_CPP_NAMES[self]}")
         if self.category != FLOAT:
             raise RuntimeError(f"to_complex is only supported for floating point dtypes, got {self}")
         return complex128 if self is float64 else complex64
@@ -103,8 +111,50 @@ half, float, double = float16, float32, float64
 short, int, long = int16, int32, int64
 cfloat, cdouble = complex64, complex128
 
-_BY_NAME = {d.name: d for d in ALL_DTYPES}
-_BY_NUMPY = {d.numpy: d for d in ALL_DTYPES}
+# ---------------------------------------------------------------- limited dtypes
+# PyTorch's dtypes that few of its CPU kernels take. They stay out of the tuples above (those drive the
+# conformance sweeps and generic code) and behave as in PyTorch 2.13 on the CPU:
+#
+# - uint16/32/64 (numpy-native): every op runs, in numpy's unsigned arithmetic (wrapping like uint8);
+#   PyTorch computes only a subset (mul, div, eq, &|^, sum -> int64, cat, indexing, sort, ...) and
+#   raises NotImplementedError for the rest (add, lt, max, neg, matmul, ...), where ember gives the
+#   exact unsigned result instead. Promotion with any integer, bool or complex type raises PyTorch's
+#   RuntimeError; with a floating type it gives that type.
+# - the five float8 types (ml_dtypes' arrays on the CPU): only the primitives PyTorch runs on them
+#   (``_ops`` below: casts, eq/ne, layout and indexing, where, cat; abs and tensor*tensor mul, which
+#   round once from float32, and matmul, which accumulates in float32 and rounds once, except for
+#   e8m0fnu); any other primitive raises NotImplementedError naming the op and dtype, as PyTorch's
+#   kernels do. Conversions round and saturate bit for bit as PyTorch's (e4m3fn saturates to +-448,
+#   the fnuz types give nan, e8m0fnu takes the magnitude). Promotion with any other dtype raises.
+# - float4_e2m1fn_x2: two fp4 values packed in one byte (numpy storage: one opaque byte, ``V1``);
+#   only creation of zeros/empty, views, reshapes, indexing, clone/copy between float4 tensors.
+# Devices: cpu has them all; cuda/rocm (CuPy) and mps (MLX) have uint16/32/64 and raise TypeError
+# for float8/float4 naming the dtype and device; opencl keeps uint16/32/64 natively.
+_LAYOUT_OPS = frozenset({"view", "permute", "expand", "basic_index", "diagonal", "as_strided", "view_dtype",
+                         "clone", "copy_", "cat", "index", "full"})
+_FLOAT8_OPS = _LAYOUT_OPS | {"cast", "eq", "ne", "where", "roll", "index_put", "any", "all", "isnan", "abs",
+                             }  # (mul and matmul: the op layer computes them in float32, see ember/ops/limited.py)
+_E8M0_OPS = _FLOAT8_OPS - {"abs", "matmul", "index_put"}
+uint16 = dtype("uint16", 2, INT, False, np.uint16, 12)
+uint32 = dtype("uint32", 4, INT, False, np.uint32, 13)
+uint64 = dtype("uint64", 8, INT, False, np.uint64, 14)
+float8_e4m3fn = dtype("float8_e4m3fn", 1, FLOAT, True, ml_dtypes.float8_e4m3fn, 15, _FLOAT8_OPS)
+float8_e4m3fnuz = dtype("float8_e4m3fnuz", 1, FLOAT, True, ml_dtypes.float8_e4m3fnuz, 16, _FLOAT8_OPS)
+float8_e5m2 = dtype("float8_e5m2", 1, FLOAT, True, ml_dtypes.float8_e5m2, 17, _FLOAT8_OPS | {"isinf"})
+float8_e5m2fnuz = dtype("float8_e5m2fnuz", 1, FLOAT, True, ml_dtypes.float8_e5m2fnuz, 18, _FLOAT8_OPS)
+float8_e8m0fnu = dtype("float8_e8m0fnu", 1, FLOAT, False, ml_dtypes.float8_e8m0fnu, 19, _E8M0_OPS)
+float4_e2m1fn_x2 = dtype("float4_e2m1fn_x2", 1, FLOAT, True, np.dtype("V1"), 20, _LAYOUT_OPS)
+UNSIGNED_DTYPES = (uint16, uint32, uint64)
+FLOAT8_DTYPES = (float8_e4m3fn, float8_e4m3fnuz, float8_e5m2, float8_e5m2fnuz, float8_e8m0fnu)
+LIMITED_DTYPES = UNSIGNED_DTYPES + FLOAT8_DTYPES + (float4_e2m1fn_x2,)
+
+_BY_NAME = {d.name: d for d in ALL_DTYPES + LIMITED_DTYPES}
+_BY_NUMPY = {d.numpy: d for d in ALL_DTYPES + LIMITED_DTYPES}
+# PyTorch's C++ scalar-type names, as its messages spell them
+_CPP_NAMES = dict(zip(ALL_DTYPES + LIMITED_DTYPES, (
+    "Bool", "Byte", "Char", "Short", "Int", "Long", "Half", "BFloat16", "Float", "Double", "ComplexFloat",
+    "ComplexDouble", "UInt16", "UInt32", "UInt64", "Float8_e4m3fn", "Float8_e4m3fnuz", "Float8_e5m2",
+    "Float8_e5m2fnuz", "Float8_e8m0fnu", "Float4_e2m1fn_x2")))
 
 
 def _dtype_by_name(name: str) -> dtype:
@@ -117,7 +167,7 @@ def from_numpy_dtype(np_dtype) -> dtype:
         return _BY_NUMPY[np.dtype(np_dtype)]
     except KeyError:
         raise TypeError(f"numpy dtype {np.dtype(np_dtype)} has no ember equivalent; "
-                        f"supported: {', '.join(d.name for d in ALL_DTYPES)}") from None
+                        f"supported: {', '.join(d.name for d in ALL_DTYPES + LIMITED_DTYPES)}") from None
 
 
 # ---------------------------------------------------------------- promotion
@@ -174,6 +224,40 @@ def _promote_pair(a: dtype, b: dtype) -> dtype:
 _PROMOTE = {(a, b): _promote_pair(a, b) for a in ALL_DTYPES for b in ALL_DTYPES}
 
 
+def _promote_limited(a: dtype, b: dtype) -> dtype:
+    """PyTorch's rule for a pair with a limited dtype: the result, or its RuntimeError."""
+    if a is b:
+        return a
+    if a in FLOAT8_DTYPES or b in FLOAT8_DTYPES:
+        raise RuntimeError(f"Promotion for Float8 Types is not supported, attempted to promote "
+                           f"{_CPP_NAMES[a]} and {_CPP_NAMES[b]}")
+    if float4_e2m1fn_x2 in (a, b):
+        other = b if a is float4_e2m1fn_x2 else a
+        if other in UNSIGNED_DTYPES:  # (PyTorch's table lets the unsigned types through)
+            return float4_e2m1fn_x2
+        raise RuntimeError(f"Promotion for {_CPP_NAMES[a]} and {_CPP_NAMES[b]} is not supported")
+    other = b if a in UNSIGNED_DTYPES else a
+    if other.category == FLOAT:  # uint16/32/64 with a floating type: that type
+        return other
+    raise RuntimeError(f"Promotion for uint16, uint32, uint64 types is not supported, attempted to promote "
+                       f"{_CPP_NAMES[a]} and {_CPP_NAMES[b]}")
+
+
+def _limited_pairs():
+    pairs = {}
+    for a in ALL_DTYPES + LIMITED_DTYPES:
+        for b in LIMITED_DTYPES:
+            for x, y in ((a, b), (b, a)):
+                try:
+                    pairs[(x, y)] = _promote_limited(x, y)
+                except RuntimeError:
+                    pass  # left out: promote_types' KeyError path raises it
+    return pairs
+
+
+_PROMOTE.update(_limited_pairs())  # the allowed pairs stay one dict lookup
+
+
 def promote_types(a: dtype, b: dtype) -> dtype:
     """The dtype an operation combining ``a`` and ``b`` produces, by PyTorch's promotion rules.
 
@@ -189,8 +273,18 @@ def promote_types(a: dtype, b: dtype) -> dtype:
 
     Returns:
         The promoted dtype; the order of ``a`` and ``b`` does not matter.
+
+    Raises:
+        RuntimeError: for the pairs PyTorch refuses: a float8 type with any other dtype, uint16/32/64
+            with any non-floating dtype, float4_e2m1fn_x2 with anything but itself and the unsigned types.
     """
-    return _PROMOTE[(a, b)]
+    try:
+        return _PROMOTE[(a, b)]
+    except KeyError:
+        if not (isinstance(a, dtype) and isinstance(b, dtype)):
+            raise TypeError(f"promote_types(): expected two dtypes, got {type(a).__name__} and "
+                            f"{type(b).__name__}") from None
+        return _promote_limited(a, b)
 
 
 def scalar_dtype(value) -> dtype:
@@ -232,3 +326,62 @@ def result_dtype(dim_dtype, zero_dim_dtype, scalar_cat):
         scalar = (bool_, int64, _default_dtype, default_complex_dtype())[scalar_cat]
         result = scalar if result is None else _combine(result, scalar)
     return result
+
+
+# ---------------------------------------------------------------- numpy casts for float8 / float4
+# Casts to and from the float8 and float4 dtypes on numpy arrays, rounding as PyTorch 2.13 does.
+#
+# ml_dtypes supplies the float8 numpy types and their round-to-nearest-even conversions; PyTorch's
+# differ in three places, fixed up here: float8_e4m3fn saturates finite overflow and infinities to
+# +-448 (ml_dtypes gives nan), float8_e5m2's nan is the bit pattern 0x7f (ml_dtypes: 0x7e), and
+# float8_e8m0fnu takes the magnitude (the sign is ignored) and maps zero to its smallest value 2**-127.
+# Values reach a float8 type through float32 (float64 directly), as PyTorch's conversions do, and
+# leave it through float32, so the float32 cast rules (e.g. nan -> int64 minimum) apply after.
+# float4_e2m1fn_x2 is opaque bytes: PyTorch 2.13 casts nothing to or from it.
+
+
+_E4M3FN = np.dtype(ml_dtypes.float8_e4m3fn)
+_E5M2 = np.dtype(ml_dtypes.float8_e5m2)
+_E8M0 = np.dtype(ml_dtypes.float8_e8m0fnu)
+FLOAT8_NUMPY = frozenset(np.dtype(getattr(ml_dtypes, n)) for n in (
+    "float8_e4m3fn", "float8_e4m3fnuz", "float8_e5m2", "float8_e5m2fnuz", "float8_e8m0fnu"))
+FLOAT4_NUMPY = np.dtype("V1")
+_F32, _F64 = np.dtype(np.float32), np.dtype(np.float64)
+
+
+def to_float8(x: np.ndarray, target: np.dtype) -> np.ndarray:
+    """``x`` (any real or complex numpy array) converted to the float8 numpy dtype ``target``."""
+    if x.dtype.kind == "c":
+        x = x.real
+    if x.dtype != _F64 and x.dtype != _F32:
+        x = x.astype(_F32)  # ints, bool, half, bfloat16 and other float8 types: exactly, or rounded once
+    if target == _E8M0:
+        out = np.abs(x).astype(target)
+        return np.where(x == 0, np.zeros((), np.uint8).view(target), out)
+    out = x.astype(target)
+    if target == _E4M3FN:
+        overflow = np.isnan(out) & ~np.isnan(x)
+        if overflow.any():
+            out = np.where(overflow, np.copysign(np.float32(448.0), x).astype(target), out)
+    elif target == _E5M2:
+        nan = np.isnan(x)
+        if nan.any():
+            out = np.where(nan, (np.signbit(x).astype(np.uint8) << 7 | 0x7F).view(target), out)
+    return out
+
+
+def limited_cast(x: np.ndarray, target_numpy: np.dtype, target_name: str) -> np.ndarray:
+    """The cast kernel for a source or target that is float8 or float4 (numpy arrays only)."""
+    if target_numpy == FLOAT4_NUMPY or x.dtype == FLOAT4_NUMPY:
+        if x.dtype == target_numpy:
+            return x.copy()
+        raise NotImplementedError(f"\"copy_kernel\" not implemented for 'Float4_e2m1fn_x2' (cast to {target_name})")
+    if target_numpy in FLOAT8_NUMPY:
+        if x.dtype == target_numpy:
+            return x.copy()
+        return to_float8(x, target_numpy)
+    # from float8: exactly to float32, then the ordinary float32 cast
+    wide = x.astype(_F32)
+    if target_numpy.kind == "b":
+        return wide != 0
+    return wide.astype(target_numpy)

@@ -27,7 +27,7 @@ class finfo:
 
     def __init__(self, type=None):
         type = (type or dt.get_default_dtype()).to_real()
-        if not type.is_floating_point:
+        if not type.is_floating_point or type is dt.float4_e2m1fn_x2:  # (packed pairs: no limits in PyTorch)
             raise TypeError(f"finfo() requires a floating point dtype, got {type}")
         info = ml_dtypes.finfo(type.numpy)  # numpy's finfo does not know bfloat16
         self.dtype = type.name
@@ -37,6 +37,10 @@ class finfo:
         self.min = float(info.min)
         self.tiny = self.smallest_normal = float(info.smallest_normal)
         self.resolution = 10.0 ** -int(info.precision)  # exactly a power of ten, as PyTorch reports it
+        if type in dt.FLOAT8_DTYPES:  # PyTorch's float8 facts: resolution 10 ** -floor(-log10(eps)) ...
+            self.resolution = float(10.0 ** -np.floor(-np.log10(self.eps)))
+            if type is dt.float8_e5m2fnuz:  # ... and an e5m2fnuz eps of 2**-3 (ml_dtypes: 2**-2)
+                self.eps = 0.125
 
     def __repr__(self):
         return f"finfo(resolution={self.resolution}, min={self.min}, max={self.max}, eps={self.eps}, " \

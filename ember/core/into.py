@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from ember.core.call import _is_expanded, backend_of
 from ember.core.dual import DUAL
-from ember.core.tensor import Tensor, version_counter
+from ember.core.tensor import GRAD_MODE, InferenceVersionCounter, Tensor, version_counter
 from ember.dispatch.keys import ACTIVE
 from ember.dispatch.table import resolve
 
@@ -27,6 +27,8 @@ def call_into(target: Tensor, op, *inputs, **attrs):
     where the caller must compute and write it the general way (see the module docstring)."""
     if ACTIVE.modes or ACTIVE.keys or target._rg or DUAL.level is not None:
         return None
+    if type(target._version) is InferenceVersionCounter and not GRAD_MODE.inference:
+        return None  # the general path raises PyTorch's error
     device = target.device
     kernel = op.resolved.get(device.type) or resolve(op, device.type)
     into = getattr(kernel, "into", None)

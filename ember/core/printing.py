@@ -137,8 +137,10 @@ def _format(values: np.ndarray, fmt: _Formatter, indent: int, summarize: bool) -
 def tensor_repr(t) -> str:
     from ember.core.transfer import to_numpy
     values = np.asarray(to_numpy(t))
-    if t.dtype in (dt.bfloat16, dt.float16):
+    if t.dtype in (dt.bfloat16, dt.float16) or t.dtype in dt.FLOAT8_DTYPES:
         values = values.astype(np.float32)
+    elif t.dtype is dt.float4_e2m1fn_x2:  # PyTorch prints each packed byte's value, as a float
+        values = values.view(np.uint8).astype(np.float32)
     summarize = values.size > THRESHOLD
     shown = _summarized(values) if summarize else values
     fmt = _ComplexFormatter(shown) if t.dtype.is_complex else _Formatter(shown, t.dtype.is_floating_point)

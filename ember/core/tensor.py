@@ -6,8 +6,35 @@ A Tensor does no math: operators and methods are the public op functions of
 from __future__ import annotations
 
 import functools
+import threading
 
 from ember.core import dtype as dt
+
+
+class _GradMode(threading.local):
+    """Grad mode and the inference flag, per thread as PyTorch's: ``no_grad()`` in one thread
+    leaves the others recording, and a new thread starts with grad on (``__init__`` runs once
+    per thread, at its first access)."""
+
+    def __init__(self):
+        self.enabled = True
+        self.inference = False
+
+
+GRAD_MODE = _GradMode()
+# How many threads are inside inference mode: the hot path reads this plain list first and the
+# (much slower) thread-local flag only when some thread is in the mode.
+INFERENCE_THREADS = [0]
+_INFERENCE_LOCK = threading.Lock()
+
+
+def set_inference(flag: bool) -> None:
+    """Set this thread's inference flag (``GRAD_MODE.inference``), keeping ``INFERENCE_THREADS`` in step."""
+    flag = bool(flag)
+    if flag != GRAD_MODE.inference:
+        with _INFERENCE_LOCK:
+            INFERENCE_THREADS[0] += 1 if flag else -1
+        GRAD_MODE.inference = flag
 
 
 class Size(tuple):
@@ -61,6 +88,12 @@ class VersionCounter:
 
     def __init__(self):
         self.value = 0
+
+
+class InferenceVersionCounter(VersionCounter):
+    """The counter of an inference tensor (one allocated inside ``inference_mode()``): its type
+    marks the tensor, and views share it, so a view of an inference tensor is one too."""
+    __slots__ = ()
 
 
 class Tensor:
@@ -225,17 +258,29 @@ class Tensor:
 
         Raises:
             RuntimeError: if ``requires_grad`` is false and the tensor is not a leaf, or if it
-                is true and the dtype is not floating point.
+                is true and the dtype is not floating point, or if it is true on an inference
+                tensor outside inference mode.
         """
         if self.grad_fn is not None and not requires_grad:
             raise RuntimeError("you can only change requires_grad flags of leaf variables. If you want to use "
                                "a computed variable in a subgraph that doesn't require differentiation use "
                                "var_no_grad = var.detach().")
+        if requires_grad and type(self._version) is InferenceVersionCounter and not GRAD_MODE.inference:
+            raise RuntimeError("Setting requires_grad=True on inference tensor outside InferenceMode is not allowed.")
         if requires_grad and not (self.dtype.is_floating_point or self.dtype.is_complex):
             raise RuntimeError(f"only Tensors of floating point and complex dtype can require gradients, "
                                f"got {self.dtype}")
         self._rg = bool(requires_grad)
         return self
+
+    def is_inference(self) -> bool:
+        """Whether this is an inference tensor: one allocated inside ``ember.inference_mode()``
+        (or a view of one).
+
+        Returns:
+            A bool.
+        """
+        return type(self._version) is InferenceVersionCounter
 
     @property
     def retains_grad(self) -> bool:
@@ -300,7 +345,7 @@ def make_tensor(data, dtype, device, requires_grad=False):
     t.grad = None
     t.grad_fn = None
     t._output_nr = 0
-    t._version = None
+    t._version = InferenceVersionCounter() if INFERENCE_THREADS[0] and GRAD_MODE.inference else None
     t._base = None
     t._view_fn = None
     t._views = None       # live views of this base, kept only on backends that cannot alias

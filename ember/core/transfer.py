@@ -19,6 +19,7 @@ from ember.core.tensor import Tensor, make_tensor
 from ember.dispatch.tracing import host_read, recorded
 
 CPU = Device("cpu")
+_LIMITED = frozenset(dt.LIMITED_DTYPES)
 _CANONICAL = {}  # (type, index) or device string -> the Device object tensors on it carry
 
 
@@ -66,6 +67,8 @@ def create(op_name, device, requires_grad=False, **attrs) -> Tensor:
         raise RuntimeError(f"Trying to create tensor with negative dimension {bad}: {list(shape)}")
     kernel = resolve_kernel(op_name, device.type)
     backend = backend_of(device.type)
+    if attrs.get("dtype") in _LIMITED:  # (the backends' own dtypes they map; these few some lack)
+        check_dtype_supported(attrs["dtype"], device)
     native = backend.normalize(kernel(index=device.index, **attrs))
     t = make_tensor(native, backend.dtype_of(native), device)
     if requires_grad:

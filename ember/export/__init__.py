@@ -9,7 +9,7 @@ from ember.export._extra import (AdditionalInputs, ExportBackwardSignature, Modu
                                  ShapesCollection, draft_export, register_dataclass)
 from ember.export._serialize import SerializeError
 from ember.export.decomp_utils import CustomDecompTable, default_decompositions
-from ember.export.dynamic_shapes import Dim, dims
+from ember.export.dynamic_shapes import Constraint, Dim, dims
 from ember.export.exported_program import (CallSpec, ExportedProgram, GuardOnDataDependentSymNode, ValueRange,
                                            export, load, save)
 from ember.export.unflatten import FlatArgsAdapter, UnflattenedModule, unflatten
@@ -19,6 +19,6 @@ from ember.export.graph_signature import (ConstantArgument, ExportGraphSignature
 __all__ = ["AdditionalInputs", "ExportBackwardSignature", "ModuleCallEntry", "ModuleCallSignature",
            "ShapesCollection", "draft_export", "FlatArgsAdapter", "UnflattenedModule", "unflatten",
            "register_dataclass", "CustomDecompTable", "default_decompositions",
-           "ConstantArgument", "Dim", "ExportGraphSignature", "ExportedProgram", "GuardOnDataDependentSymNode",
+           "ConstantArgument", "Constraint", "Dim", "ExportGraphSignature", "ExportedProgram", "GuardOnDataDependentSymNode",
            "InputKind", "InputSpec", "OutputKind", "OutputSpec", "SerializeError", "TensorArgument", "dims",
            "export", "load", "save"]

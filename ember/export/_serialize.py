@@ -75,6 +75,15 @@ _NODE_KINDS = ("placeholder", "get_attr", "call_function", "output")
 _ATTR_PART = re.compile(r"^(?:[A-Za-z_][A-Za-z0-9_]*|[0-9]+)$")
 
 
+def _onnx_functions(by_name=False) -> dict:
+    """Add the graph functions of ``ember.onnx.ops`` (its ONNX operators) to the registry, on first need."""
+    from ember.onnx.ops import PROGRAM_FUNCTIONS
+    for name, fn in PROGRAM_FUNCTIONS.items():
+        FUNCTIONS.setdefault(name, fn)
+        _NAME_OF_FUNCTION.setdefault(id(fn), name)
+    return PROGRAM_FUNCTIONS if by_name else {id(fn): name for name, fn in PROGRAM_FUNCTIONS.items()}
+
+
 def target_key(target):
     """The JSON form of a ``call_function`` target, or ``SerializeError`` naming it."""
     if isinstance(target, OpDef):
@@ -82,6 +91,8 @@ def target_key(target):
             raise SerializeError(f"op {target.name!r} is not the op table's op of that name")
         return {"op": target.name}
     name = _NAME_OF_FUNCTION.get(id(target))
+    if name is None and getattr(target, "__module__", None) == "ember.onnx.ops":
+        name = _onnx_functions().get(id(target))
     if name is None:
         raise SerializeError(f"cannot save a graph that calls {getattr(target, '__module__', '?')}."
                              f"{getattr(target, '__qualname__', repr(target))}: a program file may only call "
@@ -97,6 +108,8 @@ def target_of(key):
     if kind == "op" and isinstance(name, str) and name in OPS:
         return OPS[name]
     if kind == "fn" and isinstance(name, str) and name in FUNCTIONS:
+        return FUNCTIONS[name]
+    if kind == "fn" and isinstance(name, str) and name.startswith("onnx.") and name in _onnx_functions(by_name=True):
         return FUNCTIONS[name]
     raise SerializeError(f"a program file names the unknown target {kind}:{name!r}; only op-table ops and "
                          f"the functions {sorted(FUNCTIONS)} can be loaded")

@@ -20,6 +20,9 @@ from __future__ import annotations
 import inspect
 
 from ember.core.tensor import Tensor
+from ember.export._constraints import (Constraint, StrictMinMaxConstraint, ValueRanges,  # noqa: F401
+                                      _Constraint, _ConstraintTarget, _DerivedConstraint, _process_dynamic_shapes,
+                                      _RelaxedConstraint)
 
 
 class DimHint:
@@ -60,6 +63,54 @@ class Dim:
         bounds = (f", min={self.min}" if self.min else "") + (f", max={self.max}" if self.max is not None else "")
         return f"Dim({self.__name__!r}{bounds})"
 
+    # ---- derived dims: ``2 * B + 1`` is a dim whose size is that function of B's
+    def _derive(self, coeff, offset):
+        root = getattr(self, "root", None) or self
+        c0, o0 = getattr(self, "coeff", 1), getattr(self, "offset", 0)
+        return _DerivedDim(root, c0 * coeff, o0 * coeff + offset)
+
+    def __add__(self, other):
+        if type(other) is not int:
+            raise NotImplementedError(f"Attempted to add {other} to {self.__name__}, where an integer was expected. "
+                                      f"(Only increasing linear operations with integer coefficients are supported.)")
+        return self._derive(1, other)
+
+    __radd__ = __add__
+
+    def __sub__(self, other):
+        if type(other) is not int:
+            raise NotImplementedError(f"Attempted to subtract {other} from {self.__name__}, where an integer was "
+                                      f"expected. (Only increasing linear operations with integer coefficients are "
+                                      f"supported.)")
+        return self._derive(1, -other)
+
+    def __mul__(self, other):
+        if type(other) is not int or other <= 0:
+            raise NotImplementedError(f"Attempted to multiply {other} with {self.__name__}, where a positive integer "
+                                      f"was expected. (Only increasing linear operations with integer coefficients "
+                                      f"are supported.)")
+        return self._derive(other, 0)
+
+    __rmul__ = __mul__
+
+
+class _DerivedDim(Dim):
+    """``coeff * root + offset`` for a root ``Dim``: a dimension whose size follows the root's."""
+
+    def __init__(self, root: Dim, coeff: int, offset: int):
+        self.root, self.coeff, self.offset = root, coeff, offset
+        term = root.__name__ if coeff == 1 else f"{coeff}*{root.__name__}"
+        self.__name__ = term if offset == 0 else f"{term} {'+' if offset > 0 else '-'} {abs(offset)}"
+        self.min = coeff * root.min + offset
+        self.max = None if root.max is None else coeff * root.max + offset
+
+    def fn(self, size):
+        """The derived size for a size of the root."""
+        return self.coeff * size + self.offset
+
+    def __repr__(self):
+        return self.__name__
+
 
 def dims(*names: str, min: int | None = None, max: int | None = None) -> tuple:
     """One ``Dim`` per name, all with the same bounds."""
@@ -67,10 +118,21 @@ def dims(*names: str, min: int | None = None, max: int | None = None) -> tuple:
 
 
 class DimInfo:
-    """A normalised dynamic dim: its group name (equal names: equal sizes), bounds, and whether AUTO."""
+    """A normalised dynamic dim: its group name (equal names: equal root sizes), the root's bounds,
+    whether AUTO, and for a derived dim its size as ``coeff * root + offset``."""
 
-    def __init__(self, name, lo, hi, auto):
+    def __init__(self, name, lo, hi, auto, coeff=1, offset=0):
         self.name, self.min, self.max, self.auto = name, lo, hi, auto
+        self.coeff, self.offset = coeff, offset
+
+    def root_of(self, size):
+        """The root's size for this dim's ``size`` (None if no root size gives it)."""
+        root, rest = divmod(size - self.offset, self.coeff)
+        return None if rest else root
+
+    def size_of(self, root):
+        """This dim's size for the root's size ``root``."""
+        return self.coeff * root + self.offset
 
     def __repr__(self):
         return f"Dim({self.name!r}" + (f", min={self.min}" if self.min else "") + \
@@ -112,6 +174,15 @@ def normalize(dynamic_shapes, fn, args, kwargs, leaves, paths, error):
     def one_dim(spec, path, d, size):
         if spec is None or spec is Dim.STATIC:
             return None
+        if isinstance(spec, _DerivedDim):
+            root = spec.root
+            info = DimInfo(root.__name__, root.min, root.max, False, spec.coeff, spec.offset)
+            value = info.root_of(size)
+            if value is None or value < info.min or (info.max is not None and value > info.max):
+                raise error(f"Constraints violated ({spec.__name__})! The example input {path} has size {size} in "
+                            f"dim {d}, which is not {spec.__name__} for {root.__name__} in [{info.min}, "
+                            f"{info.max if info.max is not None else 'inf'}]")
+            return info
         if isinstance(spec, Dim):
             info = DimInfo(spec.__name__, spec.min, spec.max, False)
         elif spec is Dim.AUTO or spec is Dim.DYNAMIC:
@@ -174,10 +245,11 @@ def normalize(dynamic_shapes, fn, args, kwargs, leaves, paths, error):
             continue
         found = by_tensor.get(id(x), {})
         for d, info in found.items():
-            first = sizes.setdefault(info.name, (x.shape[d], path, d))
-            if first[0] != x.shape[d]:
-                raise error(f"Constraints violated ({info.name})! {path}.size()[{d}] = {x.shape[d]} but "
-                            f"{first[1]}.size()[{first[2]}] = {first[0]}, and both are {info.name}")
+            root = info.root_of(x.shape[d])
+            first = sizes.setdefault(info.name, (root, path, d))
+            if first[0] != root:
+                raise error(f"Constraints violated ({info.name})! {path}.size()[{d}] = {x.shape[d]} does not match "
+                            f"{first[1]}.size()[{first[2]}]: they give {info.name} = {root} and {first[0]}")
         result.append(found)
     return result
 
@@ -205,13 +277,18 @@ def check_call(tensors, inputs, dynamic, generic, check_guards=True):
                         raise AssertionError(f"Guard failed: {path}.size()[{d}] == {want}")
                     changed.add(f"{path}.size()[{d}]")
                 continue
-            if check_guards and got < info.min:
-                raise AssertionError(f"Guard failed: {path}.size()[{d}] >= {info.min}")
-            if check_guards and info.max is not None and got > info.max:
-                raise AssertionError(f"Guard failed: {path}.size()[{d}] <= {info.max}")
-            first = seen.setdefault(info.name, (got, path, d))
-            if check_guards and first[0] != got:
-                raise AssertionError(f"Guard failed: {path}.size()[{d}] == {first[1]}.size()[{first[2]}]")
+            root = info.root_of(got)
+            if check_guards and root is None:
+                raise AssertionError(f"Guard failed: ({path}.size()[{d}] - {info.offset}) % {info.coeff} == 0")
+            if check_guards and root < info.min:
+                raise AssertionError(f"Guard failed: {path}.size()[{d}] >= {info.size_of(info.min)}")
+            if check_guards and info.max is not None and root > info.max:
+                raise AssertionError(f"Guard failed: {path}.size()[{d}] <= {info.size_of(info.max)}")
+            first = seen.setdefault(info.name, (root, path, d, info))
+            if check_guards and first[0] != root:
+                raise AssertionError(f"Guard failed: {path}.size()[{d}] == {first[1]}.size()[{first[2]}]"
+                                     + ("" if info.coeff == first[3].coeff and info.offset == first[3].offset
+                                        else f" (as {info.name} = {first[0]})"))
             if want != got:
                 changed.add(info.name)
     return changed

@@ -103,18 +103,19 @@ def _probe_generic(mod, args, kwargs, program, dynamic, error, state) -> set:
     generic = set()
     for name, (info, members) in groups.items():
         i0, d0 = members[0]
-        size = program.inputs[i0][1][d0]
-        new = size + 1 if info.max is None or size + 1 <= info.max else size - 1
-        if new < max(info.min, 1) or new == size:
+        root = dynamic[i0][d0].root_of(program.inputs[i0][1][d0])   # a derived dim's sizes follow its root's
+        new = root + 1 if info.max is None or root + 1 <= info.max else root - 1
+        if new < max(info.min, 1) or new == root:
             generic.add(name)   # no other size is allowed: nothing can differ
             continue
         probe = list(leaves)
         with no_grad():
             for i, d in members:
                 t = probe[tensor_slots[i]]
-                idx = arange(min(new, size), device=t.device)
-                if new > size:
-                    idx = cat([idx, arange(size - 1, size, device=t.device)])
+                size, resized = program.inputs[i][1][d], dynamic[i][d].size_of(new)
+                idx = arange(min(resized, size), device=t.device)
+                if resized > size:
+                    idx = cat([idx, arange(size - 1, size, device=t.device).expand(resized - size)])
                 changed = t.index_select(d, idx)
                 probe[tensor_slots[i]] = changed.requires_grad_(True) if t.requires_grad else changed
         p_args, p_kwargs = tree_unflatten(probe, spec)
@@ -453,7 +454,8 @@ class ExportedProgram:
             if isinstance(a, TensorArgument):
                 return {"tensor": a.name}
             return {"constant": a.name, "value": writer.value(a.value, f"constant {a.name}")}
-        dynamic = [{str(d): [i.name, i.min, i.max, i.auto] for d, i in found.items()} for found in self._dynamic]
+        dynamic = [{str(d): [i.name, i.min, i.max, i.auto, i.coeff, i.offset] for d, i in found.items()}
+                   for found in self._dynamic]
         return {"kind": "ExportedProgram", "tensors": tensors, "program": self._program.to_json(writer),
                 "signature": {
                     "inputs": [[s.kind.name, arg_json(s.arg), s.target, s.persistent] for s in sig.input_specs],
@@ -614,7 +616,7 @@ def _param_names_of(mod) -> list:
 
 def _in_table(target, table) -> bool:
     try:
-        return isinstance(target, OpDef) and target in table
+        return target in table   # op-table ops, and recorded functions (ember.onnx.ops.aten_decompositions())
     except TypeError:
         return False
 

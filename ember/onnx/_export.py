@@ -305,6 +305,7 @@ def _build(model, args, kwargs, opset, input_names, output_names, dynamic_axes, 
     from ember.onnx._capture import capture
     from ember.onnx._emitter import Emitter, onnx_type
     from ember.onnx._translate import Aliasing, DynamicValueError, run_node
+    from ember.onnx import _ops_translate  # noqa: F401  (the translations of ember.onnx.ops' nodes)
     cap = capture(model, args, kwargs, OnnxExporterError)
     graph = cap.graph
     placeholders = [n for n in graph.nodes if n.op == "placeholder"]
@@ -436,6 +437,7 @@ def _build(model, args, kwargs, opset, input_names, output_names, dynamic_axes, 
     graph_proto = helper.make_graph(nodes, "main_graph", graph_inputs + param_inputs,
                                     graph_outputs, initializer=em.tensors())
     opsets = [helper.make_opsetid("", opset)]
+    opsets += [helper.make_opsetid(d, v) for d, v in sorted(getattr(em, "custom_domains", {}).items())]
     import ember
     model_proto = helper.make_model(graph_proto, opset_imports=opsets, producer_name="ember",
                                     producer_version=ember.__version__,

@@ -35,6 +35,7 @@ from ember.ops import strided as _strided  # noqa: F401  (as_strided, Tensor.unf
 from ember.ops import tensor_misc as _tensor_misc  # noqa: F401  (resize_, set_, nonzero_static, frombuffer ...)
 from ember.ops import shared_memory as _shared_memory  # noqa: F401  (Tensor.share_memory_)
 from ember.ops import histogramdd as _histogramdd  # noqa: F401  (ember.histogramdd)
+from ember.ops import hashing as _hashing  # noqa: F401  (ember.hash_tensor)
 from ember.ops import fake_quantize as _fake_quantize  # noqa: F401  (fake_quantize_per_*_affine)
 from ember.ops import function_forms as _function_forms  # noqa: F401  (torch.abs_(x), hsplit, *_scatter, *_copy; last: it skips names defined above)
 from ember.ops import storage as _storage  # noqa: F401  (TypedStorage, legacy FloatTensor/FloatStorage, Tensor.storage)

@@ -29,7 +29,12 @@ def cast(t: Tensor, dtype) -> Tensor:
         import warnings
         _WARNED["complex_to_real"] = True
         warnings.warn("Casting complex values to real discards the imaginary part", UserWarning, stacklevel=3)
+    if dtype in _LIMITED and t.device.type != "cpu":  # float8 off the CPU: the backend's TypeError
+        check_dtype_supported(dtype, t.device)
     return _cast(t, dtype)
+
+
+_LIMITED = frozenset(dt.LIMITED_DTYPES)
 
 
 def as_shape(size) -> tuple:
@@ -145,6 +150,11 @@ def _from_data(data, dtype):
         try:
             arr = np.array(plain, dtype=np.int64)
         except OverflowError:
+            if dtype is dt.uint64:  # beyond int64: uint64 holds up to 2**64 - 1
+                try:
+                    return np.array(plain, dtype=np.uint64), dtype
+                except OverflowError:
+                    pass
             if dtype is None or dtype.category != dt.FLOAT:
                 raise (ValueError("Overflow when unpacking long long") if dtype is None else
                        RuntimeError(f"value cannot be converted to type {target.name} without overflow")) from None
@@ -161,6 +171,8 @@ def _from_data(data, dtype):
         if arr.dtype.kind == "f" and not np.isfinite(arr).all() or not _fits(whole, target):
             raise RuntimeError(f"value cannot be converted to type {target.name} without overflow")
         return whole.astype(np.int64).astype(target.numpy), target
+    if target._ops is not None:  # float8 (PyTorch's rounding and saturation), float4 (refused)
+        return dt.limited_cast(arr, target.numpy, target.name), target
     with np.errstate(over="ignore"):  # a float beyond the dtype's range becomes inf, as in PyTorch
         return arr.astype(target.numpy), target
 
@@ -1183,6 +1195,24 @@ def is_floating_point(input: Tensor) -> bool:
         A Python bool.
     """
     return input.dtype.is_floating_point
+
+
+@public
+def is_inference(input: Tensor) -> bool:
+    """Whether ``input`` is an inference tensor (allocated inside ``ember.inference_mode()``).
+
+    Args:
+        input: a tensor.
+
+    Returns:
+        A Python bool (``Tensor.is_inference()``).
+
+    Raises:
+        TypeError: if ``input`` is not a tensor.
+    """
+    if not isinstance(input, Tensor):
+        raise TypeError(f"is_inference(): argument 'input' (position 1) must be Tensor, not {type(input).__name__}")
+    return input.is_inference()
 
 
 @public

@@ -34,8 +34,8 @@ def _promoted(a, b, dtype):
             a = a.item()
         if dtype.category == dt.INT:
             a = _wrapped_int(a, dtype)
-        elif dtype is dt.bfloat16 and isinstance(b, Tensor):
-            a = _bfloat16_scalar(a, b)
+        elif (dtype is dt.bfloat16 or dtype._ops is not None) and isinstance(b, Tensor):
+            a = _bfloat16_scalar(a, b, dtype)
     if isinstance(b, Tensor):
         if b.dtype is not dtype:
             b = cast(b, dtype)
@@ -44,18 +44,19 @@ def _promoted(a, b, dtype):
             b = b.item()
         if dtype.category == dt.INT:
             b = _wrapped_int(b, dtype)
-        elif dtype is dt.bfloat16 and isinstance(a, Tensor):
-            b = _bfloat16_scalar(b, a)
+        elif (dtype is dt.bfloat16 or dtype._ops is not None) and isinstance(a, Tensor):
+            b = _bfloat16_scalar(b, a, dtype)
     return a, b
 
 
-def _bfloat16_scalar(value, like: Tensor):
-    """A Python float as a 0-d bfloat16 tensor: numpy (ml_dtypes) would promote
-    bfloat16 with a Python float to float32 or float64, PyTorch keeps bfloat16."""
-    if type(value) is not float:
+def _bfloat16_scalar(value, like: Tensor, dtype=dt.bfloat16):
+    """A Python float as a 0-d bfloat16 (or float8) tensor: numpy (ml_dtypes) would promote
+    bfloat16 with a Python float to float32 or float64, PyTorch keeps bfloat16 (and rounds
+    the number to float8 first: ``x == 2.6`` holds for a float8_e4m3fn 2.5)."""
+    if type(value) is not float and (dtype._ops is None or isinstance(value, Tensor)):
         return value
     from ember.ops.creation import full
-    return full((), value, dtype=dt.bfloat16, device=like.device)
+    return full((), value, dtype=dtype, device=like.device)
 
 
 def _wrapped_int(value, dtype):

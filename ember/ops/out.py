@@ -63,6 +63,5 @@ def write_out(result, out, name: str, exact: bool = False):
 
 def _title(dtype) -> str:
     """PyTorch's scalar-type names in these messages (Float, Long, Bool, ...)."""
-    return {"float32": "Float", "float64": "Double", "float16": "Half", "bfloat16": "BFloat16", "int64": "Long",
-            "int32": "Int", "int16": "Short", "int8": "Char", "uint8": "Byte", "bool": "Bool",
-            "complex64": "ComplexFloat", "complex128": "ComplexDouble"}[dtype.name]
+    from ember.core.dtype import _CPP_NAMES
+    return _CPP_NAMES[dtype]

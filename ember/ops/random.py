@@ -229,7 +229,9 @@ def _onto(value: Tensor, dtype, device) -> Tensor:
 def _float_dtype(dtype):
     d = _resolve_dtype(dtype)
     if not d.is_floating_point and not d.is_complex:
-        raise RuntimeError(f"expected a floating-point dtype for random floats, got {d}")
+        # PyTorch's error (a NotImplementedError, so a RuntimeError too)
+        raise NotImplementedError(f"\"check_uniform_bounds\" not implemented for '{dt._CPP_NAMES[d]}' "
+                                  f"(random floats need a floating-point dtype, got {d})")
     return d
 
 

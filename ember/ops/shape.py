@@ -44,7 +44,8 @@ def view(self, *shape):
 
 _SCALAR_TYPE_NAMES = {"float32": "Float", "float64": "Double", "float16": "Half", "bfloat16": "BFloat16",
                       "int64": "Long", "int32": "Int", "int16": "Short", "int8": "Char", "uint8": "Byte",
-                      "bool": "Bool", "complex64": "ComplexFloat", "complex128": "ComplexDouble"}
+                      "bool": "Bool", "complex64": "ComplexFloat", "complex128": "ComplexDouble",
+                      **{d.name: dt._CPP_NAMES[d] for d in dt.LIMITED_DTYPES}}
 
 
 def _view_as_dtype(x, dtype):

@@ -16,6 +16,7 @@ from ember.dispatch.philox import SIGNIFICAND_BITS, philox_normal, philox_words
 from ember.plugins.xp_special import SpecialKernels
 from ember.plugins.xp_spectral import SpectralKernels
 from ember.plugins.xp_linalg import XpLinalg
+from ember.core.dtype import _CPP_NAMES, FLOAT4_NUMPY, FLOAT8_NUMPY, limited_cast
 
 _UNARY = {  # primitive -> xp function name
     "neg": "negative", "abs": "abs", "sqrt": "sqrt", "exp": "exp",
@@ -37,10 +38,16 @@ _BINARY = {
 }
 # numpy computes these poorly or not at all in half precision: go through float32
 _LOW_PRECISION = frozenset({np.dtype(np.float16), np.dtype(ml_dtypes.bfloat16)})
+_LIMITED_NUMPY = FLOAT8_NUMPY | {FLOAT4_NUMPY}  # numpy-only dtypes whose casts round as PyTorch's
 _BFLOAT16 = np.dtype(ml_dtypes.bfloat16)
 _ZEROS = {}  # numpy dtype -> its 0-d zero (relu)
 _FLOAT16 = np.dtype(np.float16)
 _HALF_TO_FLOAT32 = None  # every float16 bit pattern's float32 value: a gather beats numpy's float16 cast 3x
+
+
+def _no_random_limited(dtype):
+    if dtype._ops is not None:  # float8/float4: PyTorch 2.13 draws no random numbers in them
+        raise NotImplementedError(f"\"check_uniform_bounds\" not implemented for '{_CPP_NAMES[dtype]}'")
 
 
 def _to_float32(xp, x):
@@ -197,6 +204,8 @@ class XpKernels(SpecialKernels, XpLinalg, SpectralKernels):  # special functions
         return self.xp.where(cond, x, y)
 
     def cast(self, x, *, dtype):
+        if dtype._ops is not None or (x.dtype.itemsize == 1 and x.dtype in _LIMITED_NUMPY):  # float8, float4
+            return limited_cast(x, dtype.numpy, dtype.name)
         if x.dtype.kind == "c" and not dtype.is_complex:  # PyTorch keeps the real part (bool: either part)
             return (x != 0) if dtype.numpy.kind == "b" else x.real.astype(dtype.numpy)
         return x.astype(dtype.numpy)
@@ -438,13 +447,18 @@ class XpKernels(SpecialKernels, XpLinalg, SpectralKernels):  # special functions
 
     # ---------------------------------------------------------------- creation and random
     def full(self, *, shape, value, dtype, index):
+        if dtype._ops is not None:  # float8: PyTorch's rounding; float4: zeros only (its one fill)
+            if dtype.numpy == FLOAT4_NUMPY and value == 0:
+                return np.zeros(shape, FLOAT4_NUMPY)
+            return limited_cast(np.full(shape, value, dtype=np.float64), dtype.numpy, dtype.name)
         return self.xp.full(shape, value, dtype=dtype.numpy)
 
     def arange(self, *, start, end, step, dtype, index):
-        return self.xp.arange(start, end, step, dtype=np.float64 if dtype.is_floating_point else np.int64
-                              ).astype(dtype.numpy)
+        r = self.xp.arange(start, end, step, dtype=np.float64 if dtype.is_floating_point else np.int64)
+        return limited_cast(r, dtype.numpy, dtype.name) if dtype._ops is not None else r.astype(dtype.numpy)
 
     def philox_uniform(self, *, shape, dtype, seed, offset, index):
+        _no_random_limited(dtype)
         # the same numbers as unit_uniform_for(philox_uniform(...)), in place: the top
         # `bits` bits of each word times 2**-bits, exact in float32 for float32 and smaller
         # dtypes (3x faster than the float64 detour; dropout masks draw these)
@@ -457,4 +471,5 @@ class XpKernels(SpecialKernels, XpLinalg, SpectralKernels):  # special functions
         return self.xp.asarray(u.reshape(shape)).astype(dtype.numpy, copy=False)
 
     def philox_normal(self, *, shape, dtype, seed, offset, index):
+        _no_random_limited(dtype)
         return self.xp.asarray(philox_normal(shape, seed, offset)).astype(dtype.numpy)

@@ -58,6 +58,8 @@ _PLAIN_TYPES = frozenset({str, int, float, bool, type(None), tuple, list, dict, 
                           dt.dtype})
 
 REBUILD_TENSOR_V2 = global_ref("torch._utils", "_rebuild_tensor_v2")
+REBUILD_TENSOR_V3 = global_ref("torch._utils", "_rebuild_tensor_v3")
+UNTYPED = global_ref("torch.storage", "UntypedStorage")
 REBUILD_PARAMETER = global_ref("torch._utils", "_rebuild_parameter")
 TORCH_SIZE = global_ref("torch", "Size")
 TORCH_DEVICE = global_ref("torch", "device")
@@ -116,8 +118,11 @@ class CheckpointPickler(pickle._Pickler):
     def persistent_id(self, obj):
         if type(obj) is _StorageArg:
             r = obj.record
-            storage_class = global_ref("torch", STORAGE_CLASS_OF_DTYPE[r.dtype])
-            return (_STORAGE_TAG, storage_class, r.key, r.location, r.numel)
+            if r.dtype in STORAGE_CLASS_OF_DTYPE:
+                storage_class = global_ref("torch", STORAGE_CLASS_OF_DTYPE[r.dtype])
+                return (_STORAGE_TAG, storage_class, r.key, r.location, r.numel)
+            # dtypes without a typed storage class (uint16 ..., float8): PyTorch's UntypedStorage, numel in bytes
+            return (_STORAGE_TAG, UNTYPED, r.key, r.location, r.numel * r.dtype.itemsize)
         return None
 
     def reducer_override(self, obj):
@@ -144,10 +149,12 @@ class CheckpointPickler(pickle._Pickler):
     def _reduce_tensor(self, t: Tensor):
         record, offset, stride = self._storage_of(t)
         args = (_StorageArg(record), offset, tuple(t._data.shape), stride, t.requires_grad, OrderedDict())
+        if t.dtype in dt.LIMITED_DTYPES:  # over an UntypedStorage, the dtype given last, as PyTorch writes them
+            return (REBUILD_TENSOR_V3, args + (t.dtype,))
         return (REBUILD_TENSOR_V2, args)
 
     def _storage_of(self, t: Tensor):
-        if t.dtype not in STORAGE_CLASS_OF_DTYPE:
+        if t.dtype not in STORAGE_CLASS_OF_DTYPE and t.dtype not in dt.LIMITED_DTYPES:
             raise TypeError(f"cannot save a tensor of dtype {t.dtype} in a PyTorch checkpoint")
         data = t._data
         if t.device.type == "cpu" and isinstance(data, np.ndarray):

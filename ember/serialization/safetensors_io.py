@@ -18,6 +18,8 @@ from ember.core.tensor import Tensor
 _DTYPE_OF_TAG = {
     "F64": dt.float64, "F32": dt.float32, "F16": dt.float16, "BF16": dt.bfloat16, "I64": dt.int64,
     "I32": dt.int32, "I16": dt.int16, "I8": dt.int8, "U8": dt.uint8, "BOOL": dt.bool_,
+    "U16": dt.uint16, "U32": dt.uint32, "U64": dt.uint64, "F8_E4M3": dt.float8_e4m3fn, "F8_E5M2": dt.float8_e5m2,
+    "F8_E8M0": dt.float8_e8m0fnu,
 }
 
 

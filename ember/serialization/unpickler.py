@@ -157,11 +157,10 @@ _TORCH_DTYPE_NAMES = {
     "int16": dt.int16, "short": dt.int16, "int32": dt.int32, "int": dt.int32, "int64": dt.int64,
     "long": dt.int64, "uint8": dt.uint8, "bool": dt.bool_, "complex64": dt.complex64, "cfloat": dt.complex64,
     "complex128": dt.complex128, "cdouble": dt.complex128,
+    **{d.name: d for d in dt.LIMITED_DTYPES},  # uint16/32/64, float8, float4 (saved over an UntypedStorage)
 }
 _TORCH_DTYPES_EMBER_LACKS = {
-    "complex32", "chalf", "uint16", "uint32", "uint64",
-    "float8_e4m3fn", "float8_e5m2", "float8_e4m3fnuz", "float8_e5m2fnuz", "float8_e8m0fnu",
-    "float4_e2m1fn_x2", "qint8", "quint8", "qint32", "quint4x2", "quint2x4", "bits8", "bits16",
+    "complex32", "chalf", "qint8", "quint8", "qint32", "quint4x2", "quint2x4", "bits8", "bits16",
     "int1", "int2", "int3", "int4", "int5", "int6", "int7", "uint1", "uint2", "uint3", "uint4",
     "uint5", "uint6", "uint7",
 }
@@ -193,6 +192,7 @@ def _default_allowed() -> dict:
     allowed["torch.serialization._get_layout"] = layout_by_name
     for name, storage_type in STORAGE_TYPES.items():
         allowed[f"torch.{name}"] = storage_type
+    allowed["torch.storage.UntypedStorage"] = STORAGE_TYPES["UntypedStorage"]  # (where PyTorch's pickles name it)
     for name, d in _TORCH_DTYPE_NAMES.items():
         allowed[f"torch.{name}"] = d
     return allowed

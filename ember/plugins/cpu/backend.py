@@ -7,7 +7,8 @@ from ember.core import dtype as dt
 from ember.dispatch.backend import Backend
 
 _NDARRAY = np.ndarray
-_BY_NUMPY = {d.numpy: d for d in dt.ALL_DTYPES}
+_BY_NUMPY = {d.numpy: d for d in dt.ALL_DTYPES + dt.LIMITED_DTYPES}
+_SUPPORTED = dt.ALL_DTYPES + dt.LIMITED_DTYPES  # (uint16/32/64, float8, float4: see ember.core.dtype)
 
 
 class CPUBackend(Backend):
@@ -21,6 +22,9 @@ class CPUBackend(Backend):
 
     def canonical_index(self, index):
         return None
+
+    def supported_dtypes(self, index=None):
+        return _SUPPORTED
 
     def from_numpy(self, array, index):
         return np.array(array, copy=True)

@@ -21,7 +21,7 @@ from ember.core import dtype as dt
 from ember.dispatch.backend import Backend
 from ember.plugins.cupy import runtime
 
-_BY_NUMPY = {d.numpy: d for d in dt.ALL_DTYPES}
+_BY_NUMPY = {d.numpy: d for d in dt.ALL_DTYPES + dt.UNSIGNED_DTYPES}
 
 
 class CupyBackend(Backend):
@@ -61,9 +61,10 @@ class CupyBackend(Backend):
     def supported_dtypes(self, index=None):
         found = runtime.probe()
         major = int(found.version.split(".")[0]) if found.version[:1].isdigit() else 0
+        # uint16/32/64 are CuPy's own; float8/float4 it lacks (TypeError naming the dtype and the device)
         if major >= 14:  # CuPy 14 added bfloat16 (through ml_dtypes)
-            return dt.ALL_DTYPES
-        return tuple(d for d in dt.ALL_DTYPES if d is not dt.bfloat16)
+            return dt.ALL_DTYPES + dt.UNSIGNED_DTYPES
+        return tuple(d for d in dt.ALL_DTYPES + dt.UNSIGNED_DTYPES if d is not dt.bfloat16)
 
     def canonical_index(self, index):
         """'cuda' means the current device, as in PyTorch (``ember.cuda.set_device``)."""

@@ -41,11 +41,12 @@ MX_DTYPE = {
     dt.bool_: mx.bool_, dt.uint8: mx.uint8, dt.int8: mx.int8, dt.int16: mx.int16, dt.int32: mx.int32,
     dt.int64: mx.int64, dt.float16: mx.float16, dt.bfloat16: mx.bfloat16, dt.float32: mx.float32,
     dt.complex64: mx.complex64,  # MLX has no complex128, as it has no float64
+    dt.uint16: mx.uint16, dt.uint32: mx.uint32, dt.uint64: mx.uint64,  # (no float8: TypeError, see mx_dtype)
 }
 EMBER_DTYPE = {v: k for k, v in MX_DTYPE.items()}
-SUPPORTED_DTYPES = tuple(d for d in dt.ALL_DTYPES if d in MX_DTYPE)
+SUPPORTED_DTYPES = tuple(d for d in dt.ALL_DTYPES + dt.LIMITED_DTYPES if d in MX_DTYPE)
 _LOW_PRECISION = frozenset({mx.float16, mx.bfloat16})
-_INTEGRAL = frozenset({mx.bool_, mx.uint8, mx.int8, mx.int16, mx.int32, mx.int64})
+_INTEGRAL = frozenset({mx.bool_, mx.uint8, mx.int8, mx.int16, mx.int32, mx.int64, mx.uint16, mx.uint32, mx.uint64})
 _SIGNED = frozenset({mx.int8, mx.int16, mx.int32, mx.int64})
 _BFLOAT16_NP = np.dtype(ml_dtypes.bfloat16)
 

@@ -8,7 +8,7 @@ from ember.dispatch.backend import Backend
 from ember.plugins.opencl import runtime
 from ember.plugins.opencl.array import CLArray
 
-_BY_NUMPY = {d.numpy: d for d in dt.ALL_DTYPES}
+_BY_NUMPY = {d.numpy: d for d in dt.ALL_DTYPES + dt.UNSIGNED_DTYPES}
 
 
 class OpenCLBackend(Backend):
@@ -36,7 +36,8 @@ class OpenCLBackend(Backend):
     def supported_dtypes(self, index=None):
         s = runtime.state(index)
         # complex128 needs float64 pairs; complex kernels run on the CPU (see complexes.py)
-        return tuple(d for d in dt.ALL_DTYPES if d not in (dt.float64, dt.complex128) or s.fp64)
+        # uint16/32/64 natively (plain C types); no float8/float4 (TypeError naming dtype and device)
+        return tuple(d for d in dt.ALL_DTYPES + dt.UNSIGNED_DTYPES if d not in (dt.float64, dt.complex128) or s.fp64)
 
     def unsupported_dtype_error(self, dtype, device):
         s = runtime.state(getattr(device, "index", None))

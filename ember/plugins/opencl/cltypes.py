@@ -40,13 +40,16 @@ _TABLE = [
     CType(BF16, "ushort", "float", "f", 16),
     CType(np.float32, "float", "float", "f", 32),
     CType(np.float64, "double", "double", "f", 64),
+    CType(np.uint16, "ushort", "ushort", "u", 16),  # (PyTorch's limited unsigned types: plain C types here)
+    CType(np.uint32, "uint", "uint", "u", 32),
+    CType(np.uint64, "ulong", "ulong", "u", 64),
 ]
 BY_NP = {c.np: c for c in _TABLE}
 BY_NAME = {c.name: c for c in _TABLE}
 
 # numpy dtype of each compute C type (scalar kernel arguments are passed as these)
 NP_OF_C = {"uchar": np.uint8, "char": np.int8, "short": np.int16, "int": np.int32, "long": np.int64,
-           "float": np.float32, "double": np.float64, "ulong": np.uint64, "uint": np.uint32}
+           "float": np.float32, "double": np.float64, "ulong": np.uint64, "uint": np.uint32, "ushort": np.uint16}
 
 
 def ctype(np_dtype) -> CType:

@@ -168,10 +168,11 @@ def compute_type(*dtypes) -> str:
 
 
 def kind_of(ct: str) -> str:
-    return {"float": "f", "double": "f", "uchar": "u", "char": "i", "short": "i", "int": "i", "long": "i"}[ct]
+    return {"float": "f", "double": "f", "uchar": "u", "char": "i", "short": "i", "int": "i", "long": "i",
+            "ushort": "u", "uint": "u", "ulong": "u"}[ct]
 
 
-BITS = {"uchar": 8, "char": 8, "short": 16, "int": 32, "long": 64}
+BITS = {"uchar": 8, "char": 8, "short": 16, "int": 32, "long": 64, "ushort": 16, "uint": 32, "ulong": 64}
 
 HELPERS = {
     "sigmoid": """

@@ -115,6 +115,12 @@ def where(cond, x, y):
 def _conversion(src: np.dtype, dst: np.dtype) -> str:
     """The expression converting ``a`` (src's compute type) for a store into dst."""
     s, d = T.ctype(src), T.ctype(dst)
+    # float -> uint32/uint64 out of range: the values PyTorch's (x86) CPU casts give, spelled out
+    if s.kind == "f" and d.name == "uint32":
+        return ("(a >= 0 ? (a >= 9223372036854775808.0f ? 0u : (uint)(long)a)"
+                " : (a >= -2147483648.0f ? (uint)(int)a : 2147483648u))")
+    if s.kind == "f" and d.name == "uint64":
+        return "(a >= 18446744073709551616.0f ? (ulong)0 : (ulong)a)"
     if s.kind == "f" and d.kind in "iu" and d.bits < 64:
         return "(long)a"  # through int64, so out-of-range values wrap as numpy's casts do
     return "a"

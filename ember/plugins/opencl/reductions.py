@@ -18,10 +18,12 @@ from ember.plugins.opencl.launchers import empty
 from ember.plugins.opencl.runtime import meta_array
 
 _INT_LIMITS = {"uchar": ("0", "UCHAR_MAX"), "char": ("CHAR_MIN", "CHAR_MAX"), "short": ("SHRT_MIN", "SHRT_MAX"),
-               "int": ("INT_MIN", "INT_MAX"), "long": ("LONG_MIN", "LONG_MAX")}
+               "int": ("INT_MIN", "INT_MAX"), "long": ("LONG_MIN", "LONG_MAX"), "ushort": ("0", "USHRT_MAX"),
+               "uint": ("0", "UINT_MAX"), "ulong": ("0", "ULONG_MAX")}
 _ACC_CTYPE = {"float": T.BY_NAME["float32"], "double": T.BY_NAME["float64"], "long": T.BY_NAME["int64"],
               "int": T.BY_NAME["int32"], "uchar": T.BY_NAME["uint8"], "char": T.BY_NAME["int8"],
-              "short": T.BY_NAME["int16"]}
+              "short": T.BY_NAME["int16"], "ushort": T.BY_NAME["uint16"], "uint": T.BY_NAME["uint32"],
+              "ulong": T.BY_NAME["uint64"]}
 
 
 def _plan(x: CLArray, rdims, out_shape_strides=None):

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from ember.core import dtype as dt
 from ember.dispatch.backend import Backend
 
 
@@ -27,6 +28,10 @@ class CountingBackend(Backend):
 
     def unavailable_reason(self):
         return None               # numpy is always there; a GPU backend would probe its device here
+
+    def supported_dtypes(self, index=None):
+        # numpy's own types, uint16/32/64 included (the default is the ordinary twelve; float8 stays on the CPU)
+        return dt.ALL_DTYPES + dt.UNSIGNED_DTYPES
 
     def from_numpy(self, array, index):
         return _native(np.array(array, copy=True))
