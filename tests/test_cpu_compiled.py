@@ -212,11 +212,14 @@ def test_full_sum_propagates_nan_and_inf():
     assert np.isnan(float(ember.from_numpy(x).sum()))
 
 
+@pytest.mark.parametrize("threaded", [False, True])
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("shape,dim", [((8, 50, 97), 1), ((4, 100_000), -1), ((5000, 1), -1), ((2, 3, 16384), 0)])
-def test_softmax_shapes(dtype, shape, dim):
+def test_softmax_shapes(monkeypatch, dtype, shape, dim, threaded):
     # a middle and a leading dim (moved last and back), long rows (the blocked float64 sum),
-    # rows of one element; with -inf entries that are not the whole row
+    # rows of one element; with -inf entries that are not the whole row; on one thread, and
+    # (threaded: every size) on the drivers
+    monkeypatch.setattr(compiled, "_ROWS_MIN_SIZE", 0 if threaded else 1 << 62)
     x = np.random.default_rng(5).standard_normal(shape) * 3
     x.reshape(-1)[::7] = -np.inf if shape[dim] > 1 else 0.0
     x = x.astype(dtype)

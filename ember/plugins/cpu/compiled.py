@@ -34,7 +34,8 @@ import numpy as np
 
 from ember.dispatch.threads import get_num_threads
 
-#: below this many elements numpy's single call is cheaper than entering a parallel region
+#: below this many elements numpy's single call is cheaper than a compiled loop (the thresholds for
+#: a second thread are further down)
 MIN_SIZE = 1 << 15
 _FLOATS = (np.dtype(np.float32), np.dtype(np.float64))
 # numba's default (workqueue) threading layer must not be entered from two Python threads
@@ -252,20 +253,23 @@ def _trailing_rows(shape, dims):
 # everything or, for large inputs, by its ``_par`` driver (``_loops.py``) in one chunk per thread.
 # Measured on the 2-core box (serial loop against its driver on 2 threads): softmax gains from
 # 64K elements, erf/gelu from 256K, sums (bound by memory bandwidth) from 1M (a 1M row sum:
-# 78 -> 48 us); below, entering the region (~7 us) costs more than it saves.
+# 78 -> 48 us); below, entering the region (~7 us) costs more than it saves. softmax starts at
+# 128K: the gain below is a few microseconds, and in a training step a region just before a GEMM
+# costs the GEMM's second OpenBLAS thread its core for a while (see _launch_threads).
 _REDUCE_MIN_SIZE = 1 << 19
 _SPAN_MIN_SIZE = 1 << 17
+_ROWS_MIN_SIZE = 1 << 17
 
 
-def _chunks(rows: int, size: int, min_size: int = MIN_SIZE) -> int:
+def _chunks(rows: int, size: int, min_size: int) -> int:
     """How many chunks (threads) a call over ``rows`` rows, ``size`` elements in all, runs in."""
     return 1 if size < min_size else min(rows, get_num_threads())
 
 
-def _over_rows(name, rows, size, *args, min_size=MIN_SIZE):
+def _over_rows(name, rows, size, *args, min_size=None):
     """Run loop ``name`` as ``loop(*args, 0, rows)``, or its driver over chunks of the rows when it pays."""
     loops = _loops()
-    chunks = _chunks(rows, size, min_size)
+    chunks = _chunks(rows, size, _ROWS_MIN_SIZE if min_size is None else min_size)
     if chunks > 1 and _run(loops[name + "_par"], *args, chunks):
         return
     loops[name](*args, 0, rows)
@@ -345,7 +349,7 @@ def _softmax(x, dim, loop):
     # over a dim with others after it: along the contiguous inner rows
     outer = x.size // (n * inner)
     _over_columns("softmax_columns", x.reshape(outer, n, inner), out.reshape(outer, n, inner),
-                  (loop == "log_softmax_rows",), MIN_SIZE)
+                  (loop == "log_softmax_rows",), _ROWS_MIN_SIZE)
     return out
 
 
