@@ -198,8 +198,10 @@ _may_share = np.may_share_memory
 #: the binary ops with a threaded loop (``_loops.binary_span``'s op codes, in order)
 _BINARY = ("add", "sub", "mul", "div")
 #: same-shape operands from this size on take the threaded loop (measured: a 1M float32 multiply
-#: 185 -> 104 us on two threads, 256K 45 -> 29 us); smaller ones numpy's single call
-_BINARY_MIN_SIZE = 1 << 18
+#: 185 -> 104 us on two threads, 256K 45 -> 29 us); smaller ones numpy's single call: the gain
+#: below 1M is tens of microseconds, while a region amid a training step's GEMMs can cost more
+#: (see _launch_threads)
+_BINARY_MIN_SIZE = 1 << 20
 
 
 def _threaded_binary(base_kernel, code):
