@@ -17,7 +17,6 @@ import dataclasses
 import importlib
 import io
 import os
-import tempfile
 
 from ember.core.autograd import GRAD_MODE
 from ember.core.tensor import Tensor
@@ -140,19 +139,9 @@ class AOTCompiledFunction:
             RuntimeError: if the function reads a module from a closure that ``external_data``
                 does not name.
         """
+        from ember.serialization.checkpoint import _write_atomically
         result = type(self).serialize(self, external_data)
-        directory = os.path.dirname(os.path.abspath(os.fspath(path)))
-        fd, tmp = tempfile.mkstemp(prefix=".ember-aot-", suffix=".tmp", dir=directory)
-        try:
-            with os.fdopen(fd, "wb") as out:
-                out.write(result.serialized_data)
-                out.flush()
-                os.fsync(out.fileno())
-            os.replace(tmp, path)
-        except BaseException:
-            if os.path.exists(tmp):
-                os.unlink(tmp)
-            raise
+        _write_atomically(os.fspath(path), lambda out: out.write(result.serialized_data))
         return result
 
     @classmethod
