@@ -233,7 +233,7 @@ def _threaded_binary(base_kernel, code):
 
     def into(out, x, y):
         if takes(x, y) and out.dtype is x.dtype and out.shape == x.shape and out.flags.c_contiguous \
-                and threaded(out, x, y):
+                and out.flags.writeable and threaded(out, x, y):  # (read-only: numpy's error)
             return
         base_into(out, x, y)
     kernel.into = into
@@ -254,8 +254,9 @@ def _trailing_rows(shape, dims):
 # A serial vectorized loop over a range of rows (or of a flat span), run either once over
 # everything or, for large inputs, by its ``_par`` driver (``_loops.py``) in one chunk per thread.
 # Measured on the 2-core box (serial loop against its driver on 2 threads): softmax gains from
-# 64K elements, erf/gelu from 256K, sums (bound by memory bandwidth) from 1M (a 1M row sum:
-# 78 -> 48 us); below, entering the region (~7 us) costs more than it saves. softmax starts at
+# 64K elements, erf/gelu from 256K, sums (bound by memory bandwidth) gain at 1M (a row sum:
+# 78 -> 48 us) and lose at 256K, so they start at 512K; below, entering the region (~7 us)
+# costs more than it saves. softmax starts at
 # 128K: the gain below is a few microseconds, and in a training step a region just before a GEMM
 # costs the GEMM's second OpenBLAS thread its core for a while (see _launch_threads).
 _REDUCE_MIN_SIZE = 1 << 19
