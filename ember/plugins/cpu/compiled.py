@@ -199,9 +199,9 @@ _may_share = np.may_share_memory
 _BINARY = ("add", "sub", "mul", "div")
 #: same-shape operands from this size on take the threaded loop (measured: a 1M float32 multiply
 #: 185 -> 104 us on two threads, 256K 45 -> 29 us); smaller ones numpy's single call: the gain
-#: below 1M is tens of microseconds, while a region amid a training step's GEMMs can cost more
+#: below 512K is tens of microseconds, while a region amid a training step's GEMMs can cost more
 #: (see _launch_threads)
-_BINARY_MIN_SIZE = 1 << 20
+_BINARY_MIN_SIZE = 1 << 19
 
 
 def _threaded_binary(base_kernel, code):
