@@ -18,7 +18,6 @@ from __future__ import annotations
 import sys
 
 from ember.core import dtype as dt
-from ember.core.call import call
 from ember.core.into import call_into
 from ember.core.tensor import Tensor
 
@@ -73,29 +72,12 @@ def _elidable(t, other) -> bool:
     return (kind is float or kind is int) and t.dtype in _KEEPS_DTYPE
 
 
-def eliding(fn, op, reflected=False, plain_fast_path=False):
+def eliding(fn, op, reflected=False):
     """The operator method ``self <op> other`` (``other <op> self`` when ``reflected``) computing
-    ``fn``, writing into ``self``'s memory when ``self`` is an unnamed intermediate.
-
-    ``plain_fast_path`` (add and mul, whose functions begin with exactly this test): a plain
-    tensor with one of the same dtype and shape, or with a Python number it keeps the dtype
-    of, goes straight to the dispatcher (the 1-element overhead: one Python frame less)."""
+    ``fn``, writing into ``self``'s memory when ``self`` is an unnamed intermediate."""
     if _COUNTS is None:
         return fn if not reflected else (lambda self, other: fn(other, self))
     limit = _COUNTS[1] if reflected else _COUNTS[0]
-    if plain_fast_path and not reflected:
-        def operator(self, other):
-            if _refs(self) <= limit and _elidable(self, other):
-                done = call_into(self, op, self, other)
-                if done is not None:
-                    return done
-            if type(self) is Tensor:
-                to = type(other)
-                if (self.dtype is other.dtype and self._data.shape == other._data.shape if to is Tensor
-                        else (to is float or to is int) and self.dtype in _KEEPS_DTYPE):
-                    return call(op, self, other)
-            return fn(self, other)
-        return _named(operator, fn, reflected)
 
     if reflected:
         def operator(self, other):
@@ -111,10 +93,6 @@ def eliding(fn, op, reflected=False, plain_fast_path=False):
                 if done is not None:
                     return done
             return fn(self, other)
-    return _named(operator, fn, reflected)
-
-
-def _named(operator, fn, reflected):
     name = fn.__name__
     operator.__name__ = operator.__qualname__ = f"__r{name}__" if reflected else f"__{name}__"
     operator.__doc__ = f"``other {name} self``." if reflected else f"``self {name} other``."

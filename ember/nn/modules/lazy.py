@@ -237,7 +237,17 @@ class LazyConv3d(_LazyConvNdMixin, Conv3d):
     cls_to_become = Conv3d
 
 
-class LazyConvTranspose1d(_LazyConvMixin, ConvTranspose1d):
+class _LazyConvTransposeMixin(_LazyConvMixin):
+    """The constructor the lazy transposed convolutions share: ``ConvTranspose*d``'s, without ``in_channels``."""
+
+    def __init__(self, out_channels, kernel_size, stride=1, padding=0, output_padding=0, groups=1, bias=True,
+                 dilation=1, padding_mode="zeros", device=None, dtype=None):
+        super().__init__(0, out_channels, kernel_size, stride, padding, output_padding, groups, False, dilation,
+                         padding_mode, device, dtype)
+        self._lazy_init(bias, device, dtype)
+
+
+class LazyConvTranspose1d(_LazyConvTransposeMixin, ConvTranspose1d):
     """A ``ConvTranspose1d`` whose ``in_channels`` is read from its first input (dim 1, or dim 0 unbatched).
 
     It becomes an ``nn.ConvTranspose1d`` after the first forward call.
@@ -252,14 +262,8 @@ class LazyConvTranspose1d(_LazyConvMixin, ConvTranspose1d):
 
     cls_to_become = ConvTranspose1d
 
-    def __init__(self, out_channels, kernel_size, stride=1, padding=0, output_padding=0, groups=1, bias=True,
-                 dilation=1, padding_mode="zeros", device=None, dtype=None):
-        super().__init__(0, out_channels, kernel_size, stride, padding, output_padding, groups, False, dilation,
-                         padding_mode, device, dtype)
-        self._lazy_init(bias, device, dtype)
 
-
-class LazyConvTranspose2d(_LazyConvMixin, ConvTranspose2d):
+class LazyConvTranspose2d(_LazyConvTransposeMixin, ConvTranspose2d):
     """A ``ConvTranspose2d`` whose ``in_channels`` is read from its first input (dim 1, or dim 0 unbatched).
 
     It becomes an ``nn.ConvTranspose2d`` after the first forward call.
@@ -274,14 +278,8 @@ class LazyConvTranspose2d(_LazyConvMixin, ConvTranspose2d):
 
     cls_to_become = ConvTranspose2d
 
-    def __init__(self, out_channels, kernel_size, stride=1, padding=0, output_padding=0, groups=1, bias=True,
-                 dilation=1, padding_mode="zeros", device=None, dtype=None):
-        super().__init__(0, out_channels, kernel_size, stride, padding, output_padding, groups, False, dilation,
-                         padding_mode, device, dtype)
-        self._lazy_init(bias, device, dtype)
 
-
-class LazyConvTranspose3d(_LazyConvMixin, ConvTranspose3d):
+class LazyConvTranspose3d(_LazyConvTransposeMixin, ConvTranspose3d):
     """A ``ConvTranspose3d`` whose ``in_channels`` is read from its first input (dim 1, or dim 0 unbatched).
 
     It becomes an ``nn.ConvTranspose3d`` after the first forward call.
@@ -295,9 +293,3 @@ class LazyConvTranspose3d(_LazyConvMixin, ConvTranspose3d):
     """
 
     cls_to_become = ConvTranspose3d
-
-    def __init__(self, out_channels, kernel_size, stride=1, padding=0, output_padding=0, groups=1, bias=True,
-                 dilation=1, padding_mode="zeros", device=None, dtype=None):
-        super().__init__(0, out_channels, kernel_size, stride, padding, output_padding, groups, False, dilation,
-                         padding_mode, device, dtype)
-        self._lazy_init(bias, device, dtype)
