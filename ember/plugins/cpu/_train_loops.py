@@ -11,6 +11,8 @@ propagate as in the numpy reference kernels.
 import numpy as np
 from numba import njit, prange
 
+from ember.plugins.cpu._loops import sum_blocks
+
 __all__ = ["adam_serial", "adam_parallel", "adam_amsgrad_serial", "adam_amsgrad_parallel", "sgd_serial", "sgd_parallel",
            "layer_norm_fwd_serial", "layer_norm_fwd_parallel",
            "layer_norm_bwd_serial", "layer_norm_bwd_parallel", "relu_backward_serial"]
@@ -120,40 +122,30 @@ def sgd_parallel(p, g, buf, s, nesterov, first):
 
 
 @_inline
-def _row_sum(x, r, lo, hi, zero):
-    # blocks of 1024 add in the row's dtype (SIMD lanes; a float64 accumulator for float32 does not
-    # vectorize), the block sums in float64
-    total = 0.0
-    for start in range(lo, hi, 1024):
-        acc = zero
-        for k in range(start, min(start + 1024, hi)):
-            acc += x[r, k]
-        total += acc
-    return total
-
-
-@_inline
 def _ln_fwd_row(r, x, w, b, y, mean, rstd, eps, has_w, has_b, zero):
-    # the mean first, then the centred squares (no cancellation), then one pass writing y
-    n = x.shape[1]
-    mean[r] = _row_sum(x, r, 0, n, zero) / n
+    # the mean first, then the centred squares (no cancellation), then one pass writing y. Rows
+    # and blocks are slices indexed from 0 (see _loops.sum_blocks: offset indices do not vectorize)
+    row, out = x[r], y[r]
+    n = row.size
+    mean[r] = sum_blocks(row, zero) / n
     m = mean[r]  # in the row's dtype, so that the passes below stay in its SIMD lanes
     total = 0.0
     for start in range(0, n, 1024):
+        block = row[start:start + 1024]
         acc = zero
-        for k in range(start, min(start + 1024, n)):
-            d = x[r, k] - m
+        for k in range(block.size):
+            d = block[k] - m
             acc += d * d
         total += acc
     rstd[r] = 1.0 / np.sqrt(total / n + eps)
     inv = rstd[r]
     for k in range(n):
-        v = (x[r, k] - m) * inv
+        v = (row[k] - m) * inv
         if has_w:
             v = v * w[k]
         if has_b:
             v = v + b[k]
-        y[r, k] = v
+        out[k] = v
 
 
 @_serial
@@ -176,25 +168,28 @@ def _ln_bwd_rows(c, chunks, x, g, w, mean, rstd, gx, dw, db, has_w, need_gx, zer
     rows, n = x.shape
     lo = c * rows // chunks
     hi = (c + 1) * rows // chunks
+    dwc, dbc = dw[c], db[c]
     for r in range(lo, hi):
         mu = mean[r]
         inv = rstd[r]
+        xr, gr = x[r], g[r]
         s1 = zero
         s2 = zero
         for k in range(n):
-            xh = (x[r, k] - mu) * inv
-            gk = g[r, k]
-            dw[c, k] += gk * xh
-            db[c, k] += gk
+            xh = (xr[k] - mu) * inv
+            gk = gr[k]
+            dwc[k] += gk * xh
+            dbc[k] += gk
             gh = gk * w[k] if has_w else gk
             s1 += gh
             s2 += gh * xh
         if need_gx:
             s1 /= n
             s2 /= n
+            gxr = gx[r]
             for k in range(n):
-                gh = g[r, k] * w[k] if has_w else g[r, k]
-                gx[r, k] = inv * (gh - s1 - ((x[r, k] - mu) * inv) * s2)
+                gh = gr[k] * w[k] if has_w else gr[k]
+                gxr[k] = inv * (gh - s1 - ((xr[k] - mu) * inv) * s2)
 
 
 @_serial
