@@ -39,8 +39,13 @@ def main(argv=None):
     parser.add_argument("--reps", type=int, default=3, help="alternating runs per framework and workload")
     parser.add_argument("--threads", type=int, default=os.cpu_count())
     parser.add_argument("--rounds", type=int, default=5)
-    parser.add_argument("workloads", nargs="*", choices=WORKLOADS, default=list(WORKLOADS))
+    parser.add_argument("workloads", nargs="*", help=f"any of {', '.join(WORKLOADS)} (all when none is named)")
     args = parser.parse_args(argv)
+    # checked here: argparse's choices check rejects an empty list on Python 3.11
+    unknown = [w for w in args.workloads if w not in WORKLOADS]
+    if unknown:
+        parser.error(f"unknown workloads {unknown}; choose from {', '.join(WORKLOADS)}")
+    args.workloads = args.workloads or list(WORKLOADS)
     ratios = []
     for workload in args.workloads:
         best = {"torch": math.inf, "ember": math.inf}
