@@ -27,9 +27,17 @@ def path(request, monkeypatch):
         ran.append(name)
         return real_over(name, total, elements, *args)
 
+    real_samples = K._conv_samples
+
+    def counting_samples(*args):
+        ran.append("conv_samples")
+        return real_samples(*args)
+
     monkeypatch.setattr(K, "_over", counting_over)
+    monkeypatch.setattr(K, "_conv_samples", counting_samples)
     # the tests' small inputs take the threaded drivers, or never
     monkeypatch.setattr(K, "PARALLEL_ELEMENTS", 0 if request.param == "compiled" else 1 << 62)
+    monkeypatch.setattr(K, "PARALLEL_WORK", 0 if request.param == "compiled" else 1 << 62)
     monkeypatch.setitem(K._LOOPS, "available", request.param != "numpy")
     yield request.param
     if request.param != "numpy":

@@ -17,7 +17,7 @@ second, once).
 import numpy as np
 from numba import njit, prange
 
-__all__ = ["im2col", "im2row", "col2im", "max_pool2x2", "max_pool_scatter",
+__all__ = ["im2col", "im2row", "col2im", "max_pool2x2", "max_pool_scatter", "conv_samples", "conv_samples_par",
            "im2col_par", "im2row_par", "col2im_par", "max_pool2x2_par", "max_pool_scatter_par"]
 
 # no fast-math flag at all: these loops move data and add in a fixed order, and the pooling
@@ -82,6 +82,21 @@ def im2col(x, n_, c_, h_, w_, kh, kw, sh, sw, ph, pw, dh, dw, oh, ow, ones, cols
             last = (n * height + rows) * length
             for k in range(length):
                 cols[u(last + k)] = 1
+
+
+@jit
+def conv_samples(x, geometry, ones, weight, cols, out, start, stop):
+    """out[n] = weight @ im2col(x[n]) for the samples [start, stop) of the flat input: one
+    sample's (C*K [+ 1], L) columns at a time in ``cols``, which then stays in cache for its
+    GEMM (a single-threaded BLAS call through numba's np.dot; a sample's product is below
+    OpenBLAS's own threading threshold), instead of every sample's columns built first and
+    read back from memory."""
+    n_, c_, h_, w_, kh, kw, sh, sw, ph, pw, dh, dw, oh, ow = geometry
+    per = c_ * h_ * w_
+    flat = cols.reshape(-1)
+    for n in range(start, stop):
+        im2col(x[n * per:(n + 1) * per], 1, c_, h_, w_, kh, kw, sh, sw, ph, pw, dh, dw, oh, ow, ones, flat, 0, 1)
+        np.dot(weight, cols, out[n])
 
 
 @jit
@@ -237,3 +252,13 @@ def max_pool2x2_par(args, total, chunks):
 def max_pool_scatter_par(args, total, chunks):
     for c in prange(chunks):
         max_pool_scatter(*args, total * c // chunks, total * (c + 1) // chunks)
+
+
+@driver
+def conv_samples_par(x, geometry, ones, weight, scratch, out, chunks):
+    # one chunk of samples per thread, each with its own columns scratch[c]: the GEMMs run on
+    # these threads too, so BLAS's pool and numba's never compete for the cores
+    total = out.shape[0]
+    for c in prange(chunks):
+        conv_samples(x, geometry, ones, weight, scratch[c], out, total * c // chunks, total * (c + 1) // chunks)
+

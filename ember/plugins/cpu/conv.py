@@ -9,10 +9,12 @@ Two paths:
 
 * compiled (numba installed; 1-d and 2-d, float32/float64, or half precision worked in
   float32; ``groups=1`` for the convs; big enough for threads to pay): im2col by a numba
-  loop that handles padding by bounds (no padded copy) into a reused work array, then
-  BLAS: per sample (C*K, L) columns and one batched matmul that writes the (N, O, L) output
-  with the bias folded in (a weight column against a row of ones), or, for kernels larger
-  than the output, (N*L, C*K) rows and one GEMM. conv_transpose is one GEMM to columns and
+  loop that handles padding by bounds (no padded copy), then BLAS: one sample at a time,
+  its (C*K, L) columns in a small reused work array and at once its GEMM (numba's np.dot)
+  into the (N, O, L) output, with the bias folded in (a weight column against a row of
+  ones); the samples are split over the threads, GEMMs included, so the columns stay in
+  the cache of the core that multiplies them and BLAS runs no threads of its own. For
+  kernels larger than the output: (N*L, C*K) rows and one GEMM. conv_transpose is one GEMM to columns and
   a col2im. max_pool over 2x2 windows (no padding, no dilation) is one pass that keeps the
   first maximum; other windows take the numpy path (a numba loop over a
   runtime window size measured no faster than it). max_pool_backward is one scatter-add
@@ -252,6 +254,10 @@ def _loops():
 #: serial, since a parallel region just before a GEMM leaves an OpenMP worker spinning on the core
 #: the GEMM's second OpenBLAS thread needs, and those GEMMs are most of the step.
 PARALLEL_ELEMENTS = 1 << 23
+#: a forward conv (columns and GEMM per sample, ``_conv_samples``) of fewer multiply-adds runs on
+#: the calling thread: about 50 us of work, several times a region's start. Its GEMMs run on the
+#: same threads, so the reason above does not apply.
+PARALLEL_WORK = 1 << 20
 
 
 def _over(name, total, elements, *args):
@@ -263,6 +269,18 @@ def _over(name, total, elements, *args):
     if chunks > 1 and elements >= PARALLEL_ELEMENTS and compiled._run(loops[name + "_par"], args, total, chunks):
         return
     loops[name](*args, 0, total)
+
+
+def _conv_samples(flat, geometry, ones, w2, scratch, out):
+    """out[n] = w2 @ im2col(sample n), on one thread per work array of ``scratch`` when it has
+    several (the GEMMs included, so that OpenBLAS's own threads stay out of it: on these
+    per-sample products they measured slower than one thread)."""
+    from ember.plugins.cpu import compiled
+    loops = _loops()
+    chunks = scratch.shape[0]
+    if chunks > 1 and compiled._run(loops["conv_samples_par"], flat, geometry, ones, w2, scratch, out, chunks):
+        return
+    loops["conv_samples"](flat, geometry, ones, w2, scratch[0], out, 0, out.shape[0])
 
 
 def _compilable(x, weight=None, groups=1) -> bool:
@@ -311,12 +329,11 @@ def _conv_compiled(x, weight, bias, stride, padding, dilation):
         ones = bias is not None
         if ones:
             w2 = np.concatenate([w2, bias.astype(work, copy=False).reshape(o, 1)], axis=1)
-        cols = _scratch(0, (n, c * kk + ones, length), work)
+        # one sample's columns at a time per thread, each followed by its GEMM on that thread
+        chunks = min(n, get_num_threads()) if n * o * length * (c * kk + ones) >= PARALLEL_WORK else 1
+        scratch = _scratch(0, (chunks, c * kk + ones, length), work)
         out = np.empty((n, o, length), work)
-        flat_cols = cols.reshape(-1)
-
-        _over("im2col", n, cols.size, flat, *geometry, ones, flat_cols)
-        np.matmul(w2, cols, out=out)
+        _conv_samples(flat, geometry, ones, np.ascontiguousarray(w2), scratch, out)
     else:
         # a kernel larger than the output (conv's weight gradient): (N*L, C*K) @ (C*K, O),
         # the rows copied along the kernel's rows
