@@ -27,14 +27,21 @@ def path(request, monkeypatch):
         ran.append(name)
         return real_over(name, total, elements, *args)
 
-    real_samples = K._conv_samples
+    real_samples = K._per_sample
 
-    def counting_samples(*args):
-        ran.append("conv_samples")
-        return real_samples(*args)
+    def counting_samples(name, *args):
+        ran.append(name)
+        return real_samples(name, *args)
 
     monkeypatch.setattr(K, "_over", counting_over)
-    monkeypatch.setattr(K, "_conv_samples", counting_samples)
+    monkeypatch.setattr(K, "_per_sample", counting_samples)
+    real_channels = K._by_channels
+
+    def counting_channels(*args):
+        ran.append("conv_channels")
+        return real_channels(*args)
+
+    monkeypatch.setattr(K, "_by_channels", counting_channels)
     # the tests' small inputs take the threaded drivers, or never
     monkeypatch.setattr(K, "PARALLEL_ELEMENTS", 0 if request.param == "compiled" else 1 << 62)
     monkeypatch.setattr(K, "PARALLEL_WORK", 0 if request.param == "compiled" else 1 << 62)

@@ -17,8 +17,9 @@ second, once).
 import numpy as np
 from numba import njit, prange
 
-__all__ = ["im2col", "im2row", "col2im", "max_pool2x2", "max_pool_scatter", "conv_samples", "conv_samples_par",
-           "im2col_par", "im2row_par", "col2im_par", "max_pool2x2_par", "max_pool_scatter_par"]
+__all__ = ["im2col", "im2row", "col2im", "max_pool2x2", "max_pool_scatter", "conv_samples", "conv_samples_par", "conv_transpose_samples",
+           "conv_transpose_samples_par", "conv_channels", "conv_channels_par",
+           "im2col_par", "col2im_par", "max_pool2x2_par", "max_pool_scatter_par"]
 
 # no fast-math flag at all: these loops move data and add in a fixed order, and the pooling
 # comparisons must see NaN as NaN
@@ -100,22 +101,23 @@ def conv_samples(x, geometry, ones, weight, cols, out, start, stop):
 
 
 @jit
-def im2row(x, n_, c_, h_, w_, kh, kw, sh, sw, ph, pw, dh, dw, oh, ow, rows, start, stop):
-    """rows[(n, y, z), (c, i, j)] = x[n, c, y*sh - ph + i*dh, z*sw - pw + j*dw] (0 outside x):
-    the (N*oh*ow, C*kh*kw) left operand of the GEMM when the kernel is larger than the output
-    (conv's weight gradient, whose "kernel" is the output gradient); the inner loop runs along
-    the kernel's rows, the longer ones."""
+def im2row(x, n_, c_, h_, w_, kh, kw, sh, sw, ph, pw, dh, dw, oh, ow, c0, c1, rows, start, stop):
+    """rows[(n, y, z), (c - c0, i, j)] = x[n, c, y*sh - ph + i*dh, z*sw - pw + j*dw] (0 outside
+    x) for the channels c in [c0, c1): the (N*oh*ow, (c1 - c0)*kh*kw) left operand of the GEMM
+    when the kernel is larger than the output (conv's weight gradient, whose "kernel" is the
+    output gradient and whose channels are the batch); the inner loop runs along the kernel's
+    rows, the longer ones."""
     zero = rows.dtype.type(0)
-    width = c_ * kh * kw
+    width = (c1 - c0) * kh * kw
     for r in range(start, stop):  # rows [start, stop) of N*oh*ow
         n = r // (oh * ow)
         y = (r // ow) % oh
         z = r % ow
         x0 = z * sw - pw
         lo, hi = _valid_range(w_, kw, x0, dw)
-        for c in range(c_):
+        for c in range(c0, c1):
             for i in range(kh):
-                base = r * width + (c * kh + i) * kw
+                base = r * width + ((c - c0) * kh + i) * kw
                 iy = y * sh - ph + i * dh
                 if iy < 0 or iy >= h_:
                     for j in range(kw):
@@ -132,6 +134,18 @@ def im2row(x, n_, c_, h_, w_, kh, kw, sh, sw, ph, pw, dh, dw, oh, ow, rows, star
                         rows[u(base + j)] = x[u(src + j * dw)]
                 for j in range(hi, kw):
                     rows[u(base + j)] = zero
+
+
+@jit
+def conv_channels(x, geometry, w2t, scratch, partial, c0, c1):
+    """partial = im2row(x, channels [c0, c1)) @ w2t[c0*K:c1*K]: the share of a large-kernel conv
+    (conv's weight gradient) that those channels (the batch's samples) contribute."""
+    n_, c_, h_, w_, kh, kw, sh, sw, ph, pw, dh, dw, oh, ow = geometry
+    kk = kh * kw
+    height = n_ * oh * ow
+    rows = scratch[:height * (c1 - c0) * kk].reshape((height, (c1 - c0) * kk))
+    im2row(x, n_, c_, h_, w_, kh, kw, sh, sw, ph, pw, dh, dw, oh, ow, c0, c1, rows.reshape(-1), 0, height)
+    np.dot(rows, w2t[c0 * kk:c1 * kk], partial)
 
 
 @jit
@@ -164,6 +178,19 @@ def col2im(cols, n_, h_, w_, c_, oh, ow, kh, kw, sh, sw, ph, pw, dh, dw, bias, o
                     else:
                         for z in range(lo, hi):
                             out[u(dst + z * sw)] += cols[u(src + z)]
+
+
+@jit
+def conv_transpose_samples(x, wt, geometry, bias, cols, out, start, stop):
+    """out[n] = col2im(wt @ x[n]) for the samples [start, stop): x (N, C_in, H*W), wt
+    (C_out*K, C_in), out (N, C_out*oh*ow); one sample's (C_out*K, H*W) columns at a time in
+    ``cols``, scattered while still in cache (the transposed conv's GEMM is per sample too,
+    as conv_samples's is)."""
+    h_, w_, c_, oh, ow, kh, kw, sh, sw, ph, pw, dh, dw = geometry
+    flat = cols.reshape(-1)
+    for n in range(start, stop):
+        np.dot(wt, x[n], cols)
+        col2im(flat, 1, h_, w_, c_, oh, ow, kh, kw, sh, sw, ph, pw, dh, dw, bias, out[n], 0, c_)
 
 
 @jit
@@ -231,12 +258,6 @@ def im2col_par(args, total, chunks):
 
 
 @driver
-def im2row_par(args, total, chunks):
-    for c in prange(chunks):
-        im2row(*args, total * c // chunks, total * (c + 1) // chunks)
-
-
-@driver
 def col2im_par(args, total, chunks):
     for c in prange(chunks):
         col2im(*args, total * c // chunks, total * (c + 1) // chunks)
@@ -262,3 +283,19 @@ def conv_samples_par(x, geometry, ones, weight, scratch, out, chunks):
     for c in prange(chunks):
         conv_samples(x, geometry, ones, weight, scratch[c], out, total * c // chunks, total * (c + 1) // chunks)
 
+
+
+@driver
+def conv_transpose_samples_par(x, wt, geometry, bias, scratch, out, chunks):
+    total = out.shape[0]
+    for c in prange(chunks):
+        conv_transpose_samples(x, wt, geometry, bias, scratch[c], out, total * c // chunks, total * (c + 1) // chunks)
+
+
+@driver
+def conv_channels_par(x, geometry, w2t, scratch, partials, chunks):
+    # the channels (the batch of a weight gradient) split over the threads, each with its own
+    # rows and partial product, summed by the caller
+    c_ = geometry[1]
+    for t in prange(chunks):
+        conv_channels(x, geometry, w2t, scratch[t], partials[t], c_ * t // chunks, c_ * (t + 1) // chunks)

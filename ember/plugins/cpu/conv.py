@@ -14,8 +14,8 @@ Two paths:
   into the (N, O, L) output, with the bias folded in (a weight column against a row of
   ones); the samples are split over the threads, GEMMs included, so the columns stay in
   the cache of the core that multiplies them and BLAS runs no threads of its own. For
-  kernels larger than the output: (N*L, C*K) rows and one GEMM. conv_transpose is one GEMM to columns and
-  a col2im. max_pool over 2x2 windows (no padding, no dilation) is one pass that keeps the
+  kernels larger than the output: (N*L, C*K) rows and one GEMM. conv_transpose is, per
+  sample and split over the threads the same way, one GEMM to columns and a col2im. max_pool over 2x2 windows (no padding, no dilation) is one pass that keeps the
   first maximum; other windows take the numpy path (a numba loop over a
   runtime window size measured no faster than it). max_pool_backward is one scatter-add
   per plane. The loops live in ``_conv_loops.py`` and compile (or load from numba's disk
@@ -32,6 +32,7 @@ Two paths:
 """
 from __future__ import annotations
 
+import contextlib
 import importlib.util
 import itertools
 import math
@@ -254,7 +255,7 @@ def _loops():
 #: serial, since a parallel region just before a GEMM leaves an OpenMP worker spinning on the core
 #: the GEMM's second OpenBLAS thread needs, and those GEMMs are most of the step.
 PARALLEL_ELEMENTS = 1 << 23
-#: a forward conv (columns and GEMM per sample, ``_conv_samples``) of fewer multiply-adds runs on
+#: a conv or transposed conv computed per sample (``_per_sample``) with fewer multiply-adds runs on
 #: the calling thread: about 50 us of work, several times a region's start. Its GEMMs run on the
 #: same threads, so the reason above does not apply.
 PARALLEL_WORK = 1 << 20
@@ -271,16 +272,61 @@ def _over(name, total, elements, *args):
     loops[name](*args, 0, total)
 
 
-def _conv_samples(flat, geometry, ones, w2, scratch, out):
-    """out[n] = w2 @ im2col(sample n), on one thread per work array of ``scratch`` when it has
-    several (the GEMMs included, so that OpenBLAS's own threads stay out of it: on these
-    per-sample products they measured slower than one thread)."""
+_BLAS = []  # threadpoolctl's controllers of the loaded BLAS libraries (found on first use)
+
+
+@contextlib.contextmanager
+def _blas_on_one_thread():
+    """Hold every loaded BLAS library to one thread (restored after): inside a region whose
+    threads each run GEMMs (numba's np.dot calls scipy's OpenBLAS), a GEMM that starts
+    OpenBLAS's own threads too puts four threads on two cores (measured: LeNet's weight
+    gradient 3.3 -> 4.2 ms). Without threadpoolctl the libraries keep their settings."""
+    if not _BLAS:
+        try:
+            from threadpoolctl import ThreadpoolController
+            _BLAS.append([lib for lib in ThreadpoolController().lib_controllers if lib.user_api == "blas"])
+        except ImportError:
+            _BLAS.append([])
+    saved = [(lib, lib.get_num_threads()) for lib in _BLAS[0]]
+    for lib, count in saved:
+        if count != 1:
+            lib.set_num_threads(1)
+    try:
+        yield
+    finally:
+        for lib, count in saved:
+            if count != 1:
+                lib.set_num_threads(count)
+
+
+def _threaded(driver, *args) -> bool:
+    """Run a parallel loop whose threads call BLAS (``compiled._run``), BLAS held to one thread."""
     from ember.plugins.cpu import compiled
+    with _blas_on_one_thread():
+        return compiled._run(driver, *args)
+
+
+def _per_sample(name, *args):
+    """Run the per-sample loop ``name`` (``conv_samples``, ``conv_transpose_samples``), whose
+    arguments end with ``scratch`` (one work array per chunk) and the output, on one thread per
+    chunk when there are several: the GEMMs included, so that OpenBLAS's own threads stay out of
+    it (on these per-sample products they measured slower than one thread)."""
+    loops = _loops()
+    *rest, scratch, out = args
+    chunks = scratch.shape[0]
+    if chunks > 1 and _threaded(loops[name + "_par"], *args, chunks):
+        return
+    loops[name](*rest, scratch[0], out, 0, out.shape[0])
+
+
+def _by_channels(flat, geometry, w2t, scratch, partials):
+    """partials[t] = the rows of chunk t of the channels @ their rows of ``w2t``, on one thread
+    per chunk when there are several (as ``_per_sample``, the GEMMs included)."""
     loops = _loops()
     chunks = scratch.shape[0]
-    if chunks > 1 and compiled._run(loops["conv_samples_par"], flat, geometry, ones, w2, scratch, out, chunks):
+    if chunks > 1 and _threaded(loops["conv_channels_par"], flat, geometry, w2t, scratch, partials, chunks):
         return
-    loops["conv_samples"](flat, geometry, ones, w2, scratch[0], out, 0, out.shape[0])
+    loops["conv_channels"](flat, geometry, w2t, scratch[0], partials[0], 0, geometry[1])
 
 
 def _compilable(x, weight=None, groups=1) -> bool:
@@ -333,14 +379,16 @@ def _conv_compiled(x, weight, bias, stride, padding, dilation):
         chunks = min(n, get_num_threads()) if n * o * length * (c * kk + ones) >= PARALLEL_WORK else 1
         scratch = _scratch(0, (chunks, c * kk + ones, length), work)
         out = np.empty((n, o, length), work)
-        _conv_samples(flat, geometry, ones, np.ascontiguousarray(w2), scratch, out)
+        _per_sample("conv_samples", flat, geometry, ones, np.ascontiguousarray(w2), scratch, out)
     else:
-        # a kernel larger than the output (conv's weight gradient): (N*L, C*K) @ (C*K, O),
-        # the rows copied along the kernel's rows
-        rows = _scratch(0, (n * length, c * kk), work)
-        flat_rows = rows.reshape(-1)
-        _over("im2row", n * length, rows.size, flat, *geometry, flat_rows)
-        y = rows @ w2.T                                              # (N*L, O)
+        # a kernel larger than the output (conv's weight gradient): (N*L, C*K) @ (C*K, O), the
+        # rows copied along the kernel's rows; the channels (the gradient's batch) split over the
+        # threads, each with its share of the rows and its GEMM, the partial products summed
+        chunks = min(c, get_num_threads()) if n * length * c * kk * o >= PARALLEL_WORK else 1
+        scratch = _scratch(0, (chunks, -(-c // chunks) * kk * n * length), work)
+        partials = np.empty((chunks, n * length, o), work)
+        _by_channels(flat, geometry, np.ascontiguousarray(w2.T), scratch, partials)
+        y = partials[0] if chunks == 1 else partials.sum(0)          # (N*L, O)
         out = y.reshape(n, length, o).transpose(0, 2, 1)
         if bias is not None:
             out = out + bias.astype(work, copy=False)[:, None]
@@ -363,14 +411,15 @@ def _conv_transpose_compiled(x, weight, bias, stride, padding, output_padding, d
     kk = kh * kw
     oh = (h - 1) * stride[0] - 2 * padding[0] + dilation[0] * (kh - 1) + output_padding[0] + 1
     ow = (w - 1) * stride[1] - 2 * padding[1] + dilation[1] * (kw - 1) + output_padding[1] + 1
-    # columns: (C_out*K, C_in) @ (C_in, N*H*W), then scattered into the output planes
-    xt = np.ascontiguousarray(x.astype(work, copy=False).transpose(1, 0, 2, 3)).reshape(c_in, n * h * w)
-    cols = np.matmul(weight.astype(work, copy=False).reshape(c_in, c_out * kk).T, xt,
-                     out=_scratch(0, (c_out * kk, n * h * w), work))
+    # per sample, (C_out*K, C_in) @ (C_in, H*W) columns, scattered into its output planes
+    wt = np.ascontiguousarray(weight.astype(work, copy=False).reshape(c_in, c_out * kk).T)
+    xs = np.ascontiguousarray(x, dtype=work).reshape(n, c_in, h * w)
     out = np.empty((n, c_out, oh, ow), work)
     b = np.empty(0, work) if bias is None else np.ascontiguousarray(bias, dtype=work)
-    _over("col2im", n * c_out, out.size, cols.reshape(-1), n, h, w, c_out, oh, ow, kh, kw, stride[0], stride[1],
-          padding[0], padding[1], dilation[0], dilation[1], b, out.reshape(-1))
+    chunks = min(n, get_num_threads()) if n * c_in * c_out * kk * h * w >= PARALLEL_WORK else 1
+    geometry = (h, w, c_out, oh, ow, kh, kw, stride[0], stride[1], padding[0], padding[1], dilation[0], dilation[1])
+    _per_sample("conv_transpose_samples", xs, wt, geometry, b, _scratch(0, (chunks, c_out * kk, h * w), work),
+                out.reshape(n, -1))
     if nd == 1:
         out = out.reshape(n, c_out, ow)
     return out.astype(out_dtype, copy=False)
