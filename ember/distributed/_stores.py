@@ -340,7 +340,77 @@ class _Table:
                 self.cond.wait(left)
 
 
-class HashStore(Store):
+class _TableStore(Store):
+    """The Store methods HashStore, FileStore and TCPStore share: each keeps its keys in a
+    ``_Table`` and says only how to reach it.
+
+    A subclass defines ``_do(op, *args)`` (run the table's ``op_<op>`` once, atomically) and
+    ``_block(what, keys, seconds)`` (``_Table.wait_for``'s contract: the value, or None past
+    ``seconds``), plus its own ``__init__`` and ``clone``.
+    """
+
+    def _do(self, op, *args):
+        raise NotImplementedError(f"{type(self).__name__} must define _do")
+
+    def _block(self, what, keys, seconds):
+        raise NotImplementedError(f"{type(self).__name__} must define _block")
+
+    def set(self, key, value):
+        self._do("set", key, _b(value))
+
+    def get(self, key):
+        seconds = _seconds(self.timeout)
+        value = self._block("get", [key], seconds)
+        if value is None:
+            raise DistStoreError(f"Wait timeout for key {key!r} after {seconds:g} seconds")
+        return value
+
+    def add(self, key, amount):
+        return self._do("add", key, amount)
+
+    def compare_set(self, key, expected_value, desired_value):
+        return self._do("compare_set", key, _b(expected_value), _b(desired_value))
+
+    def delete_key(self, key):
+        return self._do("delete_key", key)
+
+    def num_keys(self):
+        return self._do("num_keys")
+
+    def check(self, keys):
+        return self._do("check", list(keys))
+
+    def wait(self, keys, timeout=None):
+        seconds = _seconds(timeout if timeout is not None else self.timeout)
+        if self._block("wait", list(keys), seconds) is None:
+            raise DistStoreError(f"Wait timeout for keys {list(keys)} after {seconds:g} seconds")
+
+    def append(self, key, value):
+        self._do("append", key, _b(value))
+
+    def queue_push(self, key, value):
+        self._do("queue_push", key, _b(value))
+
+    def queue_pop(self, key, block=True):
+        # not blocking: one atomic try, so an empty queue fails at once rather than after a poll
+        value = self._block("pop", [key], _seconds(self.timeout)) if block else self._do("try_pop", key)
+        if value is None:
+            if not block:
+                raise QueueEmptyError("queue is empty")
+            raise DistStoreError(f"Wait timeout for queue {key!r}")
+        return value
+
+    def queue_len(self, key):
+        return self._do("queue_len", key)
+
+    def has_extended_api(self):
+        return True
+
+    def list_keys(self):
+        return self._do("list_keys")
+
+
+class HashStore(_TableStore):
     """A store in this process's memory (threads share it).
 
     Args:
@@ -351,57 +421,11 @@ class HashStore(Store):
         super().__init__()
         self._t = _Table()
 
-    def set(self, key, value):
-        self._t.do("set", key, _b(value))
+    def _do(self, op, *args):
+        return self._t.do(op, *args)
 
-    def get(self, key):
-        value = self._t.wait_for("get", [key], _seconds(self.timeout))
-        if value is None:
-            raise DistStoreError(f"Wait timeout for key {key!r} after {_seconds(self.timeout):g} seconds")
-        return value
-
-    def add(self, key, amount):
-        return self._t.do("add", key, amount)
-
-    def compare_set(self, key, expected_value, desired_value):
-        return self._t.do("compare_set", key, _b(expected_value), _b(desired_value))
-
-    def delete_key(self, key):
-        return self._t.do("delete_key", key)
-
-    def num_keys(self):
-        return self._t.do("num_keys")
-
-    def check(self, keys):
-        return self._t.do("check", list(keys))
-
-    def wait(self, keys, timeout=None):
-        seconds = _seconds(timeout if timeout is not None else self.timeout)
-        if self._t.wait_for("wait", list(keys), seconds) is None:
-            raise DistStoreError(f"Wait timeout for keys {list(keys)} after {seconds:g} seconds")
-
-    def append(self, key, value):
-        self._t.do("append", key, _b(value))
-
-    def queue_push(self, key, value):
-        self._t.do("queue_push", key, _b(value))
-
-    def queue_pop(self, key, block=True):
-        value = self._t.wait_for("pop", [key], _seconds(self.timeout) if block else 0)
-        if value is None:
-            if not block:
-                raise QueueEmptyError("queue is empty")
-            raise DistStoreError(f"Wait timeout for queue {key!r}")
-        return value
-
-    def queue_len(self, key):
-        return self._t.do("queue_len", key)
-
-    def has_extended_api(self):
-        return True
-
-    def list_keys(self):
-        return self._t.do("list_keys")
+    def _block(self, what, keys, seconds):
+        return self._t.wait_for(what, keys, seconds)
 
     def clone(self):
         other = HashStore.__new__(HashStore)
@@ -540,7 +564,7 @@ def _server_classes():
     return _Server, _Handler
 
 
-class TCPStore(Store):
+class TCPStore(_TableStore):
     """A store served over TCP by the master (``is_master=True``), which the others connect to.
 
     Args:
@@ -590,12 +614,12 @@ class TCPStore(Store):
 
     def wait_for_count(self, key, count):
         deadline = time.monotonic() + _seconds(self.timeout)
-        while int(self._call("try_get", key) or b"0") < count:
+        while int(self._do("try_get", key) or b"0") < count:
             if time.monotonic() > deadline:
                 raise DistStoreError(f"Timed out waiting for {count} workers to join the TCPStore")
             time.sleep(0.01)
 
-    def _call(self, op, *args):
+    def _do(self, op, *args):
         with self._lock:
             _send_msg(self._sock, (op, args))
             status, value = _recv_msg(self._sock)
@@ -603,66 +627,13 @@ class TCPStore(Store):
             raise DistStoreError(value)
         return value
 
+    def _block(self, what, keys, seconds):
+        return self._do(what, keys, seconds)   # the server thread does the waiting
+
     @property
     def libuvBackend(self):
         """False: the server is a Python thread, not libuv."""
         return False
-
-    def set(self, key, value):
-        self._call("set", key, _b(value))
-
-    def get(self, key):
-        seconds = _seconds(self.timeout)
-        value = self._call("get", [key], seconds)
-        if value is None:
-            raise DistStoreError(f"Wait timeout for key {key!r} after {seconds:g} seconds")
-        return value
-
-    def add(self, key, amount):
-        return self._call("add", key, amount)
-
-    def compare_set(self, key, expected_value, desired_value):
-        return self._call("compare_set", key, _b(expected_value), _b(desired_value))
-
-    def delete_key(self, key):
-        return self._call("delete_key", key)
-
-    def num_keys(self):
-        return self._call("num_keys")
-
-    def check(self, keys):
-        return self._call("check", list(keys))
-
-    def wait(self, keys, timeout=None):
-        seconds = _seconds(timeout if timeout is not None else self.timeout)
-        if self._call("wait", list(keys), seconds) is None:
-            raise DistStoreError(f"Wait timeout for keys {list(keys)} after {seconds:g} seconds")
-
-    def append(self, key, value):
-        self._call("append", key, _b(value))
-
-    def queue_push(self, key, value):
-        self._call("queue_push", key, _b(value))
-
-    def queue_pop(self, key, block=True):
-        if not block:
-            value = self._call("try_pop", key)
-            if value is None:
-                raise QueueEmptyError("queue is empty")
-            return value
-        value = self._call("pop", [key], _seconds(self.timeout))
-        if value is None:
-            raise DistStoreError(f"Wait timeout for queue {key!r}")
-        return value
-
-    def queue_len(self, key):
-        return self._call("queue_len", key)
-
-    def has_extended_api(self):
-        return True
-
-    def list_keys(self):
-        return self._call("list_keys")
 
     def clone(self):
         other = TCPStore.__new__(TCPStore)
@@ -673,7 +644,7 @@ class TCPStore(Store):
         return other
 
 
-class FileStore(Store):
+class FileStore(_TableStore):
     """A store in a file that processes on one machine share (each operation locks it).
 
     Args:
@@ -706,62 +677,19 @@ class FileStore(Store):
             finally:
                 fcntl.flock(f, fcntl.LOCK_UN)
 
-    def _poll(self, op, key, seconds):
+    def _block(self, what, keys, seconds):
+        # no server to sleep on the table's condition: poll the one-shot "try_" op with backoff
         deadline = time.monotonic() + seconds
         delay = 1e-4
         while True:
-            value = self._do(op, key)
+            value = self._do("try_" + what, keys[0])
             if value is not None or time.monotonic() > deadline:
                 return value
             time.sleep(delay)
             delay = min(delay * 2, 0.01)
 
-    def set(self, key, value):
-        self._do("set", key, _b(value))
-
-    def get(self, key):
-        value = self._poll("try_get", key, _seconds(self.timeout))
-        if value is None:
-            raise DistStoreError(f"Wait timeout for key {key!r} after {_seconds(self.timeout):g} seconds")
-        return value
-
-    def add(self, key, amount):
-        return self._do("add", key, amount)
-
-    def compare_set(self, key, expected_value, desired_value):
-        return self._do("compare_set", key, _b(expected_value), _b(desired_value))
-
-    def delete_key(self, key):
-        return self._do("delete_key", key)
-
-    def num_keys(self):
-        return self._do("num_keys")
-
-    def check(self, keys):
-        return self._do("check", list(keys))
-
-    def append(self, key, value):
-        self._do("append", key, _b(value))
-
-    def queue_push(self, key, value):
-        self._do("queue_push", key, _b(value))
-
-    def queue_pop(self, key, block=True):
-        value = self._poll("try_pop", key, _seconds(self.timeout) if block else 0)
-        if value is None:
-            if not block:
-                raise QueueEmptyError("queue is empty")
-            raise DistStoreError(f"Wait timeout for queue {key!r}")
-        return value
-
-    def queue_len(self, key):
-        return self._do("queue_len", key)
-
-    def has_extended_api(self):
-        return True
-
-    def list_keys(self):
-        return self._do("list_keys")
+    # only "get" and "pop" block here; wait() keeps the base Store's polling of check()
+    wait = Store.wait
 
     def clone(self):
         other = FileStore(self.path, self.world_size)
