@@ -32,7 +32,6 @@ Two paths:
 """
 from __future__ import annotations
 
-import contextlib
 import importlib.util
 import itertools
 import math
@@ -272,38 +271,10 @@ def _over(name, total, elements, *args):
     loops[name](*args, 0, total)
 
 
-_BLAS = []  # threadpoolctl's controllers of the loaded BLAS libraries (found on first use)
-
-
-@contextlib.contextmanager
-def _blas_on_one_thread():
-    """Hold every loaded BLAS library to one thread (restored after): inside a region whose
-    threads each run GEMMs (numba's np.dot calls scipy's OpenBLAS), a GEMM that starts
-    OpenBLAS's own threads too puts four threads on two cores (measured: LeNet's weight
-    gradient 3.3 -> 4.2 ms). Without threadpoolctl the libraries keep their settings."""
-    if not _BLAS:
-        try:
-            from threadpoolctl import ThreadpoolController
-            _BLAS.append([lib for lib in ThreadpoolController().lib_controllers if lib.user_api == "blas"])
-        except ImportError:
-            _BLAS.append([])
-    saved = [(lib, lib.get_num_threads()) for lib in _BLAS[0]]
-    for lib, count in saved:
-        if count != 1:
-            lib.set_num_threads(1)
-    try:
-        yield
-    finally:
-        for lib, count in saved:
-            if count != 1:
-                lib.set_num_threads(count)
-
-
 def _threaded(driver, *args) -> bool:
-    """Run a parallel loop whose threads call BLAS (``compiled._run``), BLAS held to one thread."""
+    """Run a parallel loop whose threads call BLAS, BLAS held to one thread meanwhile."""
     from ember.plugins.cpu import compiled
-    with _blas_on_one_thread():
-        return compiled._run(driver, *args)
+    return compiled.run_blas_on_one_thread(driver, *args)
 
 
 def _per_sample(name, *args):
