@@ -5,6 +5,7 @@ only re-exports; definitions live in ember/core, ember/ops and the frontends. ``
 lists the public names: the dtypes and value types of the core, every function of the op
 layer (``ember.ops.__all__``) and the frontend modules.
 """
+import ember._blas_spin  # noqa: F401  (first: it must run before numpy loads OpenBLAS)
 from ember.core.dtype import (
     dtype, bool_ as bool, uint8, int8, int16, int32, int64, float16, bfloat16, float32, float64,
     half, float, double, short, int, long, get_default_dtype, set_default_dtype, promote_types,
