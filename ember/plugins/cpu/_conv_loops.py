@@ -17,9 +17,9 @@ second, once).
 import numpy as np
 from numba import njit, prange
 
-__all__ = ["im2col", "im2row", "col2im", "max_pool2x2", "max_pool_scatter", "conv_samples", "conv_samples_par", "conv_transpose_samples",
-           "conv_transpose_samples_par", "conv_channels", "conv_channels_par",
-           "im2col_par", "col2im_par", "max_pool2x2_par", "max_pool_scatter_par"]
+__all__ = ["im2col", "im2row", "col2im", "max_pool2x2", "max_pool_scatter", "conv_samples", "conv_transpose_samples",
+           "conv_channels", "conv_samples_par", "conv_transpose_samples_par", "conv_channels_par",
+           "max_pool2x2_par", "max_pool_scatter_par"]
 
 # no fast-math flag at all: these loops move data and add in a fixed order, and the pooling
 # comparisons must see NaN as NaN
@@ -89,9 +89,8 @@ def im2col(x, n_, c_, h_, w_, kh, kw, sh, sw, ph, pw, dh, dw, oh, ow, ones, cols
 def conv_samples(x, geometry, ones, weight, cols, out, start, stop):
     """out[n] = weight @ im2col(x[n]) for the samples [start, stop) of the flat input: one
     sample's (C*K [+ 1], L) columns at a time in ``cols``, which then stays in cache for its
-    GEMM (a single-threaded BLAS call through numba's np.dot; a sample's product is below
-    OpenBLAS's own threading threshold), instead of every sample's columns built first and
-    read back from memory."""
+    GEMM (numba's np.dot: one BLAS call, held to one thread by the caller), instead of every
+    sample's columns built first and read back from memory."""
     n_, c_, h_, w_, kh, kw, sh, sw, ph, pw, dh, dw, oh, ow = geometry
     per = c_ * h_ * w_
     flat = cols.reshape(-1)
@@ -252,18 +251,6 @@ driver = njit(parallel=True, cache=True, nogil=True)
 
 
 @driver
-def im2col_par(args, total, chunks):
-    for c in prange(chunks):
-        im2col(*args, total * c // chunks, total * (c + 1) // chunks)
-
-
-@driver
-def col2im_par(args, total, chunks):
-    for c in prange(chunks):
-        col2im(*args, total * c // chunks, total * (c + 1) // chunks)
-
-
-@driver
 def max_pool2x2_par(args, total, chunks):
     for c in prange(chunks):
         max_pool2x2(*args, total * c // chunks, total * (c + 1) // chunks)
@@ -282,7 +269,6 @@ def conv_samples_par(x, geometry, ones, weight, scratch, out, chunks):
     total = out.shape[0]
     for c in prange(chunks):
         conv_samples(x, geometry, ones, weight, scratch[c], out, total * c // chunks, total * (c + 1) // chunks)
-
 
 
 @driver

@@ -14,9 +14,11 @@ Two paths:
   into the (N, O, L) output, with the bias folded in (a weight column against a row of
   ones); the samples are split over the threads, GEMMs included, so the columns stay in
   the cache of the core that multiplies them and BLAS runs no threads of its own. For
-  kernels larger than the output: (N*L, C*K) rows and one GEMM. conv_transpose is, per
-  sample and split over the threads the same way, one GEMM to columns and a col2im. max_pool over 2x2 windows (no padding, no dilation) is one pass that keeps the
-  first maximum; other windows take the numpy path (a numba loop over a
+  kernels larger than the output (conv's weight gradient): (N*L, C*K) rows and a GEMM per
+  chunk of the channels (the batch), one chunk per thread, the partial products summed.
+  conv_transpose is, per sample and split over the threads the same way, one GEMM to
+  columns and a col2im. max_pool over 2x2 windows (no padding, no dilation) is one pass
+  that keeps the first maximum; other windows take the numpy path (a numba loop over a
   runtime window size measured no faster than it). max_pool_backward is one scatter-add
   per plane. The loops live in ``_conv_loops.py`` and compile (or load from numba's disk
   cache) on first use; a large one runs in one chunk of samples, rows or planes per thread
@@ -271,21 +273,16 @@ def _over(name, total, elements, *args):
     loops[name](*args, 0, total)
 
 
-def _threaded(driver, *args) -> bool:
-    """Run a parallel loop whose threads call BLAS, BLAS held to one thread meanwhile."""
-    from ember.plugins.cpu import compiled
-    return compiled.run_blas_on_one_thread(driver, *args)
-
-
 def _per_sample(name, *args):
     """Run the per-sample loop ``name`` (``conv_samples``, ``conv_transpose_samples``), whose
     arguments end with ``scratch`` (one work array per chunk) and the output, on one thread per
     chunk when there are several: the GEMMs included, so that OpenBLAS's own threads stay out of
     it (on these per-sample products they measured slower than one thread)."""
+    from ember.plugins.cpu import compiled
     loops = _loops()
     *rest, scratch, out = args
     chunks = scratch.shape[0]
-    if chunks > 1 and _threaded(loops[name + "_par"], *args, chunks):
+    if chunks > 1 and compiled.run_blas_on_one_thread(loops[name + "_par"], *args, chunks):
         return
     loops[name](*rest, scratch[0], out, 0, out.shape[0])
 
@@ -293,9 +290,11 @@ def _per_sample(name, *args):
 def _by_channels(flat, geometry, w2t, scratch, partials):
     """partials[t] = the rows of chunk t of the channels @ their rows of ``w2t``, on one thread
     per chunk when there are several (as ``_per_sample``, the GEMMs included)."""
+    from ember.plugins.cpu import compiled
     loops = _loops()
     chunks = scratch.shape[0]
-    if chunks > 1 and _threaded(loops["conv_channels_par"], flat, geometry, w2t, scratch, partials, chunks):
+    if chunks > 1 and compiled.run_blas_on_one_thread(loops["conv_channels_par"], flat, geometry, w2t, scratch,
+                                                      partials, chunks):
         return
     loops["conv_channels"](flat, geometry, w2t, scratch[0], partials[0], 0, geometry[1])
 
