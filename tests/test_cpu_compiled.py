@@ -366,3 +366,22 @@ def test_threaded_binary_ops_match_numpy_bit_for_bit(monkeypatch, dtype):
             assert np.array_equal(X.numpy(), want)
     finally:
         ember.set_num_threads(previous)
+
+
+@pytest.mark.parametrize("threaded", [False, True])
+@pytest.mark.parametrize("dtype", ["float32", "float64", "float16", "bfloat16"])
+def test_philox_uniform_matches_the_reference_stream(monkeypatch, dtype, threaded):
+    # the compiled uniforms are ember.dispatch.philox's stream bit for bit: sizes that end inside a
+    # counter block, and offsets whose counter carries into its second word
+    from ember.dispatch.philox import philox_words, SIGNIFICAND_BITS
+    from ember.dispatch.ops import OPS
+    monkeypatch.setattr(compiled, "_RANDOM_MIN_SIZE", 0 if threaded else 1 << 62)
+    kernel = OPS["philox_uniform"].resolved.get("cpu") or ember.dispatch.table.resolve(OPS["philox_uniform"], "cpu")
+    dt = getattr(ember, dtype)
+    bits = SIGNIFICAND_BITS[dtype]
+    for n, seed, offset in ((compiled.MIN_SIZE, 5, 0), (compiled.MIN_SIZE + 3, 2**64 + 17, 2**64 - 2),
+                            (3 * compiled.MIN_SIZE + 1, 123, 2**70 + 9)):
+        got = kernel(shape=(n,), dtype=dt, seed=seed, offset=offset, index=None)
+        want = (philox_words(n, seed, offset) >> np.uint64(64 - bits)).astype(np.float64) * 2.0 ** -bits
+        assert got.dtype == dt.numpy
+        np.testing.assert_array_equal(got.astype(np.float64), want)
