@@ -120,7 +120,10 @@ def _conversion(src: np.dtype, dst: np.dtype) -> str:
         return ("(a >= 0 ? (a >= 9223372036854775808.0f ? 0u : (uint)(long)a)"
                 " : (a >= -2147483648.0f ? (uint)(int)a : 2147483648u))")
     if s.kind == "f" and d.name == "uint64":
-        return "(a >= 18446744073709551616.0f ? (ulong)0 : (ulong)a)"
+        # each C conversion below is of an in-range value: an out-of-range (ulong) cast is undefined,
+        # and PoCL's result for negative values changed between releases (wrapped, then saturated)
+        return ("(a >= 18446744073709551616.0f ? (ulong)0 : a >= 0 ? (ulong)a"
+                " : a >= -9223372036854775808.0f ? (ulong)(long)a : (ulong)0x8000000000000000UL)")
     if s.kind == "f" and d.kind in "iu" and d.bits < 64:
         return "(long)a"  # through int64, so out-of-range values wrap as numpy's casts do
     return "a"
