@@ -273,6 +273,11 @@ def _over(name, total, elements, *args):
     loops[name](*args, 0, total)
 
 
+def _work_chunks(parts: int, multiply_adds: int) -> int:
+    """How many threads a conv split into ``parts`` (samples, or channels) runs on."""
+    return min(parts, get_num_threads()) if multiply_adds >= PARALLEL_WORK else 1
+
+
 def _per_sample(name, *args):
     """Run the per-sample loop ``name`` (``conv_samples``, ``conv_transpose_samples``), whose
     arguments end with ``scratch`` (one work array per chunk) and the output, on one thread per
@@ -346,7 +351,7 @@ def _conv_compiled(x, weight, bias, stride, padding, dilation):
         if ones:
             w2 = np.concatenate([w2, bias.astype(work, copy=False).reshape(o, 1)], axis=1)
         # one sample's columns at a time per thread, each followed by its GEMM on that thread
-        chunks = min(n, get_num_threads()) if n * o * length * (c * kk + ones) >= PARALLEL_WORK else 1
+        chunks = _work_chunks(n, n * o * length * (c * kk + ones))
         scratch = _scratch(0, (chunks, c * kk + ones, length), work)
         out = np.empty((n, o, length), work)
         _per_sample("conv_samples", flat, geometry, ones, np.ascontiguousarray(w2), scratch, out)
@@ -354,7 +359,7 @@ def _conv_compiled(x, weight, bias, stride, padding, dilation):
         # a kernel larger than the output (conv's weight gradient): (N*L, C*K) @ (C*K, O), the
         # rows copied along the kernel's rows; the channels (the gradient's batch) split over the
         # threads, each with its share of the rows and its GEMM, the partial products summed
-        chunks = min(c, get_num_threads()) if n * length * c * kk * o >= PARALLEL_WORK else 1
+        chunks = _work_chunks(c, n * length * c * kk * o)
         scratch = _scratch(0, (chunks, -(-c // chunks) * kk * n * length), work)
         partials = np.empty((chunks, n * length, o), work)
         _by_channels(flat, geometry, np.ascontiguousarray(w2.T), scratch, partials)
@@ -386,7 +391,7 @@ def _conv_transpose_compiled(x, weight, bias, stride, padding, output_padding, d
     xs = np.ascontiguousarray(x, dtype=work).reshape(n, c_in, h * w)
     out = np.empty((n, c_out, oh, ow), work)
     b = np.empty(0, work) if bias is None else np.ascontiguousarray(bias, dtype=work)
-    chunks = min(n, get_num_threads()) if n * c_in * c_out * kk * h * w >= PARALLEL_WORK else 1
+    chunks = _work_chunks(n, n * c_in * c_out * kk * h * w)
     geometry = (h, w, c_out, oh, ow, kh, kw, stride[0], stride[1], padding[0], padding[1], dilation[0], dilation[1])
     _per_sample("conv_transpose_samples", xs, wt, geometry, b, _scratch(0, (chunks, c_out * kk, h * w), work),
                 out.reshape(n, -1))
