@@ -92,7 +92,7 @@ def call(op, *inputs, **attrs):
     device_type = device.type
     kernel = op.resolved.get(device_type) or resolve(op, device_type)
     try:
-        out = kernel(*natives, **attrs)
+        out = kernel(*natives, **attrs) if attrs else kernel(*natives)  # (an empty ** costs a dict)
     except Exception:  # free unless raised: a sparse operand's placeholder refuses dense kernels
         if SPARSE_OPS[0] is not None and any(type(n) is SparseData for n in natives):
             return SPARSE_OPS[0](op, inputs, attrs)
