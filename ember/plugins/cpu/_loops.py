@@ -97,7 +97,7 @@ def sum_blocks(seg, zero):
 # 3x slower than this loop on one thread); sum_rows_par runs row ranges on several threads
 @serial
 def sum_rows(x, out, zero, r0, r1):
-    # x: (rows, n) -> out[r0:r1] in float64
+    # x: (rows, n) -> out[r0:r1], each row summed in float64 (sum_blocks), rounded to out's dtype once
     for r in range(r0, r1):
         out[r] = sum_blocks(x[r], zero)
 

@@ -44,6 +44,7 @@ _FLOATS = (np.dtype(np.float32), np.dtype(np.float64))
 _BUSY = threading.Lock()
 _LOOPS = {}
 _FORKED = False
+_NUMBA_THREADS = threading.local()  # .count: numba's thread count as _run last set it in this thread
 
 
 def _after_fork_in_child():
@@ -106,8 +107,11 @@ def _run(fn, *args):
     try:
         numba = _LOOPS["numba"]
         want = max(1, min(get_num_threads(), numba.config.NUMBA_NUM_THREADS))
-        if numba.get_num_threads() != want:  # numba's count is per calling thread
+        # numba's count is per calling thread; asking numba for it takes a lock (0.7 us a
+        # call), so this thread remembers what it last set
+        if getattr(_NUMBA_THREADS, "count", None) != want:
             numba.set_num_threads(want)
+            _NUMBA_THREADS.count = want
         fn(*args)
         return True
     finally:
@@ -370,10 +374,11 @@ def _sum(x, dims):
         return np.asarray(partial.sum()).astype(x.dtype)
     if inner == 1:
         # rows: the compiled row sum (numpy's pairwise sum along a row is several times slower)
-        acc = np.empty(outer, np.float64)  # float32 accumulates in float64
-        _over_rows("sum_rows", outer, x.size, x.reshape(outer, n), acc, x.dtype.type(0),
+        # each row accumulates in float64 and is rounded once, as it is stored
+        out = np.empty(outer, x.dtype)
+        _over_rows("sum_rows", outer, x.size, x.reshape(outer, n), out, x.dtype.type(0),
                    min_size=_REDUCE_MIN_SIZE)
-        return acc.astype(x.dtype, copy=False)
+        return out
     # over a dim with others after it: along the contiguous inner rows, chunks of the outer
     # dim, or (too few of those) of the inner columns, to the threads
     x3 = x.reshape(outer, n, inner)
