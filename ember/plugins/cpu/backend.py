@@ -5,6 +5,9 @@ import numpy as np
 
 from ember.core import dtype as dt
 from ember.dispatch.backend import Backend
+from ember.plugins.cpu._malloc import keep_freed_memory
+
+keep_freed_memory()  # once, as the plugin loads: temporaries reuse freed memory (see _malloc.py)
 
 _NDARRAY = np.ndarray
 _BY_NUMPY = {d.numpy: d for d in dt.ALL_DTYPES + dt.LIMITED_DTYPES}
