@@ -132,6 +132,14 @@ def test_import_compiles_nothing():
     subprocess.run([sys.executable, "-c", code], check=True)
 
 
+def test_import_leaves_scipy_special_until_a_special_function_runs():
+    # scipy.special takes a quarter of a second to import; the CPU kernels look it up lazily
+    code = ("import sys, ember; assert 'scipy.special' not in sys.modules, 'import ember imported scipy.special'; "
+            "y = ember.special.erfcx(ember.tensor([0.5], dtype=ember.float64)); "
+            "assert 'scipy.special' in sys.modules; assert abs(float(y) - 0.6156903441929259) < 1e-12")
+    subprocess.run([sys.executable, "-c", code], check=True)
+
+
 class _GeluSums:
     def __len__(self):
         return 2

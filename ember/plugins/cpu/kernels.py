@@ -19,12 +19,11 @@ def kernel_table() -> dict:
     """{op name: kernel}: every primitive from ``XpKernels(numpy, scipy.special)``, and the
     fused composites."""
     import numpy as np
-    import scipy.special
 
     from ember.plugins.cpu import fused
     # numpy warns on log(0), 0/0 and the like; PyTorch returns inf/nan silently, and so do we.
     warnings.filterwarnings("ignore", category=RuntimeWarning, module=r"ember\.")
-    table = XpKernels(np, scipy.special).kernels()
+    table = XpKernels(np, _SciPySpecial()).kernels()
     table.update({name: getattr(fused, name) for name in FUSED})
     from ember.plugins.cpu import conv
     table.update({name: getattr(conv, name) for name in CONV})
@@ -34,6 +33,18 @@ def kernel_table() -> dict:
         from ember.plugins.cpu.compiled import compiled_kernels
         table.update(compiled_kernels(table))
     return table
+
+
+class _SciPySpecial:
+    """``scipy.special``, imported at the first special function a kernel calls: the import
+    takes a quarter of a second (it loads scipy's array-API layer), which ``import ember``
+    would otherwise pay."""
+
+    def __getattr__(self, name):  # only for names not yet looked up: each is kept after
+        import scipy.special
+        value = getattr(scipy.special, name)
+        setattr(self, name, value)
+        return value
 
 
 #: fused training-step kernels in ``training.py`` (numpy, compiled loops with numba)
