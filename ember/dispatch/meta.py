@@ -74,6 +74,8 @@ def normalize_dim(dim: int, ndim: int) -> int:
 
 def normalize_dims(dim, ndim: int) -> tuple:
     """``dim`` as a sorted tuple of non-negative axes; None or () means all of them."""
+    if type(dim) is int and -ndim <= dim < ndim:  # one valid dim: the common case, without the checks below
+        return (dim % ndim,)
     if dim is None:
         return tuple(range(ndim))
     if isinstance(dim, int):

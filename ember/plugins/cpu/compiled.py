@@ -39,6 +39,7 @@ from ember.dispatch.threads import get_num_threads
 #: a second thread are further down)
 MIN_SIZE = 1 << 15
 _FLOATS = (np.dtype(np.float32), np.dtype(np.float64))
+_ZERO = {d: d.type(0) for d in _FLOATS}  # a loop's zero of the array's dtype (made once: 0.5 us each)
 # numba's default (workqueue) threading layer must not be entered from two Python threads
 # at once: a second caller takes the numpy path instead of waiting
 _BUSY = threading.Lock()
@@ -345,6 +346,9 @@ def _over_spans(name, x, out):
 
 
 def _reduced_shape(shape, dims, keepdim):
+    if len(dims) == 1:  # one dim: the common case, in slices
+        d = dims[0]
+        return shape[:d] + (1,) + shape[d + 1:] if keepdim else shape[:d] + shape[d + 1:]
     dims = set(dims) if dims else set(range(len(shape)))
     if keepdim:
         return tuple(1 if i in dims else s for i, s in enumerate(shape))
@@ -366,7 +370,7 @@ def _sum(x, dims):
     if inner == 1 and outer == 1:
         # everything: partial sums of equal spans, added in float64
         chunks = _chunks(n, n, _REDUCE_MIN_SIZE)
-        flat, zero, loops = x.reshape(-1), x.dtype.type(0), _loops()
+        flat, zero, loops = x.reshape(-1), _ZERO[x.dtype], _loops()
         partial = np.empty(chunks, np.float64)
         if not (chunks > 1 and _run(loops["sum_spans_par"], flat, partial, zero, chunks)):
             partial = partial[:1]
@@ -376,7 +380,7 @@ def _sum(x, dims):
         # rows: the compiled row sum (numpy's pairwise sum along a row is several times slower)
         # each row accumulates in float64 and is rounded once, as it is stored
         out = np.empty(outer, x.dtype)
-        _over_rows("sum_rows", outer, x.size, x.reshape(outer, n), out, x.dtype.type(0),
+        _over_rows("sum_rows", outer, x.size, x.reshape(outer, n), out, _ZERO[x.dtype],
                    min_size=_REDUCE_MIN_SIZE)
         return out
     # over a dim with others after it: along the contiguous inner rows, chunks of the outer
