@@ -137,9 +137,9 @@ def _comparing(fn):
 
 _e, _l = _elementwise, _linalg
 _OPERATORS = {
-    "__add__": _eliding(_e.add, _OPS["add"]), "__radd__": _eliding(_e.add, _OPS["add"], reflected=True),
+    "__add__": _eliding(_e.add, _OPS["add"], direct=True), "__radd__": _eliding(_e.add, _OPS["add"], reflected=True),
     "__sub__": _eliding(_e.sub, _OPS["sub"]), "__rsub__": _eliding(_e.sub, _OPS["sub"], reflected=True),
-    "__mul__": _eliding(_e.mul, _OPS["mul"]), "__rmul__": _eliding(_e.mul, _OPS["mul"], reflected=True),
+    "__mul__": _eliding(_e.mul, _OPS["mul"], direct=True), "__rmul__": _eliding(_e.mul, _OPS["mul"], reflected=True),
     "__truediv__": _eliding(_e.div, _OPS["div"]),
     "__rtruediv__": _dispatch_point("__rtruediv__")(_reflected(_e.div)),  # float32 under GPU autocast
     "__floordiv__": _e.floor_divide,

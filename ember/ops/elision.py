@@ -18,6 +18,7 @@ from __future__ import annotations
 import sys
 
 from ember.core import dtype as dt
+from ember.core.call import call
 from ember.core.into import call_into
 from ember.core.tensor import Tensor
 
@@ -72,14 +73,27 @@ def _elidable(t, other) -> bool:
     return (kind is float or kind is int) and t.dtype in _KEEPS_DTYPE
 
 
-def eliding(fn, op, reflected=False):
+def eliding(fn, op, reflected=False, direct=False):
     """The operator method ``self <op> other`` (``other <op> self`` when ``reflected``) computing
-    ``fn``, writing into ``self``'s memory when ``self`` is an unnamed intermediate."""
+    ``fn``, writing into ``self``'s memory when ``self`` is an unnamed intermediate. ``direct``:
+    ``fn`` sends two plain tensors of one dtype and shape straight to ``op`` (add and mul do),
+    so the operator does that itself, without ``fn``'s argument handling (a twentieth of a
+    1-element ``a + b``)."""
     if _COUNTS is None:
         return fn if not reflected else (lambda self, other: fn(other, self))
     limit = _COUNTS[1] if reflected else _COUNTS[0]
 
-    if reflected:
+    if direct and not reflected:
+        def operator(self, other):
+            if _refs(self) <= limit and _elidable(self, other):
+                done = call_into(self, op, self, other)
+                if done is not None:
+                    return done
+            if type(self) is Tensor and type(other) is Tensor and self.dtype is other.dtype \
+                    and self._data.shape == other._data.shape:
+                return call(op, self, other)
+            return fn(self, other)
+    elif reflected:
         def operator(self, other):
             if _refs(self) <= limit and _elidable(self, other):
                 done = call_into(self, op, other, self)
