@@ -90,14 +90,20 @@ def call(op, *inputs, **attrs):
     if device is None:
         raise TypeError(f"op '{op.name}' needs at least one tensor argument")
     device_type = device.type
-    kernel = op.resolved.get(device_type) or resolve(op, device_type)
+    try:  # (a subscript, not .get(): a method call is a fiftieth of a 1-element op)
+        kernel = op.resolved[device_type]
+    except KeyError:
+        kernel = resolve(op, device_type)
     try:
         out = kernel(*natives, **attrs) if attrs else kernel(*natives)  # (an empty ** costs a dict)
     except Exception:  # free unless raised: a sparse operand's placeholder refuses dense kernels
         if SPARSE_OPS[0] is not None and any(type(n) is SparseData for n in natives):
             return SPARSE_OPS[0](op, inputs, attrs)
         raise
-    native_type, native_dtypes, wrap = _WRAP.get(device_type) or _wrap_info(device_type)
+    try:
+        native_type, native_dtypes, wrap = _WRAP[device_type]
+    except KeyError:
+        native_type, native_dtypes, wrap = _wrap_info(device_type)
     outs = None
     if type(out) is native_type:
         # make_tensor inlined (the hot path; tests/test_dispatch_fast_path.py holds them equal)
