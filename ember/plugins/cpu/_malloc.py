@@ -13,8 +13,8 @@ more resident memory than it uses. Setting either threshold explicitly also turn
 own adjustment of them, so they are set together.
 
 The settings are left alone when the user has set any of glibc's malloc variables, or when
-``EMBER_MALLOC_TUNING=0``. They are also skipped off glibc (musl, macOS, Windows have no
-``mallopt`` with these parameters).
+``EMBER_MALLOC_TUNING=0``. They are also skipped where the C library is not glibc: the
+parameters are glibc's.
 """
 import ctypes
 import os
@@ -36,7 +36,7 @@ def _glibc():
         libc = ctypes.CDLL(None)  # the process's own symbols: the C library it runs on
         libc.gnu_get_libc_version  # noqa: B018  (only glibc has it)
         libc.mallopt
-    except (OSError, AttributeError):
+    except (OSError, AttributeError, TypeError):  # (TypeError: Windows loads no library from None)
         return None
     return libc
 
