@@ -41,10 +41,10 @@ import numpy as np
 import ember  # noqa: F401  (loads the CPU plugin)
 def faults():
     return resource.getrusage(resource.RUSAGE_SELF).ru_minflt
-a = np.ones(1 << 18, np.float32)  # 1 MB, every page touched
+a = np.ones(1 << 20, np.float32)  # 4 MB, every page touched
 del a
 before = faults()
-b = np.ones(1 << 18, np.float32)
+b = np.ones(1 << 20, np.float32)
 print(faults() - before)
 """
 
@@ -58,7 +58,9 @@ def _reallocation_faults(env_extra):
 
 
 @pytest.mark.skipif(platform.libc_ver()[0] != "glibc", reason="mallopt's thresholds are glibc's")
-def test_a_freed_megabyte_is_reused_without_page_faults():
-    # glibc's default maps a 1 MB block afresh each time: a fault for each of its 256 pages
-    assert _reallocation_faults({"EMBER_MALLOC_TUNING": "0"}) >= 200
-    assert _reallocation_faults({}) < 50
+def test_a_freed_block_is_reused_without_page_faults():
+    # with glibc's defaults the second 4 MB block starts on fresh pages, up to one fault for each
+    # of its 1024 (how many depends on the heap's state: 110 of 256 for 1 MB in one CI run, 256 here)
+    kept = _reallocation_faults({})
+    assert kept < 100
+    assert kept < _reallocation_faults({"EMBER_MALLOC_TUNING": "0"})
